@@ -1,0 +1,69 @@
+import type { Geometry } from './geometry';
+import { mmNrPages } from './geometry';
+import { cpuId, pfn } from './ids';
+import type { Machine, Stats } from './state';
+
+export function emptyStats(): Stats {
+  return {
+    atomicRefUpdates: 0,
+    rmapCalls: 0,
+    gatherSlots: 0,
+    tlbFlushCalls: 0,
+    tlbFlushIpis: 0,
+    tableSyncIpis: 0,
+    rcuCallbacksQueued: 0,
+    pagesCopied: 0,
+    tablesFreed: 0,
+  };
+}
+
+/** A fresh machine: all frames free, one empty mm (mm 0) alive, every CPU idle. */
+export function createMachine(g: Geometry): Machine {
+  const m: Machine = {
+    geometry: g,
+    frames: Array.from({ length: g.nrFrames }, (_, i) => ({
+      state: 'free' as const,
+      gen: 0,
+      content: 0,
+      mapcount: 0,
+      anonExclusive: false,
+      head: pfn(i),
+      folio: null,
+      ptes: null,
+      tlbRefs: 0,
+    })),
+    mms: [],
+    cpus: Array.from({ length: g.nrCpus }, (_, i) => ({
+      id: cpuId(i),
+      tlb: new Map(),
+      irqsDisabled: false,
+      inRcuReader: false,
+      quiescentSeq: 0,
+      walker: null,
+    })),
+    handles: [],
+    nextHandleId: 0,
+    rcu: { callbacks: [] },
+    migrc: { pending: [], cpus: new Array<boolean>(g.nrCpus).fill(false) },
+    clock: { step: -1, folios: 0 },
+    allocHint: 0,
+    stats: emptyStats(),
+  };
+  addMm(m);
+  return m;
+}
+
+/** A new empty mm (mm_alloc()); its id is the next index. */
+export function addMm(m: Machine): Machine['mms'][number] {
+  const g = m.geometry;
+  const mm = {
+    id: m.mms.length as Machine['mms'][number]['id'],
+    alive: true,
+    pmds: Array.from({ length: g.pmdsPerMm }, () => ({ kind: 'none' as const })),
+    vmaWritable: new Array<boolean>(mmNrPages(g)).fill(true),
+    hasPinned: false,
+    cpumask: new Array<boolean>(g.nrCpus).fill(false),
+  };
+  m.mms.push(mm);
+  return mm;
+}

@@ -1,0 +1,171 @@
+import { folioNrPages } from './geometry';
+import type { Pfn } from './ids';
+import { pfn as asPfn } from './ids';
+import type { Folio, Frame, Machine } from './state';
+import { ModelViolationError } from './violation';
+import { findTlbEntryFor } from './tlb';
+
+/**
+ * The frame allocator and the hazard checks at free time: a frame must not be freed while a TLB
+ * entry still translates to it (tlb.h: unhook, TLB invalidate, then free), and a page-table frame
+ * must not be freed while a walker holds it or a PMD still points to it.
+ *
+ * First fit from the lowest PFN, so freed frames are reused at once: that is what turns a missing
+ * flush into an observable use-after-free.
+ */
+
+export function frameAt(m: Machine, p: Pfn): Frame {
+  const f = m.frames[p];
+  if (f === undefined) throw new Error(`no frame ${p}`);
+  return f;
+}
+
+/** The folio fields of the folio containing `p`; throws if `p` is not part of a data folio. */
+export function folioAt(m: Machine, p: Pfn): Folio {
+  const f = frameAt(m, frameAt(m, p).head).folio;
+  if (f === null) throw new Error(`frame ${p} is not part of a folio`);
+  return f;
+}
+
+export function folioHead(m: Machine, p: Pfn): Pfn {
+  return frameAt(m, p).head;
+}
+
+export function freeFrameCount(m: Machine): number {
+  let n = 0;
+  for (const f of m.frames) if (f.state === 'free') n++;
+  return n;
+}
+
+/** Find `count` free, naturally aligned frames; null when memory is exhausted. */
+function findFreeRun(m: Machine, count: number): Pfn | null {
+  const start = m.allocHint - (m.allocHint % count);
+  for (let base = start; base + count <= m.frames.length; base += count) {
+    let ok = true;
+    for (let i = 0; i < count; i++) {
+      if (m.frames[base + i]?.state !== 'free') {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return asPfn(base);
+  }
+  return null;
+}
+
+export class OutOfFramesError extends Error {
+  constructor(readonly order: number) {
+    super(`the model ran out of frames allocating order ${order}: the geometry's nrFrames is too small for its caps`);
+  }
+}
+
+function claimFrame(f: Frame, head: Pfn): void {
+  f.state = 'data';
+  f.gen++;
+  f.content = 0;
+  f.mapcount = 0;
+  f.anonExclusive = false;
+  f.head = head;
+  f.folio = null;
+  f.ptes = null;
+}
+
+/**
+ * A new zeroed folio of `order` with one reference (the allocation's), nothing mapped.
+ * The geometry's caps make exhaustion impossible in a valid run; it throws OutOfFramesError if not.
+ */
+export function allocFolioFrames(m: Machine, order: number): Pfn {
+  const nr = folioNrPages(order);
+  const head = findFreeRun(m, nr);
+  if (head === null) throw new OutOfFramesError(order);
+  for (let i = 0; i < nr; i++) claimFrame(frameAt(m, asPfn(head + i)), head);
+  m.clock.folios++;
+  frameAt(m, head).folio = {
+    id: `s${m.clock.step}.${m.clock.folios}`,
+    order,
+    refcount: 1,
+    largeMapcount: 0,
+    entireMapcount: 0,
+    pincount: 0,
+    deferredSplit: false,
+    migrcPending: false,
+  };
+  if (m.allocHint === head) m.allocHint = head + nr;
+  return head;
+}
+
+/** A new, empty PTE table (pte_alloc_one()). */
+export function allocTableFrame(m: Machine): Pfn {
+  const p = findFreeRun(m, 1);
+  if (p === null) throw new OutOfFramesError(0);
+  const f = frameAt(m, p);
+  claimFrame(f, p);
+  f.state = 'table';
+  f.ptes = Array.from({ length: m.geometry.ptrsPerPte }, () => ({ kind: 'none' as const }));
+  if (m.allocHint === p) m.allocHint = p + 1;
+  return p;
+}
+
+function release(m: Machine, p: Pfn): void {
+  const f = frameAt(m, p);
+  if (f.tlbRefs > 0) {
+    const e = findTlbEntryFor(m, p);
+    if (e === undefined) throw new Error(`frame ${p}: tlbRefs ${f.tlbRefs} but no TLB entry`);
+    throw new ModelViolationError({
+      code: 'free_with_stale_tlb',
+      step: m.clock.step,
+      pfn: p,
+      cpu: e.cpu,
+      mm: e.entry.mm,
+      vpn: e.entry.vpn,
+    });
+  }
+  f.state = 'free';
+  f.folio = null;
+  f.ptes = null;
+  f.mapcount = 0;
+  f.anonExclusive = false;
+  f.head = p;
+  if (p < m.allocHint) m.allocHint = p;
+}
+
+/** __folio_put(): the last reference is gone; give every frame of the folio back. */
+export function freeFolioFrames(m: Machine, head: Pfn): void {
+  const folio = folioAt(m, head);
+  if (folio.refcount !== 0) throw new Error(`freeing folio ${folio.id} with refcount ${folio.refcount}`);
+  const nr = folioNrPages(folio.order);
+  for (let i = 0; i < nr; i++) release(m, asPfn(head + i));
+}
+
+/** Give a page-table frame back; the caller has unlinked it and waited for every walker that could hold it. */
+export function freeTableFrame(m: Machine, table: Pfn): void {
+  const f = frameAt(m, table);
+  if (f.state !== 'table') throw new Error(`frame ${table} is not a page table`);
+  for (const cpu of m.cpus) {
+    const w = cpu.walker;
+    if (w !== null && w.table === table && w.tableGen === f.gen) {
+      throw new ModelViolationError({
+        code: 'table_freed_under_walker',
+        step: m.clock.step,
+        table,
+        cpu: cpu.id,
+        walker: w.kind,
+      });
+    }
+  }
+  for (const mm of m.mms) {
+    mm.pmds.forEach((pmd, i) => {
+      if (pmd.kind === 'table' && pmd.table === table) {
+        throw new ModelViolationError({
+          code: 'table_freed_while_linked',
+          step: m.clock.step,
+          table,
+          mm: mm.id,
+          pmdIndex: i,
+        });
+      }
+    });
+  }
+  m.stats.tablesFreed++;
+  release(m, table);
+}

@@ -1,0 +1,59 @@
+import type { MmId, Pfn, Vpn } from './ids';
+import { vpn as asVpn } from './ids';
+import type { PmdEntry, Pte } from './pte';
+import type { Machine, Mm } from './state';
+import { frameAt } from './frames';
+
+/** Plain accessors for page tables: no kernel policy here, only addressing. */
+
+export function mmAt(m: Machine, id: MmId): Mm {
+  const mm = m.mms[id];
+  if (mm === undefined) throw new Error(`no mm ${id}`);
+  return mm;
+}
+
+export const pmdIndexOf = (m: Machine, v: Vpn): number => Math.floor(v / m.geometry.ptrsPerPte);
+export const pteIndexOf = (m: Machine, v: Vpn): number => v % m.geometry.ptrsPerPte;
+/** First virtual page covered by PMD slot i. */
+export const pmdStart = (m: Machine, i: number): Vpn => asVpn(i * m.geometry.ptrsPerPte);
+
+export function pmdAt(m: Machine, mm: MmId, i: number): PmdEntry {
+  const e = mmAt(m, mm).pmds[i];
+  if (e === undefined) throw new Error(`no pmd ${i} in mm ${mm}`);
+  return e;
+}
+
+export function setPmd(m: Machine, mm: MmId, i: number, e: PmdEntry): void {
+  mmAt(m, mm).pmds[i] = e;
+}
+
+/** The PTE slots of a table frame. */
+export function tableEntries(m: Machine, table: Pfn): Pte[] {
+  const ptes = frameAt(m, table).ptes;
+  if (ptes === null) throw new Error(`frame ${table} is not a page table`);
+  return ptes;
+}
+
+/** The PTE for v, or null when no PTE table covers v (PMD none or a PMD leaf). */
+export function pteAt(m: Machine, mm: MmId, v: Vpn): Pte | null {
+  const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
+  if (pmd.kind !== 'table') return null;
+  return tableEntries(m, pmd.table)[pteIndexOf(m, v)] ?? null;
+}
+
+/** set_pte_at(); the PMD must point to a table. */
+export function setPte(m: Machine, mm: MmId, v: Vpn, pte: Pte): void {
+  const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
+  if (pmd.kind !== 'table') throw new Error(`set_pte_at on mm ${mm} vpn ${v} without a PTE table`);
+  tableEntries(m, pmd.table)[pteIndexOf(m, v)] = pte;
+}
+
+/** Every virtual page an mm has. */
+export function mmVpnCount(m: Machine): number {
+  return m.geometry.pmdsPerMm * m.geometry.ptrsPerPte;
+}
+
+/** The mms that are alive, in id order. */
+export function liveMms(m: Machine): Mm[] {
+  return m.mms.filter((mm) => mm.alive);
+}

@@ -1,0 +1,77 @@
+import { assertNever } from '../assertNever';
+import type { Pfn } from './ids';
+
+/**
+ * A PTE. One field per kernel bit that the model needs, so a diff reads like the kernel-doc.
+ * `migration` entries exist only inside a migrate operation (between unmap and remap); no
+ * operation boundary ever sees one, because migration runs to completion inside its op.
+ */
+export type Pte =
+  | { readonly kind: 'none' }
+  | {
+      readonly kind: 'present';
+      readonly pfn: Pfn;
+      readonly writable: boolean;
+      readonly dirty: boolean;
+      readonly young: boolean;
+    }
+  | { readonly kind: 'migration'; readonly pfn: Pfn; readonly access: MigrationAccess };
+
+/** What a migration entry remembers of the PTE it replaced (make_*_migration_entry()). */
+export type MigrationAccess = 'writable' | 'readableExclusive' | 'readable';
+
+export type PresentPte = Extract<Pte, { kind: 'present' }>;
+
+/** A PMD: empty, a pointer to a PTE table (a frame in table state), or a PMD leaf mapping a folio. */
+export type PmdEntry =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'table'; readonly table: Pfn }
+  | {
+      readonly kind: 'leaf';
+      readonly pfn: Pfn;
+      readonly writable: boolean;
+      readonly dirty: boolean;
+      readonly young: boolean;
+    };
+
+export type LeafPmd = Extract<PmdEntry, { kind: 'leaf' }>;
+
+export const PTE_NONE: Pte = Object.freeze({ kind: 'none' });
+export const PMD_NONE: PmdEntry = Object.freeze({ kind: 'none' });
+
+/** pte_same(): the whole entry compares equal. */
+export function pteSame(a: Pte, b: Pte): boolean {
+  if (a.kind !== b.kind) return false;
+  switch (a.kind) {
+    case 'none':
+      return true;
+    case 'present': {
+      const o = b as PresentPte;
+      return a.pfn === o.pfn && a.writable === o.writable && a.dirty === o.dirty && a.young === o.young;
+    }
+    case 'migration': {
+      const o = b as Extract<Pte, { kind: 'migration' }>;
+      return a.pfn === o.pfn && a.access === o.access;
+    }
+    default:
+      return assertNever(a);
+  }
+}
+
+/** pmd_same(). */
+export function pmdSame(a: PmdEntry, b: PmdEntry): boolean {
+  if (a.kind !== b.kind) return false;
+  switch (a.kind) {
+    case 'none':
+      return true;
+    case 'table':
+      return a.table === (b as Extract<PmdEntry, { kind: 'table' }>).table;
+    case 'leaf': {
+      const o = b as LeafPmd;
+      return a.pfn === o.pfn && a.writable === o.writable && a.dirty === o.dirty && a.young === o.young;
+    }
+    default:
+      return assertNever(a);
+  }
+}
+

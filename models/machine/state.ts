@@ -1,0 +1,207 @@
+import type { Geometry } from './geometry';
+import type { CpuId, HandleId, MmId, Pfn, Vpn } from './ids';
+import type { PmdEntry, Pte } from './pte';
+
+/**
+ * The whole machine as plain data: frames with their struct-page fields, mms with page tables,
+ * CPUs with TLBs and lockless walkers, RCU, GUP handles and cost counters. Kernels receive it and
+ * change it; they keep no state of their own. `structuredClone` snapshots it for traces.
+ *
+ * Counts are stored unbiased (0 = unmapped) where the kernel stores them biased by -1
+ * (`_mapcount`, `_large_mapcount`, `_entire_mapcount`): the diffs read better that way.
+ */
+export interface Machine {
+  readonly geometry: Geometry;
+  /** Indexed by PFN. */
+  readonly frames: Frame[];
+  /** Indexed by MmId; an exited mm stays with `alive: false` so ids are never reused. */
+  readonly mms: Mm[];
+  /** Indexed by CpuId. */
+  readonly cpus: Cpu[];
+  /** Live GUP handles, in creation order. */
+  handles: GupHandle[];
+  nextHandleId: number;
+  readonly rcu: RcuState;
+  /** Deferred-flush bookkeeping for a kernel that defers migration flushes (MIGRC). */
+  readonly migrc: MigrcState;
+  /** Logical allocation clock: which op is running and how many folios it has allocated. */
+  readonly clock: AllocClock;
+  /** Lowest PFN that may be free: a search hint for the allocator, never a correctness input. */
+  allocHint: number;
+  readonly stats: Stats;
+}
+
+export type FrameState = 'free' | 'data' | 'table';
+
+/** One physical page frame and its struct page. */
+export interface Frame {
+  state: FrameState;
+  /** Allocation generation: incremented at every allocation, so a stale user is detectable. */
+  gen: number;
+  /** What the page holds (data frames): the last value stored. A new anonymous page holds 0. */
+  content: number;
+  /** page->_mapcount + 1: PTE mappings of this page (not counting a PMD mapping of its folio). */
+  mapcount: number;
+  /** PageAnonExclusive. For a PMD-mapped folio only the head's flag is meaningful. */
+  anonExclusive: boolean;
+  /** PFN of the head of the folio this page belongs to (itself for a head or a table). */
+  head: Pfn;
+  /** Folio fields, on head frames of data folios only. */
+  folio: Folio | null;
+  /** PTE entries, on table frames only. */
+  ptes: Pte[] | null;
+  /** TLB entries (over all CPUs) that translate to this frame: makes the free-time check O(1). */
+  tlbRefs: number;
+}
+
+/** The struct folio fields kept on the head page. */
+export interface Folio {
+  /** Logical identity: the op that allocated it and the order within that op ("s3.1"). */
+  readonly id: string;
+  readonly order: number;
+  /** folio->_refcount. Small folios count a pin as GUP_PIN_COUNTING_BIAS (1024) references. */
+  refcount: number;
+  /** _large_mapcount + 1: every PTE and every PMD mapping counts one (large folios only). */
+  largeMapcount: number;
+  /** _entire_mapcount + 1: PMD mappings (large folios only). */
+  entireMapcount: number;
+  /** _pincount: exact FOLL_PIN count (large folios only). */
+  pincount: number;
+  /** On the deferred split queue (PG_partially_mapped set). */
+  deferredSplit: boolean;
+  /** MIGRC: a migrated-away source kept alive until a deferred TLB flush is done. */
+  migrcPending: boolean;
+}
+
+export interface Mm {
+  readonly id: MmId;
+  alive: boolean;
+  /** One entry per PMD slot. */
+  readonly pmds: PmdEntry[];
+  /** VMA write permission per virtual page (mprotect); one private anonymous VMA otherwise. */
+  readonly vmaWritable: boolean[];
+  /** MMF_HAS_PINNED: set by the first FOLL_PIN on this mm, never cleared. */
+  hasPinned: boolean;
+  /** mm_cpumask: CPUs that have run this mm (and may hold TLB entries for it). Never trimmed. */
+  readonly cpumask: boolean[];
+}
+
+export interface TlbEntry {
+  readonly mm: MmId;
+  readonly vpn: Vpn;
+  readonly pfn: Pfn;
+  readonly writable: boolean;
+  /** The frame's allocation generation when the entry was filled. */
+  readonly gen: number;
+}
+
+export interface Cpu {
+  readonly id: CpuId;
+  /** Keyed by tlbKey(mm, vpn). Entries stay until a flush removes them: staleness is real state. */
+  readonly tlb: Map<number, TlbEntry>;
+  /** local_irq_save() is in effect (a GUP-fast walk). */
+  irqsDisabled: boolean;
+  /** Inside rcu_read_lock() (a pte_offset_map() reader). */
+  inRcuReader: boolean;
+  /** Incremented whenever the CPU leaves an IRQs-off or RCU read-side section. */
+  quiescentSeq: number;
+  /** The one lockless walker in flight on this CPU. */
+  walker: Walker | null;
+}
+
+/**
+ * A lockless page-table walker in flight: it holds a pointer to a PTE-table frame (or has read a
+ * PMD leaf) without any lock. GUP-fast runs with IRQs off; a pte_offset_map() reader only under
+ * rcu_read_lock().
+ */
+export type Walker =
+  | {
+      readonly kind: 'gupFast';
+      readonly mm: MmId;
+      readonly vpn: Vpn;
+      readonly pin: boolean;
+      readonly write: boolean;
+      /** The PMD value read by the walk (pmdp_get_lockless). */
+      readonly pmd: PmdEntry;
+      /** The PTE value read (ptep_get_lockless); for a PMD leaf, null. */
+      readonly pte: Pte | null;
+      /** Table frame held, and its generation at the time of the walk. */
+      readonly table: Pfn | null;
+      readonly tableGen: number;
+    }
+  | {
+      readonly kind: 'pteOffsetMap';
+      readonly mm: MmId;
+      readonly vpn: Vpn;
+      readonly table: Pfn;
+      readonly tableGen: number;
+    };
+
+export type WalkerKind = Walker['kind'];
+
+/** A page of a GUP handle: the page pointer the caller holds. */
+export interface GupPage {
+  readonly pfn: Pfn;
+  /** Generation of the frame when the reference was taken. */
+  readonly gen: number;
+}
+
+export interface GupHandle {
+  readonly id: HandleId;
+  readonly mm: MmId;
+  readonly vpn: Vpn;
+  /** FOLL_PIN (pin_user_pages) rather than FOLL_GET (get_user_pages). */
+  readonly pin: boolean;
+  readonly write: boolean;
+  readonly pages: GupPage[];
+}
+
+/** A deferred callback: runs once every CPU that was in a read-side section at queue time has left it. */
+export interface RcuCallback {
+  /** CPU id -> quiescentSeq at queue time, for the CPUs that were inside a section then. */
+  readonly waitFor: ReadonlyArray<readonly [CpuId, number]>;
+  readonly action: RcuAction;
+}
+
+/** What a deferred callback does: free page-table frames (tlb_remove_table_rcu / __tlb_remove_table_one_rcu). */
+export type RcuAction = { readonly kind: 'freeTables'; readonly tables: readonly Pfn[] };
+
+export interface RcuState {
+  callbacks: RcuCallback[];
+}
+
+export interface MigrcState {
+  /** Source folios (head PFNs) kept alive until a TLB flush of `cpus` is done. */
+  pending: Pfn[];
+  /** CPUs that may still hold read-only TLB entries to pending folios. */
+  readonly cpus: boolean[];
+}
+
+export interface AllocClock {
+  /** Index of the op being applied (-1 before the first). */
+  step: number;
+  /** Folios allocated so far by this op. */
+  folios: number;
+}
+
+/**
+ * Cost counters: what the kernel spent. They never affect behaviour. Atomic updates count calls,
+ * whatever `refs` is, as the seeds' measurements do.
+ */
+export interface Stats {
+  atomicRefUpdates: number;
+  rmapCalls: number;
+  gatherSlots: number;
+  tlbFlushCalls: number;
+  /** Remote CPUs that received a TLB-flush IPI (nr_tlb_remote_flush_received). */
+  tlbFlushIpis: number;
+  /** tlb_remove_table_sync_one() IPIs delivered. */
+  tableSyncIpis: number;
+  rcuCallbacksQueued: number;
+  pagesCopied: number;
+  tablesFreed: number;
+}
+
+export function tlbKey(mm: MmId, v: Vpn): number {
+  return mm * 0x100000 + v;
+}

@@ -1,0 +1,71 @@
+import type { CpuId, MmId, Pfn, Vpn } from './ids';
+import type { Machine, TlbEntry } from './state';
+import { tlbLookup } from './tlb';
+import { frameAt } from './frames';
+import { ModelViolationError } from './violation';
+
+/**
+ * The MMU side of a user load or store: what the hardware does with a TLB entry. The kernel's
+ * fault handling lives in the kernels; this is only the part no kernel can change.
+ */
+
+export type HardwareAccess =
+  | { readonly kind: 'hit'; readonly value: number }
+  /** No usable TLB entry: the hardware walks the page tables (or the kernel takes a fault). */
+  | { readonly kind: 'miss' };
+
+/** Check that the entry still refers to the frame generation it was filled from. */
+function checkEntryLive(m: Machine, cpu: CpuId, e: TlbEntry): void {
+  if (frameAt(m, e.pfn).gen !== e.gen || frameAt(m, e.pfn).state !== 'data') {
+    throw new ModelViolationError({
+      code: 'tlb_use_after_free',
+      step: m.clock.step,
+      cpu,
+      mm: e.mm,
+      vpn: e.vpn,
+      pfn: e.pfn,
+    });
+  }
+}
+
+/**
+ * A store to (mm, vpn) through `pfn` while another CPU holds an entry for the same address to a
+ * different frame: that CPU's next load there returns old data (rule R3, one view per address).
+ */
+function checkSingleView(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, p: Pfn): void {
+  for (const other of m.cpus) {
+    if (other.id === cpu) continue;
+    const e = tlbLookup(m, other.id, mm, v);
+    if (e !== undefined && e.pfn !== p) {
+      throw new ModelViolationError({
+        code: 'stale_tlb_divergent_write',
+        step: m.clock.step,
+        mm,
+        vpn: v,
+        cpu,
+        pfn: p,
+        staleCpu: other.id,
+        stalePfn: e.pfn,
+      });
+    }
+  }
+}
+
+/** Try the access through the TLB. A store needs a writable entry; otherwise it is a miss. */
+export function accessThroughTlb(
+  m: Machine,
+  cpu: CpuId,
+  mm: MmId,
+  v: Vpn,
+  write: boolean,
+  value: number,
+): HardwareAccess {
+  const e = tlbLookup(m, cpu, mm, v);
+  if (e === undefined || (write && !e.writable)) return { kind: 'miss' };
+  checkEntryLive(m, cpu, e);
+  const f = frameAt(m, e.pfn);
+  if (!write) return { kind: 'hit', value: f.content };
+  checkSingleView(m, cpu, mm, v, e.pfn);
+  f.content = value;
+  return { kind: 'hit', value };
+}

@@ -1,0 +1,97 @@
+import type { CpuId, HandleId, MmId, Pfn, Vpn } from './ids';
+import type { WalkerKind } from './state';
+
+/**
+ * Everything mmcheck can report, one variant per check, discriminated by `code`. `step` is the
+ * index of the op during which (or after which) the check failed.
+ *
+ * Hazards (the machine reports them, like hardware reporting misuse): free_with_stale_tlb,
+ * table_freed_under_walker, table_freed_while_linked, stale_tlb_divergent_write,
+ * tlb_use_after_free, handle_use_after_free. Kernel self-checks (VM_WARN_ON): kernel_warn.
+ * Ledger audit: refcount_mismatch … deferred_split_missing. User-visible memory: stale_read,
+ * pin_unreliable. Differential: divergence.
+ */
+export type Violation =
+  | {
+      readonly code: 'free_with_stale_tlb';
+      readonly step: number;
+      readonly pfn: Pfn;
+      readonly cpu: CpuId;
+      readonly mm: MmId;
+      readonly vpn: Vpn;
+    }
+  | {
+      readonly code: 'table_freed_under_walker';
+      readonly step: number;
+      readonly table: Pfn;
+      readonly cpu: CpuId;
+      readonly walker: WalkerKind;
+    }
+  | {
+      readonly code: 'table_freed_while_linked';
+      readonly step: number;
+      readonly table: Pfn;
+      readonly mm: MmId;
+      readonly pmdIndex: number;
+    }
+  | {
+      readonly code: 'stale_tlb_divergent_write';
+      readonly step: number;
+      readonly mm: MmId;
+      readonly vpn: Vpn;
+      readonly cpu: CpuId;
+      readonly pfn: Pfn;
+      readonly staleCpu: CpuId;
+      readonly stalePfn: Pfn;
+    }
+  | {
+      readonly code: 'tlb_use_after_free';
+      readonly step: number;
+      readonly cpu: CpuId;
+      readonly mm: MmId;
+      readonly vpn: Vpn;
+      readonly pfn: Pfn;
+    }
+  | { readonly code: 'handle_use_after_free'; readonly step: number; readonly handle: HandleId; readonly pfn: Pfn }
+  | { readonly code: 'kernel_warn'; readonly step: number; readonly message: string }
+  | LedgerViolation
+  | { readonly code: 'stale_read'; readonly step: number; readonly mm: MmId; readonly vpn: Vpn; readonly expected: number; readonly actual: number }
+  | { readonly code: 'pin_unreliable'; readonly step: number; readonly handle: HandleId; readonly index: number; readonly expected: number; readonly actual: number }
+  | { readonly code: 'divergence'; readonly step: number; readonly path: string; readonly reference: string; readonly other: string };
+
+/** Ledger audit findings: a stored struct-page field disagrees with what the page tables and holders imply. */
+export type LedgerViolation = {
+  readonly code:
+    | 'refcount_mismatch'
+    | 'mapcount_mismatch'
+    | 'pincount_mismatch'
+    | 'writable_not_exclusive'
+    | 'exclusive_mapped_twice'
+    | 'pinned_not_exclusive'
+    | 'deferred_split_missing'
+    | 'freed_frame_in_use';
+  readonly step: number;
+  /** The folio's logical id, or the PFN for frames that have none. */
+  readonly folio: string;
+  readonly pfn: Pfn;
+  readonly detail: string;
+};
+
+export type ViolationCode = Violation['code'];
+
+/** Thrown by the machine (hazards, kernel warnings) and by the oracles; carries the typed finding. */
+export class ModelViolationError extends Error {
+  constructor(readonly violation: Violation) {
+    super(describeViolation(violation));
+    this.name = 'ModelViolationError';
+  }
+}
+
+/** One line for a human: the code and its fields. */
+export function describeViolation(v: Violation): string {
+  const { code, step, ...rest } = v;
+  const fields = Object.entries(rest)
+    .map(([k, x]) => `${k}=${typeof x === 'string' ? x : JSON.stringify(x)}`)
+    .join(' ');
+  return `${code} at step ${step}${fields ? `: ${fields}` : ''}`;
+}

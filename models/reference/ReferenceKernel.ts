@@ -1,0 +1,64 @@
+import type { MmId } from '../machine/ids';
+import type { Machine } from '../machine/state';
+import { liveMms, mmAt, pmdAt, pmdStart, setPmd } from '../machine/pgtable';
+import { rcuRunReadyCallbacks } from '../machine/rcu';
+import type { OpResult } from '../result';
+import { noop } from '../result';
+import { WalkerPaths } from './walkers';
+
+/**
+ * The specification by construction: per page, unbatched, synchronous. Every unmap flushes the
+ * page before dropping the rmap and the reference; GUP takes one reference per page; migration
+ * flushes each PTE as it unmaps it; page tables are freed only after an RCU grace period.
+ *
+ * The methods are layered by topic (rmap → page tables → faults → zap → fork → protect →
+ * migrate → gup → walkers → this file); a variant overrides the kernel functions a patch touches
+ * and inherits the rest, since every internal call goes through `this`.
+ */
+export class ReferenceKernel extends WalkerPaths {
+  readonly name: string = 'reference';
+
+  /** exit(): tear the mm down. A no-op for the last live mm, so a sequence always has one. */
+  exitMm(m: Machine, mm: MmId): OpResult {
+    if (liveMms(m).length <= 1) return noop('last live mm');
+    this.exitMmap(m, mm);
+    return { kind: 'done' };
+  }
+
+  /**
+   * Mirrors `try_to_free_pte()` (mm/pt_reclaim.c; `zap_pte_table_if_empty()` in newer trees):
+   * reclaim the PTE table of PMD slot i if every entry is none — unlink it, flush with
+   * freed_tables, free it when no walker can reach it.
+   */
+  reclaimPteTable(m: Machine, mm: MmId, i: number): OpResult {
+    const pmd = pmdAt(m, mm, i);
+    if (pmd.kind !== 'table') return noop('no PTE table');
+    if (!this.tableIsEmpty(m, pmd.table)) return noop('PTE table not empty');
+    setPmd(m, mm, i, { kind: 'none' });
+    this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + m.geometry.ptrsPerPte);
+    this.freePteTable(m, pmd.table);
+    return { kind: 'done' };
+  }
+
+  /** Time passes: grace periods that can end do, and their callbacks run. */
+  tick(m: Machine): OpResult {
+    rcuRunReadyCallbacks(m);
+    return { kind: 'done' };
+  }
+
+  /**
+   * End of a sequence: finish every walker, then run deferred work until none is left, so the
+   * machine is quiescent (no walker, no callback, nothing kept alive for a deferred flush).
+   */
+  drain(m: Machine): OpResult {
+    for (const c of m.cpus) if (c.walker !== null) this.finishWalker(m, c.id);
+    for (let round = 0; round < 8 && m.rcu.callbacks.length > 0; round++) this.tick(m);
+    this.warnOn(m, m.rcu.callbacks.length > 0, 'RCU callbacks still pending after drain');
+    return { kind: 'done' };
+  }
+
+  /** Used by liveness checks in subclasses: is mm alive. */
+  isAlive(m: Machine, mm: MmId): boolean {
+    return mmAt(m, mm).alive;
+  }
+}

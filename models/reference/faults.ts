@@ -1,0 +1,204 @@
+import { folioNrPages } from '../machine/geometry';
+import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
+import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
+import type { Machine } from '../machine/state';
+import type { PresentPte } from '../machine/pte';
+import { folioAt, folioHead, frameAt } from '../machine/frames';
+import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
+import { tlbFill, tlbInvalidateLocal } from '../machine/tlb';
+import { accessThroughTlb } from '../machine/userAccess';
+import type { OpResult } from '../result';
+import { noop } from '../result';
+import { PageTablePaths } from './pagetables';
+
+/** Why the kernel is handling a fault: a load, a store, or GUP's FAULT_FLAG_UNSHARE for an R/O pin. */
+export type FaultKind = 'read' | 'write' | 'unshare';
+
+/**
+ * Populating memory and handling faults: anonymous faults, COW (reuse or copy), unsharing for
+ * R/O pins, and the PMD-level write fault.
+ */
+export abstract class FaultPaths extends PageTablePaths {
+  /**
+   * A user load or store by `cpu` to (mm, v): the TLB first, then a hardware walk, then a fault,
+   * then the access again. A store the VMA does not permit gets SIGSEGV. Stands for the MMU plus
+   * `handle_mm_fault()` (mm/memory.c); no kernel function of its own.
+   */
+  userAccess(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, write: boolean, value: number): OpResult {
+    mmAt(m, mm).cpumask[cpu] = true;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const hw = accessThroughTlb(m, cpu, mm, v, write, value);
+      if (hw.kind === 'hit') return { kind: 'value', value: hw.value };
+      if (this.hardwareWalk(m, cpu, mm, v, write)) continue;
+      if (write && !mmAt(m, mm).vmaWritable[v]) return { kind: 'segv' };
+      this.handleMmFault(m, cpu, mm, v, write ? 'write' : 'read');
+    }
+    this.warnOn(m, true, `access to mm ${mm} vpn ${v} still faults after handling`);
+    return noop('unreachable');
+  }
+
+  /**
+   * The MMU's page walk on a TLB miss: a present translation that permits the access is cached
+   * (setting young, and dirty for a store). Returns false when the kernel must take a fault.
+   */
+  hardwareWalk(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, write: boolean): boolean {
+    const i = pmdIndexOf(m, v);
+    const pmd = pmdAt(m, mm, i);
+    if (pmd.kind === 'leaf') {
+      if (write && !pmd.writable) return false;
+      setPmd(m, mm, i, { ...pmd, young: true, dirty: pmd.dirty || write });
+      tlbFill(m, cpu, mm, v, asPfn(pmd.pfn + (v - pmdStart(m, i))), pmd.writable);
+      return true;
+    }
+    const pte = pteAt(m, mm, v);
+    if (pte === null || pte.kind !== 'present' || (write && !pte.writable)) return false;
+    setPte(m, mm, v, { ...pte, young: true, dirty: pte.dirty || write });
+    tlbFill(m, cpu, mm, v, pte.pfn, pte.writable);
+    return true;
+  }
+
+  /** Mirrors `handle_mm_fault()` → `handle_pte_fault()` (mm/memory.c), anonymous private memory only. */
+  handleMmFault(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, kind: FaultKind): void {
+    const i = pmdIndexOf(m, v);
+    const pmd = pmdAt(m, mm, i);
+    if (pmd.kind === 'leaf') {
+      if (kind === 'read' || (kind === 'write' && pmd.writable)) return;
+      if (this.doHugePmdWpPage(m, mm, i, kind)) return;
+      // VM_FAULT_FALLBACK: the PMD was split; handle the fault at PTE level.
+    }
+    const pte = pteAt(m, mm, v);
+    if (pte === null || pte.kind === 'none') {
+      if (kind !== 'unshare') this.doAnonymousPage(m, mm, v, kind === 'write');
+      return;
+    }
+    this.warnOn(m, pte.kind !== 'present', `fault on a ${pte.kind} PTE outside a migration`);
+    if (pte.kind !== 'present') return;
+    if (kind === 'read' || (kind === 'write' && pte.writable)) return;
+    this.doWpPage(m, cpu, mm, v, pte, kind === 'unshare');
+  }
+
+  /**
+   * Mirrors `do_anonymous_page()` (mm/memory.c): a new exclusive order-0 page. Simplified: a read
+   * fault gets a private zeroed page mapped read-only instead of the shared zero page, so a later
+   * store reuses it (it is exclusive) rather than copying the zero page.
+   */
+  doAnonymousPage(m: Machine, mm: MmId, v: Vpn, write: boolean): void {
+    this.pteAlloc(m, mm, pmdIndexOf(m, v));
+    const page = this.allocFolio(m, 0);
+    this.folioAddAnonRmapPtes(m, page, 1, true);
+    setPte(m, mm, v, { kind: 'present', pfn: page, writable: write, dirty: write, young: true });
+  }
+
+  /**
+   * Mirrors `do_wp_page()` (mm/memory.c) for a private anonymous page: an exclusive page is
+   * reused without further checks, otherwise `wp_can_reuse_anon_folio()` decides, otherwise the
+   * page is copied. For an unshare fault (R/O pin) a reused page stays read-only.
+   */
+  doWpPage(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte, unshare: boolean): void {
+    const head = folioHead(m, pte.pfn);
+    const page = frameAt(m, pte.pfn);
+    if (page.anonExclusive || this.wpCanReuseAnonFolio(m, head)) {
+      page.anonExclusive = true;
+      if (unshare) return;
+      this.wpPageReuse(m, cpu, mm, v, pte);
+      return;
+    }
+    this.folioGet(m, head); // held across the copy, dropped at its end
+    this.wpPageCopy(m, mm, v, pte, unshare);
+  }
+
+  /**
+   * Mirrors `wp_can_reuse_anon_folio()` (mm/memory.c, 6.12): never a large folio; otherwise reuse
+   * only when the mapping holds the sole reference (refcount == 1), which also rules out pins.
+   * Swap cache, KSM and the LRU-add batch reference are not modelled.
+   */
+  wpCanReuseAnonFolio(m: Machine, head: Pfn): boolean {
+    const f = folioAt(m, head);
+    if (f.order > 0) return false;
+    return f.refcount === 1;
+  }
+
+  /**
+   * Mirrors `wp_page_reuse()` (mm/memory.c): make the PTE writable in place. An upgrade needs no
+   * flush (rule R4); only the faulting CPU's read-only entry is replaced.
+   */
+  wpPageReuse(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte): void {
+    setPte(m, mm, v, { ...pte, writable: true, dirty: true, young: true });
+    tlbInvalidateLocal(m, cpu, mm, v);
+  }
+
+  /**
+   * Mirrors `wp_page_copy()` (mm/memory.c): copy into a new exclusive page; `ptep_clear_flush()`
+   * flushes the old translation from every TLB *before* the new PTE is set (one view per
+   * address), and the old page loses its mapcount only after the switch. Drops the old folio's
+   * mapping reference and the temporary one the caller took.
+   */
+  wpPageCopy(m: Machine, mm: MmId, v: Vpn, old: PresentPte, unshare: boolean): void {
+    const oldHead = folioHead(m, old.pfn);
+    const page = this.allocFolio(m, 0);
+    frameAt(m, page).content = frameAt(m, old.pfn).content;
+    m.stats.pagesCopied++;
+    setPte(m, mm, v, { kind: 'none' });
+    this.flushTlbPage(m, mm, v);
+    this.folioAddAnonRmapPtes(m, page, 1, true);
+    setPte(m, mm, v, { kind: 'present', pfn: page, writable: !unshare, dirty: !unshare, young: true });
+    this.folioRemoveRmapPtes(m, old.pfn, 1);
+    this.folioPut(m, oldHead); // the old mapping's reference
+    this.folioPut(m, oldHead); // the caller's temporary reference
+  }
+
+  /**
+   * Mirrors `do_huge_pmd_wp_page()` (mm/huge_memory.c): reuse a PMD-mapped folio that is
+   * exclusive or solely referenced; otherwise split the PMD and return false (VM_FAULT_FALLBACK)
+   * so the fault is handled per PTE.
+   */
+  doHugePmdWpPage(m: Machine, mm: MmId, i: number, kind: FaultKind): boolean {
+    const pmd = pmdAt(m, mm, i);
+    if (pmd.kind !== 'leaf') return false;
+    const head = frameAt(m, pmd.pfn);
+    const f = folioAt(m, pmd.pfn);
+    if (head.anonExclusive || f.refcount === 1) {
+      head.anonExclusive = true;
+      if (kind === 'write') setPmd(m, mm, i, { ...pmd, writable: true, dirty: true, young: true });
+      return true;
+    }
+    this.splitHugePmd(m, mm, i);
+    return false;
+  }
+
+  /**
+   * Populate a new anonymous folio of `order` at `v` (aligned down to the folio size): PMD-mapped,
+   * or PTE-mapped for pages [first, first+count) of it. Stands for a THP fault
+   * (`do_huge_pmd_anonymous_page()`, or `do_anonymous_page()` with an mTHP order) followed, for a
+   * partial mapping, by MADV_DONTNEED of the rest. A no-op when any target page is populated.
+   */
+  mapAnonFolio(m: Machine, mm: MmId, v: Vpn, order: number, pmdMapped: boolean, first: number, count: number): OpResult {
+    const nr = folioNrPages(order);
+    const base = v - (v % nr);
+    const i = pmdIndexOf(m, asVpn(base));
+    if (pmdMapped) {
+      if (order !== m.geometry.maxFolioOrder) return noop('PMD mapping needs a PMD-order folio');
+      if (pmdAt(m, mm, i).kind !== 'none') return noop('PMD slot in use');
+      const head = this.allocFolio(m, order);
+      this.folioAddAnonRmapPmd(m, head, true);
+      setPmd(m, mm, i, { kind: 'leaf', pfn: head, writable: true, dirty: true, young: true });
+      return { kind: 'done' };
+    }
+    const lo = Math.min(first, nr - 1);
+    const n = Math.max(1, Math.min(count, nr - lo));
+    if (pmdAt(m, mm, i).kind === 'leaf') return noop('range is PMD-mapped');
+    for (let k = lo; k < lo + n; k++) {
+      const pte = pteAt(m, mm, asVpn(base + k));
+      if (pte !== null && pte.kind !== 'none') return noop('range already populated');
+    }
+    this.pteAlloc(m, mm, i);
+    const head = this.allocFolio(m, order);
+    this.folioAddAnonRmapPtes(m, asPfn(head + lo), n, true);
+    if (n > 1) this.folioRefAdd(m, head, n - 1); // one reference per PTE; the allocation's is the first
+    for (let k = lo; k < lo + n; k++) {
+      setPte(m, mm, asVpn(base + k), { kind: 'present', pfn: asPfn(head + k), writable: true, dirty: true, young: true });
+    }
+    if (order > 1 && n < nr) this.deferredSplitFolio(m, head);
+    return { kind: 'done' };
+  }
+}

@@ -1,0 +1,162 @@
+import type { CpuId, HandleId, MmId, Pfn, Vpn } from '../machine/ids';
+import { handleId as asHandleId, pfn as asPfn, vpn as asVpn } from '../machine/ids';
+import type { GupHandle, GupPage, Machine } from '../machine/state';
+import { folioAt, folioHead, frameAt } from '../machine/frames';
+import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt } from '../machine/pgtable';
+import type { OpResult } from '../result';
+import { noop } from '../result';
+import { GUP_PIN_COUNTING_BIAS } from './rmap';
+import { MigratePaths } from './migrate';
+
+/** What a GUP caller asked for. */
+export interface GupFlags {
+  /** FOLL_PIN rather than FOLL_GET. */
+  readonly pin: boolean;
+  /** FOLL_WRITE. */
+  readonly write: boolean;
+  /** Try GUP-fast (lockless, IRQs off) first. */
+  readonly fast: boolean;
+}
+
+/**
+ * get_user_pages / pin_user_pages and their release. The reference takes one reference (or
+ * pin) per page and releases one per page.
+ */
+export abstract class GupPaths extends MigratePaths {
+  /**
+   * Mirrors `__get_user_pages()` / `gup_fast_fallback()` (mm/gup.c): GUP `nr` pages from `start`
+   * into a new handle. GUP-fast takes what it can without faulting; the rest goes the slow way,
+   * which faults pages in (breaking COW for FOLL_WRITE, unsharing for an R/O pin). Stops at the
+   * first page it cannot get. A no-op at maxHandles.
+   */
+  getUserPages(m: Machine, cpu: CpuId, mm: MmId, start: Vpn, nr: number, flags: GupFlags): OpResult {
+    if (m.handles.length >= m.geometry.maxHandles) return noop('too many GUP handles');
+    mmAt(m, mm).cpumask[cpu] = true;
+    if (flags.pin) mmAt(m, mm).hasPinned = true; // mm_set_has_pinned_flag(), before any pin
+    const { start: s, end } = this.clipRange(m, start, nr);
+    const pages: GupPage[] = [];
+    let fast = flags.fast;
+    for (let v = s; v < end; v++) {
+      let page: Pfn | null = fast ? this.gupFastFollow(m, mm, asVpn(v), flags) : null;
+      if (page === null) {
+        fast = false; // the rest goes through the slow path
+        page = this.followPageWithFault(m, cpu, mm, asVpn(v), flags);
+      }
+      if (page === null) break;
+      this.tryGrabFolio(m, folioHead(m, page), 1, flags.pin);
+      pages.push({ pfn: page, gen: frameAt(m, page).gen });
+    }
+    return this.newHandle(m, mm, s, flags, pages);
+  }
+
+  /** Record a handle for the pages taken (or report that none were). */
+  newHandle(m: Machine, mm: MmId, start: Vpn, flags: GupFlags, pages: GupPage[]): OpResult {
+    if (pages.length === 0) return { kind: 'gupFailed' };
+    const h: GupHandle = { id: asHandleId(m.nextHandleId++), mm, vpn: start, pin: flags.pin, write: flags.write, pages };
+    m.handles.push(h);
+    return { kind: 'handle', handle: h.id, pages: pages.length };
+  }
+
+  /** The page at v if the current translation allows the access without a fault, else null. */
+  lookupPermitted(m: Machine, mm: MmId, v: Vpn, flags: GupFlags): Pfn | null {
+    const i = pmdIndexOf(m, v);
+    const pmd = pmdAt(m, mm, i);
+    let page: Pfn;
+    let writable: boolean;
+    if (pmd.kind === 'leaf') {
+      page = asPfn(pmd.pfn + (v - pmdStart(m, i)));
+      writable = pmd.writable;
+      if (flags.pin && !flags.write && !frameAt(m, pmd.pfn).anonExclusive) return null;
+    } else {
+      const pte = pteAt(m, mm, v);
+      if (pte === null || pte.kind !== 'present') return null;
+      page = pte.pfn;
+      writable = pte.writable;
+      if (this.gupMustUnshare(m, flags, page)) return null;
+    }
+    if (flags.write && !writable) return null;
+    return page;
+  }
+
+  /** Mirrors `gup_must_unshare()` (mm/internal.h): an R/O pin of an anon page needs it exclusive. */
+  gupMustUnshare(m: Machine, flags: GupFlags, page: Pfn): boolean {
+    return flags.pin && !flags.write && !frameAt(m, page).anonExclusive;
+  }
+
+  /** GUP-fast's lockless lookup of one page (`gup_fast_pte_range()` / `gup_fast_pmd_leaf()`), without taking the reference. */
+  gupFastFollow(m: Machine, mm: MmId, v: Vpn, flags: GupFlags): Pfn | null {
+    return this.lookupPermitted(m, mm, v, flags);
+  }
+
+  /**
+   * Mirrors `follow_page_mask()` + `faultin_page()` (mm/gup.c): fault until the translation
+   * permits the access (write fault for FOLL_WRITE, FAULT_FLAG_UNSHARE for an R/O pin of a shared
+   * page). Null when it never will (a store to a read-only VMA: -EFAULT).
+   */
+  followPageWithFault(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, flags: GupFlags): Pfn | null {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const page = this.lookupPermitted(m, mm, v, flags);
+      if (page !== null) return page;
+      if (flags.write && !mmAt(m, mm).vmaWritable[v]) return null;
+      const populated = pmdAt(m, mm, pmdIndexOf(m, v)).kind === 'leaf' || pteAt(m, mm, v)?.kind === 'present';
+      const kind = flags.write ? 'write' : populated ? 'unshare' : 'read';
+      this.handleMmFault(m, cpu, mm, v, kind);
+    }
+    this.warnOn(m, true, `GUP of mm ${mm} vpn ${v} still faults after handling`);
+    return null;
+  }
+
+  /**
+   * Mirrors `try_grab_folio()` (mm/gup.c): FOLL_GET adds `refs` references; FOLL_PIN adds `refs`
+   * references and `refs` to _pincount on a large folio, `refs * GUP_PIN_COUNTING_BIAS`
+   * references on a small one. The caller holds the PTL or a reference, so the folio is live.
+   */
+  tryGrabFolio(m: Machine, head: Pfn, refs: number, pin: boolean): void {
+    const f = folioAt(m, head);
+    this.warnOn(m, f.refcount <= 0, `try_grab_folio on free folio ${f.id}`);
+    if (!pin) {
+      this.folioRefAdd(m, head, refs);
+      return;
+    }
+    if (f.order > 0) {
+      this.folioRefAdd(m, head, refs);
+      f.pincount += refs;
+      m.stats.atomicRefUpdates++;
+    } else {
+      this.folioRefAdd(m, head, refs * GUP_PIN_COUNTING_BIAS);
+    }
+  }
+
+  /** Mirrors `gup_put_folio()` (mm/gup.c): the inverse of tryGrabFolio. */
+  gupPutFolio(m: Machine, head: Pfn, refs: number, pin: boolean): void {
+    const f = folioAt(m, head);
+    if (!pin) {
+      this.folioPutRefs(m, head, refs);
+      return;
+    }
+    if (f.order > 0) {
+      this.warnOn(m, f.pincount < refs, `unpin of ${refs} from folio ${f.id} with pincount ${f.pincount}`);
+      f.pincount -= refs;
+      m.stats.atomicRefUpdates++;
+      this.folioPutRefs(m, head, refs);
+    } else {
+      this.folioPutRefs(m, head, refs * GUP_PIN_COUNTING_BIAS);
+    }
+  }
+
+  /** Mirrors `unpin_user_pages()` / `put_page()` per page (mm/gup.c): release every page of the handle, one at a time. */
+  unpinUserPages(m: Machine, id: HandleId): OpResult {
+    const h = this.takeHandle(m, id);
+    if (h === null) return noop('no such handle');
+    for (const p of h.pages) this.gupPutFolio(m, folioHead(m, p.pfn), 1, h.pin);
+    return { kind: 'done' };
+  }
+
+  /** Remove a handle from the machine (the caller is about to release its pages). */
+  takeHandle(m: Machine, id: HandleId): GupHandle | null {
+    const i = m.handles.findIndex((h) => h.id === id);
+    if (i < 0) return null;
+    const [h] = m.handles.splice(i, 1);
+    return h ?? null;
+  }
+}

@@ -1,0 +1,95 @@
+import { folioNrPages } from '../machine/geometry';
+import type { MmId, Pfn, Vpn } from '../machine/ids';
+import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
+import type { Machine } from '../machine/state';
+import type { LeafPmd } from '../machine/pte';
+import { allocTableFrame, folioAt, frameAt } from '../machine/frames';
+import { pmdAt, pmdStart, setPmd, tableEntries } from '../machine/pgtable';
+import { flushTlbMm, flushTlbPage, flushTlbRange } from '../machine/tlb';
+import { callRcu } from '../machine/rcu';
+import { RmapPaths } from './rmap';
+
+/**
+ * Page-table pages and TLB flushing: allocating and splitting tables, flushing translations, and
+ * freeing a PTE table only once no walker of either kind can still reach it.
+ */
+export abstract class PageTablePaths extends RmapPaths {
+  /** Mirrors `flush_tlb_page()` (arch/x86/include/asm/tlbflush.h). */
+  flushTlbPage(m: Machine, mm: MmId, v: Vpn): void {
+    flushTlbPage(m, mm, v);
+  }
+
+  /** Mirrors `flush_tlb_range()` (arch/x86/include/asm/tlbflush.h): [start, end) in pages. */
+  flushTlbRange(m: Machine, mm: MmId, start: number, end: number): void {
+    flushTlbRange(m, mm, start, end);
+  }
+
+  /** Mirrors `flush_tlb_mm()` (arch/x86/include/asm/tlbflush.h). */
+  flushTlbMm(m: Machine, mm: MmId): void {
+    flushTlbMm(m, mm);
+  }
+
+  /** Mirrors `__pte_alloc()` (mm/memory.c): make PMD slot `i` point to a PTE table, allocating one if it is none. */
+  pteAlloc(m: Machine, mm: MmId, i: number): Pfn {
+    const pmd = pmdAt(m, mm, i);
+    if (pmd.kind === 'table') return pmd.table;
+    this.warnOn(m, pmd.kind === 'leaf', `pte_alloc over a PMD leaf (mm ${mm}, pmd ${i})`);
+    const table = allocTableFrame(m);
+    setPmd(m, mm, i, { kind: 'table', table });
+    return table;
+  }
+
+  /**
+   * Mirrors `__split_huge_pmd()` / `__split_huge_pmd_locked()` (mm/huge_memory.c): replace a PMD
+   * leaf by a PTE table mapping the same pages. Each page gains a PTE mapping and inherits the
+   * head's PageAnonExclusive; the folio gains nr-1 references (one per PTE instead of one per PMD).
+   * Simplified: the table is allocated here instead of taken from the deposit.
+   */
+  splitHugePmd(m: Machine, mm: MmId, i: number): void {
+    const pmd = pmdAt(m, mm, i);
+    if (pmd.kind !== 'leaf') return;
+    const head = pmd.pfn;
+    const folio = folioAt(m, head);
+    const nr = folioNrPages(folio.order);
+    const exclusive = frameAt(m, head).anonExclusive;
+    // pmdp_invalidate(): the PMD is made non-present and flushed before the PTEs appear.
+    setPmd(m, mm, i, { kind: 'none' });
+    this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + nr);
+    const table = allocTableFrame(m);
+    const entries = tableEntries(m, table);
+    for (let k = 0; k < nr; k++) {
+      entries[k] = { kind: 'present', pfn: asPfn(head + k), writable: pmd.writable, dirty: pmd.dirty, young: pmd.young };
+      const fr = frameAt(m, asPfn(head + k));
+      fr.mapcount++;
+      fr.anonExclusive = exclusive;
+    }
+    folio.largeMapcount += nr - 1;
+    folio.entireMapcount--;
+    folio.refcount += nr - 1;
+    m.stats.atomicRefUpdates++;
+    setPmd(m, mm, i, { kind: 'table', table });
+  }
+
+  /** The PMD leaf covering v, if any. */
+  leafAt(m: Machine, mm: MmId, v: Vpn): LeafPmd | null {
+    const pmd = pmdAt(m, mm, Math.floor(v / m.geometry.ptrsPerPte));
+    return pmd.kind === 'leaf' ? pmd : null;
+  }
+
+  /**
+   * Free an unlinked PTE table once no lockless walker can reach it. The reference waits for an
+   * RCU grace period, which (since the RCU flavour consolidation) covers both GUP-fast's
+   * IRQs-off walk and pte_offset_map()'s rcu_read_lock() section: the end state of
+   * "free page table pages by RCU instead of semi RCU".
+   */
+  freePteTable(m: Machine, table: Pfn): void {
+    callRcu(m, { kind: 'freeTables', tables: [table] });
+  }
+
+  /** Virtual page range [start, start+nr) clipped to the mm. */
+  clipRange(m: Machine, start: number, nr: number): { start: Vpn; end: Vpn } {
+    const top = m.geometry.pmdsPerMm * m.geometry.ptrsPerPte;
+    const s = Math.max(0, Math.min(start, top));
+    return { start: asVpn(s), end: asVpn(Math.max(s, Math.min(top, start + nr))) };
+  }
+}

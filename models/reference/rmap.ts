@@ -1,0 +1,175 @@
+import { folioNrPages } from '../machine/geometry';
+import type { MmId, Pfn } from '../machine/ids';
+import { pfn as asPfn } from '../machine/ids';
+import type { Folio, Machine } from '../machine/state';
+import { allocFolioFrames, folioAt, folioHead, frameAt, freeFolioFrames } from '../machine/frames';
+import { mmAt } from '../machine/pgtable';
+import { ModelViolationError } from '../machine/violation';
+
+/** GUP_PIN_COUNTING_BIAS: a pin on a small folio counts this many references. */
+export const GUP_PIN_COUNTING_BIAS = 1024;
+
+/**
+ * Reference counting and rmap accounting: the struct-page primitives every path uses, in both
+ * kernels. Each is one kernel function, so a variant can override exactly the one a patch changes.
+ * Counts are unbiased (see Machine). Every call is one atomic update or one rmap call in the cost
+ * counters, whatever `nr` is: that is what batching saves.
+ */
+export abstract class RmapPaths {
+  /** Registry name of this kernel. */
+  abstract readonly name: string;
+
+  /** VM_WARN_ON(): a kernel self-check failed. */
+  warnOn(m: Machine, cond: boolean, message: string): void {
+    if (cond) throw new ModelViolationError({ code: 'kernel_warn', step: m.clock.step, message });
+  }
+
+  /** Mirrors `folio_alloc()` / `vma_alloc_folio()` (mm/mempolicy.c): a zeroed folio with one reference. */
+  allocFolio(m: Machine, order: number): Pfn {
+    return allocFolioFrames(m, order);
+  }
+
+  /** Mirrors `folio_ref_add()` (include/linux/page_ref.h). */
+  folioRefAdd(m: Machine, head: Pfn, nr: number): void {
+    const f = folioAt(m, head);
+    this.warnOn(m, f.refcount <= 0, `folio_ref_add on folio ${f.id} with refcount ${f.refcount}`);
+    f.refcount += nr;
+    m.stats.atomicRefUpdates++;
+  }
+
+  /** Mirrors `folio_get()` (include/linux/mm.h). */
+  folioGet(m: Machine, head: Pfn): void {
+    this.folioRefAdd(m, head, 1);
+  }
+
+  /** Mirrors `folio_put_refs()` (include/linux/mm.h): drop `nr` references, free at zero. */
+  folioPutRefs(m: Machine, head: Pfn, nr: number): void {
+    const f = folioAt(m, head);
+    this.warnOn(m, f.refcount < nr, `folio_put_refs(${nr}) on folio ${f.id} with refcount ${f.refcount}`);
+    f.refcount -= nr;
+    m.stats.atomicRefUpdates++;
+    if (f.refcount === 0) this.freeFolio(m, head);
+  }
+
+  /** Mirrors `folio_put()` (include/linux/mm.h). */
+  folioPut(m: Machine, head: Pfn): void {
+    this.folioPutRefs(m, head, 1);
+  }
+
+  /** Mirrors `__folio_put()` (mm/swap.c): the last reference is gone, the frames go back. */
+  freeFolio(m: Machine, head: Pfn): void {
+    freeFolioFrames(m, head);
+  }
+
+  /** Mirrors `folio_maybe_dma_pinned()` (include/linux/mm.h): exact for large folios, a guess from the refcount for small ones. */
+  folioMaybeDmaPinned(m: Machine, head: Pfn): boolean {
+    const f = folioAt(m, head);
+    return f.order > 0 ? f.pincount > 0 : f.refcount >= GUP_PIN_COUNTING_BIAS;
+  }
+
+  /** Mirrors `folio_needs_cow_for_dma()` (include/linux/mm.h): only an mm that ever pinned can have a pinned page. */
+  folioNeedsCowForDma(m: Machine, mm: MmId, head: Pfn): boolean {
+    return mmAt(m, mm).hasPinned && this.folioMaybeDmaPinned(m, head);
+  }
+
+  /**
+   * Mirrors `folio_add_anon_rmap_ptes()` (mm/rmap.c), including `folio_add_new_anon_rmap()` for
+   * PTE mappings: `nr` consecutive pages from `page` gain a PTE mapping; RMAP_EXCLUSIVE marks each
+   * page PageAnonExclusive.
+   */
+  folioAddAnonRmapPtes(m: Machine, page: Pfn, nr: number, exclusive: boolean): void {
+    const head = folioHead(m, page);
+    const f = folioAt(m, head);
+    m.stats.rmapCalls++;
+    for (let i = 0; i < nr; i++) {
+      const fr = frameAt(m, asPfn(page + i));
+      this.warnOn(m, fr.head !== head, `rmap batch of ${nr} from ${page} crosses folio ${f.id}`);
+      this.warnOn(m, exclusive && fr.mapcount > 0, `exclusive map of page ${page + i} that is already mapped`);
+      fr.mapcount++;
+      if (exclusive) fr.anonExclusive = true;
+    }
+    if (f.order > 0) f.largeMapcount += nr;
+  }
+
+  /** Mirrors `folio_add_anon_rmap_pmd()` / `folio_add_new_anon_rmap()` for a PMD mapping (mm/rmap.c): exclusivity lives on the head. */
+  folioAddAnonRmapPmd(m: Machine, head: Pfn, exclusive: boolean): void {
+    const f = folioAt(m, head);
+    m.stats.rmapCalls++;
+    f.entireMapcount++;
+    f.largeMapcount++;
+    if (exclusive) frameAt(m, head).anonExclusive = true;
+  }
+
+  /**
+   * Mirrors `folio_remove_rmap_ptes()` (mm/rmap.c): `nr` pages lose a PTE mapping. A large anon
+   * folio left partially mapped goes on the deferred split queue (`partially_mapped = nr && mapped`).
+   */
+  folioRemoveRmapPtes(m: Machine, page: Pfn, nr: number): void {
+    const head = folioHead(m, page);
+    const f = folioAt(m, head);
+    m.stats.rmapCalls++;
+    if (f.order > 0) f.largeMapcount -= nr;
+    let last = 0;
+    for (let i = 0; i < nr; i++) {
+      const fr = frameAt(m, asPfn(page + i));
+      this.warnOn(m, fr.head !== head || fr.mapcount <= 0, `rmap removal of unmapped page ${page + i} (folio ${f.id})`);
+      fr.mapcount--;
+      if (fr.mapcount === 0) last++;
+    }
+    if (f.order > 0 && last > 0 && f.entireMapcount === 0 && this.pagesMapped(m, head, f) > 0) {
+      this.deferredSplitFolio(m, head);
+    }
+  }
+
+  /** Mirrors `folio_remove_rmap_pmd()` (mm/rmap.c). */
+  folioRemoveRmapPmd(m: Machine, head: Pfn): void {
+    const f = folioAt(m, head);
+    m.stats.rmapCalls++;
+    this.warnOn(m, f.entireMapcount <= 0, `PMD rmap removal of folio ${f.id} that is not PMD-mapped`);
+    f.entireMapcount--;
+    f.largeMapcount--;
+    if (f.entireMapcount === 0) {
+      const mapped = this.pagesMapped(m, head, f);
+      if (mapped > 0 && mapped < folioNrPages(f.order)) this.deferredSplitFolio(m, head);
+    }
+  }
+
+  /** Pages of the folio with at least one PTE mapping (`_nr_pages_mapped` without the entire bit). */
+  pagesMapped(m: Machine, head: Pfn, f: Folio): number {
+    let n = 0;
+    for (let i = 0; i < folioNrPages(f.order); i++) if (frameAt(m, asPfn(head + i)).mapcount > 0) n++;
+    return n;
+  }
+
+  /** Mirrors `deferred_split_folio()` (mm/huge_memory.c): order-1 folios are never queued. */
+  deferredSplitFolio(m: Machine, head: Pfn): void {
+    const f = folioAt(m, head);
+    if (f.order > 1) f.deferredSplit = true;
+  }
+
+  /**
+   * Mirrors `folio_try_dup_anon_rmap_ptes()` (include/linux/rmap.h): fork duplicates `nr` PTE
+   * mappings of the pages from `page`. Fails (-EBUSY, here `false`) when the folio may be pinned
+   * and any of the pages is exclusive: the caller must then copy those pages for the child. On
+   * success every page loses PageAnonExclusive and the caller must map them R/O in parent and child.
+   */
+  folioTryDupAnonRmapPtes(m: Machine, srcMm: MmId, page: Pfn, nr: number): boolean {
+    const head = folioHead(m, page);
+    const maybePinned = this.folioNeedsCowForDma(m, srcMm, head);
+    if (maybePinned) {
+      for (let i = 0; i < nr; i++) if (frameAt(m, asPfn(page + i)).anonExclusive) return false;
+    }
+    for (let i = 0; i < nr; i++) frameAt(m, asPfn(page + i)).anonExclusive = false;
+    this.folioAddAnonRmapPtes(m, page, nr, false);
+    return true;
+  }
+
+  /** Mirrors `folio_try_dup_anon_rmap_pmd()` (include/linux/rmap.h). */
+  folioTryDupAnonRmapPmd(m: Machine, srcMm: MmId, head: Pfn): boolean {
+    const fr = frameAt(m, head);
+    if (fr.anonExclusive && this.folioNeedsCowForDma(m, srcMm, head)) return false;
+    fr.anonExclusive = false;
+    this.folioAddAnonRmapPmd(m, head, false);
+    return true;
+  }
+}

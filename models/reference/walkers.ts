@@ -1,0 +1,139 @@
+import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
+import { pfn as asPfn } from '../machine/ids';
+import type { Machine, Walker } from '../machine/state';
+import { frameAt } from '../machine/frames';
+import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt, tableEntries } from '../machine/pgtable';
+import { pmdSame, pteSame } from '../machine/pte';
+import { walkerEnter, walkerExit } from '../machine/rcu';
+import type { OpResult } from '../result';
+import { noop } from '../result';
+import { GupPaths } from './gup';
+
+type GupFastWalker = Extract<Walker, { kind: 'gupFast' }>;
+
+/**
+ * Lockless page-table walkers that stay in flight across other operations: GUP-fast (IRQs off,
+ * reads the PTE, later grabs the folio and rechecks) and a `pte_offset_map()` reader (only
+ * rcu_read_lock()). Their sections are what page-table freeing must wait for.
+ */
+export abstract class WalkerPaths extends GupPaths {
+  /**
+   * The first half of `gup_fast()` (mm/gup.c) for one page: `local_irq_save()`, then read the
+   * PMD and the PTE locklessly (`pmdp_get_lockless()`, `ptep_get_lockless()` through
+   * `pte_offset_map()`). The folio is grabbed by `gupFastGrab`.
+   */
+  gupFastWalk(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pin: boolean, write: boolean): OpResult {
+    if (m.cpus[cpu]?.walker !== null) return noop('cpu already walking');
+    const mmState = mmAt(m, mm);
+    mmState.cpumask[cpu] = true;
+    if (pin) mmState.hasPinned = true;
+    const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
+    if (pmd.kind === 'none') return noop('nothing mapped');
+    const table = pmd.kind === 'table' ? pmd.table : null;
+    walkerEnter(m, cpu, {
+      kind: 'gupFast',
+      mm,
+      vpn: v,
+      pin,
+      write,
+      pmd,
+      pte: pmd.kind === 'table' ? pteAt(m, mm, v) : null,
+      table,
+      tableGen: table === null ? 0 : frameAt(m, table).gen,
+    });
+    return { kind: 'done' };
+  }
+
+  /**
+   * The second half of `gup_fast()`: `try_grab_folio_fast()` on the page read, then the recheck
+   * that the PMD and PTE did not change meanwhile, then `gup_must_unshare()`; on any failure the
+   * reference is put back. `local_irq_restore()` ends the section either way.
+   */
+  gupFastGrab(m: Machine, cpu: CpuId): OpResult {
+    const w = m.cpus[cpu]?.walker;
+    if (w === undefined || w === null || w.kind !== 'gupFast') return noop('no GUP-fast walk on this cpu');
+    const result = this.gupFastComplete(m, w);
+    walkerExit(m, cpu);
+    return result;
+  }
+
+  gupFastComplete(m: Machine, w: GupFastWalker): OpResult {
+    const flags = { pin: w.pin, write: w.write, fast: true };
+    let page: Pfn;
+    if (w.pmd.kind === 'leaf') {
+      if (w.write && !w.pmd.writable) return { kind: 'gupFailed' };
+      page = asPfn(w.pmd.pfn + (w.vpn - pmdStart(m, pmdIndexOf(m, w.vpn))));
+    } else {
+      if (w.pte === null || w.pte.kind !== 'present' || (w.write && !w.pte.writable)) return { kind: 'gupFailed' };
+      page = w.pte.pfn;
+    }
+    if (m.handles.length >= m.geometry.maxHandles) return { kind: 'gupFailed' };
+    const fr = frameAt(m, page);
+    // try_get_folio(): a freed page has refcount 0 and the speculative reference fails.
+    if (fr.state !== 'data') return { kind: 'gupFailed' };
+    this.tryGrabFolio(m, fr.head, 1, w.pin);
+    if (!this.gupFastRecheck(m, w) || this.gupMustUnshare(m, flags, page)) {
+      this.gupPutFolio(m, fr.head, 1, w.pin);
+      return { kind: 'gupFailed' };
+    }
+    return this.newHandle(m, w.mm, w.vpn, flags, [{ pfn: page, gen: fr.gen }]);
+  }
+
+  /**
+   * GUP-fast's recheck after taking the reference: `pmd_val(pmd) != pmd_val(*pmdp)` or
+   * `pte_val(pte) != pte_val(ptep_get(ptep))` means the page table changed under the walk (zap,
+   * COW, fork's write-protect, migration, table removal), so the reference must be dropped.
+   */
+  gupFastRecheck(m: Machine, w: GupFastWalker): boolean {
+    const pmdNow = pmdAt(m, w.mm, pmdIndexOf(m, w.vpn));
+    if (!pmdSame(pmdNow, w.pmd)) return false;
+    if (w.table === null || w.pte === null) return true;
+    const pteNow = tableEntries(m, w.table)[w.vpn % m.geometry.ptrsPerPte];
+    return pteNow !== undefined && pteSame(pteNow, w.pte);
+  }
+
+  /** Mirrors `pte_offset_map()` (mm/pgtable-generic.c): `rcu_read_lock()`, read the PMD, hold the table. */
+  pteOffsetMapWalk(m: Machine, cpu: CpuId, mm: MmId, v: Vpn): OpResult {
+    if (m.cpus[cpu]?.walker !== null) return noop('cpu already walking');
+    const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
+    if (pmd.kind !== 'table') return noop('no PTE table');
+    walkerEnter(m, cpu, { kind: 'pteOffsetMap', mm, vpn: v, table: pmd.table, tableGen: frameAt(m, pmd.table).gen });
+    return { kind: 'done' };
+  }
+
+  /**
+   * Mirrors `pte_unmap()` (include/linux/pgtable.h): the reader reads its PTE one last time —
+   * from a table that may be detached but must not have been freed — and leaves the RCU section.
+   */
+  pteUnmap(m: Machine, cpu: CpuId): OpResult {
+    const w = m.cpus[cpu]?.walker;
+    if (w === undefined || w === null || w.kind !== 'pteOffsetMap') return noop('no pte_offset_map() reader on this cpu');
+    this.warnOn(m, frameAt(m, w.table).gen !== w.tableGen, `pte_offset_map() reader on cpu ${cpu} read a freed table`);
+    walkerExit(m, cpu);
+    return { kind: 'done' };
+  }
+
+  /** Whatever walker is on `cpu`, finish it (used by drain and by IPIs that wait for IRQs-off sections). */
+  finishWalker(m: Machine, cpu: CpuId): OpResult {
+    const w = m.cpus[cpu]?.walker ?? null;
+    if (w === null) return noop('no walker on this cpu');
+    return w.kind === 'gupFast' ? this.gupFastGrab(m, cpu) : this.pteUnmap(m, cpu);
+  }
+
+  /**
+   * Mirrors `tlb_remove_table_sync_one()` (mm/mmu_gather.c): an IPI to every CPU, waiting for each
+   * to take it. A CPU with IRQs off (GUP-fast) takes it only after its walk ends, so the walk is
+   * finished first; a `pte_offset_map()` reader takes it at once and keeps its table pointer.
+   */
+  tlbRemoveTableSyncOne(m: Machine): void {
+    for (const c of m.cpus) {
+      m.stats.tableSyncIpis++;
+      if (c.irqsDisabled) this.gupFastGrab(m, c.id);
+    }
+  }
+
+  /** Entries of the table, for readers. */
+  tableIsEmpty(m: Machine, table: Pfn): boolean {
+    return tableEntries(m, table).every((e) => e.kind === 'none');
+  }
+}

@@ -1,0 +1,86 @@
+import type { MmId, Vpn } from '../machine/ids';
+import { vpn as asVpn } from '../machine/ids';
+import type { Machine } from '../machine/state';
+import { folioHead } from '../machine/frames';
+import { mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte, tableEntries } from '../machine/pgtable';
+import { FaultPaths } from './faults';
+
+/**
+ * Unmapping: MADV_DONTNEED / munmap of a range, and exit. The reference unmaps one page at a
+ * time in the order tlb.h demands — unhook, TLB invalidate, then free — with nothing batched.
+ */
+export abstract class ZapPaths extends FaultPaths {
+  /**
+   * Mirrors `zap_page_range_single()` → `unmap_page_range()` (mm/memory.c) over [start, end): a
+   * PMD leaf wholly inside the range is zapped as one mapping, a partly covered one is split first.
+   */
+  zapPageRange(m: Machine, mm: MmId, start: Vpn, end: Vpn): void {
+    const ppt = m.geometry.ptrsPerPte;
+    for (let i = Math.floor(start / ppt); i * ppt < end; i++) {
+      const lo = Math.max(start, pmdStart(m, i));
+      const hi = Math.min(end, pmdStart(m, i) + ppt);
+      const pmd = pmdAt(m, mm, i);
+      if (pmd.kind === 'none') continue;
+      if (pmd.kind === 'leaf') {
+        if (hi - lo === ppt) {
+          this.zapHugePmd(m, mm, i);
+          continue;
+        }
+        this.splitHugePmd(m, mm, i);
+      }
+      this.zapPteRange(m, mm, asVpn(lo), asVpn(hi));
+    }
+  }
+
+  /** Per-page counterpart of `zap_pte_range()` (mm/memory.c): every present PTE in [start, end) of one table. */
+  zapPteRange(m: Machine, mm: MmId, start: Vpn, end: Vpn): void {
+    for (let v = start; v < end; v++) this.zapOnePte(m, mm, asVpn(v));
+  }
+
+  /** Unmap one page: clear the PTE, flush it from every TLB, drop the rmap, drop the reference. */
+  zapOnePte(m: Machine, mm: MmId, v: Vpn): void {
+    const pte = pteAt(m, mm, v);
+    if (pte === null || pte.kind !== 'present') return;
+    setPte(m, mm, v, { kind: 'none' });
+    this.flushTlbPage(m, mm, v);
+    this.folioRemoveRmapPtes(m, pte.pfn, 1);
+    this.folioPut(m, folioHead(m, pte.pfn));
+  }
+
+  /**
+   * Mirrors `zap_huge_pmd()` (mm/huge_memory.c): clear the PMD, flush its range, remove the PMD
+   * rmap, drop the one reference the PMD mapping holds.
+   */
+  zapHugePmd(m: Machine, mm: MmId, i: number): void {
+    const pmd = pmdAt(m, mm, i);
+    if (pmd.kind !== 'leaf') return;
+    setPmd(m, mm, i, { kind: 'none' });
+    this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + m.geometry.ptrsPerPte);
+    this.folioRemoveRmapPmd(m, pmd.pfn);
+    this.folioPut(m, pmd.pfn);
+  }
+
+  /**
+   * Mirrors `exit_mmap()` (mm/mmap.c): unmap everything, then `free_pgtables()`: each PTE table
+   * is unlinked, flushed (freed_tables) and freed once no walker can reach it.
+   */
+  exitMmap(m: Machine, mm: MmId): void {
+    const nrPages = m.geometry.pmdsPerMm * m.geometry.ptrsPerPte;
+    this.zapPageRange(m, mm, asVpn(0), asVpn(nrPages));
+    this.freePgtables(m, mm);
+    mmAt(m, mm).alive = false;
+  }
+
+  /** Mirrors `free_pgtables()` → `free_pte_range()` (mm/memory.c): unlink every PTE table, flush, free. */
+  freePgtables(m: Machine, mm: MmId): void {
+    const ppt = m.geometry.ptrsPerPte;
+    for (let i = 0; i < m.geometry.pmdsPerMm; i++) {
+      const pmd = pmdAt(m, mm, i);
+      if (pmd.kind !== 'table') continue;
+      this.warnOn(m, tableEntries(m, pmd.table).some((e) => e.kind !== 'none'), `freeing a non-empty PTE table of mm ${mm}`);
+      setPmd(m, mm, i, { kind: 'none' });
+      this.flushTlbRange(m, mm, i * ppt, (i + 1) * ppt);
+      this.freePteTable(m, pmd.table);
+    }
+  }
+}

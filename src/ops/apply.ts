@@ -1,0 +1,89 @@
+import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import type { Machine } from '../../models/machine/state';
+import type { CpuId, HandleId, MmId, Vpn } from '../../models/machine/ids';
+import { dmaAccess } from '../../models/machine/dma';
+import type { OpResult } from '../../models/result';
+import { noop } from '../../models/result';
+import { assertNever } from '../../models/assertNever';
+import type { Op } from './op';
+import { resolveOp } from './resolve';
+
+export interface Applied {
+  /** The op with its targets resolved, or null when it could not apply. */
+  readonly resolved: Op | null;
+  readonly result: OpResult;
+  /** The value a store or a device write put in memory. */
+  readonly value: number;
+}
+
+/**
+ * The value the op at `step` stores: unique per step and never 0 (the content of a new page),
+ * so any read of a stale or leaked page returns a value that can be told apart.
+ */
+export const storeValue = (step: number): number => step + 1;
+
+/** Apply one op to a kernel: resolve it, set the logical allocation clock, call the entry point. */
+export function applyOp(k: ReferenceKernel, m: Machine, op: Op, step: number): Applied {
+  m.clock.step = step;
+  m.clock.folios = 0;
+  const value = storeValue(step);
+  const r = resolveOp(m, op);
+  if ('skip' in r) return { resolved: null, result: noop(r.skip), value };
+  return { resolved: r, result: dispatch(k, m, r, value), value };
+}
+
+function dispatch(k: ReferenceKernel, m: Machine, op: Op, value: number): OpResult {
+  const mm = (x: number): MmId => x as MmId;
+  const v = (x: number): Vpn => x as Vpn;
+  const cpu = (x: number): CpuId => x as CpuId;
+  switch (op.kind) {
+    case 'map':
+      return k.mapAnonFolio(m, mm(op.mm), v(op.vpn), op.order, op.pmd, op.first, op.count);
+    case 'access':
+      return k.userAccess(m, cpu(op.cpu), mm(op.mm), v(op.vpn), op.write, value);
+    case 'fork':
+      return k.dupMmap(m, mm(op.mm));
+    case 'zap': {
+      const r = k.clipRange(m, op.vpn, op.nr);
+      k.zapPageRange(m, mm(op.mm), r.start, r.end);
+      return { kind: 'done' };
+    }
+    case 'exit':
+      return k.exitMm(m, mm(op.mm));
+    case 'mprotect': {
+      const r = k.clipRange(m, op.vpn, op.nr);
+      k.changeProtection(m, mm(op.mm), r.start, r.end, op.writable);
+      return { kind: 'done' };
+    }
+    case 'mremap':
+      return k.movePageTables(m, mm(op.mm), v(op.from), v(op.to), op.nr);
+    case 'migrate':
+      return k.migratePages(m, mm(op.mm), v(op.vpn), op.count);
+    case 'freeTable':
+      return k.reclaimPteTable(m, mm(op.mm), op.pmd);
+    case 'gup':
+      return k.getUserPages(m, cpu(op.cpu), mm(op.mm), v(op.vpn), op.nr, { pin: op.pin, write: op.write, fast: op.fast });
+    case 'unpin':
+      return k.unpinUserPages(m, op.handle as HandleId);
+    case 'gupRead':
+    case 'gupWrite': {
+      const h = m.handles.find((x) => x.id === op.handle);
+      if (h === undefined) return noop('no such handle');
+      const write = op.kind === 'gupWrite';
+      if (write && !(h.pin && h.write)) return noop('not a write pin');
+      return { kind: 'value', value: dmaAccess(m, h, op.index, write, value) };
+    }
+    case 'walkBegin':
+      return op.walker === 'gupFast'
+        ? k.gupFastWalk(m, cpu(op.cpu), mm(op.mm), v(op.vpn), op.pin, op.write)
+        : k.pteOffsetMapWalk(m, cpu(op.cpu), mm(op.mm), v(op.vpn));
+    case 'walkEnd':
+      return k.finishWalker(m, cpu(op.cpu));
+    case 'tick':
+      return k.tick(m);
+    case 'drain':
+      return k.drain(m);
+    default:
+      return assertNever(op);
+  }
+}

@@ -1,0 +1,67 @@
+import type { Machine } from '../../models/machine/state';
+import { liveMms, mmVpnCount } from '../../models/machine/pgtable';
+import { assertNever } from '../../models/assertNever';
+import type { Op } from './op';
+
+/**
+ * Resolve an op's small-integer targets against the current state: `mm` indexes the live mms,
+ * `handle` the live handles, cpu/vpn/pmd wrap into range. Returns the op with concrete ids, or a
+ * reason it cannot apply (no live handle, say). Resolution reads only what every kernel agrees
+ * on (live mms and handles, in creation order), so both sides of a differential run resolve alike.
+ */
+export function resolveOp(m: Machine, op: Op): Op | { readonly skip: string } {
+  const g = m.geometry;
+  const live = liveMms(m);
+  const mmOf = (i: number): number | null => live[mod(i, live.length)]?.id ?? null;
+  const cpu = (c: number): number => mod(c, g.nrCpus);
+  const vpn = (v: number): number => mod(v, mmVpnCount(m));
+  const handleOf = (i: number): number | null => m.handles[mod(i, m.handles.length)]?.id ?? null;
+  switch (op.kind) {
+    case 'tick':
+    case 'drain':
+      return op;
+    case 'walkEnd':
+      return { ...op, cpu: cpu(op.cpu) };
+    case 'unpin':
+    case 'gupRead':
+    case 'gupWrite': {
+      const h = handleOf(op.handle);
+      if (h === null) return { skip: 'no GUP handle' };
+      if (op.kind === 'unpin') return { ...op, handle: h };
+      const pages = m.handles.find((x) => x.id === h)?.pages.length ?? 1;
+      return { ...op, handle: h, index: mod(op.index, pages) };
+    }
+    default:
+      break;
+  }
+  const mm = mmOf(op.mm);
+  if (mm === null) return { skip: 'no live mm' };
+  switch (op.kind) {
+    case 'map':
+      return { ...op, mm, vpn: vpn(op.vpn), order: Math.min(Math.max(0, op.order), g.maxFolioOrder) };
+    case 'access':
+      return { ...op, mm, cpu: cpu(op.cpu), vpn: vpn(op.vpn) };
+    case 'fork':
+    case 'exit':
+      return { ...op, mm };
+    case 'zap':
+    case 'mprotect':
+      return { ...op, mm, vpn: vpn(op.vpn), nr: Math.max(1, op.nr) };
+    case 'mremap':
+      return { ...op, mm, from: vpn(op.from), to: vpn(op.to), nr: Math.max(1, op.nr) };
+    case 'migrate':
+      return { ...op, mm, vpn: vpn(op.vpn), count: Math.max(1, op.count) };
+    case 'freeTable':
+      return { ...op, mm, pmd: mod(op.pmd, g.pmdsPerMm) };
+    case 'gup':
+      return { ...op, mm, cpu: cpu(op.cpu), vpn: vpn(op.vpn), nr: Math.max(1, op.nr) };
+    case 'walkBegin':
+      return { ...op, mm, cpu: cpu(op.cpu), vpn: vpn(op.vpn) };
+    default:
+      return assertNever(op);
+  }
+}
+
+function mod(a: number, n: number): number {
+  return n <= 0 ? 0 : ((a % n) + n) % n;
+}
