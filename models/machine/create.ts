@@ -48,6 +48,7 @@ export function createMachine(g: Geometry): Machine {
     clock: { step: -1, folios: 0 },
     allocHint: 0,
     stats: emptyStats(),
+    marks: {},
   };
   addMm(m);
   return m;

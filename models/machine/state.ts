@@ -29,6 +29,11 @@ export interface Machine {
   /** Lowest PFN that may be free: a search hint for the allocator, never a correctness input. */
   allocHint: number;
   readonly stats: Stats;
+  /**
+   * Tracepoints: named events kernels report for coverage measurement (a gather that filled, a
+   * batch cut at the folio end, …). Like the stats, they never affect behaviour.
+   */
+  readonly marks: Record<string, number>;
 }
 
 export type FrameState = 'free' | 'data' | 'table';

@@ -1,0 +1,6 @@
+import type { Machine } from './state';
+
+/** A kernel tracepoint: count that `event` happened (for state-coverage measurement only). */
+export function mark(m: Machine, event: string): void {
+  m.marks[event] = (m.marks[event] ?? 0) + 1;
+}

@@ -1,0 +1,32 @@
+import { ReferenceKernel } from './reference/ReferenceKernel';
+
+/** A registered kernel: a name, one line on what it is, and how to make one. */
+export interface KernelEntry {
+  readonly name: string;
+  readonly summary: string;
+  /** 'kernel' for reference/batched, 'mutant' for a deliberately broken one. */
+  readonly role: 'kernel' | 'mutant';
+  readonly make: () => ReferenceKernel;
+}
+
+/** The one list of named kernels. */
+export const KERNELS: readonly KernelEntry[] = [
+  {
+    name: 'reference',
+    summary: 'per page, unbatched, synchronous: the specification by construction',
+    role: 'kernel',
+    make: () => new ReferenceKernel(),
+  },
+];
+
+export class UnknownKernelError extends Error {
+  constructor(readonly given: string) {
+    super(`unknown kernel '${given}'; registered kernels: ${KERNELS.map((k) => k.name).join(', ')} (or a path to a variant .ts file)`);
+  }
+}
+
+export function kernelEntry(name: string): KernelEntry {
+  const k = KERNELS.find((e) => e.name === name);
+  if (k === undefined) throw new UnknownKernelError(name);
+  return k;
+}

@@ -1,0 +1,70 @@
+import fc from 'fast-check';
+import type { Geometry } from '../../models/machine/geometry';
+import type { Op } from '../ops/op';
+
+/**
+ * Op generators weighted toward the states where batching bugs live (design §6): large folios,
+ * PTE-mapped and partially mapped; forks of populated mms; pins; zaps that fill a gather;
+ * read-only mappings under migration; walkers in flight while tables go away. Addresses cluster
+ * on folio and table boundaries. fast-check gives commands no bias of its own, so all of it is here.
+ */
+export function opArb(g: Geometry): fc.Arbitrary<Op> {
+  const ppt = g.ptrsPerPte;
+  const top = g.pmdsPerMm * ppt;
+  const mm = fc.integer({ min: 0, max: g.maxMms - 1 });
+  const cpu = fc.integer({ min: 0, max: g.nrCpus - 1 });
+  const vpn = fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: 0, max: top - 1 }) },
+    // near the start, the middle or the end of a table: folio and table boundaries
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(fc.integer({ min: 0, max: g.pmdsPerMm - 1 }), fc.constantFrom(0, 1, ppt / 2 - 1, ppt / 2, ppt - 2, ppt - 1))
+        .map(([i, off]) => i * ppt + off),
+    },
+  );
+  const nr = fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: 1, max: 4 }) },
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 2 * ppt }) },
+    { weight: 1, arbitrary: fc.constantFrom(ppt / 2, ppt, 2 * ppt) },
+  );
+  const order = fc.oneof(
+    { weight: 1, arbitrary: fc.constant(0) },
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: g.maxFolioOrder - 1 }) },
+    { weight: 2, arbitrary: fc.constant(g.maxFolioOrder) },
+  );
+  const handle = fc.integer({ min: 0, max: g.maxHandles - 1 });
+  const ops: Array<{ weight: number; arbitrary: fc.Arbitrary<Op> }> = [
+    {
+      weight: 6,
+      arbitrary: fc.record({ kind: fc.constant('map'), mm, vpn, order, pmd: fc.boolean(), first: fc.integer({ min: 0, max: ppt - 1 }), count: fc.oneof(fc.constant(ppt), fc.integer({ min: 1, max: ppt })) }),
+    },
+    { weight: 9, arbitrary: fc.record({ kind: fc.constant('access'), cpu, mm, vpn, write: fc.boolean() }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('fork'), mm }) },
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('zap'), mm, vpn, nr }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('exit'), mm }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('mprotect'), mm, vpn, nr, writable: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('mremap'), mm, from: vpn, to: vpn, nr }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('migrate'), mm, vpn, count: fc.integer({ min: 1, max: 4 }) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('freeTable'), mm, pmd: fc.integer({ min: 0, max: g.pmdsPerMm - 1 }) }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({ kind: fc.constant('gup'), cpu, mm, vpn, nr, pin: fc.boolean(), write: fc.boolean(), fast: fc.boolean() }),
+    },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('unpin'), handle }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('gupRead'), handle, index: fc.integer({ min: 0, max: ppt - 1 }) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('gupWrite'), handle, index: fc.integer({ min: 0, max: ppt - 1 }) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('walkBegin'), cpu, mm, vpn, walker: fc.constantFrom('gupFast', 'pteOffsetMap'), pin: fc.boolean(), write: fc.boolean() }),
+    },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('walkEnd'), cpu }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick') }) },
+  ];
+  return fc.oneof(...ops);
+}
+
+/** Sequences of 1..maxOps ops; size 'max' so lengths spread over the whole range (the default size keeps them near 10). */
+export function opsArb(g: Geometry, maxOps: number): fc.Arbitrary<Op[]> {
+  return fc.array(opArb(g), { minLength: 1, maxLength: maxOps, size: 'max' });
+}

@@ -1,0 +1,136 @@
+import { folioNrPages } from '../../models/machine/geometry';
+import type { Pfn } from '../../models/machine/ids';
+import { pfn as asPfn } from '../../models/machine/ids';
+import type { Folio, Machine } from '../../models/machine/state';
+import type { LedgerViolation } from '../../models/machine/violation';
+import { ModelViolationError } from '../../models/machine/violation';
+import { tableEntries } from '../../models/machine/pgtable';
+import { GUP_PIN_COUNTING_BIAS } from '../../models/reference/rmap';
+
+/** What the page tables and the holders imply for every frame. */
+interface Implied {
+  /** PTE mappings per PFN. */
+  readonly pte: Int32Array;
+  /** PMD mappings per head PFN. */
+  readonly pmd: Int32Array;
+  /** References held by GUP handles and deferred-flush lists, per head PFN. */
+  readonly held: Int32Array;
+  /** FOLL_PIN pins per head PFN. */
+  readonly pins: Int32Array;
+  /** Pages of pin handles (they must be exclusive while mapped). */
+  readonly pinned: Set<Pfn>;
+  /** Writable PTE mappings per PFN; writable PMD mappings per head PFN. */
+  readonly writablePte: Set<Pfn>;
+  readonly writablePmd: Set<Pfn>;
+}
+
+function tally(m: Machine): Implied {
+  const n = m.frames.length;
+  const t: Implied = {
+    pte: new Int32Array(n),
+    pmd: new Int32Array(n),
+    held: new Int32Array(n),
+    pins: new Int32Array(n),
+    pinned: new Set(),
+    writablePte: new Set(),
+    writablePmd: new Set(),
+  };
+  for (const mm of m.mms) {
+    if (!mm.alive) continue;
+    for (const pmd of mm.pmds) {
+      if (pmd.kind === 'leaf') {
+        t.pmd[pmd.pfn]!++;
+        if (pmd.writable) t.writablePmd.add(pmd.pfn);
+      } else if (pmd.kind === 'table') {
+        for (const pte of tableEntries(m, pmd.table)) {
+          if (pte.kind === 'none') continue;
+          t.pte[pte.pfn]!++;
+          if (pte.kind === 'present' && pte.writable) t.writablePte.add(pte.pfn);
+        }
+      }
+    }
+  }
+  for (const h of m.handles) {
+    for (const p of h.pages) {
+      const head = m.frames[p.pfn]?.head ?? p.pfn;
+      const order = m.frames[head]?.folio?.order ?? 0;
+      if (!h.pin) t.held[head]!++;
+      else if (order > 0) {
+        t.held[head]!++;
+        t.pins[head]!++;
+      } else t.held[head]! += GUP_PIN_COUNTING_BIAS;
+      if (h.pin) t.pinned.add(p.pfn);
+    }
+  }
+  for (const head of m.migrc.pending) t.held[head]!++;
+  return t;
+}
+
+/**
+ * The ledger audit (design §5.2), after every op: recompute from the page tables, the GUP
+ * handles and the deferred-flush list what every folio's refcount, pincount and mapcounts must
+ * be, and compare with the stored struct-page fields; then the exclusivity rules (a writable
+ * anonymous mapping maps an exclusive page, an exclusive page is mapped at most once, a pinned
+ * mapped page is exclusive) and the deferred split rule. Throws the first finding.
+ */
+export function auditLedger(m: Machine, step: number): void {
+  const t = tally(m);
+  const fail = (code: LedgerViolation['code'], p: Pfn, folio: Folio | null, detail: string): never => {
+    throw new ModelViolationError({ code, step, folio: folio?.id ?? `pfn ${p}`, pfn: p, detail });
+  };
+  for (const h of m.handles) {
+    for (const p of h.pages) {
+      const f = m.frames[p.pfn];
+      if (f === undefined || f.gen !== p.gen || f.state !== 'data') {
+        fail('freed_frame_in_use', p.pfn, null, `GUP handle ${h.id} holds a page that was freed`);
+      }
+    }
+  }
+  for (let i = 0; i < m.frames.length; i++) {
+    const fr = m.frames[i]!;
+    const p = asPfn(i);
+    if (fr.state !== 'data') {
+      if (t.pte[i]! > 0 || t.pmd[i]! > 0) fail('freed_frame_in_use', p, null, `${fr.state} frame is mapped by ${t.pte[i]! + t.pmd[i]!} page-table entries`);
+      continue;
+    }
+    if (fr.folio === null) continue;
+    auditFolio(m, p, fr.folio, t, fail);
+  }
+}
+
+type Fail = (code: LedgerViolation['code'], p: Pfn, folio: Folio | null, detail: string) => never;
+
+function auditFolio(m: Machine, head: Pfn, f: Folio, t: Implied, fail: Fail): void {
+  const nr = folioNrPages(f.order);
+  let ptes = 0;
+  let mappedPages = 0;
+  const pmds = t.pmd[head]!;
+  for (let k = 0; k < nr; k++) {
+    const p = asPfn(head + k);
+    const fr = m.frames[p]!;
+    const implied = t.pte[p]!;
+    ptes += implied;
+    if (implied > 0) mappedPages++;
+    if (fr.mapcount !== implied) fail('mapcount_mismatch', p, f, `page ${k}: _mapcount ${fr.mapcount}, PTEs mapping it ${implied}`);
+    // A PMD mapping keeps PageAnonExclusive on the head only.
+    const exclusive = pmds > 0 ? m.frames[head]!.anonExclusive : fr.anonExclusive;
+    if (t.writablePte.has(p) && !fr.anonExclusive) fail('writable_not_exclusive', p, f, `page ${k} is mapped writable but not PageAnonExclusive`);
+    if (fr.anonExclusive && implied + pmds > 1) fail('exclusive_mapped_twice', p, f, `page ${k} is PageAnonExclusive but mapped ${implied + pmds} times`);
+    if (t.pinned.has(p) && implied + pmds > 0 && !exclusive) {
+      fail('pinned_not_exclusive', p, f, `page ${k} is pinned and mapped but not exclusive`);
+    }
+  }
+  if (f.order > 0) {
+    if (f.entireMapcount !== pmds) fail('mapcount_mismatch', head, f, `_entire_mapcount ${f.entireMapcount}, PMDs mapping it ${pmds}`);
+    if (f.largeMapcount !== ptes + pmds) fail('mapcount_mismatch', head, f, `_large_mapcount ${f.largeMapcount}, mappings ${ptes + pmds}`);
+    if (f.pincount !== t.pins[head]) fail('pincount_mismatch', head, f, `_pincount ${f.pincount}, pins held ${t.pins[head]}`);
+    if (t.writablePmd.has(head) && !m.frames[head]!.anonExclusive) fail('writable_not_exclusive', head, f, 'PMD-mapped writable but the head is not PageAnonExclusive');
+    if (f.order > 1 && pmds === 0 && mappedPages > 0 && mappedPages < nr && !f.deferredSplit) {
+      fail('deferred_split_missing', head, f, `${mappedPages} of ${nr} pages mapped, not on the deferred split queue`);
+    }
+  }
+  const expected = ptes + pmds + t.held[head]!;
+  if (f.refcount !== expected) {
+    fail('refcount_mismatch', head, f, `_refcount ${f.refcount}, expected ${expected} (${ptes} PTE + ${pmds} PMD mappings, ${t.held[head]} held by GUP/deferred flush)`);
+  }
+}

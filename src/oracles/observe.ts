@@ -1,0 +1,103 @@
+import { folioNrPages } from '../../models/machine/geometry';
+import type { Pfn } from '../../models/machine/ids';
+import { pfn as asPfn } from '../../models/machine/ids';
+import type { Machine } from '../../models/machine/state';
+import { freeFrameCount } from '../../models/machine/frames';
+import { tableEntries } from '../../models/machine/pgtable';
+
+/** A translation as the differential check sees it: which page of which logical folio, and whether it is writable. */
+export type ObservedEntry = string;
+
+export interface ObservedFolio {
+  readonly order: number;
+  readonly refcount: number;
+  readonly pincount: number;
+  readonly largeMapcount: number;
+  readonly entireMapcount: number;
+  /** Per page: "mapcount" plus "x" when PageAnonExclusive. */
+  readonly pages: readonly string[];
+}
+
+export interface Observation {
+  /** Per mm id: alive, and its PMD slots ("-" none, "table" with its non-none PTEs, or a leaf). */
+  readonly mms: ReadonlyArray<{ readonly alive: boolean; readonly pmds: ReadonlyArray<string | Readonly<Record<number, ObservedEntry>>> }>;
+  /** Every folio reachable from a page table or a GUP handle, by logical id. */
+  readonly folios: Readonly<Record<string, ObservedFolio>>;
+  /** Per live handle: its pages as "folio/page". */
+  readonly handles: Readonly<Record<number, readonly string[]>>;
+  /** Free frames, only once the machine is quiescent (after drain). */
+  readonly freeFrames: number | null;
+}
+
+/**
+ * The refinement mapping of the differential oracle (design §5.4): what a batched kernel must
+ * agree with the reference on after every op.
+ *
+ * It deliberately forgets: TLB contents (a batched kernel flushes later, on purpose), gather and
+ * RCU state (in flight only), cost counters (the point of batching is to change them), dirty and
+ * young bits (anonymous memory never writes back, and batched paths merge them differently), the
+ * deferred-split flag (batching legitimately queues fewer folios; the ledger checks the rule
+ * itself), and PFNs: folios are named by the op that allocated them, because deferred frees
+ * change which frames get reused. Free frames are compared only after drain.
+ */
+export function observe(m: Machine, quiescent: boolean): Observation {
+  const folios: Record<string, ObservedFolio> = {};
+  const ref = (p: Pfn): string => {
+    const head = m.frames[p]?.head ?? p;
+    const f = m.frames[head]?.folio;
+    if (f === undefined || f === null) return `free:${p}`;
+    if (folios[f.id] === undefined) folios[f.id] = observeFolio(m, head);
+    return `${f.id}/${p - head}`;
+  };
+  const mms = m.mms.map((mm) => ({
+    alive: mm.alive,
+    pmds: mm.pmds.map((pmd): string | Record<number, ObservedEntry> => {
+      switch (pmd.kind) {
+        case 'none':
+          return '-';
+        case 'leaf':
+          return `leaf ${ref(pmd.pfn)}${pmd.writable ? ' w' : ''}`;
+        case 'table': {
+          const out: Record<number, ObservedEntry> = {};
+          tableEntries(m, pmd.table).forEach((e, k) => {
+            if (e.kind === 'present') out[k] = `${ref(e.pfn)}${e.writable ? ' w' : ''}`;
+            else if (e.kind === 'migration') out[k] = `migration ${ref(e.pfn)}`;
+          });
+          return out;
+        }
+      }
+    }),
+  }));
+  const handles: Record<number, string[]> = {};
+  for (const h of m.handles) handles[h.id] = h.pages.map((p) => ref(p.pfn));
+  return { mms, folios, handles, freeFrames: quiescent ? freeFrameCount(m) : null };
+}
+
+function observeFolio(m: Machine, head: Pfn): ObservedFolio {
+  const f = m.frames[head]!.folio!;
+  const pages: string[] = [];
+  for (let k = 0; k < folioNrPages(f.order); k++) {
+    const fr = m.frames[asPfn(head + k)]!;
+    pages.push(`${fr.mapcount}${fr.anonExclusive ? 'x' : ''}`);
+  }
+  return {
+    order: f.order,
+    refcount: f.refcount,
+    pincount: f.pincount,
+    largeMapcount: f.largeMapcount,
+    entireMapcount: f.entireMapcount,
+    pages,
+  };
+}
+
+/** The first path at which two JSON-like values differ, with both sides; null when equal. */
+export function firstDifference(a: unknown, b: unknown, path = ''): { path: string; a: unknown; b: unknown } | null {
+  if (a === b) return null;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return { path: path || '.', a, b };
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) {
+    const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
+    if (d !== null) return d;
+  }
+  return null;
+}

@@ -1,0 +1,56 @@
+import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import type { Geometry } from '../../models/machine/geometry';
+import type { Violation } from '../../models/machine/violation';
+import type { Applied } from '../ops/apply';
+import type { Op } from '../ops/op';
+import { firstDifference, observe } from '../oracles/observe';
+import type { RunOutcome, StepRecord } from './outcome';
+import type { OracleSwitches, StepObserver } from './checkedRun';
+import { ALL_ORACLES, CheckedRun, withDrain } from './checkedRun';
+
+/**
+ * The differential oracle (design §5.4): the reference and another kernel step through the same
+ * ops side by side, each with its own per-kernel oracles; after every op their results and
+ * observations must be equal. The first failure on either side, or the first difference, ends
+ * the run.
+ */
+export function runDifferential(
+  reference: ReferenceKernel,
+  other: ReferenceKernel,
+  geometry: Geometry,
+  ops: readonly Op[],
+  oracles: OracleSwitches = ALL_ORACLES,
+  observer: StepObserver | null = null,
+): RunOutcome {
+  const ref = new CheckedRun(reference, geometry, oracles);
+  // Coverage is measured on the kernel under test: its tracepoints are the ones of interest.
+  const oth = new CheckedRun(other, geometry, oracles, observer);
+  const steps: StepRecord[] = [];
+  const all = withDrain(ops);
+  for (let i = 0; i < all.length; i++) {
+    const op = all[i]!;
+    const a = ref.step(op, i);
+    const b = oth.step(op, i);
+    if ('violation' in b) return failed(steps, b, i, other.name);
+    if ('violation' in a) return failed(steps, a, i, reference.name);
+    steps.push({ step: i, applied: b.applied });
+    const quiescent = op.kind === 'drain';
+    const d =
+      firstDifference(a.applied.result, b.applied.result, 'result') ??
+      firstDifference(observe(ref.machine, quiescent), observe(oth.machine, quiescent), 'state');
+    if (d !== null) {
+      return {
+        ok: false,
+        steps,
+        kernel: other.name,
+        violation: { code: 'divergence', step: i, path: d.path, reference: JSON.stringify(d.a) ?? 'undefined', other: JSON.stringify(d.b) ?? 'undefined' },
+      };
+    }
+  }
+  return { ok: true, steps };
+}
+
+function failed(steps: StepRecord[], r: { violation: Violation; applied: Applied | null }, i: number, kernel: string): RunOutcome {
+  if (r.applied !== null) steps.push({ step: i, applied: r.applied });
+  return { ok: false, steps, violation: r.violation, kernel };
+}

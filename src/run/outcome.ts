@@ -1,0 +1,19 @@
+import type { Violation } from '../../models/machine/violation';
+import type { Applied } from '../ops/apply';
+
+/** One step of a run as the trace prints it. */
+export interface StepRecord {
+  readonly step: number;
+  readonly applied: Applied;
+}
+
+/** How a run ended: every oracle held, or the first violation and where. */
+export type RunOutcome =
+  | { readonly ok: true; readonly steps: readonly StepRecord[] }
+  | {
+      readonly ok: false;
+      readonly steps: readonly StepRecord[];
+      readonly violation: Violation;
+      /** The kernel that broke the check ('reference', 'batched', a mutant's name) or 'both' for a divergence. */
+      readonly kernel: string;
+    };
