@@ -1,0 +1,117 @@
+import type { Geometry } from '../machine/geometry';
+import { mmNrPages } from '../machine/geometry';
+import type { MmId, Pfn } from '../machine/ids';
+
+/**
+ * The state of one `struct mmu_gather` (include/asm-generic/tlb.h) as plain data, plus the pure
+ * slot accounting of its page batches. The kernel functions that change a gather are methods of
+ * the batched kernel (models/batched/gather.ts), so a variant can override any one of them.
+ *
+ * A gather lives only inside one operation: it is created by `tlbGatherMmu()` and fully
+ * flushed and freed by `tlbFinishMmu()` before the op returns, so it never appears in Machine.
+ */
+
+/**
+ * One gathered entry. The kernel encodes it in one `struct encoded_page *` slot (the page,
+ * with ENCODED_PAGE_BIT_DELAY_RMAP in the low bits), plus a second slot holding `nr_pages`
+ * when ENCODED_PAGE_BIT_NR_PAGES_NEXT is set; the model keeps the decoded form and counts slots
+ * with `encodedSlots()`.
+ */
+export interface GatherEntry {
+  /** First page of the run (not necessarily the folio head). */
+  readonly page: Pfn;
+  /** Consecutive pages of one folio: references `folios_put_refs()` drops at free time. */
+  readonly nrPages: number;
+  /** ENCODED_PAGE_BIT_DELAY_RMAP: the rmap is removed by `tlb_flush_rmaps()`, after the TLB flush. */
+  readonly delayRmap: boolean;
+}
+
+/** `struct mmu_gather_batch`: `nr` slots used of `max`. */
+export interface GatherBatch {
+  readonly entries: GatherEntry[];
+  nr: number;
+  readonly max: number;
+}
+
+export interface MmuGather {
+  readonly mm: MmId;
+  /** tlb_gather_mmu_fullmm(): the whole mm goes (exit), so flushes are flush_tlb_mm(). */
+  readonly fullmm: boolean;
+  /** The tracked range [start, end) in virtual pages (__tlb_adjust_range()). */
+  start: number;
+  end: number;
+  freedTables: boolean;
+  clearedPtes: boolean;
+  clearedPmds: boolean;
+  /** tlb->delayed_rmap: some entry of local/active carries the delay-rmap bit. */
+  delayedRmap: boolean;
+  /** batches[0] is `tlb->local`, backed by the on-stack bundle; the rest are batch pages. */
+  readonly batches: GatherBatch[];
+  /** Index of `tlb->active` in `batches`. */
+  active: number;
+  /** tlb->batch_count: batch pages allocated so far. */
+  batchCount: number;
+  /** tlb->batch (MMU_GATHER_TABLE_FREE): page-table pages waiting for the RCU free; null when no batch page. */
+  tables: Pfn[] | null;
+}
+
+/** The "beyond every address" value the kernel writes as ~0 for a fullmm range. */
+export const rangeTop = (g: Geometry): number => mmNrPages(g);
+
+/** A fresh gather (`__tlb_gather_mmu()`): empty local batch of MMU_GATHER_BUNDLE slots, range reset. */
+export function newGather(g: Geometry, mm: MmId, fullmm: boolean): MmuGather {
+  const tlb: MmuGather = {
+    mm,
+    fullmm,
+    start: 0,
+    end: 0,
+    freedTables: false,
+    clearedPtes: false,
+    clearedPmds: false,
+    delayedRmap: false,
+    batches: [{ entries: [], nr: 0, max: g.gatherBundle }],
+    active: 0,
+    batchCount: 0,
+    tables: null,
+  };
+  return { ...tlb, ...resetRange(g, tlb) };
+}
+
+/** The fields `__tlb_reset_range()` sets: fullmm keeps start = end = ~0, else an empty range. */
+export function resetRange(
+  g: Geometry,
+  tlb: Pick<MmuGather, 'fullmm'>,
+): Pick<MmuGather, 'start' | 'end' | 'freedTables' | 'clearedPtes' | 'clearedPmds'> {
+  const top = rangeTop(g);
+  return {
+    start: top,
+    end: tlb.fullmm ? top : 0,
+    freedTables: false,
+    clearedPtes: false,
+    clearedPmds: false,
+  };
+}
+
+/** `__tlb_adjust_range()`: the range grown to cover [addr, addr + nr). */
+export function adjustedRange(tlb: Pick<MmuGather, 'start' | 'end'>, addr: number, nr: number): { start: number; end: number } {
+  return { start: Math.min(tlb.start, addr), end: Math.max(tlb.end, addr + nr) };
+}
+
+/** Slots an entry takes: a single page 1, "page + nr_pages" 2. */
+export const encodedSlots = (nrPages: number): 1 | 2 => (nrPages > 1 ? 2 : 1);
+
+/**
+ * After an append, the batch must move on when fewer than two slots are left: the next append
+ * may be a 2-slot "page + nr_pages" entry, which must never be split across batches.
+ */
+export const batchNeedsNext = (b: GatherBatch): boolean => b.nr >= b.max - 1;
+
+/** Does `tlb_flush_mmu_tlbonly()` have anything to flush? */
+export const gatherNeedsFlush = (tlb: MmuGather): boolean => tlb.freedTables || tlb.clearedPtes || tlb.clearedPmds;
+
+/** Pages (not slots) queued for freeing, over every batch. */
+export function gatheredPages(tlb: MmuGather): number {
+  let n = 0;
+  for (const b of tlb.batches) for (const e of b.entries) n += e.nrPages;
+  return n;
+}

@@ -1,0 +1,223 @@
+import { folioNrPages } from '../machine/geometry';
+import type { MmId, Vpn } from '../machine/ids';
+import { vpn as asVpn } from '../machine/ids';
+import type { Machine } from '../machine/state';
+import type { PresentPte } from '../machine/pte';
+import { folioAt, folioHead } from '../machine/frames';
+import { mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte, tableEntries } from '../machine/pgtable';
+import { mark } from '../machine/marks';
+import type { OpResult } from '../result';
+import { noop } from '../result';
+import type { MmuGather } from './mmuGather';
+import { rangeTop } from './mmuGather';
+import { folioPteBatch } from './folioPteBatch';
+import type { PteBatch } from './folioPteBatch';
+import { BatchedTableFree } from './tableFree';
+
+/** What `zap_present_ptes()` reports through its out-parameters, plus its return value. */
+export interface ZapStep {
+  /** PTEs handled (>= 1). */
+  readonly nr: number;
+  /** The gather must be flushed before the PTL is dropped. */
+  readonly forceFlush: boolean;
+  /** The gather is full: stop this table and come back after the flush. */
+  readonly forceBreak: boolean;
+}
+
+/**
+ * Unmapping through the mmu_gather (mm/memory.c, mm/huge_memory.c, 6.12): PTE-mapped large
+ * folios are zapped in batches of consecutive PTEs (one rmap call and one gather entry per
+ * batch), the mapcount drops when the PTEs are cleared, and the references drop only when the
+ * gathered pages are freed after the TLB flush.
+ */
+export abstract class BatchedZap extends BatchedTableFree {
+  /** Mirrors `folio_pte_batch()` (mm/internal.h); see folioPteBatch.ts. A method so a variant can override it. */
+  folioPteBatch(m: Machine, mm: MmId, v: Vpn, pte: PresentPte, maxNr: number): PteBatch {
+    return folioPteBatch(m, mm, v, pte, maxNr);
+  }
+
+  /**
+   * Mirrors `zap_page_range_single()` (mm/memory.c): gather, `unmap_page_range()`, finish. Keeps:
+   * when it returns, every gathered page has been flushed from the TLBs and its references dropped.
+   */
+  override zapPageRange(m: Machine, mm: MmId, start: Vpn, end: Vpn): void {
+    const tlb = this.tlbGatherMmu(m, mm, false);
+    this.unmapPageRange(m, tlb, start, end);
+    this.tlbFinishMmu(m, tlb);
+  }
+
+  /**
+   * Mirrors `unmap_page_range()` → `zap_pmd_range()` (mm/memory.c): a PMD leaf wholly inside the
+   * range is zapped as one mapping, a partly covered one is split first; a PTE table is zapped
+   * until `zap_pte_range()` has reached the end (it returns early when the gather filled).
+   */
+  unmapPageRange(m: Machine, tlb: MmuGather, start: Vpn, end: Vpn): void {
+    const ppt = m.geometry.ptrsPerPte;
+    for (let i = Math.floor(start / ppt); i * ppt < end; i++) {
+      const lo = Math.max(start, pmdStart(m, i));
+      const hi = Math.min(end, pmdStart(m, i) + ppt);
+      const pmd = pmdAt(m, tlb.mm, i);
+      if (pmd.kind === 'none') continue;
+      if (pmd.kind === 'leaf') {
+        if (hi - lo === ppt) {
+          this.zapHugePmd(m, tlb.mm, i, tlb);
+          continue;
+        }
+        this.splitHugePmd(m, tlb.mm, i);
+      }
+      for (let v = asVpn(lo); v < hi; ) v = this.zapPteRange(m, tlb.mm, v, asVpn(hi), tlb);
+    }
+  }
+
+  /**
+   * Mirrors `zap_pte_range()` (mm/memory.c) over [start, end) inside one PTE table; returns where
+   * it stopped (< end when the gather filled). Called without a gather (as the reference's
+   * zapPageRange would), it runs in a gather of its own.
+   *
+   * After the loop, a forced flush happens in two halves: TLB flush and delayed rmaps *with the
+   * PTL held* (folio_mkclean() takes it), then freeing the pages after the PTL is dropped.
+   * Simplified: no `flush_tlb_batched_pending()` (deferred migration flushes are either done
+   * inside their op or are MIGRC's, whose stale entries the zap's own range flush removes), no
+   * need_resched() break, no non-present entries (migration entries never outlive an op).
+   */
+  override zapPteRange(m: Machine, mm: MmId, start: Vpn, end: Vpn, tlb?: MmuGather): Vpn {
+    if (tlb === undefined) {
+      const own = this.tlbGatherMmu(m, mm, false);
+      for (let v = start; v < end; ) v = this.zapPteRange(m, mm, v, end, own);
+      this.tlbFinishMmu(m, own);
+      return end;
+    }
+    let forceFlush = false;
+    let v = start;
+    while (v < end) {
+      const pte = pteAt(m, mm, v);
+      if (pte === null || pte.kind !== 'present') {
+        v = asVpn(v + 1);
+        continue;
+      }
+      const r = this.zapPresentPtes(m, tlb, v, pte, end - v);
+      this.warnOn(m, r.nr < 1 || v + r.nr > end, `zap_present_ptes returned ${r.nr} at ${v} (end ${end})`);
+      v = asVpn(v + Math.max(1, r.nr));
+      forceFlush ||= r.forceFlush;
+      if (r.forceBreak) break;
+    }
+    if (forceFlush) {
+      // Do the actual TLB flush before dropping the PTL, then the delayed rmaps.
+      this.tlbFlushMmuTlbonly(m, tlb);
+      this.tlbFlushRmaps(m, tlb);
+    }
+    // pte_unmap_unlock()
+    if (forceFlush) this.tlbFlushMmu(m, tlb);
+    return v;
+  }
+
+  /**
+   * Mirrors `zap_present_ptes()` (mm/memory.c): a large folio is zapped a batch at a time
+   * (`folio_pte_batch()` with dirty and soft-dirty ignored), a small one a PTE at a time. There
+   * are no special/zero-page PTEs and no `zap_details` filter in an anonymous-only model.
+   */
+  zapPresentPtes(m: Machine, tlb: MmuGather, v: Vpn, pte: PresentPte, maxNr: number): ZapStep {
+    const head = folioHead(m, pte.pfn);
+    const folio = folioAt(m, head);
+    let nr = 1;
+    if (folio.order > 0 && maxNr !== 1) {
+      nr = this.folioPteBatch(m, tlb.mm, v, pte, maxNr).nr;
+      this.markBatchCut(m, v, nr, maxNr, head + folioNrPages(folio.order) - pte.pfn);
+    }
+    return { nr, ...this.zapPresentFolioPtes(m, tlb, v, pte, nr) };
+  }
+
+  /**
+   * Mirrors `zap_present_folio_ptes()` (mm/memory.c) for an anonymous folio: clear nr PTEs, record
+   * them for the flush, remove the rmap now (anonymous pages are never cleaned through the rmap,
+   * so nothing needs the delay that dirty file pages get), and queue the nr references.
+   */
+  zapPresentFolioPtes(m: Machine, tlb: MmuGather, v: Vpn, pte: PresentPte, nr: number): Omit<ZapStep, 'nr'> {
+    const delayRmap = false;
+    this.clearFullPtes(m, tlb.mm, v, nr);
+    this.tlbRemoveTlbEntries(tlb, v, nr);
+    if (!delayRmap) this.folioRemoveRmapPtes(m, pte.pfn, nr);
+    const full = this.tlbRemoveFolioPagesRaw(m, tlb, pte.pfn, nr, delayRmap);
+    return { forceFlush: full || delayRmap, forceBreak: full };
+  }
+
+  /** Mirrors `clear_full_ptes()` (include/linux/pgtable.h): clear nr consecutive PTEs. */
+  clearFullPtes(m: Machine, mm: MmId, v: Vpn, nr: number): void {
+    for (let k = 0; k < nr; k++) setPte(m, mm, asVpn(v + k), { kind: 'none' });
+  }
+
+  /**
+   * Mirrors `zap_huge_pmd()` (mm/huge_memory.c) for an anonymous THP: clear the PMD, record its
+   * range, remove the PMD rmap immediately (there is no delayed rmap at PMD level), and queue one
+   * reference — the PMD mapping's — with `tlb_remove_page_size()`. The deposited table is not
+   * modelled (splitHugePmd allocates one).
+   */
+  override zapHugePmd(m: Machine, mm: MmId, i: number, tlb?: MmuGather): void {
+    if (tlb === undefined) {
+      const own = this.tlbGatherMmu(m, mm, false);
+      this.zapHugePmd(m, mm, i, own);
+      this.tlbFinishMmu(m, own);
+      return;
+    }
+    const pmd = pmdAt(m, mm, i);
+    if (pmd.kind !== 'leaf') return;
+    setPmd(m, mm, i, { kind: 'none' });
+    this.tlbRemovePmdTlbEntry(m, tlb, i);
+    this.folioRemoveRmapPmd(m, pmd.pfn);
+    this.tlbRemovePageSize(m, tlb, pmd.pfn);
+  }
+
+  /**
+   * Mirrors `exit_mmap()` (mm/mmap.c): one fullmm gather for `unmap_vmas()` and `free_pgtables()`,
+   * so forced flushes are `flush_tlb_mm()` and the tables are freed by RCU after the final flush.
+   */
+  override exitMmap(m: Machine, mm: MmId): void {
+    const tlb = this.tlbGatherMmu(m, mm, true);
+    this.unmapPageRange(m, tlb, asVpn(0), asVpn(rangeTop(m.geometry)));
+    this.freePgtables(m, mm, tlb);
+    this.tlbFinishMmu(m, tlb);
+    mmAt(m, mm).alive = false;
+  }
+
+  /**
+   * Mirrors `free_pgtables()` → `free_pte_range()` (mm/memory.c): unlink each PTE table from its
+   * PMD and hand it to `pte_free_tlb()`. Without a gather it runs in one of its own.
+   */
+  override freePgtables(m: Machine, mm: MmId, tlb?: MmuGather): void {
+    if (tlb === undefined) {
+      const own = this.tlbGatherMmu(m, mm, false);
+      this.freePgtables(m, mm, own);
+      this.tlbFinishMmu(m, own);
+      return;
+    }
+    for (let i = 0; i < m.geometry.pmdsPerMm; i++) {
+      const pmd = pmdAt(m, mm, i);
+      if (pmd.kind !== 'table') continue;
+      this.warnOn(m, tableEntries(m, pmd.table).some((e) => e.kind !== 'none'), `freeing a non-empty PTE table of mm ${mm}`);
+      setPmd(m, mm, i, { kind: 'none' });
+      this.pteFreeTlb(m, tlb, pmd.table, pmdStart(m, i));
+    }
+  }
+
+  /**
+   * Mirrors `try_to_free_pte()` (mm/pt_reclaim.c) → `free_pte()`: under the PMD lock and PTL,
+   * recheck that every entry is none, clear the PMD, and free the table with `pte_free_tlb()`
+   * through a gather (the zap's own gather in the kernel; here one for this op).
+   */
+  override reclaimPteTable(m: Machine, mm: MmId, i: number): OpResult {
+    const pmd = pmdAt(m, mm, i);
+    if (pmd.kind !== 'table') return noop('no PTE table');
+    if (!this.tableIsEmpty(m, pmd.table)) return noop('PTE table not empty');
+    const tlb = this.tlbGatherMmu(m, mm, false);
+    setPmd(m, mm, i, { kind: 'none' });
+    this.pteFreeTlb(m, tlb, pmd.table, pmdStart(m, i));
+    this.tlbFinishMmu(m, tlb);
+    return { kind: 'done' };
+  }
+
+  /** Tracepoints for coverage: where a PTE batch of a large folio ended. */
+  markBatchCut(m: Machine, v: Vpn, nr: number, maxNr: number, folioLeft: number): void {
+    if (nr === folioLeft && nr > 1) mark(m, 'pte batch cut at folio end');
+    else if (nr === maxNr && nr < folioLeft && (v + nr) % m.geometry.ptrsPerPte === 0) mark(m, 'pte batch cut at table end');
+  }
+}

@@ -1,0 +1,69 @@
+import type { Geometry } from '../../models/machine/geometry';
+import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import { describeViolation } from '../../models/machine/violation';
+import type { OpResult } from '../../models/result';
+import { assertNever } from '../../models/assertNever';
+import type { Op } from '../ops/op';
+import { formatOp } from '../ops/op';
+import type { RunOutcome } from '../run/outcome';
+import { CheckedRun, withDrain } from '../run/checkedRun';
+import { diffViews, stateView } from './stateView';
+
+export function formatResult(r: OpResult): string {
+  switch (r.kind) {
+    case 'done':
+      return 'done';
+    case 'noop':
+      return `no-op (${r.reason})`;
+    case 'value':
+      return `value ${r.value}`;
+    case 'segv':
+      return 'SIGSEGV';
+    case 'forked':
+      return `child mm${r.child}`;
+    case 'handle':
+      return `handle#${r.handle} with ${r.pages} page(s)`;
+    case 'gupFailed':
+      return 'GUP got no page';
+    case 'migrated':
+      return `${r.folios} folio(s) migrated`;
+    default:
+      return assertNever(r);
+  }
+}
+
+/**
+ * The numbered trace of a run: each op as resolved (concrete mm, cpu and handle ids) with what it
+ * returned; the failing step marked with its violation.
+ */
+export function formatTrace(ops: readonly Op[], outcome: RunOutcome): string[] {
+  const all = withDrain(ops);
+  const lines: string[] = [];
+  const failStep = outcome.ok ? -1 : outcome.violation.step;
+  for (let i = 0; i < all.length; i++) {
+    const rec = outcome.steps.find((s) => s.step === i);
+    const op = rec?.applied.resolved ?? all[i]!;
+    const failed = i === failStep;
+    const mark = failed ? '✗' : ' ';
+    const result = failed && !outcome.ok ? describeViolation(outcome.violation) : rec === undefined ? '' : formatResult(rec.applied.result);
+    lines.push(`${mark} ${String(i).padStart(3)}  ${formatOp(op).padEnd(44)} → ${result}`);
+    if (failed) break;
+  }
+  return lines;
+}
+
+/**
+ * The state diff at the failing step: replay up to it, then show what the failing op changed in
+ * the kernel that broke the check (page tables, folio counts, TLB entries, walkers). For a
+ * divergence, the diff of the kernel under test is shown; the divergence line names the path.
+ */
+export function failingStepDiff(kernel: () => ReferenceKernel, geometry: Geometry, ops: readonly Op[], step: number): string[] {
+  const all = withDrain(ops);
+  const run = new CheckedRun(kernel(), geometry, { ledger: false, memory: false });
+  for (let i = 0; i < step && i < all.length; i++) run.step(all[i]!, i);
+  const before = stateView(run.machine);
+  const op = all[step];
+  if (op === undefined) return [];
+  run.step(op, step);
+  return diffViews(before, stateView(run.machine));
+}
