@@ -1,0 +1,133 @@
+import type { MmId, Pfn, Vpn } from '../machine/ids';
+import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
+import type { Machine } from '../machine/state';
+import type { PresentPte } from '../machine/pte';
+import { folioAt, folioHead, frameAt } from '../machine/frames';
+import { mmAt, pmdStart, pteAt, setPte } from '../machine/pgtable';
+import { mark } from '../machine/marks';
+import { BatchedZap } from './zap';
+
+/**
+ * What `copy_present_ptes()` returns: PTEs copied, or -EAGAIN (a folio must be preallocated and
+ * the copy retried from the same address).
+ */
+export type CopyStep = { readonly kind: 'copied'; readonly nr: number; readonly usedPrealloc: boolean } | { readonly kind: 'again' };
+
+/**
+ * fork() with PTE batching (mm/memory.c, 6.12): consecutive PTEs of a large folio are copied as
+ * one batch — one `folio_ref_add(nr)`, one `folio_try_dup_anon_rmap_ptes(nr)` — with the
+ * pinned-page fallback: if the folio may be pinned and the batch holds an exclusive page, the
+ * batch is undone and the copy retried per PTE with a preallocated page, so that only the pinned
+ * exclusive pages are copied for the child. The parent's TLB is flushed once, at the end of
+ * `dup_mmap()` (inherited).
+ */
+export abstract class BatchedFork extends BatchedZap {
+  /**
+   * Mirrors `copy_pte_range()` (mm/memory.c) for PMD slot i: walk the parent's table, copying
+   * present PTEs in batches. On -EAGAIN the kernel drops both PTLs, preallocates one page
+   * (`folio_prealloc()`) and restarts at the same address; while that page is held the batched
+   * path is skipped, and `copy_present_page()` consumes it. An unused preallocation is put back.
+   */
+  override copyPteRange(m: Machine, parent: MmId, child: MmId, i: number): void {
+    this.pteAlloc(m, child, i);
+    const base = pmdStart(m, i);
+    const ppt = m.geometry.ptrsPerPte;
+    let prealloc: Pfn | null = null;
+    for (let k = 0; k < ppt; ) {
+      const v = asVpn(base + k);
+      const pte = pteAt(m, parent, v);
+      if (pte === null || pte.kind !== 'present') {
+        k++;
+        continue;
+      }
+      const r = this.copyPresentPtes(m, parent, child, v, pte, ppt - k, prealloc);
+      if (r.kind === 'again') {
+        this.warnOn(m, prealloc !== null, `copy_present_ptes asked for a page while one is preallocated (vpn ${v})`);
+        prealloc = this.folioPrealloc(m);
+        continue;
+      }
+      if (r.usedPrealloc) prealloc = null;
+      k += r.nr;
+    }
+    if (prealloc !== null) this.folioPut(m, prealloc);
+  }
+
+  /** Mirrors `folio_prealloc()` (mm/memory.c): an order-0 page for the child, allocated with no lock held. */
+  folioPrealloc(m: Machine): Pfn {
+    return this.allocFolio(m, 0);
+  }
+
+  /**
+   * Mirrors `copy_present_ptes()` (mm/memory.c) for an anonymous private mapping. Batched path
+   * (no preallocation held, large folio, more than one PTE left): references before mapcounts,
+   * then `folio_try_dup_anon_rmap_ptes()`; on failure the references are returned and -EAGAIN
+   * asks for the per-PTE retry. Single-PTE path: as the reference, except that a pinned exclusive
+   * page is copied into the preallocated page (-EAGAIN when there is none yet).
+   */
+  copyPresentPtes(m: Machine, parent: MmId, child: MmId, v: Vpn, pte: PresentPte, maxNr: number, prealloc: Pfn | null): CopyStep {
+    const head = folioHead(m, pte.pfn);
+    if (prealloc === null && folioAt(m, head).order > 0 && maxNr !== 1) {
+      const batch = this.folioPteBatch(m, parent, v, pte, maxNr);
+      this.folioRefAdd(m, head, batch.nr);
+      if (!this.folioTryDupAnonRmapPtes(m, parent, pte.pfn, batch.nr)) {
+        // folio_ref_sub(): the mappings still hold references, so this never frees.
+        this.folioPutRefs(m, head, batch.nr);
+        mark(m, 'fork batch fell back for a pinned page');
+        return { kind: 'again' };
+      }
+      // any_writable: write-protect the whole batch if any entry of it is writable.
+      this.copyPresentPtesRaw(m, parent, child, v, { ...pte, writable: pte.writable || batch.anyWritable }, batch.nr);
+      if (batch.nr > 1) mark(m, 'fork copied a PTE batch');
+      return { kind: 'copied', nr: batch.nr, usedPrealloc: false };
+    }
+    this.folioGet(m, head);
+    if (!this.folioTryDupAnonRmapPtes(m, parent, pte.pfn, 1)) {
+      this.folioPut(m, head);
+      if (prealloc === null) return { kind: 'again' };
+      this.copyPresentPage(m, child, v, pte, prealloc);
+      return { kind: 'copied', nr: 1, usedPrealloc: true };
+    }
+    this.copyPresentPtesRaw(m, parent, child, v, pte, 1);
+    return { kind: 'copied', nr: 1, usedPrealloc: false };
+  }
+
+  /**
+   * Mirrors `__copy_present_ptes()` (mm/memory.c): in a COW mapping a writable batch is
+   * write-protected in the parent (`wrprotect_ptes()`) and the child gets the same pages R/O and
+   * old (`set_ptes()`, PFN advancing per entry). `pte` carries the merged write bit. Keeps the
+   * contract of a successful dup: every duplicated page is R/O in parent and child.
+   */
+  copyPresentPtesRaw(m: Machine, parent: MmId, child: MmId, v: Vpn, pte: PresentPte, nr: number): void {
+    if (pte.writable) this.wrprotectPtes(m, parent, v, nr);
+    for (let k = 0; k < nr; k++) {
+      setPte(m, child, asVpn(v + k), { ...pte, pfn: folioPage(pte.pfn, k), writable: false, young: false });
+    }
+  }
+
+  /** Mirrors `wrprotect_ptes()` (include/linux/pgtable.h): clear the write bit of nr PTEs, each keeping its own dirty/young. */
+  wrprotectPtes(m: Machine, mm: MmId, v: Vpn, nr: number): void {
+    for (let k = 0; k < nr; k++) {
+      const e = pteAt(m, mm, asVpn(v + k));
+      if (e !== null && e.kind === 'present' && e.writable) setPte(m, mm, asVpn(v + k), { ...e, writable: false });
+    }
+  }
+
+  /**
+   * Mirrors `copy_present_page()` (mm/memory.c): the child gets `prealloc` (or, called the
+   * reference's way without one, a new page) holding a copy, mapped exclusive, dirty and writable
+   * if the VMA allows it. The parent's PTE, exclusivity and pin stay untouched.
+   */
+  override copyPresentPage(m: Machine, child: MmId, v: Vpn, pte: PresentPte, prealloc?: Pfn): void {
+    const page = prealloc ?? this.allocFolio(m, 0);
+    frameAt(m, page).content = frameAt(m, pte.pfn).content;
+    m.stats.pagesCopied++;
+    this.folioAddAnonRmapPtes(m, page, 1, true);
+    const writable = mmAt(m, child).vmaWritable[v] ?? false;
+    setPte(m, child, v, { kind: 'present', pfn: page, writable, dirty: true, young: true });
+  }
+}
+
+/** nth_page(): the k-th page after `p` (PFNs of a folio are contiguous). */
+function folioPage(p: Pfn, k: number): Pfn {
+  return asPfn(p + k);
+}
