@@ -1,6 +1,6 @@
 import type { MmId } from '../machine/ids';
 import type { Machine } from '../machine/state';
-import { liveMms, mmAt, pmdAt, pmdStart, setPmd } from '../machine/pgtable';
+import { liveMms, pmdAt, pmdStart, setPmd } from '../machine/pgtable';
 import { rcuRunReadyCallbacks } from '../machine/rcu';
 import type { OpResult } from '../result';
 import { noop } from '../result';
@@ -55,10 +55,5 @@ export class ReferenceKernel extends WalkerPaths {
     for (let round = 0; round < 8 && m.rcu.callbacks.length > 0; round++) this.tick(m);
     this.warnOn(m, m.rcu.callbacks.length > 0, 'RCU callbacks still pending after drain');
     return { kind: 'done' };
-  }
-
-  /** Used by liveness checks in subclasses: is mm alive. */
-  isAlive(m: Machine, mm: MmId): boolean {
-    return mmAt(m, mm).alive;
   }
 }

@@ -8,8 +8,15 @@ import { observe } from '../oracles/observe';
  */
 export function stateView(m: Machine): Map<string, string> {
   const out = new Map<string, string>();
-  flatten(observe(m, false), '', out);
-  out.delete('freeFrames');
+  const o = observe(m, false);
+  flatten(o.mms, 'mms', out);
+  flatten(o.handles, 'handles', out);
+  for (const [id, f] of Object.entries(o.folios)) {
+    out.set(
+      `folio ${id}`,
+      `order ${f.order} ref ${f.refcount} pin ${f.pincount} mapcount(large ${f.largeMapcount}, entire ${f.entireMapcount}) pages [${f.pages.join(' ')}]`,
+    );
+  }
   for (const c of m.cpus) {
     for (const e of c.tlb.values()) {
       const live = m.frames[e.pfn]?.gen === e.gen ? '' : ' STALE(frame reused or freed)';
