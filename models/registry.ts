@@ -1,4 +1,5 @@
 import { ReferenceKernel } from './reference/ReferenceKernel';
+import { MUTANTS } from './mutants/index';
 
 /** A registered kernel: a name, one line on what it is, and how to make one. */
 export interface KernelEntry {
@@ -17,6 +18,7 @@ export const KERNELS: readonly KernelEntry[] = [
     role: 'kernel',
     make: () => new ReferenceKernel(),
   },
+  ...MUTANTS.map((mu) => ({ name: mu.name, summary: `${mu.breaks} (${mu.violates})`, role: 'mutant' as const, make: mu.make })),
 ];
 
 export class UnknownKernelError extends Error {

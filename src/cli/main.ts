@@ -4,6 +4,7 @@ import { checkCommand } from './checkCommand';
 import { loadKernel } from './loadKernel';
 import { GEOMETRY_HELP, parseGeometry, parsePositiveInt, parseSeed } from './options';
 import { makeProgress } from './progress';
+import { mutantsCommand } from './mutantsCommand';
 import { explainCommand, replayCommand } from './replayCommands';
 import { UsageError } from './usageError';
 
@@ -53,6 +54,31 @@ function program(setExit: (code: number) => void): Command {
     .action(async (file: string, o: { kernel?: string }) => {
       const r = await explainCommand(file, o.kernel, print);
       setExit(r.steps.some((s) => s.divergence !== null || s.kernels.some((k) => k.violation !== null)) ? 1 : 0);
+    });
+
+  p.command('mutants')
+    .description('kill matrix: run the standard properties on every registered mutant; exit 1 if one survives')
+    .option('--runs <n>', 'budget: sequences per mutant and seed', '3000')
+    .option('--seeds <n>', 'how many seeds per mutant (1..n)', '5')
+    .option('--geometry <name>', GEOMETRY_HELP, 'small')
+    .option('--max-ops <n>', 'longest sequence, in ops', '60')
+    .option('--only <names...>', 'only these mutants')
+    .option('--write-fixtures <dir>', "save each mutant's shortest counterexample there (properties/fixtures/mutants)")
+    .action((o: { runs: string; seeds: string; geometry: string; maxOps: string; only?: string[]; writeFixtures?: string }) => {
+      const nSeeds = parsePositiveInt('--seeds', o.seeds);
+      setExit(
+        mutantsCommand(
+          {
+            geometry: parseGeometry(o.geometry),
+            runs: parsePositiveInt('--runs', o.runs),
+            maxOps: parsePositiveInt('--max-ops', o.maxOps),
+            seeds: Array.from({ length: nSeeds }, (_, i) => i + 1),
+            only: o.only ?? [],
+            fixturesDir: o.writeFixtures ?? null,
+          },
+          print,
+        ),
+      );
     });
 
   p.command('models')

@@ -1,0 +1,17 @@
+import type { ReferenceKernel } from '../reference/ReferenceKernel';
+import type { ViolationCode } from '../machine/violation';
+
+/**
+ * A deliberately broken kernel, with the facts a kill matrix reports: what it breaks, which
+ * patch discussion or kernel rule it violates, and which oracle is expected to catch it.
+ */
+export interface MutantSpec {
+  /** kebab-case, saying the bug. */
+  readonly name: string;
+  readonly breaks: string;
+  /** The seed thread (seeds.md) or kernel rule (kernel-semantics.md) it violates. */
+  readonly violates: string;
+  /** Violation codes any of which counts as the expected catch. */
+  readonly caughtBy: readonly ViolationCode[];
+  readonly make: () => ReferenceKernel;
+}

@@ -1,0 +1,57 @@
+import type { Geometry } from '../../models/machine/geometry';
+import type { ViolationCode } from '../../models/machine/violation';
+import type { MutantSpec } from '../../models/mutants/mutant';
+import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import { runCheck } from '../check/runCheck';
+import type { Op } from '../ops/op';
+
+export interface KillBudget {
+  readonly geometry: Geometry;
+  /** Most sequences to generate before the mutant counts as surviving. */
+  readonly runs: number;
+  readonly maxOps: number;
+}
+
+/** One mutant against one seed: did the standard properties fail, how fast, how short. */
+export interface KillResult {
+  readonly mutant: string;
+  readonly seed: number;
+  readonly killed: boolean;
+  /** The violation code that fired (null if it survived). */
+  readonly oracle: ViolationCode | null;
+  /** Whether that code is one the mutant's header expects. */
+  readonly expectedOracle: boolean;
+  /** Sequences generated up to and including the first failing one. */
+  readonly runsToKill: number | null;
+  readonly originalLength: number | null;
+  readonly shrunkLength: number | null;
+  readonly ms: number;
+  readonly ops: readonly Op[] | null;
+}
+
+/** Run the standard properties (differential against the reference, every oracle) on a mutant. */
+export function killMutant(spec: MutantSpec, budget: KillBudget, seed: number): KillResult {
+  const t = Date.now();
+  const r = runCheck({ kernel: spec.make, reference: () => new ReferenceKernel(), geometry: budget.geometry, runs: budget.runs, seed, maxOps: budget.maxOps });
+  const f = r.failure;
+  const code = f?.outcome.violation.code ?? null;
+  return {
+    mutant: spec.name,
+    seed,
+    killed: f !== null,
+    oracle: code,
+    expectedOracle: code !== null && spec.caughtBy.includes(code),
+    runsToKill: f === null ? null : r.sequences,
+    originalLength: f?.originalLength ?? null,
+    shrunkLength: f?.ops.length ?? null,
+    ms: Date.now() - t,
+    ops: f?.ops ?? null,
+  };
+}
+
+export function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
