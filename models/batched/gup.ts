@@ -21,9 +21,9 @@ interface PageRun {
 }
 
 /** Does `page` continue the run (same folio, next PFN)? */
-function extendsRun(m: Machine, run: PageRun | null, page: Pfn): run is PageRun {
-  const last = run?.pages[run.pages.length - 1];
-  return run !== null && last !== undefined && page === last + 1 && folioHead(m, page) === run.head;
+function continuesRun(m: Machine, run: PageRun, page: Pfn): boolean {
+  const last = run.pages[run.pages.length - 1];
+  return last !== undefined && page === last + 1 && folioHead(m, page) === run.head;
 }
 
 /**
@@ -105,7 +105,7 @@ export abstract class BatchedGup extends BatchedFork {
     for (; v < end; v = asVpn(v + 1)) {
       const pte = tableEntries(m, table)[pteIndexOf(m, v)];
       if (pte === undefined || pte.kind !== 'present' || (flags.write && !pte.writable)) break;
-      if (extendsRun(m, run, pte.pfn)) {
+      if (run !== null && continuesRun(m, run, pte.pfn)) {
         run.pages.push(pte.pfn);
         ptes.push(pte);
         continue;
@@ -166,7 +166,7 @@ export abstract class BatchedGup extends BatchedFork {
         page = this.followPageWithFault(m, cpu, mm, v, flags);
         if (page === null) break;
       }
-      if (extendsRun(m, run, page)) run.pages.push(page);
+      if (run !== null && continuesRun(m, run, page)) run.pages.push(page);
       else {
         this.gupGrabRun(m, run, flags);
         run = { head: folioHead(m, page), start: v, pages: [page] };
@@ -209,7 +209,7 @@ export abstract class BatchedGup extends BatchedFork {
     if (first === undefined) throw new Error(`no handle entry ${i}`);
     const head = folioHead(m, first.pfn);
     let nr = 1;
-    while (i + nr < pages.length && folioHead(m, pages[i + nr]!.pfn) === head) nr++;
+    for (let next = pages[i + nr]; next !== undefined && folioHead(m, next.pfn) === head; next = pages[i + nr]) nr++;
     return { head, nr };
   }
 }

@@ -1,0 +1,24 @@
+import { BatchedMigrate } from './migrate';
+
+/**
+ * The batched kernel: ReferenceKernel with the optimizations of the five seed discussions, each
+ * faithful to the kernel code (6.12, plus the seed patches for MIGRC and RCU table freeing).
+ *
+ * Layers, each overriding the kernel functions of one topic (every internal call goes through
+ * `this`, so a variant overriding one of them changes it everywhere):
+ * - gather.ts      mmu_gather: encoded "page + nr_pages" entries, batch limits, range tracking,
+ *                  forced flushes, delayed rmap (mm/mmu_gather.c, include/asm-generic/tlb.h)
+ * - tableFree.ts   page tables through the gather's table batch, freed by RCU (single tables too)
+ * - zap.ts         zap_pte_range()/zap_present_ptes() with folio_pte_batch(), zap_huge_pmd(),
+ *                  exit_mmap()/free_pgtables() on a fullmm gather, PT reclaim
+ * - fork.ts        copy_present_ptes() batches with the pinned-page -EAGAIN fallback
+ * - gup.ts         try_grab_folio(refs = n) per folio run, gup_fast_pmd_leaf(), batched unpin
+ * - migrc.ts       MIGRC's pending list and its release points (fault, mprotect, memory, tick)
+ * - migrate.ts     migrate_pages_batch(): one try_to_unmap_flush() per batch, MIGRC deferral
+ *
+ * Plain data and pure helpers live beside them: mmuGather.ts, folioPteBatch.ts,
+ * recordSubpages.ts, tlbUbc.ts.
+ */
+export class BatchedKernel extends BatchedMigrate {
+  override readonly name: string = 'batched';
+}

@@ -1,0 +1,149 @@
+import type { MmId, Pfn, Vpn } from '../machine/ids';
+import type { Machine } from '../machine/state';
+import { folioAt } from '../machine/frames';
+import type { FolioMapping } from '../machine/rmapWalk';
+import { rmapWalk } from '../machine/rmapWalk';
+import type { OpResult } from '../result';
+import type { UnmappedMapping } from '../reference/migrate';
+import type { TlbUbc } from './tlbUbc';
+import { newTlbUbc, tlbbatchAddPending, tlbbatchFold, tlbUbcClear } from './tlbUbc';
+import type { MigrcReq } from './migrc';
+import { BatchedMigrc } from './migrc';
+
+/**
+ * The unmap bookkeeping of one folio inside `migrate_pages_batch()`: the task's `tlb_ubc`, the
+ * seed's `tlb_ubc_ro` for read-only mappings, and `current->can_migrc`.
+ */
+export interface MigrateUbc {
+  readonly ubc: TlbUbc;
+  readonly ro: TlbUbc;
+  canMigrc: boolean;
+}
+
+/** A folio unmapped in phase 1, waiting for the batch's flush before it is moved. */
+interface UnmappedFolio {
+  readonly src: Pfn;
+  readonly dst: Pfn;
+  readonly unmapped: readonly UnmappedMapping[];
+  /** The source was on the deferred split queue before it was unmapped. */
+  readonly queued: boolean;
+  /** MIGRC keeps the source alive instead of flushing. */
+  readonly migrc: boolean;
+}
+
+/**
+ * Batched migration (mm/migrate.c, 6.12 `migrate_pages_batch()`): phase 1 unmaps every folio of
+ * the batch into migration entries without flushing (TTU_BATCH_FLUSH, the owed flush recorded
+ * in `tlb_ubc`), then ONE `try_to_unmap_flush()`, then phase 2 moves each folio and frees its
+ * source. With MIGRC, a folio whose mappings were all read-only and clean skips the flush.
+ *
+ * The flush is x86's `arch_tlbbatch_flush()`: a full flush of the CPU mask gathered from the mms
+ * unmapped, not per-mm range flushes — one call whatever the number of mms and folios, which is
+ * what the batching is for. Keeps: no source is freed before that flush (rule R1), and the
+ * destination folios are allocated in the reference's order, one per folio, so logical ids match.
+ * Simplified: TTU_BATCH_FLUSH is used even when only this CPU ran the mm (`should_defer_flush()`
+ * has no "current CPU" to compare with), and phase 2 never fails.
+ */
+export abstract class BatchedMigrate extends BatchedMigrc {
+  /** Mirrors `migrate_pages()` (mm/migrate.c): the selected folios as one batch. */
+  override migratePages(m: Machine, mm: MmId, start: Vpn, count: number): OpResult {
+    const folios = this.selectFoliosForMigration(m, mm, start, count);
+    return { kind: 'migrated', folios: this.migratePagesBatch(m, folios) };
+  }
+
+  /** Mirrors `migrate_pages_batch()` (mm/migrate.c) with the seed's MIGRC hooks; returns how many folios moved. */
+  migratePagesBatch(m: Machine, folios: readonly Pfn[]): number {
+    const ubc = newTlbUbc(m);
+    const ro = newTlbUbc(m);
+    const req = this.migrcReqStart(m);
+    const moved: UnmappedFolio[] = [];
+    for (const src of folios) {
+      const batch: MigrateUbc = { ubc, ro, canMigrc: true }; // can_migrc_init()
+      const u = this.migrateFolioUnmap(m, src, batch);
+      if (u !== null) {
+        // can_migrc_test(): no writable or dirty mapping, at least one read-only one, not pending already.
+        const migrc = batch.canMigrc && ro.flushRequired && !folioAt(m, src).migrcPending;
+        if (migrc) {
+          this.migrcMarkPending(m, src);
+          this.foldUbcRoToMigrc(req, ro);
+        }
+        moved.push({ ...u, migrc });
+      }
+      this.foldUbcRo(ubc, ro); // whatever read-only entries are left are flushed with the batch
+    }
+    this.tryToUnmapFlush(m, ubc);
+    for (const u of moved) {
+      this.migrateFolioMove(m, u.src, u.dst, u.unmapped, u.queued);
+      this.migrateFolioDone(m, u.src);
+      if (u.migrc) this.migrcExpandReq(req, u.src);
+    }
+    this.migrcReqEnd(m, req);
+    return moved.length;
+  }
+
+  /**
+   * Mirrors `migrate_folio_unmap()` (mm/migrate.c): the reference's refcount check and isolation,
+   * allocate the destination (`get_new_folio()`), then `try_to_migrate(src, TTU_BATCH_FLUSH)`.
+   * Null when the folio has references beyond its mappings (-EAGAIN: a pin or a GUP reference).
+   */
+  migrateFolioUnmap(m: Machine, src: Pfn, batch: MigrateUbc): Omit<UnmappedFolio, 'migrc'> | null {
+    const f = folioAt(m, src);
+    if (f.refcount !== this.folioExpectedRefCount(m, src)) return null;
+    this.folioGet(m, src); // folio_isolate_lru()
+    const queued = f.deferredSplit;
+    const dst = this.allocFolio(m, f.order);
+    const unmapped = rmapWalk(m, src).map((mp) => this.tryToMigrateOne(m, src, mp, false, batch));
+    return { src, dst, unmapped, queued };
+  }
+
+  /**
+   * Mirrors `try_to_migrate_one()` (mm/rmap.c): as the reference; when the flush is deferred,
+   * `set_tlb_ubc_flush_pending()` records who must be flushed.
+   */
+  override tryToMigrateOne(m: Machine, src: Pfn, mp: FolioMapping, flushNow: boolean, batch?: MigrateUbc): UnmappedMapping {
+    const u = super.tryToMigrateOne(m, src, mp, flushNow);
+    if (!flushNow && batch !== undefined) this.setTlbUbcFlushPending(m, batch, mp.mm, u.access === 'writable', u.dirty);
+    return u;
+  }
+
+  /**
+   * Mirrors `set_tlb_ubc_flush_pending()` (mm/rmap.c) as the seed changes it: a writable or dirty
+   * entry goes to `tlb_ubc` and rules MIGRC out for this folio (`can_migrc_fail()`); a clean
+   * read-only one goes to `tlb_ubc_ro`. Simplified: every entry counts as `pte_accessible()`.
+   */
+  setTlbUbcFlushPending(m: Machine, batch: MigrateUbc, mm: MmId, writable: boolean, dirty: boolean): void {
+    const into = writable || dirty ? batch.ubc : batch.ro;
+    if (writable || dirty) batch.canMigrc = false;
+    tlbbatchAddPending(m, into, mm);
+    into.flushRequired = true;
+    if (dirty) into.writable = true;
+  }
+
+  /** Mirrors `fold_ubc_ro()` (mm/rmap.c, seed): the read-only batch joins the normal one. */
+  foldUbcRo(ubc: TlbUbc, ro: TlbUbc): void {
+    if (!ro.flushRequired) return;
+    tlbbatchFold(ubc, ro);
+    ubc.flushRequired = true;
+    ubc.writable ||= ro.writable;
+    tlbUbcClear(ro);
+  }
+
+  /** Mirrors `fold_ubc_ro_to_migrc()` (mm/migrate.c, seed): the read-only batch's CPUs are owed by the MIGRC request instead. */
+  foldUbcRoToMigrc(req: MigrcReq, ro: TlbUbc): void {
+    if (!ro.flushRequired) return;
+    tlbbatchFold(req, ro);
+    tlbUbcClear(ro);
+  }
+
+  /** Mirrors `try_to_unmap_flush()` (mm/rmap.c): the one flush for everything the batch unmapped. */
+  tryToUnmapFlush(m: Machine, ubc: TlbUbc): void {
+    if (!ubc.flushRequired) return;
+    this.archTlbbatchFlush(m, ubc.cpus);
+    tlbUbcClear(ubc);
+  }
+
+  /** Mirrors `migrate_folio_done()` (mm/migrate.c): drop the isolation reference; frees the source unless MIGRC holds it. */
+  migrateFolioDone(m: Machine, src: Pfn): void {
+    this.folioPut(m, src);
+  }
+}

@@ -1,0 +1,145 @@
+import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
+import type { Machine } from '../machine/state';
+import type { PresentPte } from '../machine/pte';
+import { folioAt, frameAt, freeFrameCount } from '../machine/frames';
+import { pmdAt, pteAt } from '../machine/pgtable';
+import { flushTlbCpus } from '../machine/tlb';
+import { mark } from '../machine/marks';
+import type { OpResult } from '../result';
+import type { FaultKind } from '../reference/faults';
+import { BatchedGup } from './gup';
+
+/** `struct migrc_req`: the source folios one migration batch kept alive, and the CPUs whose flush they wait for. */
+export interface MigrcReq {
+  readonly folios: Pfn[];
+  readonly cpus: boolean[];
+}
+
+/**
+ * MIGRC (seed 002, "mm: Defer TLB flush by keeping both src and dst folios at migration"): a
+ * folio whose mappings were all read-only (and clean) is migrated without a TLB flush; the source
+ * is kept alive with an extra reference (`folio.migrcPending`, on `m.migrc.pending`) so that a
+ * stale read-only TLB entry still reads valid data, equal to the destination's. This file holds
+ * the pending list and every point that must give the deferral up; migrate.ts decides which folios
+ * are deferred.
+ *
+ * Keeps rule R3 (kernel-semantics §10): no translation becomes writable while a CPU may still
+ * hold a stale entry to a source folio. The seed gives up in `do_wp_page()` when the faulting
+ * folio is a pending destination; the model has no destination flag in Machine and gives up on
+ * every write (or unshare) fault instead, a superset. It also closes the hole Nadav Amit pointed
+ * out (mprotect() upgrading a PTE to writable without a fault), which the seed leaves open.
+ */
+export abstract class BatchedMigrc extends BatchedGup {
+  /** Mirrors `arch_tlbbatch_flush()` (arch/x86/mm/tlb.c): a full flush of every CPU in the mask, whatever mm. */
+  archTlbbatchFlush(m: Machine, cpus: readonly boolean[]): void {
+    flushTlbCpus(m, cpus);
+  }
+
+  /** Mirrors `migrc_req_start()` (mm/migrate.c): an empty request for one migration batch. */
+  migrcReqStart(m: Machine): MigrcReq {
+    return { folios: [], cpus: new Array<boolean>(m.geometry.nrCpus).fill(false) };
+  }
+
+  /** Mirrors `migrc_mark_pending()` (mm/migrate.c): keep the source alive past `migrate_folio_done()`. */
+  migrcMarkPending(m: Machine, src: Pfn): void {
+    this.folioGet(m, src);
+    folioAt(m, src).migrcPending = true;
+  }
+
+  /** Mirrors `migrc_expand_req()` (mm/migrate.c): the moved source joins the request. */
+  migrcExpandReq(req: MigrcReq, src: Pfn): void {
+    req.folios.push(src);
+  }
+
+  /** Mirrors `migrc_req_end()` (mm/migrate.c): publish the request's folios and CPUs on the global pending list. */
+  migrcReqEnd(m: Machine, req: MigrcReq): void {
+    if (req.folios.length === 0) return;
+    m.migrc.pending.push(...req.folios);
+    req.cpus.forEach((on, c) => {
+      if (on) m.migrc.cpus[c] = true;
+    });
+    mark(m, 'migrc deferred a flush');
+  }
+
+  /**
+   * Mirrors `migrc_flush_free_folios()` (mm/migrate.c): one flush of every CPU the pending folios
+   * wait for, then drop the references that kept the sources alive (frees them). Returns whether
+   * anything was pending.
+   */
+  migrcFlushFreeFolios(m: Machine): boolean {
+    if (m.migrc.pending.length === 0) return false;
+    this.archTlbbatchFlush(m, m.migrc.cpus);
+    const folios = m.migrc.pending;
+    m.migrc.pending = [];
+    m.migrc.cpus.fill(false);
+    for (const src of folios) {
+      folioAt(m, src).migrcPending = false;
+      this.folioPut(m, src);
+    }
+    return true;
+  }
+
+  /** Give the deferral up before `why` makes something writable; the tracepoint says which release point fired. */
+  migrcGiveUp(m: Machine, why: string): void {
+    if (this.migrcFlushFreeFolios(m)) mark(m, `migrc released by ${why}`);
+  }
+
+  /**
+   * Mirrors `do_wp_page()` (mm/memory.c) with the seed's hook at its start: flush and free the
+   * pending folios before the fault can reuse a page as writable or install a copy.
+   */
+  override doWpPage(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte, unshare: boolean): void {
+    this.migrcGiveUp(m, 'write fault');
+    super.doWpPage(m, cpu, mm, v, pte, unshare);
+  }
+
+  /** Mirrors `do_huge_pmd_wp_page()` (mm/huge_memory.c) with the same give-up point as `do_wp_page()`. */
+  override doHugePmdWpPage(m: Machine, mm: MmId, i: number, kind: FaultKind): boolean {
+    this.migrcGiveUp(m, 'write fault');
+    return super.doHugePmdWpPage(m, mm, i, kind);
+  }
+
+  /**
+   * Mirrors `change_pte_range()` (mm/mprotect.c) for one PTE: an upgrade to writable
+   * (`can_change_pte_writable()`: an exclusive anonymous page) first gives the deferral up, since
+   * without a fault nothing else would stop a CPU writing dst while another still reads src.
+   */
+  override changePte(m: Machine, mm: MmId, v: Vpn, writable: boolean): void {
+    const pte = pteAt(m, mm, v);
+    if (writable && pte !== null && pte.kind === 'present' && !pte.writable && frameAt(m, pte.pfn).anonExclusive) {
+      this.migrcGiveUp(m, 'mprotect');
+    }
+    super.changePte(m, mm, v, writable);
+  }
+
+  /** Mirrors `change_huge_pmd()` (mm/huge_memory.c): the same give-up point for a PMD upgrade. */
+  override changeHugePmd(m: Machine, mm: MmId, i: number, writable: boolean): void {
+    const pmd = pmdAt(m, mm, i);
+    if (writable && pmd.kind === 'leaf' && !pmd.writable && frameAt(m, pmd.pfn).anonExclusive) this.migrcGiveUp(m, 'mprotect');
+    super.changeHugePmd(m, mm, i, writable);
+  }
+
+  /**
+   * Mirrors the seed's hook in `get_page_from_freelist()` (mm/page_alloc.c): when free memory is
+   * short (fewer free frames than geometry.migrcFreeWatermark), free the pending folios before
+   * allocating. Simplified: the seed also counts pending pages as free in the watermark check.
+   */
+  override allocFolio(m: Machine, order: number): Pfn {
+    if (m.migrc.pending.length > 0 && freeFrameCount(m) < m.geometry.migrcFreeWatermark) this.migrcGiveUp(m, 'memory pressure');
+    return super.allocFolio(m, order);
+  }
+
+  /** Time passes: the deferred flush happens (as the next `arch_tlbbatch_flush()` would), then RCU callbacks run. */
+  override tick(m: Machine): OpResult {
+    this.migrcGiveUp(m, 'tick');
+    return super.tick(m);
+  }
+
+  /** Drain: as the reference, and nothing may stay pending. */
+  override drain(m: Machine): OpResult {
+    const r = super.drain(m);
+    this.migrcGiveUp(m, 'tick');
+    this.warnOn(m, m.migrc.pending.length > 0, 'MIGRC folios still pending after drain');
+    return r;
+  }
+}

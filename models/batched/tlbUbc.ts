@@ -1,0 +1,42 @@
+import type { MmId } from '../machine/ids';
+import type { Machine } from '../machine/state';
+
+/**
+ * `struct tlbflush_unmap_batch` (include/linux/mm_types_task.h; x86 `arch_tlbflush_unmap_batch`):
+ * the per-task record of TLB flushes that batched unmapping (TTU_BATCH_FLUSH) still owes, as
+ * plain data. On x86 the owed flush is a full flush of a CPU mask.
+ */
+export interface TlbUbc {
+  /** arch.cpumask: CPUs that may still hold translations of what was unmapped. */
+  readonly cpus: boolean[];
+  /** flush_required. */
+  flushRequired: boolean;
+  /** writable: a dirty/writable entry may be cached (reclaim must flush before I/O). */
+  writable: boolean;
+}
+
+export function newTlbUbc(m: Machine): TlbUbc {
+  return { cpus: new Array<boolean>(m.geometry.nrCpus).fill(false), flushRequired: false, writable: false };
+}
+
+/** `arch_tlbbatch_add_pending()` on x86: the CPUs that ran `mm` join the mask. */
+export function tlbbatchAddPending(m: Machine, ubc: TlbUbc, mm: MmId): void {
+  const mask = m.mms[mm]?.cpumask ?? [];
+  mask.forEach((on, c) => {
+    if (on) ubc.cpus[c] = true;
+  });
+}
+
+/** `arch_tlbbatch_fold()`: `into` also owes what `from` owes. */
+export function tlbbatchFold(into: { readonly cpus: boolean[] }, from: { readonly cpus: readonly boolean[] }): void {
+  from.cpus.forEach((on, c) => {
+    if (on) into.cpus[c] = true;
+  });
+}
+
+/** `arch_tlbbatch_clear()` plus the flags: nothing owed. */
+export function tlbUbcClear(ubc: TlbUbc): void {
+  ubc.cpus.fill(false);
+  ubc.flushRequired = false;
+  ubc.writable = false;
+}
