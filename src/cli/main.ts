@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { KERNELS } from '../../models/registry';
 import { checkCommand } from './checkCommand';
@@ -7,6 +8,7 @@ import { makeProgress } from './progress';
 import { mutantsCommand } from './mutantsCommand';
 import { explainCommand, replayCommand } from './replayCommands';
 import { UsageError } from './usageError';
+import { renderExplanationHtml } from '../report/html';
 
 const print = (s: string): void => {
   process.stdout.write(`${s}\n`);
@@ -51,8 +53,13 @@ function program(setExit: (code: number) => void): Command {
     .description('per-step trace of a counterexample: the op, what each kernel changed, the first divergence or violation')
     .argument('<file>', 'a counterexample JSON file')
     .option('--kernel <name|file.ts>', 'explain against another kernel than the one recorded')
-    .action(async (file: string, o: { kernel?: string }) => {
+    .option('--html <out.html>', 'also write a step-by-step HTML view (page tables, folios, TLBs per CPU, changes highlighted)')
+    .action(async (file: string, o: { kernel?: string; html?: string }) => {
       const r = await explainCommand(file, o.kernel, print);
+      if (o.html !== undefined) {
+        writeFileSync(o.html, renderExplanationHtml(`${r.file}: kernel ${r.kernel}, geometry ${r.geometry}`, r.steps));
+        print(`wrote ${o.html}`);
+      }
       setExit(r.steps.some((s) => s.divergence !== null || s.kernels.some((k) => k.violation !== null)) ? 1 : 0);
     });
 

@@ -2,15 +2,29 @@ import type { Machine } from '../../models/machine/state';
 import { observe } from '../oracles/observe';
 
 /**
- * Everything a reviewer may want to see of a machine, flattened to "path → value" lines: the
- * differential observation plus what it forgets on purpose (TLB entries per CPU with the frame
+ * Everything a reviewer may want to see of a machine, as "key → value" lines: page tables
+ * (`mm0.pmd1.pte15 → s0.1/1 w`: page 1 of folio s0.1, writable), folios, GUP handles, and the
+ * rest of the differential observation plus what it forgets on purpose (TLB entries per CPU with the frame
  * generation they were filled from, walkers in flight, deferred work, MIGRC's pending list).
  */
 export function stateView(m: Machine): Map<string, string> {
   const out = new Map<string, string>();
   const o = observe(m, false);
-  flatten(o.mms, 'mms', out);
-  flatten(o.handles, 'handles', out);
+  o.mms.forEach((mm, id) => {
+    if (!mm.alive) {
+      out.set(`mm${id}`, 'exited');
+      return;
+    }
+    mm.pmds.forEach((pmd, i) => {
+      if (typeof pmd === 'string') {
+        if (pmd !== '-') out.set(`mm${id}.pmd${i}`, pmd);
+        return;
+      }
+      out.set(`mm${id}.pmd${i}`, 'PTE table');
+      for (const [k, e] of Object.entries(pmd)) out.set(`mm${id}.pmd${i}.pte${k}`, e);
+    });
+  });
+  for (const [h, pages] of Object.entries(o.handles)) out.set(`handle${h}`, pages.join(' '));
   for (const [id, f] of Object.entries(o.folios)) {
     out.set(
       `folio ${id}`,
@@ -27,15 +41,6 @@ export function stateView(m: Machine): Map<string, string> {
   out.set('rcu.callbacksPending', String(m.rcu.callbacks.length));
   if (m.migrc.pending.length > 0) out.set('migrc.pending', m.migrc.pending.map((p) => m.frames[p]?.folio?.id ?? `pfn ${p}`).join(' '));
   return out;
-}
-
-function flatten(x: unknown, path: string, out: Map<string, string>): void {
-  if (x === null || typeof x !== 'object') {
-    out.set(path, String(x));
-    return;
-  }
-  const entries = Array.isArray(x) ? x.map((v, i) => [String(i), v] as const) : Object.entries(x);
-  for (const [k, v] of entries) flatten(v, path === '' ? k : `${path}.${k}`, out);
 }
 
 /** Lines for what changed between two views: "~ path: before → after", "+ path: value", "- path: value". */

@@ -1,0 +1,96 @@
+import type { StepExplanation } from './explain';
+
+/**
+ * `mmcheck explain --html`: a self-contained page showing a counterexample step by step — for
+ * each kernel its page tables, folios, TLBs per CPU and walkers after the step, with what the
+ * step changed highlighted, and the first divergence or violation marked. No external assets.
+ */
+export function renderExplanationHtml(title: string, steps: readonly StepExplanation[]): string {
+  const nav = steps
+    .map((s) => `<li><a href="#step-${s.step}" class="${isBad(s) ? 'bad' : ''}">${s.step}. ${esc(s.op)}</a></li>`)
+    .join('\n');
+  const body = steps.map(renderStep).join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<style>${CSS}</style></head>
+<body>
+<nav><h1>mmcheck explain</h1><p class="sub">${esc(title)}</p><p class="hint">j / k: next / previous step</p><ol>${nav}</ol></nav>
+<main>${body}</main>
+<script>${SCRIPT}</script>
+</body></html>
+`;
+}
+
+function isBad(s: StepExplanation): boolean {
+  return s.divergence !== null || s.kernels.some((k) => k.violation !== null);
+}
+
+function renderStep(s: StepExplanation): string {
+  const kernels = s.kernels
+    .map((k) => {
+      const changed = new Set(k.changes.map((c) => c.slice(2).split(': ')[0]));
+      const removed = k.changes.filter((c) => c.startsWith('- '));
+      const groups = groupView(k.after);
+      const tables = [...groups.entries()]
+        .map(
+          ([group, rows]) =>
+            `<table><caption>${esc(group)}</caption>${rows
+              .map(([key, value]) => `<tr class="${changed.has(key) ? 'changed' : ''}"><th>${esc(key.startsWith(`${group}.`) ? key.slice(group.length + 1) : key)}</th><td>${esc(value)}</td></tr>`)
+              .join('')}</table>`,
+        )
+        .join('');
+      const gone = removed.length === 0 ? '' : `<div class="removed"><b>removed by this step</b><ul>${removed.map((r) => `<li>${esc(r.slice(2))}</li>`).join('')}</ul></div>`;
+      const v = k.violation === null ? '' : `<div class="violation">✗ ${esc(k.violation.code)}: ${esc(JSON.stringify(k.violation))}</div>`;
+      return `<section class="kernel"><h3>${esc(k.kernel)} → ${esc(k.result)}</h3>${v}${gone}<div class="tables">${tables}</div></section>`;
+    })
+    .join('');
+  const div = s.divergence === null ? '' : `<div class="violation">first divergence: ${esc(s.divergence)}</div>`;
+  return `<article id="step-${s.step}" class="step ${isBad(s) ? 'bad' : ''}"><h2>step ${s.step}: ${esc(s.op)}</h2>${div}<div class="kernels">${kernels}</div></article>`;
+}
+
+/** Group "a.b.c → v" lines by what they describe: one mm's page tables, folios, one CPU, handles, the rest. */
+function groupView(view: ReadonlyMap<string, string>): Map<string, Array<[string, string]>> {
+  const groups = new Map<string, Array<[string, string]>>();
+  for (const [key, value] of view) {
+    const first = key.split('.')[0]!;
+    const group = key.startsWith('folio ') ? 'folios' : key.startsWith('handle') ? 'GUP handles' : first;
+    const rows = groups.get(group) ?? [];
+    rows.push([key, value]);
+    groups.set(group, rows);
+  }
+  return groups;
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+const CSS = `
+body{margin:0;font:13px/1.4 ui-monospace,Menlo,Consolas,monospace;display:flex;color:#222}
+nav{position:sticky;top:0;height:100vh;overflow:auto;width:340px;background:#f4f4f6;padding:8px 12px;box-sizing:border-box;flex:none}
+nav h1{font-size:15px;margin:4px 0}.sub,.hint{color:#666;margin:2px 0}nav ol{padding-left:0;list-style:none}
+nav a{color:#225;text-decoration:none;display:block;padding:1px 4px}nav a.bad{color:#b00;font-weight:bold}nav a.current{background:#dde}
+main{padding:8px 16px;flex:1;min-width:0}.step{border-top:2px solid #ccd;padding:6px 0 16px}.step.bad h2{color:#b00}
+h2{font-size:14px;margin:6px 0}h3{font-size:13px;margin:4px 0;color:#335}
+.kernels{display:flex;gap:16px;flex-wrap:wrap}.kernel{flex:1;min-width:380px}
+.tables{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start}
+table{border-collapse:collapse;background:#fff;border:1px solid #ddd}caption{text-align:left;font-weight:bold;padding:2px 4px;background:#eef}
+th,td{padding:1px 6px;text-align:left;font-weight:normal;border-bottom:1px solid #f0f0f0;white-space:nowrap}th{color:#555}
+tr.changed{background:#fff3b0}tr.changed th{color:#000;font-weight:bold}
+.violation{background:#fdd;border:1px solid #c66;padding:4px 8px;margin:4px 0;color:#900;font-weight:bold;white-space:pre-wrap}
+.removed{background:#eee;padding:2px 8px;margin:4px 0}.removed li{text-decoration:line-through;color:#777}
+`;
+
+const SCRIPT = `
+(function(){
+  var steps=[].slice.call(document.querySelectorAll('article.step'));
+  var links=[].slice.call(document.querySelectorAll('nav a'));
+  var i=0;
+  function go(n){ if(!steps.length) return; i=Math.max(0,Math.min(steps.length-1,n)); steps[i].scrollIntoView();
+    links.forEach(function(a,k){a.classList.toggle('current',k===i);}); }
+  document.addEventListener('keydown',function(e){ if(e.key==='j') go(i+1); if(e.key==='k') go(i-1); });
+  links.forEach(function(a,k){a.addEventListener('click',function(){i=k;});});
+  document.body.setAttribute('data-steps', String(steps.length));
+  document.body.setAttribute('data-ready','1');
+})();
+`;
