@@ -133,6 +133,11 @@ export type Walker =
       /** Table frame held, and its generation at the time of the walk. */
       readonly table: Pfn | null;
       readonly tableGen: number;
+      /**
+       * The page whose folio the walk took a reference (or pin) on right after reading the
+       * entry, as `try_grab_folio_fast()` does; null when the entry did not allow it.
+       */
+      readonly grabbed: GupPage | null;
     }
   | {
       readonly kind: 'pteOffsetMap';

@@ -1,8 +1,9 @@
 import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
 import { pfn as asPfn } from '../machine/ids';
-import type { Machine, Walker } from '../machine/state';
-import { frameAt } from '../machine/frames';
+import type { GupPage, Machine, Walker } from '../machine/state';
+import { folioHead, frameAt } from '../machine/frames';
 import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt, tableEntries } from '../machine/pgtable';
+import type { PmdEntry, Pte } from '../machine/pte';
 import { pmdSame, pteSame } from '../machine/pte';
 import { walkerEnter, walkerExit } from '../machine/rcu';
 import type { OpResult } from '../result';
@@ -18,9 +19,12 @@ type GupFastWalker = Extract<Walker, { kind: 'gupFast' }>;
  */
 export abstract class WalkerPaths extends GupPaths {
   /**
-   * The first half of `gup_fast()` (mm/gup.c) for one page: `local_irq_save()`, then read the
-   * PMD and the PTE locklessly (`pmdp_get_lockless()`, `ptep_get_lockless()` through
-   * `pte_offset_map()`). The folio is grabbed by `gupFastGrab`.
+   * The first half of `gup_fast()` (mm/gup.c) for one page: `local_irq_save()`, read the PMD and
+   * the PTE locklessly (`pmdp_get_lockless()`, `ptep_get_lockless()` through `pte_offset_map()`),
+   * and take the reference or pin at once (`try_grab_folio_fast()`), as the kernel does a few
+   * instructions after the read. The recheck and the unshare test wait for `gupFastGrab`, so
+   * everything between the two ops happens inside the kernel's grab→recheck window. Holding the
+   * reference across that window also keeps the frame from being reused under the walk.
    */
   gupFastWalk(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pin: boolean, write: boolean): OpResult {
     if (m.cpus[cpu]?.walker !== null) return noop('cpu already walking');
@@ -30,6 +34,7 @@ export abstract class WalkerPaths extends GupPaths {
     const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
     if (pmd.kind === 'none') return noop('nothing mapped');
     const table = pmd.kind === 'table' ? pmd.table : null;
+    const pte = pmd.kind === 'table' ? pteAt(m, mm, v) : null;
     walkerEnter(m, cpu, {
       kind: 'gupFast',
       mm,
@@ -37,17 +42,38 @@ export abstract class WalkerPaths extends GupPaths {
       pin,
       write,
       pmd,
-      pte: pmd.kind === 'table' ? pteAt(m, mm, v) : null,
+      pte,
       table,
       tableGen: table === null ? 0 : frameAt(m, table).gen,
+      grabbed: this.gupFastTryGrab(m, v, pmd, pte, pin, write),
     });
     return { kind: 'done' };
   }
 
   /**
-   * The second half of `gup_fast()`: `try_grab_folio_fast()` on the page read, then the recheck
-   * that the PMD and PTE did not change meanwhile, then `gup_must_unshare()`; on any failure the
-   * reference is put back. `local_irq_restore()` ends the section either way.
+   * `try_grab_folio_fast()` on the entry just read, if it maps a page the access may use: a
+   * non-present or (for FOLL_WRITE) read-only entry, or a frame that is not a live page, gets
+   * nothing.
+   */
+  gupFastTryGrab(m: Machine, v: Vpn, pmd: PmdEntry, pte: Pte | null, pin: boolean, write: boolean): GupPage | null {
+    let page: Pfn;
+    if (pmd.kind === 'leaf') {
+      if (write && !pmd.writable) return null;
+      page = asPfn(pmd.pfn + (v - pmdStart(m, pmdIndexOf(m, v))));
+    } else {
+      if (pte === null || pte.kind !== 'present' || (write && !pte.writable)) return null;
+      page = pte.pfn;
+    }
+    const fr = frameAt(m, page);
+    if (fr.state !== 'data') return null;
+    this.tryGrabFolio(m, fr.head, 1, pin);
+    return { pfn: page, gen: fr.gen };
+  }
+
+  /**
+   * The second half of `gup_fast()`: recheck that the PMD and PTE did not change since the read,
+   * then `gup_must_unshare()`; on any failure the reference is put back. `local_irq_restore()`
+   * ends the section either way.
    */
   gupFastGrab(m: Machine, cpu: CpuId): OpResult {
     const w = m.cpus[cpu]?.walker;
@@ -59,24 +85,14 @@ export abstract class WalkerPaths extends GupPaths {
 
   gupFastComplete(m: Machine, w: GupFastWalker): OpResult {
     const flags = { pin: w.pin, write: w.write, fast: true };
-    let page: Pfn;
-    if (w.pmd.kind === 'leaf') {
-      if (w.write && !w.pmd.writable) return { kind: 'gupFailed' };
-      page = asPfn(w.pmd.pfn + (w.vpn - pmdStart(m, pmdIndexOf(m, w.vpn))));
-    } else {
-      if (w.pte === null || w.pte.kind !== 'present' || (w.write && !w.pte.writable)) return { kind: 'gupFailed' };
-      page = w.pte.pfn;
-    }
-    if (m.handles.length >= m.geometry.maxHandles) return { kind: 'gupFailed' };
-    const fr = frameAt(m, page);
-    // try_get_folio(): a freed page has refcount 0 and the speculative reference fails.
-    if (fr.state !== 'data') return { kind: 'gupFailed' };
-    this.tryGrabFolio(m, fr.head, 1, w.pin);
-    if (!this.gupFastRecheck(m, w) || this.gupMustUnshare(m, flags, page)) {
-      this.gupPutFolio(m, fr.head, 1, w.pin);
+    const g = w.grabbed;
+    if (g === null) return { kind: 'gupFailed' };
+    const head = folioHead(m, g.pfn);
+    if (!this.gupFastRecheck(m, w) || this.gupMustUnshare(m, flags, g.pfn) || m.handles.length >= m.geometry.maxHandles) {
+      this.gupPutFolio(m, head, 1, w.pin);
       return { kind: 'gupFailed' };
     }
-    return this.newHandle(m, w.mm, w.vpn, flags, [{ pfn: page, gen: fr.gen }]);
+    return this.newHandle(m, w.mm, w.vpn, flags, [g]);
   }
 
   /**

@@ -63,6 +63,18 @@ function tally(m: Machine): Implied {
     }
   }
   for (const head of m.migrc.pending) t.held[head]!++;
+  // A GUP-fast walk in flight holds the reference (or pin) it grabbed until it rechecks.
+  for (const c of m.cpus) {
+    const w = c.walker;
+    if (w === null || w.kind !== 'gupFast' || w.grabbed === null) continue;
+    const head = m.frames[w.grabbed.pfn]?.head ?? w.grabbed.pfn;
+    const order = m.frames[head]?.folio?.order ?? 0;
+    if (!w.pin) t.held[head]!++;
+    else if (order > 0) {
+      t.held[head]!++;
+      t.pins[head]!++;
+    } else t.held[head]! += GUP_PIN_COUNTING_BIAS;
+  }
   return t;
 }
 
@@ -131,6 +143,6 @@ function auditFolio(m: Machine, head: Pfn, f: Folio, t: Implied, fail: Fail): vo
   }
   const expected = ptes + pmds + t.held[head]!;
   if (f.refcount !== expected) {
-    fail('refcount_mismatch', head, f, `_refcount ${f.refcount}, expected ${expected} (${ptes} PTE + ${pmds} PMD mappings, ${t.held[head]} held by GUP/deferred flush)`);
+    fail('refcount_mismatch', head, f, `_refcount ${f.refcount}, expected ${expected} (${ptes} PTE + ${pmds} PMD mappings, ${t.held[head]} held by GUP, GUP-fast walks or a deferred flush)`);
   }
 }

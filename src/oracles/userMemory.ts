@@ -4,8 +4,13 @@ import type { Machine } from '../../models/machine/state';
 import { ModelViolationError } from '../../models/machine/violation';
 import type { Applied } from '../ops/apply';
 
-/** A pinned page as the user sees it: still the page at (mm, vpn), or detached with its own value. */
-type PinnedPage = { readonly kind: 'attached'; mm: MmId; vpn: number } | { readonly kind: 'detached'; value: number };
+/** The content of a page no mm maps any more; every pin of that page shares it. */
+interface DetachedPage {
+  value: number;
+}
+
+/** A pinned page as the user sees it: still the page at (mm, vpn), or detached (shared by all its pins). */
+type PinnedPage = { readonly kind: 'attached'; mm: MmId; vpn: number } | { readonly kind: 'detached'; readonly page: DetachedPage };
 
 interface PinModel {
   readonly pages: PinnedPage[];
@@ -84,19 +89,22 @@ export class UserMemory {
     if (page === undefined) return; // a FOLL_GET handle
     if (write) {
       if (page.kind === 'attached') this.values(page.mm).set(page.vpn, value);
-      else page.value = value;
+      else page.page.value = value;
       return;
     }
-    const expected = page.kind === 'attached' ? this.read(page.mm, page.vpn) : page.value;
+    const expected = page.kind === 'attached' ? this.read(page.mm, page.vpn) : page.page.value;
     if (value !== expected) throw new ModelViolationError({ code: 'pin_unreliable', step, handle: h, index, expected, actual: value });
   }
 
-  /** Zap or exit of [start, end): the values are gone, pins there keep the last value. */
+  /** Zap or exit of [start, end): the values are gone; the pins of a page there share its last value. */
   private forget(mm: MmId, start: number, end: number): void {
+    const detached = new Map<number, DetachedPage>();
     for (const pin of this.pins.values()) {
       pin.pages.forEach((p, i) => {
         if (p.kind === 'attached' && p.mm === mm && p.vpn >= start && p.vpn < end) {
-          pin.pages[i] = { kind: 'detached', value: this.read(mm, p.vpn) };
+          let page = detached.get(p.vpn);
+          if (page === undefined) detached.set(p.vpn, (page = { value: this.read(mm, p.vpn) }));
+          pin.pages[i] = { kind: 'detached', page };
         }
       });
     }
