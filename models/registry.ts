@@ -1,5 +1,6 @@
 import { ReferenceKernel } from './reference/ReferenceKernel';
 import { MUTANTS } from './mutants/index';
+import { BatchedKernel } from './batched/BatchedKernel';
 
 /** A registered kernel: a name, one line on what it is, and how to make one. */
 export interface KernelEntry {
@@ -17,6 +18,12 @@ export const KERNELS: readonly KernelEntry[] = [
     summary: 'per page, unbatched, synchronous: the specification by construction',
     role: 'kernel',
     make: () => new ReferenceKernel(),
+  },
+  {
+    name: 'batched',
+    summary: 'the five optimizations: PTE-batched zap through an mmu_gather, batched fork, GUP once per folio, batched migration with MIGRC, RCU table freeing',
+    role: 'kernel',
+    make: () => new BatchedKernel(),
   },
   ...MUTANTS.map((mu) => ({ name: mu.name, summary: `${mu.breaks} (${mu.violates})`, role: 'mutant' as const, make: mu.make })),
 ];

@@ -40,6 +40,7 @@ export function createMachine(g: Geometry): Machine {
       inRcuReader: false,
       quiescentSeq: 0,
       walker: null,
+      finishedWalk: null,
     })),
     handles: [],
     nextHandleId: 0,

@@ -1,6 +1,7 @@
 import type { Geometry } from './geometry';
 import type { CpuId, HandleId, MmId, Pfn, Vpn } from './ids';
 import type { PmdEntry, Pte } from './pte';
+import type { OpResult } from '../result';
 
 /**
  * The whole machine as plain data: frames with their struct-page fields, mms with page tables,
@@ -112,6 +113,11 @@ export interface Cpu {
   quiescentSeq: number;
   /** The one lockless walker in flight on this CPU. */
   walker: Walker | null;
+  /**
+   * A GUP-fast walk that an IPI forced to finish (the IPI waits for the IRQs-off section): its
+   * outcome, reported by the next walkEnd on this CPU, which until then cannot start another walk.
+   */
+  finishedWalk: OpResult | null;
 }
 
 /**

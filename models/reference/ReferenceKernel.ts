@@ -51,7 +51,7 @@ export class ReferenceKernel extends WalkerPaths {
    * machine is quiescent (no walker, no callback, nothing kept alive for a deferred flush).
    */
   drain(m: Machine): OpResult {
-    for (const c of m.cpus) if (c.walker !== null) this.finishWalker(m, c.id);
+    for (const c of m.cpus) while (c.walker !== null || c.finishedWalk !== null) this.finishWalker(m, c.id);
     for (let round = 0; round < 8 && m.rcu.callbacks.length > 0; round++) this.tick(m);
     this.warnOn(m, m.rcu.callbacks.length > 0, 'RCU callbacks still pending after drain');
     return { kind: 'done' };

@@ -66,7 +66,9 @@ export abstract class GupPaths extends MigratePaths {
     if (pmd.kind === 'leaf') {
       page = asPfn(pmd.pfn + (v - pmdStart(m, i)));
       writable = pmd.writable;
-      if (flags.pin && !flags.write && !frameAt(m, pmd.pfn).anonExclusive) return null;
+      // A PMD mapping keeps PageAnonExclusive on the head (gup_fast_pmd_leaf() and
+      // follow_huge_pmd() test &folio->page).
+      if (this.gupMustUnshare(m, flags, pmd.pfn)) return null;
     } else {
       const pte = pteAt(m, mm, v);
       if (pte === null || pte.kind !== 'present') return null;

@@ -27,7 +27,7 @@ export abstract class WalkerPaths extends GupPaths {
    * reference across that window also keeps the frame from being reused under the walk.
    */
   gupFastWalk(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pin: boolean, write: boolean): OpResult {
-    if (m.cpus[cpu]?.walker !== null) return noop('cpu already walking');
+    if (this.cpuBusyWalking(m, cpu)) return noop('cpu already walking');
     const mmState = mmAt(m, mm);
     mmState.cpumask[cpu] = true;
     if (pin) mmState.hasPinned = true;
@@ -88,7 +88,9 @@ export abstract class WalkerPaths extends GupPaths {
     const g = w.grabbed;
     if (g === null) return { kind: 'gupFailed' };
     const head = folioHead(m, g.pfn);
-    if (!this.gupFastRecheck(m, w) || this.gupMustUnshare(m, flags, g.pfn) || m.handles.length >= m.geometry.maxHandles) {
+    // For a PMD leaf the unshare test looks at the head, where PageAnonExclusive lives.
+    const exclusivityPage = w.pmd.kind === 'leaf' ? w.pmd.pfn : g.pfn;
+    if (!this.gupFastRecheck(m, w) || this.gupMustUnshare(m, flags, exclusivityPage) || m.handles.length >= m.geometry.maxHandles) {
       this.gupPutFolio(m, head, 1, w.pin);
       return { kind: 'gupFailed' };
     }
@@ -110,7 +112,7 @@ export abstract class WalkerPaths extends GupPaths {
 
   /** Mirrors `pte_offset_map()` (mm/pgtable-generic.c): `rcu_read_lock()`, read the PMD, hold the table. */
   pteOffsetMapWalk(m: Machine, cpu: CpuId, mm: MmId, v: Vpn): OpResult {
-    if (m.cpus[cpu]?.walker !== null) return noop('cpu already walking');
+    if (this.cpuBusyWalking(m, cpu)) return noop('cpu already walking');
     const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
     if (pmd.kind !== 'table') return noop('no PTE table');
     walkerEnter(m, cpu, { kind: 'pteOffsetMap', mm, vpn: v, table: pmd.table, tableGen: frameAt(m, pmd.table).gen });
@@ -129,9 +131,22 @@ export abstract class WalkerPaths extends GupPaths {
     return { kind: 'done' };
   }
 
-  /** Whatever walker is on `cpu`, finish it (used by drain and by IPIs that wait for IRQs-off sections). */
+  /** A walk is in flight on `cpu`, or one an IPI finished has not been reported yet. */
+  cpuBusyWalking(m: Machine, cpu: CpuId): boolean {
+    const c = m.cpus[cpu];
+    return c === undefined || c.walker !== null || c.finishedWalk !== null;
+  }
+
+  /** Whatever walker is on `cpu`, finish it (walkEnd, drain); or report the walk an IPI finished. */
   finishWalker(m: Machine, cpu: CpuId): OpResult {
-    const w = m.cpus[cpu]?.walker ?? null;
+    const c = m.cpus[cpu];
+    if (c === undefined) return noop('no such cpu');
+    if (c.finishedWalk !== null) {
+      const r = c.finishedWalk;
+      c.finishedWalk = null;
+      return r;
+    }
+    const w = c.walker;
     if (w === null) return noop('no walker on this cpu');
     return w.kind === 'gupFast' ? this.gupFastGrab(m, cpu) : this.pteUnmap(m, cpu);
   }
@@ -144,7 +159,7 @@ export abstract class WalkerPaths extends GupPaths {
   tlbRemoveTableSyncOne(m: Machine): void {
     for (const c of m.cpus) {
       m.stats.tableSyncIpis++;
-      if (c.irqsDisabled) this.gupFastGrab(m, c.id);
+      if (c.irqsDisabled) c.finishedWalk = this.gupFastGrab(m, c.id);
     }
   }
 

@@ -6,6 +6,7 @@ import type { LedgerViolation } from '../../models/machine/violation';
 import { ModelViolationError } from '../../models/machine/violation';
 import { tableEntries } from '../../models/machine/pgtable';
 import { GUP_PIN_COUNTING_BIAS } from '../../models/reference/rmap';
+import { walkerHeldRefs } from './walkerRefs';
 
 /** What the page tables and the holders imply for every frame. */
 interface Implied {
@@ -64,16 +65,9 @@ function tally(m: Machine): Implied {
   }
   for (const head of m.migrc.pending) t.held[head]!++;
   // A GUP-fast walk in flight holds the reference (or pin) it grabbed until it rechecks.
-  for (const c of m.cpus) {
-    const w = c.walker;
-    if (w === null || w.kind !== 'gupFast' || w.grabbed === null) continue;
-    const head = m.frames[w.grabbed.pfn]?.head ?? w.grabbed.pfn;
-    const order = m.frames[head]?.folio?.order ?? 0;
-    if (!w.pin) t.held[head]!++;
-    else if (order > 0) {
-      t.held[head]!++;
-      t.pins[head]!++;
-    } else t.held[head]! += GUP_PIN_COUNTING_BIAS;
+  for (const [head, h] of walkerHeldRefs(m)) {
+    t.held[head]! += h.refs;
+    t.pins[head]! += h.pins;
   }
   return t;
 }

@@ -4,6 +4,7 @@ import { pfn as asPfn } from '../../models/machine/ids';
 import type { Machine } from '../../models/machine/state';
 import { freeFrameCount } from '../../models/machine/frames';
 import { tableEntries } from '../../models/machine/pgtable';
+import { walkerHeldRefs } from './walkerRefs';
 
 /** A translation as the differential check sees it: which page of which logical folio, and whether it is writable. */
 export type ObservedEntry = string;
@@ -42,11 +43,12 @@ export interface Observation {
  */
 export function observe(m: Machine, quiescent: boolean): Observation {
   const folios: Record<string, ObservedFolio> = {};
+  const inFlight = walkerHeldRefs(m);
   const ref = (p: Pfn): string => {
     const head = m.frames[p]?.head ?? p;
     const f = m.frames[head]?.folio;
     if (f === undefined || f === null) return `free:${p}`;
-    if (folios[f.id] === undefined) folios[f.id] = observeFolio(m, head);
+    if (folios[f.id] === undefined) folios[f.id] = observeFolio(m, head, inFlight.get(head) ?? { refs: 0, pins: 0 });
     return `${f.id}/${p - head}`;
   };
   const mms = m.mms.map((mm) => ({
@@ -73,7 +75,7 @@ export function observe(m: Machine, quiescent: boolean): Observation {
   return { mms, folios, handles, freeFrames: quiescent ? freeFrameCount(m) : null };
 }
 
-function observeFolio(m: Machine, head: Pfn): ObservedFolio {
+function observeFolio(m: Machine, head: Pfn, walking: { refs: number; pins: number }): ObservedFolio {
   const f = m.frames[head]!.folio!;
   const pages: string[] = [];
   for (let k = 0; k < folioNrPages(f.order); k++) {
@@ -82,8 +84,8 @@ function observeFolio(m: Machine, head: Pfn): ObservedFolio {
   }
   return {
     order: f.order,
-    refcount: f.refcount,
-    pincount: f.pincount,
+    refcount: f.refcount - walking.refs,
+    pincount: f.pincount - walking.pins,
     largeMapcount: f.largeMapcount,
     entireMapcount: f.entireMapcount,
     pages,
