@@ -49,7 +49,10 @@ export function checkCommand(o: CheckCommandOptions, print: (s: string) => void)
     ...(o.timeBudgetMs !== undefined ? { timeBudgetMs: o.timeBudgetMs } : {}),
     onProgress: (n) => o.progress.update(n),
     onFailure: (ops, outcome, phase) => {
-      if (phase === 'found') o.progress.note(`failure found (${ops.length} ops), saved to ${file}; shrinking…`);
+      if (phase === 'found') {
+        o.progress.stop();
+        print(`failure found (${ops.length} ops), saved to ${file}; shrinking (interrupting keeps the smallest case so far)…`);
+      }
       if (ops.length < savedLength) save(ops, outcome, 'found');
     },
   });
