@@ -85,7 +85,7 @@ export abstract class GupPaths extends MigratePaths {
     return flags.pin && !flags.write && !frameAt(m, page).anonExclusive;
   }
 
-  /** GUP-fast's lockless lookup of one page (`gup_fast_pte_range()` / `gup_fast_pmd_leaf()`), without taking the reference. */
+  /** Mirrors `gup_fast_pte_range()` / `gup_fast_pmd_leaf()` (mm/gup.c): the lockless lookup of one page, without taking the reference. */
   gupFastFollow(m: Machine, mm: MmId, v: Vpn, flags: GupFlags): Pfn | null {
     return this.lookupPermitted(m, mm, v, flags);
   }

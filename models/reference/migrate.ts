@@ -124,7 +124,7 @@ export abstract class MigratePaths extends ProtectPaths {
     this.folioPut(m, dst);
   }
 
-  /** One entry of `remove_migration_ptes()` (mm/migrate.c); no flush: the entry was non-present. */
+  /** Mirrors `remove_migration_pte()` (mm/migrate.c) for one entry; no flush: the entry was non-present. */
   removeMigrationPte(m: Machine, dst: Pfn, u: UnmappedMapping): void {
     const writable = u.access === 'writable';
     const exclusive = u.access !== 'readable';

@@ -77,7 +77,8 @@ export abstract class PageTablePaths extends RmapPaths {
   }
 
   /**
-   * Free an unlinked PTE table once no lockless walker can reach it. The reference waits for an
+   * Mirrors `pte_free_defer()` (mm/pgtable-generic.c): free an unlinked PTE table once no lockless
+   * walker can reach it. The reference waits for an
    * RCU grace period, which (since the RCU flavour consolidation) covers both GUP-fast's
    * IRQs-off walk and pte_offset_map()'s rcu_read_lock() section: the end state of
    * "free page table pages by RCU instead of semi RCU".

@@ -19,7 +19,7 @@ export abstract class RmapPaths {
   /** Registry name of this kernel. */
   abstract readonly name: string;
 
-  /** VM_WARN_ON(): a kernel self-check failed. */
+  /** Mirrors `VM_WARN_ON()` (include/linux/mmdebug.h): a kernel self-check failed, reported as kernel_warn. */
   warnOn(m: Machine, cond: boolean, message: string): void {
     if (cond) throw new ModelViolationError({ code: 'kernel_warn', step: m.clock.step, message });
   }

@@ -19,7 +19,7 @@ type GupFastWalker = Extract<Walker, { kind: 'gupFast' }>;
  */
 export abstract class WalkerPaths extends GupPaths {
   /**
-   * The first half of `gup_fast()` (mm/gup.c) for one page: `local_irq_save()`, read the PMD and
+   * Mirrors `gup_fast()` (mm/gup.c), first half, for one page: `local_irq_save()`, read the PMD and
    * the PTE locklessly (`pmdp_get_lockless()`, `ptep_get_lockless()` through `pte_offset_map()`),
    * and take the reference or pin at once (`try_grab_folio_fast()`), as the kernel does a few
    * instructions after the read. The recheck and the unshare test wait for `gupFastGrab`, so
@@ -51,7 +51,7 @@ export abstract class WalkerPaths extends GupPaths {
   }
 
   /**
-   * `try_grab_folio_fast()` on the entry just read, if it maps a page the access may use: a
+   * Mirrors `try_grab_folio_fast()` (mm/gup.c) on the entry just read, if it maps a page the access may use: a
    * non-present or (for FOLL_WRITE) read-only entry, or a frame that is not a live page, gets
    * nothing.
    */
@@ -71,7 +71,7 @@ export abstract class WalkerPaths extends GupPaths {
   }
 
   /**
-   * The second half of `gup_fast()`: recheck that the PMD and PTE did not change since the read,
+   * Mirrors `gup_fast()` (mm/gup.c), second half: recheck that the PMD and PTE did not change since the read,
    * then `gup_must_unshare()`; on any failure the reference is put back. `local_irq_restore()`
    * ends the section either way.
    */
@@ -98,7 +98,7 @@ export abstract class WalkerPaths extends GupPaths {
   }
 
   /**
-   * GUP-fast's recheck after taking the reference: `pmd_val(pmd) != pmd_val(*pmdp)` or
+   * Mirrors `gup_fast_pte_range()` (mm/gup.c), its recheck after taking the reference: `pmd_val(pmd) != pmd_val(*pmdp)` or
    * `pte_val(pte) != pte_val(ptep_get(ptep))` means the page table changed under the walk (zap,
    * COW, fork's write-protect, migration, table removal), so the reference must be dropped.
    */

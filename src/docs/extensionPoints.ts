@@ -1,0 +1,89 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+
+/** One overridable kernel method, as its doc comment describes it. */
+export interface ExtensionPoint {
+  readonly method: string;
+  /** The kernel function(s) it mirrors, or null for a model-level method. */
+  readonly mirrors: string | null;
+  /** The first sentence of its doc comment. */
+  readonly summary: string;
+  /** Where the reference defines it (null when only the batched kernel has it). */
+  readonly reference: string | null;
+  /** Where the batched kernel defines or overrides it. */
+  readonly batched: string | null;
+}
+
+// A doc comment (whose body holds no `*/`) directly followed by a method declaration.
+const METHOD = /\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*\n\s*(?:override\s+)?(?:abstract\s+)?([a-z]\w*)\(/g;
+
+function methodsIn(dir: string, root: string): Map<string, { doc: string; file: string }> {
+  const out = new Map<string, { doc: string; file: string }>();
+  for (const name of readdirSync(dir).sort()) {
+    if (!name.endsWith('.ts')) continue;
+    const file = join(dir, name);
+    const text = readFileSync(file, 'utf8');
+    if (!/\bclass\s+\w+/.test(text)) continue;
+    for (const m of text.matchAll(METHOD)) {
+      const doc = m[1]!.replace(/^\s*\* ?/gm, '').replace(/\s+/g, ' ').trim();
+      if (!out.has(m[2]!)) out.set(m[2]!, { doc, file: relative(root, file) });
+    }
+  }
+  return out;
+}
+
+function mirrorsOf(doc: string): string | null {
+  const m = /^Mirrors (.+?\))[.:](\s|$)/.exec(doc) ?? /^Mirrors (.+?)[.:](\s|$)/.exec(doc);
+  return m === null ? null : m[1]!;
+}
+
+function summaryOf(doc: string): string {
+  const rest = doc.replace(/^Mirrors .+?\)[.:]\s*/, '');
+  const first = /^(.+?[.!?])(\s|$)/.exec(rest);
+  return (first?.[1] ?? rest).slice(0, 200);
+}
+
+/** Every documented method of the reference and batched kernels. */
+export function extensionPoints(root: string): ExtensionPoint[] {
+  const ref = methodsIn(join(root, 'models', 'reference'), root);
+  const bat = methodsIn(join(root, 'models', 'batched'), root);
+  const names = [...new Set([...ref.keys(), ...bat.keys()])].sort();
+  return names.map((method) => {
+    const r = ref.get(method);
+    const b = bat.get(method);
+    const doc = (b ?? r)!.doc;
+    const refDoc = r?.doc ?? doc;
+    return {
+      method,
+      mirrors: mirrorsOf(refDoc) ?? mirrorsOf(doc),
+      summary: summaryOf(refDoc),
+      reference: r === undefined ? null : basename(r.file),
+      batched: b === undefined ? null : basename(b.file),
+    };
+  });
+}
+
+/** docs/extension-points.md */
+export function renderExtensionPoints(points: readonly ExtensionPoint[]): string {
+  const esc = (s: string): string => s.replace(/\|/g, '\\|');
+  const rows = points.map(
+    (p) => `| \`${p.method}\` | ${p.mirrors === null ? '— (model)' : esc(p.mirrors)} | ${p.reference ?? '—'} | ${p.batched ?? '—'} | ${esc(p.summary)} |`,
+  );
+  return `# Extension points
+
+Generated from the doc comments by \`npm run docs\`; a test keeps it in sync with the code.
+
+A variant is a class that extends \`ReferenceKernel\` (models/reference/ReferenceKernel.ts) or
+\`BatchedKernel\` (models/batched/BatchedKernel.ts) and overrides the methods a patch changes.
+Every method below is one kernel function (or, marked "model", one step of the model that has no
+single kernel function); every internal call goes through \`this\`, so an override takes effect
+everywhere the kernel would call it. "reference" is the file of models/reference/ that defines
+the per-page version; "batched" the file of models/batched/ that overrides it (or defines it, for
+functions only the batched paths have). State is passed in as \`m: Machine\`
+(models/machine/state.ts); a method never keeps state of its own.
+
+| method | mirrors | reference | batched | what it does |
+|---|---|---|---|---|
+${rows.join('\n')}
+`;
+}
