@@ -167,6 +167,22 @@ export abstract class FaultPaths extends PageTablePaths {
   }
 
   /**
+   * MAP_POPULATE (`populate_vma_page_range()` → `__get_user_pages()` faulting every page) of
+   * [start, end) with folios of `order`: each folio-aligned chunk that lies wholly inside the
+   * range and is not populated yet gets a new folio, PMD-mapped when it is PMD-sized and the PMD
+   * slot is free, PTE-mapped otherwise. `done` if it mapped anything, else a no-op.
+   */
+  populateRange(m: Machine, mm: MmId, start: Vpn, end: Vpn, order: number): OpResult {
+    const nr = folioNrPages(order);
+    let mapped = 0;
+    for (let base = Math.ceil(start / nr) * nr; base + nr <= end; base += nr) {
+      const pmd = order === m.geometry.maxFolioOrder && pmdAt(m, mm, pmdIndexOf(m, asVpn(base))).kind === 'none';
+      if (this.mapAnonFolio(m, mm, asVpn(base), order, pmd, 0, nr).kind === 'done') mapped++;
+    }
+    return mapped > 0 ? { kind: 'done' } : noop('nothing to populate');
+  }
+
+  /**
    * Populate a new anonymous folio of `order` at `v` (aligned down to the folio size): PMD-mapped,
    * or PTE-mapped for pages [first, first+count) of it. Stands for a THP fault
    * (`do_huge_pmd_anonymous_page()`, or `do_anonymous_page()` with an mTHP order) followed, for a

@@ -6,6 +6,7 @@ type FieldType = 'int' | 'bool' | 'walker';
 /** The fields of every op kind: the schema a counterexample file's ops are checked against. */
 const OP_FIELDS: Readonly<Record<OpKind, Readonly<Record<string, FieldType>>>> = {
   map: { mm: 'int', vpn: 'int', order: 'int', pmd: 'bool', first: 'int', count: 'int' },
+  populate: { mm: 'int', vpn: 'int', nr: 'int', order: 'int' },
   access: { cpu: 'int', mm: 'int', vpn: 'int', write: 'bool' },
   fork: { mm: 'int' },
   zap: { mm: 'int', vpn: 'int', nr: 'int' },

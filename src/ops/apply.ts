@@ -39,6 +39,10 @@ function dispatch(k: ReferenceKernel, m: Machine, op: Op, value: number): OpResu
   switch (op.kind) {
     case 'map':
       return k.mapAnonFolio(m, mm(op.mm), v(op.vpn), op.order, op.pmd, op.first, op.count);
+    case 'populate': {
+      const r = k.clipRange(m, op.vpn, op.nr);
+      return k.populateRange(m, mm(op.mm), r.start, r.end, op.order);
+    }
     case 'access':
       return k.userAccess(m, cpu(op.cpu), mm(op.mm), v(op.vpn), op.write, value);
     case 'fork':

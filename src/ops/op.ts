@@ -9,6 +9,8 @@ import { assertNever } from '../../models/assertNever';
 export type Op =
   /** Populate a new anonymous folio: PMD-mapped, or PTE-mapped for pages [first, first+count). */
   | { readonly kind: 'map'; readonly mm: number; readonly vpn: number; readonly order: number; readonly pmd: boolean; readonly first: number; readonly count: number }
+  /** MAP_POPULATE of [vpn, vpn+nr): every unpopulated aligned chunk gets a new folio of `order`, fully mapped. */
+  | { readonly kind: 'populate'; readonly mm: number; readonly vpn: number; readonly nr: number; readonly order: number }
   /** A user load or store on a CPU. */
   | { readonly kind: 'access'; readonly cpu: number; readonly mm: number; readonly vpn: number; readonly write: boolean }
   | { readonly kind: 'fork'; readonly mm: number }
@@ -35,7 +37,7 @@ export type Op =
 export type OpKind = Op['kind'];
 
 export const OP_KINDS: readonly OpKind[] = [
-  'map', 'access', 'fork', 'zap', 'exit', 'mprotect', 'mremap', 'migrate', 'freeTable',
+  'map', 'populate', 'access', 'fork', 'zap', 'exit', 'mprotect', 'mremap', 'migrate', 'freeTable',
   'gup', 'unpin', 'gupRead', 'gupWrite', 'walkBegin', 'walkEnd', 'tick', 'drain',
 ];
 
@@ -48,6 +50,8 @@ export function formatOp(op: Op): string {
       return op.pmd
         ? `map mm#${op.mm} vpn ${op.vpn} order ${op.order} PMD`
         : `map mm#${op.mm} vpn ${op.vpn} order ${op.order} pages ${op.first}+${op.count}`;
+    case 'populate':
+      return `populate mm#${op.mm} vpn ${op.vpn}+${op.nr} order ${op.order}`;
     case 'access':
       return `${op.write ? 'store' : 'load'} cpu${op.cpu} mm#${op.mm} vpn ${op.vpn}`;
     case 'fork':

@@ -39,6 +39,8 @@ export function resolveOp(m: Machine, op: Op): Op | { readonly skip: string } {
   switch (op.kind) {
     case 'map':
       return { ...op, mm, vpn: vpn(op.vpn), order: Math.min(Math.max(0, op.order), g.maxFolioOrder) };
+    case 'populate':
+      return { ...op, mm, vpn: vpn(op.vpn), nr: Math.max(1, op.nr), order: Math.min(Math.max(0, op.order), g.maxFolioOrder) };
     case 'access':
       return { ...op, mm, cpu: cpu(op.cpu), vpn: vpn(op.vpn) };
     case 'fork':
