@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { KERNELS } from '../../models/registry';
 import { checkCommand } from './checkCommand';
+import { costCommand } from './costCommand';
 import { loadKernel } from './loadKernel';
 import { GEOMETRY_HELP, parseGeometry, parsePositiveInt, parseSeed } from './options';
 import { makeProgress } from './progress';
@@ -9,6 +10,7 @@ import { mutantsCommand } from './mutantsCommand';
 import { explainCommand, replayCommand } from './replayCommands';
 import { UsageError } from './usageError';
 import { renderExplanationHtml } from '../report/html';
+import { WORKLOADS } from '../cost/workloads/index';
 
 const print = (s: string): void => {
   process.stdout.write(`${s}\n`);
@@ -86,6 +88,17 @@ function program(setExit: (code: number) => void): Command {
           print,
         ),
       );
+    });
+
+  p.command('cost')
+    .description('kernel work (atomic ref updates, rmap calls, gather slots, TLB flushes, IPIs, RCU callbacks) on named workloads, kernel vs reference')
+    .option('--kernel <name|file.ts>', `registered kernel (${KERNELS.map((k) => k.name).join(', ')}) or a variant file`, defaultKernel())
+    .option('--workload <names...>', `workloads to run (default all): ${WORKLOADS.map((w) => w.name).join(', ')}`)
+    .option('--geometry <name>', GEOMETRY_HELP, 'realistic')
+    .action(async (o: { kernel: string; workload?: string[]; geometry: string }) => {
+      const geometry = parseGeometry(o.geometry);
+      const kernel = await loadKernel(o.kernel);
+      setExit(costCommand({ kernel, geometry, workloads: o.workload ?? [] }, print));
     });
 
   p.command('models')

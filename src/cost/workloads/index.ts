@@ -1,0 +1,31 @@
+import type { CostWorkload } from '../workload';
+import { forkPinnedPteMappedThp, forkPteMappedThp } from './fork';
+import { freePageTables } from './tables';
+import { gupPinPmdThp, gupPmdThp } from './gup';
+import { migrateReadMostly } from './migrate';
+import { zapPteMappedThp } from './zap';
+
+/** Every named cost workload, in the order `mmcheck cost` prints them. */
+export const WORKLOADS: readonly CostWorkload[] = [
+  gupPmdThp,
+  gupPinPmdThp,
+  zapPteMappedThp,
+  migrateReadMostly,
+  freePageTables,
+  forkPteMappedThp,
+  forkPinnedPteMappedThp,
+];
+
+export class UnknownWorkloadError extends Error {
+  constructor(readonly given: readonly string[]) {
+    super(`unknown workload${given.length > 1 ? 's' : ''} ${given.map((n) => `'${n}'`).join(', ')}; valid workloads: ${WORKLOADS.map((w) => w.name).join(', ')}`);
+  }
+}
+
+/** The named workloads, in the order given; all of them for an empty list. Throws UnknownWorkloadError naming the valid ones. */
+export function selectWorkloads(names: readonly string[]): CostWorkload[] {
+  if (names.length === 0) return [...WORKLOADS];
+  const unknown = names.filter((n) => !WORKLOADS.some((w) => w.name === n));
+  if (unknown.length > 0) throw new UnknownWorkloadError(unknown);
+  return names.map((n) => WORKLOADS.find((w) => w.name === n)).filter((w): w is CostWorkload => w !== undefined);
+}
