@@ -1,0 +1,56 @@
+import type { Geometry } from '../../models/machine/geometry';
+import { BatchedKernel } from '../../models/batched/BatchedKernel';
+import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import { runCheck } from '../check/runCheck';
+import { median, ratio, row } from './timing';
+
+/** One configuration of the random check: which kernel runs against what, on which geometry. */
+export interface CheckConfig {
+  readonly geometry: Geometry;
+  /** Sequences per repetition; every configuration of a geometry runs the same ones (same seed). */
+  readonly runs: number;
+}
+
+interface Speed {
+  readonly steps: number;
+  readonly sequences: number;
+  readonly ms: number;
+}
+
+const SEED = 1;
+const MAX_OPS = 60;
+
+function once(kernel: () => ReferenceKernel, c: CheckConfig): Speed {
+  const r = runCheck({ kernel, reference: () => new ReferenceKernel(), geometry: c.geometry, runs: c.runs, seed: SEED, maxOps: MAX_OPS });
+  if (r.failure !== null) throw new Error(`bench: the check failed on ${c.geometry.name} (${r.failure.outcome.violation.code}); run mmcheck check --seed ${SEED}`);
+  return { steps: r.steps, sequences: r.sequences, ms: r.elapsedMs };
+}
+
+/**
+ * Steps per second of the random check (src/check/runCheck.ts): the reference alone (its
+ * per-kernel oracles), and the batched kernel against the reference (both kernels, every oracle,
+ * the differential observation). Repetitions alternate between the two so drift hits both; the
+ * median time of each is reported. Returns the printed rows.
+ */
+export function benchCheck(configs: readonly CheckConfig[], reps: number): string[] {
+  const lines = [row('geometry   check', 34, ['sequences', 'steps', 'median s', 'steps/s', 'ratio'])];
+  for (const c of configs) {
+    once(() => new BatchedKernel(), { ...c, runs: Math.max(1, Math.floor(c.runs / 10)) }); // warm-up: JIT, caches
+    const alone: Speed[] = [];
+    const diff: Speed[] = [];
+    for (let i = 0; i < reps; i++) {
+      alone.push(once(() => new ReferenceKernel(), c));
+      diff.push(once(() => new BatchedKernel(), c));
+    }
+    const a = alone[0];
+    const d = diff[0];
+    if (a === undefined || d === undefined) continue;
+    const aMs = median(alone.map((s) => s.ms));
+    const dMs = median(diff.map((s) => s.ms));
+    const aRate = (a.steps / aMs) * 1000;
+    const dRate = (d.steps / dMs) * 1000;
+    lines.push(row(`${c.geometry.name.padEnd(10)} reference alone`, 34, [String(a.sequences), String(a.steps), (aMs / 1000).toFixed(2), aRate.toFixed(0), '1.00']));
+    lines.push(row(`${c.geometry.name.padEnd(10)} batched vs reference`, 34, [String(d.sequences), String(d.steps), (dMs / 1000).toFixed(2), dRate.toFixed(0), ratio(dRate, aRate)]));
+  }
+  return lines;
+}
