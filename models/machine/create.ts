@@ -48,6 +48,7 @@ export function createMachine(g: Geometry): Machine {
     migrc: { pending: [], cpus: new Array<boolean>(g.nrCpus).fill(false) },
     clock: { step: -1, folios: 0 },
     allocHint: 0,
+    freeFrames: g.nrFrames,
     stats: emptyStats(),
     marks: {},
   };

@@ -29,6 +29,8 @@ export interface Machine {
   readonly clock: AllocClock;
   /** Lowest PFN that may be free: a search hint for the allocator, never a correctness input. */
   allocHint: number;
+  /** Frames in state 'free', kept by the allocator (the ledger audit recounts it). */
+  freeFrames: number;
   readonly stats: Stats;
   /**
    * Tracepoints: named events kernels report for coverage measurement (a gather that filled, a

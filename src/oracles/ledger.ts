@@ -92,9 +92,11 @@ export function auditLedger(m: Machine, step: number): void {
       }
     }
   }
+  let free = 0;
   for (let i = 0; i < m.frames.length; i++) {
     const fr = m.frames[i]!;
     const p = asPfn(i);
+    if (fr.state === 'free') free++;
     if (fr.state !== 'data') {
       if (t.pte[i]! > 0 || t.pmd[i]! > 0) fail('freed_frame_in_use', p, null, `${fr.state} frame is mapped by ${t.pte[i]! + t.pmd[i]!} page-table entries`);
       continue;
@@ -102,6 +104,7 @@ export function auditLedger(m: Machine, step: number): void {
     if (fr.folio === null) continue;
     auditFolio(m, p, fr.folio, t, fail);
   }
+  if (free !== m.freeFrames) throw new ModelViolationError({ code: 'kernel_warn', step, message: `allocator counts ${m.freeFrames} free frames, ${free} are free` });
 }
 
 type Fail = (code: LedgerViolation['code'], p: Pfn, folio: Folio | null, detail: string) => never;
