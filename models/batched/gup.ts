@@ -76,6 +76,11 @@ export abstract class BatchedGup extends BatchedFork {
     return v;
   }
 
+  /** Mirrors `record_subpages()` (mm/gup.c); see recordSubpages.ts. A method so a variant can override it. */
+  recordSubpages(page: Pfn, sz: number, addr: Vpn, end: Vpn): Pfn[] {
+    return recordSubpages(page, sz, addr, end);
+  }
+
   /**
    * Mirrors `gup_fast_pmd_leaf()` (mm/gup.c): record the subpages of [addr, end) inside the leaf,
    * grab the folio once for all of them, then recheck the PMD and `gup_must_unshare()`; on either
@@ -83,7 +88,7 @@ export abstract class BatchedGup extends BatchedFork {
    */
   gupFastPmdLeaf(m: Machine, mm: MmId, i: number, orig: LeafPmd, addr: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): boolean {
     if (flags.write && !orig.writable) return false; // pmd_access_permitted()
-    const subpages = recordSubpages(orig.pfn, m.geometry.ptrsPerPte, addr, end);
+    const subpages = this.recordSubpages(orig.pfn, m.geometry.ptrsPerPte, addr, end);
     this.tryGrabFolio(m, orig.pfn, subpages.length, flags.pin);
     if (!pmdSame(pmdAt(m, mm, i), orig) || (!orig.writable && this.gupMustUnshare(m, flags, orig.pfn))) {
       this.gupPutFolio(m, orig.pfn, subpages.length, flags.pin);
