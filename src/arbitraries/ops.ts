@@ -22,6 +22,11 @@ export function opArb(g: Geometry): fc.Arbitrary<Op> {
         .tuple(fc.integer({ min: 0, max: g.pmdsPerMm - 1 }), fc.constantFrom(0, 1, ppt / 2 - 1, ppt / 2, ppt - 2, ppt - 1))
         .map(([i, off]) => i * ppt + off),
     },
+    // Two hot pages inside the second table (not on a folio or table boundary) that many ops
+    // revisit: bugs that need several ops on one page — a read fault, a migration and a store
+    // from another CPU to the same address (MIGRC), or two folios mapped side by side — are
+    // otherwise a few-in-a-thousand event with 64 pages to choose from.
+    { weight: 3, arbitrary: fc.integer({ min: ppt + 5, max: ppt + 6 }) },
   );
   const nr = fc.oneof(
     { weight: 3, arbitrary: fc.integer({ min: 1, max: 4 }) },
