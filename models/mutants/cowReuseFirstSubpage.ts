@@ -1,7 +1,7 @@
 import type { Pfn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { folioAt, frameAt } from '../machine/frames';
-import { ReferenceKernel } from '../reference/ReferenceKernel';
+import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
 
 /**
@@ -14,7 +14,7 @@ import type { MutantSpec } from './mutant';
  * Caught by: the ledger (an exclusive page mapped twice) or the memory oracle (the other mm reads
  * the write), or the differential check (the reference copies).
  */
-export class CowReuseFirstSubpage extends ReferenceKernel {
+export class CowReuseFirstSubpage extends BatchedKernel {
   override readonly name: string = 'cow-reuse-first-subpage';
 
   override wpCanReuseAnonFolio(m: Machine, head: Pfn): boolean {

@@ -1,5 +1,5 @@
 import type { Machine, Walker } from '../machine/state';
-import { ReferenceKernel } from '../reference/ReferenceKernel';
+import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
 
 /**
@@ -11,7 +11,7 @@ import type { MutantSpec } from './mutant';
  * Caught by: the differential check (the reference's walk fails, this one returns a handle) or
  * the memory oracle (a pin on a page the mm no longer maps).
  */
-export class GupFastNoRecheck extends ReferenceKernel {
+export class GupFastNoRecheck extends BatchedKernel {
   override readonly name: string = 'gup-fast-no-recheck';
 
   override gupFastRecheck(_m: Machine, _w: Extract<Walker, { kind: 'gupFast' }>): boolean {

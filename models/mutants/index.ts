@@ -1,7 +1,42 @@
 import type { MutantSpec } from './mutant';
+import { batchIgnoresPfnGap } from './batchIgnoresPfnGap';
+import { batchPastFolioEnd } from './batchPastFolioEnd';
 import { cowReuseFirstSubpage } from './cowReuseFirstSubpage';
+import { cowReuseFolioMapcount } from './cowReuseFolioMapcount';
+import { forkBatchIgnoresPins } from './forkBatchIgnoresPins';
+import { freeBeforeFlush } from './freeBeforeFlush';
 import { gupFastNoRecheck } from './gupFastNoRecheck';
+import { gupOneRefForN } from './gupOneRefForN';
+import { gupSubpageOffsetShift } from './gupSubpageOffsetShift';
+import { migrcDefersWritable } from './migrcDefersWritable';
+import { migrcFreesSource } from './migrcFreesSource';
+import { migrcNoGiveupOnWrite } from './migrcNoGiveupOnWrite';
+import { noFlushWhenGatherFull } from './noFlushWhenGatherFull';
 import { semiRcuSingleTable } from './semiRcuSingleTable';
+import { tableBatchNoRcu } from './tableBatchNoRcu';
+import { zapDropsOneRefPerBatch } from './zapDropsOneRefPerBatch';
 
-/** Every registered mutant, one file each. */
-export const MUTANTS: readonly MutantSpec[] = [cowReuseFirstSubpage, gupFastNoRecheck, semiRcuSingleTable];
+/** Every registered mutant, one file each, grouped by seed discussion. */
+export const MUTANTS: readonly MutantSpec[] = [
+  // seed 000: zap batching and the mmu_gather
+  freeBeforeFlush,
+  noFlushWhenGatherFull,
+  batchPastFolioEnd,
+  batchIgnoresPfnGap,
+  zapDropsOneRefPerBatch,
+  // seed 001: mapcounts, COW reuse, fork and pins
+  forkBatchIgnoresPins,
+  cowReuseFirstSubpage,
+  cowReuseFolioMapcount,
+  // seed 002: MIGRC
+  migrcNoGiveupOnWrite,
+  migrcDefersWritable,
+  migrcFreesSource,
+  // seed 003: page-table freeing
+  semiRcuSingleTable,
+  tableBatchNoRcu,
+  // seed 004: GUP on compound pages
+  gupSubpageOffsetShift,
+  gupOneRefForN,
+  gupFastNoRecheck,
+];

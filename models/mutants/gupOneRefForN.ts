@@ -1,0 +1,28 @@
+import type { Pfn } from '../machine/ids';
+import type { Machine } from '../machine/state';
+import { BatchedKernel } from '../batched/BatchedKernel';
+import type { MutantSpec } from './mutant';
+
+/**
+ * Breaks: `try_grab_folio(folio, refs, flags)` takes one reference (or one pin) whatever `refs`
+ * is — `folio_ref_inc()` where `folio_ref_add(refs)` belongs — so GUP of n subpages of one folio
+ * in one grab holds one reference, while unpin (per folio run, `gup_put_folio(folio, n)`) drops n.
+ * Violates: seed 004 ("Grab head page refcount once for group of subpages"): the head is grabbed
+ * once with `refs = n`, and N subpages pinned ⇒ N refs/pins (kernel-semantics §6).
+ * Caught by: the ledger audit (refcount_mismatch / pincount_mismatch) right after the GUP.
+ */
+export class GupOneRefForN extends BatchedKernel {
+  override readonly name: string = 'gup-one-ref-for-n';
+
+  override tryGrabFolio(m: Machine, head: Pfn, _refs: number, pin: boolean): void {
+    super.tryGrabFolio(m, head, 1, pin);
+  }
+}
+
+export const gupOneRefForN: MutantSpec = {
+  name: 'gup-one-ref-for-n',
+  breaks: 'try_grab_folio() takes one reference or pin for n subpages',
+  violates: 'seed 004: grab the head once with refs = n; N subpages pinned hold N refs/pins',
+  caughtBy: ['refcount_mismatch', 'pincount_mismatch'],
+  make: () => new GupOneRefForN(),
+};

@@ -1,0 +1,36 @@
+import type { Machine } from '../machine/state';
+import { folioHead } from '../machine/frames';
+import type { MmuGather } from '../batched/mmuGather';
+import { BatchedKernel } from '../batched/BatchedKernel';
+import type { MutantSpec } from './mutant';
+
+/**
+ * Breaks: freeing the gathered pages drops one reference per gather entry (`folio_put()`)
+ * instead of the entry's nr_pages (`folios_put_refs(refs = nr)`), so a zapped batch of n PTEs
+ * of one folio leaves n - 1 references behind and the folio is never freed.
+ * Violates: seed 000 (PTE-batched zap): a "page + nr_pages" entry stands for nr mappings, each
+ * holding one reference (kernel-semantics §3 `__tlb_batch_free_encoded_pages()`, §6 "each
+ * page-table mapping holds one ref").
+ * Caught by: the ledger audit (refcount_mismatch) right after the zap.
+ */
+export class ZapDropsOneRefPerBatch extends BatchedKernel {
+  override readonly name: string = 'zap-drops-one-ref-per-batch';
+
+  override tlbBatchPagesFlush(m: Machine, tlb: MmuGather): void {
+    for (const batch of tlb.batches) {
+      if (batch.nr === 0) break;
+      for (const e of batch.entries) this.folioPut(m, folioHead(m, e.page));
+      batch.entries.length = 0;
+      batch.nr = 0;
+    }
+    tlb.active = 0;
+  }
+}
+
+export const zapDropsOneRefPerBatch: MutantSpec = {
+  name: 'zap-drops-one-ref-per-batch',
+  breaks: 'the gather drops one reference per "page + nr_pages" entry instead of nr',
+  violates: 'seed 000: folios_put_refs(refs = nr) — each of the nr zapped mappings held a reference',
+  caughtBy: ['refcount_mismatch'],
+  make: () => new ZapDropsOneRefPerBatch(),
+};
