@@ -83,6 +83,9 @@ export abstract class BatchedGather extends ReferenceKernel {
     const batch = tlb.batches[tlb.active];
     if (batch === undefined) throw new Error(`gather has no active batch ${tlb.active}`);
     const slots = encodedSlots(nr);
+    // The caller flushes before appending to a full gather; appending anyway writes past the
+    // batch page (memory corruption in C), which the model reports instead of growing the array.
+    this.warnOn(m, batch.nr + slots > batch.max, `mmu_gather batch overflow: ${slots} slot(s) appended to a batch with ${batch.nr} of ${batch.max} used`);
     batch.entries.push({ page, nrPages: nr, delayRmap });
     batch.nr += slots;
     m.stats.gatherSlots += slots;

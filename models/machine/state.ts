@@ -1,7 +1,6 @@
 import type { Geometry } from './geometry';
 import type { CpuId, HandleId, MmId, Pfn, Vpn } from './ids';
 import type { PmdEntry, Pte } from './pte';
-import type { OpResult } from '../result';
 
 /**
  * The whole machine as plain data: frames with their struct-page fields, mms with page tables,
@@ -116,10 +115,17 @@ export interface Cpu {
   /** The one lockless walker in flight on this CPU. */
   walker: Walker | null;
   /**
-   * A GUP-fast walk that an IPI forced to finish (the IPI waits for the IRQs-off section): its
-   * outcome, reported by the next walkEnd on this CPU, which until then cannot start another walk.
+   * A GUP-fast walk that an IPI forced to finish its reads (the IPI waits for the IRQs-off
+   * section): the walk as it was, and whether its recheck passed. It holds no table any more but
+   * keeps its reference until the next walkEnd on this CPU turns it into a handle or puts it, so
+   * the handle appears at the same op as when no IPI came. Until then the CPU starts no other walk.
    */
-  finishedWalk: OpResult | null;
+  finishedWalk: FinishedWalk | null;
+}
+
+export interface FinishedWalk {
+  readonly walk: Extract<Walker, { kind: 'gupFast' }>;
+  readonly recheckPassed: boolean;
 }
 
 /**

@@ -15,8 +15,9 @@ import type { MutantSpec } from './mutant';
  * it"; stale read-only entries are harmless because src == dst, a stale writable one is not.
  * Rule R3 (kernel-semantics §10).
  * Caught by: the stale_tlb_divergent_write hazard (a store to dst while a CPU caches a writable
- * src for the same address) or the memory oracle (stale_read: a store through the stale entry is
- * lost to dst).
+ * src for the same address), the memory oracle (stale_read: a store through the stale entry is
+ * lost to dst), or the differential check when that lost store is read back through a FOLL_GET
+ * reference, which only the differential check compares.
  */
 export class MigrcDefersWritable extends BatchedKernel {
   override readonly name: string = 'migrc-defers-writable';
@@ -30,6 +31,6 @@ export const migrcDefersWritable: MutantSpec = {
   name: 'migrc-defers-writable',
   breaks: 'MIGRC defers the flush for a folio with a writable mapping (tests the cleared PTE)',
   violates: 'seed 002: only folios whose mappings were all read-only may skip the flush; rule R3',
-  caughtBy: ['stale_tlb_divergent_write', 'stale_read'],
+  caughtBy: ['stale_tlb_divergent_write', 'stale_read', 'divergence'],
   make: () => new MigrcDefersWritable(),
 };

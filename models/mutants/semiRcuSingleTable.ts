@@ -26,7 +26,7 @@ export class SemiRcuSingleTable extends BatchedKernel {
   }
 
   override tlbRemoveTableOne(m: Machine, table: Pfn): void {
-    this.tlbRemoveTableSyncOne(m);
+    this.tlbRemoveTableSyncOne(m, [table]);
     freeTableFrame(m, table);
   }
 }

@@ -84,17 +84,27 @@ export abstract class WalkerPaths extends GupPaths {
   }
 
   gupFastComplete(m: Machine, w: GupFastWalker): OpResult {
-    const flags = { pin: w.pin, write: w.write, fast: true };
+    if (w.grabbed === null) return { kind: 'gupFailed' };
+    return this.gupFastHandOver(m, w, this.gupFastRecheckAll(m, w));
+  }
+
+  /** The recheck and the unshare test (B4, B5 of the rmap.h ordering): may the walk keep its page? */
+  gupFastRecheckAll(m: Machine, w: GupFastWalker): boolean {
+    if (w.grabbed === null) return false;
+    // For a PMD leaf the unshare test looks at the head, where PageAnonExclusive lives.
+    const exclusivityPage = w.pmd.kind === 'leaf' ? w.pmd.pfn : w.grabbed.pfn;
+    return this.gupFastRecheck(m, w) && !this.gupMustUnshare(m, { pin: w.pin, write: w.write, fast: true }, exclusivityPage);
+  }
+
+  /** Turn the walk's reference into a handle, or put it back when the recheck failed. */
+  gupFastHandOver(m: Machine, w: GupFastWalker, passed: boolean): OpResult {
     const g = w.grabbed;
     if (g === null) return { kind: 'gupFailed' };
-    const head = folioHead(m, g.pfn);
-    // For a PMD leaf the unshare test looks at the head, where PageAnonExclusive lives.
-    const exclusivityPage = w.pmd.kind === 'leaf' ? w.pmd.pfn : g.pfn;
-    if (!this.gupFastRecheck(m, w) || this.gupMustUnshare(m, flags, exclusivityPage) || m.handles.length >= m.geometry.maxHandles) {
-      this.gupPutFolio(m, head, 1, w.pin);
+    if (!passed || m.handles.length >= m.geometry.maxHandles) {
+      this.gupPutFolio(m, folioHead(m, g.pfn), 1, w.pin);
       return { kind: 'gupFailed' };
     }
-    return this.newHandle(m, w.mm, w.vpn, flags, [g]);
+    return this.newHandle(m, w.mm, w.vpn, { pin: w.pin, write: w.write, fast: true }, [g]);
   }
 
   /**
@@ -142,9 +152,9 @@ export abstract class WalkerPaths extends GupPaths {
     const c = m.cpus[cpu];
     if (c === undefined) return noop('no such cpu');
     if (c.finishedWalk !== null) {
-      const r = c.finishedWalk;
+      const f = c.finishedWalk;
       c.finishedWalk = null;
-      return r;
+      return this.gupFastHandOver(m, f.walk, f.recheckPassed);
     }
     const w = c.walker;
     if (w === null) return noop('no walker on this cpu');
@@ -153,15 +163,26 @@ export abstract class WalkerPaths extends GupPaths {
 
   /**
    * Mirrors `tlb_remove_table_sync_one()` (mm/mmu_gather.c): an IPI to every CPU, waiting for each
-   * to take it. A CPU with IRQs off (GUP-fast) takes it only after its walk ends, so the walk is
-   * finished first; a `pte_offset_map()` reader takes it at once and keeps its table pointer.
+   * to take it, before `tables` are freed. A CPU with IRQs off (GUP-fast) takes it only after its
+   * walk has done its last read of the table — the recheck; a `pte_offset_map()` reader takes it at
+   * once and keeps its table pointer.
+   *
+   * Simplified: only a walk that holds one of `tables` is made to finish its reads here (it
+   * rechecks now — and fails, since the PMD was cleared before the IPI — and hands its reference
+   * back at the next walkEnd, as without the IPI). A walk on any other table would take the IPI
+   * after its walk too, but when it ends is timing, not semantics; finishing it here would make
+   * its outcome depend on that timing and differ from a kernel that sends no IPI.
    */
-  tlbRemoveTableSyncOne(m: Machine): void {
+  tlbRemoveTableSyncOne(m: Machine, tables: readonly Pfn[]): void {
     for (const c of m.cpus) {
       m.stats.tableSyncIpis++;
-      if (c.irqsDisabled) c.finishedWalk = this.gupFastGrab(m, c.id);
+      const w = c.walker;
+      if (!c.irqsDisabled || w === null || w.kind !== 'gupFast' || w.table === null || !tables.includes(w.table)) continue;
+      c.finishedWalk = { walk: w, recheckPassed: this.gupFastRecheckAll(m, w) };
+      walkerExit(m, c.id);
     }
   }
+
 
   /** Entries of the table, for readers. */
   tableIsEmpty(m: Machine, table: Pfn): boolean {

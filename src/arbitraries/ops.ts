@@ -44,6 +44,8 @@ export function opArb(g: Geometry): fc.Arbitrary<Op> {
       weight: 6,
       arbitrary: fc.record({ kind: fc.constant('map'), mm, vpn, order, pmd: fc.boolean(), first: fc.integer({ min: 0, max: ppt - 1 }), count: fc.oneof(fc.constant(ppt), fc.integer({ min: 1, max: ppt })) }),
     },
+    // MAP_POPULATE of a range: many folios in one op, so gathers fill and batches repeat in few ops
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('populate'), mm, vpn, nr, order }) },
     { weight: 9, arbitrary: fc.record({ kind: fc.constant('access'), cpu, mm, vpn, write: fc.boolean() }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('fork'), mm }) },
     { weight: 4, arbitrary: fc.record({ kind: fc.constant('zap'), mm, vpn, nr }) },

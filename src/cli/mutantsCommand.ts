@@ -43,7 +43,9 @@ export function mutantsCommand(o: MutantsCommandOptions, print: (s: string) => v
     allLens.push(...killed.map((r) => r.shrunkLength ?? 0));
     const line = `${mu.name.padEnd(34)} ${`${killed.length}/${results.length}`.padEnd(7)} ${oracles.padEnd(26)} ${String(runs ?? '-').padEnd(14)} ${String(lens ?? '-').padEnd(13)} ${median(results.map((r) => r.ms))}`;
     print(killed.length === results.length ? line : pc.red(line));
-    const best = [...killed].sort((a, b) => (a.shrunkLength ?? 0) - (b.shrunkLength ?? 0))[0];
+    // The fixture: the shortest kill by an oracle the mutant's header expects (any kill if none did).
+    const byLength = [...killed].sort((a, b) => (a.shrunkLength ?? 0) - (b.shrunkLength ?? 0));
+    const best = byLength.find((r) => r.expectedOracle) ?? byLength[0];
     if (o.fixturesDir !== null && best?.ops !== null && best !== undefined) {
       const outcome = runOne({ kernel: mu.make, reference: () => new ReferenceKernel(), geometry: o.geometry }, best.ops);
       if (!outcome.ok) {

@@ -2,11 +2,14 @@ import type { Pfn } from '../../models/machine/ids';
 import type { Machine } from '../../models/machine/state';
 import { GUP_PIN_COUNTING_BIAS } from '../../models/reference/rmap';
 
-/** References and pins that GUP-fast walks in flight hold, per folio head (they put them back or hand them to a handle at walkEnd). */
+/**
+ * References and pins that GUP-fast walks hold until walkEnd (in flight, or finished early by an
+ * IPI), per folio head: walkEnd puts them back or hands them to a handle.
+ */
 export function walkerHeldRefs(m: Machine): Map<Pfn, { refs: number; pins: number }> {
   const out = new Map<Pfn, { refs: number; pins: number }>();
   for (const c of m.cpus) {
-    const w = c.walker;
+    const w = c.finishedWalk?.walk ?? c.walker;
     if (w === null || w.kind !== 'gupFast' || w.grabbed === null) continue;
     const head = m.frames[w.grabbed.pfn]?.head ?? w.grabbed.pfn;
     const large = (m.frames[head]?.folio?.order ?? 0) > 0;
