@@ -1,6 +1,7 @@
 import { ReferenceKernel } from './reference/ReferenceKernel';
 import { MUTANTS } from './mutants/index';
 import { BatchedKernel } from './batched/BatchedKernel';
+import { BatchedNoMigrc } from './batched/BatchedNoMigrc';
 
 /** A registered kernel: a name, one line on what it is, and how to make one. */
 export interface KernelEntry {
@@ -24,6 +25,12 @@ export const KERNELS: readonly KernelEntry[] = [
     summary: 'the five optimizations: PTE-batched zap through an mmu_gather, batched fork, GUP once per folio, batched migration with MIGRC, RCU table freeing',
     role: 'kernel',
     make: () => new BatchedKernel(),
+  },
+  {
+    name: 'batched-no-migrc',
+    summary: 'the batched kernel without MIGRC (not merged upstream): mainline batching, one flush per migration batch',
+    role: 'kernel',
+    make: () => new BatchedNoMigrc(),
   },
   ...MUTANTS.map((mu) => ({ name: mu.name, summary: `${mu.breaks} (${mu.violates})`, role: 'mutant' as const, make: mu.make })),
 ];

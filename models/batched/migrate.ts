@@ -61,8 +61,7 @@ export abstract class BatchedMigrate extends BatchedMigrc {
       const batch: MigrateUbc = { ubc, ro, canMigrc: true }; // can_migrc_init()
       const u = this.migrateFolioUnmap(m, src, batch);
       if (u !== null) {
-        // can_migrc_test(): no writable or dirty mapping, at least one read-only one, not pending already.
-        const migrc = batch.canMigrc && ro.flushRequired && !folioAt(m, src).migrcPending;
+        const migrc = this.canMigrcTest(m, src, batch);
         if (migrc) {
           this.migrcMarkPending(m, src);
           this.foldUbcRoToMigrc(req, ro);
@@ -79,6 +78,15 @@ export abstract class BatchedMigrate extends BatchedMigrc {
     }
     this.migrcReqEnd(m, req);
     return moved.length;
+  }
+
+  /**
+   * Mirrors `can_migrc_test()` (mm/migrate.c, seed 002): the folio's flush may be deferred when no
+   * mapping was writable or dirty, at least one read-only one was unmapped, and it is not pending
+   * already.
+   */
+  canMigrcTest(m: Machine, src: Pfn, batch: MigrateUbc): boolean {
+    return batch.canMigrc && batch.ro.flushRequired && !folioAt(m, src).migrcPending;
   }
 
   /**
