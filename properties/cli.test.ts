@@ -1,25 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { captureOutput } from './__helpers__/captureOutput';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../src/cli/main';
 import { readCounterexample } from '../src/counterexample/file';
 
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
+const io = captureOutput();
 
 describe('mmcheck CLI', () => {
   it.each([
@@ -32,16 +19,16 @@ describe('mmcheck CLI', () => {
     [['replay', 'no-such-file.json'], 'cannot read counterexample'],
   ])('%j exits 2 with a message naming the valid choices', async (argv, message) => {
     expect(await main(argv)).toBe(2);
-    expect(err).toContain(message);
-    expect(err).not.toMatch(/\n\s+at /); // no stack trace
+    expect(io.err).toContain(message);
+    expect(io.err).not.toMatch(/\n\s+at /); // no stack trace
   });
 
   it('check on the reference holds, prints a summary with coverage, exits 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mmcheck-cli-'));
     expect(await main(['check', '--kernel', 'reference', '--runs', '100', '--seed', '4', '--quiet', '--failures', dir])).toBe(0);
-    expect(out).toContain('sequences  100');
-    expect(out).toContain('HOLDS');
-    expect(out).toContain('large folio PTE-mapped by two mms');
+    expect(io.out).toContain('sequences  100');
+    expect(io.out).toContain('HOLDS');
+    expect(io.out).toContain('large folio PTE-mapped by two mms');
     expect(readdirSync(dir)).toEqual([]);
   });
 
@@ -49,7 +36,7 @@ describe('mmcheck CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mmcheck-cli-'));
     const variant = join(import.meta.dirname, 'fixtures', 'variants', 'zapWithoutFlush.ts');
     expect(await main(['check', '--kernel', variant, '--runs', '300', '--seed', '3', '--quiet', '--failures', dir])).toBe(1);
-    expect(out).toContain('FAILED: free_with_stale_tlb');
+    expect(io.out).toContain('FAILED: free_with_stale_tlb');
     const [name] = readdirSync(dir);
     expect(name).toBeDefined();
     const file = join(dir, name!);
@@ -57,11 +44,11 @@ describe('mmcheck CLI', () => {
     const cx = readCounterexample(file);
     expect(cx.status).toBe('shrunk');
     expect(cx.ops.length).toBeLessThanOrEqual(4);
-    out = '';
+    io.out = '';
     expect(await main(['replay', file])).toBe(1);
-    expect(out).toContain('same violation: free_with_stale_tlb');
-    out = '';
+    expect(io.out).toContain('same violation: free_with_stale_tlb');
+    io.out = '';
     expect(await main(['replay', file, '--kernel', 'reference'])).toBe(0);
-    expect(out).toContain('passes now');
+    expect(io.out).toContain('passes now');
   });
 });

@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { captureOutput } from './__helpers__/captureOutput';
 import type { MmId } from '../models/machine/ids';
 import type { Geometry } from '../models/machine/geometry';
 import { geometry } from '../models/machine/geometry';
@@ -126,32 +127,18 @@ describe('cost workloads on the realistic geometry', () => {
 });
 
 describe('mmcheck cost', () => {
-  let out = '';
-  let err = '';
-  beforeEach(() => {
-    out = '';
-    err = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-      out += String(s);
-      return true;
-    });
-    vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-      err += String(s);
-      return true;
-    });
-  });
-  afterEach(() => vi.restoreAllMocks());
+  const io = captureOutput();
 
   it('prints one row per counter with the ratio, the description and the seed', async () => {
     expect(await main(['--no-color', 'cost', '--workload', 'zap-pte-mapped-thp'])).toBe(0);
-    expect(out).toContain('seed 000');
-    expect(out).toMatch(/rmap add\/remove calls\s+512\s+1\s+0\.00195 \(1\/512\)/);
-    expect(out).toMatch(/mmu_gather slots\s+0\s+2\s+new/);
-    expect(out).toContain('page tables freed');
+    expect(io.out).toContain('seed 000');
+    expect(io.out).toMatch(/rmap add\/remove calls\s+512\s+1\s+0\.00195 \(1\/512\)/);
+    expect(io.out).toMatch(/mmu_gather slots\s+0\s+2\s+new/);
+    expect(io.out).toContain('page tables freed');
   });
 
   it('an unknown workload exits 2 naming the valid ones', async () => {
     expect(await main(['cost', '--workload', 'gup-pmd-thp', 'nope'])).toBe(2);
-    expect(err).toContain("unknown workload 'nope'; valid workloads: gup-pmd-thp, gup-pin-pmd-thp, zap-pte-mapped-thp, migrate-read-mostly");
+    expect(io.err).toContain("unknown workload 'nope'; valid workloads: gup-pmd-thp, gup-pin-pmd-thp, zap-pte-mapped-thp, migrate-read-mostly");
   });
 });
