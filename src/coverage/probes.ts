@@ -1,0 +1,99 @@
+import { folioNrPages } from '../../models/machine/geometry';
+import type { MmId, Pfn } from '../../models/machine/ids';
+import { mmId, pfn as asPfn, vpn as asVpn } from '../../models/machine/ids';
+import type { Machine } from '../../models/machine/state';
+import { pteAt, tableEntries } from '../../models/machine/pgtable';
+import type { Applied } from '../ops/apply';
+import type { Op } from '../ops/op';
+
+/**
+ * "Sometimes" properties: interesting states a random sequence should reach, so that a passing
+ * check is not vacuous. Each probe is named after the state; `CoverageTracker` records which
+ * ones a sequence reached. Kernel tracepoints (`m.marks`) are counted too, under `mark:<name>`.
+ */
+export const STATE_PROBES = [
+  'large folio PTE-mapped by two mms',
+  'pinned page across fork',
+  'partially mapped large folio',
+  'write fault copied',
+  'write fault reused',
+  'freed frame reused',
+  'table free attempted while a walker is inside',
+  'PMD-mapped folio',
+  'R/O pin unshared a shared page',
+  'GUP-fast walk finished with a handle',
+  'migration moved a folio',
+] as const;
+
+export type StateProbe = (typeof STATE_PROBES)[number];
+
+/** Watches one kernel's run; `before`/`after` bracket each op. */
+export class CoverageTracker {
+  readonly reached = new Set<string>();
+  private copiesBefore = 0;
+  private wpFaultCandidate = false;
+  /** An R/O pin was requested on a page that is mapped but not exclusive (it must unshare). */
+  private roPinOnShared = false;
+
+  before(m: Machine, op: Op | null): void {
+    this.copiesBefore = m.stats.pagesCopied;
+    this.wpFaultCandidate = false;
+    this.roPinOnShared = false;
+    if (op === null) return;
+    if (op.kind === 'access' && op.write) {
+      const pte = pteAt(m, mmId(op.mm), asVpn(op.vpn));
+      this.wpFaultCandidate = pte !== null && pte.kind === 'present' && !pte.writable;
+    }
+    if (op.kind === 'fork' && m.handles.some((h) => h.pin && h.mm === op.mm)) this.reached.add('pinned page across fork');
+    if ((op.kind === 'freeTable' || op.kind === 'exit') && m.cpus.some((c) => c.walker !== null && c.walker.mm === op.mm)) {
+      this.reached.add('table free attempted while a walker is inside');
+    }
+    if (op.kind === 'gup' && op.pin && !op.write) {
+      const pte = pteAt(m, mmId(op.mm), asVpn(op.vpn));
+      if (pte !== null && pte.kind === 'present' && !(m.frames[pte.pfn]?.anonExclusive ?? true)) this.roPinOnShared = true;
+    }
+  }
+
+  after(m: Machine, a: Applied): void {
+    const op = a.resolved;
+    const copied = m.stats.pagesCopied > this.copiesBefore;
+    if (op !== null && op.kind === 'access' && op.write && a.result.kind === 'value' && this.wpFaultCandidate) {
+      this.reached.add(copied ? 'write fault copied' : 'write fault reused');
+    }
+    if (this.roPinOnShared && a.result.kind === 'handle') this.reached.add('R/O pin unshared a shared page');
+    this.roPinOnShared = false;
+    if (op !== null && op.kind === 'walkEnd' && a.result.kind === 'handle') this.reached.add('GUP-fast walk finished with a handle');
+    if (a.result.kind === 'migrated' && a.result.folios > 0) this.reached.add('migration moved a folio');
+    this.scanState(m);
+    for (const name of Object.keys(m.marks)) this.reached.add(`mark:${name}`);
+  }
+
+  private scanState(m: Machine): void {
+    const owners = new Map<Pfn, Set<MmId>>();
+    for (const mm of m.mms) {
+      if (!mm.alive) continue;
+      for (const pmd of mm.pmds) {
+        if (pmd.kind === 'leaf') this.reached.add('PMD-mapped folio');
+        if (pmd.kind !== 'table') continue;
+        for (const e of tableEntries(m, pmd.table)) {
+          if (e.kind !== 'present') continue;
+          const head = m.frames[e.pfn]!.head;
+          if ((m.frames[head]?.folio?.order ?? 0) === 0) continue;
+          let s = owners.get(head);
+          if (s === undefined) owners.set(head, (s = new Set()));
+          s.add(mm.id);
+        }
+      }
+    }
+    for (const [head, mms] of owners) {
+      if (mms.size >= 2) this.reached.add('large folio PTE-mapped by two mms');
+      const f = m.frames[head]!.folio!;
+      if (f.entireMapcount === 0) {
+        let mapped = 0;
+        for (let k = 0; k < folioNrPages(f.order); k++) if (m.frames[asPfn(head + k)]!.mapcount > 0) mapped++;
+        if (mapped < folioNrPages(f.order)) this.reached.add('partially mapped large folio');
+      }
+    }
+    if (!this.reached.has('freed frame reused') && m.frames.some((f) => f.gen >= 2 && f.state !== 'free')) this.reached.add('freed frame reused');
+  }
+}
