@@ -1,4 +1,5 @@
-import type { CpuId } from './ids';
+import type { CpuId, Pfn } from './ids';
+import { mark } from './marks';
 import type { Cpu, Machine, RcuAction, Walker } from './state';
 import { freeTableFrame } from './frames';
 
@@ -17,6 +18,9 @@ function inSection(c: Cpu): boolean {
 export function callRcu(m: Machine, action: RcuAction): void {
   m.stats.rcuCallbacksQueued++;
   const waitFor = m.cpus.filter(inSection).map((c) => [c.id, c.quiescentSeq] as const);
+  if (m.cpus.some((c) => c.walker !== null && action.tables.includes(c.walker.table ?? (-1 as Pfn)))) {
+    mark(m, 'table free waits for a walker inside it');
+  }
   m.rcu.callbacks.push({ waitFor, action });
 }
 

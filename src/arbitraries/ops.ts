@@ -49,9 +49,33 @@ export function opArb(g: Geometry): fc.Arbitrary<Op> {
     { weight: 9, arbitrary: fc.record({ kind: fc.constant('access'), cpu, mm, vpn, write: fc.boolean() }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('fork'), mm }) },
     { weight: 4, arbitrary: fc.record({ kind: fc.constant('zap'), mm, vpn, nr }) },
+    // a zap across a table boundary (with the mremap shape below, it meets folios that span two tables)
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({ mm, boundary: fc.integer({ min: 1, max: g.pmdsPerMm - 1 }), half: fc.integer({ min: 1, max: ppt }) })
+        .map(({ mm: m, boundary, half }): Op => ({ kind: 'zap', mm: m, vpn: boundary * ppt - half, nr: 2 * half })),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('exit'), mm }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('mprotect'), mm, vpn, nr, writable: fc.boolean() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('mremap'), mm, from: vpn, to: vpn, nr }) },
+    // move one folio-sized, folio-aligned range so that it straddles a table boundary: the only
+    // way a large folio's PTEs span two tables, where a PTE batch must stop at the table end
+    {
+      weight: 2,
+      arbitrary: fc
+        .record({
+          mm,
+          order: fc.integer({ min: 1, max: g.maxFolioOrder }),
+          slot: fc.integer({ min: 0, max: top - 1 }),
+          boundary: fc.integer({ min: 1, max: g.pmdsPerMm - 1 }),
+          shift: fc.integer({ min: 1, max: ppt - 1 }),
+        })
+        .map(({ mm: m, order: k, slot, boundary, shift }): Op => {
+          const nr = 1 << k;
+          return { kind: 'mremap', mm: m, from: slot - (slot % nr), to: boundary * ppt - (shift % nr || 1), nr };
+        }),
+    },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('migrate'), mm, vpn, count: fc.integer({ min: 1, max: 4 }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('freeTable'), mm, pmd: fc.integer({ min: 0, max: g.pmdsPerMm - 1 }) }) },
     {

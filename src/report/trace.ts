@@ -42,8 +42,8 @@ export function formatTrace(ops: readonly Op[], outcome: RunOutcome): string[] {
   const failStep = outcome.ok ? -1 : outcome.violation.step;
   for (let i = 0; i < all.length; i++) {
     const rec = outcome.steps.find((s) => s.step === i);
-    const op = rec?.applied.resolved ?? all[i]!;
     const failed = i === failStep;
+    const op = (failed && !outcome.ok ? outcome.failingOp : rec?.applied.resolved) ?? all[i]!;
     const mark = failed ? '✗' : ' ';
     const result = failed && !outcome.ok ? describeViolation(outcome.violation) : rec === undefined ? '' : formatResult(rec.applied.result);
     lines.push(`${mark} ${String(i).padStart(3)}  ${formatOp(op).padEnd(44)} → ${result}`);

@@ -43,20 +43,20 @@ export class CheckedRun {
   }
 
   /** Apply op number `step`; returns what it did, or the violation it caused. */
-  step(op: Op, step: number): { applied: Applied } | { violation: Violation; applied: Applied | null } {
+  step(op: Op, step: number): { applied: Applied } | { violation: Violation; applied: Applied | null; resolved: Op | null } {
     let applied: Applied | null = null;
+    // Resolved before the op runs, so a trace can name the failing op's targets even when it threw.
+    const r = resolveOp(this.machine, op);
+    const resolved = 'skip' in r ? null : r;
     try {
-      if (this.observer !== null) {
-        const r = resolveOp(this.machine, op);
-        this.observer.before(this.machine, 'skip' in r ? null : r);
-      }
+      this.observer?.before(this.machine, resolved);
       applied = applyOp(this.kernel, this.machine, op, step);
       this.observer?.after(this.machine, applied);
       if (this.oracles.ledger) auditLedger(this.machine, step);
       if (this.oracles.memory) this.memory.check(this.machine, applied, step);
       return { applied };
     } catch (e) {
-      return { violation: toViolation(e, step), applied };
+      return { violation: toViolation(e, step), applied, resolved };
     }
   }
 }

@@ -43,6 +43,7 @@ export function runDifferential(
         ok: false,
         steps,
         kernel: other.name,
+        failingOp: b.applied.resolved,
         violation: { code: 'divergence', step: i, path: d.path, reference: JSON.stringify(d.a) ?? 'undefined', other: JSON.stringify(d.b) ?? 'undefined' },
       };
     }
@@ -50,7 +51,7 @@ export function runDifferential(
   return { ok: true, steps };
 }
 
-function failed(steps: StepRecord[], r: { violation: Violation; applied: Applied | null }, i: number, kernel: string): RunOutcome {
+function failed(steps: StepRecord[], r: { violation: Violation; applied: Applied | null; resolved: Op | null }, i: number, kernel: string): RunOutcome {
   if (r.applied !== null) steps.push({ step: i, applied: r.applied });
-  return { ok: false, steps, violation: r.violation, kernel };
+  return { ok: false, steps, violation: r.violation, kernel, failingOp: r.resolved };
 }

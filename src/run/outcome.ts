@@ -1,5 +1,6 @@
 import type { Violation } from '../../models/machine/violation';
 import type { Applied } from '../ops/apply';
+import type { Op } from '../ops/op';
 
 /** One step of a run as the trace prints it. */
 export interface StepRecord {
@@ -16,4 +17,6 @@ export type RunOutcome =
       readonly violation: Violation;
       /** The kernel that broke the check ('reference', 'batched', a mutant's name) or 'both' for a divergence. */
       readonly kernel: string;
+      /** The failing op with its targets resolved (null when it resolved to nothing). */
+      readonly failingOp: Op | null;
     };

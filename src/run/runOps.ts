@@ -20,7 +20,7 @@ export function runOps(
     const r = run.step(all[i]!, i);
     if ('violation' in r) {
       if (r.applied !== null) steps.push({ step: i, applied: r.applied });
-      return { ok: false, steps, violation: r.violation, kernel: kernel.name };
+      return { ok: false, steps, violation: r.violation, kernel: kernel.name, failingOp: r.resolved };
     }
     steps.push({ step: i, applied: r.applied });
   }
