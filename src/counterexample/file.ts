@@ -59,15 +59,24 @@ export function parseCounterexample(data: unknown, file: string): Counterexample
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return bad('the top level must be an object');
   const rec = data as Record<string, unknown>;
   if (rec['format'] !== COUNTEREXAMPLE_FORMAT) bad(`'format' must be '${COUNTEREXAMPLE_FORMAT}', got ${JSON.stringify(rec['format'])}`);
-  for (const k of ['kernel', 'kernelSpec', 'geometry', 'path'] as const) if (typeof rec[k] !== 'string') bad(`'${k}' must be a string`);
-  if (typeof rec['seed'] !== 'number') bad(`'seed' must be a number`);
-  if (rec['status'] !== 'found' && rec['status'] !== 'shrunk') bad(`'status' must be 'found' or 'shrunk'`);
+  const text = (k: 'kernel' | 'kernelSpec' | 'geometry' | 'path'): string => {
+    const v = rec[k];
+    return typeof v === 'string' ? v : bad(`'${k}' must be a string`);
+  };
+  const seed = rec['seed'];
+  if (typeof seed !== 'number') return bad(`'seed' must be a number`);
+  const status = rec['status'];
+  if (status !== 'found' && status !== 'shrunk') return bad(`'status' must be 'found' or 'shrunk'`);
   if (!Array.isArray(rec['ops'])) return bad(`'ops' must be an array`);
   const ops = rec['ops'].map((o, i) => {
     const r = validateOp(o, `ops[${i}]`);
     return typeof r === 'string' ? bad(r) : r;
   });
   const v = rec['violation'];
-  if (typeof v !== 'object' || v === null || typeof (v as Record<string, unknown>)['code'] !== 'string') bad(`'violation' must be an object with a 'code'`);
-  return { ...(rec as unknown as Counterexample), ops };
+  if (typeof v !== 'object' || v === null || typeof (v as Record<string, unknown>)['code'] !== 'string' || typeof (v as Record<string, unknown>)['step'] !== 'number') {
+    return bad(`'violation' must be an object with a 'code' and a 'step'`);
+  }
+  // The recorded violation is only displayed and compared by code and step, both checked above.
+  const violation = v as Violation;
+  return { format: COUNTEREXAMPLE_FORMAT, kernel: text('kernel'), kernelSpec: text('kernelSpec'), geometry: text('geometry'), seed, path: text('path'), status, ops, violation };
 }
