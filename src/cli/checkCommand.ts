@@ -49,11 +49,12 @@ export function checkCommand(o: CheckCommandOptions, print: (s: string) => void)
     ...(o.timeBudgetMs !== undefined ? { timeBudgetMs: o.timeBudgetMs } : {}),
     onProgress: (n) => o.progress.update(n),
     onFailure: (ops, outcome, phase) => {
+      // Save before saying so: an interrupt right after the message must find the file.
+      if (ops.length < savedLength) save(ops, outcome, 'found');
       if (phase === 'found') {
         o.progress.stop();
         print(`failure found (${ops.length} ops), saved to ${file}; shrinking (interrupting keeps the smallest case so far)…`);
       }
-      if (ops.length < savedLength) save(ops, outcome, 'found');
     },
   });
   o.progress.stop();
