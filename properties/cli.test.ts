@@ -17,6 +17,9 @@ describe('mmcheck CLI', () => {
     [['check', '--runs', 'lots'], '--runs takes a positive whole number'],
     [['check', '--kernel', 'no/such/variant.ts'], "variant file 'no/such/variant.ts' does not exist"],
     [['replay', 'no-such-file.json'], 'cannot read counterexample'],
+    [['check', '--kernel', 'properties/fixtures/variants/noKernelClass.ts'], 'exports no kernel class: expected e.g. `export default class MyPatch extends BatchedKernel'],
+    [['cost', '--workload', 'teleport'], 'teleport'],
+    [['mutants', '--only', 'no-such-mutant'], 'registered: free-before-flush'],
   ])('%j exits 2 with a message naming the valid choices', async (argv, message) => {
     expect(await main(argv)).toBe(2);
     expect(io.err).toContain(message);
