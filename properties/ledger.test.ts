@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MmId, Pfn, Vpn } from '../models/machine/ids';
 import type { Machine } from '../models/machine/state';
-import type { PresentPte } from '../models/machine/pte';
 import { PTE_NONE } from '../models/machine/pte';
 import { folioAt, folioHead, frameAt } from '../models/machine/frames';
 import { pmdAt, pteAt, setPmd, setPte } from '../models/machine/pgtable';
@@ -11,6 +10,7 @@ import { runOps } from '../src/run/runOps';
 import type { Op } from '../src/ops/op';
 import { Bench, SMALL, catchViolation, violationOf } from './__helpers__/bench';
 import { GET_RO, PIN_RO, PIN_RW, op } from './__helpers__/ops';
+import { ForkLeavesParentWritable } from './__helpers__/brokenKernels';
 
 /**
  * The ledger audit (design §5.2): every code fires on a step that breaks one struct-page field
@@ -43,15 +43,6 @@ class LargePinWithoutPincount extends ReferenceKernel {
   override tryGrabFolio(m: Machine, head: Pfn, refs: number, pin: boolean): void {
     if (pin && folioAt(m, head).order > 0) this.folioRefAdd(m, head, refs);
     else super.tryGrabFolio(m, head, refs, pin);
-  }
-}
-
-/** fork that write-protects the child's PTE but leaves the parent's writable. */
-class ForkLeavesParentWritable extends ReferenceKernel {
-  override readonly name = 'fork-leaves-parent-writable';
-  override copyPresentPte(m: Machine, parent: MmId, child: MmId, v: Vpn, pte: PresentPte): void {
-    super.copyPresentPte(m, parent, child, v, pte);
-    setPte(m, parent, v, pte);
   }
 }
 

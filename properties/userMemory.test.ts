@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MmId, Pfn, Vpn } from '../models/machine/ids';
 import type { Machine } from '../models/machine/state';
-import type { PresentPte } from '../models/machine/pte';
 import { folioAt } from '../models/machine/frames';
 import { mmAt, setPte } from '../models/machine/pgtable';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
@@ -9,6 +8,7 @@ import { runOps } from '../src/run/runOps';
 import type { OracleSwitches } from '../src/run/checkedRun';
 import { SMALL, violationOf } from './__helpers__/bench';
 import { PIN_RO, PIN_RO_FAST, PIN_RW, op } from './__helpers__/ops';
+import { ForkLeavesParentWritable } from './__helpers__/brokenKernels';
 
 /**
  * The user-visible memory oracle (design §5.3): the cow.c selftest's "no leak" and "pin is
@@ -19,15 +19,6 @@ import { PIN_RO, PIN_RO_FAST, PIN_RW, op } from './__helpers__/ops';
  * oracle is the one that speaks: it must catch the bug on its own.
  */
 const MEMORY_ONLY: OracleSwitches = { ledger: false, memory: true };
-
-/** fork that write-protects the child's PTE but leaves the parent's writable: the parent's next store lands in the shared page. */
-class ForkLeavesParentWritable extends ReferenceKernel {
-  override readonly name = 'fork-leaves-parent-writable';
-  override copyPresentPte(m: Machine, parent: MmId, child: MmId, v: Vpn, pte: PresentPte): void {
-    super.copyPresentPte(m, parent, child, v, pte);
-    setPte(m, parent, v, pte);
-  }
-}
 
 /** fork that gives the child its own copy of a pinned page (copy_present_page()) but forgets to copy the data. */
 class ForkCopyForgetsData extends ReferenceKernel {
