@@ -1,4 +1,4 @@
-import type { CpuId, Pfn } from './ids';
+import type { CpuId } from './ids';
 import { mark } from './marks';
 import type { Cpu, Machine, RcuAction, Walker } from './state';
 import { freeTableFrame } from './frames';
@@ -18,8 +18,10 @@ function inSection(c: Cpu): boolean {
 export function callRcu(m: Machine, action: RcuAction): void {
   m.stats.rcuCallbacksQueued++;
   const waitFor = m.cpus.filter(inSection).map((c) => [c.id, c.quiescentSeq] as const);
-  if (m.cpus.some((c) => c.walker !== null && action.tables.includes(c.walker.table ?? (-1 as Pfn)))) {
-    mark(m, 'table free waits for a walker inside it');
+  for (const c of m.cpus) {
+    const w = c.walker;
+    if (w === null || w.table === null || !action.tables.includes(w.table)) continue;
+    mark(m, w.kind === 'pteOffsetMap' ? 'RCU table free waits for a pte_offset_map() reader' : 'RCU table free waits for a GUP-fast walk');
   }
   m.rcu.callbacks.push({ waitFor, action });
 }

@@ -91,7 +91,7 @@ function printSummary(r: CheckReport, print: (s: string) => void): void {
   const names = [...STATE_PROBES, ...Object.keys(r.coverage).filter((k) => k.startsWith('mark:')).sort()];
   for (const name of names) {
     const n = r.coverage[name] ?? 0;
-    print(`    ${n > 0 ? pc.green('✓') : pc.yellow('✗')} ${name.padEnd(48)} ${n}`);
+    print(`    ${n > 0 ? pc.green('✓') : pc.yellow('✗')} ${name.padEnd(58)} ${n}`);
   }
   if (r.failure === null) print(pc.green(pc.bold('  HOLDS: no hazard, no ledger or memory violation, no divergence')));
 }
