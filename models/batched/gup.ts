@@ -131,7 +131,7 @@ export abstract class BatchedGup extends BatchedFork {
   }
 
   /**
-   * The grab-and-recheck steps of `gup_fast_pte_range()` for one run: `try_grab_folio_fast(n)`,
+   * Mirrors `gup_fast_pte_range()` (mm/gup.c), its grab-and-recheck steps for one run: `try_grab_folio_fast(n)`,
    * then per PTE the recheck (PMD still points at this table, PTE unchanged) and, for an R/O PTE,
    * `gup_must_unshare()`. The references of the pages that fail (and all after them) go back.
    * Returns how many pages of the run were kept.
@@ -181,7 +181,7 @@ export abstract class BatchedGup extends BatchedFork {
     this.gupGrabRun(m, run, flags);
   }
 
-  /** `try_grab_folio(folio, refs = n)` for a finished run of the slow path (found under the PTL). */
+  /** Mirrors `try_grab_folio()` (mm/gup.c) with `refs = n`, for a finished run of the slow path (found under the PTL). */
   gupGrabRun(m: Machine, run: PageRun | null, flags: GupFlags): void {
     if (run === null) return;
     this.tryGrabFolio(m, run.head, run.pages.length, flags.pin);

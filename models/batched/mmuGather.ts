@@ -108,10 +108,3 @@ export const batchNeedsNext = (b: GatherBatch): boolean => b.nr >= b.max - 1;
 
 /** Does `tlb_flush_mmu_tlbonly()` have anything to flush? */
 export const gatherNeedsFlush = (tlb: MmuGather): boolean => tlb.freedTables || tlb.clearedPtes || tlb.clearedPmds;
-
-/** Pages (not slots) queued for freeing, over every batch. */
-export function gatheredPages(tlb: MmuGather): number {
-  let n = 0;
-  for (const b of tlb.batches) for (const e of b.entries) n += e.nrPages;
-  return n;
-}

@@ -47,7 +47,8 @@ export abstract class BatchedTableFree extends BatchedGather {
   }
 
   /**
-   * The table batch page's `__get_free_page(GFP_NOWAIT | __GFP_NOWARN)`. Simplified: it always
+   * Mirrors `tlb_remove_table()`'s batch-page allocation (mm/mmu_gather.c),
+   * `__get_free_page(GFP_NOWAIT | __GFP_NOWARN)`. Simplified: it always
    * succeeds (the model does not take it from the frame allocator); a variant that wants the
    * single-table path overrides this to fail.
    */

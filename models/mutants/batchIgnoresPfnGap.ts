@@ -8,6 +8,7 @@ import { pteAt } from '../machine/pgtable';
 import type { PteBatch } from '../batched/folioPteBatch';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: `folio_pte_batch()` compares the next PTE's bits but not its PFN with the expected
@@ -37,10 +38,8 @@ export class BatchIgnoresPfnGap extends BatchedKernel {
   }
 }
 
-export const batchIgnoresPfnGap: MutantSpec = {
-  name: 'batch-ignores-pfn-gap',
+export const batchIgnoresPfnGap: MutantSpec = defineMutant(BatchIgnoresPfnGap, {
   breaks: 'folio_pte_batch() does not check that the PTEs map consecutive PFNs',
   violates: 'kernel-semantics §1: a batch ends at a PFN gap (no per-entry page_folio() check); seed 000',
   caughtBy: ['kernel_warn', 'mapcount_mismatch', 'refcount_mismatch', 'divergence'],
-  make: () => new BatchIgnoresPfnGap(),
-};
+});

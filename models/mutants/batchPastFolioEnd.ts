@@ -6,6 +6,7 @@ import { pteAt } from '../machine/pgtable';
 import type { PteBatch } from '../batched/folioPteBatch';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: `folio_pte_batch()` does not clamp `max_nr` at the folio's last page
@@ -33,10 +34,8 @@ export class BatchPastFolioEnd extends BatchedKernel {
   }
 }
 
-export const batchPastFolioEnd: MutantSpec = {
-  name: 'batch-past-folio-end',
+export const batchPastFolioEnd: MutantSpec = defineMutant(BatchPastFolioEnd, {
   breaks: 'folio_pte_batch() does not clamp the batch at the end of the folio',
   violates: 'kernel-semantics §1: the PFN clamp at the folio end is the only same-folio check; seed 000',
   caughtBy: ['kernel_warn', 'refcount_mismatch', 'mapcount_mismatch'],
-  make: () => new BatchPastFolioEnd(),
-};
+});

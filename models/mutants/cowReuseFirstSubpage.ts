@@ -3,6 +3,7 @@ import type { Machine } from '../machine/state';
 import { folioAt, frameAt } from '../machine/frames';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: the COW reuse decision for a large folio is made from the first subpage's PTE mapcount
@@ -24,10 +25,8 @@ export class CowReuseFirstSubpage extends BatchedKernel {
   }
 }
 
-export const cowReuseFirstSubpage: MutantSpec = {
-  name: 'cow-reuse-first-subpage',
+export const cowReuseFirstSubpage: MutantSpec = defineMutant(CowReuseFirstSubpage, {
   breaks: 'COW reuse of a large folio decided from the first subpage mapcount',
   violates: 'seed 001: reuse needs refcount == mapcount and all mappings mine; 6.12 never reuses large folios',
   caughtBy: ['exclusive_mapped_twice', 'stale_read', 'divergence', 'pinned_not_exclusive'],
-  make: () => new CowReuseFirstSubpage(),
-};
+});

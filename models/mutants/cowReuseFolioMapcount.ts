@@ -3,6 +3,7 @@ import type { Machine } from '../machine/state';
 import { folioAt } from '../machine/frames';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: the COW reuse decision for a large folio is made from folio-wide counts only: reuse when
@@ -25,10 +26,8 @@ export class CowReuseFolioMapcount extends BatchedKernel {
   }
 }
 
-export const cowReuseFolioMapcount: MutantSpec = {
-  name: 'cow-reuse-folio-mapcount',
+export const cowReuseFolioMapcount: MutantSpec = defineMutant(CowReuseFolioMapcount, {
   breaks: 'COW reuse of a large folio decided from folio-wide counts (refcount == large mapcount)',
   violates: 'seed 001: reuse needs refcount == mapcount and all mappings mine; 6.12 never reuses large folios',
   caughtBy: ['exclusive_mapped_twice', 'stale_read', 'divergence'],
-  make: () => new CowReuseFolioMapcount(),
-};
+});

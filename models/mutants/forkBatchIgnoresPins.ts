@@ -4,6 +4,7 @@ import type { Machine } from '../machine/state';
 import { frameAt } from '../machine/frames';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: the batched `folio_try_dup_anon_rmap_ptes()` (nr > 1, fork's `copy_present_ptes()`
@@ -27,10 +28,8 @@ export class ForkBatchIgnoresPins extends BatchedKernel {
   }
 }
 
-export const forkBatchIgnoresPins: MutantSpec = {
-  name: 'fork-batch-ignores-pins',
+export const forkBatchIgnoresPins: MutantSpec = defineMutant(ForkBatchIgnoresPins, {
   breaks: 'batched fork dups the rmap of a PTE batch without the maybe-pinned check',
   violates: 'kernel-semantics §4: folio_try_dup_anon_rmap_ptes() fails for a maybe-pinned exclusive page; seed 001 (cow.c pins)',
   caughtBy: ['pinned_not_exclusive', 'pin_unreliable', 'divergence'],
-  make: () => new ForkBatchIgnoresPins(),
-};
+});

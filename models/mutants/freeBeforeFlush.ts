@@ -2,6 +2,7 @@ import type { Machine } from '../machine/state';
 import type { MmuGather } from '../batched/mmuGather';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: `tlb_flush_mmu()` frees the gathered pages (and hands the table batch on) before it
@@ -21,10 +22,8 @@ export class FreeBeforeFlush extends BatchedKernel {
   }
 }
 
-export const freeBeforeFlush: MutantSpec = {
-  name: 'free-before-flush',
+export const freeBeforeFlush: MutantSpec = defineMutant(FreeBeforeFlush, {
   breaks: 'tlb_flush_mmu() frees the gathered pages before the TLB flush',
   violates: 'tlb.h: unhook, TLB invalidate, then free (rule R1); seed 000',
   caughtBy: ['free_with_stale_tlb', 'tlb_use_after_free'],
-  make: () => new FreeBeforeFlush(),
-};
+});

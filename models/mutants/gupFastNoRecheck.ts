@@ -1,6 +1,7 @@
 import type { Machine, Walker } from '../machine/state';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: GUP-fast keeps the reference it grabbed without rechecking that the PMD and PTE it
@@ -19,10 +20,8 @@ export class GupFastNoRecheck extends BatchedKernel {
   }
 }
 
-export const gupFastNoRecheck: MutantSpec = {
-  name: 'gup-fast-no-recheck',
+export const gupFastNoRecheck: MutantSpec = defineMutant(GupFastNoRecheck, {
   breaks: 'GUP-fast does not recheck the PTE/PMD after taking its reference',
   violates: 'rule R7: pin, then recheck the PTE (gup_fast_pte_range); seed 004',
   caughtBy: ['divergence', 'pin_unreliable', 'pinned_not_exclusive'],
-  make: () => new GupFastNoRecheck(),
-};
+});

@@ -2,6 +2,7 @@ import type { Pfn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: `try_grab_folio(folio, refs, flags)` takes one reference (or one pin) whatever `refs`
@@ -19,10 +20,8 @@ export class GupOneRefForN extends BatchedKernel {
   }
 }
 
-export const gupOneRefForN: MutantSpec = {
-  name: 'gup-one-ref-for-n',
+export const gupOneRefForN: MutantSpec = defineMutant(GupOneRefForN, {
   breaks: 'try_grab_folio() takes one reference or pin for n subpages',
   violates: 'seed 004: grab the head once with refs = n; N subpages pinned hold N refs/pins',
   caughtBy: ['refcount_mismatch', 'pincount_mismatch'],
-  make: () => new GupOneRefForN(),
-};
+});

@@ -2,6 +2,7 @@ import type { Pfn, Vpn } from '../machine/ids';
 import { pfn as asPfn } from '../machine/ids';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: `record_subpages()` computes the first subpage with the leaf's shift where its size
@@ -28,10 +29,8 @@ export class GupSubpageOffsetShift extends BatchedKernel {
   }
 }
 
-export const gupSubpageOffsetShift: MutantSpec = {
-  name: 'gup-subpage-offset-shift',
+export const gupSubpageOffsetShift: MutantSpec = defineMutant(GupSubpageOffsetShift, {
   breaks: 'record_subpages() masks the address with the leaf shift instead of its size',
   violates: 'seed 004: review of (addr & (sz-1)) >> PAGE_SHIFT — PMD_SHIFT is a number of bits, not a size',
   caughtBy: ['pin_unreliable', 'divergence'],
-  make: () => new GupSubpageOffsetShift(),
-};
+});

@@ -3,6 +3,7 @@ import type { Machine } from '../machine/state';
 import type { MigrateUbc } from '../batched/migrate';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: `set_tlb_ubc_flush_pending()` decides "writable or dirty" from the PTE as it is *after*
@@ -27,10 +28,8 @@ export class MigrcDefersWritable extends BatchedKernel {
   }
 }
 
-export const migrcDefersWritable: MutantSpec = {
-  name: 'migrc-defers-writable',
+export const migrcDefersWritable: MutantSpec = defineMutant(MigrcDefersWritable, {
   breaks: 'MIGRC defers the flush for a folio with a writable mapping (tests the cleared PTE)',
   violates: 'seed 002: only folios whose mappings were all read-only may skip the flush; rule R3',
   caughtBy: ['stale_tlb_divergent_write', 'stale_read', 'divergence'],
-  make: () => new MigrcDefersWritable(),
-};
+});

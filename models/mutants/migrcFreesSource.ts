@@ -3,6 +3,7 @@ import type { Machine } from '../machine/state';
 import type { MigrcReq } from '../batched/migrc';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: MIGRC skips the flush for a read-only folio but does not keep the source: no extra
@@ -20,10 +21,8 @@ export class MigrcFreesSource extends BatchedKernel {
   override migrcExpandReq(_req: MigrcReq, _src: Pfn): void {}
 }
 
-export const migrcFreesSource: MutantSpec = {
-  name: 'migrc-frees-source',
+export const migrcFreesSource: MutantSpec = defineMutant(MigrcFreesSource, {
   breaks: 'MIGRC skips the flush but frees the source folio at once',
   violates: 'seed 002: the source stays alive until the deferred flush; rule R1',
   caughtBy: ['free_with_stale_tlb', 'tlb_use_after_free'],
-  make: () => new MigrcFreesSource(),
-};
+});

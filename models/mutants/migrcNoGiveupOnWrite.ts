@@ -1,6 +1,7 @@
 import type { Machine } from '../machine/state';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: MIGRC's release point in `do_wp_page()` / `do_huge_pmd_wp_page()` is missing: a write
@@ -21,10 +22,8 @@ export class MigrcNoGiveupOnWrite extends BatchedKernel {
   }
 }
 
-export const migrcNoGiveupOnWrite: MutantSpec = {
-  name: 'migrc-no-giveup-on-write',
+export const migrcNoGiveupOnWrite: MutantSpec = defineMutant(MigrcNoGiveupOnWrite, {
   breaks: 'MIGRC does not flush its pending folios on a write fault',
   violates: 'seed 002: give up the deferral when a pending folio is write-faulted; rule R3',
   caughtBy: ['stale_tlb_divergent_write', 'stale_read'],
-  make: () => new MigrcNoGiveupOnWrite(),
-};
+});

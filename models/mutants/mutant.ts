@@ -15,3 +15,8 @@ export interface MutantSpec {
   readonly caughtBy: readonly ViolationCode[];
   readonly make: () => ReferenceKernel;
 }
+
+/** The spec of a mutant class: its name and factory come from the class, the facts from its header. */
+export function defineMutant(Kernel: new () => ReferenceKernel, facts: Omit<MutantSpec, 'name' | 'make'>): MutantSpec {
+  return { name: new Kernel().name, ...facts, make: () => new Kernel() };
+}

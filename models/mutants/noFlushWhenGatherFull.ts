@@ -5,6 +5,7 @@ import type { MmuGather } from '../batched/mmuGather';
 import type { ZapStep } from '../batched/zap';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: when `__tlb_remove_folio_pages()` reports the gather full, `zap_present_folio_ptes()`
@@ -28,10 +29,8 @@ export class NoFlushWhenGatherFull extends BatchedKernel {
   }
 }
 
-export const noFlushWhenGatherFull: MutantSpec = {
-  name: 'no-flush-when-gather-full',
+export const noFlushWhenGatherFull: MutantSpec = defineMutant(NoFlushWhenGatherFull, {
   breaks: 'a full mmu_gather is emptied by freeing its pages without the forced TLB flush',
   violates: 'seed 000: a full gather (MAX_GATHER_BATCH_COUNT) forces the TLB flush before the free (rule R1)',
   caughtBy: ['free_with_stale_tlb', 'tlb_use_after_free'],
-  make: () => new NoFlushWhenGatherFull(),
-};
+});

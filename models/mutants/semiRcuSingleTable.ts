@@ -3,6 +3,7 @@ import type { Machine } from '../machine/state';
 import { freeTableFrame } from '../machine/frames';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: a single page table is freed "semi RCU" style — `tlb_remove_table_sync_one()` (an IPI
@@ -31,10 +32,8 @@ export class SemiRcuSingleTable extends BatchedKernel {
   }
 }
 
-export const semiRcuSingleTable: MutantSpec = {
-  name: 'semi-rcu-single-table',
+export const semiRcuSingleTable: MutantSpec = defineMutant(SemiRcuSingleTable, {
   breaks: 'a single page table freed after an IPI instead of an RCU grace period',
   violates: 'seed 003: an IPI does not wait for rcu_read_lock() readers (pte_offset_map)',
   caughtBy: ['table_freed_under_walker'],
-  make: () => new SemiRcuSingleTable(),
-};
+});

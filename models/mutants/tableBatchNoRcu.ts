@@ -3,6 +3,7 @@ import type { Machine } from '../machine/state';
 import { freeTableFrame } from '../machine/frames';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: `tlb_remove_table_free()` frees the batch of page tables right after the TLB
@@ -21,10 +22,8 @@ export class TableBatchNoRcu extends BatchedKernel {
   }
 }
 
-export const tableBatchNoRcu: MutantSpec = {
-  name: 'table-batch-no-rcu',
+export const tableBatchNoRcu: MutantSpec = defineMutant(TableBatchNoRcu, {
   breaks: 'a batch of page tables freed right after the flush, without an RCU grace period',
   violates: 'seed 003: lockless walkers (GUP-fast, pte_offset_map) need the RCU table free',
   caughtBy: ['table_freed_under_walker'],
-  make: () => new TableBatchNoRcu(),
-};
+});

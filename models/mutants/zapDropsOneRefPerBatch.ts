@@ -3,6 +3,7 @@ import { folioHead } from '../machine/frames';
 import type { MmuGather } from '../batched/mmuGather';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
+import { defineMutant } from './mutant';
 
 /**
  * Breaks: freeing the gathered pages drops one reference per gather entry (`folio_put()`)
@@ -27,10 +28,8 @@ export class ZapDropsOneRefPerBatch extends BatchedKernel {
   }
 }
 
-export const zapDropsOneRefPerBatch: MutantSpec = {
-  name: 'zap-drops-one-ref-per-batch',
+export const zapDropsOneRefPerBatch: MutantSpec = defineMutant(ZapDropsOneRefPerBatch, {
   breaks: 'the gather drops one reference per "page + nr_pages" entry instead of nr',
   violates: 'seed 000: folios_put_refs(refs = nr) — each of the nr zapped mappings held a reference',
   caughtBy: ['refcount_mismatch'],
-  make: () => new ZapDropsOneRefPerBatch(),
-};
+});

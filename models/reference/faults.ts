@@ -167,7 +167,7 @@ export abstract class FaultPaths extends PageTablePaths {
   }
 
   /**
-   * MAP_POPULATE (`populate_vma_page_range()` → `__get_user_pages()` faulting every page) of
+   * Mirrors `populate_vma_page_range()` (mm/gup.c): MAP_POPULATE faulting every page of
    * [start, end) with folios of `order`: each folio-aligned chunk that lies wholly inside the
    * range and is not populated yet gets a new folio, PMD-mapped when it is PMD-sized and the PMD
    * slot is free, PTE-mapped otherwise. `done` if it mapped anything, else a no-op.

@@ -64,7 +64,8 @@ export abstract class MigratePaths extends ProtectPaths {
   }
 
   /**
-   * One folio, synchronously: isolate (+1 reference), unmap each mapping with an immediate flush
+   * Mirrors `unmap_and_move()` (mm/migrate.c, before batched migration in 6.3): one folio,
+   * synchronously: isolate (+1 reference), unmap each mapping with an immediate flush
    * (`try_to_migrate()` without TTU_BATCH_FLUSH), copy, remap (`remove_migration_ptes()`), and
    * free the source (`migrate_folio_done()`).
    */

@@ -2,7 +2,6 @@ import { folioNrPages } from '../machine/geometry';
 import type { MmId, Pfn, Vpn } from '../machine/ids';
 import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
-import type { LeafPmd } from '../machine/pte';
 import { allocTableFrame, folioAt, frameAt } from '../machine/frames';
 import { pmdAt, pmdStart, setPmd, tableEntries } from '../machine/pgtable';
 import { flushTlbMm, flushTlbPage, flushTlbRange } from '../machine/tlb';
@@ -70,11 +69,6 @@ export abstract class PageTablePaths extends RmapPaths {
     setPmd(m, mm, i, { kind: 'table', table });
   }
 
-  /** The PMD leaf covering v, if any. */
-  leafAt(m: Machine, mm: MmId, v: Vpn): LeafPmd | null {
-    const pmd = pmdAt(m, mm, Math.floor(v / m.geometry.ptrsPerPte));
-    return pmd.kind === 'leaf' ? pmd : null;
-  }
 
   /**
    * Mirrors `pte_free_defer()` (mm/pgtable-generic.c): free an unlinked PTE table once no lockless

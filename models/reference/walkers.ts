@@ -88,7 +88,7 @@ export abstract class WalkerPaths extends GupPaths {
     return this.gupFastHandOver(m, w, this.gupFastRecheckAll(m, w));
   }
 
-  /** The recheck and the unshare test (B4, B5 of the rmap.h ordering): may the walk keep its page? */
+  /** Mirrors `gup_fast_pte_range()` (mm/gup.c), its recheck and unshare test (B4, B5 of the rmap.h ordering): may the walk keep its page? */
   gupFastRecheckAll(m: Machine, w: GupFastWalker): boolean {
     if (w.grabbed === null) return false;
     // For a PMD leaf the unshare test looks at the head, where PageAnonExclusive lives.
@@ -184,7 +184,7 @@ export abstract class WalkerPaths extends GupPaths {
   }
 
 
-  /** Entries of the table, for readers. */
+  /** Every entry of the PTE table is none (the condition for reclaiming it). */
   tableIsEmpty(m: Machine, table: Pfn): boolean {
     return tableEntries(m, table).every((e) => e.kind === 'none');
   }

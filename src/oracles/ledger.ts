@@ -5,8 +5,7 @@ import type { Folio, Machine } from '../../models/machine/state';
 import type { LedgerViolation } from '../../models/machine/violation';
 import { ModelViolationError } from '../../models/machine/violation';
 import { tableEntries } from '../../models/machine/pgtable';
-import { GUP_PIN_COUNTING_BIAS } from '../../models/reference/rmap';
-import { walkerHeldRefs } from './walkerRefs';
+import { gupHold, walkerHeldRefs } from './walkerRefs';
 
 /** What the page tables and the holders imply for every frame. */
 interface Implied {
@@ -54,12 +53,9 @@ function tally(m: Machine): Implied {
   for (const h of m.handles) {
     for (const p of h.pages) {
       const head = m.frames[p.pfn]?.head ?? p.pfn;
-      const order = m.frames[head]?.folio?.order ?? 0;
-      if (!h.pin) t.held[head]!++;
-      else if (order > 0) {
-        t.held[head]!++;
-        t.pins[head]!++;
-      } else t.held[head]! += GUP_PIN_COUNTING_BIAS;
+      const cost = gupHold(m, head, h.pin, 1);
+      t.held[head]! += cost.refs;
+      t.pins[head]! += cost.pins;
       if (h.pin) t.pinned.add(p.pfn);
     }
   }

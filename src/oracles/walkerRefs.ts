@@ -3,6 +3,17 @@ import type { Machine } from '../../models/machine/state';
 import { GUP_PIN_COUNTING_BIAS } from '../../models/reference/rmap';
 
 /**
+ * What holding `pages` pages of the folio headed at `head` by GUP costs its counts:
+ * FOLL_GET one reference per page; FOLL_PIN one reference and one _pincount per page on a large
+ * folio, GUP_PIN_COUNTING_BIAS references per page on a small one (try_grab_folio()).
+ */
+export function gupHold(m: Machine, head: Pfn, pin: boolean, pages: number): { refs: number; pins: number } {
+  if (!pin) return { refs: pages, pins: 0 };
+  const large = (m.frames[head]?.folio?.order ?? 0) > 0;
+  return large ? { refs: pages, pins: pages } : { refs: pages * GUP_PIN_COUNTING_BIAS, pins: 0 };
+}
+
+/**
  * References and pins that GUP-fast walks hold until walkEnd (in flight, or finished early by an
  * IPI), per folio head: walkEnd puts them back or hands them to a handle.
  */
@@ -12,14 +23,9 @@ export function walkerHeldRefs(m: Machine): Map<Pfn, { refs: number; pins: numbe
     const w = c.finishedWalk?.walk ?? c.walker;
     if (w === null || w.kind !== 'gupFast' || w.grabbed === null) continue;
     const head = m.frames[w.grabbed.pfn]?.head ?? w.grabbed.pfn;
-    const large = (m.frames[head]?.folio?.order ?? 0) > 0;
     const e = out.get(head) ?? { refs: 0, pins: 0 };
-    if (!w.pin) e.refs++;
-    else if (large) {
-      e.refs++;
-      e.pins++;
-    } else e.refs += GUP_PIN_COUNTING_BIAS;
-    out.set(head, e);
+    const h = gupHold(m, head, w.pin, 1);
+    out.set(head, { refs: e.refs + h.refs, pins: e.pins + h.pins });
   }
   return out;
 }
