@@ -98,6 +98,13 @@ export interface TlbEntry {
   readonly vpn: Vpn;
   readonly pfn: Pfn;
   readonly writable: boolean;
+  /**
+   * The PTE's dirty bit as the walk that filled the entry saw it (x86 caches D with the
+   * translation). A store through an entry whose cached D is clear does not complete from the
+   * TLB: the CPU re-walks the page tables to set D in the PTE, and faults if the PTE is no longer
+   * present and writable (so a clean writable entry is never a way to write to a stale frame).
+   */
+  readonly dirty: boolean;
   /** The frame's allocation generation when the entry was filled. */
   readonly gen: number;
 }

@@ -19,15 +19,18 @@ function dropEntry(m: Machine, e: TlbEntry): void {
   if (f !== undefined) f.tlbRefs--;
 }
 
-/** The hardware walker caches a translation (replacing any older one for the same address). */
-export function tlbFill(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, p: Pfn, writable: boolean): TlbEntry {
+/**
+ * The hardware walker caches a translation (replacing any older one for the same address), with
+ * the write permission and the dirty bit of the entry it walked.
+ */
+export function tlbFill(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, p: Pfn, writable: boolean, dirty: boolean): TlbEntry {
   const c = m.cpus[cpu];
   const f = m.frames[p];
   if (c === undefined || f === undefined) throw new Error(`bad cpu ${cpu} or pfn ${p}`);
   const key = tlbKey(mm, v);
   const old = c.tlb.get(key);
   if (old !== undefined) dropEntry(m, old);
-  const e: TlbEntry = { mm, vpn: v, pfn: p, writable, gen: f.gen };
+  const e: TlbEntry = { mm, vpn: v, pfn: p, writable, dirty, gen: f.gen };
   c.tlb.set(key, e);
   f.tlbRefs++;
   return e;

@@ -51,7 +51,12 @@ function checkSingleView(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, p: Pfn): void
   }
 }
 
-/** Try the access through the TLB. A store needs a writable entry; otherwise it is a miss. */
+/**
+ * Try the access through the TLB. A store needs a writable entry whose cached dirty bit is set;
+ * a store through a writable-clean entry is a miss too, because x86 then re-walks the page
+ * tables to set the PTE's dirty bit (Intel SDM vol. 3 §4.8, AMD APM vol. 2 §5.4.2): the walk
+ * sets D in the PTE it finds, or faults when that PTE is gone or read-only now.
+ */
 export function accessThroughTlb(
   m: Machine,
   cpu: CpuId,
@@ -61,7 +66,7 @@ export function accessThroughTlb(
   value: number,
 ): HardwareAccess {
   const e = tlbLookup(m, cpu, mm, v);
-  if (e === undefined || (write && !e.writable)) return { kind: 'miss' };
+  if (e === undefined || (write && !(e.writable && e.dirty))) return { kind: 'miss' };
   checkEntryLive(m, cpu, e);
   const f = frameAt(m, e.pfn);
   if (!write) return { kind: 'hit', value: f.content };

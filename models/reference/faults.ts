@@ -30,6 +30,9 @@ export abstract class FaultPaths extends PageTablePaths {
       const hw = accessThroughTlb(m, cpu, mm, v, write, value);
       if (hw.kind === 'hit') return { kind: 'value', value: hw.value };
       if (this.hardwareWalk(m, cpu, mm, v, write)) continue;
+      // A page fault invalidates the faulting CPU's TLB entry for the address (Intel SDM vol. 3
+      // §4.10.4.1), which is why x86's flush_tlb_fix_spurious_fault() has nothing to do.
+      tlbInvalidateLocal(m, cpu, mm, v);
       if (write && !mmAt(m, mm).vmaWritable[v]) return { kind: 'segv' };
       this.handleMmFault(m, cpu, mm, v, write ? 'write' : 'read');
     }
@@ -38,22 +41,25 @@ export abstract class FaultPaths extends PageTablePaths {
   }
 
   /**
-   * The MMU's page walk on a TLB miss: a present translation that permits the access is cached
-   * (setting young, and dirty for a store). Returns false when the kernel must take a fault.
+   * The MMU's page walk on a TLB miss (or a store through a clean TLB entry): a present
+   * translation that permits the access is cached with its dirty bit, after setting young, and
+   * dirty for a store, in the entry. Returns false when the kernel must take a fault.
    */
   hardwareWalk(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, write: boolean): boolean {
     const i = pmdIndexOf(m, v);
     const pmd = pmdAt(m, mm, i);
     if (pmd.kind === 'leaf') {
       if (write && !pmd.writable) return false;
-      setPmd(m, mm, i, { ...pmd, young: true, dirty: pmd.dirty || write });
-      tlbFill(m, cpu, mm, v, asPfn(pmd.pfn + (v - pmdStart(m, i))), pmd.writable);
+      const dirty = pmd.dirty || write;
+      if (!pmd.young || dirty !== pmd.dirty) setPmd(m, mm, i, { ...pmd, young: true, dirty });
+      tlbFill(m, cpu, mm, v, asPfn(pmd.pfn + (v - pmdStart(m, i))), pmd.writable, dirty);
       return true;
     }
     const pte = pteAt(m, mm, v);
     if (pte === null || pte.kind !== 'present' || (write && !pte.writable)) return false;
-    setPte(m, mm, v, { ...pte, young: true, dirty: pte.dirty || write });
-    tlbFill(m, cpu, mm, v, pte.pfn, pte.writable);
+    const dirty = pte.dirty || write;
+    if (!pte.young || dirty !== pte.dirty) setPte(m, mm, v, { ...pte, young: true, dirty });
+    tlbFill(m, cpu, mm, v, pte.pfn, pte.writable, dirty);
     return true;
   }
 

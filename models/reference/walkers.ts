@@ -32,7 +32,8 @@ export abstract class WalkerPaths extends GupPaths {
     mmState.cpumask[cpu] = true;
     if (pin) mmState.hasPinned = true;
     const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
-    if (pmd.kind === 'none') return noop('nothing mapped');
+    // Nothing to walk: gup_fast() takes no page and gup_fast_fallback() goes the slow way at once.
+    if (pmd.kind === 'none') return this.gupFastFallback(m, cpu, mm, v, pin, write);
     const table = pmd.kind === 'table' ? pmd.table : null;
     const pte = pmd.kind === 'table' ? pteAt(m, mm, v) : null;
     walkerEnter(m, cpu, {
@@ -78,14 +79,10 @@ export abstract class WalkerPaths extends GupPaths {
   gupFastGrab(m: Machine, cpu: CpuId): OpResult {
     const w = m.cpus[cpu]?.walker;
     if (w === undefined || w === null || w.kind !== 'gupFast') return noop('no GUP-fast walk on this cpu');
-    const result = this.gupFastComplete(m, w);
+    const passed = this.gupFastRecheckAll(m, w);
+    // local_irq_restore() before anything else: the slow-path fallback sleeps and faults.
     walkerExit(m, cpu);
-    return result;
-  }
-
-  gupFastComplete(m: Machine, w: GupFastWalker): OpResult {
-    if (w.grabbed === null) return { kind: 'gupFailed' };
-    return this.gupFastHandOver(m, w, this.gupFastRecheckAll(m, w));
+    return this.gupFastHandOver(m, cpu, w, passed);
   }
 
   /** Mirrors `gup_fast_pte_range()` (mm/gup.c), its recheck and unshare test (B4, B5 of the rmap.h ordering): may the walk keep its page? */
@@ -96,15 +93,28 @@ export abstract class WalkerPaths extends GupPaths {
     return this.gupFastRecheck(m, w) && !this.gupMustUnshare(m, { pin: w.pin, write: w.write, fast: true }, exclusivityPage);
   }
 
-  /** Turn the walk's reference into a handle, or put it back when the recheck failed. */
-  gupFastHandOver(m: Machine, w: GupFastWalker, passed: boolean): OpResult {
+  /**
+   * The end of a GUP-fast walk: the reference it took becomes a handle when the recheck passed.
+   * Otherwise the reference goes back (`gup_put_folio()`) and, as `gup_fast_fallback()` (mm/gup.c)
+   * does whenever GUP-fast took fewer pages than asked, the page is taken the slow way.
+   */
+  gupFastHandOver(m: Machine, cpu: CpuId, w: GupFastWalker, passed: boolean): OpResult {
     const g = w.grabbed;
-    if (g === null) return { kind: 'gupFailed' };
-    if (!passed || m.handles.length >= m.geometry.maxHandles) {
-      this.gupPutFolio(m, folioHead(m, g.pfn), 1, w.pin);
-      return { kind: 'gupFailed' };
+    if (g !== null && passed && m.handles.length < m.geometry.maxHandles) {
+      return this.newHandle(m, w.mm, w.vpn, { pin: w.pin, write: w.write, fast: true }, [g]);
     }
-    return this.newHandle(m, w.mm, w.vpn, { pin: w.pin, write: w.write, fast: true }, [g]);
+    if (g !== null) this.gupPutFolio(m, folioHead(m, g.pfn), 1, w.pin);
+    return this.gupFastFallback(m, cpu, w.mm, w.vpn, w.pin, w.write);
+  }
+
+  /**
+   * Mirrors the slow half of `gup_fast_fallback()` (mm/gup.c, 6.12): GUP-fast gave up on the page,
+   * so `__gup_longterm_locked()` takes it under the mmap lock, faulting it in as needed. The mm may
+   * have exited meanwhile (the walk outlived it): then there is nothing to take.
+   */
+  gupFastFallback(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pin: boolean, write: boolean): OpResult {
+    if (!mmAt(m, mm).alive) return { kind: 'gupFailed' };
+    return this.getUserPages(m, cpu, mm, v, 1, { pin, write, fast: false });
   }
 
   /**
@@ -154,7 +164,7 @@ export abstract class WalkerPaths extends GupPaths {
     if (c.finishedWalk !== null) {
       const f = c.finishedWalk;
       c.finishedWalk = null;
-      return this.gupFastHandOver(m, f.walk, f.recheckPassed);
+      return this.gupFastHandOver(m, cpu, f.walk, f.recheckPassed);
     }
     const w = c.walker;
     if (w === null) return noop('no walker on this cpu');

@@ -1,0 +1,87 @@
+import { parseArgs } from 'node:util';
+import { mkdirSync } from 'node:fs';
+import { geometry, GEOMETRY_NAMES } from '../../models/machine/geometry';
+import { kernelEntry } from '../../models/registry';
+import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import { describeViolation } from '../../models/machine/violation';
+import { runCheck } from '../check/runCheck';
+import { writeCounterexample } from '../counterexample/file';
+
+/**
+ * `npm run soak`: the long run that says whether the correct kernels really hold — never part of
+ * `npm test`. Every (kernel, geometry) pair gets its share of a total step budget, spent as
+ * checks of `--runs` sequences on consecutive seeds, cycling the longest sequence through
+ * MAX_OPS so short and long sequences both get their turn. Any failure is saved under
+ * `.mmcheck/soak/` and makes the exit code 1: on a correct kernel it is a bug to root-cause.
+ */
+
+const MAX_OPS = [20, 60, 150] as const;
+/** realistic costs about 35× small per step, so it gets a small share of the steps (still tens of thousands of sequences). */
+const SHARE: Readonly<Record<string, number>> = { small: 0.95, realistic: 0.05 };
+
+interface PairTotal {
+  kernel: string;
+  geometry: string;
+  checks: number;
+  sequences: number;
+  steps: number;
+  ms: number;
+  failures: string[];
+}
+
+function main(): number {
+  const { values } = parseArgs({
+    options: {
+      steps: { type: 'string', default: '10000000' },
+      kernels: { type: 'string', default: 'reference,batched,batched-no-migrc' },
+      geometries: { type: 'string', default: GEOMETRY_NAMES.join(',') },
+      'first-seed': { type: 'string', default: '1' },
+      runs: { type: 'string', default: '500' },
+    },
+  });
+  const total = Number(values.steps);
+  const firstSeed = Number(values['first-seed']);
+  const runs = Number(values.runs);
+  const kernels = values.kernels.split(',');
+  const geometries = values.geometries.split(',');
+  for (const k of kernels) kernelEntry(k);
+  for (const g of geometries) geometry(g);
+  const shareSum = geometries.reduce((s, g) => s + (SHARE[g] ?? 0.1), 0);
+  const out = '.mmcheck/soak';
+  mkdirSync(out, { recursive: true });
+  const print = (s: string): void => {
+    process.stdout.write(`${s}\n`);
+  };
+  print(`mmcheck soak: ${total} steps over ${kernels.join(', ')} × ${geometries.join(', ')}, seeds from ${firstSeed}, ${runs} sequences per check, max ops cycling ${MAX_OPS.join('/')}`);
+  const totals: PairTotal[] = [];
+  for (const g of geometries) {
+    for (const k of kernels) {
+      const entry = kernelEntry(k);
+      const target = (total * (SHARE[g] ?? 0.1)) / shareSum / kernels.length;
+      const t: PairTotal = { kernel: k, geometry: g, checks: 0, sequences: 0, steps: 0, ms: 0, failures: [] };
+      for (let seed = firstSeed; t.steps < target; seed++) {
+        const maxOps = MAX_OPS[(seed - firstSeed) % MAX_OPS.length]!;
+        const r = runCheck({ kernel: entry.make, reference: () => new ReferenceKernel(), geometry: geometry(g), runs, seed, maxOps });
+        t.checks++;
+        t.sequences += r.sequences;
+        t.steps += r.steps;
+        t.ms += r.elapsedMs;
+        if (r.failure !== null) {
+          const f = r.failure;
+          const file = `${out}/${k}-${g}-seed${seed}-max${maxOps}.json`;
+          writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: k, kernelSpec: k, geometry: g, seed, path: f.path, status: 'shrunk', ops: f.ops, violation: f.outcome.violation });
+          t.failures.push(`seed ${seed} max-ops ${maxOps}: ${describeViolation(f.outcome.violation)} (${f.ops.length} ops) → ${file}`);
+          print(`  FAILURE ${k} ${g} seed ${seed} max-ops ${maxOps}: ${describeViolation(f.outcome.violation)} → ${file}`);
+        }
+      }
+      totals.push(t);
+      print(`  ${k.padEnd(18)} ${g.padEnd(10)} ${String(t.checks).padStart(5)} checks ${String(t.sequences).padStart(8)} sequences ${String(t.steps).padStart(10)} steps ${(t.ms / 1000).toFixed(0).padStart(6)} s  ${t.failures.length} failures`);
+    }
+  }
+  const all = totals.reduce((s, t) => ({ seq: s.seq + t.sequences, steps: s.steps + t.steps, fail: s.fail + t.failures.length }), { seq: 0, steps: 0, fail: 0 });
+  print(`total: ${all.seq} sequences, ${all.steps} steps, ${all.fail} failures`);
+  for (const t of totals) for (const f of t.failures) print(`  ${t.kernel} ${t.geometry}: ${f}`);
+  return all.fail === 0 ? 0 : 1;
+}
+
+process.exitCode = main();
