@@ -1,3 +1,4 @@
+import type { MigrcReleasePoint } from '../models/tracepoints';
 import { describe, expect, it } from 'vitest';
 import type { Pfn } from '../models/machine/ids';
 import { mmId, pfn as asPfn, vpn as asVpn } from '../models/machine/ids';
@@ -299,7 +300,7 @@ describe('batched migration and MIGRC', () => {
   it('without that give-up, a store through the new writable PTE races a stale entry to the source', () => {
     class NoMprotectGiveUp extends BatchedKernel {
       override readonly name: string = 'migrc-no-mprotect-give-up';
-      override migrcGiveUp(m: Machine, why: string): void {
+      override migrcGiveUp(m: Machine, why: MigrcReleasePoint): void {
         if (why !== 'mprotect') super.migrcGiveUp(m, why);
       }
     }

@@ -1,3 +1,4 @@
+import type { MigrcReleasePoint } from '../tracepoints';
 import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
@@ -80,7 +81,7 @@ export abstract class BatchedMigrc extends BatchedGup {
   }
 
   /** Give the deferral up before `why` makes something writable; the tracepoint says which release point fired. */
-  migrcGiveUp(m: Machine, why: string): void {
+  migrcGiveUp(m: Machine, why: MigrcReleasePoint): void {
     if (this.migrcFlushFreeFolios(m)) mark(m, `migrc released by ${why}`);
   }
 

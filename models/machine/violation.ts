@@ -8,7 +8,7 @@ import type { WalkerKind } from './state';
  * Hazards (the machine reports them, like hardware reporting misuse): free_with_stale_tlb,
  * table_freed_under_walker, table_freed_while_linked, stale_tlb_divergent_write,
  * tlb_use_after_free, handle_use_after_free. Kernel self-checks (VM_WARN_ON): kernel_warn,
- * and model_crash for any other exception a kernel raised.
+ * model_crash for any other exception a kernel raised, step_timeout for an op that never ended.
  * Ledger audit: refcount_mismatch … deferred_split_missing. User-visible memory: stale_read,
  * pin_unreliable. Differential: divergence.
  */
@@ -57,6 +57,11 @@ export type Violation =
   | { readonly code: 'kernel_warn'; readonly step: number; readonly message: string }
   /** A kernel threw something other than a finding (a broken invariant the model itself tripped on). */
   | { readonly code: 'model_crash'; readonly step: number; readonly message: string }
+  /**
+   * An op that did not finish within the step budget (a kernel method that loops): the check's
+   * watchdog stopped the run. Reported like any failure, with the sequence up to that op.
+   */
+  | { readonly code: 'step_timeout'; readonly step: number; readonly seconds: number }
   | LedgerViolation
   | { readonly code: 'stale_read'; readonly step: number; readonly mm: MmId; readonly vpn: Vpn; readonly expected: number; readonly actual: number }
   | { readonly code: 'pin_unreliable'; readonly step: number; readonly handle: HandleId; readonly index: number; readonly expected: number; readonly actual: number }

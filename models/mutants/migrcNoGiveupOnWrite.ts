@@ -1,4 +1,5 @@
 import type { Machine } from '../machine/state';
+import type { MigrcReleasePoint } from '../tracepoints';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
 import { defineMutant } from './mutant';
@@ -16,7 +17,7 @@ import { defineMutant } from './mutant';
 export class MigrcNoGiveupOnWrite extends BatchedKernel {
   override readonly name: string = 'migrc-no-giveup-on-write';
 
-  override migrcGiveUp(m: Machine, why: string): void {
+  override migrcGiveUp(m: Machine, why: MigrcReleasePoint): void {
     if (why === 'write fault') return;
     super.migrcGiveUp(m, why);
   }

@@ -1,17 +1,23 @@
 import fc from 'fast-check';
 import type { Geometry } from '../../models/machine/geometry';
-import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import type { Op } from '../ops/op';
 import { opsArb } from '../arbitraries/ops';
 import { CoverageTracker } from '../coverage/probes';
 import { runDifferential } from '../run/differential';
 import { runOps } from '../run/runOps';
+import { MethodCalls } from './methodCalls';
+import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import type { RunOutcome } from '../run/outcome';
 
 export interface CheckOptions {
-  /** The kernel under test. When it is the reference itself, only the per-kernel oracles run. */
+  /**
+   * The kernel under test. It is checked against the reference side by side unless it is an
+   * instance of exactly the reference's class (decided by identity, never by name): then only
+   * the per-kernel oracles run.
+   */
   readonly kernel: () => ReferenceKernel;
-  readonly reference: () => ReferenceKernel;
+  /** The specification to compare with; a pristine ReferenceKernel unless a policy kernel is chosen. */
+  readonly reference?: () => ReferenceKernel;
   readonly geometry: Geometry;
   readonly runs: number;
   readonly seed: number;
@@ -20,8 +26,15 @@ export interface CheckOptions {
   readonly timeBudgetMs?: number;
   /** Called with the first failing sequence as soon as it is found, and again with each smaller one while shrinking. */
   readonly onFailure?: (ops: readonly Op[], outcome: RunOutcome, phase: 'found' | 'shrinking') => void;
-  /** Called after every generated sequence (not during shrinking). */
-  readonly onProgress?: (done: number) => void;
+  /** Called after every generated sequence (not during shrinking), with the totals so far. */
+  readonly onProgress?: (done: number, soFar: { readonly steps: number; readonly coverage: Readonly<Record<string, number>>; readonly lengths: Readonly<Record<string, number>> }) => void;
+  /** Called before every sequence runs, generated or a shrink candidate (a watchdog keeps the last one). */
+  readonly onSequence?: (ops: readonly Op[], phase: 'generated' | 'shrinking') => void;
+  /**
+   * Kernel methods to watch (a variant's overrides and helpers): the report says how many
+   * generated sequences called each, so a patch that never ran cannot pass as checked.
+   */
+  readonly watchMethods?: readonly string[];
 }
 
 export interface CheckFailure {
@@ -33,6 +46,17 @@ export interface CheckFailure {
   readonly numShrinks: number;
   /** The sequence as first found, before shrinking. */
   readonly originalLength: number;
+  /** False when the time budget cut shrinking short: a shorter counterexample may exist. */
+  readonly fullyShrunk: boolean;
+}
+
+/** A failure seen while checking that did not happen again when its sequence was re-run. */
+export interface FlakyFailure {
+  readonly seed: number;
+  /** The smallest sequence that was seen failing. */
+  readonly ops: readonly Op[];
+  /** What it failed with the time it did fail. */
+  readonly outcome: Extract<RunOutcome, { ok: false }>;
 }
 
 export interface CheckReport {
@@ -48,45 +72,60 @@ export interface CheckReport {
   readonly lengths: Readonly<Record<string, number>>;
   readonly interrupted: boolean;
   readonly failure: CheckFailure | null;
+  /** Set when a failure was seen but its sequence passed when re-run (then `failure` is null). */
+  readonly flaky: FlakyFailure | null;
+  /** Per watched method: how many generated sequences called it at least once. */
+  readonly methodCalls: Readonly<Record<string, number>>;
 }
 
+const pristineReference = (): ReferenceKernel => new ReferenceKernel();
+
 /**
- * Run one sequence of the check: differential against the reference, or — for the kernel named
- * 'reference' — the reference alone with its per-kernel oracles.
+ * Run one sequence of the check: differential against the reference, or — when the kernel under
+ * test is of exactly the reference's class — the reference alone with its per-kernel oracles. A
+ * subclass is always compared, whatever `name` it claims.
  */
 export function runOne(opts: Pick<CheckOptions, 'kernel' | 'reference' | 'geometry'>, ops: readonly Op[], tracker: CoverageTracker | null = null): RunOutcome {
   const kernel = opts.kernel();
-  if (kernel.name === 'reference') {
+  const reference = (opts.reference ?? pristineReference)();
+  if (Object.getPrototypeOf(kernel) === Object.getPrototypeOf(reference)) {
     return runOps(kernel, opts.geometry, ops, undefined, tracker);
   }
-  return runDifferential(opts.reference(), kernel, opts.geometry, ops, undefined, tracker);
+  return runDifferential(reference, kernel, opts.geometry, ops, undefined, tracker);
 }
 
 /**
  * The main job: random op sequences against the kernel under test, every oracle on, coverage
- * measured. A failure is shrunk by fast-check and reported with its seed and replay path.
+ * measured. A failure is shrunk by fast-check and reported with its seed and replay path; one
+ * that does not fail again when re-run is reported as flaky, never as a pass.
  */
 export function runCheck(opts: CheckOptions): CheckReport {
   const started = Date.now();
   const coverage: Record<string, number> = {};
   const lengths: Record<string, number> = {};
+  const calls = new MethodCalls(opts.watchMethods ?? []);
   let sequences = 0;
   let steps = 0;
   let failing = false;
   let firstLength = 0;
+  let smallestSeen: FlakyFailure | null = null;
   const property = fc.property(opsArb(opts.geometry, opts.maxOps), (ops) => {
+    opts.onSequence?.(ops, failing ? 'shrinking' : 'generated');
     const tracker = failing ? null : new CoverageTracker();
-    const outcome = runOne(opts, ops, tracker);
+    const kernel = failing ? opts.kernel : () => calls.watch(opts.kernel());
+    const outcome = runOne({ ...opts, kernel }, ops, tracker);
     if (!failing) {
+      calls.endSequence();
       sequences++;
       steps += outcome.steps.length;
       const bucket = `${Math.floor((ops.length - 1) / 10) * 10 + 1}-${Math.floor((ops.length - 1) / 10) * 10 + 10}`;
       lengths[bucket] = (lengths[bucket] ?? 0) + 1;
       for (const p of tracker?.reached ?? []) coverage[p] = (coverage[p] ?? 0) + 1;
-      opts.onProgress?.(sequences);
+      opts.onProgress?.(sequences, { steps, coverage, lengths });
     }
     if (!outcome.ok) {
       if (!failing) firstLength = ops.length;
+      if (smallestSeen === null || ops.length <= smallestSeen.ops.length) smallestSeen = { seed: opts.seed, ops, outcome };
       opts.onFailure?.(ops, outcome, failing ? 'shrinking' : 'found');
       failing = true;
     }
@@ -98,11 +137,25 @@ export function runCheck(opts: CheckOptions): CheckReport {
     ...(opts.timeBudgetMs !== undefined ? { interruptAfterTimeLimit: opts.timeBudgetMs } : {}),
   });
   let failure: CheckFailure | null = null;
+  let flaky: FlakyFailure | null = null;
   if (details.failed && details.counterexample !== null) {
     const shrunk = truncateAfterFailure(opts, details.counterexample[0]);
     if (shrunk !== null) {
-      failure = { seed: details.seed, path: details.counterexamplePath ?? '', ...shrunk, numShrinks: details.numShrinks, originalLength: firstLength };
+      failure = {
+        seed: details.seed,
+        path: details.counterexamplePath ?? '',
+        ...shrunk,
+        numShrinks: details.numShrinks,
+        originalLength: firstLength,
+        // fast-check stops shrinking when the time budget runs out and says so with `interrupted`.
+        fullyShrunk: !details.interrupted,
+      };
+    } else {
+      flaky = smallestSeen;
     }
+  } else if (smallestSeen !== null) {
+    // The property failed at some point but fast-check did not end failed: never a pass.
+    flaky = smallestSeen;
   }
   return {
     kernel: opts.kernel().name,
@@ -115,6 +168,8 @@ export function runCheck(opts: CheckOptions): CheckReport {
     lengths,
     interrupted: details.interrupted,
     failure,
+    flaky,
+    methodCalls: calls.counts(),
   };
 }
 

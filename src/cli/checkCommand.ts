@@ -1,13 +1,17 @@
 import pc from 'picocolors';
-import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { describeViolation } from '../../models/machine/violation';
+import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import type { Violation } from '../../models/machine/violation';
 import type { Geometry } from '../../models/machine/geometry';
 import type { CheckReport } from '../check/runCheck';
-import { runCheck } from '../check/runCheck';
-import { STATE_PROBES } from '../coverage/probes';
+import type { Supervised } from '../check/supervise';
+import { superviseCheck } from '../check/supervise';
+import type { Exercise, Verdict } from '../check/verdict';
+import { EXIT_CODES, verdictOf } from '../check/verdict';
+import type { ProgressSnapshot } from '../check/worker/protocol';
+import { reportedProbes } from '../coverage/probes';
 import { writeCounterexample } from '../counterexample/file';
 import type { Op } from '../ops/op';
-import type { RunOutcome } from '../run/outcome';
 import { failingStepDiff, formatTrace } from '../report/trace';
 import type { LoadedKernel } from './loadKernel';
 import type { Progress } from './progress';
@@ -19,79 +23,155 @@ export interface CheckCommandOptions {
   readonly seed: number;
   readonly maxOps: number;
   readonly timeBudgetMs: number | undefined;
+  /** An op running longer than this is reported as a hang (step_timeout). */
+  readonly stepTimeoutMs: number;
   readonly failureDir: string;
   readonly progress: Progress;
+  /** Kernel methods the variant defines (overrides and helpers), whose calls are counted. */
+  readonly watchMethods: readonly string[];
+  /** Aborting it (Ctrl-C) stops the check and prints the summary so far. */
+  readonly signal?: AbortSignal;
 }
 
 /**
  * `mmcheck check`: random sequences against the kernel (differential against the reference,
- * every oracle on). Failures are saved as soon as they are found and rewritten as shrinking
- * shortens them, so an interrupted run loses nothing. Returns the exit code.
+ * every oracle on), run in a watched worker thread. Failures are saved as soon as they are found
+ * and rewritten as shrinking shortens them, so an interrupted run loses nothing. Returns the
+ * verdict (its exit code is EXIT_CODES[verdict]).
  */
-export function checkCommand(o: CheckCommandOptions, print: (s: string) => void): number {
+export async function checkCommand(o: CheckCommandOptions, print: (s: string) => void): Promise<Verdict> {
   const file = `${o.failureDir}/${o.kernel.name.replace(/[^\w.+-]/g, '_')}-${o.geometry.name}-seed${o.seed}.json`;
-  let savedLength = Number.POSITIVE_INFINITY;
-  const save = (ops: readonly Op[], outcome: RunOutcome, status: 'found' | 'shrunk'): void => {
-    if (outcome.ok) return;
-    writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: o.kernel.name, kernelSpec: o.kernel.spec, geometry: o.geometry.name, seed: o.seed, path: '', status, ops, violation: outcome.violation });
-    savedLength = ops.length;
-  };
-  const against = o.kernel.name === 'reference' ? 'alone (per-kernel oracles)' : 'against the reference';
-  print(pc.bold(`mmcheck check: kernel ${o.kernel.name} ${against}, geometry ${o.geometry.name}, seed ${o.seed}`));
+  const probe = o.kernel.make();
+  // Decided by identity, as runOne does: only the reference's own class runs alone.
+  const alone = Object.getPrototypeOf(probe) === ReferenceKernel.prototype;
+  print(pc.bold(`mmcheck check: kernel ${o.kernel.name} ${alone ? 'alone (per-kernel oracles)' : 'against the reference'}, geometry ${o.geometry.name}, seed ${o.seed}`));
   o.progress.start(o.runs);
-  const report = runCheck({
-    kernel: o.kernel.make,
-    reference: () => new ReferenceKernel(),
-    geometry: o.geometry,
-    runs: o.runs,
-    seed: o.seed,
-    maxOps: o.maxOps,
-    ...(o.timeBudgetMs !== undefined ? { timeBudgetMs: o.timeBudgetMs } : {}),
-    onProgress: (n) => o.progress.update(n),
-    onFailure: (ops, outcome, phase) => {
-      // Save before saying so: an interrupt right after the message must find the file.
-      if (ops.length < savedLength) save(ops, outcome, 'found');
-      if (phase === 'found') {
+  const result = await superviseCheck(
+    { kernelSpec: o.kernel.spec, geometry: o.geometry.name, runs: o.runs, seed: o.seed, maxOps: o.maxOps, timeBudgetMs: o.timeBudgetMs ?? null, failureFile: file, watchMethods: o.watchMethods },
+    {
+      stepTimeoutMs: o.stepTimeoutMs,
+      onProgress: (s) => o.progress.update(s.sequences),
+      onFound: (length) => {
         o.progress.stop();
-        print(`failure found (${ops.length} ops), saved to ${file}; shrinking (interrupting keeps the smallest case so far)…`);
-      }
+        print(`failure found (${length} ops), saved to ${file}; shrinking (interrupting keeps the smallest case so far)…`);
+      },
+      ...(o.signal !== undefined ? { signal: o.signal } : {}),
     },
-  });
+  );
   o.progress.stop();
-  printSummary(report, print);
-  if (report.failure === null) return 0;
-  const f = report.failure;
-  writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: o.kernel.name, kernelSpec: o.kernel.spec, geometry: o.geometry.name, seed: f.seed, path: f.path, status: 'shrunk', ops: f.ops, violation: f.outcome.violation });
+  const probes = reportedProbes(probe);
+  switch (result.kind) {
+    case 'error':
+      throw new Error(`the check's worker failed: ${result.message}${result.stack !== '' ? `\n${result.stack}` : ''}`);
+    case 'interrupted':
+      printSummary(result.snapshot, probes, print, '(interrupted)');
+      print(pc.yellow(pc.bold('INTERRUPTED')) + ` — the summary covers what ran; ${savedNote(file)}`);
+      return 'INTERRUPTED';
+    case 'hang':
+      return reportHang(o, file, result, probes, print);
+    case 'done':
+      return reportDone(o, file, result.report, probes, alone, print);
+  }
+}
+
+function savedNote(file: string): string {
+  return `a failing case found so far is in ${file} (if any)`;
+}
+
+function reportDone(o: CheckCommandOptions, file: string, report: CheckReport, probes: readonly string[], alone: boolean, print: (s: string) => void): Verdict {
+  printSummary({ ...report }, probes, print, report.interrupted ? '(time budget reached)' : '');
+  const exercise: Exercise | null = o.watchMethods.length > 0 ? { methodCalls: report.methodCalls, unexecutedLines: [] } : null;
+  if (exercise !== null) printExercise(exercise, print);
+  const verdict = verdictOf(report, exercise);
+  switch (verdict) {
+    case 'HOLDS':
+      print(pc.green(pc.bold('  HOLDS: no hazard, no ledger or memory violation, no divergence')));
+      return verdict;
+    case 'NOT EXERCISED':
+      print(pc.yellow(pc.bold('  NOT EXERCISED: nothing failed, but part of the variant never ran (above); the check says nothing about it')));
+      print('  (more --runs, or ops that reach the patched path, may exercise it)');
+      return verdict;
+    case 'FLAKY': {
+      const f = report.flaky!;
+      writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: o.kernel.name, kernelSpec: o.kernel.spec, geometry: o.geometry.name, seed: f.seed, path: '', status: 'found', ops: f.ops, violation: f.outcome.violation });
+      print('');
+      print(pc.red(pc.bold(`FLAKY: ${describeViolation(f.outcome.violation)}`)) + ` (in kernel ${f.outcome.kernel}) — it did not happen again when the sequence was re-run`);
+      print('  a kernel with state outside the machine (e.g. a static field), or a harness bug: either way the check is not trustworthy');
+      for (const line of formatTrace(f.ops, f.outcome)) print(`  ${line}`);
+      print(`saved:  ${file}`);
+      return verdict;
+    }
+    case 'FAILED':
+      printFailure(o, file, report, alone, print);
+      return verdict;
+    case 'INTERRUPTED':
+      return verdict;
+  }
+}
+
+function printFailure(o: CheckCommandOptions, file: string, report: CheckReport, alone: boolean, print: (s: string) => void): void {
+  const f = report.failure!;
+  writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: o.kernel.name, kernelSpec: o.kernel.spec, geometry: o.geometry.name, seed: f.seed, path: f.path, status: f.fullyShrunk ? 'shrunk' : 'found', ops: f.ops, violation: f.outcome.violation });
   print('');
   print(pc.red(pc.bold(`FAILED: ${describeViolation(f.outcome.violation)}`)) + ` (in kernel ${f.outcome.kernel})`);
-  print(`counterexample: ${f.ops.length} ops, shrunk from ${f.originalLength} in ${f.numShrinks} steps`);
+  print(`counterexample: ${f.ops.length} ops, shrunk from ${f.originalLength} in ${f.numShrinks} steps${f.fullyShrunk ? '' : pc.yellow(' (not fully shrunk: the time budget ran out while shrinking)')}`);
   for (const line of formatTrace(f.ops, f.outcome)) print(`  ${line}`);
-  const diffKernel = f.outcome.kernel === 'reference' ? () => new ReferenceKernel() : o.kernel.make;
-  const diff = failingStepDiff(diffKernel, o.geometry, f.ops, f.outcome.violation.step);
+  const diff = failingStepDiff(f.outcome.kernel === 'reference' && !alone ? () => new ReferenceKernel() : o.kernel.make, o.geometry, f.ops, f.outcome.violation.step);
   if (diff.length > 0) {
     print(`what step ${f.outcome.violation.step} changed in ${f.outcome.kernel}:`);
     for (const line of diff.slice(0, 40)) print(`    ${line}`);
     if (diff.length > 40) print(`    … ${diff.length - 40} more`);
   }
+  printReplayHints(file, print);
+  print(`seed ${f.seed}, fast-check path "${f.path}"`);
+}
+
+function reportHang(o: CheckCommandOptions, file: string, h: Extract<Supervised, { kind: 'hang' }>, probes: readonly string[], print: (s: string) => void): Verdict {
+  printSummary(h.snapshot, probes, print, '(stopped at the hang)');
+  const violation: Violation = { code: 'step_timeout', step: h.step, seconds: o.stepTimeoutMs / 1000 };
+  const ops: readonly Op[] = h.ops.slice(0, h.step + 1);
+  writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: o.kernel.name, kernelSpec: o.kernel.spec, geometry: o.geometry.name, seed: o.seed, path: '', status: 'found', ops, violation });
+  print('');
+  print(pc.red(pc.bold(`FAILED: ${describeViolation(violation)}`)) + ` — op ${h.step} did not finish within ${o.stepTimeoutMs / 1000} s (a kernel method that never returns?); the check was stopped`);
+  print(`counterexample: ${ops.length} ops (not shrunk: every shrink attempt could hang as long)${h.phase === 'shrinking' ? ', hit while shrinking an earlier failure' : ''}`);
+  ops.forEach((op, i) => print(`  ${i === h.step ? '✗' : ' '} ${String(i).padStart(3)}  ${JSON.stringify(op)}`));
+  printReplayHints(file, print);
+  return 'FAILED';
+}
+
+function printReplayHints(file: string, print: (s: string) => void): void {
   print('');
   print(`saved:  ${file}`);
   print(`replay: npx mmcheck replay ${file}`);
   print(`explain: npx mmcheck explain ${file}`);
-  print(`seed ${f.seed}, fast-check path "${f.path}"`);
-  return 1;
 }
 
-function printSummary(r: CheckReport, print: (s: string) => void): void {
+function printSummary(r: Omit<ProgressSnapshot, 'elapsedMs'> & { readonly elapsedMs: number } | null, probes: readonly string[], print: (s: string) => void, note: string): void {
+  if (r === null) {
+    print(`  no sequence finished ${note}`);
+    return;
+  }
   const secs = r.elapsedMs / 1000;
-  print(`  sequences  ${r.sequences}${r.interrupted ? ' (time budget reached)' : ''}`);
+  print(`  sequences  ${r.sequences}${note !== '' ? ` ${note}` : ''}`);
   print(`  lengths    ${Object.entries(r.lengths).sort(([a], [b]) => parseInt(a) - parseInt(b)).map(([k, v]) => `${k}:${v}`).join('  ')}`);
   print(`  steps      ${r.steps} (${Math.round(r.steps / Math.max(secs, 0.001))} steps/s)`);
   print(`  time       ${secs.toFixed(1)} s`);
-  print('  coverage   sequences that reached each state:');
-  const names = [...STATE_PROBES, ...Object.keys(r.coverage).filter((k) => k.startsWith('mark:')).sort()];
-  for (const name of names) {
+  print('  coverage   sequences that reached each state (✗: never reached, so never checked):');
+  const known = new Set(probes);
+  const extra = Object.keys(r.coverage).filter((k) => !known.has(k)).sort();
+  for (const name of [...probes, ...extra]) {
     const n = r.coverage[name] ?? 0;
     print(`    ${n > 0 ? pc.green('✓') : pc.yellow('✗')} ${name.padEnd(58)} ${n}`);
   }
-  if (r.failure === null) print(pc.green(pc.bold('  HOLDS: no hazard, no ledger or memory violation, no divergence')));
 }
+
+function printExercise(e: Exercise, print: (s: string) => void): void {
+  print('  variant    sequences that called each method it defines (✗: never called, so never checked):');
+  for (const [name, n] of Object.entries(e.methodCalls)) print(`    ${n > 0 ? pc.green('✓') : pc.yellow('✗')} ${name.padEnd(58)} ${n}`);
+  if (e.unexecutedLines.length > 0) {
+    print(`  variant lines that never ran (${e.unexecutedLines.length}):`);
+    for (const l of e.unexecutedLines) print(`    ${pc.yellow('✗')} ${String(l.line).padStart(4)}  ${l.text}`);
+  }
+}
+
+export { EXIT_CODES };

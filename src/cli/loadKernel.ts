@@ -11,6 +11,8 @@ export interface LoadedKernel {
   /** How to load it again: the registered name, or the variant file's absolute path. */
   readonly spec: string;
   readonly make: () => ReferenceKernel;
+  /** The methods a variant file defines (overrides and helpers), whose calls a check counts; empty for a registered kernel. */
+  readonly watchMethods: readonly string[];
 }
 
 const looksLikePath = (s: string): boolean => s.endsWith('.ts') || s.endsWith('.js') || s.includes('/');
@@ -23,7 +25,7 @@ export async function loadKernel(spec: string): Promise<LoadedKernel> {
   if (!looksLikePath(spec)) {
     try {
       const e = kernelEntry(spec);
-      return { name: e.name, spec: e.name, make: e.make };
+      return { name: e.name, spec: e.name, make: e.make, watchMethods: [] };
     } catch (err) {
       if (err instanceof UnknownKernelError) throw new UsageError(err.message);
       throw err;
@@ -49,9 +51,19 @@ export async function loadKernel(spec: string): Promise<LoadedKernel> {
   const Ctor = chosen;
   const probe = new Ctor();
   const name = probe.name === 'reference' || probe.name === 'batched' ? `${probe.name}+${Ctor.name}` : probe.name;
-  return { name, spec: file, make: () => new Ctor() };
+  return { name, spec: file, make: () => new Ctor(), watchMethods: ownMethods(Ctor) };
 }
 
 function isKernelClass(v: unknown): v is new () => ReferenceKernel {
   return typeof v === 'function' && v.prototype instanceof ReferenceKernel;
+}
+
+/** The methods the variant's own classes define, up to the first registered kernel class it extends. */
+function ownMethods(Ctor: new () => ReferenceKernel): string[] {
+  const registered = new Set(KERNELS.map((k) => Object.getPrototypeOf(k.make()) as object));
+  const names = new Set<string>();
+  for (let p = Ctor.prototype as object | null; p !== null && !registered.has(p); p = Object.getPrototypeOf(p) as object | null) {
+    for (const n of Object.getOwnPropertyNames(p)) if (n !== 'constructor' && typeof Object.getOwnPropertyDescriptor(p, n)?.value === 'function') names.add(n);
+  }
+  return [...names].sort();
 }

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { KERNELS } from '../../models/registry';
-import { checkCommand } from './checkCommand';
+import { checkCommand, EXIT_CODES } from './checkCommand';
 import { costCommand } from './costCommand';
 import { loadKernel } from './loadKernel';
 import { GEOMETRY_HELP, parseGeometry, parsePositiveInt, parseSeed } from './options';
@@ -35,14 +35,27 @@ function program(setExit: (code: number) => void): Command {
     .option('--max-ops <n>', 'longest sequence, in ops', '60')
     .option('--failures <dir>', 'where failing cases are saved', '.mmcheck/failures')
     .option('--quiet', 'no progress output')
-    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean }) => {
+    .option('--step-timeout <seconds>', 'an op running longer than this is reported as a hang (step_timeout)', '10')
+    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean; stepTimeout: string }) => {
       const geometry = parseGeometry(o.geometry);
       const runs = parsePositiveInt('--runs', o.runs);
       const maxOps = parsePositiveInt('--max-ops', o.maxOps);
       const seed = o.seed === undefined ? Date.now() % 2 ** 31 : parseSeed(o.seed);
       const timeBudgetMs = o.time === undefined ? undefined : parsePositiveInt('--time', o.time) * 1000;
+      const stepTimeoutMs = parsePositiveInt('--step-timeout', o.stepTimeout) * 1000;
       const kernel = await loadKernel(o.kernel);
-      setExit(checkCommand({ kernel, geometry, runs, seed, maxOps, timeBudgetMs, failureDir: o.failures, progress: makeProgress(process.stderr, o.quiet === true) }, print));
+      // Ctrl-C stops the check's worker and prints the summary so far (bin/mmcheck.js then dies
+      // by SIGINT, as shells expect); the handler lives only as long as the check.
+      const interrupt = new AbortController();
+      const onSigint = (): void => interrupt.abort();
+      process.on('SIGINT', onSigint);
+      try {
+        const progress = makeProgress(process.stderr, o.quiet === true);
+        const verdict = await checkCommand({ kernel, geometry, runs, seed, maxOps, timeBudgetMs, stepTimeoutMs, failureDir: o.failures, progress, watchMethods: kernel.watchMethods, signal: interrupt.signal }, print);
+        setExit(EXIT_CODES[verdict]);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
     });
 
   p.command('replay')

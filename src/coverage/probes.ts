@@ -5,6 +5,9 @@ import type { Machine } from '../../models/machine/state';
 import { pteAt, tableEntries } from '../../models/machine/pgtable';
 import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
+import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import { BatchedKernel } from '../../models/batched/BatchedKernel';
+import { BATCHED_TRACEPOINTS, MACHINE_TRACEPOINTS } from '../../models/tracepoints';
 
 /**
  * "Sometimes" properties: interesting states a random sequence should reach, so that a passing
@@ -26,6 +29,17 @@ export const STATE_PROBES = [
 ] as const;
 
 export type StateProbe = (typeof STATE_PROBES)[number];
+
+/**
+ * Every probe and tracepoint a check of `kernel` can report, in the order the summary lists them:
+ * the state probes, the machine's tracepoints, and the batched paths' tracepoints for a kernel
+ * built on BatchedKernel. A check lists each of them, reached or not, so a path that was never
+ * exercised shows as ✗ instead of disappearing.
+ */
+export function reportedProbes(kernel: ReferenceKernel): string[] {
+  const marks: readonly string[] = kernel instanceof BatchedKernel ? [...MACHINE_TRACEPOINTS, ...BATCHED_TRACEPOINTS] : MACHINE_TRACEPOINTS;
+  return [...STATE_PROBES, ...marks.map((t) => `mark:${t}`)];
+}
 
 /** Watches one kernel's run; `before`/`after` bracket each op. */
 export class CoverageTracker {

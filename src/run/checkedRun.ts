@@ -10,6 +10,7 @@ import type { Applied } from '../ops/apply';
 import { applyOp } from '../ops/apply';
 import type { Op } from '../ops/op';
 import { resolveOp } from '../ops/resolve';
+import { beat } from './heartbeat';
 
 /** Which per-kernel oracles run after every op (hazards are always on: the machine raises them). */
 export interface OracleSwitches {
@@ -45,6 +46,7 @@ export class CheckedRun {
   /** Apply op number `step`; returns what it did, or the violation it caused. */
   step(op: Op, step: number): { applied: Applied } | { violation: Violation; applied: Applied | null; resolved: Op | null } {
     let applied: Applied | null = null;
+    beat(step);
     // Resolved before the op runs, so a trace can name the failing op's targets even when it threw.
     const r = resolveOp(this.machine, op);
     const resolved = 'skip' in r ? null : r;

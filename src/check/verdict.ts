@@ -1,0 +1,37 @@
+import type { CheckReport } from './runCheck';
+
+/**
+ * What a check concludes, and its exit code. Only HOLDS exits 0, and it means: every sequence
+ * ran with every oracle on and held, and (for a variant) every method the variant defines was
+ * called and every line of it ran. Anything less says what it is.
+ */
+export type Verdict = 'HOLDS' | 'FAILED' | 'FLAKY' | 'NOT EXERCISED' | 'INTERRUPTED';
+
+export const EXIT_CODES: Readonly<Record<Verdict, number>> = {
+  HOLDS: 0,
+  /** A failure was found (a hazard, a ledger or memory violation, a divergence, a hang). */
+  FAILED: 1,
+  /** A failure was seen but did not happen again when its sequence was re-run. */
+  FLAKY: 4,
+  /** Nothing failed, but part of the variant never ran: the check says nothing about that part. */
+  'NOT EXERCISED': 5,
+  /** Stopped by Ctrl-C (the process then dies by SIGINT, as shells expect). */
+  INTERRUPTED: 130,
+};
+
+/** 2 is bad input and 3 an internal error (src/cli/main.ts); listed here so the codes stay distinct. */
+export const USAGE_EXIT = 2;
+export const INTERNAL_ERROR_EXIT = 3;
+
+/** What ran of a variant: per method, the sequences that called it; the lines that never ran. */
+export interface Exercise {
+  readonly methodCalls: Readonly<Record<string, number>>;
+  readonly unexecutedLines: ReadonlyArray<{ readonly line: number; readonly text: string }>;
+}
+
+export function verdictOf(r: CheckReport, exercise: Exercise | null): Verdict {
+  if (r.failure !== null) return 'FAILED';
+  if (r.flaky !== null) return 'FLAKY';
+  if (exercise !== null && (Object.values(exercise.methodCalls).some((n) => n === 0) || exercise.unexecutedLines.length > 0)) return 'NOT EXERCISED';
+  return 'HOLDS';
+}

@@ -1,0 +1,66 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { geometry } from '../../../models/machine/geometry';
+import { loadKernel } from '../../cli/loadKernel';
+import { writeCounterexample } from '../../counterexample/file';
+import type { Op } from '../../ops/op';
+import { useHeartbeat } from '../../run/heartbeat';
+import type { RunOutcome } from '../../run/outcome';
+import { runCheck } from '../runCheck';
+import type { CheckTask, ProgressSnapshot, WorkerMessage } from './protocol';
+
+/**
+ * The body of a check's worker thread: load the kernel, run the check, save the failing case as
+ * it is found and shrunk, and report progress, the sequence about to run and the final report to
+ * the supervisor. Running here rather than on the main thread is what lets the supervisor stop a
+ * kernel that loops forever and answer Ctrl-C with the summary so far.
+ */
+async function run(task: CheckTask): Promise<WorkerMessage> {
+  const port = parentPort;
+  if (port === null) throw new Error('checkWorker runs only as a worker thread');
+  const send = (msg: WorkerMessage): void => port.postMessage(msg);
+  useHeartbeat(new Int32Array(task.heartbeat));
+  const kernel = await loadKernel(task.kernelSpec);
+  const g = geometry(task.geometry);
+  const started = Date.now();
+  let savedLength = Number.POSITIVE_INFINITY;
+  let lastProgress = 0;
+  const snapshot: { sequences: number; steps: number; coverage: Record<string, number>; lengths: Record<string, number> } = { sequences: 0, steps: 0, coverage: {}, lengths: {} };
+  const save = (ops: readonly Op[], outcome: RunOutcome): void => {
+    if (outcome.ok || ops.length >= savedLength) return;
+    writeCounterexample(task.failureFile, { format: 'mmcheck-counterexample/1', kernel: kernel.name, kernelSpec: kernel.spec, geometry: g.name, seed: task.seed, path: '', status: 'found', ops, violation: outcome.violation });
+    savedLength = ops.length;
+  };
+  const report = runCheck({
+    kernel: kernel.make,
+    geometry: g,
+    runs: task.runs,
+    seed: task.seed,
+    maxOps: task.maxOps,
+    ...(task.timeBudgetMs !== null ? { timeBudgetMs: task.timeBudgetMs } : {}),
+    watchMethods: task.watchMethods,
+    onSequence: (ops, phase) => send({ type: 'sequence', ops, phase }),
+    onProgress: (done, progress) => {
+      snapshot.sequences = done;
+      Object.assign(snapshot, progress);
+      const now = Date.now();
+      if (now - lastProgress < 100 && done < task.runs) return;
+      lastProgress = now;
+      const s: ProgressSnapshot = { ...snapshot, elapsedMs: now - started };
+      send({ type: 'progress', snapshot: s });
+    },
+    onFailure: (ops, outcome, phase) => {
+      // Saved before it is announced: an interrupt right after the message must find the file.
+      save(ops, outcome);
+      if (phase === 'found') send({ type: 'found', length: ops.length });
+    },
+  });
+  return { type: 'done', report };
+}
+
+const port = parentPort;
+if (port !== null) {
+  run(workerData as CheckTask).then(
+    (msg) => port.postMessage(msg),
+    (e: unknown) => port.postMessage({ type: 'error', message: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? (e.stack ?? '') : '' } satisfies WorkerMessage),
+  );
+}

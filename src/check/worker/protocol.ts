@@ -1,0 +1,38 @@
+import type { Op } from '../../ops/op';
+import type { CheckReport } from '../runCheck';
+
+/** What a check's worker is asked to do: everything it needs, as plain data (workerData). */
+export interface CheckTask {
+  /** A registered kernel's name or a variant file's absolute path (loadKernel's input). */
+  readonly kernelSpec: string;
+  readonly geometry: string;
+  readonly runs: number;
+  readonly seed: number;
+  readonly maxOps: number;
+  readonly timeBudgetMs: number | null;
+  /** Where the failing case is written as soon as it is found, and rewritten as it shrinks. */
+  readonly failureFile: string;
+  /** Kernel methods whose calls are counted (a variant's own methods); empty for registered kernels. */
+  readonly watchMethods: readonly string[];
+  /** Shared with the supervisor: the worker's heartbeat (src/run/heartbeat.ts). */
+  readonly heartbeat: SharedArrayBuffer;
+}
+
+/** How far a check has got: enough for the summary printed when it is interrupted. */
+export interface ProgressSnapshot {
+  readonly sequences: number;
+  readonly steps: number;
+  readonly elapsedMs: number;
+  readonly coverage: Readonly<Record<string, number>>;
+  readonly lengths: Readonly<Record<string, number>>;
+}
+
+/** Messages from the worker to the supervising thread. */
+export type WorkerMessage =
+  | { readonly type: 'progress'; readonly snapshot: ProgressSnapshot }
+  /** The sequence about to run, so a watchdog that stops a hung worker knows what hung. */
+  | { readonly type: 'sequence'; readonly ops: readonly Op[]; readonly phase: 'generated' | 'shrinking' }
+  /** The first failure was found and saved; shrinking starts. */
+  | { readonly type: 'found'; readonly length: number }
+  | { readonly type: 'done'; readonly report: CheckReport }
+  | { readonly type: 'error'; readonly message: string; readonly stack: string };
