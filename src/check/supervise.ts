@@ -2,11 +2,15 @@ import { Worker } from 'node:worker_threads';
 import type { Op } from '../ops/op';
 import { HEARTBEAT_SLOTS } from '../run/heartbeat';
 import type { CheckReport } from './runCheck';
-import type { CheckTask, ProgressSnapshot, WorkerMessage } from './worker/protocol';
+import type { VariantLines } from '../variants/lineCoverage';
+import type { CheckTask, ProgressSnapshot, ReplayTask, WorkerMessage, WorkerTask } from './worker/protocol';
+import type { RunOutcome } from '../run/outcome';
+import { assertNever } from '../../models/assertNever';
 
 /** How a supervised check ended. */
 export type Supervised =
-  | { readonly kind: 'done'; readonly report: CheckReport }
+  | { readonly kind: 'done'; readonly report: CheckReport; readonly lines: VariantLines | null }
+  | { readonly kind: 'replayed'; readonly outcome: RunOutcome }
   /** An op ran longer than the step budget: the worker was stopped; `ops` is the sequence that hung. */
   | { readonly kind: 'hang'; readonly ops: readonly Op[]; readonly step: number; readonly phase: 'generated' | 'shrinking'; readonly snapshot: ProgressSnapshot | null }
   /** Stopped from outside (Ctrl-C): the progress so far. */
@@ -32,10 +36,10 @@ const WATCH_MS = 200;
  * terminated and the sequence it was running — the last one it announced — is the hang's
  * counterexample. The main thread stays free, so an interrupt is answered at once.
  */
-export function superviseCheck(task: Omit<CheckTask, 'heartbeat'>, o: SuperviseOptions): Promise<Supervised> {
+export function superviseCheck(task: Omit<CheckTask, 'heartbeat'> | Omit<ReplayTask, 'heartbeat'>, o: SuperviseOptions): Promise<Supervised> {
   const heartbeat = new SharedArrayBuffer(HEARTBEAT_SLOTS * Int32Array.BYTES_PER_ELEMENT);
   const beats = new Int32Array(heartbeat);
-  const worker = new Worker(ENTRY, { workerData: { ...task, heartbeat } satisfies CheckTask });
+  const worker = new Worker(ENTRY, { workerData: { ...task, heartbeat } satisfies WorkerTask });
   let snapshot: ProgressSnapshot | null = null;
   let current: { ops: readonly Op[]; phase: 'generated' | 'shrinking' } | null = null;
   return new Promise<Supervised>((resolve) => {
@@ -77,11 +81,16 @@ export function superviseCheck(task: Omit<CheckTask, 'heartbeat'>, o: SuperviseO
           o.onFound?.(msg.length);
           return;
         case 'done':
-          finish({ kind: 'done', report: msg.report });
+          finish({ kind: 'done', report: msg.report, lines: msg.lines });
+          return;
+        case 'replayed':
+          finish({ kind: 'replayed', outcome: msg.outcome });
           return;
         case 'error':
           finish({ kind: 'error', message: msg.message, stack: msg.stack });
           return;
+        default:
+          assertNever(msg);
       }
     });
     worker.on('error', (e: Error) => finish({ kind: 'error', message: e.message, stack: e.stack ?? '' }));

@@ -14,6 +14,7 @@ import { writeCounterexample } from '../counterexample/file';
 import type { Op } from '../ops/op';
 import { failingStepDiff, formatTrace } from '../report/trace';
 import type { LoadedKernel } from './loadKernel';
+import type { VariantLines } from '../variants/lineCoverage';
 import type { Progress } from './progress';
 
 export interface CheckCommandOptions {
@@ -27,6 +28,8 @@ export interface CheckCommandOptions {
   readonly stepTimeoutMs: number;
   readonly failureDir: string;
   readonly progress: Progress;
+  /** The variant file, whose never-run lines are reported; null for a registered kernel. */
+  readonly variantFile: string | null;
   /** Kernel methods the variant defines (overrides and helpers), whose calls are counted. */
   readonly watchMethods: readonly string[];
   /** Aborting it (Ctrl-C) stops the check and prints the summary so far. */
@@ -47,7 +50,7 @@ export async function checkCommand(o: CheckCommandOptions, print: (s: string) =>
   print(pc.bold(`mmcheck check: kernel ${o.kernel.name} ${alone ? 'alone (per-kernel oracles)' : 'against the reference'}, geometry ${o.geometry.name}, seed ${o.seed}`));
   o.progress.start(o.runs);
   const result = await superviseCheck(
-    { kernelSpec: o.kernel.spec, geometry: o.geometry.name, runs: o.runs, seed: o.seed, maxOps: o.maxOps, timeBudgetMs: o.timeBudgetMs ?? null, failureFile: file, watchMethods: o.watchMethods },
+    { kind: 'check', kernelSpec: o.kernel.spec, variantFile: o.variantFile, geometry: o.geometry.name, runs: o.runs, seed: o.seed, maxOps: o.maxOps, timeBudgetMs: o.timeBudgetMs ?? null, failureFile: file, watchMethods: o.watchMethods },
     {
       stepTimeoutMs: o.stepTimeoutMs,
       onProgress: (s) => o.progress.update(s.sequences),
@@ -61,6 +64,8 @@ export async function checkCommand(o: CheckCommandOptions, print: (s: string) =>
   o.progress.stop();
   const probes = reportedProbes(probe);
   switch (result.kind) {
+    case 'replayed':
+      throw new Error('the check worker answered a check with a replay');
     case 'error':
       throw new Error(`the check's worker failed: ${result.message}${result.stack !== '' ? `\n${result.stack}` : ''}`);
     case 'interrupted':
@@ -70,7 +75,7 @@ export async function checkCommand(o: CheckCommandOptions, print: (s: string) =>
     case 'hang':
       return reportHang(o, file, result, probes, print);
     case 'done':
-      return reportDone(o, file, result.report, probes, alone, print);
+      return reportDone(o, file, result.report, result.lines, probes, alone, print);
   }
 }
 
@@ -78,10 +83,10 @@ function savedNote(file: string): string {
   return `a failing case found so far is in ${file} (if any)`;
 }
 
-function reportDone(o: CheckCommandOptions, file: string, report: CheckReport, probes: readonly string[], alone: boolean, print: (s: string) => void): Verdict {
+function reportDone(o: CheckCommandOptions, file: string, report: CheckReport, lines: VariantLines | null, probes: readonly string[], alone: boolean, print: (s: string) => void): Verdict {
   printSummary({ ...report }, probes, print, report.interrupted ? '(time budget reached)' : '');
-  const exercise: Exercise | null = o.watchMethods.length > 0 ? { methodCalls: report.methodCalls, unexecutedLines: [] } : null;
-  if (exercise !== null) printExercise(exercise, print);
+  const exercise: Exercise | null = o.variantFile !== null ? { methodCalls: report.methodCalls, unexecutedLines: lines?.unexecuted ?? [] } : null;
+  if (exercise !== null) printExercise(exercise, o.variantFile ?? '', print);
   const verdict = verdictOf(report, exercise);
   switch (verdict) {
     case 'HOLDS':
@@ -165,12 +170,12 @@ function printSummary(r: Omit<ProgressSnapshot, 'elapsedMs'> & { readonly elapse
   }
 }
 
-function printExercise(e: Exercise, print: (s: string) => void): void {
+function printExercise(e: Exercise, file: string, print: (s: string) => void): void {
   print('  variant    sequences that called each method it defines (✗: never called, so never checked):');
   for (const [name, n] of Object.entries(e.methodCalls)) print(`    ${n > 0 ? pc.green('✓') : pc.yellow('✗')} ${name.padEnd(58)} ${n}`);
   if (e.unexecutedLines.length > 0) {
     print(`  variant lines that never ran (${e.unexecutedLines.length}):`);
-    for (const l of e.unexecutedLines) print(`    ${pc.yellow('✗')} ${String(l.line).padStart(4)}  ${l.text}`);
+    for (const l of e.unexecutedLines) print(`    ${pc.yellow('✗')} ${file}:${l.line}  ${l.text}`);
   }
 }
 

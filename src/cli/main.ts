@@ -51,7 +51,7 @@ function program(setExit: (code: number) => void): Command {
       process.on('SIGINT', onSigint);
       try {
         const progress = makeProgress(process.stderr, o.quiet === true);
-        const verdict = await checkCommand({ kernel, geometry, runs, seed, maxOps, timeBudgetMs, stepTimeoutMs, failureDir: o.failures, progress, watchMethods: kernel.watchMethods, signal: interrupt.signal }, print);
+        const verdict = await checkCommand({ kernel, geometry, runs, seed, maxOps, timeBudgetMs, stepTimeoutMs, failureDir: o.failures, progress, watchMethods: kernel.watchMethods, variantFile: kernel.spec === kernel.name ? null : kernel.spec, signal: interrupt.signal }, print);
         setExit(EXIT_CODES[verdict]);
       } finally {
         process.off('SIGINT', onSigint);
@@ -62,7 +62,8 @@ function program(setExit: (code: number) => void): Command {
     .description('re-run a saved counterexample and report its violation (exit 1 while it fails, 0 once it passes)')
     .argument('<file>', 'a counterexample JSON file')
     .option('--kernel <name|file.ts>', 'replay against another kernel than the one recorded (e.g. your fixed variant)')
-    .action(async (file: string, o: { kernel?: string }) => setExit(await replayCommand(file, o.kernel, print)));
+    .option('--step-timeout <seconds>', 'an op running longer than this is reported as a hang (step_timeout)', '10')
+    .action(async (file: string, o: { kernel?: string; stepTimeout: string }) => setExit(await replayCommand(file, o.kernel, parsePositiveInt('--step-timeout', o.stepTimeout) * 1000, print)));
 
   p.command('explain')
     .description('per-step trace of a counterexample: the op, what each kernel changed, the first divergence or violation')

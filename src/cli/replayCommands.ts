@@ -3,7 +3,7 @@ import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { describeViolation } from '../../models/machine/violation';
 import type { Counterexample } from '../counterexample/file';
 import { CounterexampleFileError, readCounterexample } from '../counterexample/file';
-import { runOne } from '../check/runCheck';
+import { replayBounded } from '../check/replayBounded';
 import { explainSteps, formatExplanation } from '../report/explain';
 import { formatTrace } from '../report/trace';
 import { loadKernel } from './loadKernel';
@@ -23,11 +23,11 @@ function load(file: string): Counterexample {
  * `mmcheck replay <file>`: run a saved counterexample again, without fast-check. Exit 1 while it
  * still fails (saying whether with the same violation), 0 once it passes.
  */
-export async function replayCommand(file: string, kernelOverride: string | undefined, print: (s: string) => void): Promise<number> {
+export async function replayCommand(file: string, kernelOverride: string | undefined, stepTimeoutMs: number, print: (s: string) => void): Promise<number> {
   const c = load(file);
   const kernel = await loadKernel(kernelOverride ?? c.kernelSpec);
   const geometry = parseGeometry(c.geometry);
-  const outcome = runOne({ kernel: kernel.make, reference: () => new ReferenceKernel(), geometry }, c.ops);
+  const outcome = await replayBounded(kernel.spec, kernel.name, geometry, c.ops, stepTimeoutMs);
   print(pc.bold(`replay ${file}: kernel ${kernel.name}, geometry ${geometry.name}, ${c.ops.length} ops`));
   for (const line of formatTrace(c.ops, outcome)) print(`  ${line}`);
   if (outcome.ok) {

@@ -5,8 +5,9 @@ import { writeCounterexample } from '../../counterexample/file';
 import type { Op } from '../../ops/op';
 import { useHeartbeat } from '../../run/heartbeat';
 import type { RunOutcome } from '../../run/outcome';
-import { runCheck } from '../runCheck';
-import type { CheckTask, ProgressSnapshot, WorkerMessage } from './protocol';
+import { runCheck, runOne } from '../runCheck';
+import { startLineCoverage } from '../../variants/lineCoverage';
+import type { CheckTask, ProgressSnapshot, ReplayTask, WorkerMessage, WorkerTask } from './protocol';
 
 /**
  * The body of a check's worker thread: load the kernel, run the check, save the failing case as
@@ -14,11 +15,10 @@ import type { CheckTask, ProgressSnapshot, WorkerMessage } from './protocol';
  * the supervisor. Running here rather than on the main thread is what lets the supervisor stop a
  * kernel that loops forever and answer Ctrl-C with the summary so far.
  */
-async function run(task: CheckTask): Promise<WorkerMessage> {
-  const port = parentPort;
-  if (port === null) throw new Error('checkWorker runs only as a worker thread');
-  const send = (msg: WorkerMessage): void => port.postMessage(msg);
+async function check(task: CheckTask, send: (msg: WorkerMessage) => void): Promise<WorkerMessage> {
   useHeartbeat(new Int32Array(task.heartbeat));
+  // Coverage starts before the variant is imported, so every line of it is counted from its first run.
+  const coverage = task.variantFile !== null ? await startLineCoverage() : null;
   const kernel = await loadKernel(task.kernelSpec);
   const g = geometry(task.geometry);
   const started = Date.now();
@@ -54,12 +54,34 @@ async function run(task: CheckTask): Promise<WorkerMessage> {
       if (phase === 'found') send({ type: 'found', length: ops.length });
     },
   });
-  return { type: 'done', report };
+  const lines = coverage !== null && task.variantFile !== null ? await coverage.take(task.variantFile) : null;
+  await coverage?.stop();
+  return { type: 'done', report, lines };
+}
+
+/** Replay one sequence; the watchdog sees its ops through the heartbeat like a check's. */
+async function replay(task: ReplayTask, send: (msg: WorkerMessage) => void): Promise<WorkerMessage> {
+  useHeartbeat(new Int32Array(task.heartbeat));
+  const kernel = await loadKernel(task.kernelSpec);
+  send({ type: 'sequence', ops: task.ops, phase: 'generated' });
+  return { type: 'replayed', outcome: runOne({ kernel: kernel.make, geometry: geometry(task.geometry) }, task.ops) };
+}
+
+async function run(task: WorkerTask): Promise<WorkerMessage> {
+  const port = parentPort;
+  if (port === null) throw new Error('checkWorker runs only as a worker thread');
+  const send = (msg: WorkerMessage): void => port.postMessage(msg);
+  switch (task.kind) {
+    case 'check':
+      return check(task, send);
+    case 'replay':
+      return replay(task, send);
+  }
 }
 
 const port = parentPort;
 if (port !== null) {
-  run(workerData as CheckTask).then(
+  run(workerData as WorkerTask).then(
     (msg) => port.postMessage(msg),
     (e: unknown) => port.postMessage({ type: 'error', message: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? (e.stack ?? '') : '' } satisfies WorkerMessage),
   );

@@ -1,8 +1,23 @@
 import type { Op } from '../../ops/op';
+import type { RunOutcome } from '../../run/outcome';
 import type { CheckReport } from '../runCheck';
+import type { VariantLines } from '../../variants/lineCoverage';
 
-/** What a check's worker is asked to do: everything it needs, as plain data (workerData). */
+/** What a worker is asked to do, as plain data (workerData): a random check, or one sequence. */
+export type WorkerTask = CheckTask | ReplayTask;
+
+/** Run one given sequence (replay of a saved case), under the same watchdog as a check. */
+export interface ReplayTask {
+  readonly kind: 'replay';
+  readonly kernelSpec: string;
+  readonly geometry: string;
+  readonly ops: readonly Op[];
+  readonly heartbeat: SharedArrayBuffer;
+}
+
+/** A random check of a kernel. */
 export interface CheckTask {
+  readonly kind: 'check';
   /** A registered kernel's name or a variant file's absolute path (loadKernel's input). */
   readonly kernelSpec: string;
   readonly geometry: string;
@@ -14,6 +29,8 @@ export interface CheckTask {
   readonly failureFile: string;
   /** Kernel methods whose calls are counted (a variant's own methods); empty for registered kernels. */
   readonly watchMethods: readonly string[];
+  /** A variant file whose never-run lines the worker reports (V8 coverage); null for a registered kernel. */
+  readonly variantFile: string | null;
   /** Shared with the supervisor: the worker's heartbeat (src/run/heartbeat.ts). */
   readonly heartbeat: SharedArrayBuffer;
 }
@@ -34,5 +51,7 @@ export type WorkerMessage =
   | { readonly type: 'sequence'; readonly ops: readonly Op[]; readonly phase: 'generated' | 'shrinking' }
   /** The first failure was found and saved; shrinking starts. */
   | { readonly type: 'found'; readonly length: number }
-  | { readonly type: 'done'; readonly report: CheckReport }
+  | { readonly type: 'done'; readonly report: CheckReport; readonly lines: VariantLines | null }
+  /** A replayed sequence's outcome. */
+  | { readonly type: 'replayed'; readonly outcome: RunOutcome }
   | { readonly type: 'error'; readonly message: string; readonly stack: string };
