@@ -3,4 +3,6 @@
 import { register } from 'tsx/esm/api';
 register();
 const { main } = await import('../src/cli/main.ts');
+const { ignoreClosedOutput } = await import('../src/cli/closedOutput.ts');
+ignoreClosedOutput();
 process.exitCode = await main(process.argv.slice(2));

@@ -8,10 +8,13 @@ export interface Progress {
   stop(): void;
 }
 
-export function makeProgress(stream: NodeJS.WriteStream, quiet: boolean): Progress {
+export function makeProgress(stream: NodeJS.WritableStream & { readonly isTTY?: boolean }, quiet: boolean): Progress {
   if (quiet) return { start() {}, update() {}, note() {}, stop() {} };
   if (stream.isTTY) {
-    const bar = new cliProgress.SingleBar({ format: '  {bar} {value}/{total} sequences {note}', stream, hideCursor: true }, cliProgress.Presets.shades_classic);
+    // The bar changes no terminal mode: no hidden cursor, no autowrap off (it trims itself to the
+    // width instead). The check runs synchronously, so on Ctrl-C no JavaScript runs to undo a
+    // mode — and a SIGINT listener would hold the signal until the run ended, i.e. swallow it.
+    const bar = new cliProgress.SingleBar({ format: '  {bar} {value}/{total} sequences {note}', stream, hideCursor: false, linewrap: true }, cliProgress.Presets.shades_classic);
     return {
       start: (total) => bar.start(total, 0, { note: '' }),
       update: (done) => bar.update(done),
