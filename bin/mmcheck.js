@@ -3,6 +3,8 @@
 import { register } from 'tsx/esm/api';
 register();
 const { main } = await import('../src/cli/main.ts');
+const { ignoreClosedOutput } = await import('../src/cli/closedOutput.ts');
+ignoreClosedOutput();
 const code = await main(process.argv.slice(2));
 // An interrupted check (130) has printed its summary; die by SIGINT as a shell expects.
 if (code === 130) process.kill(process.pid, 'SIGINT');

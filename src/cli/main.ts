@@ -4,11 +4,13 @@ import { KERNELS } from '../../models/registry';
 import { checkCommand, EXIT_CODES } from './checkCommand';
 import { costCommand } from './costCommand';
 import { loadKernel } from './loadKernel';
+import { reportInternalError } from './internalError';
 import { GEOMETRY_HELP, parseGeometry, parsePositiveInt, parseSeed } from './options';
 import { makeProgress } from './progress';
 import { mutantsCommand } from './mutantsCommand';
 import { explainCommand, replayCommand } from './replayCommands';
 import { UsageError } from './usageError';
+import { checkWritableDir } from './writableDir';
 import { renderExplanationHtml } from '../report/html';
 import { WORKLOADS } from '../cost/workloads/index';
 
@@ -43,6 +45,7 @@ function program(setExit: (code: number) => void): Command {
       const seed = o.seed === undefined ? Date.now() % 2 ** 31 : parseSeed(o.seed);
       const timeBudgetMs = o.time === undefined ? undefined : parsePositiveInt('--time', o.time) * 1000;
       const stepTimeoutMs = parsePositiveInt('--step-timeout', o.stepTimeout) * 1000;
+      checkWritableDir('--failures', o.failures);
       const kernel = await loadKernel(o.kernel);
       // Ctrl-C stops the check's worker and prints the summary so far (bin/mmcheck.js then dies
       // by SIGINT, as shells expect); the handler lives only as long as the check.
@@ -89,6 +92,7 @@ function program(setExit: (code: number) => void): Command {
     .option('--write-fixtures <dir>', "save each mutant's shortest counterexample there (properties/fixtures/mutants)")
     .action((o: { runs: string; seeds: string; geometry: string; maxOps: string; only?: string[]; writeFixtures?: string }) => {
       const nSeeds = parsePositiveInt('--seeds', o.seeds);
+      if (o.writeFixtures !== undefined) checkWritableDir('--write-fixtures', o.writeFixtures);
       setExit(
         mutantsCommand(
           {
@@ -122,10 +126,11 @@ function program(setExit: (code: number) => void): Command {
     });
 
   p.addOption(new Option('--no-color', 'plain output'));
+  p.option('--debug', 'on an internal error, print its stack trace too');
   return p;
 }
 
-/** Entry point: exit 0 when the property holds, 1 when it fails, 2 on usage errors — never a stack trace for bad input. */
+/** Entry point: exit 0 when the property holds, 1 when it fails, 2 on usage errors, 3 on internal errors — never a stack trace for bad input. */
 export async function main(argv: readonly string[]): Promise<number> {
   let code = 0;
   const p = program((c) => {
@@ -140,19 +145,6 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`mmcheck: ${e.message}\n`);
       return 2;
     }
-    throw e;
+    return reportInternalError(e, p.opts<{ debug?: boolean }>().debug === true);
   }
-}
-
-const isEntry = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop() ?? '');
-if (isEntry) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`mmcheck: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 3;
-    },
-  );
 }

@@ -17,10 +17,18 @@ export function parsePositiveInt(flag: string, v: string): number {
   return n;
 }
 
+/**
+ * The seeds fast-check 4 keeps as given: its readSeed() folds any other integer to `seed | 0`
+ * (so 4294967296 would silently run seed 0 and print 0), and the default xorshift128plus
+ * generator is built from that 32-bit value. Anything outside is refused rather than folded.
+ */
+export const SEED_MIN = -(2 ** 31);
+export const SEED_MAX = 2 ** 31 - 1;
+
 export function parseSeed(v: string): number {
   const n = Number(v);
-  if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError(`--seed takes a whole number, got '${v}'`);
-  return n | 0;
+  if (!/^-?\d+$/.test(v) || n < SEED_MIN || n > SEED_MAX) throw new UsageError(`--seed takes a whole number from ${SEED_MIN} to ${SEED_MAX}, got '${v}'`);
+  return n;
 }
 
 export const GEOMETRY_HELP = `machine geometry: ${GEOMETRY_NAMES.join(' | ')}`;

@@ -8,10 +8,13 @@ export interface Progress {
   stop(): void;
 }
 
-export function makeProgress(stream: NodeJS.WriteStream, quiet: boolean): Progress {
+export function makeProgress(stream: NodeJS.WritableStream & { readonly isTTY?: boolean }, quiet: boolean): Progress {
   if (quiet) return { start() {}, update() {}, note() {}, stop() {} };
   if (stream.isTTY) {
-    const bar = new cliProgress.SingleBar({ format: '  {bar} {value}/{total} sequences {note}', stream, hideCursor: true }, cliProgress.Presets.shades_classic);
+    // The bar changes no terminal mode: no hidden cursor, no autowrap off (it trims itself to the
+    // width instead). Ctrl-C is answered (the check runs in a worker) and stops the bar, but a
+    // SIGTERM or SIGKILL is not: a mode left changed would outlive the process.
+    const bar = new cliProgress.SingleBar({ format: '  {bar} {value}/{total} sequences {note}', stream, hideCursor: false, linewrap: true }, cliProgress.Presets.shades_classic);
     return {
       start: (total) => bar.start(total, 0, { note: '' }),
       update: (done) => bar.update(done),
