@@ -31,6 +31,9 @@ describe('an interrupted check', () => {
     const { signal } = await exited;
     expect(signal).toBe('SIGINT'); // it was interrupted, not finished
     expect(out).not.toContain('counterexample:'); // shrinking had not ended
+    // Ctrl-C is answered with the summary so far (the check runs in a worker; the main thread is free).
+    expect(out).toMatch(/sequences {2}\d+ \(interrupted\)/);
+    expect(out).toContain('INTERRUPTED');
     // (an interrupt between a temp write and its rename may leave a .tmp file; the .json is whole)
     const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
     expect(files).toHaveLength(1);
