@@ -6,7 +6,7 @@ import type { Machine } from '../models/machine/state';
 import type { PresentPte } from '../models/machine/pte';
 import { createMachine } from '../models/machine/create';
 import { folioAt, folioHead } from '../models/machine/frames';
-import { pteAt } from '../models/machine/pgtable';
+import { pteAt, setPte } from '../models/machine/pgtable';
 import { describeViolation } from '../models/machine/violation';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../models/batched/BatchedKernel';
@@ -84,7 +84,7 @@ describe('folioPteBatch', () => {
     };
     return { m, pte };
   }
-  const batch = (m: Machine, v: number, pte: PresentPte, maxNr: number) => folioPteBatch(m, mmId(0), asVpn(v), pte, maxNr);
+  const batch = (m: Machine, v: number, pte: PresentPte, maxNr: number, ignoreDirty = true) => folioPteBatch(m, mmId(0), asVpn(v), pte, maxNr, { ignoreDirty });
 
   it('covers a whole PTE-mapped folio and stops at maxNr', () => {
     const { m, pte } = setUp(op.map(0, 0, 4));
@@ -117,6 +117,34 @@ describe('folioPteBatch', () => {
     expect(batch(m, 0, pte(0), 4)).toEqual({ nr: 4, anyWritable: true });
     const ro = setUp(op.map(0, 0, 2), op.mprotect(0, 1, 3, false));
     expect(batch(ro.m, 0, ro.pte(0), 4)).toEqual({ nr: 4, anyWritable: false });
+  });
+});
+
+describe('folioPteBatch and the dirty bit (FPB_IGNORE_DIRTY)', () => {
+  it('zap ignores the dirty bit; fork of a private mapping ends the batch where it changes', () => {
+    const m = createMachine(SMALL);
+    const k = new BatchedKernel();
+    [op.map(0, 0, 2), op.read(0, 0, 2)].forEach((o, i) => applyOp(k, m, o, i));
+    // map() populates dirty PTEs; make page 2 clean as a read-faulted page would be.
+    const p2 = pteAt(m, mmId(0), asVpn(2));
+    if (p2 === null || p2.kind !== 'present') throw new Error('no PTE');
+    setPte(m, mmId(0), asVpn(2), { ...p2, dirty: false });
+    const first = pteAt(m, mmId(0), asVpn(0)) as PresentPte;
+    expect(folioPteBatch(m, mmId(0), asVpn(0), first, 4, { ignoreDirty: true }).nr).toBe(4);
+    expect(folioPteBatch(m, mmId(0), asVpn(0), first, 4, { ignoreDirty: false }).nr).toBe(2);
+  });
+
+  it("fork gives the child every page's own dirty bit, as the per-page reference does", () => {
+    const run = (k: ReferenceKernel): boolean[] => {
+      const m = createMachine(SMALL);
+      [op.map(0, 0, 2), op.read(0, 0, 2)].forEach((o, i) => applyOp(k, m, o, i));
+      const p2 = pteAt(m, mmId(0), asVpn(2)) as PresentPte;
+      setPte(m, mmId(0), asVpn(2), { ...p2, dirty: false });
+      applyOp(k, m, op.fork(0), 2);
+      return [0, 1, 2, 3].map((v) => (pteAt(m, mmId(1), asVpn(v)) as PresentPte).dirty);
+    };
+    expect(run(new BatchedKernel())).toEqual([true, true, false, true]);
+    expect(run(new BatchedKernel())).toEqual(run(new ReferenceKernel()));
   });
 });
 

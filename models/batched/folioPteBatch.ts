@@ -14,13 +14,19 @@ export interface PteBatch {
   readonly anyWritable: boolean;
 }
 
+/** The `fpb_t` flags the model's callers need: whether the dirty bit may differ inside a batch. */
+export interface FpbFlags {
+  /** FPB_IGNORE_DIRTY: zap passes it always; fork only for a VM_SHARED mapping (never, here). */
+  readonly ignoreDirty: boolean;
+}
+
 /**
- * Mirrors `folio_pte_batch()` (mm/internal.h, 6.12). For simplicity the model has only the bits
- * it compares: writable and young are always ignored, and dirty is ignored too because both
- * callers in an anonymous-only model pass FPB_IGNORE_DIRTY semantics (zap always; fork's
- * `copy_present_ptes()` respects dirty only for !VM_SHARED, but then only the write bit is merged
- * and the child PTEs get the first entry's bits, which the model does not compare). There is no
- * pte_batch_hint() (no contpte), so the scan goes one entry at a time.
+ * Mirrors `folio_pte_batch()` (mm/internal.h, 6.12): the write and young bits are always
+ * ignored (`pte_wrprotect(pte_mkold())` in `__pte_batch_clear_ignored()`), the dirty bit only
+ * with FPB_IGNORE_DIRTY — so fork's batch of a private mapping ends where the dirty bit changes,
+ * and the child, which gets the first entry's bits for the whole batch, keeps every page's dirty
+ * bit. Soft-dirty is not modelled. There is no pte_batch_hint() (no contpte), so the scan goes
+ * one entry at a time.
  *
  * Keeps: the batch never leaves the folio (`max_nr` is clamped at the folio's last page, the only
  * "same folio" check the kernel makes, together with PFN contiguity), it stops at a none or
@@ -29,7 +35,7 @@ export interface PteBatch {
  * Caller must pass a present `pte` of a large folio at `v` and clamp `maxNr` (>= 1) so the scan
  * stays inside one PTE table.
  */
-export function folioPteBatch(m: Machine, mm: MmId, v: Vpn, pte: PresentPte, maxNr: number): PteBatch {
+export function folioPteBatch(m: Machine, mm: MmId, v: Vpn, pte: PresentPte, maxNr: number, flags: FpbFlags): PteBatch {
   const head = folioHead(m, pte.pfn);
   const folio = folioAt(m, head);
   // The "same folio" guarantee: never look past the folio's last page.
@@ -39,6 +45,7 @@ export function folioPteBatch(m: Machine, mm: MmId, v: Vpn, pte: PresentPte, max
   while (nr < limit) {
     const next = pteAt(m, mm, asVpn(v + nr));
     if (next === null || next.kind !== 'present' || next.pfn !== pte.pfn + nr) break;
+    if (!flags.ignoreDirty && next.dirty !== pte.dirty) break;
     anyWritable ||= next.writable;
     nr++;
   }

@@ -67,7 +67,8 @@ export abstract class BatchedFork extends BatchedZap {
   copyPresentPtes(m: Machine, parent: MmId, child: MmId, v: Vpn, pte: PresentPte, maxNr: number, prealloc: Pfn | null): CopyStep {
     const head = folioHead(m, pte.pfn);
     if (prealloc === null && folioAt(m, head).order > 0 && maxNr !== 1) {
-      const batch = this.folioPteBatch(m, parent, v, pte, maxNr);
+      // A private mapping: no FPB_IGNORE_DIRTY, so the batch keeps one dirty bit (6.12 passes it for VM_SHARED only).
+      const batch = this.folioPteBatch(m, parent, v, pte, maxNr, { ignoreDirty: false });
       this.folioRefAdd(m, head, batch.nr);
       if (!this.folioTryDupAnonRmapPtes(m, parent, pte.pfn, batch.nr)) {
         // folio_ref_sub(): the mappings still hold references, so this never frees.

@@ -11,7 +11,7 @@ import { noop } from '../result';
 import type { MmuGather } from './mmuGather';
 import { rangeTop } from './mmuGather';
 import { folioPteBatch } from './folioPteBatch';
-import type { PteBatch } from './folioPteBatch';
+import type { FpbFlags, PteBatch } from './folioPteBatch';
 import { BatchedTableFree } from './tableFree';
 
 /** What `zap_present_ptes()` reports through its out-parameters, plus its return value. */
@@ -32,8 +32,8 @@ export interface ZapStep {
  */
 export abstract class BatchedZap extends BatchedTableFree {
   /** Mirrors `folio_pte_batch()` (mm/internal.h); see folioPteBatch.ts. A method so a variant can override it. */
-  folioPteBatch(m: Machine, mm: MmId, v: Vpn, pte: PresentPte, maxNr: number): PteBatch {
-    return folioPteBatch(m, mm, v, pte, maxNr);
+  folioPteBatch(m: Machine, mm: MmId, v: Vpn, pte: PresentPte, maxNr: number, flags: FpbFlags): PteBatch {
+    return folioPteBatch(m, mm, v, pte, maxNr, flags);
   }
 
   /**
@@ -121,7 +121,7 @@ export abstract class BatchedZap extends BatchedTableFree {
     const folio = folioAt(m, head);
     let nr = 1;
     if (folio.order > 0 && maxNr !== 1) {
-      nr = this.folioPteBatch(m, tlb.mm, v, pte, maxNr).nr;
+      nr = this.folioPteBatch(m, tlb.mm, v, pte, maxNr, { ignoreDirty: true }).nr;
       this.markBatchCut(m, v, nr, maxNr, head + folioNrPages(folio.order) - pte.pfn);
     }
     return { nr, ...this.zapPresentFolioPtes(m, tlb, v, pte, nr) };
