@@ -1,19 +1,22 @@
 import { loadKernel } from '../../src/cli/loadKernel';
-import { main } from '../../src/cli/main';
+import { geometry } from '../../models/machine/geometry';
+import { runCheck } from '../../src/check/runCheck';
 import { startLineCoverage } from '../../src/variants/lineCoverage';
 import type { LineCoverage, VariantLines } from '../../src/variants/lineCoverage';
 
 /**
- * Start line coverage, then bring the variant in the way the CLI does: `check` runs it through a
- * short check; `load-only` loads it (which builds one instance) and runs nothing of its methods.
- * Returns the variant's lines as take() reports them.
+ * Start line coverage, then bring the variant in the way the check's worker does: `check` loads
+ * it and runs a short check in this thread; `load-only` loads it (which builds one instance) and
+ * runs nothing of its methods. Returns the variant's lines as take() reports them. (The CLI's
+ * own report of them is tested in properties/verdicts.test.ts.)
  */
 export async function probeLineCoverage(mode: string, variant: string, failures: string): Promise<VariantLines> {
   const coverage = await startLineCoverage();
   try {
     if (mode === 'check') {
-      const code = await main(['check', '--kernel', variant, '--runs', '30', '--seed', '1', '--quiet', '--failures', failures]);
-      if (code !== 0) throw new Error(`the check exited ${code}`);
+      const kernel = await loadKernel(variant);
+      const r = runCheck({ kernel: kernel.make, geometry: geometry('small'), runs: 30, seed: 1, maxOps: 60 });
+      if (r.failure !== null || r.flaky !== null) throw new Error(`the check of ${variant} failed (failures folder ${failures})`);
     } else {
       await loadKernel(variant);
     }
