@@ -31,4 +31,10 @@ describe('a variant outside the repository', () => {
     expect(r.out).toContain('kernel tmp-relative against the reference');
   });
 
+  it('with a syntax error (not type-checked) exits 2 with the file, line and column esbuild reports', async () => {
+    const file = writeTempVariant('syntax.ts', `import { BatchedKernel } from '${REPO}/models/batched/BatchedKernel';\nexport default class S extends BatchedKernel {\n  f(): number {\n    return 1 +;\n  }\n}\n`);
+    const r = await runCli(['check', '--kernel', file, '--no-typecheck', '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`mmcheck: variant ${file}:4:14: syntax error: Unexpected ";"\n`);
+  });
 });

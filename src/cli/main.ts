@@ -9,6 +9,7 @@ import { makeProgress } from './progress';
 import { mutantsCommand } from './mutantsCommand';
 import { explainCommand, replayCommand } from './replayCommands';
 import { UsageError } from './usageError';
+import { NO_TYPECHECK_HELP } from '../variants/noTypecheck';
 import { renderExplanationHtml } from '../report/html';
 import { WORKLOADS } from '../cost/workloads/index';
 
@@ -35,13 +36,14 @@ function program(setExit: (code: number) => void): Command {
     .option('--max-ops <n>', 'longest sequence, in ops', '60')
     .option('--failures <dir>', 'where failing cases are saved', '.mmcheck/failures')
     .option('--quiet', 'no progress output')
-    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean }) => {
+    .option('--no-typecheck', NO_TYPECHECK_HELP)
+    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean; typecheck: boolean }) => {
       const geometry = parseGeometry(o.geometry);
       const runs = parsePositiveInt('--runs', o.runs);
       const maxOps = parsePositiveInt('--max-ops', o.maxOps);
       const seed = o.seed === undefined ? Date.now() % 2 ** 31 : parseSeed(o.seed);
       const timeBudgetMs = o.time === undefined ? undefined : parsePositiveInt('--time', o.time) * 1000;
-      const kernel = await loadKernel(o.kernel);
+      const kernel = await loadKernel(o.kernel, { typecheck: o.typecheck });
       setExit(checkCommand({ kernel, geometry, runs, seed, maxOps, timeBudgetMs, failureDir: o.failures, progress: makeProgress(process.stderr, o.quiet === true) }, print));
     });
 
@@ -49,15 +51,17 @@ function program(setExit: (code: number) => void): Command {
     .description('re-run a saved counterexample and report its violation (exit 1 while it fails, 0 once it passes)')
     .argument('<file>', 'a counterexample JSON file')
     .option('--kernel <name|file.ts>', 'replay against another kernel than the one recorded (e.g. your fixed variant)')
-    .action(async (file: string, o: { kernel?: string }) => setExit(await replayCommand(file, o.kernel, print)));
+    .option('--no-typecheck', NO_TYPECHECK_HELP)
+    .action(async (file: string, o: { kernel?: string; typecheck: boolean }) => setExit(await replayCommand(file, o.kernel, print, { typecheck: o.typecheck })));
 
   p.command('explain')
     .description('per-step trace of a counterexample: the op, what each kernel changed, the first divergence or violation')
     .argument('<file>', 'a counterexample JSON file')
     .option('--kernel <name|file.ts>', 'explain against another kernel than the one recorded')
     .option('--html <out.html>', 'also write a step-by-step HTML view (page tables, folios, TLBs per CPU, changes highlighted)')
-    .action(async (file: string, o: { kernel?: string; html?: string }) => {
-      const r = await explainCommand(file, o.kernel, print);
+    .option('--no-typecheck', NO_TYPECHECK_HELP)
+    .action(async (file: string, o: { kernel?: string; html?: string; typecheck: boolean }) => {
+      const r = await explainCommand(file, o.kernel, print, { typecheck: o.typecheck });
       if (o.html !== undefined) {
         writeFileSync(o.html, renderExplanationHtml(`${r.file}: kernel ${r.kernel}, geometry ${r.geometry}`, r.steps));
         print(`wrote ${o.html}`);
@@ -95,9 +99,10 @@ function program(setExit: (code: number) => void): Command {
     .option('--kernel <name|file.ts>', `registered kernel (${KERNELS.map((k) => k.name).join(', ')}) or a variant file`, defaultKernel())
     .option('--workload <names...>', `workloads to run (default all): ${WORKLOADS.map((w) => w.name).join(', ')}`)
     .option('--geometry <name>', GEOMETRY_HELP, 'realistic')
-    .action(async (o: { kernel: string; workload?: string[]; geometry: string }) => {
+    .option('--no-typecheck', NO_TYPECHECK_HELP)
+    .action(async (o: { kernel: string; workload?: string[]; geometry: string; typecheck: boolean }) => {
       const geometry = parseGeometry(o.geometry);
-      const kernel = await loadKernel(o.kernel);
+      const kernel = await loadKernel(o.kernel, { typecheck: o.typecheck });
       setExit(costCommand({ kernel, geometry, workloads: o.workload ?? [] }, print));
     });
 
