@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../cli/usageError';
 import { formatDiagnostic, parseTscDiagnostics } from './tscDiagnostics';
@@ -40,7 +40,8 @@ function variantTsconfig(file: string): string {
       noUnusedParameters: false,
       noEmit: true,
     },
-    files: [file],
+    // Absolute: tsc reads `files` relative to the temp dir.
+    files: [resolve(file)],
     include: [],
   };
   return `${JSON.stringify(config, null, 2)}\n`;
