@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { KERNELS, kernelEntry, UnknownKernelError } from '../../models/registry';
-import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import type { VariantLoadOptions } from '../variants/loadVariant';
+import { loadVariant } from '../variants/loadVariant';
+import { variantMethods } from '../variants/kernelMethods';
 import { UsageError } from './usageError';
 
 /** A kernel the CLI can run: its name and a factory (a fresh instance per sequence). */
@@ -11,7 +13,12 @@ export interface LoadedKernel {
   /** How to load it again: the registered name, or the variant file's absolute path. */
   readonly spec: string;
   readonly make: () => ReferenceKernel;
-  /** The methods a variant file defines (overrides and helpers), whose calls a check counts; empty for a registered kernel. */
+  /**
+   * The variant file and class, or null for a registered kernel. A variant's name never equals a
+   * registered one, but compare kernels by this record, not by name.
+   */
+  readonly variant: { readonly file: string; readonly className: string } | null;
+  /** The methods a variant's own classes define (overrides and helpers), whose calls a check counts; empty for a registered kernel. */
   readonly watchMethods: readonly string[];
 }
 
@@ -20,12 +27,13 @@ const looksLikePath = (s: string): boolean => s.endsWith('.ts') || s.endsWith('.
 /**
  * Resolve `--kernel`: a registered name, or a path to a variant file exporting a class that
  * extends BatchedKernel or ReferenceKernel (the default export, or the only exported kernel class).
+ * A variant is type-checked first unless `options.typecheck` is false.
  */
-export async function loadKernel(spec: string): Promise<LoadedKernel> {
+export async function loadKernel(spec: string, options: VariantLoadOptions = { typecheck: true }): Promise<LoadedKernel> {
   if (!looksLikePath(spec)) {
     try {
       const e = kernelEntry(spec);
-      return { name: e.name, spec: e.name, make: e.make, watchMethods: [] };
+      return { name: e.name, spec: e.name, make: e.make, variant: null, watchMethods: [] };
     } catch (err) {
       if (err instanceof UnknownKernelError) throw new UsageError(err.message);
       throw err;
@@ -33,37 +41,18 @@ export async function loadKernel(spec: string): Promise<LoadedKernel> {
   }
   const file = resolve(spec);
   if (!existsSync(file)) throw new UsageError(`variant file '${spec}' does not exist; give a registered kernel (${KERNELS.map((k) => k.name).join(', ')}) or a path to a .ts file`);
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  } catch (e) {
-    throw new UsageError(`cannot load variant '${spec}': ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
-  }
-  const classes = Object.entries(mod).filter(([, v]) => isKernelClass(v));
-  const chosen = isKernelClass(mod['default']) ? mod['default'] : classes.length === 1 ? classes[0]![1] : null;
-  if (chosen === null || !isKernelClass(chosen)) {
-    throw new UsageError(
-      classes.length > 1
-        ? `variant '${spec}' exports several kernel classes (${classes.map(([n]) => n).join(', ')}); export one as default`
-        : `variant '${spec}' exports no kernel class: expected e.g. \`export default class MyPatch extends BatchedKernel { override zapPresentPtes(...) {...} }\``,
-    );
-  }
-  const Ctor = chosen;
-  const probe = new Ctor();
-  const name = probe.name === 'reference' || probe.name === 'batched' ? `${probe.name}+${Ctor.name}` : probe.name;
-  return { name, spec: file, make: () => new Ctor(), watchMethods: ownMethods(Ctor) };
+  const v = await loadVariant(file, options);
+  const Ctor = v.Ctor;
+  const methods = variantMethods(Ctor);
+  return { name: v.name, spec: file, make: () => named(new Ctor(), v.name), variant: { file, className: v.className }, watchMethods: [...methods.overrides, ...methods.helpers].sort() };
 }
 
-function isKernelClass(v: unknown): v is new () => ReferenceKernel {
-  return typeof v === 'function' && v.prototype instanceof ReferenceKernel;
-}
-
-/** The methods the variant's own classes define, up to the first registered kernel class it extends. */
-function ownMethods(Ctor: new () => ReferenceKernel): string[] {
-  const registered = new Set(KERNELS.map((k) => Object.getPrototypeOf(k.make()) as object));
-  const names = new Set<string>();
-  for (let p = Ctor.prototype as object | null; p !== null && !registered.has(p); p = Object.getPrototypeOf(p) as object | null) {
-    for (const n of Object.getOwnPropertyNames(p)) if (n !== 'constructor' && typeof Object.getOwnPropertyDescriptor(p, n)?.value === 'function') names.add(n);
-  }
-  return [...names].sort();
+/**
+ * The instance answers to the name it was loaded under: a variant that inherits or claims a
+ * registered name (`batched`) runs as `batched+MyPatch`, so no trace or report can mistake it for
+ * the registered kernel.
+ */
+function named(k: ReferenceKernel, name: string): ReferenceKernel {
+  if (k.name !== name) Object.defineProperty(k, 'name', { value: name });
+  return k;
 }

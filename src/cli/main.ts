@@ -11,6 +11,7 @@ import { mutantsCommand } from './mutantsCommand';
 import { explainCommand, replayCommand } from './replayCommands';
 import { UsageError } from './usageError';
 import { checkWritableDir } from './writableDir';
+import { NO_TYPECHECK_HELP } from '../variants/noTypecheck';
 import { renderExplanationHtml } from '../report/html';
 import { WORKLOADS } from '../cost/workloads/index';
 
@@ -38,7 +39,8 @@ function program(setExit: (code: number) => void): Command {
     .option('--failures <dir>', 'where failing cases are saved', '.mmcheck/failures')
     .option('--quiet', 'no progress output')
     .option('--step-timeout <seconds>', 'an op running longer than this is reported as a hang (step_timeout)', '10')
-    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean; stepTimeout: string }) => {
+    .option('--no-typecheck', NO_TYPECHECK_HELP)
+    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean; stepTimeout: string; typecheck: boolean }) => {
       const geometry = parseGeometry(o.geometry);
       const runs = parsePositiveInt('--runs', o.runs);
       const maxOps = parsePositiveInt('--max-ops', o.maxOps);
@@ -46,7 +48,7 @@ function program(setExit: (code: number) => void): Command {
       const timeBudgetMs = o.time === undefined ? undefined : parsePositiveInt('--time', o.time) * 1000;
       const stepTimeoutMs = parsePositiveInt('--step-timeout', o.stepTimeout) * 1000;
       checkWritableDir('--failures', o.failures);
-      const kernel = await loadKernel(o.kernel);
+      const kernel = await loadKernel(o.kernel, { typecheck: o.typecheck });
       // Ctrl-C stops the check's worker and prints the summary so far (bin/mmcheck.js then dies
       // by SIGINT, as shells expect); the handler lives only as long as the check.
       const interrupt = new AbortController();
@@ -54,7 +56,7 @@ function program(setExit: (code: number) => void): Command {
       process.on('SIGINT', onSigint);
       try {
         const progress = makeProgress(process.stderr, o.quiet === true);
-        const verdict = await checkCommand({ kernel, geometry, runs, seed, maxOps, timeBudgetMs, stepTimeoutMs, failureDir: o.failures, progress, watchMethods: kernel.watchMethods, variantFile: kernel.spec === kernel.name ? null : kernel.spec, signal: interrupt.signal }, print);
+        const verdict = await checkCommand({ kernel, geometry, runs, seed, maxOps, timeBudgetMs, stepTimeoutMs, failureDir: o.failures, progress, watchMethods: kernel.watchMethods, variantFile: kernel.variant?.file ?? null, signal: interrupt.signal }, print);
         setExit(EXIT_CODES[verdict]);
       } finally {
         process.off('SIGINT', onSigint);
@@ -66,15 +68,17 @@ function program(setExit: (code: number) => void): Command {
     .argument('<file>', 'a counterexample JSON file')
     .option('--kernel <name|file.ts>', 'replay against another kernel than the one recorded (e.g. your fixed variant)')
     .option('--step-timeout <seconds>', 'an op running longer than this is reported as a hang (step_timeout)', '10')
-    .action(async (file: string, o: { kernel?: string; stepTimeout: string }) => setExit(await replayCommand(file, o.kernel, parsePositiveInt('--step-timeout', o.stepTimeout) * 1000, print)));
+    .option('--no-typecheck', NO_TYPECHECK_HELP)
+    .action(async (file: string, o: { kernel?: string; stepTimeout: string; typecheck: boolean }) => setExit(await replayCommand(file, o.kernel, parsePositiveInt('--step-timeout', o.stepTimeout) * 1000, print, { typecheck: o.typecheck })));
 
   p.command('explain')
     .description('per-step trace of a counterexample: the op, what each kernel changed, the first divergence or violation')
     .argument('<file>', 'a counterexample JSON file')
     .option('--kernel <name|file.ts>', 'explain against another kernel than the one recorded')
     .option('--html <out.html>', 'also write a step-by-step HTML view (page tables, folios, TLBs per CPU, changes highlighted)')
-    .action(async (file: string, o: { kernel?: string; html?: string }) => {
-      const r = await explainCommand(file, o.kernel, print);
+    .option('--no-typecheck', NO_TYPECHECK_HELP)
+    .action(async (file: string, o: { kernel?: string; html?: string; typecheck: boolean }) => {
+      const r = await explainCommand(file, o.kernel, print, { typecheck: o.typecheck });
       if (o.html !== undefined) {
         writeFileSync(o.html, renderExplanationHtml(`${r.file}: kernel ${r.kernel}, geometry ${r.geometry}`, r.steps));
         print(`wrote ${o.html}`);
@@ -113,9 +117,10 @@ function program(setExit: (code: number) => void): Command {
     .option('--kernel <name|file.ts>', `registered kernel (${KERNELS.map((k) => k.name).join(', ')}) or a variant file`, defaultKernel())
     .option('--workload <names...>', `workloads to run (default all): ${WORKLOADS.map((w) => w.name).join(', ')}`)
     .option('--geometry <name>', GEOMETRY_HELP, 'realistic')
-    .action(async (o: { kernel: string; workload?: string[]; geometry: string }) => {
+    .option('--no-typecheck', NO_TYPECHECK_HELP)
+    .action(async (o: { kernel: string; workload?: string[]; geometry: string; typecheck: boolean }) => {
       const geometry = parseGeometry(o.geometry);
-      const kernel = await loadKernel(o.kernel);
+      const kernel = await loadKernel(o.kernel, { typecheck: o.typecheck });
       setExit(costCommand({ kernel, geometry, workloads: o.workload ?? [] }, print));
     });
 

@@ -9,6 +9,7 @@ import { formatTrace } from '../report/trace';
 import { loadKernel } from './loadKernel';
 import { parseGeometry } from './options';
 import { UsageError } from './usageError';
+import type { VariantLoadOptions } from '../variants/loadVariant';
 
 function load(file: string): Counterexample {
   try {
@@ -23,9 +24,9 @@ function load(file: string): Counterexample {
  * `mmcheck replay <file>`: run a saved counterexample again, without fast-check. Exit 1 while it
  * still fails (saying whether with the same violation), 0 once it passes.
  */
-export async function replayCommand(file: string, kernelOverride: string | undefined, stepTimeoutMs: number, print: (s: string) => void): Promise<number> {
+export async function replayCommand(file: string, kernelOverride: string | undefined, stepTimeoutMs: number, print: (s: string) => void, options?: VariantLoadOptions): Promise<number> {
   const c = load(file);
-  const kernel = await loadKernel(kernelOverride ?? c.kernelSpec);
+  const kernel = await loadKernel(kernelOverride ?? c.kernelSpec, options);
   const geometry = parseGeometry(c.geometry);
   const outcome = await replayBounded(kernel.spec, kernel.name, geometry, c.ops, stepTimeoutMs);
   print(pc.bold(`replay ${file}: kernel ${kernel.name}, geometry ${geometry.name}, ${c.ops.length} ops`));
@@ -40,9 +41,9 @@ export async function replayCommand(file: string, kernelOverride: string | undef
 }
 
 /** `mmcheck explain <file>`: the per-step trace of what each kernel changed, first divergence or violation marked. */
-export async function explainCommand(file: string, kernelOverride: string | undefined, print: (s: string) => void): Promise<StepsAndMeta> {
+export async function explainCommand(file: string, kernelOverride: string | undefined, print: (s: string) => void, options?: VariantLoadOptions): Promise<StepsAndMeta> {
   const c = load(file);
-  const kernel = await loadKernel(kernelOverride ?? c.kernelSpec);
+  const kernel = await loadKernel(kernelOverride ?? c.kernelSpec, options);
   const geometry = parseGeometry(c.geometry);
   const steps = explainSteps(kernel.make, () => new ReferenceKernel(), geometry, c.ops);
   print(pc.bold(`explain ${file}: kernel ${kernel.name}, geometry ${geometry.name}`));

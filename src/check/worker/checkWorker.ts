@@ -19,7 +19,7 @@ async function check(task: CheckTask, send: (msg: WorkerMessage) => void): Promi
   useHeartbeat(new Int32Array(task.heartbeat));
   // Coverage starts before the variant is imported, so every line of it is counted from its first run.
   const coverage = task.variantFile !== null ? await startLineCoverage() : null;
-  const kernel = await loadKernel(task.kernelSpec);
+  const kernel = await loadKernel(task.kernelSpec, { typecheck: false }); // the supervisor's thread did
   const g = geometry(task.geometry);
   const started = Date.now();
   let savedLength = Number.POSITIVE_INFINITY;
@@ -62,7 +62,7 @@ async function check(task: CheckTask, send: (msg: WorkerMessage) => void): Promi
 /** Replay one sequence; the watchdog sees its ops through the heartbeat like a check's. */
 async function replay(task: ReplayTask, send: (msg: WorkerMessage) => void): Promise<WorkerMessage> {
   useHeartbeat(new Int32Array(task.heartbeat));
-  const kernel = await loadKernel(task.kernelSpec);
+  const kernel = await loadKernel(task.kernelSpec, { typecheck: false }); // the supervisor's thread did
   send({ type: 'sequence', ops: task.ops, phase: 'generated' });
   return { type: 'replayed', outcome: runOne({ kernel: kernel.make, geometry: geometry(task.geometry) }, task.ops) };
 }
