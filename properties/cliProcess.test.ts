@@ -35,10 +35,10 @@ async function runWithClosedStdout(args: readonly string[]): Promise<Exit> {
 describe('the mmcheck process', () => {
   it('exits 3 with one line on an internal error (the stack only with --debug)', () => {
     const throwing = join(variants, 'throwsInConstructor.ts');
-    const plain = spawnSync(process.execPath, [bin, 'check', '--kernel', throwing], { cwd: root, encoding: 'utf8' });
+    const plain = spawnSync(process.execPath, [bin, 'cost', '--kernel', throwing], { cwd: root, encoding: 'utf8' });
     expect(plain.status).toBe(3);
     expect(plain.stderr).toBe('mmcheck: internal error: variant set-up failed: no such table\n');
-    const debug = spawnSync(process.execPath, [bin, '--debug', 'check', '--kernel', throwing], { cwd: root, encoding: 'utf8' });
+    const debug = spawnSync(process.execPath, [bin, '--debug', 'cost', '--kernel', throwing], { cwd: root, encoding: 'utf8' });
     expect(debug.status).toBe(3);
     expect(debug.stderr).toMatch(/\n\s+at new ThrowsInConstructor /);
   });
