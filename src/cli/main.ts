@@ -8,6 +8,7 @@ import { GEOMETRY_HELP, parseGeometry, parsePositiveInt, parseSeed } from './opt
 import { makeProgress } from './progress';
 import { mutantsCommand } from './mutantsCommand';
 import { explainCommand, replayCommand } from './replayCommands';
+import { runCommand } from './runCommand';
 import { UsageError } from './usageError';
 import { renderExplanationHtml } from '../report/html';
 import { WORKLOADS } from '../cost/workloads/index';
@@ -64,6 +65,13 @@ function program(setExit: (code: number) => void): Command {
       }
       setExit(r.steps.some((s) => s.divergence !== null || s.kernels.some((k) => k.violation !== null)) ? 1 : 0);
     });
+
+  p.command('run')
+    .description('run a hand-written op list (scenario file, JSON array of ops, or counterexample) once with every oracle; print the trace and HOLDS or FAILED')
+    .argument('<file>', `a scenario ({"format": "mmcheck-scenario/1", "kernel"?, "geometry"?, "ops": [...]}), a JSON array of ops, or a counterexample`)
+    .option('--kernel <name|file.ts>', `registered kernel (${KERNELS.map((k) => k.name).join(', ')}) or a variant file (default: the file's, else batched)`)
+    .option('--geometry <name>', `${GEOMETRY_HELP} (default: the file's, else small)`)
+    .action(async (file: string, o: { kernel?: string; geometry?: string }) => setExit(await runCommand(file, o, print)));
 
   p.command('mutants')
     .description('kill matrix: run the standard properties on every registered mutant; exit 1 if one survives')
