@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { KERNELS } from '../../models/registry';
 import { checkCommand } from './checkCommand';
@@ -7,10 +6,9 @@ import { loadKernel } from './loadKernel';
 import { GEOMETRY_HELP, parseGeometry, parsePositiveInt, parseSeed } from './options';
 import { makeProgress } from './progress';
 import { mutantsCommand } from './mutantsCommand';
-import { explainCommand, replayCommand } from './replayCommands';
+import { explainCommand, HTML_MAX_STEPS, replayCommand } from './replayCommands';
 import { runCommand } from './runCommand';
 import { UsageError } from './usageError';
-import { renderExplanationHtml } from '../report/html';
 import { WORKLOADS } from '../cost/workloads/index';
 
 const print = (s: string): void => {
@@ -56,15 +54,8 @@ function program(setExit: (code: number) => void): Command {
     .description('per-step trace of a counterexample: the op, what each kernel changed, the first divergence or violation')
     .argument('<file>', 'a counterexample JSON file')
     .option('--kernel <name|file.ts>', 'explain against another kernel than the one recorded')
-    .option('--html <out.html>', 'also write a step-by-step HTML view (page tables, folios, TLBs per CPU, changes highlighted)')
-    .action(async (file: string, o: { kernel?: string; html?: string }) => {
-      const r = await explainCommand(file, o.kernel, print);
-      if (o.html !== undefined) {
-        writeFileSync(o.html, renderExplanationHtml(`${r.file}: kernel ${r.kernel}, geometry ${r.geometry}`, r.steps));
-        print(`wrote ${o.html}`);
-      }
-      setExit(r.steps.some((s) => s.divergence !== null || s.kernels.some((k) => k.violation !== null)) ? 1 : 0);
-    });
+    .option('--html <out.html>', `also write a step-by-step HTML view (page tables, folios, TLBs per CPU, changes highlighted; the last ${HTML_MAX_STEPS} steps of a longer list)`)
+    .action(async (file: string, o: { kernel?: string; html?: string }) => setExit(await explainCommand(file, o.kernel, o.html, print)));
 
   p.command('run')
     .description('run a hand-written op list (scenario file, JSON array of ops, or counterexample) once with every oracle; print the trace and HOLDS or FAILED')
