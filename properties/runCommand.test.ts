@@ -76,6 +76,7 @@ describe('mmcheck run', () => {
     ['not JSON', () => write('[{"kind": "tick"'), 'is not valid JSON'],
     ['no format', () => write({ ops: [] }), 'is not something mmcheck can run (no format): give a JSON array of ops, or an object with "format": "mmcheck-scenario/1" or "mmcheck-counterexample/1"'],
     ['a number', () => write('3'), 'is not something mmcheck can run (no format)'],
+    ['another format', () => write({ format: 'mmcheck-scenario/2', ops: [] }), 'is not something mmcheck can run (format "mmcheck-scenario/2")'],
     ['an unknown op kind', () => write(scenario([{ kind: 'tick' }, { kind: 'teleport' }])), 'is not an mmcheck scenario: ops[1]: unknown op kind "teleport"; valid kinds: map, populate, access'],
     ['a bad op in a bare array', () => write([{ kind: 'zap', mm: 0, vpn: 0 }]), "is not a valid op list: ops[0] (zap): field 'nr' must be an integer, but it is missing"],
     ['an unknown geometry', () => write(scenario([], { geometry: 'huge' })), `'geometry' must be "small" or "realistic", got "huge"`],

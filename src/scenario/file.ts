@@ -41,7 +41,7 @@ export function readScenario(file: string): Scenario {
     }
   }
   if (format !== SCENARIO_FORMAT) {
-    const got = format === undefined ? 'no format' : `format ${JSON.stringify(format)}`;
+    const got = format === undefined ? 'no format' : typeof format === 'string' ? `format ${JSON.stringify(format.slice(0, 40))}` : 'a format that is not a string';
     return fail(`'${file}' is not something mmcheck can run (${got}): give a JSON array of ops, or an object with "format": "${SCENARIO_FORMAT}" or "${COUNTEREXAMPLE_FORMAT}"`);
   }
   const r = parseWith(scenarioSchema, data);
