@@ -33,7 +33,7 @@ function renderedDom(html: string): string {
 }
 
 describe('explain --html', () => {
-  const steps = explainSteps(() => new GupFastNoRecheck(), () => new ReferenceKernel(), geometry('small'), ops);
+  const steps = [...explainSteps(() => new GupFastNoRecheck(), () => new ReferenceKernel(), geometry('small'), ops)];
 
   it('the explanation ends at the first divergence', () => {
     expect(steps).toHaveLength(4);

@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { KERNELS } from '../../models/registry';
 import { checkCommand, EXIT_CODES } from './checkCommand';
@@ -8,11 +7,11 @@ import { reportInternalError } from './internalError';
 import { GEOMETRY_HELP, parseGeometry, parsePositiveInt, parseSeed } from './options';
 import { makeProgress } from './progress';
 import { mutantsCommand } from './mutantsCommand';
-import { explainCommand, replayCommand } from './replayCommands';
+import { explainCommand, HTML_MAX_STEPS, replayCommand } from './replayCommands';
+import { runCommand } from './runCommand';
 import { UsageError } from './usageError';
 import { checkWritableDir } from './writableDir';
 import { NO_TYPECHECK_HELP } from '../variants/noTypecheck';
-import { renderExplanationHtml } from '../report/html';
 import { WORKLOADS } from '../cost/workloads/index';
 
 const print = (s: string): void => {
@@ -75,16 +74,18 @@ function program(setExit: (code: number) => void): Command {
     .description('per-step trace of a counterexample: the op, what each kernel changed, the first divergence or violation')
     .argument('<file>', 'a counterexample JSON file')
     .option('--kernel <name|file.ts>', 'explain against another kernel than the one recorded')
-    .option('--html <out.html>', 'also write a step-by-step HTML view (page tables, folios, TLBs per CPU, changes highlighted)')
+    .option('--html <out.html>', `also write a step-by-step HTML view (page tables, folios, TLBs per CPU, changes highlighted; the last ${HTML_MAX_STEPS} steps of a longer list)`)
     .option('--no-typecheck', NO_TYPECHECK_HELP)
-    .action(async (file: string, o: { kernel?: string; html?: string; typecheck: boolean }) => {
-      const r = await explainCommand(file, o.kernel, print, { typecheck: o.typecheck });
-      if (o.html !== undefined) {
-        writeFileSync(o.html, renderExplanationHtml(`${r.file}: kernel ${r.kernel}, geometry ${r.geometry}`, r.steps));
-        print(`wrote ${o.html}`);
-      }
-      setExit(r.steps.some((s) => s.divergence !== null || s.kernels.some((k) => k.violation !== null)) ? 1 : 0);
-    });
+    .action(async (file: string, o: { kernel?: string; html?: string; typecheck: boolean }) => setExit(await explainCommand(file, o.kernel, o.html, print, { typecheck: o.typecheck })));
+
+  p.command('run')
+    .description('run a hand-written op list (scenario file, JSON array of ops, or counterexample) once with every oracle; print the trace and HOLDS or FAILED')
+    .argument('<file>', `a scenario ({"format": "mmcheck-scenario/1", "kernel"?, "geometry"?, "ops": [...]}), a JSON array of ops, or a counterexample`)
+    .option('--kernel <name|file.ts>', `registered kernel (${KERNELS.map((k) => k.name).join(', ')}) or a variant file (default: the file's, else batched)`)
+    .option('--geometry <name>', `${GEOMETRY_HELP} (default: the file's, else small)`)
+    .option('--step-timeout <seconds>', 'an op running longer than this is reported as a hang (step_timeout)', '10')
+    .option('--no-typecheck', NO_TYPECHECK_HELP)
+    .action(async (file: string, o: { kernel?: string; geometry?: string; stepTimeout: string; typecheck: boolean }) => setExit(await runCommand(file, { ...o, stepTimeoutMs: parsePositiveInt('--step-timeout', o.stepTimeout) * 1000 }, print)));
 
   p.command('mutants')
     .description('kill matrix: run the standard properties on every registered mutant; exit 1 if one survives')

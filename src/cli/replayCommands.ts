@@ -1,10 +1,13 @@
+import { writeFileSync } from 'node:fs';
 import pc from 'picocolors';
 import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { describeViolation } from '../../models/machine/violation';
 import type { Counterexample } from '../counterexample/file';
 import { CounterexampleFileError, readCounterexample } from '../counterexample/file';
 import { replayBounded } from '../check/replayBounded';
-import { explainSteps, formatExplanation } from '../report/explain';
+import type { StepExplanation } from '../report/explain';
+import { explainSteps, formatExplanationStep, isBadStep } from '../report/explain';
+import { renderExplanationHtml } from '../report/html';
 import { formatTrace } from '../report/trace';
 import { loadKernel } from './loadKernel';
 import { parseGeometry } from './options';
@@ -40,20 +43,45 @@ export async function replayCommand(file: string, kernelOverride: string | undef
   return 1;
 }
 
-/** `mmcheck explain <file>`: the per-step trace of what each kernel changed, first divergence or violation marked. */
-export async function explainCommand(file: string, kernelOverride: string | undefined, print: (s: string) => void, options?: VariantLoadOptions): Promise<StepsAndMeta> {
+/**
+ * The HTML view keeps every step's full state (page tables, folios, TLBs) in the page, so it
+ * shows at most this many steps — the last ones, which lead to the failure — whatever the length
+ * of the op list; the text output has them all.
+ */
+export const HTML_MAX_STEPS = 200;
+
+/**
+ * `mmcheck explain <file>`: the per-step trace of what each kernel changed, first divergence or
+ * violation marked, printed as each step is computed; `html` also writes the HTML view there.
+ * Exit 1 when a step diverged or broke a check, else 0.
+ */
+export async function explainCommand(file: string, kernelOverride: string | undefined, html: string | undefined, print: (s: string) => void, options?: VariantLoadOptions): Promise<number> {
   const c = load(file);
   const kernel = await loadKernel(kernelOverride ?? c.kernelSpec, options);
   const geometry = parseGeometry(c.geometry);
-  const steps = explainSteps(kernel.make, () => new ReferenceKernel(), geometry, c.ops);
   print(pc.bold(`explain ${file}: kernel ${kernel.name}, geometry ${geometry.name}`));
-  for (const line of formatExplanation(steps)) print(line);
-  return { steps, kernel: kernel.name, geometry: geometry.name, file };
-}
-
-export interface StepsAndMeta {
-  readonly steps: ReturnType<typeof explainSteps>;
-  readonly kernel: string;
-  readonly geometry: string;
-  readonly file: string;
+  const kept: StepExplanation[] = [];
+  let total = 0;
+  let bad = false;
+  // Printed in chunks of many lines: on a long list, one write per line cost more than the steps.
+  let chunk: string[] = [];
+  for (const step of explainSteps(kernel.make, () => new ReferenceKernel(), geometry, c.ops)) {
+    chunk.push(...formatExplanationStep(step));
+    if (chunk.length >= 1000) {
+      print(chunk.join('\n'));
+      chunk = [];
+    }
+    total++;
+    bad = isBadStep(step);
+    if (html === undefined) continue;
+    kept.push(step);
+    if (kept.length > HTML_MAX_STEPS) kept.shift();
+  }
+  if (chunk.length > 0) print(chunk.join('\n'));
+  if (html !== undefined) {
+    const cut = total > kept.length ? ` (the last ${kept.length} of ${total} steps; the text output has them all)` : '';
+    writeFileSync(html, renderExplanationHtml(`${file}: kernel ${kernel.name}, geometry ${geometry.name}${cut}`, kept));
+    print(`wrote ${html}${cut}`);
+  }
+  return bad ? 1 : 0;
 }

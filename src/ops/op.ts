@@ -1,45 +1,20 @@
+import type { z } from 'zod';
 import { assertNever } from '../../models/assertNever';
+import type { opSchema } from '../schema/op';
+import { opKinds } from '../schema/op';
 
 /**
- * The operation vocabulary: a closed union of plain, JSON-serialisable data. Targets are small
+ * The operation vocabulary: a closed union of plain, JSON-serialisable data, derived from its one
+ * definition in src/schema/op.ts (where each kind's meaning is documented). Targets are small
  * integers resolved against the current state when the op runs (`mm` picks among the live mms,
  * `handle` among the live handles), so every generated op is valid or a documented no-op and
  * shrinking keeps its meaning.
  */
-export type Op =
-  /** Populate a new anonymous folio: PMD-mapped, or PTE-mapped for pages [first, first+count). */
-  | { readonly kind: 'map'; readonly mm: number; readonly vpn: number; readonly order: number; readonly pmd: boolean; readonly first: number; readonly count: number }
-  /** MAP_POPULATE of [vpn, vpn+nr): every unpopulated aligned chunk gets a new folio of `order`, fully mapped. */
-  | { readonly kind: 'populate'; readonly mm: number; readonly vpn: number; readonly nr: number; readonly order: number }
-  /** A user load or store on a CPU. */
-  | { readonly kind: 'access'; readonly cpu: number; readonly mm: number; readonly vpn: number; readonly write: boolean }
-  | { readonly kind: 'fork'; readonly mm: number }
-  /** MADV_DONTNEED of [vpn, vpn+nr). */
-  | { readonly kind: 'zap'; readonly mm: number; readonly vpn: number; readonly nr: number }
-  | { readonly kind: 'exit'; readonly mm: number }
-  | { readonly kind: 'mprotect'; readonly mm: number; readonly vpn: number; readonly nr: number; readonly writable: boolean }
-  | { readonly kind: 'mremap'; readonly mm: number; readonly from: number; readonly to: number; readonly nr: number }
-  /** Migrate up to `count` folios mapped from vpn upwards. */
-  | { readonly kind: 'migrate'; readonly mm: number; readonly vpn: number; readonly count: number }
-  /** Reclaim the PTE table of PMD slot `pmd` if it is empty. */
-  | { readonly kind: 'freeTable'; readonly mm: number; readonly pmd: number }
-  | { readonly kind: 'gup'; readonly cpu: number; readonly mm: number; readonly vpn: number; readonly nr: number; readonly pin: boolean; readonly write: boolean; readonly fast: boolean }
-  | { readonly kind: 'unpin'; readonly handle: number }
-  /** A device reads page `index` of a handle. */
-  | { readonly kind: 'gupRead'; readonly handle: number; readonly index: number }
-  /** A device writes page `index` of a handle (a write pin only). */
-  | { readonly kind: 'gupWrite'; readonly handle: number; readonly index: number }
-  | { readonly kind: 'walkBegin'; readonly cpu: number; readonly mm: number; readonly vpn: number; readonly walker: 'gupFast' | 'pteOffsetMap'; readonly pin: boolean; readonly write: boolean }
-  | { readonly kind: 'walkEnd'; readonly cpu: number }
-  | { readonly kind: 'tick' }
-  | { readonly kind: 'drain' };
+export type Op = Readonly<z.infer<typeof opSchema>>;
 
 export type OpKind = Op['kind'];
 
-export const OP_KINDS: readonly OpKind[] = [
-  'map', 'populate', 'access', 'fork', 'zap', 'exit', 'mprotect', 'mremap', 'migrate', 'freeTable',
-  'gup', 'unpin', 'gupRead', 'gupWrite', 'walkBegin', 'walkEnd', 'tick', 'drain',
-];
+export const OP_KINDS: readonly OpKind[] = opKinds;
 
 const flag = (on: boolean, name: string): string => (on ? ` ${name}` : '');
 

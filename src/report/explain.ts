@@ -29,20 +29,24 @@ export interface StepExplanation {
 
 /**
  * Replay ops step by step on the reference and (unless it is the reference) the kernel under
- * test, recording for each what it returned and what it changed, until the first violation or
- * divergence. Feeds `mmcheck explain` (text and HTML).
+ * test, yielding for each step what each kernel returned and what it changed, until the first
+ * violation or divergence. A generator, so a consumer that prints each step as it comes holds one
+ * step at a time: a long op list never has every step's full state in memory at once. Feeds
+ * `mmcheck explain` (text and HTML).
  */
-export function explainSteps(make: () => ReferenceKernel, reference: () => ReferenceKernel, geometry: Geometry, ops: readonly Op[]): StepExplanation[] {
+export function* explainSteps(make: () => ReferenceKernel, reference: () => ReferenceKernel, geometry: Geometry, ops: readonly Op[]): Generator<StepExplanation, void, undefined> {
   const k = make();
   const runs = k.name === 'reference' ? [new CheckedRun(k, geometry)] : [new CheckedRun(reference(), geometry), new CheckedRun(k, geometry)];
+  // Each run's state after the previous step is its state before this one: one view per step, not two.
+  const views = runs.map((run) => stateView(run.machine));
   const all = withDrain(ops);
-  const out: StepExplanation[] = [];
   for (let i = 0; i < all.length; i++) {
     const op = all[i]!;
-    const kernels = runs.map((run): KernelStep => {
-      const before = stateView(run.machine);
+    const kernels = runs.map((run, j): KernelStep => {
+      const before = views[j]!;
       const r = run.step(op, i);
       const after = stateView(run.machine);
+      views[j] = after;
       return {
         kernel: run.kernel.name,
         result: 'violation' in r ? `✗ ${r.violation.code}` : formatResult(r.applied.result),
@@ -59,23 +63,24 @@ export function explainSteps(make: () => ReferenceKernel, reference: () => Refer
       const rd = kernels[0]!.result === kernels[1]!.result ? null : `result: ${kernels[0]!.result} vs ${kernels[1]!.result}`;
       divergence = rd ?? (d === null ? null : `${d.path}: reference ${JSON.stringify(d.a)} vs ${b.kernel.name} ${JSON.stringify(d.b)}`);
     }
-    out.push({ step: i, op: label, kernels, divergence });
-    if (divergence !== null || kernels.some((x) => x.violation !== null)) break;
+    const step: StepExplanation = { step: i, op: label, kernels, divergence };
+    yield step;
+    if (isBadStep(step)) return;
   }
-  return out;
 }
 
-/** The text form of `mmcheck explain`. */
-export function formatExplanation(steps: readonly StepExplanation[]): string[] {
-  const lines: string[] = [];
-  for (const s of steps) {
-    const bad = s.divergence !== null || s.kernels.some((k) => k.violation !== null);
-    lines.push(`${bad ? '✗' : ' '} step ${s.step}: ${s.op}`);
-    for (const k of s.kernels) {
-      lines.push(`    [${k.kernel}] → ${k.violation !== null ? `VIOLATION ${k.violation.code}: ${JSON.stringify(k.violation)}` : k.result}`);
-      for (const c of k.changes) lines.push(`        ${c}`);
-    }
-    if (s.divergence !== null) lines.push(`    FIRST DIVERGENCE  ${s.divergence}`);
+/** The step where the kernels diverged or one broke a check (always the last one explained). */
+export function isBadStep(s: StepExplanation): boolean {
+  return s.divergence !== null || s.kernels.some((k) => k.violation !== null);
+}
+
+/** The text form of one step of `mmcheck explain`. */
+export function formatExplanationStep(s: StepExplanation): string[] {
+  const lines = [`${isBadStep(s) ? '✗' : ' '} step ${s.step}: ${s.op}`];
+  for (const k of s.kernels) {
+    lines.push(`    [${k.kernel}] → ${k.violation !== null ? `VIOLATION ${k.violation.code}: ${JSON.stringify(k.violation)}` : k.result}`);
+    for (const c of k.changes) lines.push(`        ${c}`);
   }
+  if (s.divergence !== null) lines.push(`    FIRST DIVERGENCE  ${s.divergence}`);
   return lines;
 }

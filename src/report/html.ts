@@ -1,4 +1,5 @@
 import type { StepExplanation } from './explain';
+import { isBadStep } from './explain';
 
 /**
  * `mmcheck explain --html`: a self-contained page showing a counterexample step by step — for
@@ -7,7 +8,7 @@ import type { StepExplanation } from './explain';
  */
 export function renderExplanationHtml(title: string, steps: readonly StepExplanation[]): string {
   const nav = steps
-    .map((s) => `<li><a href="#step-${s.step}" class="${isBad(s) ? 'bad' : ''}">${s.step}. ${esc(s.op)}</a></li>`)
+    .map((s) => `<li><a href="#step-${s.step}" class="${isBadStep(s) ? 'bad' : ''}">${s.step}. ${esc(s.op)}</a></li>`)
     .join('\n');
   const body = steps.map(renderStep).join('\n');
   return `<!doctype html>
@@ -19,10 +20,6 @@ export function renderExplanationHtml(title: string, steps: readonly StepExplana
 <script>${SCRIPT}</script>
 </body></html>
 `;
-}
-
-function isBad(s: StepExplanation): boolean {
-  return s.divergence !== null || s.kernels.some((k) => k.violation !== null);
 }
 
 function renderStep(s: StepExplanation): string {
@@ -45,7 +42,7 @@ function renderStep(s: StepExplanation): string {
     })
     .join('');
   const div = s.divergence === null ? '' : `<div class="violation">first divergence: ${esc(s.divergence)}</div>`;
-  return `<article id="step-${s.step}" class="step ${isBad(s) ? 'bad' : ''}"><h2>step ${s.step}: ${esc(s.op)}</h2>${div}<div class="kernels">${kernels}</div></article>`;
+  return `<article id="step-${s.step}" class="step ${isBadStep(s) ? 'bad' : ''}"><h2>step ${s.step}: ${esc(s.op)}</h2>${div}<div class="kernels">${kernels}</div></article>`;
 }
 
 /** Group "a.b.c → v" lines by what they describe: one mm's page tables, folios, one CPU, handles, the rest. */

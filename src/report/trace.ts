@@ -40,8 +40,10 @@ export function formatTrace(ops: readonly Op[], outcome: RunOutcome): string[] {
   const all = withDrain(ops);
   const lines: string[] = [];
   const failStep = outcome.ok ? -1 : outcome.violation.step;
+  // Indexed once: `mmcheck run` prints traces of hand-written lists far longer than shrunk ones.
+  const byStep = new Map(outcome.steps.map((s) => [s.step, s]));
   for (let i = 0; i < all.length; i++) {
-    const rec = outcome.steps.find((s) => s.step === i);
+    const rec = byStep.get(i);
     const failed = i === failStep;
     const op = (failed && !outcome.ok ? outcome.failingOp : rec?.applied.resolved) ?? all[i]!;
     const mark = failed ? '✗' : ' ';

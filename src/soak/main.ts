@@ -69,7 +69,7 @@ function main(): number {
         if (r.failure !== null) {
           const f = r.failure;
           const file = `${out}/${k}-${g}-seed${seed}-max${maxOps}.json`;
-          writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: k, kernelSpec: k, geometry: g, seed, path: f.path, status: 'shrunk', ops: f.ops, violation: f.outcome.violation });
+          writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: k, kernelSpec: k, geometry: geometry(g).name, seed, path: f.path, status: 'shrunk', ops: f.ops, violation: f.outcome.violation });
           t.failures.push(`seed ${seed} max-ops ${maxOps}: ${describeViolation(f.outcome.violation)} (${f.ops.length} ops) → ${file}`);
           print(`  FAILURE ${k} ${g} seed ${seed} max-ops ${maxOps}: ${describeViolation(f.outcome.violation)} → ${file}`);
         }

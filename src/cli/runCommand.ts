@@ -1,0 +1,50 @@
+import pc from 'picocolors';
+import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import { describeViolation } from '../../models/machine/violation';
+import { replayBounded } from '../check/replayBounded';
+import { formatTrace } from '../report/trace';
+import type { Scenario } from '../scenario/file';
+import { readScenario, ScenarioFileError } from '../scenario/file';
+import { loadKernel } from './loadKernel';
+import { parseGeometry } from './options';
+import { UsageError } from './usageError';
+
+export interface RunCommandOptions {
+  readonly kernel?: string;
+  readonly geometry?: string;
+  /** An op running longer than this is reported as a hang (step_timeout). */
+  readonly stepTimeoutMs: number;
+  readonly typecheck: boolean;
+}
+
+function load(file: string): Scenario {
+  try {
+    return readScenario(file);
+  } catch (e) {
+    if (e instanceof ScenarioFileError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/**
+ * `mmcheck run <file>`: run a hand-written op list (or a saved counterexample) once, with every
+ * oracle — differential against the reference unless the kernel is the reference — and print the
+ * numbered trace and a verdict. Exit 0 when it holds, 1 when it fails.
+ */
+export async function runCommand(file: string, o: RunCommandOptions, print: (s: string) => void): Promise<number> {
+  const s = load(file);
+  const kernel = await loadKernel(o.kernel ?? s.kernel ?? 'batched', { typecheck: o.typecheck });
+  const geometry = parseGeometry(o.geometry ?? s.geometry ?? 'small');
+  // By identity, as the check decides: only the reference's own class runs alone.
+  const against = Object.getPrototypeOf(kernel.make()) === ReferenceKernel.prototype ? 'alone (per-kernel oracles)' : 'against the reference';
+  print(pc.bold(`run ${file}: kernel ${kernel.name} ${against}, geometry ${geometry.name}, ${s.ops.length} ops`));
+  // In the watched worker, so an op that never returns is reported (step_timeout), not waited on.
+  const outcome = await replayBounded(kernel.spec, kernel.name, geometry, s.ops, o.stepTimeoutMs);
+  for (const line of formatTrace(s.ops, outcome)) print(`  ${line}`);
+  if (outcome.ok) {
+    print(pc.green(pc.bold('HOLDS: no hazard, no ledger or memory violation, no divergence')));
+    return 0;
+  }
+  print(pc.red(pc.bold(`FAILED: ${describeViolation(outcome.violation)}`)) + ` (in kernel ${outcome.kernel})`);
+  return 1;
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/**
+ * The op vocabulary as data: the one definition the `Op` type, the file validation and
+ * schema/op.schema.json are derived from. Targets are small integers resolved against the state
+ * when the op runs, so any safe integer is meaningful; fields are exact (an unknown field is an
+ * error, not ignored, so a typo never silently changes an op).
+ */
+const int = z.int();
+const bool = z.boolean();
+
+const op = <K extends string, S extends z.ZodRawShape>(kind: K, description: string, shape: S) =>
+  z.strictObject({ kind: z.literal(kind), ...shape }).meta({ title: kind, description });
+
+export const opSchema = z
+  .discriminatedUnion('kind', [
+    op('map', 'Populate a new anonymous folio: PMD-mapped, or PTE-mapped for pages [first, first+count).', { mm: int, vpn: int, order: int, pmd: bool, first: int, count: int }),
+    op('populate', 'MAP_POPULATE of [vpn, vpn+nr): every unpopulated aligned chunk gets a new folio of `order`, fully mapped.', { mm: int, vpn: int, nr: int, order: int }),
+    op('access', 'A user load (write false) or store on a CPU.', { cpu: int, mm: int, vpn: int, write: bool }),
+    op('fork', 'fork() of an mm.', { mm: int }),
+    op('zap', 'MADV_DONTNEED of [vpn, vpn+nr).', { mm: int, vpn: int, nr: int }),
+    op('exit', 'An mm exits.', { mm: int }),
+    op('mprotect', 'mprotect() of [vpn, vpn+nr) to read-write or read-only.', { mm: int, vpn: int, nr: int, writable: bool }),
+    op('mremap', 'mremap() of [from, from+nr) to `to`.', { mm: int, from: int, to: int, nr: int }),
+    op('migrate', 'Migrate up to `count` folios mapped from vpn upwards.', { mm: int, vpn: int, count: int }),
+    op('freeTable', 'Reclaim the PTE table of PMD slot `pmd` if it is empty.', { mm: int, pmd: int }),
+    op('gup', 'get_user_pages (pin false) or pin_user_pages of [vpn, vpn+nr), GUP-fast or not.', { cpu: int, mm: int, vpn: int, nr: int, pin: bool, write: bool, fast: bool }),
+    op('unpin', 'Release a GUP handle.', { handle: int }),
+    op('gupRead', 'A device reads page `index` of a handle.', { handle: int, index: int }),
+    op('gupWrite', 'A device writes page `index` of a handle (a write pin only).', { handle: int, index: int }),
+    op('walkBegin', 'A lockless page-table walker (GUP-fast or a pte_offset_map() reader) starts on a CPU.', {
+      cpu: int,
+      mm: int,
+      vpn: int,
+      walker: z.enum(['gupFast', 'pteOffsetMap']),
+      pin: bool,
+      write: bool,
+    }),
+    op('walkEnd', 'The walker in flight on a CPU finishes.', { cpu: int }),
+    op('tick', 'Time passes: RCU callbacks whose grace period has ended run.', {}),
+    op('drain', 'End of a sequence: every walker finishes and deferred work runs until none is left (a run ends with one).', {}),
+  ])
+  .meta({ id: 'op', title: 'mmcheck op', description: 'One operation of an mmcheck op list.' });
+
+/** Every op kind, in the order of the definition above. */
+export const opKinds = opSchema.options.map((o) => o.shape.kind.value);
