@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { geometry } from '../models/machine/geometry';
@@ -26,6 +26,15 @@ describe('the kernel under test is compared with a pristine reference, chosen by
   it('a ReferenceKernel subclass named "reference" is still compared (runOne)', () => {
     const o = runOne({ kernel: () => new ReferenceNamedNoMigrate(), geometry: small }, [op.map(0, 0, 0), op.migrate(0, 0, 1)]);
     expect(o.ok ? null : o.violation.code).toBe('divergence');
+  });
+
+  it('run (a hand-written scenario) on such a variant compares it with the reference and fails on the divergence', async () => {
+    const dir = tmp();
+    const file = join(dir, 'scenario.json');
+    writeFileSync(file, JSON.stringify({ format: 'mmcheck-scenario/1', kernel: variant('referenceNamedNoMigrate.ts'), ops: [op.map(0, 0, 0), op.migrate(0, 0, 1)] }));
+    expect(await main(['run', file])).toBe(1);
+    expect(io.out).toContain('against the reference');
+    expect(io.out).toContain('FAILED: divergence');
   });
 
   it('check on that variant fails with the divergence (exit 1)', async () => {
@@ -69,6 +78,14 @@ describe('a kernel that never returns is a hang, reported and saved, not a froze
     io.out = '';
     expect(await main(['replay', file, '--step-timeout', '1'])).toBe(1);
     expect(io.out).toContain('same violation: step_timeout');
+    // explain runs on the main thread: it explains up to the hung op and does not run it again
+    io.out = '';
+    expect(await main(['explain', file])).toBe(1);
+    expect(io.out).toContain(`✗ step ${c.violation.step}: step_timeout`);
+    // a hand-written list that hangs is a hang for `run` too
+    io.out = '';
+    expect(await main(['run', file, '--step-timeout', '1'])).toBe(1);
+    expect(io.out).toContain('FAILED: step_timeout');
   });
 });
 

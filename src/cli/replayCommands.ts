@@ -60,12 +60,16 @@ export async function explainCommand(file: string, kernelOverride: string | unde
   const kernel = await loadKernel(kernelOverride ?? c.kernelSpec, options);
   const geometry = parseGeometry(c.geometry);
   print(pc.bold(`explain ${file}: kernel ${kernel.name}, geometry ${geometry.name}`));
+  // explain runs the kernels on this thread, step by step: a recorded hang is explained up to the
+  // op that hung, which is not run again here (replay re-runs it under the watchdog).
+  const hung = c.violation.code === 'step_timeout' ? c.violation.step : null;
+  const ops = hung === null ? c.ops : c.ops.slice(0, hung);
   const kept: StepExplanation[] = [];
   let total = 0;
   let bad = false;
   // Printed in chunks of many lines: on a long list, one write per line cost more than the steps.
   let chunk: string[] = [];
-  for (const step of explainSteps(kernel.make, () => new ReferenceKernel(), geometry, c.ops)) {
+  for (const step of explainSteps(kernel.make, () => new ReferenceKernel(), geometry, ops, hung === null)) {
     chunk.push(...formatExplanationStep(step));
     if (chunk.length >= 1000) {
       print(chunk.join('\n'));
@@ -78,6 +82,10 @@ export async function explainCommand(file: string, kernelOverride: string | unde
     if (kept.length > HTML_MAX_STEPS) kept.shift();
   }
   if (chunk.length > 0) print(chunk.join('\n'));
+  if (hung !== null) {
+    print(pc.red(`✗ step ${hung}: ${describeViolation(c.violation)} — recorded as a hang, not run again here; \`mmcheck replay ${file}\` re-runs it under the watchdog`));
+    bad = true;
+  }
   if (html !== undefined) {
     const cut = total > kept.length ? ` (the last ${kept.length} of ${total} steps; the text output has them all)` : '';
     writeFileSync(html, renderExplanationHtml(`${file}: kernel ${kernel.name}, geometry ${geometry.name}${cut}`, kept));

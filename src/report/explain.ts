@@ -34,12 +34,14 @@ export interface StepExplanation {
  * step at a time: a long op list never has every step's full state in memory at once. Feeds
  * `mmcheck explain` (text and HTML).
  */
-export function* explainSteps(make: () => ReferenceKernel, reference: () => ReferenceKernel, geometry: Geometry, ops: readonly Op[]): Generator<StepExplanation, void, undefined> {
+export function* explainSteps(make: () => ReferenceKernel, reference: () => ReferenceKernel, geometry: Geometry, ops: readonly Op[], drain = true): Generator<StepExplanation, void, undefined> {
   const k = make();
-  const runs = k.name === 'reference' ? [new CheckedRun(k, geometry)] : [new CheckedRun(reference(), geometry), new CheckedRun(k, geometry)];
+  const ref = reference();
+  // By identity, as the check decides: only the reference's own class runs alone.
+  const runs = Object.getPrototypeOf(k) === Object.getPrototypeOf(ref) ? [new CheckedRun(k, geometry)] : [new CheckedRun(ref, geometry), new CheckedRun(k, geometry)];
   // Each run's state after the previous step is its state before this one: one view per step, not two.
   const views = runs.map((run) => stateView(run.machine));
-  const all = withDrain(ops);
+  const all = drain ? withDrain(ops) : ops;
   for (let i = 0; i < all.length; i++) {
     const op = all[i]!;
     const kernels = runs.map((run, j): KernelStep => {
