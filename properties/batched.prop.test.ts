@@ -34,8 +34,8 @@ describe.each([
   ['batched-no-migrc', [...BATCHED_TRACEPOINTS]],
 ] as const)('%s against the reference on random sequences, every oracle on', (name, tracepoints) => {
   it.each([
-    ['small', 2000],
-    ['realistic', 40],
+    ['small', 1500],
+    ['realistic', 25],
   ] as const)(`holds on %s geometry (%i sequences of up to 60 ops, seed ${seed}) and reaches the interesting states`, (g, runs) => {
     const r = runCheck({ kernel: kernelEntry(name).make, reference: () => new ReferenceKernel(), geometry: geometry(g), runs, seed, maxOps: 60 });
     if (r.failure !== null) {
@@ -50,7 +50,7 @@ describe.each([
       expect(STATE_PROBES.filter((p) => !reached(p))).toEqual([]);
       expect(tracepoints.filter((t) => !reached(`mark:${t}`))).toEqual([]);
     } else {
-      // 40 realistic sequences (2,048 pages per mm) cannot fill a gather; they must still reach
+      // 25 realistic sequences (2,048 pages per mm) cannot fill a gather; they must still reach
       // most states, so the realistic geometry is exercised on the batched paths too.
       expect(STATE_PROBES.filter((p) => !reached(p)).length).toBeLessThanOrEqual(3);
       expect(reached('mark:fork copied a PTE batch')).toBe(true);

@@ -109,7 +109,11 @@ export function runCheck(opts: CheckOptions): CheckReport {
   let failing = false;
   let firstLength = 0;
   let smallestSeen: FlakyFailure | null = null;
+  // Set when the first failure did not happen again on an immediate re-run: shrinking a failure
+  // that does not reproduce would only chase noise, so every later candidate is passed unrun.
+  let unreproducible = false;
   const property = fc.property(opsArb(opts.geometry, opts.maxOps), (ops) => {
+    if (unreproducible) return true;
     opts.onSequence?.(ops, failing ? 'shrinking' : 'generated');
     const tracker = failing ? null : new CoverageTracker();
     const kernel = failing ? opts.kernel : () => calls.watch(opts.kernel());
@@ -127,6 +131,7 @@ export function runCheck(opts: CheckOptions): CheckReport {
       if (!failing) firstLength = ops.length;
       if (smallestSeen === null || ops.length <= smallestSeen.ops.length) smallestSeen = { seed: opts.seed, ops, outcome };
       opts.onFailure?.(ops, outcome, failing ? 'shrinking' : 'found');
+      if (!failing && runOne(opts, ops).ok) unreproducible = true;
       failing = true;
     }
     return outcome.ok;
