@@ -61,8 +61,12 @@ export function superviseCheck(task: Omit<CheckTask, 'heartbeat'> | Omit<ReplayT
         lastChange = now;
         return;
       }
-      // Only an op in flight can hang: before the first op (loading) nothing is measured.
-      if (beats[0] === 0 || current === null || now - lastChange < o.stepTimeoutMs) return;
+      // Only an op in flight can hang: loading, generating, shrinking and saving are not measured.
+      if (beats[2] !== 1) {
+        lastChange = now;
+        return;
+      }
+      if (current === null || now - lastChange < o.stepTimeoutMs) return;
       finish({ kind: 'hang', ops: current.ops, step: beats[1] ?? 0, phase: current.phase, snapshot });
     }, WATCH_MS);
     const onAbort = (): void => finish({ kind: 'interrupted', snapshot });

@@ -10,7 +10,7 @@ import type { Applied } from '../ops/apply';
 import { applyOp } from '../ops/apply';
 import type { Op } from '../ops/op';
 import { resolveOp } from '../ops/resolve';
-import { beat } from './heartbeat';
+import { beat, beatEnd } from './heartbeat';
 
 /** Which per-kernel oracles run after every op (hazards are always on: the machine raises them). */
 export interface OracleSwitches {
@@ -59,6 +59,8 @@ export class CheckedRun {
       return { applied };
     } catch (e) {
       return { violation: toViolation(e, step), applied, resolved };
+    } finally {
+      beatEnd();
     }
   }
 }
