@@ -14,7 +14,8 @@ import { op } from './__helpers__/ops';
 
 /**
  * No silent pass: every way the first release ended `HOLDS` (exit 0) without having checked
- * what it claimed — or hung — now ends in a verdict that says what happened.
+ * what it claimed — or hung — now ends in a verdict that says what happened. (The type-check of
+ * a variant is tested in variantLoading.test.ts; these checks skip it with --no-typecheck.)
  */
 
 const io = captureOutput();
@@ -38,7 +39,7 @@ describe('the kernel under test is compared with a pristine reference, chosen by
   });
 
   it('check on that variant fails with the divergence (exit 1)', async () => {
-    expect(await main(['check', '--kernel', variant('referenceNamedNoMigrate.ts'), '--runs', '300', '--seed', '1', '--quiet', '--failures', tmp()])).toBe(1);
+    expect(await main(['check', '--kernel', variant('referenceNamedNoMigrate.ts'), '--runs', '300', '--seed', '1', '--quiet', '--no-typecheck', '--failures', tmp()])).toBe(1);
     expect(io.out).toContain('against the reference');
     expect(io.out).toContain('FAILED: divergence');
   });
@@ -47,7 +48,7 @@ describe('the kernel under test is compared with a pristine reference, chosen by
 describe('a failure that does not reproduce is FLAKY, never HOLDS', () => {
   it('check on a kernel with hidden state exits 4 with the failure saved', async () => {
     const dir = tmp();
-    expect(await main(['check', '--kernel', variant('failsOnlyOnce.ts'), '--runs', '500', '--seed', '3', '--quiet', '--failures', dir])).toBe(4);
+    expect(await main(['check', '--kernel', variant('failsOnlyOnce.ts'), '--runs', '500', '--seed', '3', '--quiet', '--no-typecheck', '--failures', dir])).toBe(4);
     expect(io.out).toContain('FLAKY: free_with_stale_tlb');
     expect(io.out).not.toContain('HOLDS');
     const [file] = readdirSync(dir);
@@ -67,7 +68,7 @@ describe('a time budget that cuts shrinking short marks the counterexample as no
 describe('a kernel that never returns is a hang, reported and saved, not a frozen terminal', () => {
   it('check stops the worker, reports step_timeout (exit 1) and saves the sequence; replay reports it again', async () => {
     const dir = tmp();
-    expect(await main(['check', '--kernel', variant('loopsOnWideZap.ts'), '--runs', '200', '--seed', '1', '--quiet', '--failures', dir, '--step-timeout', '1'])).toBe(1);
+    expect(await main(['check', '--kernel', variant('loopsOnWideZap.ts'), '--runs', '200', '--seed', '1', '--quiet', '--no-typecheck', '--failures', dir, '--step-timeout', '1'])).toBe(1);
     expect(io.out).toContain('FAILED: step_timeout');
     const [name] = readdirSync(dir);
     const file = join(dir, name!);
@@ -76,29 +77,29 @@ describe('a kernel that never returns is a hang, reported and saved, not a froze
     expect(c.status).toBe('found');
     expect(['zap', 'exit']).toContain(c.ops[c.violation.step]?.kind);
     io.out = '';
-    expect(await main(['replay', file, '--step-timeout', '1'])).toBe(1);
+    expect(await main(['replay', file, '--step-timeout', '1', '--no-typecheck'])).toBe(1);
     expect(io.out).toContain('same violation: step_timeout');
     // explain runs on the main thread: it explains up to the hung op and does not run it again
     io.out = '';
-    expect(await main(['explain', file])).toBe(1);
+    expect(await main(['explain', file, '--no-typecheck'])).toBe(1);
     expect(io.out).toContain(`✗ step ${c.violation.step}: step_timeout`);
     // a hand-written list that hangs is a hang for `run` too
     io.out = '';
-    expect(await main(['run', file, '--step-timeout', '1'])).toBe(1);
+    expect(await main(['run', file, '--step-timeout', '1', '--no-typecheck'])).toBe(1);
     expect(io.out).toContain('FAILED: step_timeout');
   });
 });
 
 describe('a variant whose change never ran is NOT EXERCISED, never HOLDS', () => {
   it('a method of the variant that no sequence called: exit 5, the method marked ✗', async () => {
-    expect(await main(['check', '--kernel', variant('neverCalledOverride.ts'), '--runs', '50', '--seed', '1', '--quiet', '--failures', tmp()])).toBe(5);
+    expect(await main(['check', '--kernel', variant('neverCalledOverride.ts'), '--runs', '50', '--seed', '1', '--quiet', '--no-typecheck', '--failures', tmp()])).toBe(5);
     expect(io.out).toMatch(/✗ batchedFreeOfTable\s+0/);
     expect(io.out).toContain('NOT EXERCISED');
     expect(io.out).not.toContain('HOLDS');
   });
 
   it('lines of the variant that never ran are listed, from V8 coverage: exit 5', async () => {
-    expect(await main(['check', '--kernel', variant('zapCheckedStep.ts'), '--runs', '100', '--seed', '1', '--quiet', '--failures', tmp()])).toBe(5);
+    expect(await main(['check', '--kernel', variant('zapCheckedStep.ts'), '--runs', '100', '--seed', '1', '--quiet', '--no-typecheck', '--failures', tmp()])).toBe(5);
     expect(io.out).toMatch(/✓ zapPresentPtes\s+[1-9]/);
     expect(io.out).toContain('variant lines that never ran (2)');
     expect(io.out).toContain('zapCheckedStep.ts:20');
@@ -107,7 +108,7 @@ describe('a variant whose change never ran is NOT EXERCISED, never HOLDS', () =>
 
 describe('the coverage lines list every probe and tracepoint', () => {
   it('a short check of the batched kernel names every batched tracepoint, ✗ for the unreached', async () => {
-    expect(await main(['check', '--kernel', 'batched', '--runs', '5', '--seed', '1', '--quiet', '--failures', tmp()])).toBe(0);
+    expect(await main(['check', '--kernel', 'batched', '--runs', '5', '--seed', '1', '--quiet', '--no-typecheck', '--failures', tmp()])).toBe(0);
     for (const t of BATCHED_TRACEPOINTS) expect(io.out).toMatch(new RegExp(`[✓✗] mark:${t.replace(/[()]/g, '\\$&')}\\s+\\d+`));
     expect(io.out).toMatch(/✗ mark:\S.*\s0\n/);
   });
