@@ -1,3 +1,4 @@
+import { assertNever } from '../assertNever';
 import type { CpuId, HandleId, MmId, Pfn, Vpn } from '../machine/ids';
 import { vpn as asVpn } from '../machine/ids';
 import type { GupPage, Machine } from '../machine/state';
@@ -64,12 +65,22 @@ export abstract class BatchedGup extends BatchedFork {
       const i = pmdIndexOf(m, v);
       const next = asVpn(Math.min(end, pmdStart(m, i) + m.geometry.ptrsPerPte));
       const pmd = pmdAt(m, mm, i);
-      if (pmd.kind === 'none') break;
-      if (pmd.kind === 'leaf') {
-        if (!this.gupFastPmdLeaf(m, mm, i, pmd, v, next, flags, pages)) break;
-      } else {
-        const stop = this.gupFastPteRange(m, mm, pmd.table, v, next, flags, pages);
-        if (stop < next) return stop;
+      switch (pmd.kind) {
+        case 'none':
+        case 'migration':
+          // gup_fast_pmd_range(): a none or non-present (migration) PMD ends GUP-fast; the slow
+          // path takes the rest.
+          return v;
+        case 'leaf':
+          if (!this.gupFastPmdLeaf(m, mm, i, pmd, v, next, flags, pages)) return v;
+          break;
+        case 'table': {
+          const stop = this.gupFastPteRange(m, mm, pmd.table, v, next, flags, pages);
+          if (stop < next) return stop;
+          break;
+        }
+        default:
+          return assertNever(pmd);
       }
       v = next;
     }

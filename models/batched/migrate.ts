@@ -35,7 +35,9 @@ interface UnmappedFolio {
  * Batched migration (mm/migrate.c, 6.12 `migrate_pages_batch()`): phase 1 unmaps every folio of
  * the batch into migration entries without flushing (TTU_BATCH_FLUSH, the owed flush recorded
  * in `tlb_ubc`), then ONE `try_to_unmap_flush()`, then phase 2 moves each folio and frees its
- * source. With MIGRC, a folio whose mappings were all read-only and clean skips the flush.
+ * source. With MIGRC, a folio whose mappings were all read-only and clean skips the flush. PMD
+ * mappings are the exception to both: `set_pmd_migration_entry()` flushes each one at once
+ * (`pmdp_invalidate()`), so a PMD-mapped folio owes the batch nothing and MIGRC never defers it.
  *
  * The flush is x86's `arch_tlbbatch_flush()`: a full flush of the CPU mask gathered from the mms
  * unmapped, not per-mm range flushes — one call whatever the number of mms and folios, which is
@@ -83,7 +85,9 @@ export abstract class BatchedMigrate extends BatchedMigrc {
   /**
    * Mirrors `can_migrc_test()` (mm/migrate.c, seed 002): the folio's flush may be deferred when no
    * mapping was writable or dirty, at least one read-only one was unmapped, and it is not pending
-   * already.
+   * already. Only PTE mappings count: a PMD mapping was flushed at once and never reaches
+   * `tlb_ubc_ro`, so a folio mapped only by PMDs is never deferred (a folio that also has
+   * read-only PTE mappings elsewhere defers those, as the seed does).
    */
   canMigrcTest(m: Machine, src: Pfn, batch: MigrateUbc): boolean {
     return batch.canMigrc && batch.ro.flushRequired && !folioAt(m, src).migrcPending;
@@ -105,12 +109,14 @@ export abstract class BatchedMigrate extends BatchedMigrc {
   }
 
   /**
-   * Mirrors `try_to_migrate_one()` (mm/rmap.c): as the reference; when the flush is deferred,
-   * `set_tlb_ubc_flush_pending()` records who must be flushed.
+   * Mirrors `try_to_migrate_one()` (mm/rmap.c): as the reference; when a PTE's flush is deferred,
+   * `set_tlb_ubc_flush_pending()` records who must be flushed. A PMD mapping never is: its branch
+   * (`set_pmd_migration_entry()` → `pmdp_invalidate()`) has flushed it already, so it adds nothing
+   * to `tlb_ubc` or `tlb_ubc_ro` and cannot make its folio a MIGRC candidate.
    */
   override tryToMigrateOne(m: Machine, src: Pfn, mp: FolioMapping, flushNow: boolean, batch?: MigrateUbc): UnmappedMapping {
     const u = super.tryToMigrateOne(m, src, mp, flushNow);
-    if (!flushNow && batch !== undefined) this.setTlbUbcFlushPending(m, batch, mp.mm, u.access === 'writable', u.dirty);
+    if (mp.kind === 'pte' && !flushNow && batch !== undefined) this.setTlbUbcFlushPending(m, batch, mp.mm, u.access === 'writable', u.dirty);
     return u;
   }
 

@@ -22,7 +22,12 @@ export type MigrationAccess = 'writable' | 'readableExclusive' | 'readable';
 
 export type PresentPte = Extract<Pte, { kind: 'present' }>;
 
-/** A PMD: empty, a pointer to a PTE table (a frame in table state), or a PMD leaf mapping a folio. */
+/**
+ * A PMD: empty, a pointer to a PTE table (a frame in table state), a PMD leaf mapping a folio, or
+ * a PMD migration entry (`set_pmd_migration_entry()`, mm/huge_memory.c) naming the head of the
+ * folio under migration with what the leaf allowed. Like a PTE migration entry it exists only
+ * inside a migrate operation: no operation boundary ever sees one.
+ */
 export type PmdEntry =
   | { readonly kind: 'none' }
   | { readonly kind: 'table'; readonly table: Pfn }
@@ -32,9 +37,11 @@ export type PmdEntry =
       readonly writable: boolean;
       readonly dirty: boolean;
       readonly young: boolean;
-    };
+    }
+  | { readonly kind: 'migration'; readonly pfn: Pfn; readonly access: MigrationAccess };
 
 export type LeafPmd = Extract<PmdEntry, { kind: 'leaf' }>;
+export type MigrationPmd = Extract<PmdEntry, { kind: 'migration' }>;
 
 export const PTE_NONE: Pte = Object.freeze({ kind: 'none' });
 export const PMD_NONE: PmdEntry = Object.freeze({ kind: 'none' });
@@ -69,6 +76,10 @@ export function pmdSame(a: PmdEntry, b: PmdEntry): boolean {
     case 'leaf': {
       const o = b as LeafPmd;
       return a.pfn === o.pfn && a.writable === o.writable && a.dirty === o.dirty && a.young === o.young;
+    }
+    case 'migration': {
+      const o = b as MigrationPmd;
+      return a.pfn === o.pfn && a.access === o.access;
     }
     default:
       return assertNever(a);

@@ -63,10 +63,21 @@ export abstract class FaultPaths extends PageTablePaths {
     return true;
   }
 
-  /** Mirrors `handle_mm_fault()` → `handle_pte_fault()` (mm/memory.c), anonymous private memory only. */
+  /**
+   * Mirrors `handle_mm_fault()` → `handle_pte_fault()` (mm/memory.c), anonymous private memory
+   * only: on a PMD migration entry `__handle_mm_fault()` calls `pmd_migration_entry_wait()` and
+   * returns 0, so the access is retried once the migration has ended (GUP's slow path gets there
+   * too: `follow_pmd_mask()` finds the PMD not present and faults). The model cannot wait inside an
+   * op, and migration never outlives its op, so meeting one is reported as a kernel warning, as a
+   * PTE migration entry is.
+   */
   handleMmFault(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, kind: FaultKind): void {
     const i = pmdIndexOf(m, v);
     const pmd = pmdAt(m, mm, i);
+    if (pmd.kind === 'migration') {
+      this.warnOn(m, true, `fault on a PMD migration entry (mm ${mm}, pmd ${i}) outside a migration`);
+      return;
+    }
     if (pmd.kind === 'leaf') {
       if (kind === 'read' || (kind === 'write' && pmd.writable)) return;
       if (this.doHugePmdWpPage(m, mm, i, kind)) return;

@@ -4,7 +4,7 @@ import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import type { MigrationAccess } from '../machine/pte';
 import { folioAt, folioHead, frameAt } from '../machine/frames';
-import { pmdAt, pmdIndexOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
+import { pmdAt, pmdIndexOf, pteAt, setPmd, setPte } from '../machine/pgtable';
 import type { FolioMapping } from '../machine/rmapWalk';
 import { rmapWalk } from '../machine/rmapWalk';
 import type { OpResult } from '../result';
@@ -84,20 +84,12 @@ export abstract class MigratePaths extends ProtectPaths {
   /**
    * Mirrors `try_to_migrate_one()` (mm/rmap.c) for one mapping: replace it by a migration entry
    * that remembers writable / readable-exclusive / readable, drop the rmap and the mapping's
-   * reference. With `flushNow` the translation is flushed here (`ptep_clear_flush()`); otherwise
-   * the caller owes a batched flush (`set_tlb_ubc_flush_pending()`).
+   * reference. A PMD mapping goes to `setPmdMigrationEntry()`, which flushes at once whatever
+   * `flushNow` says. For a PTE, with `flushNow` the translation is flushed here
+   * (`ptep_clear_flush()`); otherwise the caller owes a batched flush (`set_tlb_ubc_flush_pending()`).
    */
   tryToMigrateOne(m: Machine, src: Pfn, mp: FolioMapping, flushNow: boolean): UnmappedMapping {
-    if (mp.kind === 'pmd') {
-      const pmd = pmdAt(m, mp.mm, mp.pmdIndex);
-      if (pmd.kind !== 'leaf') throw new Error('rmap walk returned a stale PMD mapping');
-      setPmd(m, mp.mm, mp.pmdIndex, { kind: 'none' });
-      if (flushNow) this.flushTlbRange(m, mp.mm, pmdStart(m, mp.pmdIndex), pmdStart(m, mp.pmdIndex) + m.geometry.ptrsPerPte);
-      const access = migrationAccess(pmd.writable, frameAt(m, src).anonExclusive);
-      this.folioRemoveRmapPmd(m, src);
-      this.folioPut(m, src);
-      return { mapping: mp, index: 0, access, dirty: pmd.dirty };
-    }
+    if (mp.kind === 'pmd') return this.setPmdMigrationEntry(m, src, mp);
     const pte = pteAt(m, mp.mm, mp.vpn);
     if (pte === null || pte.kind !== 'present') throw new Error('rmap walk returned a stale PTE mapping');
     const access = migrationAccess(pte.writable, frameAt(m, pte.pfn).anonExclusive);
@@ -106,6 +98,25 @@ export abstract class MigratePaths extends ProtectPaths {
     this.folioRemoveRmapPtes(m, pte.pfn, 1);
     this.folioPut(m, src);
     return { mapping: mp, index: pte.pfn - src, access, dirty: pte.dirty };
+  }
+
+  /**
+   * Mirrors `set_pmd_migration_entry()` (mm/huge_memory.c, 6.12), the PMD branch of
+   * `try_to_migrate_one()` under CONFIG_ARCH_ENABLE_THP_MIGRATION: `pmdp_invalidate()` flushes
+   * the PMD's range at once, then a PMD migration entry (writable, readable-exclusive from the
+   * head's PageAnonExclusive, or readable) replaces it, and the PMD rmap and the mapping's
+   * reference are dropped. There is no deferred variant: only the PTE branch of
+   * `try_to_migrate_one()` asks `should_defer_flush()`, so TTU_BATCH_FLUSH (and with it
+   * `tlb_ubc`, `tlb_ubc_ro` and MIGRC) never sees a PMD mapping.
+   * Simplified as the PTE branch is (row 13): no `folio_try_share_anon_rmap_pmd()`.
+   */
+  setPmdMigrationEntry(m: Machine, src: Pfn, mp: Extract<FolioMapping, { kind: 'pmd' }>): UnmappedMapping {
+    const pmd = this.pmdpInvalidate(m, mp.mm, mp.pmdIndex);
+    const access = migrationAccess(pmd.writable, frameAt(m, src).anonExclusive);
+    setPmd(m, mp.mm, mp.pmdIndex, { kind: 'migration', pfn: pmd.pfn, access });
+    this.folioRemoveRmapPmd(m, src);
+    this.folioPut(m, src);
+    return { mapping: mp, index: 0, access, dirty: pmd.dirty };
   }
 
   /**
@@ -127,17 +138,31 @@ export abstract class MigratePaths extends ProtectPaths {
 
   /** Mirrors `remove_migration_pte()` (mm/migrate.c) for one entry; no flush: the entry was non-present. */
   removeMigrationPte(m: Machine, dst: Pfn, u: UnmappedMapping): void {
+    if (u.mapping.kind === 'pmd') {
+      this.removeMigrationPmd(m, dst, u.mapping, u.dirty);
+      return;
+    }
     const writable = u.access === 'writable';
     const exclusive = u.access !== 'readable';
     this.folioGet(m, dst);
-    if (u.mapping.kind === 'pmd') {
-      this.folioAddAnonRmapPmd(m, dst, exclusive);
-      setPmd(m, u.mapping.mm, u.mapping.pmdIndex, { kind: 'leaf', pfn: dst, writable, dirty: u.dirty, young: true });
-      return;
-    }
     const page = asPfn(dst + u.index);
     this.folioAddAnonRmapPtes(m, page, 1, exclusive);
     setPte(m, u.mapping.mm, u.mapping.vpn, { kind: 'present', pfn: page, writable, dirty: u.dirty, young: true });
+  }
+
+  /**
+   * Mirrors `remove_migration_pmd()` (mm/huge_memory.c, 6.12): the PMD migration entry becomes a
+   * PMD leaf of the new folio, writable if the entry was writable, with an entire mapping that is
+   * PageAnonExclusive (RMAP_EXCLUSIVE) unless the entry was plain readable, and one reference.
+   * Dirty as the old leaf was (the kernel: folio dirty and entry dirty). No flush: the entry was
+   * non-present. Simplified as the PTE path is: the new leaf is young.
+   */
+  removeMigrationPmd(m: Machine, dst: Pfn, mp: Extract<FolioMapping, { kind: 'pmd' }>, dirty: boolean): void {
+    const entry = pmdAt(m, mp.mm, mp.pmdIndex);
+    if (entry.kind !== 'migration') throw new Error(`remove_migration_pmd: mm ${mp.mm} pmd ${mp.pmdIndex} holds a ${entry.kind}, not a migration entry`);
+    this.folioGet(m, dst);
+    this.folioAddAnonRmapPmd(m, dst, entry.access !== 'readable');
+    setPmd(m, mp.mm, mp.pmdIndex, { kind: 'leaf', pfn: dst, writable: entry.access === 'writable', dirty, young: true });
   }
 }
 

@@ -6,6 +6,8 @@ import { allocTableFrame, folioAt, frameAt } from '../machine/frames';
 import { pmdAt, pmdStart, setPmd, tableEntries } from '../machine/pgtable';
 import { flushTlbMm, flushTlbPage, flushTlbRange } from '../machine/tlb';
 import { callRcu } from '../machine/rcu';
+import type { LeafPmd } from '../machine/pte';
+import { PMD_NONE } from '../machine/pte';
 import { RmapPaths } from './rmap';
 
 /**
@@ -32,7 +34,8 @@ export abstract class PageTablePaths extends RmapPaths {
   pteAlloc(m: Machine, mm: MmId, i: number): Pfn {
     const pmd = pmdAt(m, mm, i);
     if (pmd.kind === 'table') return pmd.table;
-    this.warnOn(m, pmd.kind === 'leaf', `pte_alloc over a PMD leaf (mm ${mm}, pmd ${i})`);
+    // __pte_alloc() runs only on pmd_none(): never over a leaf or a PMD migration entry.
+    this.warnOn(m, pmd.kind !== 'none', `pte_alloc over a ${pmd.kind} PMD (mm ${mm}, pmd ${i})`);
     const table = allocTableFrame(m);
     setPmd(m, mm, i, { kind: 'table', table });
     return table;
@@ -51,9 +54,8 @@ export abstract class PageTablePaths extends RmapPaths {
     const folio = folioAt(m, head);
     const nr = folioNrPages(folio.order);
     const exclusive = frameAt(m, head).anonExclusive;
-    // pmdp_invalidate(): the PMD is made non-present and flushed before the PTEs appear.
-    setPmd(m, mm, i, { kind: 'none' });
-    this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + nr);
+    // The PMD is made non-present and flushed before the PTEs appear.
+    this.pmdpInvalidate(m, mm, i);
     const table = allocTableFrame(m);
     const entries = tableEntries(m, table);
     for (let k = 0; k < nr; k++) {
@@ -69,6 +71,21 @@ export abstract class PageTablePaths extends RmapPaths {
     setPmd(m, mm, i, { kind: 'table', table });
   }
 
+
+  /**
+   * Mirrors `pmdp_invalidate()` (mm/pgtable-generic.c, 6.12): make a PMD leaf non-present and
+   * `flush_pmd_tlb_range()` its whole range at once on every CPU in mm_cpumask; returns the old
+   * leaf. The invalid entry is written as none (row 19): the caller replaces it before anything
+   * else runs.
+   */
+  pmdpInvalidate(m: Machine, mm: MmId, i: number): LeafPmd {
+    const pmd = pmdAt(m, mm, i);
+    // VM_WARN_ON_ONCE(!pmd_present()): callers hold the PMD lock over a leaf they just found.
+    if (pmd.kind !== 'leaf') throw new Error(`pmdp_invalidate on a ${pmd.kind} PMD (mm ${mm}, pmd ${i})`);
+    setPmd(m, mm, i, PMD_NONE);
+    this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + m.geometry.ptrsPerPte);
+    return pmd;
+  }
 
   /**
    * Mirrors `pte_free_defer()` (mm/pgtable-generic.c): free an unlinked PTE table once no lockless

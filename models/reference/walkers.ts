@@ -32,8 +32,9 @@ export abstract class WalkerPaths extends GupPaths {
     mmState.cpumask[cpu] = true;
     if (pin) mmState.hasPinned = true;
     const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
-    // Nothing to walk: gup_fast() takes no page and gup_fast_fallback() goes the slow way at once.
-    if (pmd.kind === 'none') return this.gupFastFallback(m, cpu, mm, v, pin, write);
+    // Nothing to walk (a none PMD, or a migration entry: !pmd_present() in gup_fast_pmd_range()):
+    // gup_fast() takes no page and gup_fast_fallback() goes the slow way at once.
+    if (pmd.kind === 'none' || pmd.kind === 'migration') return this.gupFastFallback(m, cpu, mm, v, pin, write);
     const table = pmd.kind === 'table' ? pmd.table : null;
     const pte = pmd.kind === 'table' ? pteAt(m, mm, v) : null;
     walkerEnter(m, cpu, {

@@ -1,3 +1,4 @@
+import { assertNever } from '../../models/assertNever';
 import { folioNrPages } from '../../models/machine/geometry';
 import type { Pfn } from '../../models/machine/ids';
 import { pfn as asPfn } from '../../models/machine/ids';
@@ -24,7 +25,15 @@ interface Implied {
   readonly writablePmd: Set<Pfn>;
 }
 
-function tally(m: Machine): Implied {
+/**
+ * A migration entry (PTE or PMD) at an op boundary: migration unmaps and remaps inside its op,
+ * so a kernel that leaves one behind has lost a mapping (and faults on it would wait forever).
+ */
+function migrationEntryViolation(step: number, mm: number, where: string): ModelViolationError {
+  return new ModelViolationError({ code: 'kernel_warn', step, message: `migration entry left at ${where} of mm ${mm} after the op` });
+}
+
+function tally(m: Machine, step: number): Implied {
   const n = m.frames.length;
   const t: Implied = {
     pte: new Int32Array(n),
@@ -37,18 +46,28 @@ function tally(m: Machine): Implied {
   };
   for (const mm of m.mms) {
     if (!mm.alive) continue;
-    for (const pmd of mm.pmds) {
-      if (pmd.kind === 'leaf') {
-        t.pmd[pmd.pfn]!++;
-        if (pmd.writable) t.writablePmd.add(pmd.pfn);
-      } else if (pmd.kind === 'table') {
-        for (const pte of tableEntries(m, pmd.table)) {
-          if (pte.kind === 'none') continue;
-          t.pte[pte.pfn]!++;
-          if (pte.kind === 'present' && pte.writable) t.writablePte.add(pte.pfn);
-        }
+    mm.pmds.forEach((pmd, i) => {
+      switch (pmd.kind) {
+        case 'none':
+          return;
+        case 'migration':
+          throw migrationEntryViolation(step, mm.id, `pmd ${i}`);
+        case 'leaf':
+          t.pmd[pmd.pfn]!++;
+          if (pmd.writable) t.writablePmd.add(pmd.pfn);
+          return;
+        case 'table':
+          tableEntries(m, pmd.table).forEach((pte, k) => {
+            if (pte.kind === 'none') return;
+            if (pte.kind === 'migration') throw migrationEntryViolation(step, mm.id, `pmd ${i} pte ${k}`);
+            t.pte[pte.pfn]!++;
+            if (pte.writable) t.writablePte.add(pte.pfn);
+          });
+          return;
+        default:
+          assertNever(pmd);
       }
-    }
+    });
   }
   for (const h of m.handles) {
     for (const p of h.pages) {
@@ -76,7 +95,7 @@ function tally(m: Machine): Implied {
  * mapped page is exclusive) and the deferred split rule. Throws the first finding.
  */
 export function auditLedger(m: Machine, step: number): void {
-  const t = tally(m);
+  const t = tally(m, step);
   const fail = (code: LedgerViolation['code'], p: Pfn, folio: Folio | null, detail: string): never => {
     throw new ModelViolationError({ code, step, folio: folio?.id ?? `pfn ${p}`, pfn: p, detail });
   };

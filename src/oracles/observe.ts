@@ -59,6 +59,8 @@ export function observe(m: Machine, quiescent: boolean): Observation {
           return '-';
         case 'leaf':
           return `leaf ${ref(pmd.pfn)}${pmd.writable ? ' w' : ''}`;
+        case 'migration':
+          return `migration ${ref(pmd.pfn)}`;
         case 'table': {
           const out: Record<number, ObservedEntry> = {};
           tableEntries(m, pmd.table).forEach((e, k) => {
