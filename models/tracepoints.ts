@@ -14,6 +14,8 @@ export type MigrcReleasePoint = (typeof MIGRC_RELEASE_POINTS)[number];
 /** Fired by BatchedKernel's paths (and so by every kernel built on it). */
 export const BATCHED_TRACEPOINTS = [
   'gather full',
+  'gather batch freed in chunks',
+  'gather free chunk kept an entry with its nr_pages',
   'pte batch cut at folio end',
   'pte batch cut at table end',
   'fork copied a PTE batch',

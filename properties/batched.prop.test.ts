@@ -19,6 +19,8 @@ const seed = seedEnv === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number
 /** The kernel tracepoints a random check must reach for the batched paths to have been exercised. */
 const BATCHED_TRACEPOINTS = [
   'gather full',
+  'gather batch freed in chunks',
+  'gather free chunk kept an entry with its nr_pages',
   'pte batch cut at folio end',
   'fork copied a PTE batch',
   'fork batch fell back for a pinned page',

@@ -7,7 +7,8 @@ import { BatchedMigrate } from './migrate';
  * Layers, each overriding the kernel functions of one topic (every internal call goes through
  * `this`, so a variant overriding one of them changes it everywhere):
  * - gather.ts      mmu_gather: encoded "page + nr_pages" entries, batch limits, range tracking,
- *                  forced flushes, delayed rmap (mm/mmu_gather.c, include/asm-generic/tlb.h)
+ *                  forced flushes, delayed rmap, the chunked free (mm/mmu_gather.c,
+ *                  include/asm-generic/tlb.h)
  * - tableFree.ts   page tables through the gather's table batch, freed by RCU (single tables too)
  * - zap.ts         zap_pte_range()/zap_present_ptes() with folio_pte_batch(), zap_huge_pmd(),
  *                  exit_mmap()/free_pgtables() on a fullmm gather, PT reclaim
@@ -16,8 +17,8 @@ import { BatchedMigrate } from './migrate';
  * - migrc.ts       MIGRC's pending list and its release points (fault, mprotect, memory, tick)
  * - migrate.ts     migrate_pages_batch(): one try_to_unmap_flush() per batch, MIGRC deferral
  *
- * Plain data and pure helpers live beside them: mmuGather.ts, folioPteBatch.ts,
- * recordSubpages.ts, tlbUbc.ts.
+ * Plain data and pure helpers live beside them: mmuGather.ts, gatherLimits.ts (the gather's
+ * memory, its limits checked at every store), folioPteBatch.ts, recordSubpages.ts, tlbUbc.ts.
  */
 export class BatchedKernel extends BatchedMigrate {
   override readonly name: string = 'batched';

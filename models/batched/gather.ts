@@ -4,8 +4,9 @@ import { folioHead } from '../machine/frames';
 import { pmdStart } from '../machine/pgtable';
 import { mark } from '../machine/marks';
 import { ReferenceKernel } from '../reference/ReferenceKernel';
-import type { MmuGather } from './mmuGather';
-import { adjustedRange, batchNeedsNext, encodedSlots, gatherNeedsFlush, newGather, resetRange } from './mmuGather';
+import type { GatherBatch, MmuGather } from './mmuGather';
+import { adjustedRange, batchNeedsNext, encodeNrPages, encodePage, encodedSlots, gatherNeedsFlush, hasDelayRmap, hasNrPagesNext, newGather, resetRange } from './mmuGather';
+import { addBatchPage, encodedNrPages, encodedPagePtr, loadSlot, storeSlot } from './gatherLimits';
 
 /**
  * The mmu_gather (mm/mmu_gather.c, include/asm-generic/tlb.h, 6.12): pages unmapped by a zap are
@@ -65,38 +66,42 @@ export abstract class BatchedGather extends ReferenceKernel {
       return true;
     }
     if (tlb.batchCount === m.geometry.maxGatherBatchCount) return false;
-    tlb.batchCount++;
-    tlb.batches.push({ entries: [], nr: 0, max: m.geometry.maxGatherBatch });
+    addBatchPage(m, tlb);
     tlb.active = tlb.batches.length - 1;
     return true;
   }
 
   /**
-   * Mirrors `__tlb_remove_folio_pages_size()` (mm/mmu_gather.c): queue `nr` consecutive pages of
-   * one folio from `page` as one entry (1 slot, or 2 for "page + nr_pages"). Returns true when the
-   * gather is full: the caller must flush before queueing anything else. The entry is queued
-   * either way; after an append at least two slots stay free or the next batch is taken.
+   * Mirrors `__tlb_remove_folio_pages_size()` (mm/mmu_gather.c, 6.12): queue `nr` consecutive pages
+   * of one folio from `page` as one entry — one slot, or two for "page + nr_pages" (the page with
+   * ENCODED_PAGE_BIT_NR_PAGES_NEXT, then `encode_nr_pages(nr)`). Returns true when the gather is
+   * full: the caller must flush before queueing anything else. The entry is queued either way;
+   * after an append at least two slots stay free ("make sure that we can always add another
+   * page + nr_pages") or the next batch is taken, so the next entry is never split or overflows.
    */
   tlbRemoveFolioPagesSizeRaw(m: Machine, tlb: MmuGather, page: Pfn, nr: number, delayRmap: boolean): boolean {
     // VM_BUG_ON(!tlb->end): the caller records the range (tlb_remove_tlb_entries) first.
     this.warnOn(m, tlb.end === 0, `gathering page ${page} with no range recorded`);
-    const batch = tlb.batches[tlb.active];
-    if (batch === undefined) throw new Error(`gather has no active batch ${tlb.active}`);
-    const slots = encodedSlots(nr);
-    // The caller flushes before appending to a full gather; appending anyway writes past the
-    // batch page (memory corruption in C), which the model reports instead of growing the array.
-    this.warnOn(m, batch.nr + slots > batch.max, `mmu_gather batch overflow: ${slots} slot(s) appended to a batch with ${batch.nr} of ${batch.max} used`);
-    batch.entries.push({ page, nrPages: nr, delayRmap });
-    batch.nr += slots;
-    m.stats.gatherSlots += slots;
+    const batch = this.activeBatch(tlb);
+    storeSlot(m, batch, encodePage(page, nr, delayRmap));
+    if (nr > 1) storeSlot(m, batch, encodeNrPages(nr));
+    m.stats.gatherSlots += encodedSlots(nr);
     if (delayRmap) tlb.delayedRmap = true;
     if (batchNeedsNext(batch) && !this.tlbNextBatch(m, tlb)) {
       mark(m, 'gather full');
       return true;
     }
-    const now = tlb.batches[tlb.active];
-    this.warnOn(m, now !== undefined && now.nr > now.max - 1, `gather batch overfilled (${now?.nr} of ${now?.max})`);
+    const now = this.activeBatch(tlb);
+    // VM_BUG_ON_PAGE(batch->nr > batch->max - 1, page)
+    this.warnOn(m, now.nr > now.max - 1, `gather batch overfilled (${now.nr} of ${now.max})`);
     return false;
+  }
+
+  /** `tlb->active`: the batch appends go to (a model accessor, not a kernel function). */
+  activeBatch(tlb: MmuGather): GatherBatch {
+    const batch = tlb.batches[tlb.active];
+    if (batch === undefined) throw new Error(`gather has no active batch ${tlb.active}`);
+    return batch;
   }
 
   /** Mirrors `__tlb_remove_folio_pages()` (mm/mmu_gather.c): PAGE_SIZE pages. */
@@ -137,34 +142,114 @@ export abstract class BatchedGather extends ReferenceKernel {
   }
 
   /**
-   * Mirrors `tlb_flush_rmaps()` (mm/mmu_gather.c): after the TLB flush and before the PTL is
-   * dropped, remove the rmaps that were delayed (so `folio_mkclean()`, which takes the PTL, cannot
-   * miss a dirty TLB entry). Only `local` and `active` can hold them (see tlbNextBatch). Anonymous
-   * pages never delay, so in this model it only runs if a variant sets the bit.
+   * Mirrors `tlb_flush_rmaps()` → `tlb_flush_rmap_batch()` (mm/mmu_gather.c, 6.12): after the TLB
+   * flush and before the PTL is dropped, remove the rmaps that were delayed (so `folio_mkclean()`,
+   * which takes the PTL, cannot miss a dirty TLB entry). Only `local` and `active` can hold them
+   * (see tlbNextBatch). Anonymous pages never delay, so in this model it only runs if a variant
+   * sets the bit.
    */
   tlbFlushRmaps(m: Machine, tlb: MmuGather): void {
     if (!tlb.delayedRmap) return;
     const scan = tlb.active === 0 ? [0] : [0, tlb.active];
-    for (const i of scan) {
-      for (const e of tlb.batches[i]?.entries ?? []) if (e.delayRmap) this.folioRemoveRmapPtes(m, e.page, e.nrPages);
+    for (const b of scan) {
+      const batch = tlb.batches[b];
+      if (batch === undefined) continue;
+      for (let i = 0; i < batch.nr; i++) {
+        const slot = loadSlot(m, batch, i);
+        if (!hasDelayRmap(slot)) continue;
+        const nrPages = hasNrPagesNext(slot) ? encodedNrPages(m, loadSlot(m, batch, ++i)) : 1;
+        this.folioRemoveRmapPtes(m, encodedPagePtr(m, slot), nrPages);
+      }
     }
     tlb.delayedRmap = false;
   }
 
   /**
-   * Mirrors `tlb_batch_pages_flush()` → `__tlb_batch_free_encoded_pages()` →
-   * `free_pages_and_swap_cache()` (mm/mmu_gather.c, mm/swap_state.c): one `folio_put_refs(nr)` per
-   * entry — the references the cleared mappings held — then `active` goes back to `local`.
-   * Simplified: no MAX_NR_FOLIOS_PER_FREE chunking (it only bounds latency).
+   * Mirrors `tlb_batch_pages_flush()` (mm/mmu_gather.c, 6.12): free every batch from `local` on,
+   * stopping at the first empty one, then `active` goes back to `local`.
    */
   tlbBatchPagesFlush(m: Machine, tlb: MmuGather): void {
     for (const batch of tlb.batches) {
       if (batch.nr === 0) break;
-      for (const e of batch.entries) this.folioPutRefs(m, folioHead(m, e.page), e.nrPages);
-      batch.entries.length = 0;
-      batch.nr = 0;
+      this.tlbBatchFreeEncodedPages(m, batch);
     }
     tlb.active = 0;
+  }
+
+  /**
+   * Mirrors `__tlb_batch_free_encoded_pages()` (mm/mmu_gather.c, 6.12): free one batch in chunks
+   * (`tlbFreeChunkNr()` slots each), one `free_pages_and_swap_cache()` per chunk with a
+   * `cond_resched()` between them, so freeing a full gather cannot cause a soft lockup. The kernel
+   * advances a pointer and decrements `batch->nr`; the model drops the freed prefix, which leaves
+   * the same slots pending.
+   */
+  tlbBatchFreeEncodedPages(m: Machine, batch: GatherBatch): void {
+    let chunks = 0;
+    while (batch.nr > 0) {
+      const nr = this.tlbFreeChunkNr(m, batch);
+      this.warnOn(m, nr < 1, `empty free chunk from a batch of ${batch.nr} slots`);
+      this.freePagesAndSwapCache(m, batch, nr);
+      // An unsigned `batch->nr -= nr` past zero would loop over garbage in C (the checked loads
+      // of free_pages_and_swap_cache() normally report the missing slot first).
+      this.warnOn(m, nr > batch.nr, `free chunk of ${nr} slots from a batch of ${batch.nr}`);
+      batch.slots.splice(0, nr);
+      batch.nr -= nr;
+      chunks++;
+    }
+    batch.slots.length = 0;
+    if (chunks > 1) mark(m, 'gather batch freed in chunks');
+  }
+
+  /**
+   * Mirrors the chunk size of `__tlb_batch_free_encoded_pages()` (mm/mmu_gather.c, 6.12): how
+   * many of the batch's pending slots the next `free_pages_and_swap_cache()` gets. Without page
+   * poisoning or init_on_free, freeing costs per folio: `min(MAX_NR_FOLIOS_PER_FREE, nr)` slots,
+   * one more when the last one is a page with NR_PAGES_NEXT ("don't leave nr_pages behind when
+   * capping the number of entries"). With them, freeing costs per page: whole entries are taken
+   * while fewer than MAX_NR_FOLIOS_PER_FREE pages have been counted (the entry that crosses the
+   * cap is taken whole, so a chunk may hold more pages than the cap).
+   */
+  tlbFreeChunkNr(m: Machine, batch: GatherBatch): number {
+    const cap = m.geometry.maxNrFoliosPerFree;
+    if (!this.pagePoisoningOrInitOnFree(m)) {
+      let nr = Math.min(cap, batch.nr);
+      if (hasNrPagesNext(loadSlot(m, batch, nr - 1))) {
+        nr++;
+        mark(m, 'gather free chunk kept an entry with its nr_pages');
+      }
+      return nr;
+    }
+    let nr = 0;
+    for (let pages = 0; nr < batch.nr && pages < cap; nr++) {
+      const slot = loadSlot(m, batch, nr);
+      pages += hasNrPagesNext(slot) ? encodedNrPages(m, loadSlot(m, batch, ++nr)) : 1;
+    }
+    return nr;
+  }
+
+  /**
+   * Mirrors `page_poisoning_enabled_static() || want_init_on_free()` (include/linux/mm.h, 6.12):
+   * does freeing a page cost time per page (poisoning or zeroing it)? False in the modelled
+   * configuration (x86-64 defaults: PAGE_POISONING and INIT_ON_FREE_DEFAULT_ON off); a variant
+   * returns true to check the page-counting branch of the free path.
+   */
+  pagePoisoningOrInitOnFree(_m: Machine): boolean {
+    return false;
+  }
+
+  /**
+   * Mirrors `free_pages_and_swap_cache()` (mm/swap_state.c, 6.12): free the first `nr` pending
+   * slots of a batch, per entry `free_swap_cache()` (no swap cache here) and one
+   * `folio_put_refs(refs)`, refs being 1 or the entry's nr_pages. Like the C loop (`pages[++i]`), the nr_pages slot of an
+   * entry is read even when it lies just past the chunk — it is the caller's job not to cut there.
+   */
+  freePagesAndSwapCache(m: Machine, batch: GatherBatch, nr: number): void {
+    for (let i = 0; i < nr; i++) {
+      const slot = loadSlot(m, batch, i);
+      const page = encodedPagePtr(m, slot);
+      const refs = hasNrPagesNext(slot) ? encodedNrPages(m, loadSlot(m, batch, ++i)) : 1;
+      this.folioPutRefs(m, folioHead(m, page), refs);
+    }
   }
 
   /** Mirrors `tlb_flush_mmu_free()` (mm/mmu_gather.c): the table batch first, then the pages. */

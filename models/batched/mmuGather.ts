@@ -12,23 +12,35 @@ import type { MmId, Pfn } from '../machine/ids';
  */
 
 /**
- * One gathered entry. The kernel encodes it in one `struct encoded_page *` slot (the page,
- * with ENCODED_PAGE_BIT_DELAY_RMAP in the low bits), plus a second slot holding `nr_pages`
- * when ENCODED_PAGE_BIT_NR_PAGES_NEXT is set; the model keeps the decoded form and counts slots
- * with `encodedSlots()`.
+ * One slot of a batch's `encoded_pages[]` (include/linux/mm_types.h, 6.12). A slot is either a
+ * page pointer with flag bits in its low bits — ENCODED_PAGE_BIT_DELAY_RMAP (1) and
+ * ENCODED_PAGE_BIT_NR_PAGES_NEXT (2) — or, right after a page whose NR_PAGES_NEXT bit is set,
+ * `encode_nr_pages(nr)` = `nr << 2`: a bare number whose flag bits read as 0. The model keeps the
+ * slots encoded (not one decoded entry per run) because the kernel's free path cuts the array into
+ * chunks by slot count, and "never leave the nr_pages slot behind" is a rule about slots.
  */
-export interface GatherEntry {
-  /** First page of the run (not necessarily the folio head). */
-  readonly page: Pfn;
-  /** Consecutive pages of one folio: references `folios_put_refs()` drops at free time. */
-  readonly nrPages: number;
-  /** ENCODED_PAGE_BIT_DELAY_RMAP: the rmap is removed by `tlb_flush_rmaps()`, after the TLB flush. */
-  readonly delayRmap: boolean;
-}
+export type EncodedSlot =
+  | {
+      readonly kind: 'page';
+      /** First page of the run (not necessarily the folio head). */
+      readonly page: Pfn;
+      /** ENCODED_PAGE_BIT_DELAY_RMAP: the rmap is removed by `tlb_flush_rmaps()`, after the TLB flush. */
+      readonly delayRmap: boolean;
+      /** ENCODED_PAGE_BIT_NR_PAGES_NEXT: the next slot holds nr_pages; without it nr_pages is 1. */
+      readonly nrPagesNext: boolean;
+    }
+  | {
+      readonly kind: 'nrPages';
+      /** Consecutive pages of one folio from the page before: references `folios_put_refs()` drops. */
+      readonly nrPages: number;
+    };
 
-/** `struct mmu_gather_batch`: `nr` slots used of `max`. */
+/**
+ * `struct mmu_gather_batch`: slots `encoded_pages[0 .. nr)` used of `max`. As in C, `nr` is the
+ * truth and `slots` the backing store: stores go to `slots[nr++]` (gatherLimits.ts checks them).
+ */
 export interface GatherBatch {
-  readonly entries: GatherEntry[];
+  readonly slots: EncodedSlot[];
   nr: number;
   readonly max: number;
 }
@@ -69,7 +81,7 @@ export function newGather(g: Geometry, mm: MmId, fullmm: boolean): MmuGather {
     clearedPtes: false,
     clearedPmds: false,
     delayedRmap: false,
-    batches: [{ entries: [], nr: 0, max: g.gatherBundle }],
+    batches: [{ slots: [], nr: 0, max: g.gatherBundle }],
     active: 0,
     batchCount: 0,
     tables: null,
@@ -99,6 +111,18 @@ export function adjustedRange(tlb: Pick<MmuGather, 'start' | 'end'>, addr: numbe
 
 /** Slots an entry takes: a single page 1, "page + nr_pages" 2. */
 export const encodedSlots = (nrPages: number): 1 | 2 => (nrPages > 1 ? 2 : 1);
+
+/** `encode_page(page, flags)`: the slot of a run's first page; NR_PAGES_NEXT is set for a run of more than one page. */
+export const encodePage = (page: Pfn, nrPages: number, delayRmap: boolean): EncodedSlot => ({ kind: 'page', page, delayRmap, nrPagesNext: nrPages > 1 });
+
+/** `encode_nr_pages(nr)`: the second slot of a "page + nr_pages" entry. */
+export const encodeNrPages = (nrPages: number): EncodedSlot => ({ kind: 'nrPages', nrPages });
+
+/** `encoded_page_flags(slot) & ENCODED_PAGE_BIT_NR_PAGES_NEXT`; an nr_pages slot's low bits are 0. */
+export const hasNrPagesNext = (slot: EncodedSlot): boolean => slot.kind === 'page' && slot.nrPagesNext;
+
+/** `encoded_page_flags(slot) & ENCODED_PAGE_BIT_DELAY_RMAP`; an nr_pages slot's low bits are 0. */
+export const hasDelayRmap = (slot: EncodedSlot): boolean => slot.kind === 'page' && slot.delayRmap;
 
 /**
  * After an append, the batch must move on when fewer than two slots are left: the next append

@@ -4,6 +4,7 @@ import { callRcu } from '../machine/rcu';
 import { mark } from '../machine/marks';
 import type { MmuGather } from './mmuGather';
 import { BatchedGather } from './gather';
+import { queueTable } from './gatherLimits';
 
 /**
  * Freeing page-table pages through the mmu_gather (MMU_GATHER_TABLE_FREE +
@@ -42,7 +43,7 @@ export abstract class BatchedTableFree extends BatchedGather {
       }
       tlb.tables = [];
     }
-    tlb.tables.push(table);
+    queueTable(m, tlb.tables, table);
     if (tlb.tables.length === m.geometry.maxTableBatch) this.tlbTableFlush(m, tlb);
   }
 

@@ -3,7 +3,7 @@
  *
  * `small` makes batches fill, frames get reused and PMD-sized folios cheap; `realistic` uses the
  * x86-64 numbers (512 PTEs per table, order-9 PMD folios, MAX_GATHER_BATCH = 510,
- * MAX_GATHER_BATCH_COUNT = 19, MMU_GATHER_BUNDLE = 8).
+ * MAX_GATHER_BATCH_COUNT = 19, MMU_GATHER_BUNDLE = 8, MAX_NR_FOLIOS_PER_FREE = 512).
  */
 export interface Geometry {
   readonly name: GeometryName;
@@ -25,6 +25,17 @@ export interface Geometry {
   readonly maxGatherBatch: number;
   /** MAX_GATHER_BATCH_COUNT: most batch pages an mmu_gather may allocate. */
   readonly maxGatherBatchCount: number;
+  /**
+   * MAX_NR_FOLIOS_PER_FREE (mm/mmu_gather.c): `__tlb_batch_free_encoded_pages()` hands a batch to
+   * `free_pages_and_swap_cache()` in chunks of at most this many slots (this many pages with
+   * page poisoning or init_on_free), with a `cond_resched()` between chunks. `realistic` has the
+   * kernel's 512: above MAX_GATHER_BATCH (510), so — as on x86-64 with 4K pages — the slot cap
+   * never cuts a batch and only page counting chunks. `small` has 1, as if batch pages were much
+   * larger than the cap (arm64 with 64K pages: 8190 slots per batch page): every batch of two or
+   * more entries is freed in several chunks, and every "page + nr_pages" entry straddles the cap,
+   * so the rule that keeps its nr_pages slot in the same chunk runs on every large-folio zap.
+   */
+  readonly maxNrFoliosPerFree: number;
   /** MAX_TABLE_BATCH: page-table pages one table batch holds before it goes to RCU. */
   readonly maxTableBatch: number;
   /**
@@ -50,6 +61,7 @@ const GEOMETRIES: Readonly<Record<GeometryName, Geometry>> = {
     gatherBundle: 2,
     maxGatherBatch: 3,
     maxGatherBatchCount: 6,
+    maxNrFoliosPerFree: 1,
     maxTableBatch: 2,
     migrcFreeWatermark: 400,
   },
@@ -65,6 +77,7 @@ const GEOMETRIES: Readonly<Record<GeometryName, Geometry>> = {
     gatherBundle: 8,
     maxGatherBatch: 510,
     maxGatherBatchCount: 19,
+    maxNrFoliosPerFree: 512,
     maxTableBatch: 509,
     migrcFreeWatermark: 12288,
   },

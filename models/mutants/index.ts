@@ -5,6 +5,8 @@ import { cowReuseFirstSubpage } from './cowReuseFirstSubpage';
 import { cowReuseFolioMapcount } from './cowReuseFolioMapcount';
 import { forkBatchIgnoresPins } from './forkBatchIgnoresPins';
 import { freeBeforeFlush } from './freeBeforeFlush';
+import { freeChunkSplitsNrPages } from './freeChunkSplitsNrPages';
+import { gatherNoRoomForNrPages } from './gatherNoRoomForNrPages';
 import { gupFastNoRecheck } from './gupFastNoRecheck';
 import { gupOneRefForN } from './gupOneRefForN';
 import { gupSubpageOffsetShift } from './gupSubpageOffsetShift';
@@ -24,6 +26,8 @@ export const MUTANTS: readonly MutantSpec[] = [
   batchPastFolioEnd,
   batchIgnoresPfnGap,
   zapDropsOneRefPerBatch,
+  freeChunkSplitsNrPages,
+  gatherNoRoomForNrPages,
   // seed 001: mapcounts, COW reuse, fork and pins
   forkBatchIgnoresPins,
   cowReuseFirstSubpage,

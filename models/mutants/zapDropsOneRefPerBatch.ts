@@ -1,6 +1,8 @@
 import type { Machine } from '../machine/state';
 import { folioHead } from '../machine/frames';
-import type { MmuGather } from '../batched/mmuGather';
+import type { GatherBatch } from '../batched/mmuGather';
+import { hasNrPagesNext } from '../batched/mmuGather';
+import { encodedPagePtr, loadSlot } from '../batched/gatherLimits';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
 import { defineMutant } from './mutant';
@@ -17,14 +19,12 @@ import { defineMutant } from './mutant';
 export class ZapDropsOneRefPerBatch extends BatchedKernel {
   override readonly name: string = 'zap-drops-one-ref-per-batch';
 
-  override tlbBatchPagesFlush(m: Machine, tlb: MmuGather): void {
-    for (const batch of tlb.batches) {
-      if (batch.nr === 0) break;
-      for (const e of batch.entries) this.folioPut(m, folioHead(m, e.page));
-      batch.entries.length = 0;
-      batch.nr = 0;
+  override freePagesAndSwapCache(m: Machine, batch: GatherBatch, nr: number): void {
+    for (let i = 0; i < nr; i++) {
+      const slot = loadSlot(m, batch, i);
+      if (hasNrPagesNext(slot)) i++;
+      this.folioPut(m, folioHead(m, encodedPagePtr(m, slot)));
     }
-    tlb.active = 0;
   }
 }
 
