@@ -1,8 +1,12 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['{models,src,properties}/**/*.test.ts'],
+    // One test file per core: vitest's default leaves a core idle on these 2-core machines, and
+    // the suite is CPU-bound (random properties, kill matrix, CLI checks in worker threads).
+    maxWorkers: availableParallelism(),
     testTimeout: 300_000,
     hookTimeout: 60_000,
   },
