@@ -4,7 +4,6 @@ import { pfn as asPfn } from '../models/machine/ids';
 import type { Machine } from '../models/machine/state';
 import { createMachine } from '../models/machine/create';
 import type { Violation } from '../models/machine/violation';
-import { ModelViolationError } from '../models/machine/violation';
 import type { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../models/batched/BatchedKernel';
 import type { GatherBatch, MmuGather } from '../models/batched/mmuGather';
@@ -14,7 +13,7 @@ import { mmId } from '../models/machine/ids';
 import type { Op } from '../src/ops/op';
 import { CheckedRun } from '../src/run/checkedRun';
 import { op } from './__helpers__/ops';
-import { SMALL } from './__helpers__/bench';
+import { SMALL, catchViolation } from './__helpers__/bench';
 
 /**
  * The gather's limits (gatherLimits.ts): a batch stored past its `max`, a batch page beyond
@@ -22,16 +21,6 @@ import { SMALL } from './__helpers__/bench';
  * slot, and a table batch past MAX_TABLE_BATCH are kernel_warn findings at the step that breaks
  * them — and the correct kernel never trips them.
  */
-
-function thrown(f: () => void): Violation | null {
-  try {
-    f();
-    return null;
-  } catch (e) {
-    if (e instanceof ModelViolationError) return e.violation;
-    throw e;
-  }
-}
 
 const message = (v: Violation | null): string => (v?.code === 'kernel_warn' ? v.message : `not a kernel_warn: ${JSON.stringify(v)}`);
 
@@ -53,37 +42,37 @@ describe('the checked stores and loads', () => {
     const b = batch(2);
     storeSlot(m, b, encodePage(p(1), 1, false));
     storeSlot(m, b, encodePage(p(4), 4, false));
-    expect(message(thrown(() => storeSlot(m, b, encodeNrPages(4))))).toMatch(/batch overflow: slot 2 stored in a batch of 2 slots/);
+    expect(message(catchViolation(() => storeSlot(m, b, encodeNrPages(4))))).toMatch(/batch overflow: slot 2 stored in a batch of 2 slots/);
   });
 
   it('refuse an nr_pages slot at the start of a batch (the entry split across batches) or after a single page', () => {
-    expect(message(thrown(() => storeSlot(m, batch(3), encodeNrPages(4))))).toMatch(/split across batches/);
+    expect(message(catchViolation(() => storeSlot(m, batch(3), encodeNrPages(4))))).toMatch(/split across batches/);
     const b = batch(3);
     storeSlot(m, b, encodePage(p(1), 1, false));
-    expect(message(thrown(() => storeSlot(m, b, encodeNrPages(4))))).toMatch(/without its page before it/);
+    expect(message(catchViolation(() => storeSlot(m, b, encodeNrPages(4))))).toMatch(/without its page before it/);
   });
 
   it('refuse a page where the previous entry\'s nr_pages slot belongs', () => {
     const b = batch(3);
     storeSlot(m, b, encodePage(p(4), 4, false));
-    expect(message(thrown(() => storeSlot(m, b, encodePage(p(9), 1, false))))).toMatch(/where the nr_pages slot of page 4 belongs/);
+    expect(message(catchViolation(() => storeSlot(m, b, encodePage(p(9), 1, false))))).toMatch(/where the nr_pages slot of page 4 belongs/);
   });
 
   it('refuse reading past the used slots, and decoding an nr_pages slot as a page', () => {
     const b = batch(3);
     storeSlot(m, b, encodePage(p(4), 4, false));
-    expect(message(thrown(() => loadSlot(m, b, 1)))).toMatch(/lost its nr_pages slot/);
-    expect(message(thrown(() => encodedPagePtr(m, encodeNrPages(4))))).toMatch(/decoded as a page/);
+    expect(message(catchViolation(() => loadSlot(m, b, 1)))).toMatch(/lost its nr_pages slot/);
+    expect(message(catchViolation(() => encodedPagePtr(m, encodeNrPages(4))))).toMatch(/decoded as a page/);
   });
 
   it('refuse a batch page beyond MAX_GATHER_BATCH_COUNT and a table beyond MAX_TABLE_BATCH', () => {
     const tlb = newGather(SMALL, mmId(0), false);
     for (let i = 0; i < SMALL.maxGatherBatchCount; i++) addBatchPage(m, tlb);
     expect(tlb.batches.length).toBe(1 + SMALL.maxGatherBatchCount);
-    expect(message(thrown(() => addBatchPage(m, tlb)))).toMatch(/batch page 7, beyond MAX_GATHER_BATCH_COUNT \(6\)/);
+    expect(message(catchViolation(() => addBatchPage(m, tlb)))).toMatch(/batch page 7, beyond MAX_GATHER_BATCH_COUNT \(6\)/);
     const tables: Pfn[] = [];
     for (let i = 0; i < SMALL.maxTableBatch; i++) queueTable(m, tables, p(100 + i));
-    expect(message(thrown(() => queueTable(m, tables, p(200))))).toMatch(/table batch overflow: table 3 queued in a batch of 2/);
+    expect(message(catchViolation(() => queueTable(m, tables, p(200))))).toMatch(/table batch overflow: table 3 queued in a batch of 2/);
   });
 });
 

@@ -95,9 +95,10 @@ export abstract class WalkerPaths extends GupPaths {
   }
 
   /**
-   * The end of a GUP-fast walk: the reference it took becomes a handle when the recheck passed.
-   * Otherwise the reference goes back (`gup_put_folio()`) and, as `gup_fast_fallback()` (mm/gup.c)
-   * does whenever GUP-fast took fewer pages than asked, the page is taken the slow way.
+   * Mirrors the end of `gup_fast_fallback()` (mm/gup.c, 6.12) for one walked page: the reference
+   * the walk took becomes a handle when the recheck passed; otherwise it goes back
+   * (`gup_put_folio()`) and, as the kernel does whenever GUP-fast took fewer pages than asked, the
+   * page is taken the slow way.
    */
   gupFastHandOver(m: Machine, cpu: CpuId, w: GupFastWalker, passed: boolean): OpResult {
     const g = w.grabbed;

@@ -6,6 +6,7 @@ import { CoverageTracker } from '../coverage/probes';
 import { runDifferential } from '../run/differential';
 import { runOps } from '../run/runOps';
 import { MethodCalls } from './methodCalls';
+import { runsAlone } from './runsAlone';
 import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import type { RunOutcome } from '../run/outcome';
 
@@ -88,7 +89,7 @@ const pristineReference = (): ReferenceKernel => new ReferenceKernel();
 export function runOne(opts: Pick<CheckOptions, 'kernel' | 'reference' | 'geometry'>, ops: readonly Op[], tracker: CoverageTracker | null = null): RunOutcome {
   const kernel = opts.kernel();
   const reference = (opts.reference ?? pristineReference)();
-  if (Object.getPrototypeOf(kernel) === Object.getPrototypeOf(reference)) {
+  if (runsAlone(kernel, reference)) {
     return runOps(kernel, opts.geometry, ops, undefined, tracker);
   }
   return runDifferential(reference, kernel, opts.geometry, ops, undefined, tracker);

@@ -19,9 +19,8 @@ export const EXIT_CODES: Readonly<Record<Verdict, number>> = {
   INTERRUPTED: 130,
 };
 
-/** 2 is bad input and 3 an internal error (src/cli/main.ts); listed here so the codes stay distinct. */
-export const USAGE_EXIT = 2;
-export const INTERNAL_ERROR_EXIT = 3;
+// 2 is bad input (UsageError) and 3 an internal error (src/cli/internalError.ts); the codes above
+// stay clear of both.
 
 /** What ran of a variant: per method, the sequences that called it; the lines that never ran. */
 export interface Exercise {

@@ -6,10 +6,12 @@ import type { Geometry } from '../../models/machine/geometry';
 import type { CheckReport } from '../check/runCheck';
 import type { Supervised } from '../check/supervise';
 import { superviseCheck } from '../check/supervise';
+import { runsAlone } from '../check/runsAlone';
 import type { Exercise, Verdict } from '../check/verdict';
-import { EXIT_CODES, verdictOf } from '../check/verdict';
+import { verdictOf } from '../check/verdict';
 import type { ProgressSnapshot } from '../check/worker/protocol';
 import { reportedProbes } from '../coverage/probes';
+import type { Counterexample } from '../counterexample/file';
 import { writeCounterexample } from '../counterexample/file';
 import type { Op } from '../ops/op';
 import { failingStepDiff, formatTrace } from '../report/trace';
@@ -45,8 +47,7 @@ export interface CheckCommandOptions {
 export async function checkCommand(o: CheckCommandOptions, print: (s: string) => void): Promise<Verdict> {
   const file = `${o.failureDir}/${o.kernel.name.replace(/[^\w.+-]/g, '_')}-${o.geometry.name}-seed${o.seed}.json`;
   const probe = o.kernel.make();
-  // Decided by identity, as runOne does: only the reference's own class runs alone.
-  const alone = Object.getPrototypeOf(probe) === ReferenceKernel.prototype;
+  const alone = runsAlone(probe);
   print(pc.bold(`mmcheck check: kernel ${o.kernel.name} ${alone ? 'alone (per-kernel oracles)' : 'against the reference'}, geometry ${o.geometry.name}, seed ${o.seed}`));
   o.progress.start(o.runs);
   const result = await superviseCheck(
@@ -98,7 +99,7 @@ function reportDone(o: CheckCommandOptions, file: string, report: CheckReport, l
       return verdict;
     case 'FLAKY': {
       const f = report.flaky!;
-      writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: o.kernel.name, kernelSpec: o.kernel.spec, geometry: o.geometry.name, seed: f.seed, path: '', status: 'found', ops: f.ops, violation: f.outcome.violation });
+      saveCase(o, file, { seed: f.seed, path: '', status: 'found', ops: f.ops, violation: f.outcome.violation });
       print('');
       print(pc.red(pc.bold(`FLAKY: ${describeViolation(f.outcome.violation)}`)) + ` (in kernel ${f.outcome.kernel}) — it did not happen again when the sequence was re-run`);
       print('  a kernel with state outside the machine (e.g. a static field), or a harness bug: either way the check is not trustworthy');
@@ -116,7 +117,7 @@ function reportDone(o: CheckCommandOptions, file: string, report: CheckReport, l
 
 function printFailure(o: CheckCommandOptions, file: string, report: CheckReport, alone: boolean, print: (s: string) => void): void {
   const f = report.failure!;
-  writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: o.kernel.name, kernelSpec: o.kernel.spec, geometry: o.geometry.name, seed: f.seed, path: f.path, status: f.fullyShrunk ? 'shrunk' : 'found', ops: f.ops, violation: f.outcome.violation });
+  saveCase(o, file, { seed: f.seed, path: f.path, status: f.fullyShrunk ? 'shrunk' : 'found', ops: f.ops, violation: f.outcome.violation });
   print('');
   print(pc.red(pc.bold(`FAILED: ${describeViolation(f.outcome.violation)}`)) + ` (in kernel ${f.outcome.kernel})`);
   print(`counterexample: ${f.ops.length} ops, shrunk from ${f.originalLength} in ${f.numShrinks} steps${f.fullyShrunk ? '' : pc.yellow(' (not fully shrunk: the time budget ran out while shrinking)')}`);
@@ -135,13 +136,18 @@ function reportHang(o: CheckCommandOptions, file: string, h: Extract<Supervised,
   printSummary(h.snapshot, probes, print, '(stopped at the hang)');
   const violation: Violation = { code: 'step_timeout', step: h.step, seconds: o.stepTimeoutMs / 1000 };
   const ops: readonly Op[] = h.ops.slice(0, h.step + 1);
-  writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: o.kernel.name, kernelSpec: o.kernel.spec, geometry: o.geometry.name, seed: o.seed, path: '', status: 'found', ops, violation });
+  saveCase(o, file, { seed: o.seed, path: '', status: 'found', ops, violation });
   print('');
   print(pc.red(pc.bold(`FAILED: ${describeViolation(violation)}`)) + ` — op ${h.step} did not finish within ${o.stepTimeoutMs / 1000} s (a kernel method that never returns?); the check was stopped`);
   print(`counterexample: ${ops.length} ops (not shrunk: every shrink attempt could hang as long)${h.phase === 'shrinking' ? ', hit while shrinking an earlier failure' : ''}`);
   ops.forEach((op, i) => print(`  ${i === h.step ? '✗' : ' '} ${String(i).padStart(3)}  ${JSON.stringify(op)}`));
   printReplayHints(file, print);
   return 'FAILED';
+}
+
+/** Write the case to the failure file, with the kernel and geometry of this check. */
+function saveCase(o: CheckCommandOptions, file: string, c: Pick<Counterexample, 'seed' | 'path' | 'status' | 'ops' | 'violation'>): void {
+  writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: o.kernel.name, kernelSpec: o.kernel.spec, geometry: o.geometry.name, ...c });
 }
 
 function printReplayHints(file: string, print: (s: string) => void): void {
@@ -179,4 +185,3 @@ function printExercise(e: Exercise, file: string, print: (s: string) => void): v
   }
 }
 
-export { EXIT_CODES };

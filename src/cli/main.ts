@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { KERNELS } from '../../models/registry';
-import { checkCommand, EXIT_CODES } from './checkCommand';
+import { checkCommand } from './checkCommand';
+import { EXIT_CODES } from '../check/verdict';
 import { costCommand } from './costCommand';
 import { loadKernel } from './loadKernel';
 import { reportInternalError } from './internalError';

@@ -11,17 +11,10 @@ import { renderExplanationHtml } from '../report/html';
 import { formatTrace } from '../report/trace';
 import { loadKernel } from './loadKernel';
 import { parseGeometry } from './options';
-import { UsageError } from './usageError';
+import { readAsUsage } from './usageError';
 import type { VariantLoadOptions } from '../variants/loadVariant';
 
-function load(file: string): Counterexample {
-  try {
-    return readCounterexample(file);
-  } catch (e) {
-    if (e instanceof CounterexampleFileError) throw new UsageError(e.message);
-    throw e;
-  }
-}
+const load = (file: string): Counterexample => readAsUsage(() => readCounterexample(file), CounterexampleFileError);
 
 /**
  * `mmcheck replay <file>`: run a saved counterexample again, without fast-check. Exit 1 while it

@@ -1,5 +1,5 @@
 import pc from 'picocolors';
-import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import { runsAlone } from '../check/runsAlone';
 import { describeViolation } from '../../models/machine/violation';
 import { replayBounded } from '../check/replayBounded';
 import { formatTrace } from '../report/trace';
@@ -7,7 +7,7 @@ import type { Scenario } from '../scenario/file';
 import { readScenario, ScenarioFileError } from '../scenario/file';
 import { loadKernel } from './loadKernel';
 import { parseGeometry } from './options';
-import { UsageError } from './usageError';
+import { readAsUsage } from './usageError';
 
 export interface RunCommandOptions {
   readonly kernel?: string;
@@ -17,14 +17,7 @@ export interface RunCommandOptions {
   readonly typecheck: boolean;
 }
 
-function load(file: string): Scenario {
-  try {
-    return readScenario(file);
-  } catch (e) {
-    if (e instanceof ScenarioFileError) throw new UsageError(e.message);
-    throw e;
-  }
-}
+const load = (file: string): Scenario => readAsUsage(() => readScenario(file), ScenarioFileError);
 
 /**
  * `mmcheck run <file>`: run a hand-written op list (or a saved counterexample) once, with every
@@ -35,8 +28,7 @@ export async function runCommand(file: string, o: RunCommandOptions, print: (s: 
   const s = load(file);
   const kernel = await loadKernel(o.kernel ?? s.kernel ?? 'batched', { typecheck: o.typecheck });
   const geometry = parseGeometry(o.geometry ?? s.geometry ?? 'small');
-  // By identity, as the check decides: only the reference's own class runs alone.
-  const against = Object.getPrototypeOf(kernel.make()) === ReferenceKernel.prototype ? 'alone (per-kernel oracles)' : 'against the reference';
+  const against = runsAlone(kernel.make()) ? 'alone (per-kernel oracles)' : 'against the reference';
   print(pc.bold(`run ${file}: kernel ${kernel.name} ${against}, geometry ${geometry.name}, ${s.ops.length} ops`));
   // In the watched worker, so an op that never returns is reported (step_timeout), not waited on.
   const outcome = await replayBounded(kernel.spec, kernel.name, geometry, s.ops, o.stepTimeoutMs);

@@ -6,6 +6,7 @@ import { formatOp } from '../ops/op';
 import { firstDifference, observe } from '../oracles/observe';
 import { CheckedRun, withDrain } from '../run/checkedRun';
 import { diffViews, stateView } from './stateView';
+import { runsAlone } from '../check/runsAlone';
 import { formatResult } from './trace';
 
 /** What one kernel did at one step. */
@@ -37,8 +38,7 @@ export interface StepExplanation {
 export function* explainSteps(make: () => ReferenceKernel, reference: () => ReferenceKernel, geometry: Geometry, ops: readonly Op[], drain = true): Generator<StepExplanation, void, undefined> {
   const k = make();
   const ref = reference();
-  // By identity, as the check decides: only the reference's own class runs alone.
-  const runs = Object.getPrototypeOf(k) === Object.getPrototypeOf(ref) ? [new CheckedRun(k, geometry)] : [new CheckedRun(ref, geometry), new CheckedRun(k, geometry)];
+  const runs = runsAlone(k, ref) ? [new CheckedRun(k, geometry)] : [new CheckedRun(ref, geometry), new CheckedRun(k, geometry)];
   // Each run's state after the previous step is its state before this one: one view per step, not two.
   const views = runs.map((run) => stateView(run.machine));
   const all = drain ? withDrain(ops) : ops;

@@ -24,7 +24,6 @@ async function check(task: CheckTask, send: (msg: WorkerMessage) => void): Promi
   const started = Date.now();
   let savedLength = Number.POSITIVE_INFINITY;
   let lastProgress = 0;
-  const snapshot: { sequences: number; steps: number; coverage: Record<string, number>; lengths: Record<string, number> } = { sequences: 0, steps: 0, coverage: {}, lengths: {} };
   const save = (ops: readonly Op[], outcome: RunOutcome): void => {
     if (outcome.ok || ops.length >= savedLength) return;
     writeCounterexample(task.failureFile, { format: 'mmcheck-counterexample/1', kernel: kernel.name, kernelSpec: kernel.spec, geometry: g.name, seed: task.seed, path: '', status: 'found', ops, violation: outcome.violation });
@@ -39,14 +38,13 @@ async function check(task: CheckTask, send: (msg: WorkerMessage) => void): Promi
     ...(task.timeBudgetMs !== null ? { timeBudgetMs: task.timeBudgetMs } : {}),
     watchMethods: task.watchMethods,
     onSequence: (ops, phase) => send({ type: 'sequence', ops, phase }),
-    onProgress: (done, progress) => {
-      snapshot.sequences = done;
-      Object.assign(snapshot, progress);
+    onProgress: (done, soFar) => {
+      // At most every 100 ms (and at the last sequence): the totals are cloned at each message.
       const now = Date.now();
       if (now - lastProgress < 100 && done < task.runs) return;
       lastProgress = now;
-      const s: ProgressSnapshot = { ...snapshot, elapsedMs: now - started };
-      send({ type: 'progress', snapshot: s });
+      const snapshot: ProgressSnapshot = { sequences: done, steps: soFar.steps, coverage: soFar.coverage, lengths: soFar.lengths, elapsedMs: now - started };
+      send({ type: 'progress', snapshot });
     },
     onFailure: (ops, outcome, phase) => {
       // Saved before it is announced: an interrupt right after the message must find the file.

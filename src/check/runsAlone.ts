@@ -1,0 +1,11 @@
+import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+
+/**
+ * Whether a kernel under test is checked alone (per-kernel oracles only) rather than side by
+ * side with the reference: only when it is an instance of exactly the reference's class. Decided
+ * by identity, never by name, so a subclass is compared whatever `name` it claims. The one rule
+ * the check, `run`, `explain` and the reports share.
+ */
+export function runsAlone(kernel: ReferenceKernel, reference: ReferenceKernel = new ReferenceKernel()): boolean {
+  return Object.getPrototypeOf(kernel) === Object.getPrototypeOf(reference);
+}
