@@ -70,7 +70,7 @@ export abstract class BatchedFork extends BatchedZap {
       // A private mapping: no FPB_IGNORE_DIRTY, so the batch keeps one dirty bit (6.12 passes it for VM_SHARED only).
       const batch = this.folioPteBatch(m, parent, v, pte, maxNr, { ignoreDirty: false });
       this.folioRefAdd(m, head, batch.nr);
-      if (!this.folioTryDupAnonRmapPtes(m, parent, pte.pfn, batch.nr)) {
+      if (!this.folioTryDupAnonRmapPtes(m, parent, pte.pfn, batch.nr, child)) {
         // folio_ref_sub(): the mappings still hold references, so this never frees.
         this.folioPutRefs(m, head, batch.nr);
         mark(m, 'fork batch fell back for a pinned page');
@@ -82,7 +82,7 @@ export abstract class BatchedFork extends BatchedZap {
       return { kind: 'copied', nr: batch.nr, usedPrealloc: false };
     }
     this.folioGet(m, head);
-    if (!this.folioTryDupAnonRmapPtes(m, parent, pte.pfn, 1)) {
+    if (!this.folioTryDupAnonRmapPtes(m, parent, pte.pfn, 1, child)) {
       this.folioPut(m, head);
       if (prealloc === null) return { kind: 'again' };
       this.copyPresentPage(m, child, v, pte, prealloc);
@@ -122,7 +122,7 @@ export abstract class BatchedFork extends BatchedZap {
     const page = prealloc ?? this.allocFolio(m, 0);
     frameAt(m, page).content = frameAt(m, pte.pfn).content;
     m.stats.pagesCopied++;
-    this.folioAddAnonRmapPtes(m, page, 1, true);
+    this.folioAddAnonRmapPtes(m, page, 1, true, child);
     const writable = mmAt(m, child).vmaWritable[v] ?? false;
     setPte(m, child, v, { kind: 'present', pfn: page, writable, dirty: true, young: true });
   }

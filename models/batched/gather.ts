@@ -158,7 +158,7 @@ export abstract class BatchedGather extends ReferenceKernel {
         const slot = loadSlot(m, batch, i);
         if (!hasDelayRmap(slot)) continue;
         const nrPages = hasNrPagesNext(slot) ? encodedNrPages(m, loadSlot(m, batch, ++i)) : 1;
-        this.folioRemoveRmapPtes(m, encodedPagePtr(m, slot), nrPages);
+        this.folioRemoveRmapPtes(m, encodedPagePtr(m, slot), nrPages, tlb.mm);
       }
     }
     tlb.delayedRmap = false;

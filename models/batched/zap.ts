@@ -136,7 +136,7 @@ export abstract class BatchedZap extends BatchedTableFree {
     const delayRmap = false;
     this.clearFullPtes(m, tlb.mm, v, nr);
     this.tlbRemoveTlbEntries(tlb, v, nr);
-    if (!delayRmap) this.folioRemoveRmapPtes(m, pte.pfn, nr);
+    if (!delayRmap) this.folioRemoveRmapPtes(m, pte.pfn, nr, tlb.mm);
     const full = this.tlbRemoveFolioPagesRaw(m, tlb, pte.pfn, nr, delayRmap);
     return { forceFlush: full || delayRmap, forceBreak: full };
   }
@@ -163,7 +163,7 @@ export abstract class BatchedZap extends BatchedTableFree {
     if (pmd.kind !== 'leaf') return;
     setPmd(m, mm, i, { kind: 'none' });
     this.tlbRemovePmdTlbEntry(m, tlb, i);
-    this.folioRemoveRmapPmd(m, pmd.pfn);
+    this.folioRemoveRmapPmd(m, pmd.pfn, mm);
     this.tlbRemovePageSize(m, tlb, pmd.pfn);
   }
 

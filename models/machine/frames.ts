@@ -89,6 +89,9 @@ export function allocFolioFrames(m: Machine, order: number): Pfn {
     pincount: 0,
     deferredSplit: false,
     migrcPending: false,
+    mmId: [null, null],
+    mmIdMapcount: [0, 0],
+    maybeMappedShared: false,
   };
   if (m.allocHint === head) m.allocHint = head + nr;
   return head;

@@ -78,6 +78,17 @@ export interface Folio {
   deferredSplit: boolean;
   /** MIGRC: a migrated-away source kept alive until a deferred TLB flush is done. */
   migrcPending: boolean;
+  /**
+   * 6.15's CONFIG_MM_ID (large folios only): `folio->_mm_id[0..1]`, the mms owning the two
+   * slots, null for MM_ID_DUMMY (a free slot). The model's MmId is the mm's id (mm ids are never
+   * reused here, where the kernel's IDA may reuse one after `mmdrop()`). Kept only by kernels
+   * with 6.15's accounting (reference-6.15 and batched-6.15); a 6.12 kernel leaves both null.
+   */
+  readonly mmId: [MmId | null, MmId | null];
+  /** `folio->_mm_id_mapcount[0..1]` + 1: the mappings counted for each slot's mm (0 for a free slot). */
+  readonly mmIdMapcount: [number, number];
+  /** FOLIO_MM_IDS_SHARED_BIT (`folio_test_large_maybe_mapped_shared()`), 6.15 kernels only. */
+  maybeMappedShared: boolean;
 }
 
 export interface Mm {

@@ -102,7 +102,7 @@ export abstract class FaultPaths extends PageTablePaths {
   doAnonymousPage(m: Machine, mm: MmId, v: Vpn, write: boolean): void {
     this.pteAlloc(m, mm, pmdIndexOf(m, v));
     const page = this.allocFolio(m, 0);
-    this.folioAddAnonRmapPtes(m, page, 1, true);
+    this.folioAddAnonRmapPtes(m, page, 1, true, mm);
     setPte(m, mm, v, { kind: 'present', pfn: page, writable: write, dirty: write, young: true });
   }
 
@@ -157,9 +157,9 @@ export abstract class FaultPaths extends PageTablePaths {
     m.stats.pagesCopied++;
     setPte(m, mm, v, { kind: 'none' });
     this.flushTlbPage(m, mm, v);
-    this.folioAddAnonRmapPtes(m, page, 1, true);
+    this.folioAddAnonRmapPtes(m, page, 1, true, mm);
     setPte(m, mm, v, { kind: 'present', pfn: page, writable: !unshare, dirty: !unshare, young: true });
-    this.folioRemoveRmapPtes(m, old.pfn, 1);
+    this.folioRemoveRmapPtes(m, old.pfn, 1, mm);
     this.folioPut(m, oldHead); // the old mapping's reference
     this.folioPut(m, oldHead); // the caller's temporary reference
   }
@@ -213,7 +213,7 @@ export abstract class FaultPaths extends PageTablePaths {
       if (order !== m.geometry.maxFolioOrder) return noop('PMD mapping needs a PMD-order folio');
       if (pmdAt(m, mm, i).kind !== 'none') return noop('PMD slot in use');
       const head = this.allocFolio(m, order);
-      this.folioAddAnonRmapPmd(m, head, true);
+      this.folioAddAnonRmapPmd(m, head, true, mm);
       setPmd(m, mm, i, { kind: 'leaf', pfn: head, writable: true, dirty: true, young: true });
       return { kind: 'done' };
     }
@@ -226,7 +226,7 @@ export abstract class FaultPaths extends PageTablePaths {
     }
     this.pteAlloc(m, mm, i);
     const head = this.allocFolio(m, order);
-    this.folioAddAnonRmapPtes(m, asPfn(head + lo), n, true);
+    this.folioAddAnonRmapPtes(m, asPfn(head + lo), n, true, mm);
     if (n > 1) this.folioRefAdd(m, head, n - 1); // one reference per PTE; the allocation's is the first
     for (let k = lo; k < lo + n; k++) {
       setPte(m, mm, asVpn(base + k), { kind: 'present', pfn: asPfn(head + k), writable: true, dirty: true, young: true });

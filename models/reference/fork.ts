@@ -40,7 +40,7 @@ export abstract class ForkPaths extends ZapPaths {
     const pmd = pmdAt(m, parent, i);
     if (pmd.kind !== 'leaf') return false;
     this.folioGet(m, pmd.pfn);
-    if (!this.folioTryDupAnonRmapPmd(m, parent, pmd.pfn)) {
+    if (!this.folioTryDupAnonRmapPmd(m, parent, pmd.pfn, child)) {
       this.folioPut(m, pmd.pfn);
       this.splitHugePmd(m, parent, i);
       return false;
@@ -69,7 +69,7 @@ export abstract class ForkPaths extends ZapPaths {
   copyPresentPte(m: Machine, parent: MmId, child: MmId, v: Vpn, pte: PresentPte): void {
     const head = folioHead(m, pte.pfn);
     this.folioGet(m, head);
-    if (!this.folioTryDupAnonRmapPtes(m, parent, pte.pfn, 1)) {
+    if (!this.folioTryDupAnonRmapPtes(m, parent, pte.pfn, 1, child)) {
       this.folioPut(m, head);
       this.copyPresentPage(m, child, v, pte);
       return;
@@ -86,7 +86,7 @@ export abstract class ForkPaths extends ZapPaths {
     const page = this.allocFolio(m, 0);
     frameAt(m, page).content = frameAt(m, pte.pfn).content;
     m.stats.pagesCopied++;
-    this.folioAddAnonRmapPtes(m, page, 1, true);
+    this.folioAddAnonRmapPtes(m, page, 1, true, child);
     const writable = mmAt(m, child).vmaWritable[v] ?? false;
     setPte(m, child, v, { kind: 'present', pfn: page, writable, dirty: true, young: true });
   }

@@ -95,7 +95,7 @@ export abstract class MigratePaths extends ProtectPaths {
     const access = migrationAccess(pte.writable, frameAt(m, pte.pfn).anonExclusive);
     setPte(m, mp.mm, mp.vpn, { kind: 'migration', pfn: pte.pfn, access });
     if (flushNow) this.flushTlbPage(m, mp.mm, mp.vpn);
-    this.folioRemoveRmapPtes(m, pte.pfn, 1);
+    this.folioRemoveRmapPtes(m, pte.pfn, 1, mp.mm);
     this.folioPut(m, src);
     return { mapping: mp, index: pte.pfn - src, access, dirty: pte.dirty };
   }
@@ -114,7 +114,7 @@ export abstract class MigratePaths extends ProtectPaths {
     const pmd = this.pmdpInvalidate(m, mp.mm, mp.pmdIndex);
     const access = migrationAccess(pmd.writable, frameAt(m, src).anonExclusive);
     setPmd(m, mp.mm, mp.pmdIndex, { kind: 'migration', pfn: pmd.pfn, access });
-    this.folioRemoveRmapPmd(m, src);
+    this.folioRemoveRmapPmd(m, src, mp.mm);
     this.folioPut(m, src);
     return { mapping: mp, index: 0, access, dirty: pmd.dirty };
   }
@@ -146,7 +146,7 @@ export abstract class MigratePaths extends ProtectPaths {
     const exclusive = u.access !== 'readable';
     this.folioGet(m, dst);
     const page = asPfn(dst + u.index);
-    this.folioAddAnonRmapPtes(m, page, 1, exclusive);
+    this.folioAddAnonRmapPtes(m, page, 1, exclusive, u.mapping.mm);
     setPte(m, u.mapping.mm, u.mapping.vpn, { kind: 'present', pfn: page, writable, dirty: u.dirty, young: true });
   }
 
@@ -161,7 +161,7 @@ export abstract class MigratePaths extends ProtectPaths {
     const entry = pmdAt(m, mp.mm, mp.pmdIndex);
     if (entry.kind !== 'migration') throw new Error(`remove_migration_pmd: mm ${mp.mm} pmd ${mp.pmdIndex} holds a ${entry.kind}, not a migration entry`);
     this.folioGet(m, dst);
-    this.folioAddAnonRmapPmd(m, dst, entry.access !== 'readable');
+    this.folioAddAnonRmapPmd(m, dst, entry.access !== 'readable', mp.mm);
     setPmd(m, mp.mm, mp.pmdIndex, { kind: 'leaf', pfn: dst, writable: entry.access === 'writable', dirty, young: true });
   }
 }

@@ -64,8 +64,11 @@ export abstract class PageTablePaths extends RmapPaths {
       fr.mapcount++;
       fr.anonExclusive = exclusive;
     }
-    folio.largeMapcount += nr - 1;
+    // folio_add_anon_rmap_ptes(nr) before folio_remove_rmap_pmd(), as the kernel orders them; the
+    // per-page counts and flags are set above, the folio-wide ones here.
+    this.folioAddLargeMapcount(m, head, nr, mm);
     folio.entireMapcount--;
+    this.folioSubLargeMapcount(m, head, 1, mm);
     folio.refcount += nr - 1;
     m.stats.atomicRefUpdates++;
     setPmd(m, mm, i, { kind: 'table', table });

@@ -73,11 +73,30 @@ export abstract class RmapPaths {
   }
 
   /**
+   * The `_large_mapcount` update of `__folio_add_rmap()` (mm/rmap.c): 6.12 open-codes
+   * `atomic_add(nr, &folio->_large_mapcount)`; 6.15 calls `folio_add_return_large_mapcount(folio,
+   * diff, vma)` (include/linux/rmap.h), which also keeps the MM_ID slots (reference-6.15 overrides
+   * this). `mm` is `vma->vm_mm`, the mm whose page table gains the mappings; a 6.12 kernel ignores it.
+   */
+  folioAddLargeMapcount(m: Machine, head: Pfn, diff: number, _mm: MmId | undefined): void {
+    folioAt(m, head).largeMapcount += diff;
+  }
+
+  /**
+   * The `_large_mapcount` update of `__folio_remove_rmap()` (mm/rmap.c): 6.12 open-codes
+   * `atomic_sub()`; 6.15 calls `folio_sub_return_large_mapcount(folio, diff, vma)`
+   * (include/linux/rmap.h), overridden by reference-6.15. `mm` is the mm losing the mappings.
+   */
+  folioSubLargeMapcount(m: Machine, head: Pfn, diff: number, _mm: MmId | undefined): void {
+    folioAt(m, head).largeMapcount -= diff;
+  }
+
+  /**
    * Mirrors `folio_add_anon_rmap_ptes()` (mm/rmap.c), including `folio_add_new_anon_rmap()` for
    * PTE mappings: `nr` consecutive pages from `page` gain a PTE mapping; RMAP_EXCLUSIVE marks each
-   * page PageAnonExclusive.
+   * page PageAnonExclusive. `mm` (`vma->vm_mm`) is needed by 6.15's MM_ID accounting only.
    */
-  folioAddAnonRmapPtes(m: Machine, page: Pfn, nr: number, exclusive: boolean): void {
+  folioAddAnonRmapPtes(m: Machine, page: Pfn, nr: number, exclusive: boolean, mm?: MmId): void {
     const head = folioHead(m, page);
     const f = folioAt(m, head);
     m.stats.rmapCalls++;
@@ -88,27 +107,31 @@ export abstract class RmapPaths {
       fr.mapcount++;
       if (exclusive) fr.anonExclusive = true;
     }
-    if (f.order > 0) f.largeMapcount += nr;
+    if (f.order > 0) this.folioAddLargeMapcount(m, head, nr, mm);
   }
 
-  /** Mirrors `folio_add_anon_rmap_pmd()` / `folio_add_new_anon_rmap()` for a PMD mapping (mm/rmap.c): exclusivity lives on the head. */
-  folioAddAnonRmapPmd(m: Machine, head: Pfn, exclusive: boolean): void {
+  /**
+   * Mirrors `folio_add_anon_rmap_pmd()` / `folio_add_new_anon_rmap()` for a PMD mapping
+   * (mm/rmap.c): exclusivity lives on the head. `mm` as for folioAddAnonRmapPtes.
+   */
+  folioAddAnonRmapPmd(m: Machine, head: Pfn, exclusive: boolean, mm?: MmId): void {
     const f = folioAt(m, head);
     m.stats.rmapCalls++;
     f.entireMapcount++;
-    f.largeMapcount++;
+    this.folioAddLargeMapcount(m, head, 1, mm);
     if (exclusive) frameAt(m, head).anonExclusive = true;
   }
 
   /**
    * Mirrors `folio_remove_rmap_ptes()` (mm/rmap.c): `nr` pages lose a PTE mapping. A large anon
    * folio left partially mapped goes on the deferred split queue (`partially_mapped = nr && mapped`).
+   * `mm` (`vma->vm_mm`) is needed by 6.15's MM_ID accounting only.
    */
-  folioRemoveRmapPtes(m: Machine, page: Pfn, nr: number): void {
+  folioRemoveRmapPtes(m: Machine, page: Pfn, nr: number, mm?: MmId): void {
     const head = folioHead(m, page);
     const f = folioAt(m, head);
     m.stats.rmapCalls++;
-    if (f.order > 0) f.largeMapcount -= nr;
+    if (f.order > 0) this.folioSubLargeMapcount(m, head, nr, mm);
     let last = 0;
     for (let i = 0; i < nr; i++) {
       const fr = frameAt(m, asPfn(page + i));
@@ -121,13 +144,13 @@ export abstract class RmapPaths {
     }
   }
 
-  /** Mirrors `folio_remove_rmap_pmd()` (mm/rmap.c). */
-  folioRemoveRmapPmd(m: Machine, head: Pfn): void {
+  /** Mirrors `folio_remove_rmap_pmd()` (mm/rmap.c); `mm` as for folioRemoveRmapPtes. */
+  folioRemoveRmapPmd(m: Machine, head: Pfn, mm?: MmId): void {
     const f = folioAt(m, head);
     m.stats.rmapCalls++;
     this.warnOn(m, f.entireMapcount <= 0, `PMD rmap removal of folio ${f.id} that is not PMD-mapped`);
     f.entireMapcount--;
-    f.largeMapcount--;
+    this.folioSubLargeMapcount(m, head, 1, mm);
     if (f.entireMapcount === 0) {
       const mapped = this.pagesMapped(m, head, f);
       if (mapped > 0 && mapped < folioNrPages(f.order)) this.deferredSplitFolio(m, head);
@@ -152,24 +175,25 @@ export abstract class RmapPaths {
    * mappings of the pages from `page`. Fails (-EBUSY, here `false`) when the folio may be pinned
    * and any of the pages is exclusive: the caller must then copy those pages for the child. On
    * success every page loses PageAnonExclusive and the caller must map them R/O in parent and child.
+   * The new mappings are the child's: `dstMm` (6.15 passes `dst_vma`, for the MM_ID accounting).
    */
-  folioTryDupAnonRmapPtes(m: Machine, srcMm: MmId, page: Pfn, nr: number): boolean {
+  folioTryDupAnonRmapPtes(m: Machine, srcMm: MmId, page: Pfn, nr: number, dstMm?: MmId): boolean {
     const head = folioHead(m, page);
     const maybePinned = this.folioNeedsCowForDma(m, srcMm, head);
     if (maybePinned) {
       for (let i = 0; i < nr; i++) if (frameAt(m, asPfn(page + i)).anonExclusive) return false;
     }
     for (let i = 0; i < nr; i++) frameAt(m, asPfn(page + i)).anonExclusive = false;
-    this.folioAddAnonRmapPtes(m, page, nr, false);
+    this.folioAddAnonRmapPtes(m, page, nr, false, dstMm);
     return true;
   }
 
-  /** Mirrors `folio_try_dup_anon_rmap_pmd()` (include/linux/rmap.h). */
-  folioTryDupAnonRmapPmd(m: Machine, srcMm: MmId, head: Pfn): boolean {
+  /** Mirrors `folio_try_dup_anon_rmap_pmd()` (include/linux/rmap.h); `dstMm` as for the PTE version. */
+  folioTryDupAnonRmapPmd(m: Machine, srcMm: MmId, head: Pfn, dstMm?: MmId): boolean {
     const fr = frameAt(m, head);
     if (fr.anonExclusive && this.folioNeedsCowForDma(m, srcMm, head)) return false;
     fr.anonExclusive = false;
-    this.folioAddAnonRmapPmd(m, head, false);
+    this.folioAddAnonRmapPmd(m, head, false, dstMm);
     return true;
   }
 }

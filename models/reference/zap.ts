@@ -43,7 +43,7 @@ export abstract class ZapPaths extends FaultPaths {
     if (pte === null || pte.kind !== 'present') return;
     setPte(m, mm, v, { kind: 'none' });
     this.flushTlbPage(m, mm, v);
-    this.folioRemoveRmapPtes(m, pte.pfn, 1);
+    this.folioRemoveRmapPtes(m, pte.pfn, 1, mm);
     this.folioPut(m, folioHead(m, pte.pfn));
   }
 
@@ -56,7 +56,7 @@ export abstract class ZapPaths extends FaultPaths {
     if (pmd.kind !== 'leaf') return;
     setPmd(m, mm, i, { kind: 'none' });
     this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + m.geometry.ptrsPerPte);
-    this.folioRemoveRmapPmd(m, pmd.pfn);
+    this.folioRemoveRmapPmd(m, pmd.pfn, mm);
     this.folioPut(m, pmd.pfn);
   }
 
