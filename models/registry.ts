@@ -2,6 +2,8 @@ import { ReferenceKernel } from './reference/ReferenceKernel';
 import { MUTANTS } from './mutants/index';
 import { BatchedKernel } from './batched/BatchedKernel';
 import { BatchedNoMigrc } from './batched/BatchedNoMigrc';
+import { Reference615 } from './reference/Reference615';
+import { Batched615 } from './batched/Batched615';
 
 /** A registered kernel: a name, one line on what it is, and how to make one. */
 export interface KernelEntry {
@@ -16,13 +18,13 @@ export interface KernelEntry {
 export const KERNELS: readonly KernelEntry[] = [
   {
     name: 'reference',
-    summary: 'per page, unbatched, synchronous: the specification by construction',
+    summary: 'Linux 6.12, per page, unbatched, synchronous: the specification by construction (large folios are never reused on COW, as in 6.12)',
     role: 'kernel',
     make: () => new ReferenceKernel(),
   },
   {
     name: 'batched',
-    summary: 'the five optimizations: PTE-batched zap through an mmu_gather, batched fork, GUP once per folio, batched migration with MIGRC, RCU table freeing',
+    summary: 'Linux 6.12 with the five optimizations: PTE-batched zap through the page+nr mmu_gather (seed 000, as merged), PTE-batched fork, GUP once per run of a folio (seed 004, wider than 6.12), batched migration with MIGRC (seed 002 v4 plus the review fixes, never merged), RCU table freeing (seed 003)',
     role: 'kernel',
     make: () => new BatchedKernel(),
   },
@@ -31,6 +33,18 @@ export const KERNELS: readonly KernelEntry[] = [
     summary: 'the batched kernel without MIGRC (not merged upstream): mainline batching, one flush per migration batch',
     role: 'kernel',
     make: () => new BatchedNoMigrc(),
+  },
+  {
+    name: 'reference-6.15',
+    summary: "the reference with Linux 6.15's large-folio COW reuse (MM_ID slots, __wp_can_reuse_large_anon_folio(); seed 001): the specification for patches against 6.15 and later",
+    role: 'kernel',
+    make: () => new Reference615(),
+  },
+  {
+    name: 'batched-6.15',
+    summary: "the batched kernel with Linux 6.15's large-folio COW reuse, compared with reference-6.15",
+    role: 'kernel',
+    make: () => new Batched615(),
   },
   ...MUTANTS.map((mu) => ({ name: mu.name, summary: `${mu.breaks} (${mu.violates})`, role: 'mutant' as const, make: mu.make })),
 ];

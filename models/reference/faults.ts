@@ -114,7 +114,7 @@ export abstract class FaultPaths extends PageTablePaths {
   doWpPage(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte, unshare: boolean): void {
     const head = folioHead(m, pte.pfn);
     const page = frameAt(m, pte.pfn);
-    if (page.anonExclusive || this.wpCanReuseAnonFolio(m, head)) {
+    if (page.anonExclusive || this.wpCanReuseAnonFolio(m, head, mm)) {
       page.anonExclusive = true;
       if (unshare) return;
       this.wpPageReuse(m, cpu, mm, v, pte);
@@ -127,9 +127,10 @@ export abstract class FaultPaths extends PageTablePaths {
   /**
    * Mirrors `wp_can_reuse_anon_folio()` (mm/memory.c, 6.12): never a large folio; otherwise reuse
    * only when the mapping holds the sole reference (refcount == 1), which also rules out pins.
-   * Swap cache, KSM and the LRU-add batch reference are not modelled.
+   * Swap cache, KSM and the LRU-add batch reference are not modelled. `mm` is the faulting mm
+   * (`vma->vm_mm`), which 6.15's large-folio rule needs (reference-6.15).
    */
-  wpCanReuseAnonFolio(m: Machine, head: Pfn): boolean {
+  wpCanReuseAnonFolio(m: Machine, head: Pfn, _mm: MmId): boolean {
     const f = folioAt(m, head);
     if (f.order > 0) return false;
     return f.refcount === 1;

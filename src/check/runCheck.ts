@@ -7,7 +7,8 @@ import { runDifferential } from '../run/differential';
 import { runOps } from '../run/runOps';
 import { MethodCalls } from './methodCalls';
 import { runsAlone } from './runsAlone';
-import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import { specFor } from '../../models/specFor';
 import type { RunOutcome } from '../run/outcome';
 
 export interface CheckOptions {
@@ -17,7 +18,7 @@ export interface CheckOptions {
    * the per-kernel oracles run.
    */
   readonly kernel: () => ReferenceKernel;
-  /** The specification to compare with; a pristine ReferenceKernel unless a policy kernel is chosen. */
+  /** The specification to compare with; by default the pristine one of the kernel's policy (specFor: the 6.12 reference, or reference-6.15). */
   readonly reference?: () => ReferenceKernel;
   readonly geometry: Geometry;
   readonly runs: number;
@@ -79,8 +80,6 @@ export interface CheckReport {
   readonly methodCalls: Readonly<Record<string, number>>;
 }
 
-const pristineReference = (): ReferenceKernel => new ReferenceKernel();
-
 /**
  * Run one sequence of the check: differential against the reference, or — when the kernel under
  * test is of exactly the reference's class — the reference alone with its per-kernel oracles. A
@@ -88,7 +87,7 @@ const pristineReference = (): ReferenceKernel => new ReferenceKernel();
  */
 export function runOne(opts: Pick<CheckOptions, 'kernel' | 'reference' | 'geometry'>, ops: readonly Op[], tracker: CoverageTracker | null = null): RunOutcome {
   const kernel = opts.kernel();
-  const reference = (opts.reference ?? pristineReference)();
+  const reference = (opts.reference ?? specFor(kernel))();
   if (runsAlone(kernel, reference)) {
     return runOps(kernel, opts.geometry, ops, undefined, tracker);
   }

@@ -1,12 +1,12 @@
 import pc from 'picocolors';
 import { describeViolation } from '../../models/machine/violation';
-import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import { specFor } from '../../models/specFor';
 import type { Violation } from '../../models/machine/violation';
 import type { Geometry } from '../../models/machine/geometry';
 import type { CheckReport } from '../check/runCheck';
 import type { Supervised } from '../check/supervise';
 import { superviseCheck } from '../check/supervise';
-import { runsAlone } from '../check/runsAlone';
+import { againstWhom, runsAlone } from '../check/runsAlone';
 import type { Exercise, Verdict } from '../check/verdict';
 import { verdictOf } from '../check/verdict';
 import type { ProgressSnapshot } from '../check/worker/protocol';
@@ -48,7 +48,8 @@ export async function checkCommand(o: CheckCommandOptions, print: (s: string) =>
   const file = `${o.failureDir}/${o.kernel.name.replace(/[^\w.+-]/g, '_')}-${o.geometry.name}-seed${o.seed}.json`;
   const probe = o.kernel.make();
   const alone = runsAlone(probe);
-  print(pc.bold(`mmcheck check: kernel ${o.kernel.name} ${alone ? 'alone (per-kernel oracles)' : 'against the reference'}, geometry ${o.geometry.name}, seed ${o.seed}`));
+  const spec = specFor(probe);
+  print(pc.bold(`mmcheck check: kernel ${o.kernel.name} ${alone ? 'alone (per-kernel oracles)' : `against the ${againstWhom(spec)}`}, geometry ${o.geometry.name}, seed ${o.seed}`));
   o.progress.start(o.runs);
   const result = await superviseCheck(
     { kind: 'check', kernelSpec: o.kernel.spec, variantFile: o.variantFile, geometry: o.geometry.name, runs: o.runs, seed: o.seed, maxOps: o.maxOps, timeBudgetMs: o.timeBudgetMs ?? null, failureFile: file, watchMethods: o.watchMethods },
@@ -122,7 +123,8 @@ function printFailure(o: CheckCommandOptions, file: string, report: CheckReport,
   print(pc.red(pc.bold(`FAILED: ${describeViolation(f.outcome.violation)}`)) + ` (in kernel ${f.outcome.kernel})`);
   print(`counterexample: ${f.ops.length} ops, shrunk from ${f.originalLength} in ${f.numShrinks} steps${f.fullyShrunk ? '' : pc.yellow(' (not fully shrunk: the time budget ran out while shrinking)')}`);
   for (const line of formatTrace(f.ops, f.outcome)) print(`  ${line}`);
-  const diff = failingStepDiff(f.outcome.kernel === 'reference' && !alone ? () => new ReferenceKernel() : o.kernel.make, o.geometry, f.ops, f.outcome.violation.step);
+  const spec = specFor(o.kernel.make());
+  const diff = failingStepDiff(f.outcome.kernel === spec().name && !alone ? spec : o.kernel.make, o.geometry, f.ops, f.outcome.violation.step);
   if (diff.length > 0) {
     print(`what step ${f.outcome.violation.step} changed in ${f.outcome.kernel}:`);
     for (const line of diff.slice(0, 40)) print(`    ${line}`);

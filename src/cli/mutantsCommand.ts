@@ -5,7 +5,6 @@ import { writeCounterexample } from '../counterexample/file';
 import type { KillResult } from '../mutants/killMutant';
 import { killMutant, median } from '../mutants/killMutant';
 import { runOne } from '../check/runCheck';
-import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { UsageError } from './usageError';
 
 export interface MutantsCommandOptions {
@@ -47,7 +46,7 @@ export function mutantsCommand(o: MutantsCommandOptions, print: (s: string) => v
     const byLength = [...killed].sort((a, b) => (a.shrunkLength ?? 0) - (b.shrunkLength ?? 0));
     const best = byLength.find((r) => r.expectedOracle) ?? byLength[0];
     if (o.fixturesDir !== null && best?.ops !== null && best !== undefined) {
-      const outcome = runOne({ kernel: mu.make, reference: () => new ReferenceKernel(), geometry: o.geometry }, best.ops);
+      const outcome = runOne({ kernel: mu.make, geometry: o.geometry }, best.ops);
       if (!outcome.ok) {
         writeCounterexample(`${o.fixturesDir}/${mu.name}.json`, { format: 'mmcheck-counterexample/1', kernel: mu.name, kernelSpec: mu.name, geometry: o.geometry.name, seed: best.seed, path: '', status: 'shrunk', ops: best.ops, violation: outcome.violation });
       }

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import pc from 'picocolors';
-import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import { specFor } from '../../models/specFor';
 import { describeViolation } from '../../models/machine/violation';
 import type { Counterexample } from '../counterexample/file';
 import { CounterexampleFileError, readCounterexample } from '../counterexample/file';
@@ -62,7 +62,7 @@ export async function explainCommand(file: string, kernelOverride: string | unde
   let bad = false;
   // Printed in chunks of many lines: on a long list, one write per line cost more than the steps.
   let chunk: string[] = [];
-  for (const step of explainSteps(kernel.make, () => new ReferenceKernel(), geometry, ops, hung === null)) {
+  for (const step of explainSteps(kernel.make, specFor(kernel.make()), geometry, ops, hung === null)) {
     chunk.push(...formatExplanationStep(step));
     if (chunk.length >= 1000) {
       print(chunk.join('\n'));

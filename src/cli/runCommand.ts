@@ -1,5 +1,6 @@
 import pc from 'picocolors';
-import { runsAlone } from '../check/runsAlone';
+import { againstWhom, runsAlone } from '../check/runsAlone';
+import { specFor } from '../../models/specFor';
 import { describeViolation } from '../../models/machine/violation';
 import { replayBounded } from '../check/replayBounded';
 import { formatTrace } from '../report/trace';
@@ -28,7 +29,8 @@ export async function runCommand(file: string, o: RunCommandOptions, print: (s: 
   const s = load(file);
   const kernel = await loadKernel(o.kernel ?? s.kernel ?? 'batched', { typecheck: o.typecheck });
   const geometry = parseGeometry(o.geometry ?? s.geometry ?? 'small');
-  const against = runsAlone(kernel.make()) ? 'alone (per-kernel oracles)' : 'against the reference';
+  const probe = kernel.make();
+  const against = runsAlone(probe) ? 'alone (per-kernel oracles)' : `against the ${againstWhom(specFor(probe))}`;
   print(pc.bold(`run ${file}: kernel ${kernel.name} ${against}, geometry ${geometry.name}, ${s.ops.length} ops`));
   // In the watched worker, so an op that never returns is reported (step_timeout), not waited on.
   const outcome = await replayBounded(kernel.spec, kernel.name, geometry, s.ops, o.stepTimeoutMs);

@@ -1,7 +1,6 @@
 import type { Geometry } from '../../models/machine/geometry';
 import type { ViolationCode } from '../../models/machine/violation';
 import type { MutantSpec } from '../../models/mutants/mutant';
-import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { runCheck } from '../check/runCheck';
 import type { Op } from '../ops/op';
 
@@ -32,7 +31,7 @@ export interface KillResult {
 /** Run the standard properties (differential against the reference, every oracle) on a mutant. */
 export function killMutant(spec: MutantSpec, budget: KillBudget, seed: number): KillResult {
   const t = Date.now();
-  const r = runCheck({ kernel: spec.make, reference: () => new ReferenceKernel(), geometry: budget.geometry, runs: budget.runs, seed, maxOps: budget.maxOps });
+  const r = runCheck({ kernel: spec.make, geometry: budget.geometry, runs: budget.runs, seed, maxOps: budget.maxOps });
   const f = r.failure;
   const code = f?.outcome.violation.code ?? null;
   return {

@@ -2,7 +2,6 @@ import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import { geometry, GEOMETRY_NAMES } from '../../models/machine/geometry';
 import { kernelEntry } from '../../models/registry';
-import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { describeViolation } from '../../models/machine/violation';
 import { runCheck } from '../check/runCheck';
 import { writeCounterexample } from '../counterexample/file';
@@ -61,7 +60,7 @@ function main(): number {
       const t: PairTotal = { kernel: k, geometry: g, checks: 0, sequences: 0, steps: 0, ms: 0, failures: [] };
       for (let seed = firstSeed; t.steps < target; seed++) {
         const maxOps = MAX_OPS[(seed - firstSeed) % MAX_OPS.length]!;
-        const r = runCheck({ kernel: entry.make, reference: () => new ReferenceKernel(), geometry: geometry(g), runs, seed, maxOps });
+        const r = runCheck({ kernel: entry.make, geometry: geometry(g), runs, seed, maxOps });
         t.checks++;
         t.sequences += r.sequences;
         t.steps += r.steps;
