@@ -12,6 +12,11 @@ import { Batched615 } from './batched/Batched615';
  * reference.
  */
 export function specFor(kernel: ReferenceKernel): () => ReferenceKernel {
-  if (kernel instanceof Reference615 || kernel instanceof Batched615) return () => new Reference615();
+  if (hasCowReuse615(kernel)) return () => new Reference615();
   return () => new Reference612();
+}
+
+/** Whether a kernel follows 6.15's large-folio COW reuse (extends reference-6.15 or batched-6.15). */
+export function hasCowReuse615(kernel: ReferenceKernel): boolean {
+  return kernel instanceof Reference615 || kernel instanceof Batched615;
 }

@@ -32,4 +32,11 @@ export const BATCHED_TRACEPOINTS = [
   'migrc released by tick',
 ] as const satisfies readonly (string | `migrc released by ${MigrcReleasePoint}`)[];
 
-export type Tracepoint = (typeof MACHINE_TRACEPOINTS)[number] | (typeof BATCHED_TRACEPOINTS)[number];
+/** Fired by the 6.15 COW-reuse policy (reference-6.15, batched-6.15): how a write fault on a large folio was decided. */
+export const COW615_TRACEPOINTS = [
+  'large folio reused on COW',
+  'large folio COW: maybe mapped shared',
+  'large folio COW: extra reference',
+] as const;
+
+export type Tracepoint = (typeof MACHINE_TRACEPOINTS)[number] | (typeof BATCHED_TRACEPOINTS)[number] | (typeof COW615_TRACEPOINTS)[number];

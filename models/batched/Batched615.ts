@@ -1,7 +1,8 @@
 import type { MmId, Pfn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { folioAt } from '../machine/frames';
-import { mmIdAdd, mmIdSub, wpCanReuseLargeAnonFolio615 } from '../reference/mmId615';
+import { mark } from '../machine/marks';
+import { mmIdAdd, mmIdSub, reuseTracepoint, wpCanReuseLargeAnonFolio615 } from '../reference/mmId615';
 import { mustName } from '../reference/Reference615';
 import { BatchedKernel } from './BatchedKernel';
 
@@ -37,6 +38,8 @@ export class Batched615 extends BatchedKernel {
   wpCanReuseLargeAnonFolio(m: Machine, head: Pfn, mm: MmId): boolean {
     const d = wpCanReuseLargeAnonFolio615(folioAt(m, head), mm);
     for (const w of d.warnings) this.warnOn(m, true, w);
+    const tp = reuseTracepoint(d.reason);
+    if (tp !== null) mark(m, tp);
     return d.reuse;
   }
 }

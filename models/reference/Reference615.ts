@@ -1,8 +1,9 @@
 import type { MmId, Pfn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { folioAt } from '../machine/frames';
+import { mark } from '../machine/marks';
 import { ReferenceKernel } from './ReferenceKernel';
-import { mmIdAdd, mmIdSub, wpCanReuseLargeAnonFolio615 } from './mmId615';
+import { mmIdAdd, mmIdSub, reuseTracepoint, wpCanReuseLargeAnonFolio615 } from './mmId615';
 
 /**
  * The reference (per page, unbatched) with Linux 6.15's large-folio COW reuse: every large folio
@@ -41,6 +42,8 @@ export class Reference615 extends ReferenceKernel {
   wpCanReuseLargeAnonFolio(m: Machine, head: Pfn, mm: MmId): boolean {
     const d = wpCanReuseLargeAnonFolio615(folioAt(m, head), mm);
     for (const w of d.warnings) this.warnOn(m, true, w);
+    const tp = reuseTracepoint(d.reason);
+    if (tp !== null) mark(m, tp);
     return d.reuse;
   }
 }

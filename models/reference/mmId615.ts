@@ -1,6 +1,8 @@
 import { folioNrPages } from '../machine/geometry';
 import type { MmId } from '../machine/ids';
 import type { Folio } from '../machine/state';
+import type { COW615_TRACEPOINTS } from '../tracepoints';
+import { assertNever } from '../assertNever';
 
 /**
  * Linux 6.15's CONFIG_MM_ID bookkeeping for large folios (include/linux/rmap.h, mm_types.h) and
@@ -70,9 +72,13 @@ export function folioMaybeMappedShared(f: Folio): boolean {
   return f.maybeMappedShared;
 }
 
+/** Why `__wp_can_reuse_large_anon_folio()` decided as it did. */
+export type LargeReuseReason = 'reused' | 'single mapping' | 'maybe mapped shared' | 'reference beyond the mappings';
+
 /** The outcome of `__wp_can_reuse_large_anon_folio()`, with the kernel self-checks it makes on the way. */
 export interface LargeReuseDecision {
   readonly reuse: boolean;
+  readonly reason: LargeReuseReason;
   /** VM_WARN_ON_ONCE() conditions that held: each is a kernel warning. */
   readonly warnings: readonly string[];
 }
@@ -94,11 +100,27 @@ export interface LargeReuseDecision {
 export function wpCanReuseLargeAnonFolio615(f: Folio, mm: MmId): LargeReuseDecision {
   const warnings: string[] = [];
   // "Let's just free up a large folio if only a single page is mapped."
-  if (f.largeMapcount <= 1) return { reuse: false, warnings };
-  if (f.maybeMappedShared) return { reuse: false, warnings };
+  if (f.largeMapcount <= 1) return { reuse: false, reason: 'single mapping', warnings };
+  if (f.maybeMappedShared) return { reuse: false, reason: 'maybe mapped shared', warnings };
   if (f.largeMapcount > folioNrPages(f.order)) warnings.push(`folio ${f.id}: mapped exclusively ${f.largeMapcount} times, more than its ${folioNrPages(f.order)} pages`);
   if (f.entireMapcount > 0) warnings.push(`folio ${f.id}: mapped exclusively but PMD-mapped while a PTE write-faults`);
-  if (f.largeMapcount !== f.refcount) return { reuse: false, warnings };
+  if (f.largeMapcount !== f.refcount) return { reuse: false, reason: 'reference beyond the mappings', warnings };
   if (f.mmId[0] !== mm && f.mmId[1] !== mm) warnings.push(`folio ${f.id}: mapped exclusively, but by neither slot's mm, not the faulting mm ${mm}`);
-  return { reuse: true, warnings };
+  return { reuse: true, reason: 'reused', warnings };
+}
+
+/** The tracepoint a decision fires, if any (a single mapping is the common, uninteresting case). */
+export function reuseTracepoint(reason: LargeReuseReason): (typeof COW615_TRACEPOINTS)[number] | null {
+  switch (reason) {
+    case 'reused':
+      return 'large folio reused on COW';
+    case 'maybe mapped shared':
+      return 'large folio COW: maybe mapped shared';
+    case 'reference beyond the mappings':
+      return 'large folio COW: extra reference';
+    case 'single mapping':
+      return null;
+    default:
+      return assertNever(reason);
+  }
 }

@@ -7,7 +7,8 @@ import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../../models/batched/BatchedKernel';
-import { BATCHED_TRACEPOINTS, MACHINE_TRACEPOINTS } from '../../models/tracepoints';
+import { BATCHED_TRACEPOINTS, COW615_TRACEPOINTS, MACHINE_TRACEPOINTS } from '../../models/tracepoints';
+import { hasCowReuse615 } from '../../models/specFor';
 
 /**
  * "Sometimes" properties: interesting states a random sequence should reach, so that a passing
@@ -37,7 +38,11 @@ export type StateProbe = (typeof STATE_PROBES)[number];
  * exercised shows as ✗ instead of disappearing.
  */
 export function reportedProbes(kernel: ReferenceKernel): string[] {
-  const marks: readonly string[] = kernel instanceof BatchedKernel ? [...MACHINE_TRACEPOINTS, ...BATCHED_TRACEPOINTS] : MACHINE_TRACEPOINTS;
+  const marks: readonly string[] = [
+    ...MACHINE_TRACEPOINTS,
+    ...(kernel instanceof BatchedKernel ? BATCHED_TRACEPOINTS : []),
+    ...(hasCowReuse615(kernel) ? COW615_TRACEPOINTS : []),
+  ];
   return [...STATE_PROBES, ...marks.map((t) => `mark:${t}`)];
 }
 
