@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { geometry } from '../models/machine/geometry';
 import { BatchedKernel } from '../models/batched/BatchedKernel';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
+import { Batched615 } from '../models/batched/Batched615';
 import { MUTANTS } from '../models/mutants/index';
+import type { MutantSpec } from '../models/mutants/mutant';
+import { hasCowReuse615, specFor } from '../models/specFor';
 import { readCounterexample } from '../src/counterexample/file';
 import { runOne } from '../src/check/runCheck';
 import { killMutant } from '../src/mutants/killMutant';
@@ -29,7 +32,14 @@ const MAX_SHRUNK_OPS = 10;
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'mutants');
 const MUTANT_SOURCES = join(import.meta.dirname, '..', 'models', 'mutants');
 
-const reference = () => new ReferenceKernel();
+/**
+ * The correct kernels of a mutant's policy: the 6.12 reference and batched kernel, or for a
+ * mutant of 6.15's large-folio COW reuse, reference-6.15 and batched-6.15 (specFor).
+ */
+function correctKernels(mu: MutantSpec): { reference: () => ReferenceKernel; batched: () => ReferenceKernel } {
+  const reference = specFor(mu.make());
+  return { reference, batched: hasCowReuse615(mu.make()) ? () => new Batched615() : () => new BatchedKernel() };
+}
 
 describe('the mutant registry', () => {
   it('has at least 14 mutants with distinct names, each making a kernel of that name', () => {
@@ -74,6 +84,7 @@ describe.each(MUTANTS.map((mu) => [mu.name, mu] as const))('mutant %s', (_name, 
     expect(c.ops.length).toBeLessThanOrEqual(MAX_SHRUNK_OPS);
     const g = geometry(c.geometry);
 
+    const { reference, batched } = correctKernels(mu);
     const onMutant = runOne({ kernel: mu.make, reference, geometry: g }, c.ops);
     expect(onMutant.ok, `${mu.name} passes its own fixture`).toBe(false);
     if (!onMutant.ok) {
@@ -81,7 +92,7 @@ describe.each(MUTANTS.map((mu) => [mu.name, mu] as const))('mutant %s', (_name, 
       expect(mu.caughtBy).toContain(onMutant.violation.code);
     }
 
-    const onBatched = runOne({ kernel: () => new BatchedKernel(), reference, geometry: g }, c.ops);
+    const onBatched = runOne({ kernel: batched, reference, geometry: g }, c.ops);
     expect(onBatched.ok ? null : onBatched.violation).toBeNull();
 
     // kernel === reference: the reference alone, with its per-kernel oracles.
