@@ -23,10 +23,21 @@ export type CopyStep = { readonly kind: 'copied'; readonly nr: number; readonly 
  */
 export abstract class BatchedFork extends BatchedZap {
   /**
-   * Mirrors `copy_pte_range()` (mm/memory.c) for PMD slot i: walk the parent's table, copying
-   * present PTEs in batches. On -EAGAIN the kernel drops both PTLs, preallocates one page
-   * (`folio_prealloc()`) and restarts at the same address; while that page is held the batched
-   * path is skipped, and `copy_present_page()` consumes it. An unused preallocation is put back.
+   * Mirrors `copy_pte_range()` (mm/memory.c, 6.12) for PMD slot i: walk the parent's table,
+   * copying present PTEs in batches. On -EAGAIN the kernel drops both PTLs, preallocates one page
+   * (`folio_prealloc()`) and restarts at the same address, where the per-PTE path runs
+   * (`copy_present_ptes()` takes the batched path only without a preallocated page) and
+   * `copy_present_page()` consumes the page.
+   *
+   * Simplified (row 18): when the retried PTE is copied without the page (its page was not
+   * exclusive: the batch failed on a later one), the kernel puts it at once — "pre-alloc page
+   * cannot be reused by next time so as to strictly follow mempolicy" — and the next PTEs go back
+   * to the batched path, allocating a new page when a batch fails again. The model holds the page
+   * until a PTE uses it, skipping the batched path meanwhile: the same page tables with fewer
+   * allocations. Kept so because the differential check names a folio by its allocation order
+   * within the op, and the kernel's put-and-reallocate would give the child's copies other names
+   * than the reference's. Only reachable with a large folio whose pages are partly exclusive, which
+   * 6.15's reuse creates (6.12 never does). See properties/lowRows.test.ts.
    */
   override copyPteRange(m: Machine, parent: MmId, child: MmId, i: number): void {
     this.pteAlloc(m, child, i);

@@ -95,9 +95,12 @@ export abstract class FaultPaths extends PageTablePaths {
   }
 
   /**
-   * Mirrors `do_anonymous_page()` (mm/memory.c): a new exclusive order-0 page. Simplified: a read
-   * fault gets a private zeroed page mapped read-only instead of the shared zero page, so a later
-   * store reuses it (it is exclusive) rather than copying the zero page.
+   * Mirrors `do_anonymous_page()` (mm/memory.c, 6.12): a new exclusive order-0 page. Simplified
+   * (row 24): a read fault gets a private zeroed page mapped read-only instead of the shared zero
+   * page (`my_zero_pfn()`, a special PTE with no reference), so a later store reuses it (it is
+   * exclusive) rather than `wp_page_copy()` allocating one; there is no huge zero page either, and
+   * no FOLL_LONGTERM unshare of a zero page. Zero-page bugs have no counterpart here
+   * (properties/lowRows.test.ts).
    */
   doAnonymousPage(m: Machine, mm: MmId, v: Vpn, write: boolean): void {
     this.pteAlloc(m, mm, pmdIndexOf(m, v));

@@ -44,8 +44,13 @@ export abstract class PageTablePaths extends RmapPaths {
   /**
    * Mirrors `__split_huge_pmd()` / `__split_huge_pmd_locked()` (mm/huge_memory.c): replace a PMD
    * leaf by a PTE table mapping the same pages. Each page gains a PTE mapping and inherits the
-   * head's PageAnonExclusive; the folio gains nr-1 references (one per PTE instead of one per PMD).
-   * Simplified: the table is allocated here instead of taken from the deposit.
+   * head's PageAnonExclusive; the folio gains nr-1 references (one per PTE instead of one per PMD),
+   * nr PTE mappings (`folio_add_anon_rmap_ptes()`) and then loses the PMD one
+   * (`folio_remove_rmap_pmd()`), in the kernel's order, all of them this mm's (6.15's MM_ID slots).
+   * Simplified (row 19): the table is allocated here instead of withdrawn from the deposit
+   * (`pgtable_trans_huge_withdraw()`; the model deposits none when a THP is mapped or copied, and
+   * `zap_deposited_table()` has nothing to free), and `pmdp_invalidate()` leaves none rather than
+   * an invalid leaf; no op boundary sees either difference (properties/lowRows.test.ts).
    */
   splitHugePmd(m: Machine, mm: MmId, i: number): void {
     const pmd = pmdAt(m, mm, i);
