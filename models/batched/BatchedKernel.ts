@@ -4,6 +4,19 @@ import { BatchedMigrate } from './migrate';
  * The batched kernel: ReferenceKernel with the optimizations of the five seed discussions, each
  * faithful to the kernel code (6.12, plus the seed patches for MIGRC and RCU table freeing).
  *
+ * Versions, seed by seed (checked against what the code does):
+ * - seed 000 (PTE-batched zap of large folios, "page + nr_pages" gather entries): as merged, the
+ *   6.12 code of mm/memory.c and mm/mmu_gather.c; the batched fork (`copy_present_ptes()`) is
+ *   6.12's too.
+ * - seed 001 (large-folio COW reuse): not here — 6.12 never reuses a large folio; batched-6.15
+ *   (Batched615.ts) adds 6.15's rule.
+ * - seed 002 (MIGRC, v4, never merged): the posted mechanism plus fixes for the review's holes
+ *   (see migrc.ts for each one); a 6.12 kernel without it is batched-no-migrc.
+ * - seed 003 ("x86: mm: free page table pages by RCU instead of semi RCU", not in 6.12): applied
+ *   (tableFree.ts).
+ * - seed 004 (GUP grabs a folio once for a group of subpages): 6.12 does this for PMD leaves; the
+ *   model also grabs runs of PTE-mapped pages of one folio at once, which is beyond 6.12 (gup.ts).
+ *
  * Layers, each overriding the kernel functions of one topic (every internal call goes through
  * `this`, so a variant overriding one of them changes it everywhere):
  * - gather.ts      mmu_gather: encoded "page + nr_pages" entries, batch limits, range tracking,

@@ -11,6 +11,14 @@ import { WalkerPaths } from './walkers';
  * page before dropping the rmap and the reference; GUP takes one reference per page; migration
  * flushes each PTE as it unmaps it; page tables are freed only after an RCU grace period.
  *
+ * Kernel version: Linux 6.12 (x86-64, anonymous private memory), function by function as each
+ * method's doc comment says; in particular a large folio is never reused on a COW fault
+ * (6.12's `wp_can_reuse_anon_folio()`). Newer than 6.12: `reclaimPteTable` (6.14's PT reclaim,
+ * mm/pt_reclaim.c), kept as an op of its own. No seed patch is applied: the per-page paths are
+ * what every seed batches. For 6.15's large-folio COW reuse (seed 001's rule) see
+ * reference-6.15 (Reference615.ts). Deliberate simplifications are marked "Simplified" in the
+ * methods' comments and listed per review row in docs/fidelity/.
+ *
  * The methods are layered by topic (rmap → page tables → faults → zap → fork → protect →
  * migrate → gup → walkers → this file); a variant overrides the kernel functions a patch touches
  * and inherits the rest, since every internal call goes through `this`.
