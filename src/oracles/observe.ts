@@ -15,6 +15,8 @@ export interface ObservedFolio {
   readonly pincount: number;
   readonly largeMapcount: number;
   readonly entireMapcount: number;
+  /** 6.15's MM_ID slots as "mm:count mm:count" ("-:0" free), plus " shared" (maybe mapped shared); constant for 6.12 kernels. */
+  readonly mmIds: string;
   /** Per page: "mapcount" plus "x" when PageAnonExclusive. */
   readonly pages: readonly string[];
 }
@@ -90,6 +92,7 @@ function observeFolio(m: Machine, head: Pfn, walking: { refs: number; pins: numb
     pincount: f.pincount - walking.pins,
     largeMapcount: f.largeMapcount,
     entireMapcount: f.entireMapcount,
+    mmIds: `${f.mmId.map((id, i) => `${id ?? '-'}:${f.mmIdMapcount[i]}`).join(' ')}${f.maybeMappedShared ? ' shared' : ''}`,
     pages,
   };
 }

@@ -1,6 +1,9 @@
 import type { Machine } from '../../models/machine/state';
 import { observe } from '../oracles/observe';
 
+/** The MM_ID slots of a folio no 6.15 kernel touched (every folio of a 6.12 kernel): not printed. */
+const NO_MM_IDS = '-:0 -:0';
+
 /**
  * Everything a reviewer may want to see of a machine, as "key → value" lines: page tables
  * (`mm0.pmd1.pte15 → s0.1/1 w`: page 1 of folio s0.1, writable), folios, GUP handles, and the
@@ -28,7 +31,7 @@ export function stateView(m: Machine): Map<string, string> {
   for (const [id, f] of Object.entries(o.folios)) {
     out.set(
       `folio ${id}`,
-      `order ${f.order} ref ${f.refcount} pin ${f.pincount} mapcount(large ${f.largeMapcount}, entire ${f.entireMapcount}) pages [${f.pages.join(' ')}]`,
+      `order ${f.order} ref ${f.refcount} pin ${f.pincount} mapcount(large ${f.largeMapcount}, entire ${f.entireMapcount})${f.mmIds === NO_MM_IDS ? '' : ` mm_ids(${f.mmIds})`} pages [${f.pages.join(' ')}]`,
     );
   }
   for (const c of m.cpus) {
