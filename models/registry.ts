@@ -2,8 +2,8 @@ import { ReferenceKernel } from './reference/ReferenceKernel';
 import { MUTANTS } from './mutants/index';
 import { BatchedKernel } from './batched/BatchedKernel';
 import { BatchedNoMigrc } from './batched/BatchedNoMigrc';
-import { Reference615 } from './reference/Reference615';
-import { Batched615 } from './batched/Batched615';
+import { Reference615 } from './v615/Reference615';
+import { Batched615 } from './v615/Batched615';
 
 /** A registered kernel: a name, one line on what it is, and how to make one. */
 export interface KernelEntry {

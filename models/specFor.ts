@@ -1,7 +1,7 @@
 import type { ReferenceKernel } from './reference/ReferenceKernel';
 import { ReferenceKernel as Reference612 } from './reference/ReferenceKernel';
-import { Reference615 } from './reference/Reference615';
-import { Batched615 } from './batched/Batched615';
+import { Reference615 } from './v615/Reference615';
+import { Batched615 } from './v615/Batched615';
 
 /**
  * The pristine specification a kernel under test is compared with: kernels of the same COW-reuse

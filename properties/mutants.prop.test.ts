@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { geometry } from '../models/machine/geometry';
 import { BatchedKernel } from '../models/batched/BatchedKernel';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
-import { Batched615 } from '../models/batched/Batched615';
+import { Batched615 } from '../models/v615/Batched615';
 import { MUTANTS } from '../models/mutants/index';
 import type { MutantSpec } from '../models/mutants/mutant';
 import { hasCowReuse615, specFor } from '../models/specFor';

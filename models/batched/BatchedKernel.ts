@@ -9,7 +9,7 @@ import { BatchedMigrate } from './migrate';
  *   6.12 code of mm/memory.c and mm/mmu_gather.c; the batched fork (`copy_present_ptes()`) is
  *   6.12's too.
  * - seed 001 (large-folio COW reuse): not here — 6.12 never reuses a large folio; batched-6.15
- *   (Batched615.ts) adds 6.15's rule.
+ *   (models/v615/) adds 6.15's rule.
  * - seed 002 (MIGRC, v4, never merged): the posted mechanism plus fixes for the review's holes
  *   (see migrc.ts for each one); a 6.12 kernel without it is batched-no-migrc.
  * - seed 003 ("x86: mm: free page table pages by RCU instead of semi RCU", not in 6.12): applied

@@ -1,7 +1,7 @@
 import type { MmId, Pfn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { folioAt } from '../machine/frames';
-import { Batched615 } from '../batched/Batched615';
+import { Batched615 } from '../v615/Batched615';
 import type { MutantSpec } from './mutant';
 import { defineMutant } from './mutant';
 

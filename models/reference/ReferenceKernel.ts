@@ -16,7 +16,7 @@ import { WalkerPaths } from './walkers';
  * (6.12's `wp_can_reuse_anon_folio()`). Newer than 6.12: `reclaimPteTable` (6.14's PT reclaim,
  * mm/pt_reclaim.c), kept as an op of its own. No seed patch is applied: the per-page paths are
  * what every seed batches. For 6.15's large-folio COW reuse (seed 001's rule) see
- * reference-6.15 (Reference615.ts). Deliberate simplifications are marked "Simplified" in the
+ * reference-6.15 (models/v615/). Deliberate simplifications are marked "Simplified" in the
  * methods' comments and listed per review row in docs/fidelity/.
  *
  * The methods are layered by topic (rmap → page tables → faults → zap → fork → protect →

@@ -2,8 +2,8 @@ import type { MmId, Pfn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { folioAt } from '../machine/frames';
 import { mark } from '../machine/marks';
-import { ReferenceKernel } from './ReferenceKernel';
-import { mmIdAdd, mmIdSub, reuseTracepoint, wpCanReuseLargeAnonFolio615 } from './mmId615';
+import { ReferenceKernel } from '../reference/ReferenceKernel';
+import { mmIdAdd, mmIdSub, reuseTracepoint, wpCanReuseLargeAnonFolio615 } from './mmId';
 
 /**
  * The reference (per page, unbatched) with Linux 6.15's large-folio COW reuse: every large folio
@@ -38,7 +38,7 @@ export class Reference615 extends ReferenceKernel {
     return super.wpCanReuseAnonFolio(m, head, mm);
   }
 
-  /** Mirrors `__wp_can_reuse_large_anon_folio()` (mm/memory.c, 6.15); see mmId615.ts. */
+  /** Mirrors `__wp_can_reuse_large_anon_folio()` (mm/memory.c, 6.15); see mmId.ts. */
   wpCanReuseLargeAnonFolio(m: Machine, head: Pfn, mm: MmId): boolean {
     const d = wpCanReuseLargeAnonFolio615(folioAt(m, head), mm);
     for (const w of d.warnings) this.warnOn(m, true, w);

@@ -2,14 +2,14 @@ import type { MmId, Pfn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { folioAt } from '../machine/frames';
 import { mark } from '../machine/marks';
-import { mmIdAdd, mmIdSub, reuseTracepoint, wpCanReuseLargeAnonFolio615 } from '../reference/mmId615';
-import { mustName } from '../reference/Reference615';
-import { BatchedKernel } from './BatchedKernel';
+import { mmIdAdd, mmIdSub, reuseTracepoint, wpCanReuseLargeAnonFolio615 } from './mmId';
+import { mustName } from './Reference615';
+import { BatchedKernel } from '../batched/BatchedKernel';
 
 /**
  * The batched kernel with Linux 6.15's large-folio COW reuse (MM_ID slots and
  * `__wp_can_reuse_large_anon_folio()`), exactly as reference-6.15 adds it to the reference:
- * the same four overrides, delegating to the same functions (mmId615.ts). It is compared with
+ * the same four overrides, delegating to the same functions (mmId.ts). It is compared with
  * reference-6.15, never with the 6.12 reference, whose large folios are never reused. A patch
  * against a 6.15 or newer tree is checked as a variant extending this class.
  */
@@ -34,7 +34,7 @@ export class Batched615 extends BatchedKernel {
     return super.wpCanReuseAnonFolio(m, head, mm);
   }
 
-  /** Mirrors `__wp_can_reuse_large_anon_folio()` (mm/memory.c, 6.15); see mmId615.ts. */
+  /** Mirrors `__wp_can_reuse_large_anon_folio()` (mm/memory.c, 6.15); see mmId.ts. */
   wpCanReuseLargeAnonFolio(m: Machine, head: Pfn, mm: MmId): boolean {
     const d = wpCanReuseLargeAnonFolio615(folioAt(m, head), mm);
     for (const w of d.warnings) this.warnOn(m, true, w);
