@@ -193,6 +193,21 @@ describe('reference-6.15: write faults on a PTE-mapped large folio (__wp_can_reu
   });
 });
 
+describe('the differential check compares the MM_ID slots (src/oracles/observe.ts)', () => {
+  /** Charges fork's new mappings to the parent instead of the child (`dst_vma`). */
+  class DupChargesParent extends Batched615 {
+    override folioTryDupAnonRmapPtes(m: Machine, srcMm: MmId, page: Pfn, nr: number, _dstMm?: MmId): boolean {
+      return super.folioTryDupAnonRmapPtes(m, srcMm, page, nr, srcMm);
+    }
+  }
+
+  it('a batched-6.15 variant that keeps other slots than reference-6.15 diverges at the fork, before any reuse', () => {
+    const v = violationOf(runDifferential(new Reference615(), new DupChargesParent(), SMALL, [MAP, op.fork(0)]));
+    expect(v).toMatchObject({ code: 'divergence', step: 1 });
+    expect(JSON.stringify(v)).toContain('mmIds');
+  });
+});
+
 describe('kernels are compared with the specification of their policy (models/specFor.ts)', () => {
   class MyPatchOn615 extends Batched615 {
     override readonly name: string = 'reference'; // a name cannot choose the judge
