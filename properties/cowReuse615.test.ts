@@ -202,9 +202,15 @@ describe('the differential check compares the MM_ID slots (src/oracles/observe.t
   }
 
   it('a batched-6.15 variant that keeps other slots than reference-6.15 diverges at the fork, before any reuse', () => {
-    const v = violationOf(runDifferential(new Reference615(), new DupChargesParent(), SMALL, [MAP, op.fork(0)]));
+    const v = violationOf(runDifferential(new Reference615(), new DupChargesParent(), SMALL, [MAP, op.fork(0)], { ledger: false, memory: true }));
     expect(v).toMatchObject({ code: 'divergence', step: 1 });
     expect(JSON.stringify(v)).toContain('mmIds');
+  });
+
+  it("the ledger checks the slots against the page tables (src/oracles/mmIds.ts): not shared, yet the parent's slot does not hold the child's mappings", () => {
+    const v = violationOf(runOps(new DupChargesParent(), SMALL, [MAP, op.fork(0)]));
+    expect(v).toMatchObject({ code: 'mapcount_mismatch', step: 1 });
+    expect(JSON.stringify(v)).toContain('MM_ID slots');
   });
 });
 

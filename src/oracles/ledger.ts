@@ -7,6 +7,7 @@ import type { LedgerViolation } from '../../models/machine/violation';
 import { ModelViolationError } from '../../models/machine/violation';
 import { tableEntries } from '../../models/machine/pgtable';
 import { gupHold, walkerHeldRefs } from './walkerRefs';
+import { auditMmIds } from './mmIds';
 
 /** What the page tables and the holders imply for every frame. */
 interface Implied {
@@ -92,7 +93,8 @@ function tally(m: Machine, step: number): Implied {
  * handles and the deferred-flush list what every folio's refcount, pincount and mapcounts must
  * be, and compare with the stored struct-page fields; then the exclusivity rules (a writable
  * anonymous mapping maps an exclusive page, an exclusive page is mapped at most once, a pinned
- * mapped page is exclusive) and the deferred split rule. Throws the first finding.
+ * mapped page is exclusive), the deferred split rule, and 6.15's MM_ID slots (mmIds.ts). Throws
+ * the first finding.
  */
 export function auditLedger(m: Machine, step: number): void {
   const t = tally(m, step);
@@ -120,6 +122,7 @@ export function auditLedger(m: Machine, step: number): void {
     auditFolio(m, p, fr.folio, t, fail);
   }
   if (free !== m.freeFrames) throw new ModelViolationError({ code: 'kernel_warn', step, message: `allocator counts ${m.freeFrames} free frames, ${free} are free` });
+  auditMmIds(m, step);
 }
 
 type Fail = (code: LedgerViolation['code'], p: Pfn, folio: Folio | null, detail: string) => never;
