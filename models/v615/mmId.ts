@@ -62,16 +62,6 @@ export function mmIdSub(f: Folio, diff: number, mm: MmId): void {
   if (f.mmIdMapcount[0] === f.largeMapcount || f.mmIdMapcount[1] === f.largeMapcount) f.maybeMappedShared = false;
 }
 
-/**
- * Mirrors `folio_maybe_mapped_shared()` (include/linux/mm.h, 6.15) for a large non-hugetlb folio:
- * one mapping is exclusive; otherwise the MM_ID shared bit decides. It errs only towards
- * "shared", once a third mm has mapped the folio while both slots were taken.
- */
-export function folioMaybeMappedShared(f: Folio): boolean {
-  if (f.largeMapcount <= 1) return false;
-  return f.maybeMappedShared;
-}
-
 /** Why `__wp_can_reuse_large_anon_folio()` decided as it did. */
 export type LargeReuseReason = 'reused' | 'single mapping' | 'maybe mapped shared' | 'reference beyond the mappings';
 
