@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { geometry } from '../../models/machine/geometry';
 import { kernelEntry } from '../../models/registry';
-import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import { specFor } from '../../models/specFor';
 import { describeViolation } from '../../models/machine/violation';
 import { runCheck } from '../../src/check/runCheck';
 import { STATE_PROBES } from '../../src/coverage/probes';
@@ -31,9 +31,13 @@ const BATCHED_TRACEPOINTS = [
 ] as const;
 const MIGRC_TRACEPOINTS = ['migrc deferred a flush', 'migrc released by write fault', 'migrc released by tick'] as const;
 
+/** 6.15's large-folio COW reuse: a reuse and both reasons not to reuse must happen. */
+const COW615_TRACEPOINTS = ['large folio reused on COW', 'large folio COW: maybe mapped shared', 'large folio COW: extra reference'] as const;
+
 export const TRACEPOINTS_BY_KERNEL = {
   batched: [...BATCHED_TRACEPOINTS, ...MIGRC_TRACEPOINTS],
   'batched-no-migrc': [...BATCHED_TRACEPOINTS],
+  'batched-6.15': [...BATCHED_TRACEPOINTS, ...MIGRC_TRACEPOINTS, ...COW615_TRACEPOINTS],
 } as const;
 
 /** The property for one registered kernel (one test file each, so vitest runs them in parallel). */
@@ -44,7 +48,8 @@ export function batchedProperty(name: keyof typeof TRACEPOINTS_BY_KERNEL): void 
       ['small', 1500],
       ['realistic', 25],
     ] as const)(`holds on %s geometry (%i sequences of up to 60 ops, seed ${seed}) and reaches the interesting states`, (g, runs) => {
-      const r = runCheck({ kernel: kernelEntry(name).make, reference: () => new ReferenceKernel(), geometry: geometry(g), runs, seed, maxOps: 60 });
+      // Against the specification of the kernel's policy: reference-6.15 for batched-6.15.
+      const r = runCheck({ kernel: kernelEntry(name).make, reference: specFor(kernelEntry(name).make()), geometry: geometry(g), runs, seed, maxOps: 60 });
       const failed = r.failure ?? r.flaky;
       if (failed !== null) {
         const trace = formatTrace(failed.ops, failed.outcome).join('\n');
