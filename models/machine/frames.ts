@@ -89,6 +89,7 @@ export function allocFolioFrames(m: Machine, order: number): Pfn {
     pincount: 0,
     deferredSplit: false,
     migrcPending: false,
+    pgMigrc: false,
   };
   if (m.allocHint === head) m.allocHint = head + nr;
   return head;

@@ -78,6 +78,12 @@ export interface Folio {
   deferredSplit: boolean;
   /** MIGRC: a migrated-away source kept alive until a deferred TLB flush is done. */
   migrcPending: boolean;
+  /**
+   * PG_migrc as seed 002 posts it (only the migrc-as-posted kernel sets it): on both source and
+   * destination of a MIGRC migration; a write fault on a flagged folio clears it and flushes.
+   * Cleared on allocation (`migrc_init_page()` in `post_alloc_hook()`), so a new folio starts clear.
+   */
+  pgMigrc: boolean;
 }
 
 export interface Mm {

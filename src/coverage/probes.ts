@@ -7,7 +7,8 @@ import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../../models/batched/BatchedKernel';
-import { BATCHED_TRACEPOINTS, MACHINE_TRACEPOINTS } from '../../models/tracepoints';
+import { BATCHED_TRACEPOINTS, MACHINE_TRACEPOINTS, MIGRC_AS_POSTED_TRACEPOINTS } from '../../models/tracepoints';
+import { MigrcAsPosted } from '../../models/migrcAsPosted/MigrcAsPosted';
 
 /**
  * "Sometimes" properties: interesting states a random sequence should reach, so that a passing
@@ -37,7 +38,9 @@ export type StateProbe = (typeof STATE_PROBES)[number];
  * exercised shows as ✗ instead of disappearing.
  */
 export function reportedProbes(kernel: ReferenceKernel): string[] {
-  const marks: readonly string[] = kernel instanceof BatchedKernel ? [...MACHINE_TRACEPOINTS, ...BATCHED_TRACEPOINTS] : MACHINE_TRACEPOINTS;
+  const batched: readonly string[] = kernel instanceof BatchedKernel ? BATCHED_TRACEPOINTS : [];
+  const posted: readonly string[] = kernel instanceof MigrcAsPosted ? MIGRC_AS_POSTED_TRACEPOINTS : [];
+  const marks: readonly string[] = [...MACHINE_TRACEPOINTS, ...batched, ...posted];
   return [...STATE_PROBES, ...marks.map((t) => `mark:${t}`)];
 }
 
