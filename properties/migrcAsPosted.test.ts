@@ -39,7 +39,7 @@ import { SMALL } from './__helpers__/bench';
  * finds it; the last test here shows that the first of those flushes closes it.
  */
 
-/** The shrunk counterexample a random check finds (seeds 2, 3 and 4 give it with other addresses). */
+/** The shrunk counterexample a random check finds (seeds 2, 3, 4, 5 and 7 give it, at other addresses). */
 const V = 22;
 const NADAV: readonly Op[] = [
   op.read(1, 0, V), // CPU1 reads *p: a read fault maps a read-only exclusive page, CPU1 caches it
@@ -105,8 +105,8 @@ describe("MIGRC as posted: Nadav Amit's mprotect scenario (seed 002 review)", ()
     expect(m.marks['migrc released by mprotect']).toBe(1);
   });
 
-  it('a random check finds it and shrinks it to those four ops (seed 4, small geometry)', () => {
-    const r = runCheck({ kernel: kernelEntry('migrc-as-posted').make, reference: () => new ReferenceKernel(), geometry: SMALL, runs: 2000, seed: 4, maxOps: 60 });
+  it('a random check finds it and shrinks it to those four ops (seed 7, small geometry)', () => {
+    const r = runCheck({ kernel: kernelEntry('migrc-as-posted').make, reference: () => new ReferenceKernel(), geometry: SMALL, runs: 2000, seed: 7, maxOps: 60 });
     expect(r.failure).not.toBeNull();
     const f = r.failure!;
     expect(f.outcome.violation.code).toBe('stale_tlb_divergent_write');
@@ -201,6 +201,14 @@ describe('MIGRC as posted: PG_migrc and the release points of the patch', () => 
     const d = deferred(b);
     applyOp(b, d.m, op.tick(), d.step);
     expect(d.m.migrc.pending).toEqual([]);
+  });
+
+  it('drain flushes what the patch would keep pending (the harness needs quiescence; a pending source across a sequence end is never checked)', () => {
+    const k = new MigrcAsPosted();
+    const { m, src, step } = deferred(k);
+    applyOp(k, m, op.drain(), step);
+    expect(m.migrc.pending).toEqual([]);
+    expect(m.frames[src]?.folio).toBeNull();
   });
 
   it('migrc_undo_folios() clears PG_migrc on both and drops the extra source reference', () => {
