@@ -1,16 +1,26 @@
 import { ReferenceKernel } from './reference/ReferenceKernel';
+import { assertNever } from './assertNever';
 import { MUTANTS } from './mutants/index';
 import { BatchedKernel } from './batched/BatchedKernel';
 import { BatchedNoMigrc } from './batched/BatchedNoMigrc';
 import { Reference615 } from './v615/Reference615';
 import { Batched615 } from './v615/Batched615';
+import { MigrcAsPosted } from './migrcAsPosted/MigrcAsPosted';
+
+/**
+ * What a registered kernel is, so listings and defaults treat it right:
+ * - 'kernel': correct; a check must hold (reference, batched, batched-no-migrc);
+ * - 'mutant': one deliberate bug; the kill matrix must catch it (models/mutants/);
+ * - 'posted-patch': a patch as it was posted to the list, bugs included; a check shows what its
+ *   review found, and it is never a default or part of the soak.
+ */
+export type KernelRole = 'kernel' | 'mutant' | 'posted-patch';
 
 /** A registered kernel: a name, one line on what it is, and how to make one. */
 export interface KernelEntry {
   readonly name: string;
   readonly summary: string;
-  /** 'kernel' for reference/batched, 'mutant' for a deliberately broken one. */
-  readonly role: 'kernel' | 'mutant';
+  readonly role: KernelRole;
   readonly make: () => ReferenceKernel;
 }
 
@@ -46,8 +56,28 @@ export const KERNELS: readonly KernelEntry[] = [
     role: 'kernel',
     make: () => new Batched615(),
   },
+  {
+    name: 'migrc-as-posted',
+    summary: 'Linux 6.12 batching + MIGRC exactly as posted (seed 002, v4 2/3): PG_migrc, do_wp_page and allocator release points only; known-buggy',
+    role: 'posted-patch',
+    make: () => new MigrcAsPosted(),
+  },
   ...MUTANTS.map((mu) => ({ name: mu.name, summary: `${mu.breaks} (${mu.violates})`, role: 'mutant' as const, make: mu.make })),
 ];
+
+/** What `mmcheck models` prints for a role: whether a check of it is expected to hold. */
+export function roleDescription(role: KernelRole): string {
+  switch (role) {
+    case 'kernel':
+      return 'kernel (must hold)';
+    case 'mutant':
+      return 'mutant (must fail)';
+    case 'posted-patch':
+      return 'posted patch (fails as reviewed)';
+    default:
+      return assertNever(role);
+  }
+}
 
 export class UnknownKernelError extends Error {
   constructor(readonly given: string) {

@@ -39,4 +39,18 @@ export const COW615_TRACEPOINTS = [
   'large folio COW: extra reference',
 ] as const;
 
-export type Tracepoint = (typeof MACHINE_TRACEPOINTS)[number] | (typeof BATCHED_TRACEPOINTS)[number] | (typeof COW615_TRACEPOINTS)[number];
+/**
+ * Fired only by the migrc-as-posted kernel (models/migrcAsPosted/): the states where the patch as
+ * posted (seed 002) decides differently from the fixed MIGRC of `batched`.
+ */
+export const MIGRC_AS_POSTED_TRACEPOINTS = [
+  'migrc-as-posted kept a PG_migrc folio out of MIGRC',
+  'migrc-as-posted write fault cleared PG_migrc',
+  'migrc-as-posted write fault with flushes pending and no PG_migrc',
+] as const;
+
+export type Tracepoint =
+  | (typeof MACHINE_TRACEPOINTS)[number]
+  | (typeof BATCHED_TRACEPOINTS)[number]
+  | (typeof COW615_TRACEPOINTS)[number]
+  | (typeof MIGRC_AS_POSTED_TRACEPOINTS)[number];

@@ -92,6 +92,7 @@ export function allocFolioFrames(m: Machine, order: number): Pfn {
     mmId: [null, null],
     mmIdMapcount: [0, 0],
     maybeMappedShared: false,
+    pgMigrc: false,
   };
   if (m.allocHint === head) m.allocHint = head + nr;
   return head;

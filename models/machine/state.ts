@@ -89,6 +89,12 @@ export interface Folio {
   readonly mmIdMapcount: [number, number];
   /** FOLIO_MM_IDS_SHARED_BIT (`folio_test_large_maybe_mapped_shared()`), 6.15 kernels only. */
   maybeMappedShared: boolean;
+  /**
+   * PG_migrc as seed 002 posts it (only the migrc-as-posted kernel sets it): on both source and
+   * destination of a MIGRC migration; a write fault on a flagged folio clears it and flushes.
+   * Cleared on allocation (`migrc_init_page()` in `post_alloc_hook()`), so a new folio starts clear.
+   */
+  pgMigrc: boolean;
 }
 
 export interface Mm {

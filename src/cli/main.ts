@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { KERNELS } from '../../models/registry';
+import { KERNELS, roleDescription } from '../../models/registry';
 import { checkCommand } from './checkCommand';
 import { EXIT_CODES } from '../check/verdict';
 import { costCommand } from './costCommand';
@@ -129,7 +129,7 @@ function program(setExit: (code: number) => void): Command {
   p.command('models')
     .description('list the registered kernels and mutants')
     .action(() => {
-      for (const k of KERNELS) print(`${k.name.padEnd(32)} ${k.role.padEnd(7)} ${k.summary}`);
+      for (const k of KERNELS) print(`${k.name.padEnd(32)} ${roleDescription(k.role).padEnd(33)} ${k.summary}`);
     });
 
   p.addOption(new Option('--no-color', 'plain output'));

@@ -7,8 +7,9 @@ import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../../models/batched/BatchedKernel';
-import { BATCHED_TRACEPOINTS, COW615_TRACEPOINTS, MACHINE_TRACEPOINTS } from '../../models/tracepoints';
+import { BATCHED_TRACEPOINTS, COW615_TRACEPOINTS, MACHINE_TRACEPOINTS, MIGRC_AS_POSTED_TRACEPOINTS } from '../../models/tracepoints';
 import { hasCowReuse615 } from '../../models/specFor';
+import { MigrcAsPosted } from '../../models/migrcAsPosted/MigrcAsPosted';
 
 /**
  * "Sometimes" properties: interesting states a random sequence should reach, so that a passing
@@ -42,6 +43,7 @@ export function reportedProbes(kernel: ReferenceKernel): string[] {
     ...MACHINE_TRACEPOINTS,
     ...(kernel instanceof BatchedKernel ? BATCHED_TRACEPOINTS : []),
     ...(hasCowReuse615(kernel) ? COW615_TRACEPOINTS : []),
+    ...(kernel instanceof MigrcAsPosted ? MIGRC_AS_POSTED_TRACEPOINTS : []),
   ];
   return [...STATE_PROBES, ...marks.map((t) => `mark:${t}`)];
 }

@@ -43,6 +43,9 @@ export function stateView(m: Machine): Map<string, string> {
   }
   out.set('rcu.callbacksPending', String(m.rcu.callbacks.length));
   if (m.migrc.pending.length > 0) out.set('migrc.pending', m.migrc.pending.map((p) => m.frames[p]?.folio?.id ?? `pfn ${p}`).join(' '));
+  // PG_migrc (only the migrc-as-posted kernel sets it): which folios carry the flag.
+  const flagged = m.frames.flatMap((f) => (f.folio?.pgMigrc === true ? [f.folio.id] : []));
+  if (flagged.length > 0) out.set('migrc.PG_migrc', flagged.join(' '));
   return out;
 }
 
