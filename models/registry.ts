@@ -2,6 +2,7 @@ import { ReferenceKernel } from './reference/ReferenceKernel';
 import { MUTANTS } from './mutants/index';
 import { BatchedKernel } from './batched/BatchedKernel';
 import { BatchedNoMigrc } from './batched/BatchedNoMigrc';
+import { BatchedGupRuns } from './batched/gupRuns';
 
 /** A registered kernel: a name, one line on what it is, and how to make one. */
 export interface KernelEntry {
@@ -22,7 +23,7 @@ export const KERNELS: readonly KernelEntry[] = [
   },
   {
     name: 'batched',
-    summary: 'the five optimizations: PTE-batched zap through an mmu_gather, batched fork, GUP once per folio, batched migration with MIGRC, RCU table freeing',
+    summary: 'the five optimizations: PTE-batched zap through an mmu_gather, batched fork, GUP once per PMD leaf (6.12), batched migration with MIGRC, RCU table freeing',
     role: 'kernel',
     make: () => new BatchedKernel(),
   },
@@ -31,6 +32,12 @@ export const KERNELS: readonly KernelEntry[] = [
     summary: 'the batched kernel without MIGRC (not merged upstream): mainline batching, one flush per migration batch',
     role: 'kernel',
     make: () => new BatchedNoMigrc(),
+  },
+  {
+    name: 'batched-gup-runs',
+    summary: 'a proposal beyond 6.12: the batched kernel with GUP grabbing each run of PTE-mapped subpages of one folio once (6.12 batches only PMD leaves)',
+    role: 'kernel',
+    make: () => new BatchedGupRuns(),
   },
   ...MUTANTS.map((mu) => ({ name: mu.name, summary: `${mu.breaks} (${mu.violates})`, role: 'mutant' as const, make: mu.make })),
 ];

@@ -7,7 +7,8 @@ import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../../models/batched/BatchedKernel';
-import { BATCHED_TRACEPOINTS, MACHINE_TRACEPOINTS } from '../../models/tracepoints';
+import { BatchedGupRuns } from '../../models/batched/gupRuns';
+import { BATCHED_TRACEPOINTS, GUP_RUNS_TRACEPOINTS, MACHINE_TRACEPOINTS } from '../../models/tracepoints';
 
 /**
  * "Sometimes" properties: interesting states a random sequence should reach, so that a passing
@@ -33,11 +34,13 @@ export type StateProbe = (typeof STATE_PROBES)[number];
 /**
  * Every probe and tracepoint a check of `kernel` can report, in the order the summary lists them:
  * the state probes, the machine's tracepoints, and the batched paths' tracepoints for a kernel
- * built on BatchedKernel. A check lists each of them, reached or not, so a path that was never
+ * built on BatchedKernel (and the GUP-runs proposal's for one built on BatchedGupRuns). A check lists each of them, reached or not, so a path that was never
  * exercised shows as ✗ instead of disappearing.
  */
 export function reportedProbes(kernel: ReferenceKernel): string[] {
-  const marks: readonly string[] = kernel instanceof BatchedKernel ? [...MACHINE_TRACEPOINTS, ...BATCHED_TRACEPOINTS] : MACHINE_TRACEPOINTS;
+  const batched: readonly string[] = kernel instanceof BatchedKernel ? BATCHED_TRACEPOINTS : [];
+  const runs: readonly string[] = kernel instanceof BatchedGupRuns ? GUP_RUNS_TRACEPOINTS : [];
+  const marks: readonly string[] = [...MACHINE_TRACEPOINTS, ...batched, ...runs];
   return [...STATE_PROBES, ...marks.map((t) => `mark:${t}`)];
 }
 
