@@ -18,6 +18,7 @@ import { opSchema } from '../src/schema/op';
 import { CheckedRun } from '../src/run/checkedRun';
 import { firstDifference, observe } from '../src/oracles/observe';
 import { runCheck } from '../src/check/runCheck';
+import { stateView } from '../src/report/stateView';
 import { PIN_RO, PIN_RO_FAST, op } from './__helpers__/ops';
 import { Bench, SMALL, catchViolation } from './__helpers__/bench';
 import { auditLedger } from '../src/oracles/ledger';
@@ -176,6 +177,10 @@ describe('row 20: GFP_NOWAIT failures of the gather\'s pages, decided by the op 
     expect(opSchema.parse({ kind: 'nowaitFail', nr: 2 })).toEqual({ kind: 'nowaitFail', nr: 2 });
     expect(() => opSchema.parse({ kind: 'nowaitFail', nr: 2, extra: 1 })).toThrow();
     expect(formatOp(op.nowaitFail(2))).toBe('nowaitFail next 2 GFP_NOWAIT allocations');
+    const b = new Bench(new BatchedKernel());
+    b.apply(op.nowaitFail(2));
+    // A trace shows the failures still to come (explain, the HTML report).
+    expect(stateView(b.m).get('nowaitFailures')).toBe('2');
     const r = runCheck({ kernel: () => new BatchedKernel(), reference: () => new ReferenceKernel(), geometry: SMALL, runs: 300, seed: 20, maxOps: 60 });
     expect(r.failure ?? r.flaky).toBeNull();
     expect(r.coverage['mark:gather batch page allocation failed'] ?? 0).toBeGreaterThan(0);
