@@ -15,6 +15,7 @@ import { MigrcAsPosted } from './migrcAsPosted/MigrcAsPosted';
  *   review found, and it is never a default or part of the soak.
  */
 export type KernelRole = 'kernel' | 'mutant' | 'posted-patch';
+import { BatchedGupRuns } from './batched/gupRuns';
 
 /** A registered kernel: a name, one line on what it is, and how to make one. */
 export interface KernelEntry {
@@ -34,7 +35,7 @@ export const KERNELS: readonly KernelEntry[] = [
   },
   {
     name: 'batched',
-    summary: 'Linux 6.12 with the five optimizations: PTE-batched zap through the page+nr mmu_gather (seed 000, as merged), PTE-batched fork, GUP once per run of a folio (seed 004, wider than 6.12), batched migration with MIGRC (seed 002 v4 plus the review fixes, never merged), RCU table freeing (seed 003)',
+    summary: 'Linux 6.12 with the five optimizations: PTE-batched zap through the page+nr mmu_gather (seed 000, as merged), PTE-batched fork, GUP per PTE and once per PMD leaf (6.12; seed 004\'s run batching is batched-gup-runs), batched migration with MIGRC (seed 002 v4 plus the review fixes, never merged), RCU table freeing (seed 003)',
     role: 'kernel',
     make: () => new BatchedKernel(),
   },
@@ -61,6 +62,12 @@ export const KERNELS: readonly KernelEntry[] = [
     summary: 'Linux 6.12 batching + MIGRC exactly as posted (seed 002, v4 2/3): PG_migrc, do_wp_page and allocator release points only; known-buggy',
     role: 'posted-patch',
     make: () => new MigrcAsPosted(),
+  },
+  {
+    name: 'batched-gup-runs',
+    summary: 'a proposal beyond 6.12: the batched kernel with GUP grabbing each run of PTE-mapped subpages of one folio once (6.12 batches only PMD leaves)',
+    role: 'kernel',
+    make: () => new BatchedGupRuns(),
   },
   ...MUTANTS.map((mu) => ({ name: mu.name, summary: `${mu.breaks} (${mu.violates})`, role: 'mutant' as const, make: mu.make })),
 ];

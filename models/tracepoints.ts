@@ -14,16 +14,18 @@ export type MigrcReleasePoint = (typeof MIGRC_RELEASE_POINTS)[number];
 /** Fired by BatchedKernel's paths (and so by every kernel built on it). */
 export const BATCHED_TRACEPOINTS = [
   'gather full',
+  'gather batch page allocation failed',
   'gather batch freed in chunks',
   'gather free chunk kept an entry with its nr_pages',
   'pte batch cut at folio end',
   'pte batch cut at table end',
   'fork copied a PTE batch',
   'fork batch fell back for a pinned page',
-  'gup grabbed a folio run once',
   'gup-fast grabbed a PMD leaf once',
+  'gup grabbed the rest of a PMD leaf once',
   'unpin released a folio run once',
   'table batch freed by RCU',
+  'table batch page allocation failed',
   'single table freed by RCU',
   'migrc deferred a flush',
   'migrc released by write fault',
@@ -49,8 +51,12 @@ export const MIGRC_AS_POSTED_TRACEPOINTS = [
   'migrc-as-posted write fault with flushes pending and no PG_migrc',
 ] as const;
 
+/** Fired only by the `batched-gup-runs` proposal (models/batched/gupRuns.ts), beyond 6.12. */
+export const GUP_RUNS_TRACEPOINTS = ['gup grabbed a folio run once'] as const;
+
 export type Tracepoint =
   | (typeof MACHINE_TRACEPOINTS)[number]
   | (typeof BATCHED_TRACEPOINTS)[number]
   | (typeof COW615_TRACEPOINTS)[number]
-  | (typeof MIGRC_AS_POSTED_TRACEPOINTS)[number];
+  | (typeof MIGRC_AS_POSTED_TRACEPOINTS)[number]
+  | (typeof GUP_RUNS_TRACEPOINTS)[number];

@@ -10,6 +10,7 @@ import { pteAt, setPte } from '../models/machine/pgtable';
 import { describeViolation } from '../models/machine/violation';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../models/batched/BatchedKernel';
+import { BatchedGupRuns } from '../models/batched/gupRuns';
 import { folioPteBatch } from '../models/batched/folioPteBatch';
 import { recordSubpages } from '../models/batched/recordSubpages';
 import type { Applied } from '../src/ops/apply';
@@ -254,17 +255,53 @@ describe('batched fork', () => {
 });
 
 describe('batched GUP', () => {
-  it('grabs a PTE-mapped folio once for a run of its pages, and unpins it once', () => {
+  it('grabs PTE-mapped pages one at a time as 6.12 does (follow_page_pte(), gup_fast_pte_range()), and unpins the folio once', () => {
+    for (const flags of [PIN_RO, PIN_RO_FAST]) {
+      const t = new Lockstep();
+      t.run(op.map(0, 0, 4));
+      const refs = t.m.stats.atomicRefUpdates;
+      t.run(op.gup(0, 0, 2, 8, flags));
+      // try_grab_folio(folio, 1) / try_grab_folio_fast(page, 1) per PTE: a refcount and a pincount update each.
+      expect(t.m.stats.atomicRefUpdates - refs).toBe(16);
+      expect(folioAt(t.m, folioHead(t.m, t.pte(0, 2).pfn)).pincount).toBe(8);
+      t.run(op.unpin(0));
+      // unpin_user_pages() → gup_folio_next(): one gup_put_folio(folio, 8).
+      expect(t.marks('unpin released a folio run once')).toBe(1);
+      t.run(op.drain());
+    }
+  });
+
+  it('batched-gup-runs (beyond 6.12) grabs a PTE-mapped folio once for a run of its pages', () => {
+    for (const flags of [PIN_RO, PIN_RO_FAST]) {
+      const t = new Lockstep(new BatchedGupRuns());
+      t.run(op.map(0, 0, 4));
+      const refs = t.m.stats.atomicRefUpdates;
+      t.run(op.gup(0, 0, 2, 8, flags));
+      // try_grab_folio(refs = 8) on a large folio: one refcount and one pincount update.
+      expect(t.m.stats.atomicRefUpdates - refs).toBe(2);
+      expect(folioAt(t.m, folioHead(t.m, t.pte(0, 2).pfn)).pincount).toBe(8);
+      expect(t.m.marks['gup grabbed a folio run once']).toBe(1);
+      t.run(op.unpin(0), op.drain());
+    }
+  });
+
+  it('takes the rest of a PMD leaf with one more grab on the slow path (__get_user_pages() page_increm)', () => {
     const t = new Lockstep();
-    t.run(op.map(0, 0, 4));
+    t.run(op.map(0, 16, 4, { pmd: true }));
     const refs = t.m.stats.atomicRefUpdates;
-    t.run(op.gup(0, 0, 2, 8, PIN_RO));
-    // try_grab_folio(refs = 8) on a large folio: one refcount and one pincount update.
-    expect(t.m.stats.atomicRefUpdates - refs).toBe(2);
-    expect(folioAt(t.m, folioHead(t.m, t.pte(0, 2).pfn)).pincount).toBe(8);
-    t.run(op.unpin(0));
-    expect(t.marks('unpin released a folio run once')).toBe(1);
-    t.run(op.drain());
+    const [a] = t.run(op.gup(0, 0, 18, 20, PIN_RO));
+    // 14 pages of the leaf (18..31), then the PMD slot after it is empty: a read fault maps a page.
+    expect(a?.result).toEqual({ kind: 'handle', handle: 0, pages: 20 });
+    const h = t.m.handles[0];
+    const leaf = t.m.mms[0]?.pmds[1];
+    if (h === undefined || leaf?.kind !== 'leaf') throw new Error('expected a handle and a PMD leaf');
+    expect(h.pages.slice(0, 14).map((p) => p.pfn - leaf.pfn)).toEqual(Array.from({ length: 14 }, (_, j) => 2 + j));
+    // follow_huge_pmd()'s try_grab_folio(folio, 1), then try_grab_folio(folio, 13): two grabs of
+    // two updates each, then six order-0 pages of one update each (a small folio's pin is one add).
+    expect(t.m.stats.atomicRefUpdates - refs).toBeGreaterThanOrEqual(4);
+    expect(t.marks('gup grabbed the rest of a PMD leaf once')).toBe(1);
+    expect(folioAt(t.m, leaf.pfn).pincount).toBe(14);
+    t.run(op.gupRead(0, 13), op.unpin(0), op.drain());
   });
 
   it('takes the subpages of a PMD leaf at the right offset with one grab on the fast path', () => {

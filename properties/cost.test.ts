@@ -65,6 +65,19 @@ describe('cost workloads on the realistic geometry', () => {
     expect(measure('gup-pin-pmd-thp').stats.atomicRefUpdates).toBe(2);
   });
 
+  it('GUP of a PTE-mapped order-9 folio: 6.12 (batched) grabs per page like the reference, batched-gup-runs (beyond 6.12) once', () => {
+    const runs = (): ReferenceKernel => kernelEntry('batched-gup-runs').make();
+    for (const name of ['gup-pte-thp', 'gup-pin-pte-thp']) {
+      expect(measure(name, runs).violation).toBeNull();
+      expect(firstResultDifference(ref(name).results, measure(name, runs).results)).toBeNull();
+    }
+    // gup_fast_pte_range(): try_grab_folio_fast(page, 1) per PTE.
+    expect(measure('gup-pte-thp').stats.atomicRefUpdates).toBe(512);
+    expect(measure('gup-pin-pte-thp').stats.atomicRefUpdates).toBe(1024);
+    expect(measure('gup-pte-thp', runs).stats.atomicRefUpdates).toBe(1);
+    expect(measure('gup-pin-pte-thp', runs).stats.atomicRefUpdates).toBe(2);
+  });
+
   it('seed 000: zap of a PTE-mapped order-9 folio is 2 gather slots and 1 rmap call batched, 512 rmap calls per page', () => {
     const r = ref('zap-pte-mapped-thp').stats;
     const b = measure('zap-pte-mapped-thp').stats;

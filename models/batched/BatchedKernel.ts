@@ -26,7 +26,8 @@ import { BatchedMigrate } from './migrate';
  * - zap.ts         zap_pte_range()/zap_present_ptes() with folio_pte_batch(), zap_huge_pmd(),
  *                  exit_mmap()/free_pgtables() on a fullmm gather, PT reclaim
  * - fork.ts        copy_present_ptes() batches with the pinned-page -EAGAIN fallback
- * - gup.ts         try_grab_folio(refs = n) per folio run, gup_fast_pmd_leaf(), batched unpin
+ * - gup.ts         GUP as 6.12: per-PTE fast path, gup_fast_pmd_leaf() and page_increm grab a PMD
+ *                  leaf once, batched unpin (gupRuns.ts: the beyond-6.12 runs proposal, its own kernel)
  * - migrc.ts       MIGRC's pending list and its release points (fault, mprotect, memory, tick)
  * - migrate.ts     migrate_pages_batch(): one try_to_unmap_flush() per batch, MIGRC deferral
  *

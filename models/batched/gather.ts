@@ -14,8 +14,9 @@ import { addBatchPage, encodedNrPages, encodedPagePtr, loadSlot, storeSlot } fro
  * are the references dropped — tlb.h's contract "1) unhook page 2) TLB invalidate page 3) free
  * page", batched. Table freeing through the gather lives in tableFree.ts.
  *
- * For simplicity batch pages are not taken from the frame allocator (their GFP_NOWAIT
- * allocation never fails here; MAX_GATHER_BATCH_COUNT is the only limit), there is no nested
+ * For simplicity batch pages are not taken from the frame allocator: their GFP_NOWAIT allocation
+ * (`getFreePageNowait()`) fails only when the op sequence says so (a `nowaitFail` op), which
+ * forces the flush path as an allocation failure does in the kernel. There is no nested
  * gather on one mm (`mm_tlb_flush_nested()` never holds: every gather finishes inside its op),
  * and no per-VMA hooks (one VMA per mm; x86 merges VMAs anyway).
  */
@@ -54,9 +55,11 @@ export abstract class BatchedGather extends ReferenceKernel {
   }
 
   /**
-   * Mirrors `tlb_next_batch()` (mm/mmu_gather.c): move `active` to the next batch page, reusing
-   * one from an earlier round or "allocating" a new one up to MAX_GATHER_BATCH_COUNT. While rmaps
-   * are delayed it refuses to go past the first batch page, because `tlb_flush_rmaps()` only scans
+   * Mirrors `tlb_next_batch()` (mm/mmu_gather.c, 6.12): move `active` to the next batch page,
+   * reusing one from an earlier round or allocating a new one (`__get_free_page(GFP_NOWAIT |
+   * __GFP_NOWARN)`) up to MAX_GATHER_BATCH_COUNT; false when it cannot, so
+   * `__tlb_remove_folio_pages()` reports the gather full and the caller flushes. While rmaps are
+   * delayed it refuses to go past the first batch page, because `tlb_flush_rmaps()` only scans
    * `local` and `active`: a delayed entry in any other batch would never get its rmap removed.
    */
   tlbNextBatch(m: Machine, tlb: MmuGather): boolean {
@@ -66,9 +69,25 @@ export abstract class BatchedGather extends ReferenceKernel {
       return true;
     }
     if (tlb.batchCount === m.geometry.maxGatherBatchCount) return false;
+    if (!this.getFreePageNowait(m)) {
+      mark(m, 'gather batch page allocation failed');
+      return false;
+    }
     addBatchPage(m, tlb);
     tlb.active = tlb.batches.length - 1;
     return true;
+  }
+
+  /**
+   * Mirrors `__get_free_page(GFP_NOWAIT | __GFP_NOWARN)` (mm/page_alloc.c) for the gather's own
+   * pages (batch pages, the table batch): false when it fails. A GFP_NOWAIT allocation cannot
+   * sleep or reclaim, so it can fail under memory pressure; the model lets the op sequence decide
+   * (`m.nowaitFailures`, set by a `nowaitFail` op), and the page does not come from the frames.
+   */
+  getFreePageNowait(m: Machine): boolean {
+    if (m.nowaitFailures <= 0) return true;
+    m.nowaitFailures--;
+    return false;
   }
 
   /**

@@ -1,8 +1,8 @@
 import { assertNever } from '../assertNever';
 import type { CpuId, HandleId, MmId, Pfn, Vpn } from '../machine/ids';
-import { vpn as asVpn } from '../machine/ids';
+import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
 import type { GupPage, Machine } from '../machine/state';
-import type { LeafPmd, PresentPte } from '../machine/pte';
+import type { LeafPmd } from '../machine/pte';
 import { pmdSame, pteSame } from '../machine/pte';
 import { folioHead, frameAt } from '../machine/frames';
 import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteIndexOf, tableEntries } from '../machine/pgtable';
@@ -13,30 +13,16 @@ import type { GupFlags } from '../reference/gup';
 import { recordSubpages } from './recordSubpages';
 import { BatchedFork } from './fork';
 
-/** Consecutive pages of one folio, found but not yet grabbed. */
-interface PageRun {
-  readonly head: Pfn;
-  /** First virtual page of the run. */
-  readonly start: Vpn;
-  readonly pages: Pfn[];
-}
-
-/** Does `page` continue the run (same folio, next PFN)? */
-function continuesRun(m: Machine, run: PageRun, page: Pfn): boolean {
-  const last = run.pages[run.pages.length - 1];
-  return last !== undefined && page === last + 1 && folioHead(m, page) === run.head;
-}
-
 /**
- * GUP on compound pages (seed 004, "mm/gup: Grab head page refcount once for group of
- * subpages"): a run of subpages of one folio is grabbed with one `try_grab_folio(folio, refs = n)`
- * instead of n single grabs, and released with one `gup_put_folio(folio, n)`.
+ * GUP as Linux 6.12 batches it (mm/gup.c): GUP-fast grabs a PMD leaf once for all the subpages it
+ * records (`gup_fast_pmd_leaf()`, seed 004's "grab head page refcount once for group of
+ * subpages"), but takes PTE-mapped pages one at a time (`gup_fast_pte_range()`); the slow path
+ * (`__get_user_pages()`) likewise grabs a PMD leaf once more for the rest of the leaf
+ * (`page_increm`) and PTE-mapped pages one at a time. Release is batched per run of handle entries
+ * in one folio (`unpin_user_pages()` → `gup_folio_next()`).
  *
- * Simplified against 6.12: there, the slow path batches only a PMD leaf (`page_increm` from
- * `ctx.page_mask`) and GUP-fast only a PMD leaf (`gup_fast_pmd_leaf()`), taking PTE-mapped
- * subpages one at a time; the model batches any run of consecutive subpages of one folio. Keeps:
- * the same pages end up in the handle as with the reference and every fault sees the same
- * refcounts (a pending run is grabbed before any fault), and N subpages hold N references/pins.
+ * Grabbing runs of PTE-mapped subpages of one folio at once is beyond 6.12: that proposal is the
+ * `batched-gup-runs` kernel (gupRuns.ts).
  */
 export abstract class BatchedGup extends BatchedFork {
   /**
@@ -93,16 +79,18 @@ export abstract class BatchedGup extends BatchedFork {
   }
 
   /**
-   * Mirrors `gup_fast_pmd_leaf()` (mm/gup.c): record the subpages of [addr, end) inside the leaf,
-   * grab the folio once for all of them, then recheck the PMD and `gup_must_unshare()`; on either
-   * failure put the references back and stop.
+   * Mirrors `gup_fast_pmd_leaf()` (mm/gup.c, 6.12): record the subpages of [addr, end) inside the
+   * leaf, grab the folio once for all of them (`try_grab_folio_fast(page, refs)`), then recheck
+   * the PMD and, for a read-only leaf, `gup_must_unshare()` on the head; on either failure put the
+   * references back and stop.
    */
   gupFastPmdLeaf(m: Machine, mm: MmId, i: number, orig: LeafPmd, addr: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): boolean {
     if (flags.write && !orig.writable) return false; // pmd_access_permitted()
     const subpages = this.recordSubpages(orig.pfn, m.geometry.ptrsPerPte, addr, end);
-    this.tryGrabFolio(m, orig.pfn, subpages.length, flags.pin);
+    const head = this.tryGrabFolioFast(m, orig.pfn, subpages.length, flags.pin);
+    if (head === null) return false;
     if (!pmdSame(pmdAt(m, mm, i), orig) || (!orig.writable && this.gupMustUnshare(m, flags, orig.pfn))) {
-      this.gupPutFolio(m, orig.pfn, subpages.length, flags.pin);
+      this.gupPutFolio(m, head, subpages.length, flags.pin);
       return false;
     }
     for (const p of subpages) pages.push({ pfn: p, gen: frameAt(m, p).gen });
@@ -111,92 +99,96 @@ export abstract class BatchedGup extends BatchedFork {
   }
 
   /**
-   * Mirrors `gup_fast_pte_range()` (mm/gup.c) over [start, end) of one table: take PTEs while
-   * `pte_access_permitted()`, in runs of one folio; returns the first virtual page not taken.
+   * Mirrors `gup_fast_pte_range()` (mm/gup.c, 6.12) over [start, end) of one table, one PTE at a
+   * time: read the PTE, stop unless it is present and (FOLL_WRITE) writable
+   * (`pte_access_permitted()`), `try_grab_folio_fast(page, 1)`, recheck that the PMD still points
+   * at this table and the PTE is unchanged, and for a read-only PTE `gup_must_unshare()`; a failed
+   * recheck or unshare test puts the reference back and stops. Returns the first virtual page not
+   * taken.
    */
   gupFastPteRange(m: Machine, mm: MmId, table: Pfn, start: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): Vpn {
-    let run: PageRun | null = null;
-    const ptes: PresentPte[] = [];
-    let v = start;
-    for (; v < end; v = asVpn(v + 1)) {
+    for (let v = start; v < end; v = asVpn(v + 1)) {
       const pte = tableEntries(m, table)[pteIndexOf(m, v)];
-      if (pte === undefined || pte.kind !== 'present' || (flags.write && !pte.writable)) break;
-      if (run !== null && continuesRun(m, run, pte.pfn)) {
-        run.pages.push(pte.pfn);
-        ptes.push(pte);
-        continue;
-      }
-      if (run !== null) {
-        const kept = this.gupFastGrabRun(m, mm, table, run, ptes, flags, pages);
-        if (kept < run.pages.length) return asVpn(run.start + kept);
-      }
-      run = { head: folioHead(m, pte.pfn), start: v, pages: [pte.pfn] };
-      ptes.length = 0;
-      ptes.push(pte);
-    }
-    if (run !== null) {
-      const kept = this.gupFastGrabRun(m, mm, table, run, ptes, flags, pages);
-      if (kept < run.pages.length) return asVpn(run.start + kept);
-    }
-    return v;
-  }
-
-  /**
-   * Mirrors `gup_fast_pte_range()` (mm/gup.c), its grab-and-recheck steps for one run: `try_grab_folio_fast(n)`,
-   * then per PTE the recheck (PMD still points at this table, PTE unchanged) and, for an R/O PTE,
-   * `gup_must_unshare()`. The references of the pages that fail (and all after them) go back.
-   * Returns how many pages of the run were kept.
-   */
-  gupFastGrabRun(m: Machine, mm: MmId, table: Pfn, run: PageRun, ptes: readonly PresentPte[], flags: GupFlags, pages: GupPage[]): number {
-    const n = run.pages.length;
-    this.tryGrabFolio(m, run.head, n, flags.pin);
-    let kept = 0;
-    for (; kept < n; kept++) {
-      const v = asVpn(run.start + kept);
-      const orig = ptes[kept];
+      if (pte === undefined || pte.kind !== 'present' || (flags.write && !pte.writable)) return v;
+      const head = this.tryGrabFolioFast(m, pte.pfn, 1, flags.pin);
+      if (head === null) return v;
       const pmdNow = pmdAt(m, mm, pmdIndexOf(m, v));
       const now = tableEntries(m, table)[pteIndexOf(m, v)];
-      if (orig === undefined || now === undefined || pmdNow.kind !== 'table' || pmdNow.table !== table || !pteSame(now, orig)) break;
-      if (!orig.writable && this.gupMustUnshare(m, flags, orig.pfn)) break;
+      const changed = pmdNow.kind !== 'table' || pmdNow.table !== table || now === undefined || !pteSame(now, pte);
+      if (changed || (!pte.writable && this.gupMustUnshare(m, flags, pte.pfn))) {
+        this.gupPutFolio(m, head, 1, flags.pin);
+        return v;
+      }
+      pages.push({ pfn: pte.pfn, gen: frameAt(m, pte.pfn).gen });
     }
-    if (kept < n) this.gupPutFolio(m, run.head, n - kept, flags.pin);
-    for (const p of run.pages.slice(0, kept)) pages.push({ pfn: p, gen: frameAt(m, p).gen });
-    if (kept > 1) mark(m, 'gup grabbed a folio run once');
-    return kept;
+    return end;
   }
 
   /**
-   * Mirrors `__get_user_pages()` (mm/gup.c) over [start, end): `follow_page_mask()`, and when it
-   * finds nothing usable, `faultin_page()` and retry. Pages found without a fault extend the
-   * current run of their folio; the run is grabbed (`try_grab_folio(folio, n)`) when it ends, and
-   * always before a fault, so a fault's reuse decisions (refcount == 1) see what the per-page
-   * kernel would. Stops at the first page it cannot get.
+   * Mirrors `try_grab_folio_fast()` → `try_get_folio()` (mm/gup.c, 6.12): take `refs` references
+   * (and pins) on the folio of `page` without holding a lock or a reference: fail if the folio's
+   * refcount is already 0 (`folio_ref_try_add()`), and after the grab recheck that `page` still
+   * belongs to that folio (`page_folio(page) != folio`: a concurrent split), putting the
+   * references back if not. Returns the head grabbed, or null.
+   *
+   * Simplified: the kernel retries after a failed `page_folio()` recheck; here neither failure can
+   * happen, because nothing runs between a GUP-fast read and its grab (both are inside one op, and
+   * a `walkBegin` op reads and grabs in one step), so a mapped page's folio is live and unsplit.
+   * properties/gupFidelity.test.ts shows the limit: a variant without the recheck holds.
    */
-  getUserPagesRaw(m: Machine, cpu: CpuId, mm: MmId, start: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): void {
-    let run: PageRun | null = null;
-    for (let v = start; v < end; v = asVpn(v + 1)) {
-      let page = this.lookupPermitted(m, mm, v, flags);
-      if (page === null) {
-        this.gupGrabRun(m, run, flags);
-        run = null;
-        page = this.followPageWithFault(m, cpu, mm, v, flags);
-        if (page === null) break;
-      }
-      if (run !== null && continuesRun(m, run, page)) run.pages.push(page);
-      else {
-        this.gupGrabRun(m, run, flags);
-        run = { head: folioHead(m, page), start: v, pages: [page] };
-      }
-      pages.push({ pfn: page, gen: frameAt(m, page).gen });
+  tryGrabFolioFast(m: Machine, page: Pfn, refs: number, pin: boolean): Pfn | null {
+    const head = folioHead(m, page);
+    const fr = frameAt(m, head);
+    if (fr.state !== 'data' || fr.folio === null || fr.folio.refcount <= 0) return null;
+    this.tryGrabFolio(m, head, refs, pin);
+    if (!this.gupFastFolioStillOwns(m, page, head)) {
+      this.gupPutFolio(m, head, refs, pin);
+      return null;
     }
-    this.gupGrabRun(m, run, flags);
+    return head;
   }
 
-  /** Mirrors `try_grab_folio()` (mm/gup.c) with `refs = n`, for a finished run of the slow path (found under the PTL). */
-  gupGrabRun(m: Machine, run: PageRun | null, flags: GupFlags): void {
-    if (run === null) return;
-    this.tryGrabFolio(m, run.head, run.pages.length, flags.pin);
-    if (run.pages.length > 1) mark(m, 'gup grabbed a folio run once');
+  /** The `page_folio(page) == folio` recheck of `try_get_folio()` (mm/gup.c, 6.12): a split between the read and the grab fails it. */
+  gupFastFolioStillOwns(m: Machine, page: Pfn, head: Pfn): boolean {
+    return folioHead(m, page) === head;
+  }
+
+  /**
+   * Mirrors `__get_user_pages()` (mm/gup.c, 6.12) over [start, end): `follow_page_mask()` (which
+   * grabs the page it finds with `try_grab_folio(folio, 1)`), and when it finds nothing usable,
+   * `faultin_page()` and retry. When the page was found through a PMD leaf
+   * (`ctx.page_mask = HPAGE_PMD_NR - 1`), the rest of the leaf in the range — `page_increm` pages
+   * — is taken at once with one more `try_grab_folio(folio, page_increm - 1)`; PTE-mapped pages
+   * go one at a time. Stops at the first page it cannot get.
+   */
+  getUserPagesRaw(m: Machine, cpu: CpuId, mm: MmId, start: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): void {
+    for (let v = start; v < end; ) {
+      const page = this.lookupPermitted(m, mm, v, flags) ?? this.followPageWithFault(m, cpu, mm, v, flags);
+      if (page === null) return;
+      const head = folioHead(m, page);
+      this.tryGrabFolio(m, head, 1, flags.pin);
+      const increm = this.gupPageIncrem(m, mm, v, end);
+      if (increm > 1) {
+        this.tryGrabFolio(m, head, increm - 1, flags.pin);
+        mark(m, 'gup grabbed the rest of a PMD leaf once');
+      }
+      for (let j = 0; j < increm; j++) {
+        const p = asPfn(page + j);
+        pages.push({ pfn: p, gen: frameAt(m, p).gen });
+      }
+      v = asVpn(v + increm);
+    }
+  }
+
+  /**
+   * Mirrors the `page_increm` computation of `__get_user_pages()` (mm/gup.c, 6.12):
+   * `1 + (~(start >> PAGE_SHIFT) & ctx.page_mask)`, capped at the pages left. `page_mask` is
+   * `HPAGE_PMD_NR - 1` when `follow_page_mask()` found the page through a PMD leaf, else 0.
+   */
+  gupPageIncrem(m: Machine, mm: MmId, v: Vpn, end: Vpn): number {
+    const i = pmdIndexOf(m, v);
+    if (pmdAt(m, mm, i).kind !== 'leaf') return 1;
+    return Math.min(end - v, pmdStart(m, i) + m.geometry.ptrsPerPte - v);
   }
 
   /**

@@ -48,13 +48,15 @@ export abstract class BatchedTableFree extends BatchedGather {
   }
 
   /**
-   * Mirrors `tlb_remove_table()`'s batch-page allocation (mm/mmu_gather.c),
-   * `__get_free_page(GFP_NOWAIT | __GFP_NOWARN)`. Simplified: it always
-   * succeeds (the model does not take it from the frame allocator); a variant that wants the
-   * single-table path overrides this to fail.
+   * Mirrors `tlb_remove_table()`'s batch-page allocation (mm/mmu_gather.c, 6.12),
+   * `__get_free_page(GFP_NOWAIT | __GFP_NOWARN)`: it fails when the op sequence says so (a
+   * `nowaitFail` op), and then the table is invalidated and freed on its own
+   * (`tlb_remove_table_one()`).
    */
-  tlbTableBatchAlloc(_m: Machine): boolean {
-    return true;
+  tlbTableBatchAlloc(m: Machine): boolean {
+    if (this.getFreePageNowait(m)) return true;
+    mark(m, 'table batch page allocation failed');
+    return false;
   }
 
   /**

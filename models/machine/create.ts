@@ -49,6 +49,7 @@ export function createMachine(g: Geometry): Machine {
     clock: { step: -1, folios: 0 },
     allocHint: 0,
     freeFrames: g.nrFrames,
+    nowaitFailures: 0,
     stats: emptyStats(),
     marks: {},
   };

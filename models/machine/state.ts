@@ -30,6 +30,12 @@ export interface Machine {
   allocHint: number;
   /** Frames in state 'free', kept by the allocator (the ledger audit recounts it). */
   freeFrames: number;
+  /**
+   * How many of the next GFP_NOWAIT allocations fail (a `nowaitFail` op sets it; each failed
+   * allocation uses one up): the generator, not the model, decides when the mmu_gather's batch
+   * pages cannot be had, so the forced-flush paths are explored and shrink like any other op.
+   */
+  nowaitFailures: number;
   readonly stats: Stats;
   /**
    * Tracepoints: named events kernels report for coverage measurement (a gather that filled, a

@@ -57,26 +57,38 @@ export abstract class GupPaths extends MigratePaths {
     return { kind: 'handle', handle: h.id, pages: pages.length };
   }
 
-  /** The page at v if the current translation allows the access without a fault, else null. */
+  /**
+   * Mirrors the lookup of `follow_page_mask()` → `follow_page_pte()` / `follow_huge_pmd()`
+   * (mm/gup.c, 6.12), and the per-entry test of `gup_fast_pte_range()` / `gup_fast_pmd_leaf()`:
+   * the page at v if the current translation allows the access without a fault, else null.
+   * FOLL_WRITE needs a writable entry (`can_follow_write_pte()`: `pte_write()`, FOLL_FORCE aside);
+   * only a read-only entry is tested with `gup_must_unshare()` (`!pte_write(pte) &&
+   * gup_must_unshare()`, -EMLINK → FAULT_FLAG_UNSHARE): a writable anon entry maps an exclusive
+   * page by the rmap invariant, so the kernel never looks. A kernel that breaks that invariant is
+   * therefore not rescued by an unshare fault here (the ledger reports the writable non-exclusive
+   * page; see properties/gupFidelity.test.ts).
+   */
   lookupPermitted(m: Machine, mm: MmId, v: Vpn, flags: GupFlags): Pfn | null {
     const i = pmdIndexOf(m, v);
     const pmd = pmdAt(m, mm, i);
     let page: Pfn;
     let writable: boolean;
+    // A PMD mapping keeps PageAnonExclusive on the head (follow_huge_pmd() and
+    // gup_fast_pmd_leaf() test the head page).
+    let exclusivityPage: Pfn;
     if (pmd.kind === 'leaf') {
       page = asPfn(pmd.pfn + (v - pmdStart(m, i)));
       writable = pmd.writable;
-      // A PMD mapping keeps PageAnonExclusive on the head (gup_fast_pmd_leaf() and
-      // follow_huge_pmd() test &folio->page).
-      if (this.gupMustUnshare(m, flags, pmd.pfn)) return null;
+      exclusivityPage = pmd.pfn;
     } else {
       const pte = pteAt(m, mm, v);
       if (pte === null || pte.kind !== 'present') return null;
       page = pte.pfn;
       writable = pte.writable;
-      if (this.gupMustUnshare(m, flags, page)) return null;
+      exclusivityPage = page;
     }
     if (flags.write && !writable) return null;
+    if (!writable && this.gupMustUnshare(m, flags, exclusivityPage)) return null;
     return page;
   }
 

@@ -56,8 +56,15 @@ export abstract class RmapPaths {
     this.folioPutRefs(m, head, 1);
   }
 
-  /** Mirrors `__folio_put()` (mm/swap.c): the last reference is gone, the frames go back. */
+  /**
+   * Mirrors `__folio_put()` (mm/swap.c): the last reference is gone, the frames go back. On the
+   * way, `free_pages_prepare()` → `free_page_is_bad()` (mm/page_alloc.c) reports a page still
+   * mapped ("Bad page state: nonzero mapcount"), as it would for an rmap removal that was lost.
+   */
   freeFolio(m: Machine, head: Pfn): void {
+    const f = folioAt(m, head);
+    const mapped = f.largeMapcount !== 0 || f.entireMapcount !== 0 || Array.from({ length: folioNrPages(f.order) }, (_, i) => frameAt(m, asPfn(head + i)).mapcount).some((c) => c !== 0);
+    this.warnOn(m, mapped, `bad page state: folio ${f.id} freed with a nonzero mapcount`);
     freeFolioFrames(m, head);
   }
 

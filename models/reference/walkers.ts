@@ -91,7 +91,9 @@ export abstract class WalkerPaths extends GupPaths {
     if (w.grabbed === null) return false;
     // For a PMD leaf the unshare test looks at the head, where PageAnonExclusive lives.
     const exclusivityPage = w.pmd.kind === 'leaf' ? w.pmd.pfn : w.grabbed.pfn;
-    return this.gupFastRecheck(m, w) && !this.gupMustUnshare(m, { pin: w.pin, write: w.write, fast: true }, exclusivityPage);
+    // Only a read-only entry is tested (`!pte_write(pte) && gup_must_unshare()`).
+    const writable = w.pmd.kind === 'leaf' ? w.pmd.writable : w.pte?.kind === 'present' && w.pte.writable;
+    return this.gupFastRecheck(m, w) && !(!writable && this.gupMustUnshare(m, { pin: w.pin, write: w.write, fast: true }, exclusivityPage));
   }
 
   /**

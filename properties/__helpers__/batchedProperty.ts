@@ -24,7 +24,8 @@ const BATCHED_TRACEPOINTS = [
   'pte batch cut at folio end',
   'fork copied a PTE batch',
   'fork batch fell back for a pinned page',
-  'gup grabbed a folio run once',
+  'gup-fast grabbed a PMD leaf once',
+  'gup grabbed the rest of a PMD leaf once',
   'table batch freed by RCU',
   'RCU table free waits for a GUP-fast walk',
   'RCU table free waits for a pte_offset_map() reader',
@@ -38,6 +39,8 @@ export const TRACEPOINTS_BY_KERNEL = {
   batched: [...BATCHED_TRACEPOINTS, ...MIGRC_TRACEPOINTS],
   'batched-no-migrc': [...BATCHED_TRACEPOINTS],
   'batched-6.15': [...BATCHED_TRACEPOINTS, ...MIGRC_TRACEPOINTS, ...COW615_TRACEPOINTS],
+  // Its slow path batches runs instead of page_increm, so it has no 'rest of a PMD leaf' grab.
+  'batched-gup-runs': [...BATCHED_TRACEPOINTS.filter((t) => t !== 'gup grabbed the rest of a PMD leaf once'), ...MIGRC_TRACEPOINTS, 'gup grabbed a folio run once'],
 } as const;
 
 /** The property for one registered kernel (one test file each, so vitest runs them in parallel). */

@@ -55,6 +55,7 @@ export const op = {
   }),
   walkEnd: (cpu: number): OpOf<'walkEnd'> => ({ kind: 'walkEnd', cpu }),
   tick: (): OpOf<'tick'> => ({ kind: 'tick' }),
+  nowaitFail: (nr: number): OpOf<'nowaitFail'> => ({ kind: 'nowaitFail', nr }),
   drain: (): OpOf<'drain'> => ({ kind: 'drain' }),
 } as const;
 

@@ -91,6 +91,8 @@ export function opArb(g: Geometry): fc.Arbitrary<Op> {
     },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('walkEnd'), cpu }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick') }) },
+    // GFP_NOWAIT failures (row 20): the next zap or table free meets a batch page it cannot have
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('nowaitFail'), nr: fc.integer({ min: 1, max: 3 }) }) },
   ];
   return fc.oneof(...ops);
 }

@@ -85,6 +85,10 @@ function dispatch(k: ReferenceKernel, m: Machine, op: Op, value: number): OpResu
       return k.finishWalker(m, cpu(op.cpu));
     case 'tick':
       return k.tick(m);
+    case 'nowaitFail':
+      // Fault injection, not a kernel function: every kernel sees the same failures.
+      m.nowaitFailures = op.nr;
+      return { kind: 'done' };
     case 'drain':
       return k.drain(m);
     default:

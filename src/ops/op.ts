@@ -57,6 +57,8 @@ export function formatOp(op: Op): string {
       return `walkEnd cpu${op.cpu}`;
     case 'tick':
       return 'tick';
+    case 'nowaitFail':
+      return `nowaitFail next ${op.nr} GFP_NOWAIT allocations`;
     case 'drain':
       return 'drain';
     default:

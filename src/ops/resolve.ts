@@ -20,6 +20,8 @@ export function resolveOp(m: Machine, op: Op): Op | { readonly skip: string } {
     case 'tick':
     case 'drain':
       return op;
+    case 'nowaitFail':
+      return { ...op, nr: Math.max(0, op.nr) };
     case 'walkEnd':
       return { ...op, cpu: cpu(op.cpu) };
     case 'unpin':

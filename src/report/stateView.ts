@@ -42,6 +42,7 @@ export function stateView(m: Machine): Map<string, string> {
     if (c.walker !== null) out.set(`cpu${c.id}.walker`, `${c.walker.kind} mm${c.walker.mm} vpn ${c.walker.vpn} table ${c.walker.table ?? '-'}`);
   }
   out.set('rcu.callbacksPending', String(m.rcu.callbacks.length));
+  if (m.nowaitFailures > 0) out.set('nowaitFailures', String(m.nowaitFailures));
   if (m.migrc.pending.length > 0) out.set('migrc.pending', m.migrc.pending.map((p) => m.frames[p]?.folio?.id ?? `pfn ${p}`).join(' '));
   // PG_migrc (only the migrc-as-posted kernel sets it): which folios carry the flag.
   const flagged = m.frames.flatMap((f) => (f.folio?.pgMigrc === true ? [f.folio.id] : []));

@@ -38,6 +38,9 @@ export const opSchema = z
     }),
     op('walkEnd', 'The walker in flight on a CPU finishes.', { cpu: int }),
     op('tick', 'Time passes: RCU callbacks whose grace period has ended run.', {}),
+    op('nowaitFail', "The next `nr` GFP_NOWAIT allocations fail: the mmu_gather's batch pages (tlb_next_batch()) and tlb_remove_table()'s table batch page. 0 lets them succeed again.", {
+      nr: int,
+    }),
     op('drain', 'End of a sequence: every walker finishes and deferred work runs until none is left (a run ends with one).', {}),
   ])
   .meta({ id: 'op', title: 'mmcheck op', description: 'One operation of an mmcheck op list.' });

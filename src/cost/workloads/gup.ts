@@ -41,3 +41,38 @@ function gupWorkload(pin: boolean): CostWorkload {
 
 export const gupPmdThp = gupWorkload(false);
 export const gupPinPmdThp = gupWorkload(true);
+
+/**
+ * GUP of every page of one PTE-mapped PMD-order folio (`gup_benchmark -n 512 -w` on a THP that
+ * was split at the PMD level, or a large folio mapped by PTEs). 6.12 takes PTE-mapped pages one
+ * at a time (`gup_fast_pte_range()` → `try_grab_folio_fast(page, 1)`), so `batched` saves nothing
+ * over the reference here; the `batched-gup-runs` proposal grabs the run once.
+ */
+function gupPteWorkload(pin: boolean): CostWorkload {
+  const call = pin ? 'pin_user_pages_fast' : 'get_user_pages_fast';
+  return {
+    name: pin ? 'gup-pin-pte-thp' : 'gup-pte-thp',
+    seed: '004',
+    description: `${call}(FOLL_WRITE) of all pages of one PTE-mapped PMD-order folio, 1 call`,
+    headline: '6.12 grabs PTE-mapped pages one at a time; batched-gup-runs grabs the run once (a proposal)',
+    notes: ['run with --kernel batched-gup-runs for the proposal; batched (6.12) equals the reference here'],
+    build(g: Geometry): WorkloadOps {
+      const order = g.maxFolioOrder;
+      const nr = folioNrPages(order);
+      return {
+        setup: [costOp.mapPtes(0, 0, order), ...touchFromEveryCpu(g.nrCpus, 0, spread(0, nr, 4))],
+        measured: [costOp.gupFast(0, 0, 0, nr, pin, true), costOp.drain()],
+      };
+    },
+    verify(run: MeasuredRun): Verdict {
+      const nr = folioNrPages(run.geometry.maxFolioOrder);
+      const [h] = resultsOf(run.results, 'handle');
+      if (h === undefined) return fail(`GUP returned ${run.results[0]?.kind ?? 'nothing'}, not a handle`);
+      if (h.pages !== nr) return fail(`GUP took ${h.pages} of ${nr} pages`);
+      return pass(`${call} took all ${nr} pages in one handle`);
+    },
+  };
+}
+
+export const gupPteThp = gupPteWorkload(false);
+export const gupPinPteThp = gupPteWorkload(true);

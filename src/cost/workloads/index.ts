@@ -1,7 +1,7 @@
 import type { CostWorkload } from '../workload';
 import { forkPinnedPteMappedThp, forkPteMappedThp } from './fork';
 import { freePageTables } from './tables';
-import { gupPinPmdThp, gupPmdThp } from './gup';
+import { gupPinPmdThp, gupPinPteThp, gupPmdThp, gupPteThp } from './gup';
 import { migrateReadMostly } from './migrate';
 import { zapPteMappedThp } from './zap';
 
@@ -14,6 +14,8 @@ export const WORKLOADS: readonly CostWorkload[] = [
   freePageTables,
   forkPteMappedThp,
   forkPinnedPteMappedThp,
+  gupPteThp,
+  gupPinPteThp,
 ];
 
 export class UnknownWorkloadError extends Error {
