@@ -14,8 +14,9 @@ import { BatchedMigrate } from './migrate';
  *   (see migrc.ts for each one); a 6.12 kernel without it is batched-no-migrc.
  * - seed 003 ("x86: mm: free page table pages by RCU instead of semi RCU", not in 6.12): applied
  *   (tableFree.ts).
- * - seed 004 (GUP grabs a folio once for a group of subpages): 6.12 does this for PMD leaves; the
- *   model also grabs runs of PTE-mapped pages of one folio at once, which is beyond 6.12 (gup.ts).
+ * - seed 004 (GUP grabs a folio once for a group of subpages): as 6.12, only for PMD leaves
+ *   (gup.ts); grabbing runs of PTE-mapped pages of one folio at once is beyond 6.12 and is its own
+ *   kernel, batched-gup-runs (gupRuns.ts).
  *
  * Layers, each overriding the kernel functions of one topic (every internal call goes through
  * `this`, so a variant overriding one of them changes it everywhere):
