@@ -2,6 +2,7 @@ import { ReferenceKernel } from './reference/ReferenceKernel';
 import { MUTANTS } from './mutants/index';
 import { BatchedKernel } from './batched/BatchedKernel';
 import { BatchedNoMigrc } from './batched/BatchedNoMigrc';
+import { BatchedNoRcuTableFree } from './batched/BatchedNoRcuTableFree';
 
 /** A registered kernel: a name, one line on what it is, and how to make one. */
 export interface KernelEntry {
@@ -31,6 +32,12 @@ export const KERNELS: readonly KernelEntry[] = [
     summary: 'the batched kernel without MIGRC (not merged upstream): mainline batching, one flush per migration batch',
     role: 'kernel',
     make: () => new BatchedNoMigrc(),
+  },
+  {
+    name: 'batched-no-rcu-table-free',
+    summary: 'the batched kernel on x86 without MMU_GATHER_RCU_TABLE_FREE: page tables freed right after the freed_tables flush IPI, which waits for GUP-fast; no PT reclaim',
+    role: 'kernel',
+    make: () => new BatchedNoRcuTableFree(),
   },
   ...MUTANTS.map((mu) => ({ name: mu.name, summary: `${mu.breaks} (${mu.violates})`, role: 'mutant' as const, make: mu.make })),
 ];

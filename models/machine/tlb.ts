@@ -186,26 +186,50 @@ export function recordStalePmd(m: Machine, mm: MmId, i: number, old: PmdEntry, n
 }
 
 /**
- * Mirrors `native_flush_tlb_multi()` + `should_flush_tlb()` + `flush_tlb_func()`
- * (arch/x86/mm/tlb.c, 6.12) for a flush of `info.mm`: see the file comment for who is reached.
- * Returns the CPUs the IPI was sent to (each of them takes it; one with IRQs off only once its
- * IRQs-off section ends — the caller models that wait).
+ * `native_flush_tlb_multi()`'s choice of targets (arch/x86/mm/tlb.c, 6.12) for one CPU of
+ * mm_cpumask: every one when `freed_tables` is set (`on_each_cpu_mask()`), else those for which
+ * `should_flush_tlb()` holds — not lazy, and with the mm loaded. (6.12 also sends it, once a
+ * second, to CPUs that have another mm loaded, to trim mm_cpumask; the model never trims.)
+ */
+export function nativeShouldFlush(c: Cpu, info: FlushInfo): boolean {
+  if (info.freedTables) return true;
+  if (c.lazy) return false;
+  return c.loadedMm === info.mm;
+}
+
+/**
+ * Mirrors `flush_tlb_mm_range()` → `native_flush_tlb_multi()` → `flush_tlb_func()`
+ * (arch/x86/mm/tlb.c, 6.12) for a flush of `info.mm`. `sendIpi` decides which CPUs of mm_cpumask
+ * get the IPI (nativeShouldFlush, unless a kernel overrides `shouldFlushTlb`). On a CPU that gets
+ * it: nothing if it has another mm loaded; a switch to init_mm if it is lazy; else the range is
+ * invalidated, with every paging-structure-cache entry of the PCID (INVLPG and CR3 writes both
+ * drop them). A CPU that is skipped while lazy keeps its paging-structure caches and flushes all
+ * at switch-back; its TLB entries, unusable until then, are dropped now, as are those of CPUs
+ * with another mm loaded (flushed at switch-back by the tlb_gen check). A non-lazy CPU with the
+ * mm loaded that is skipped keeps everything: that is a broken flush.
+ * Returns the CPUs the IPI was sent to (one with IRQs off takes it only once its IRQs-off
+ * section ends — the caller models that wait).
  *
  * Simplified (row 25): a reached CPU drops exactly [start, end); x86 flushes the whole mm above
  * tlb_single_page_flush_ceiling (33 pages) and holds a PMD leaf as one 2M entry. Flushing less
  * than the hardware can only report more.
  */
-export function flushTlbMmRange(m: Machine, info: FlushInfo): CpuId[] {
+export function flushTlbMmRange(m: Machine, info: FlushInfo, sendIpi: (c: Cpu, info: FlushInfo) => boolean = nativeShouldFlush): CpuId[] {
   m.stats.tlbFlushCalls++;
   const mask = m.mms[info.mm]?.cpumask ?? [];
   const reached: CpuId[] = [];
   for (const c of m.cpus) {
     if (!mask[c.id]) continue;
     const loaded = c.loadedMm === info.mm;
-    if (loaded && c.lazy && info.freedTables) {
+    const ipi = sendIpi(c, info);
+    if (ipi) reached.push(c.id);
+    if (!loaded) {
+      dropRange(m, c, info.mm, info.start, info.end);
+      continue;
+    }
+    if (ipi && c.lazy) {
       // flush_tlb_func() on a lazy CPU: switch_mm_irqs_off(NULL, &init_mm) — CR3 no longer
       // points to the mm, so nothing of it can be used or walked any more.
-      reached.push(c.id);
       mark(m, 'freed_tables flush reached a lazy CPU');
       dropRange(m, c, info.mm, 0, Infinity);
       dropPwc(c, info.mm);
@@ -214,37 +238,34 @@ export function flushTlbMmRange(m: Machine, info: FlushInfo): CpuId[] {
       c.lazyMissedFlush = false;
       continue;
     }
-    if (loaded && c.lazy) {
-      // Skipped: its tlb_gen is behind, so it flushes everything at switch-back. Its TLB entries
-      // cannot be used before then; its paging-structure caches can be walked speculatively.
+    if (ipi) {
+      dropRange(m, c, info.mm, info.start, info.end);
+      dropPwc(c, info.mm);
+      continue;
+    }
+    if (c.lazy) {
       mark(m, 'flush skipped a lazy CPU');
       c.lazyMissedFlush = true;
       dropRange(m, c, info.mm, info.start, info.end);
-      continue;
     }
-    dropRange(m, c, info.mm, info.start, info.end);
-    if (!loaded) continue;
-    reached.push(c.id);
-    // INVLPG and a CR3 write both invalidate every paging-structure-cache entry of the PCID.
-    dropPwc(c, info.mm);
   }
   m.stats.tlbFlushIpis += reached.length;
   return reached;
 }
 
 /** flush_tlb_range(): [start, end) of mm. */
-export function flushTlbRange(m: Machine, mm: MmId, start: number, end: number, freedTables = false): CpuId[] {
-  return flushTlbMmRange(m, { mm, start, end, freedTables });
+export function flushTlbRange(m: Machine, mm: MmId, start: number, end: number, freedTables = false, sendIpi = nativeShouldFlush): CpuId[] {
+  return flushTlbMmRange(m, { mm, start, end, freedTables }, sendIpi);
 }
 
 /** flush_tlb_page(). */
-export function flushTlbPage(m: Machine, mm: MmId, v: Vpn): CpuId[] {
-  return flushTlbRange(m, mm, v, v + 1);
+export function flushTlbPage(m: Machine, mm: MmId, v: Vpn, sendIpi = nativeShouldFlush): CpuId[] {
+  return flushTlbRange(m, mm, v, v + 1, false, sendIpi);
 }
 
 /** flush_tlb_mm(): every entry of mm (TLB_FLUSH_ALL). */
-export function flushTlbMm(m: Machine, mm: MmId, freedTables = false): CpuId[] {
-  return flushTlbMmRange(m, { mm, start: 0, end: Infinity, freedTables });
+export function flushTlbMm(m: Machine, mm: MmId, freedTables = false, sendIpi = nativeShouldFlush): CpuId[] {
+  return flushTlbMmRange(m, { mm, start: 0, end: Infinity, freedTables }, sendIpi);
 }
 
 /**

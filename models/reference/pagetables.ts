@@ -1,10 +1,11 @@
 import { folioNrPages } from '../machine/geometry';
 import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
 import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
-import type { Machine } from '../machine/state';
+import type { Cpu, Machine } from '../machine/state';
 import { allocTableFrame, folioAt, frameAt } from '../machine/frames';
 import { pmdAt, pmdStart, setPmd, tableEntries } from '../machine/pgtable';
-import { flushTlbMm, flushTlbPage, flushTlbRange } from '../machine/tlb';
+import type { FlushInfo } from '../machine/tlb';
+import { flushTlbMm, flushTlbPage, flushTlbRange, nativeShouldFlush } from '../machine/tlb';
 import { callRcu } from '../machine/rcu';
 import type { LeafPmd } from '../machine/pte';
 import { PMD_NONE } from '../machine/pte';
@@ -17,7 +18,7 @@ import { RmapPaths } from './rmap';
 export abstract class PageTablePaths extends RmapPaths {
   /** Mirrors `flush_tlb_page()` (arch/x86/include/asm/tlbflush.h, 6.12). */
   flushTlbPage(m: Machine, mm: MmId, v: Vpn): void {
-    this.flushIpiWaitsForIrqsOff(m, flushTlbPage(m, mm, v));
+    this.flushIpiWaitsForIrqsOff(m, flushTlbPage(m, mm, v, this.sendFlushIpi));
   }
 
   /**
@@ -26,12 +27,25 @@ export abstract class PageTablePaths extends RmapPaths {
    * too (should_flush_tlb()). The IPI is synchronous (on_each_cpu_cond_mask(..., wait=true)).
    */
   flushTlbRange(m: Machine, mm: MmId, start: number, end: number, freedTables = false): void {
-    this.flushIpiWaitsForIrqsOff(m, flushTlbRange(m, mm, start, end, freedTables));
+    this.flushIpiWaitsForIrqsOff(m, flushTlbRange(m, mm, start, end, freedTables, this.sendFlushIpi));
   }
 
   /** Mirrors `flush_tlb_mm()` (arch/x86/include/asm/tlbflush.h, 6.12): TLB_FLUSH_ALL, with `freed_tables` as given. */
   flushTlbMm(m: Machine, mm: MmId, freedTables = false): void {
-    this.flushIpiWaitsForIrqsOff(m, flushTlbMm(m, mm, freedTables));
+    this.flushIpiWaitsForIrqsOff(m, flushTlbMm(m, mm, freedTables, this.sendFlushIpi));
+  }
+
+  /** `shouldFlushTlb` bound to this kernel, as the machine's flush calls it. */
+  private readonly sendFlushIpi = (c: Cpu, info: FlushInfo): boolean => this.shouldFlushTlb(c, info);
+
+  /**
+   * Mirrors `native_flush_tlb_multi()`'s target test (arch/x86/mm/tlb.c, 6.12): with
+   * `freed_tables` every CPU of mm_cpumask (`on_each_cpu_mask()`), lazy ones included, since a
+   * lazy CPU still walks the mm's tables speculatively; otherwise `should_flush_tlb()`: not lazy,
+   * and the mm loaded.
+   */
+  shouldFlushTlb(c: Cpu, info: FlushInfo): boolean {
+    return nativeShouldFlush(c, info);
   }
 
   /**
