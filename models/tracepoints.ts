@@ -6,7 +6,6 @@
 
 /** Fired by the machine's RCU for any kernel: a table free had to wait for a lockless walker. */
 export const MACHINE_TRACEPOINTS = [
-  'RCU table free waits for a GUP-fast walk',
   'RCU table free waits for a pte_offset_map() reader',
   'speculative TLB entry recorded at PTE change',
   'flush dropped a speculative TLB entry',

@@ -25,15 +25,24 @@ const BATCHED_TRACEPOINTS = [
   'fork copied a PTE batch',
   'fork batch fell back for a pinned page',
   'gup grabbed a folio run once',
-  'table batch freed by RCU',
-  'RCU table free waits for a GUP-fast walk',
-  'RCU table free waits for a pte_offset_map() reader',
+  'flush IPI waited for a GUP-fast walk',
+  'exit waited for a pte_offset_map() reader',
 ] as const;
+/** The x86 TLB states (arch/x86/mm/tlb.c) every kernel's check must reach. */
+const X86_TLB_TRACEPOINTS = [
+  'speculative TLB entry recorded at PTE change',
+  'flush dropped a speculative TLB entry',
+  'table pointer cached by a CPU with the mm loaded',
+  'flush skipped a lazy CPU',
+  'freed_tables flush reached a lazy CPU',
+] as const;
+const RCU_TABLE_FREE_TRACEPOINTS = ['table batch freed by RCU', 'RCU table free waits for a pte_offset_map() reader'] as const;
 const MIGRC_TRACEPOINTS = ['migrc deferred a flush', 'migrc released by write fault', 'migrc released by tick'] as const;
 
 export const TRACEPOINTS_BY_KERNEL = {
-  batched: [...BATCHED_TRACEPOINTS, ...MIGRC_TRACEPOINTS],
-  'batched-no-migrc': [...BATCHED_TRACEPOINTS],
+  batched: [...BATCHED_TRACEPOINTS, ...X86_TLB_TRACEPOINTS, ...RCU_TABLE_FREE_TRACEPOINTS, ...MIGRC_TRACEPOINTS],
+  'batched-no-migrc': [...BATCHED_TRACEPOINTS, ...X86_TLB_TRACEPOINTS, ...RCU_TABLE_FREE_TRACEPOINTS],
+  'batched-no-rcu-table-free': [...BATCHED_TRACEPOINTS, ...X86_TLB_TRACEPOINTS, ...MIGRC_TRACEPOINTS],
 } as const;
 
 /** The property for one registered kernel (one test file each, so vitest runs them in parallel). */
