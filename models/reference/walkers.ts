@@ -134,7 +134,13 @@ export abstract class WalkerPaths extends GupPaths {
     return pteNow !== undefined && pteSame(pteNow, w.pte);
   }
 
-  /** Mirrors `pte_offset_map()` (mm/pgtable-generic.c): `rcu_read_lock()`, read the PMD, hold the table. */
+  /**
+   * Mirrors `pte_offset_map()` → `__pte_offset_map()` (mm/pgtable-generic.c, 6.12):
+   * `rcu_read_lock()`, read the PMD, hold the table. The reader is one a real kernel has: it holds
+   * the mmap read lock of `mm` (or an rmap lock of the VMA), so exit's `free_pgtables()` waits for
+   * it (mmapWriteLockWaitsForReaders) and only PT reclaim, under the mmap read lock, frees a table
+   * under it. It does not switch the CPU's mm: it may be an rmap walker or a remote lock holder.
+   */
   pteOffsetMapWalk(m: Machine, cpu: CpuId, mm: MmId, v: Vpn): OpResult {
     if (this.cpuBusyWalking(m, cpu)) return noop('cpu already walking');
     const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
