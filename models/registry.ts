@@ -16,6 +16,7 @@ import { MigrcAsPosted } from './migrcAsPosted/MigrcAsPosted';
  */
 export type KernelRole = 'kernel' | 'mutant' | 'posted-patch';
 import { BatchedGupRuns } from './batched/gupRuns';
+import { BatchedNoRcuTableFree } from './batched/BatchedNoRcuTableFree';
 
 /** A registered kernel: a name, one line on what it is, and how to make one. */
 export interface KernelEntry {
@@ -68,6 +69,12 @@ export const KERNELS: readonly KernelEntry[] = [
     summary: 'a proposal beyond 6.12: the batched kernel with GUP grabbing each run of PTE-mapped subpages of one folio once (6.12 batches only PMD leaves)',
     role: 'kernel',
     make: () => new BatchedGupRuns(),
+  },
+  {
+    name: 'batched-no-rcu-table-free',
+    summary: 'the batched kernel on x86 without MMU_GATHER_RCU_TABLE_FREE: page tables freed right after the freed_tables flush IPI, which waits for GUP-fast; no PT reclaim',
+    role: 'kernel',
+    make: () => new BatchedNoRcuTableFree(),
   },
   ...MUTANTS.map((mu) => ({ name: mu.name, summary: `${mu.breaks} (${mu.violates})`, role: 'mutant' as const, make: mu.make })),
 ];

@@ -5,7 +5,16 @@
  */
 
 /** Fired by the machine's RCU for any kernel: a table free had to wait for a lockless walker. */
-export const MACHINE_TRACEPOINTS = ['RCU table free waits for a GUP-fast walk', 'RCU table free waits for a pte_offset_map() reader'] as const;
+export const MACHINE_TRACEPOINTS = [
+  'RCU table free waits for a pte_offset_map() reader',
+  'speculative TLB entry recorded at PTE change',
+  'flush dropped a speculative TLB entry',
+  'table pointer cached by a CPU with the mm loaded',
+  'flush skipped a lazy CPU',
+  'freed_tables flush reached a lazy CPU',
+  'flush IPI waited for a GUP-fast walk',
+  'exit waited for a pte_offset_map() reader',
+] as const;
 
 /** Where MIGRC gives its deferral up (flushes and frees the pending source folios). */
 export const MIGRC_RELEASE_POINTS = ['write fault', 'mprotect', 'memory pressure', 'tick'] as const;

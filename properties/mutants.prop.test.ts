@@ -22,9 +22,9 @@ import { killMutant } from '../src/mutants/killMutant';
  * more seeds is `mmcheck mutants --seeds 5`.
  *
  * The seed is fixed, not random, because the check is "killed within the budget with the expected
- * oracle and a short counterexample" — a statement about one reproducible run. Seed 3 is one where
- * semi-rcu-single-table is first caught by its hazard rather than by the divergence its IPI
- * causes when it ends an unrelated GUP-fast walk early (see that mutant's header).
+ * oracle and a short counterexample" — a statement about one reproducible run. (Seed 3 was chosen
+ * when semi-rcu-single-table's IPI could end an unrelated GUP-fast walk early and diverge first;
+ * it no longer does, and the seed was kept.)
  */
 const SEED = 3;
 const BUDGET = { geometry: geometry('small'), runs: 3000, maxOps: 60 } as const;

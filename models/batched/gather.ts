@@ -139,13 +139,13 @@ export abstract class BatchedGather extends ReferenceKernel {
   }
 
   /**
-   * Mirrors `tlb_flush()` (include/asm-generic/tlb.h): the whole mm for a fullmm gather, else the
-   * tracked range. Simplified: x86's 33-page ceiling that turns a range into a full flush is the
-   * machine's business, not the gather's.
+   * Mirrors x86's `tlb_flush()` (arch/x86/include/asm/tlb.h, 6.12): `flush_tlb_mm_range()` of the
+   * whole mm for a fullmm gather, else of the tracked range, with `tlb->freed_tables`. Simplified:
+   * x86's 33-page ceiling that turns a range into a full flush is the machine's business (row 25).
    */
   tlbFlush(m: Machine, tlb: MmuGather): void {
-    if (tlb.fullmm) this.flushTlbMm(m, tlb.mm);
-    else if (tlb.end > tlb.start) this.flushTlbRange(m, tlb.mm, tlb.start, tlb.end);
+    if (tlb.fullmm) this.flushTlbMm(m, tlb.mm, tlb.freedTables);
+    else if (tlb.end > tlb.start) this.flushTlbRange(m, tlb.mm, tlb.start, tlb.end, tlb.freedTables);
   }
 
   /** Mirrors `__tlb_reset_range()` (include/asm-generic/tlb.h). */

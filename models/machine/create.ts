@@ -36,6 +36,10 @@ export function createMachine(g: Geometry): Machine {
     cpus: Array.from({ length: g.nrCpus }, (_, i) => ({
       id: cpuId(i),
       tlb: new Map(),
+      pwc: new Map(),
+      loadedMm: null,
+      lazy: false,
+      lazyMissedFlush: false,
       irqsDisabled: false,
       inRcuReader: false,
       quiescentSeq: 0,

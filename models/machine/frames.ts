@@ -3,12 +3,13 @@ import type { Pfn } from './ids';
 import { pfn as asPfn } from './ids';
 import type { Folio, Frame, Machine } from './state';
 import { ModelViolationError } from './violation';
-import { findTlbEntryFor } from './tlb';
+import { findPwcEntryFor, findTlbEntryFor } from './tlb';
 
 /**
  * The frame allocator and the hazard checks at free time: a frame must not be freed while a TLB
- * entry still translates to it (tlb.h: unhook, TLB invalidate, then free), and a page-table frame
- * must not be freed while a walker holds it or a PMD still points to it.
+ * entry — used or possibly filled speculatively — still translates to it (tlb.h: unhook, TLB
+ * invalidate, then free), and a page-table frame must not be freed while a walker holds it, a
+ * CPU's paging-structure cache may point to it, or a PMD still points to it.
  *
  * First fit from the lowest PFN, so freed frames are reused at once: that is what turns a missing
  * flush into an observable use-after-free.
@@ -157,6 +158,18 @@ export function freeTableFrame(m: Machine, table: Pfn): void {
         walker: w.kind,
       });
     }
+  }
+  const cached = findPwcEntryFor(m, table, f.gen);
+  if (cached !== undefined) {
+    throw new ModelViolationError({
+      code: 'table_freed_with_cached_pointer',
+      step: m.clock.step,
+      table,
+      cpu: cached.cpu.id,
+      mm: cached.mm,
+      pmdIndex: cached.pmdIndex,
+      lazy: cached.cpu.lazy,
+    });
   }
   for (const mm of m.mms) {
     mm.pmds.forEach((pmd, i) => {

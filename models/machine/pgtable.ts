@@ -3,6 +3,7 @@ import { vpn as asVpn } from './ids';
 import type { PmdEntry, Pte } from './pte';
 import type { Machine, Mm } from './state';
 import { frameAt } from './frames';
+import { recordStalePmd, recordStaleTranslation } from './tlb';
 
 /** Plain accessors for page tables: no kernel policy here, only addressing. */
 
@@ -23,8 +24,12 @@ export function pmdAt(m: Machine, mm: MmId, i: number): PmdEntry {
   return e;
 }
 
+/** Write PMD slot i; CPUs that have the mm loaded may keep what it held before (tlb.ts). */
 export function setPmd(m: Machine, mm: MmId, i: number, e: PmdEntry): void {
-  mmAt(m, mm).pmds[i] = e;
+  const pmds = mmAt(m, mm).pmds;
+  const old = pmds[i];
+  if (old !== undefined) recordStalePmd(m, mm, i, old, e);
+  pmds[i] = e;
 }
 
 /** The PTE slots of a table frame. */
@@ -45,7 +50,11 @@ export function pteAt(m: Machine, mm: MmId, v: Vpn): Pte | null {
 export function setPte(m: Machine, mm: MmId, v: Vpn, pte: Pte): void {
   const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
   if (pmd.kind !== 'table') throw new Error(`set_pte_at on mm ${mm} vpn ${v} without a PTE table`);
-  tableEntries(m, pmd.table)[pteIndexOf(m, v)] = pte;
+  const entries = tableEntries(m, pmd.table);
+  const old = entries[pteIndexOf(m, v)];
+  // CPUs that have the mm loaded may hold the old translation without ever having used it.
+  if (old !== undefined) recordStaleTranslation(m, mm, v, old, pte);
+  entries[pteIndexOf(m, v)] = pte;
 }
 
 /** Every virtual page an mm has. */

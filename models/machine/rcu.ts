@@ -21,7 +21,9 @@ export function callRcu(m: Machine, action: RcuAction): void {
   for (const c of m.cpus) {
     const w = c.walker;
     if (w === null || w.table === null || !action.tables.includes(w.table)) continue;
-    mark(m, w.kind === 'pteOffsetMap' ? 'RCU table free waits for a pte_offset_map() reader' : 'RCU table free waits for a GUP-fast walk');
+    // A GUP-fast walk on a table being freed never gets here: the freed_tables flush before
+    // call_rcu() waited for its IRQs-off section (WalkerPaths.flushIpiWaitsForIrqsOff).
+    if (w.kind === 'pteOffsetMap') mark(m, 'RCU table free waits for a pte_offset_map() reader');
   }
   m.rcu.callbacks.push({ waitFor, action });
 }

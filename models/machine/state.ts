@@ -130,12 +130,52 @@ export interface TlbEntry {
   readonly dirty: boolean;
   /** The frame's allocation generation when the entry was filled. */
   readonly gen: number;
+  /**
+   * Never used by an access on this CPU: recorded when the PTE it translates was changed while
+   * the CPU had the mm loaded, because x86 may have filled it speculatively (any present PTE
+   * reachable from a loaded CR3). It behaves exactly like a used entry; the flag is for reports.
+   */
+  readonly speculative: boolean;
+}
+
+/**
+ * A paging-structure-cache entry (Intel SDM vol. 3 §4.10.3, the PDE cache): the CPU remembers
+ * that PMD slot `pmdIndex` of `mm` pointed to PTE table `table`, and may walk through it without
+ * reading the PMD again. Recorded for every CPU that has the mm loaded when the PMD stops pointing
+ * there (it may have cached it speculatively); dropped by any flush executed on the CPU for that
+ * mm (INVLPG and CR3 writes invalidate the PCID's paging-structure caches), so only a CPU that a
+ * flush skipped — a lazy one, for a flush without freed_tables — keeps it.
+ */
+export interface PwcEntry {
+  readonly mm: MmId;
+  readonly pmdIndex: number;
+  readonly table: Pfn;
+  /** The table frame's generation when the pointer was cached. */
+  readonly gen: number;
 }
 
 export interface Cpu {
   readonly id: CpuId;
   /** Keyed by tlbKey(mm, vpn). Entries stay until a flush removes them: staleness is real state. */
   readonly tlb: Map<number, TlbEntry>;
+  /** Paging-structure caches, keyed by pwcKey(mm, pmdIndex). */
+  readonly pwc: Map<number, PwcEntry>;
+  /**
+   * cpu_tlbstate.loaded_mm (arch/x86/mm/tlb.c): the mm whose page tables CR3 points to, null for
+   * init_mm. A CPU switches (switch_mm_irqs_off()) only when it accesses or walks an mm.
+   */
+  loadedMm: MmId | null;
+  /**
+   * cpu_tlbstate_shared.is_lazy: the CPU runs a kernel thread (the model: time passed, `tick`)
+   * with the last user mm still in CR3 (enter_lazy_tlb()). It makes no user access, but the
+   * hardware may still walk that mm's tables speculatively.
+   */
+  lazy: boolean;
+  /**
+   * A flush of `loadedMm` skipped this lazy CPU (should_flush_tlb()): its tlb_gen is behind, so
+   * switch_mm_irqs_off() back to the mm flushes everything (paging-structure caches included).
+   */
+  lazyMissedFlush: boolean;
   /** local_irq_save() is in effect (a GUP-fast walk). */
   irqsDisabled: boolean;
   /** Inside rcu_read_lock() (a pte_offset_map() reader). */
@@ -258,4 +298,8 @@ export interface Stats {
 
 export function tlbKey(mm: MmId, v: Vpn): number {
   return mm * 0x100000 + v;
+}
+
+export function pwcKey(mm: MmId, pmdIndex: number): number {
+  return mm * 0x100000 + pmdIndex;
 }

@@ -6,7 +6,7 @@ import type { WalkerKind } from './state';
  * index of the op during which (or after which) the check failed.
  *
  * Hazards (the machine reports them, like hardware reporting misuse): free_with_stale_tlb,
- * table_freed_under_walker, table_freed_while_linked, stale_tlb_divergent_write,
+ * table_freed_under_walker, table_freed_while_linked, table_freed_with_cached_pointer, stale_tlb_divergent_write,
  * tlb_use_after_free, handle_use_after_free. Kernel self-checks (VM_WARN_ON): kernel_warn,
  * model_crash for any other exception a kernel raised, step_timeout for an op that never ended.
  * Ledger audit: refcount_mismatch … deferred_split_missing. User-visible memory: stale_read,
@@ -27,6 +27,20 @@ export type Violation =
       readonly table: Pfn;
       readonly cpu: CpuId;
       readonly walker: WalkerKind;
+    }
+  /**
+   * A PTE table freed while a CPU's paging-structure cache may still point to it: that CPU (lazy
+   * or not, as long as its CR3 is the mm's) may walk through the pointer speculatively at any
+   * time, reading a reused frame as PTEs and setting accessed bits in it.
+   */
+  | {
+      readonly code: 'table_freed_with_cached_pointer';
+      readonly step: number;
+      readonly table: Pfn;
+      readonly cpu: CpuId;
+      readonly mm: MmId;
+      readonly pmdIndex: number;
+      readonly lazy: boolean;
     }
   | {
       readonly code: 'table_freed_while_linked';

@@ -15,6 +15,8 @@ import { migrcFreesSource } from './migrcFreesSource';
 import { migrcNoGiveupOnWrite } from './migrcNoGiveupOnWrite';
 import { noFlushWhenGatherFull } from './noFlushWhenGatherFull';
 import { semiRcuSingleTable } from './semiRcuSingleTable';
+import { tableFreeNoFreedTables } from './tableFreeNoFreedTables';
+import { flushSkipsLazyCpus } from './flushSkipsLazyCpus';
 import { tableBatchNoRcu } from './tableBatchNoRcu';
 import { zapDropsOneRefPerBatch } from './zapDropsOneRefPerBatch';
 
@@ -39,6 +41,9 @@ export const MUTANTS: readonly MutantSpec[] = [
   // seed 003: page-table freeing
   semiRcuSingleTable,
   tableBatchNoRcu,
+  // x86 TLB: paging-structure caches and lazy-TLB CPUs (arch/x86/mm/tlb.c)
+  tableFreeNoFreedTables,
+  flushSkipsLazyCpus,
   // seed 004: GUP on compound pages
   gupSubpageOffsetShift,
   gupOneRefForN,

@@ -10,13 +10,13 @@ import { defineMutant } from './mutant';
  * to every CPU) and then an immediate free — instead of through RCU. This is 6.12's
  * `tlb_remove_table_one()`, the path `tlb_remove_table()` takes when the GFP_NOWAIT table batch
  * page cannot be allocated; here that allocation always fails, so every table takes it.
- * Violates: seed 003 ("free page table pages by RCU instead of semi RCU"): the IPI waits for
- * GUP-fast's IRQs-off walk but not for a `pte_offset_map()` reader, which holds only
- * rcu_read_lock() and keeps dereferencing the table after taking the IPI.
- * Caught by: the table_freed_under_walker hazard. (The IPI also ends every in-flight GUP-fast
- * walk at once, where the reference's walk ends only at its walkEnd; in about half of the seeds
- * that divergence shows first. It is not this bug being caught: a correct kernel that sends the
- * IPI *and* frees by RCU diverges the same way, so it is not listed in caughtBy.)
+ * Violates: seed 003 ("free page table pages by RCU instead of semi RCU"): with PT reclaim (6.14,
+ * under the mmap read lock) a `pte_offset_map()` reader can be on the table; the IPI waits for
+ * GUP-fast's IRQs-off walk but not for that reader, which holds only rcu_read_lock() on the table
+ * and keeps dereferencing it after taking the IPI. For munmap/exit tables the semi-RCU free is
+ * correct (no RCU-only reader reaches them: exit takes the mmap write lock, `free_pgtables()`
+ * unlinks the VMAs first), so only a reclaimed table shows the bug.
+ * Caught by: the table_freed_under_walker hazard, on a reclaimed table under a pte_offset_map() reader.
  */
 export class SemiRcuSingleTable extends BatchedKernel {
   override readonly name: string = 'semi-rcu-single-table';
@@ -34,6 +34,6 @@ export class SemiRcuSingleTable extends BatchedKernel {
 
 export const semiRcuSingleTable: MutantSpec = defineMutant(SemiRcuSingleTable, {
   breaks: 'a single page table freed after an IPI instead of an RCU grace period',
-  violates: 'seed 003: an IPI does not wait for rcu_read_lock() readers (pte_offset_map)',
+  violates: 'seed 003: PT reclaim runs under the mmap read lock, where an IPI does not wait for a pte_offset_map() reader',
   caughtBy: ['table_freed_under_walker'],
 });

@@ -8,11 +8,14 @@ import { defineMutant } from './mutant';
 /**
  * Breaks: `tlb_remove_table_free()` frees the batch of page tables right after the TLB
  * invalidation (`__tlb_remove_table()` for each) instead of `call_rcu(tlb_remove_table_rcu)`,
- * as if MMU_GATHER_RCU_TABLE_FREE were off while lockless walkers still rely on it.
- * Violates: seed 003: table freeing must wait for lockless walkers — RCU covers both GUP-fast's
- * IRQs-off walk and a `pte_offset_map()` reader's rcu_read_lock() section; kernel-semantics §9
- * (a freed table is unreachable from any IRQs-off walker and any RCU reader).
- * Caught by: the table_freed_under_walker hazard.
+ * in a kernel that has PT reclaim (6.14 mm/pt_reclaim.c, which needs MMU_GATHER_RCU_TABLE_FREE).
+ * Violates: seed 003: PT reclaim frees an empty PTE table from the DONTNEED zap under the mmap
+ * *read* lock, so a `pte_offset_map()` reader (mmap read lock or rmap lock, then only
+ * rcu_read_lock() on the table) can be on it; the flush IPI does not wait for such a reader, only
+ * a grace period does. (For munmap/exit the same free is correct: the freed_tables IPI waits for
+ * GUP-fast, and no RCU-only reader can reach tables `free_pgtables()` frees — that is the
+ * registered kernel `batched-no-rcu-table-free`.)
+ * Caught by: the table_freed_under_walker hazard, on a reclaimed table under a pte_offset_map() reader.
  */
 export class TableBatchNoRcu extends BatchedKernel {
   override readonly name: string = 'table-batch-no-rcu';
@@ -23,7 +26,7 @@ export class TableBatchNoRcu extends BatchedKernel {
 }
 
 export const tableBatchNoRcu: MutantSpec = defineMutant(TableBatchNoRcu, {
-  breaks: 'a batch of page tables freed right after the flush, without an RCU grace period',
-  violates: 'seed 003: lockless walkers (GUP-fast, pte_offset_map) need the RCU table free',
+  breaks: 'a batch of page tables freed right after the flush, without an RCU grace period, with PT reclaim',
+  violates: 'seed 003: PT reclaim runs under the mmap read lock, where an IPI does not wait for a pte_offset_map() reader',
   caughtBy: ['table_freed_under_walker'],
 });

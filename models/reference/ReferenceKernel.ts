@@ -2,6 +2,7 @@ import type { MmId } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { liveMms, pmdAt, pmdStart, setPmd } from '../machine/pgtable';
 import { rcuRunReadyCallbacks } from '../machine/rcu';
+import { enterLazyTlb } from '../machine/tlb';
 import type { OpResult } from '../result';
 import { noop } from '../result';
 import { WalkerPaths } from './walkers';
@@ -29,6 +30,7 @@ export class ReferenceKernel extends WalkerPaths {
   /** exit(): tear the mm down. A no-op for the last live mm, so a sequence always has one. */
   exitMm(m: Machine, mm: MmId): OpResult {
     if (liveMms(m).length <= 1) return noop('last live mm');
+    this.mmapWriteLockWaitsForReaders(m, mm);
     this.exitMmap(m, mm);
     return { kind: 'done' };
   }
@@ -43,13 +45,17 @@ export class ReferenceKernel extends WalkerPaths {
     if (pmd.kind !== 'table') return noop('no PTE table');
     if (!this.tableIsEmpty(m, pmd.table)) return noop('PTE table not empty');
     setPmd(m, mm, i, { kind: 'none' });
-    this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + m.geometry.ptrsPerPte);
+    this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + m.geometry.ptrsPerPte, true);
     this.freePteTable(m, pmd.table);
     return { kind: 'done' };
   }
 
-  /** Time passes: grace periods that can end do, and their callbacks run. */
+  /**
+   * Time passes: grace periods that can end do, and their callbacks run; every CPU not inside a
+   * walk runs a kernel thread for a while and so enters lazy TLB mode (`enter_lazy_tlb()`).
+   */
   tick(m: Machine): OpResult {
+    for (const c of m.cpus) enterLazyTlb(m, c.id);
     rcuRunReadyCallbacks(m);
     return { kind: 'done' };
   }

@@ -5,7 +5,7 @@ import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
 import { folioAt, folioHead, frameAt } from '../machine/frames';
 import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
-import { tlbFill, tlbInvalidateLocal } from '../machine/tlb';
+import { switchMm, tlbFill, tlbInvalidateLocal } from '../machine/tlb';
 import { accessThroughTlb } from '../machine/userAccess';
 import type { OpResult } from '../result';
 import { noop } from '../result';
@@ -25,7 +25,7 @@ export abstract class FaultPaths extends PageTablePaths {
    * `handle_mm_fault()` (mm/memory.c); no kernel function of its own.
    */
   userAccess(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, write: boolean, value: number): OpResult {
-    mmAt(m, mm).cpumask[cpu] = true;
+    switchMm(m, cpu, mm); // switch_mm_irqs_off(): the access runs in a task of this mm
     for (let attempt = 0; attempt < 3; attempt++) {
       const hw = accessThroughTlb(m, cpu, mm, v, write, value);
       if (hw.kind === 'hit') return { kind: 'value', value: hw.value };

@@ -1,3 +1,4 @@
+import { switchMm } from '../machine/tlb';
 import type { CpuId, HandleId, MmId, Pfn, Vpn } from '../machine/ids';
 import { handleId as asHandleId, pfn as asPfn, vpn as asVpn } from '../machine/ids';
 import type { GupHandle, GupPage, Machine } from '../machine/state';
@@ -31,7 +32,7 @@ export abstract class GupPaths extends MigratePaths {
    */
   getUserPages(m: Machine, cpu: CpuId, mm: MmId, start: Vpn, nr: number, flags: GupFlags): OpResult {
     if (m.handles.length >= m.geometry.maxHandles) return noop('too many GUP handles');
-    mmAt(m, mm).cpumask[cpu] = true;
+    switchMm(m, cpu, mm); // switch_mm_irqs_off(): the access runs in a task of this mm
     if (flags.pin) mmAt(m, mm).hasPinned = true; // mm_set_has_pinned_flag(), before any pin
     const { start: s, end } = this.clipRange(m, start, nr);
     const pages: GupPage[] = [];

@@ -1,10 +1,11 @@
 import { folioNrPages } from '../machine/geometry';
-import type { MmId, Pfn, Vpn } from '../machine/ids';
+import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
 import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
-import type { Machine } from '../machine/state';
+import type { Cpu, Machine } from '../machine/state';
 import { allocTableFrame, folioAt, frameAt } from '../machine/frames';
 import { pmdAt, pmdStart, setPmd, tableEntries } from '../machine/pgtable';
-import { flushTlbMm, flushTlbPage, flushTlbRange } from '../machine/tlb';
+import type { FlushInfo } from '../machine/tlb';
+import { flushTlbMm, flushTlbPage, flushTlbRange, nativeShouldFlush } from '../machine/tlb';
 import { callRcu } from '../machine/rcu';
 import type { LeafPmd } from '../machine/pte';
 import { PMD_NONE } from '../machine/pte';
@@ -15,20 +16,43 @@ import { RmapPaths } from './rmap';
  * freeing a PTE table only once no walker of either kind can still reach it.
  */
 export abstract class PageTablePaths extends RmapPaths {
-  /** Mirrors `flush_tlb_page()` (arch/x86/include/asm/tlbflush.h). */
+  /** Mirrors `flush_tlb_page()` (arch/x86/include/asm/tlbflush.h, 6.12). */
   flushTlbPage(m: Machine, mm: MmId, v: Vpn): void {
-    flushTlbPage(m, mm, v);
+    this.flushIpiWaitsForIrqsOff(m, flushTlbPage(m, mm, v, this.sendFlushIpi));
   }
 
-  /** Mirrors `flush_tlb_range()` (arch/x86/include/asm/tlbflush.h): [start, end) in pages. */
-  flushTlbRange(m: Machine, mm: MmId, start: number, end: number): void {
-    flushTlbRange(m, mm, start, end);
+  /**
+   * Mirrors `flush_tlb_range()` / `flush_tlb_mm_range()` (arch/x86/mm/tlb.c, 6.12): [start, end)
+   * in pages; `freedTables` is `flush_tlb_info.freed_tables`, which makes the IPI reach lazy CPUs
+   * too (should_flush_tlb()). The IPI is synchronous (on_each_cpu_cond_mask(..., wait=true)).
+   */
+  flushTlbRange(m: Machine, mm: MmId, start: number, end: number, freedTables = false): void {
+    this.flushIpiWaitsForIrqsOff(m, flushTlbRange(m, mm, start, end, freedTables, this.sendFlushIpi));
   }
 
-  /** Mirrors `flush_tlb_mm()` (arch/x86/include/asm/tlbflush.h). */
-  flushTlbMm(m: Machine, mm: MmId): void {
-    flushTlbMm(m, mm);
+  /** Mirrors `flush_tlb_mm()` (arch/x86/include/asm/tlbflush.h, 6.12): TLB_FLUSH_ALL, with `freed_tables` as given. */
+  flushTlbMm(m: Machine, mm: MmId, freedTables = false): void {
+    this.flushIpiWaitsForIrqsOff(m, flushTlbMm(m, mm, freedTables, this.sendFlushIpi));
   }
+
+  /** `shouldFlushTlb` bound to this kernel, as the machine's flush calls it. */
+  private readonly sendFlushIpi = (c: Cpu, info: FlushInfo): boolean => this.shouldFlushTlb(c, info);
+
+  /**
+   * Mirrors `native_flush_tlb_multi()`'s target test (arch/x86/mm/tlb.c, 6.12): with
+   * `freed_tables` every CPU of mm_cpumask (`on_each_cpu_mask()`), lazy ones included, since a
+   * lazy CPU still walks the mm's tables speculatively; otherwise `should_flush_tlb()`: not lazy,
+   * and the mm loaded.
+   */
+  shouldFlushTlb(c: Cpu, info: FlushInfo): boolean {
+    return nativeShouldFlush(c, info);
+  }
+
+  /**
+   * A flush IPI sent to `cpus` is taken by a CPU with IRQs off only when its IRQs-off section
+   * ends (smp_call_function_many_cond() waits for every target): see WalkerPaths.
+   */
+  abstract flushIpiWaitsForIrqsOff(m: Machine, cpus: readonly CpuId[]): void;
 
   /** Mirrors `__pte_alloc()` (mm/memory.c): make PMD slot `i` point to a PTE table, allocating one if it is none. */
   pteAlloc(m: Machine, mm: MmId, i: number): Pfn {

@@ -6,6 +6,8 @@ import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt, tableEntries } from '../machi
 import type { PmdEntry, Pte } from '../machine/pte';
 import { pmdSame, pteSame } from '../machine/pte';
 import { walkerEnter, walkerExit } from '../machine/rcu';
+import { switchMm } from '../machine/tlb';
+import { mark } from '../machine/marks';
 import type { OpResult } from '../result';
 import { noop } from '../result';
 import { GupPaths } from './gup';
@@ -29,7 +31,7 @@ export abstract class WalkerPaths extends GupPaths {
   gupFastWalk(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pin: boolean, write: boolean): OpResult {
     if (this.cpuBusyWalking(m, cpu)) return noop('cpu already walking');
     const mmState = mmAt(m, mm);
-    mmState.cpumask[cpu] = true;
+    switchMm(m, cpu, mm);
     if (pin) mmState.hasPinned = true;
     const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
     // Nothing to walk (a none PMD, or a migration entry: !pmd_present() in gup_fast_pmd_range()):
@@ -134,7 +136,13 @@ export abstract class WalkerPaths extends GupPaths {
     return pteNow !== undefined && pteSame(pteNow, w.pte);
   }
 
-  /** Mirrors `pte_offset_map()` (mm/pgtable-generic.c): `rcu_read_lock()`, read the PMD, hold the table. */
+  /**
+   * Mirrors `pte_offset_map()` → `__pte_offset_map()` (mm/pgtable-generic.c, 6.12):
+   * `rcu_read_lock()`, read the PMD, hold the table. The reader is one a real kernel has: it holds
+   * the mmap read lock of `mm` (or an rmap lock of the VMA), so exit's `free_pgtables()` waits for
+   * it (mmapWriteLockWaitsForReaders) and only PT reclaim, under the mmap read lock, frees a table
+   * under it. It does not switch the CPU's mm: it may be an rmap walker or a remote lock holder.
+   */
   pteOffsetMapWalk(m: Machine, cpu: CpuId, mm: MmId, v: Vpn): OpResult {
     if (this.cpuBusyWalking(m, cpu)) return noop('cpu already walking');
     const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
@@ -180,23 +188,58 @@ export abstract class WalkerPaths extends GupPaths {
    * to take it, before `tables` are freed. A CPU with IRQs off (GUP-fast) takes it only after its
    * walk has done its last read of the table — the recheck; a `pte_offset_map()` reader takes it at
    * once and keeps its table pointer.
-   *
-   * Simplified: only a walk that holds one of `tables` is made to finish its reads here (it
-   * rechecks now — and fails, since the PMD was cleared before the IPI — and hands its reference
-   * back at the next walkEnd, as without the IPI). A walk on any other table would take the IPI
-   * after its walk too, but when it ends is timing, not semantics; finishing it here would make
-   * its outcome depend on that timing and differ from a kernel that sends no IPI.
    */
   tlbRemoveTableSyncOne(m: Machine, tables: readonly Pfn[]): void {
-    for (const c of m.cpus) {
-      m.stats.tableSyncIpis++;
-      const w = c.walker;
-      if (!c.irqsDisabled || w === null || w.kind !== 'gupFast' || w.table === null || !tables.includes(w.table)) continue;
+    m.stats.tableSyncIpis += m.cpus.length;
+    this.ipiWaitsForIrqsOff(m, m.cpus.map((c) => c.id), (w) => w.table !== null && tables.includes(w.table));
+  }
+
+  /**
+   * A synchronous flush IPI (`smp_call_function_many_cond(..., wait=true)`, arch/x86/mm/tlb.c
+   * `native_flush_tlb_multi()`, 6.12) reached `cpus`: a CPU running GUP-fast with IRQs off takes
+   * it only once `gup_fast()` has done its last read of the table (its recheck), so the flush
+   * returns after the walk's reads. Simplified: only a walk whose table is no longer linked from
+   * its PMD is made to finish here — the one case where it matters, since the table may be freed
+   * right after; its recheck fails now as it would at walkEnd. Finishing walks whose recheck
+   * could still pass would make their outcome depend on when each kernel flushes.
+   */
+  flushIpiWaitsForIrqsOff(m: Machine, cpus: readonly CpuId[]): void {
+    this.ipiWaitsForIrqsOff(m, cpus, (w) => w.table !== null && !this.tableLinkedFrom(m, w));
+  }
+
+  /** The PMD the walk read still points to the table it holds. */
+  tableLinkedFrom(m: Machine, w: GupFastWalker): boolean {
+    const pmd = pmdAt(m, w.mm, pmdIndexOf(m, w.vpn));
+    return pmd.kind === 'table' && pmd.table === w.table;
+  }
+
+  /** The GUP-fast walks on `cpus` that `mustFinish` selects end their reads now (see Cpu.finishedWalk). */
+  ipiWaitsForIrqsOff(m: Machine, cpus: readonly CpuId[], mustFinish: (w: GupFastWalker) => boolean): void {
+    for (const id of cpus) {
+      const c = m.cpus[id];
+      const w = c?.walker;
+      if (c === undefined || !c.irqsDisabled || w === undefined || w === null || w.kind !== 'gupFast' || !mustFinish(w)) continue;
+      mark(m, 'flush IPI waited for a GUP-fast walk');
       c.finishedWalk = { walk: w, recheckPassed: this.gupFastRecheckAll(m, w) };
       walkerExit(m, c.id);
     }
   }
 
+  /**
+   * `mmap_write_lock()` as `exit_mmap()` takes it before `free_pgtables()` (mm/mmap.c, 6.12):
+   * it waits for every `pte_offset_map()` reader of the mm, which holds the mmap read lock (the
+   * model's readers are such readers, or rmap walkers that `unlink_anon_vmas()` waits for in
+   * `free_pgtables()`). The reader finishes its read and leaves first, so no RCU-only reader is
+   * ever on a table that munmap or exit frees: only PT reclaim, under the mmap read lock, meets one.
+   */
+  mmapWriteLockWaitsForReaders(m: Machine, mm: MmId): void {
+    for (const c of m.cpus) {
+      const w = c.walker;
+      if (w === null || w.kind !== 'pteOffsetMap' || w.mm !== mm) continue;
+      mark(m, 'exit waited for a pte_offset_map() reader');
+      this.pteUnmap(m, c.id);
+    }
+  }
 
   /** Every entry of the PTE table is none (the condition for reclaiming it). */
   tableIsEmpty(m: Machine, table: Pfn): boolean {

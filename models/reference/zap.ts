@@ -79,7 +79,7 @@ export abstract class ZapPaths extends FaultPaths {
       if (pmd.kind !== 'table') continue;
       this.warnOn(m, tableEntries(m, pmd.table).some((e) => e.kind !== 'none'), `freeing a non-empty PTE table of mm ${mm}`);
       setPmd(m, mm, i, { kind: 'none' });
-      this.flushTlbRange(m, mm, i * ppt, (i + 1) * ppt);
+      this.flushTlbRange(m, mm, i * ppt, (i + 1) * ppt, true);
       this.freePteTable(m, pmd.table);
     }
   }

@@ -26,21 +26,36 @@ const BATCHED_TRACEPOINTS = [
   'fork batch fell back for a pinned page',
   'gup-fast grabbed a PMD leaf once',
   'gup grabbed the rest of a PMD leaf once',
-  'table batch freed by RCU',
-  'RCU table free waits for a GUP-fast walk',
-  'RCU table free waits for a pte_offset_map() reader',
+  'flush IPI waited for a GUP-fast walk',
+  'exit waited for a pte_offset_map() reader',
 ] as const;
+/** The x86 TLB states (arch/x86/mm/tlb.c) every kernel's check must reach. */
+const X86_TLB_TRACEPOINTS = [
+  'speculative TLB entry recorded at PTE change',
+  'flush dropped a speculative TLB entry',
+  'table pointer cached by a CPU with the mm loaded',
+  'flush skipped a lazy CPU',
+  'freed_tables flush reached a lazy CPU',
+] as const;
+const RCU_TABLE_FREE_TRACEPOINTS = ['table batch freed by RCU', 'RCU table free waits for a pte_offset_map() reader'] as const;
 const MIGRC_TRACEPOINTS = ['migrc deferred a flush', 'migrc released by write fault', 'migrc released by tick'] as const;
 
 /** 6.15's large-folio COW reuse: a reuse and both reasons not to reuse must happen. */
 const COW615_TRACEPOINTS = ['large folio reused on COW', 'large folio COW: maybe mapped shared', 'large folio COW: extra reference'] as const;
 
 export const TRACEPOINTS_BY_KERNEL = {
-  batched: [...BATCHED_TRACEPOINTS, ...MIGRC_TRACEPOINTS],
-  'batched-no-migrc': [...BATCHED_TRACEPOINTS],
-  'batched-6.15': [...BATCHED_TRACEPOINTS, ...MIGRC_TRACEPOINTS, ...COW615_TRACEPOINTS],
+  batched: [...BATCHED_TRACEPOINTS, ...X86_TLB_TRACEPOINTS, ...RCU_TABLE_FREE_TRACEPOINTS, ...MIGRC_TRACEPOINTS],
+  'batched-no-migrc': [...BATCHED_TRACEPOINTS, ...X86_TLB_TRACEPOINTS, ...RCU_TABLE_FREE_TRACEPOINTS],
+  'batched-no-rcu-table-free': [...BATCHED_TRACEPOINTS, ...X86_TLB_TRACEPOINTS, ...MIGRC_TRACEPOINTS],
+  'batched-6.15': [...BATCHED_TRACEPOINTS, ...X86_TLB_TRACEPOINTS, ...RCU_TABLE_FREE_TRACEPOINTS, ...MIGRC_TRACEPOINTS, ...COW615_TRACEPOINTS],
   // Its slow path batches runs instead of page_increm, so it has no 'rest of a PMD leaf' grab.
-  'batched-gup-runs': [...BATCHED_TRACEPOINTS.filter((t) => t !== 'gup grabbed the rest of a PMD leaf once'), ...MIGRC_TRACEPOINTS, 'gup grabbed a folio run once'],
+  'batched-gup-runs': [
+    ...BATCHED_TRACEPOINTS.filter((t) => t !== 'gup grabbed the rest of a PMD leaf once'),
+    ...X86_TLB_TRACEPOINTS,
+    ...RCU_TABLE_FREE_TRACEPOINTS,
+    ...MIGRC_TRACEPOINTS,
+    'gup grabbed a folio run once',
+  ],
 } as const;
 
 /** The property for one registered kernel (one test file each, so vitest runs them in parallel). */

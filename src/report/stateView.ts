@@ -37,7 +37,8 @@ export function stateView(m: Machine): Map<string, string> {
   for (const c of m.cpus) {
     for (const e of c.tlb.values()) {
       const live = m.frames[e.pfn]?.gen === e.gen ? '' : ' STALE(frame reused or freed)';
-      out.set(`cpu${c.id}.tlb.mm${e.mm}.vpn${e.vpn}`, `pfn ${e.pfn}${e.writable ? ' w' : ''} gen ${e.gen}${live}`);
+      const spec = e.speculative ? ' speculative' : '';
+      out.set(`cpu${c.id}.tlb.mm${e.mm}.vpn${e.vpn}`, `pfn ${e.pfn}${e.writable ? ' w' : ''} gen ${e.gen}${spec}${live}`);
     }
     if (c.walker !== null) out.set(`cpu${c.id}.walker`, `${c.walker.kind} mm${c.walker.mm} vpn ${c.walker.vpn} table ${c.walker.table ?? '-'}`);
   }

@@ -1,0 +1,58 @@
+import type { MmId, Pfn } from '../machine/ids';
+import type { Machine } from '../machine/state';
+import { freeTableFrame } from '../machine/frames';
+import { pmdAt, pmdStart, setPmd } from '../machine/pgtable';
+import type { OpResult } from '../result';
+import { noop } from '../result';
+import { BatchedKernel } from './BatchedKernel';
+
+/**
+ * The batched kernel on x86 without MMU_GATHER_RCU_TABLE_FREE (6.12 selects it only `if
+ * PARAVIRT`): `__pte_free_tlb()` → `paravirt_tlb_remove_table()` → `tlb_remove_page()`, so a
+ * table is freed with the gather's pages, right after the flush, with no grace period and no
+ * `tlb_remove_table_sync_one()`. Correct, because:
+ * - the flush carries `freed_tables`, so `native_flush_tlb_multi()` sends it to every CPU of
+ *   mm_cpumask, lazy ones included, and waits for each (arch/x86/mm/tlb.c); a CPU in GUP-fast
+ *   has IRQs off and takes it only after the walk's last read of the table;
+ * - no RCU-only `pte_offset_map()` reader can be on a table munmap or exit frees:
+ *   `free_pgtables()` runs after the VMAs are unlinked from the rmap and, in `exit_mmap()`, under
+ *   the mmap write lock (ReferenceKernel.exitMm waits for readers).
+ * PT reclaim (6.14 mm/pt_reclaim.c), the path that frees a table under the mmap *read* lock, is
+ * not available in this configuration: PT_RECLAIM selects (6.14) or depends on (later)
+ * MMU_GATHER_RCU_TABLE_FREE. The model's `freeTable` op then stands for the one remaining way an
+ * empty PTE table goes outside munmap/exit, khugepaged's `retract_page_tables()` →
+ * `pte_free_defer()` (mm/pgtable-generic.c), which uses `call_rcu()` whatever the configuration.
+ * The table batch of the model still collects the tables (the kernel puts them in the page
+ * batch); what matters, the order flush → IPI acknowledged → free, is the same.
+ */
+export class BatchedNoRcuTableFree extends BatchedKernel {
+  override readonly name: string = 'batched-no-rcu-table-free';
+
+  /** Mirrors `tlb_batch_pages_flush()` freeing the table pages queued by `tlb_remove_page()` (mm/mmu_gather.c, 6.12), after the flush. */
+  override tlbRemoveTableFree(m: Machine, tables: readonly Pfn[]): void {
+    for (const t of tables) freeTableFrame(m, t);
+  }
+
+  /** Without a table batch there is no single-table path either: the table goes with the pages, after the flush `tlbRemoveTable` just did. */
+  override tlbRemoveTableOne(m: Machine, table: Pfn): void {
+    freeTableFrame(m, table);
+  }
+
+  /**
+   * An empty PTE table freed outside munmap/exit in this configuration: as the reference does it
+   * — clear the PMD, flush with freed_tables, `pte_free_defer()` (mm/pgtable-generic.c, 6.12:
+   * `call_rcu()`). Simplified: khugepaged's `retract_page_tables()` flushes through
+   * `pmdp_collapse_flush()` → `flush_tlb_range()`, which x86 sends *without* freed_tables, so
+   * lazy CPUs keep their paging-structure caches there; the model does not follow that path
+   * (see docs/fidelity/tlb.md, "open question").
+   */
+  override reclaimPteTable(m: Machine, mm: MmId, i: number): OpResult {
+    const pmd = pmdAt(m, mm, i);
+    if (pmd.kind !== 'table') return noop('no PTE table');
+    if (!this.tableIsEmpty(m, pmd.table)) return noop('PTE table not empty');
+    setPmd(m, mm, i, { kind: 'none' });
+    this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + m.geometry.ptrsPerPte, true);
+    this.freePteTable(m, pmd.table);
+    return { kind: 'done' };
+  }
+}
