@@ -47,6 +47,25 @@ export abstract class BatchedMigrc extends BatchedGup {
     folioAt(m, src).migrcPending = true;
   }
 
+  /**
+   * Mirrors `folio_migrate_mapping()`'s expected count as the seed changes it (mm/migrate.c,
+   * seed 002: `if (migrc_under_processing(folio, newfolio)) expected_count++`): the reference
+   * `migrc_mark_pending()` took is expected, so MIGRC alone never makes a move fail.
+   */
+  override migrateExpectedRefs(m: Machine, src: Pfn): number {
+    return super.migrateExpectedRefs(m, src) + (folioAt(m, src).migrcPending ? 1 : 0);
+  }
+
+  /**
+   * Mirrors `migrc_undo_folios()` (mm/migrate.c, seed 002), called for a folio whose move failed:
+   * the pending flag goes and the reference `migrc_mark_pending()` took is dropped (the source is
+   * mapped again by the undo, so the stale read-only entries still point at the right page).
+   */
+  migrcUndoFolios(m: Machine, src: Pfn): void {
+    folioAt(m, src).migrcPending = false;
+    this.folioPut(m, src);
+  }
+
   /** Mirrors `migrc_expand_req()` (mm/migrate.c): the moved source joins the request. */
   migrcExpandReq(req: MigrcReq, src: Pfn): void {
     req.folios.push(src);
