@@ -1,7 +1,7 @@
 import type { MmId, Pfn, Vpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { folioAt } from '../machine/frames';
-import { pteAt } from '../machine/pgtable';
+import { mmAt, pteAt } from '../machine/pgtable';
 import { mark } from '../machine/marks';
 import type { FolioMapping } from '../machine/rmapWalk';
 import { rmapWalk } from '../machine/rmapWalk';
@@ -11,6 +11,9 @@ import type { TlbUbc } from './tlbUbc';
 import { newTlbUbc, tlbbatchAddPending, tlbbatchFold, tlbUbcClear } from './tlbUbc';
 import type { MigrcReq } from './migrc';
 import { BatchedMigrc } from './migrc';
+
+/** TLB_FLUSH_BATCH_PENDING_LARGE (mm/rmap.c): half the 15-bit pending field of `tlb_flush_batched`. */
+export const TLB_FLUSH_BATCH_PENDING_LARGE = Math.floor(((1 << 15) - 1) / 2);
 
 /**
  * The unmap bookkeeping of one folio inside `migrate_pages_batch()`: the task's `tlb_ubc`, the
@@ -168,7 +171,34 @@ export abstract class BatchedMigrate extends BatchedMigrc {
     if (writable || dirty) batch.canMigrc = false;
     tlbbatchAddPending(m, into, mm);
     into.flushRequired = true;
+    this.incTlbFlushBatched(m, mm);
     if (dirty) into.writable = true;
+  }
+
+  /**
+   * The `mm->tlb_flush_batched` update of `set_tlb_ubc_flush_pending()` (mm/rmap.c, 6.12): one more
+   * pending batched flush; past TLB_FLUSH_BATCH_PENDING_LARGE both counts restart at 1 and 0 so
+   * `pending` can never wrap round to equal `flushed`. The seed leaves it as it is, so the
+   * read-only entries MIGRC defers count too.
+   */
+  incTlbFlushBatched(m: Machine, mm: MmId): void {
+    const b = mmAt(m, mm).tlbFlushBatched;
+    if (b.pending > TLB_FLUSH_BATCH_PENDING_LARGE) {
+      b.pending = 1;
+      b.flushed = 0;
+    } else b.pending++;
+  }
+
+  /**
+   * Mirrors the `flush_tlb_batched_pending()` call at the top of `change_pte_range()`
+   * (mm/mprotect.c, 6.12), made here per PTE until protect.ts has it per table (the first call of
+   * a range flushes, the others find nothing pending). It is what stops an mprotect() upgrade
+   * racing with a deferred flush: MIGRC's read-only entries bumped `tlb_flush_batched`, so the
+   * stale translations to the source are gone before the PTE becomes writable.
+   */
+  override changePte(m: Machine, mm: MmId, v: Vpn, writable: boolean): void {
+    this.flushTlbBatchedPending(m, mm);
+    super.changePte(m, mm, v, writable);
   }
 
   /** Mirrors `fold_ubc_ro()` (mm/rmap.c, seed): the read-only batch joins the normal one. */
