@@ -25,6 +25,7 @@ export const BATCHED_TRACEPOINTS = [
   'unpin released a folio run once',
   'table batch freed by RCU',
   'single table freed by RCU',
+  'migration split a partially mapped folio',
   'migration backed off: the folio may be pinned',
   'migration undone after the move failed',
   'flush_tlb_batched_pending flushed an mm',

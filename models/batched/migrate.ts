@@ -52,10 +52,21 @@ interface UnmappedFolio {
  * has no "current CPU" to compare with).
  */
 export abstract class BatchedMigrate extends BatchedMigrc {
-  /** Mirrors `migrate_pages()` (mm/migrate.c): the selected folios as one batch. */
+  /**
+   * Mirrors `migrate_pages()` (mm/migrate.c, 6.12): the selected folios as one batch, the partially
+   * mapped ones split first (`splitForMigration()`, done here before the batch: splitting
+   * allocates nothing, so the destinations come in the same order); then the pieces of the split
+   * folios as a batch of their own, as `migrate_pages()` does with `split_folios`.
+   */
   override migratePages(m: Machine, mm: MmId, start: Vpn, count: number): OpResult {
-    const folios = this.selectFoliosForMigration(m, mm, start, count);
-    return { kind: 'migrated', folios: this.migratePagesBatch(m, folios) };
+    const whole: Pfn[] = [];
+    const splitFolios: Pfn[] = [];
+    for (const head of this.selectFoliosForMigration(m, mm, start, count)) {
+      const pieces = this.splitForMigration(m, head);
+      if (pieces === null) whole.push(head);
+      else splitFolios.push(...pieces);
+    }
+    return { kind: 'migrated', folios: this.migratePagesBatch(m, whole) + this.migratePagesBatch(m, splitFolios) };
   }
 
   /**

@@ -3,7 +3,8 @@ import type { MmId, Pfn, Vpn } from '../machine/ids';
 import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import type { MigrationAccess } from '../machine/pte';
-import { folioAt, folioHead, frameAt } from '../machine/frames';
+import { folioAt, folioHead, frameAt, splitFolioFrames } from '../machine/frames';
+import { mark } from '../machine/marks';
 import { pmdAt, pmdIndexOf, pteAt, setPmd, setPte } from '../machine/pgtable';
 import { PTE_NONE } from '../machine/pte';
 import type { FolioMapping } from '../machine/rmapWalk';
@@ -48,8 +49,63 @@ export abstract class MigratePaths extends ProtectPaths {
    */
   migratePages(m: Machine, mm: MmId, start: Vpn, count: number): OpResult {
     let n = 0;
-    for (const head of this.selectFoliosForMigration(m, mm, start, count)) if (this.migrateFolio(m, head)) n++;
+    const splitFolios: Pfn[] = [];
+    for (const head of this.selectFoliosForMigration(m, mm, start, count)) {
+      const pieces = this.splitForMigration(m, head);
+      if (pieces !== null) splitFolios.push(...pieces);
+      else if (this.migrateFolio(m, head)) n++;
+    }
+    for (const p of splitFolios) if (this.migrateFolio(m, p)) n++;
     return { kind: 'migrated', folios: n };
+  }
+
+  /**
+   * The first step of `migrate_pages_batch()` (mm/migrate.c, 6.12) for one folio: one with more
+   * than two pages, on the deferred split list and PG_partially_mapped (in the model
+   * `deferredSplit`, set when an rmap removal left it partially mapped) is split first with
+   * `try_split_folio()`. On success the pieces wait on `split_folios`, which `migrate_pages()`
+   * migrates after the rest as order-0 folios: the pieces still mapped are returned; an unmapped
+   * one holds only the list's reference and goes when it is dropped (`migrate_folio_unmap()`:
+   * "Folio was freed from under us"). Null when the folio is migrated whole: not partially
+   * mapped, or the split failed (-EAGAIN: a pin or another reference), in which case 6.12 goes on
+   * to migrate it whole, and the same reference makes that fail too.
+   */
+  splitForMigration(m: Machine, head: Pfn): Pfn[] | null {
+    const f = folioAt(m, head);
+    if (folioNrPages(f.order) <= 2 || !f.deferredSplit) return null;
+    this.folioGet(m, head); // isolated on the migration list
+    const pieces = this.trySplitFolio(m, head);
+    if (pieces === null) {
+      this.folioPut(m, head);
+      return null;
+    }
+    const mapped = pieces.filter((p) => frameAt(m, p).mapcount > 0);
+    for (const p of pieces) this.folioPut(m, p);
+    return mapped;
+  }
+
+  /**
+   * Mirrors `try_split_folio()` → `split_folio_to_list()` → `split_huge_page_to_list_to_order()`
+   * (mm/huge_memory.c, 6.12) to order 0 for an anonymous folio the caller has isolated:
+   * `can_split_folio()` (every reference but the caller's is a mapping; a pin, a GUP reference or
+   * a GUP-fast walk's grab fails it with -EAGAIN, here null) before anything is touched; then
+   * `unmap_folio()` (PMD mappings split first, TTU_SPLIT_HUGE_PMD, then every mapping becomes a
+   * migration entry), `__split_huge_page()`, and `remap_page()` (`remove_migration_ptes()` onto
+   * each new folio, so every PTE keeps its bits and its page's PageAnonExclusive). Returns the
+   * order-0 folios, each with one reference for the caller.
+   * Simplified: `unmap_folio()` batches its flush (TTU_BATCH_FLUSH, then `try_to_unmap_flush()`);
+   * here each PTE is flushed as it is cleared, which leaves the same TLBs at the end of the op.
+   */
+  trySplitFolio(m: Machine, head: Pfn): Pfn[] | null {
+    const f = folioAt(m, head);
+    if (f.refcount - 1 !== f.largeMapcount) return null;
+    for (const mp of rmapWalk(m, head)) if (mp.kind === 'pmd') this.splitHugePmd(m, mp.mm, mp.pmdIndex);
+    const r = this.tryToMigrate(m, head, true);
+    this.warnOn(m, r.stillMapped || f.refcount !== 1, `split of folio ${f.id}: still mapped or referenced after unmap_folio()`);
+    const pieces = splitFolioFrames(m, head);
+    for (const u of r.unmapped) this.removeMigrationPte(m, asPfn(head + u.index), { ...u, index: 0 });
+    mark(m, 'migration split a partially mapped folio');
+    return pieces;
   }
 
   /** Distinct folios mapped in mm from `start` on, in address order (isolate_migratepages / queue_pages_range). */
