@@ -101,7 +101,11 @@ export abstract class MigratePaths extends ProtectPaths {
     if (f.refcount - 1 !== f.largeMapcount) return null;
     for (const mp of rmapWalk(m, head)) if (mp.kind === 'pmd') this.splitHugePmd(m, mp.mm, mp.pmdIndex);
     const r = this.tryToMigrate(m, head, true);
-    this.warnOn(m, r.stillMapped || f.refcount !== 1, `split of folio ${f.id}: still mapped or referenced after unmap_folio()`);
+    if (r.stillMapped || f.refcount !== 1) {
+      // folio_ref_freeze() failed (cannot happen after can_split_folio() in one op): remap_page(), -EAGAIN.
+      this.migrateFolioUndoSrc(m, head, r.unmapped);
+      return null;
+    }
     const pieces = splitFolioFrames(m, head);
     for (const u of r.unmapped) this.removeMigrationPte(m, asPfn(head + u.index), { ...u, index: 0 });
     mark(m, 'migration split a partially mapped folio');
