@@ -10,16 +10,15 @@ import GatherFlushThenFree from '../docs/examples/gatherFlushThenFree';
 const small = geometry('small');
 const reference = () => new ReferenceKernel();
 const counterexample: Op[] = [
-  { kind: 'fork', mm: 0 },
-  { kind: 'populate', mm: 0, vpn: 21, nr: 16, order: 0 },
+  { kind: 'populate', mm: 0, vpn: 21, nr: 16, order: 1 },
   { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: false },
-  { kind: 'exit', mm: 0 },
+  { kind: 'zap', mm: 0, vpn: 21, nr: 22 },
 ];
 
 describe('docs/reviewing-a-patch.md', () => {
-  it('the patch fails its check at seed 4 with the 4-op counterexample the doc reads', () => {
+  it('the patch fails its check at seed 4 with the 3-op counterexample the doc reads', () => {
     const r = runCheck({ kernel: () => new GatherFreeEarly(), reference, geometry: small, runs: 2000, seed: 4, maxOps: 60 });
-    expect(r.sequences).toBe(124);
+    expect(r.sequences).toBe(160);
     expect(r.failure?.outcome.violation.code).toBe('free_with_stale_tlb');
     expect(r.failure?.ops).toEqual(counterexample);
   });
