@@ -1,6 +1,5 @@
-import type { MigrcReleasePoint } from '../models/tracepoints';
 import { describe, expect, it } from 'vitest';
-import type { Pfn } from '../models/machine/ids';
+import type { MmId, Pfn } from '../models/machine/ids';
 import { mmId, pfn as asPfn, vpn as asVpn } from '../models/machine/ids';
 import type { Machine } from '../models/machine/state';
 import type { PresentPte } from '../models/machine/pte';
@@ -355,21 +354,24 @@ describe('batched migration and MIGRC', () => {
     t.run(op.read(1, 0, 5), op.drain());
   });
 
-  it('gives up before mprotect makes the destination writable', () => {
+  it('mprotect: flush_tlb_batched_pending() flushes the mm before the destination becomes writable; the sources stay pending', () => {
     const t = new Lockstep();
-    t.run(...cleanReadOnly, op.migrate(0, 5, 1), op.mprotect(0, 5, 1, true));
-    expect(t.marks('migrc released by mprotect')).toBe(1);
+    t.run(...cleanReadOnly, op.migrate(0, 5, 1));
+    const pending = [...t.m.migrc.pending];
+    t.run(op.mprotect(0, 5, 1, true));
+    expect(t.marks('flush_tlb_batched_pending flushed an mm')).toBe(1);
+    expect(t.marks('migrc released by mprotect')).toBe(0);
+    expect(t.m.migrc.pending).toEqual(pending);
     t.run(op.write(0, 0, 5), op.read(1, 0, 5), op.drain());
   });
 
-  it('without that give-up, a store through the new writable PTE races a stale entry to the source', () => {
-    class NoMprotectGiveUp extends BatchedKernel {
-      override readonly name: string = 'migrc-no-mprotect-give-up';
-      override migrcGiveUp(m: Machine, why: MigrcReleasePoint): void {
-        if (why !== 'mprotect') super.migrcGiveUp(m, why);
-      }
+  it('a batched unmap that does not bump mm->tlb_flush_batched lets a store through the new writable PTE race a stale entry to the source', () => {
+    // The accounting of set_tlb_ubc_flush_pending() / flush_tlb_batched_pending() (mm/rmap.c, 6.12).
+    class BatchedUnmapNotPending extends BatchedKernel {
+      override readonly name: string = 'batched-unmap-not-pending';
+      override incTlbFlushBatched(_m: Machine, _mm: MmId): void {}
     }
-    const t = new Lockstep(new NoMprotectGiveUp());
+    const t = new Lockstep(new BatchedUnmapNotPending());
     t.run(...cleanReadOnly, op.migrate(0, 5, 1), op.mprotect(0, 5, 1, true));
     expect(() => t.run(op.write(0, 0, 5))).toThrow(/stale_tlb_divergent_write/);
   });

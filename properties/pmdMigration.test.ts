@@ -61,10 +61,10 @@ function rawPmds(m: Machine, unmapped: readonly UnmappedMapping[]): PmdEntry[] {
 class ReferenceSpy extends ReferenceKernel {
   readonly atRemap: PmdEntry[] = [];
   readonly shown: string[] = [];
-  override migrateFolioMove(m: Machine, src: Pfn, dst: Pfn, unmapped: readonly UnmappedMapping[], srcQueued: boolean): void {
+  override migrateFolioMove(m: Machine, src: Pfn, dst: Pfn, unmapped: readonly UnmappedMapping[], srcQueued: boolean): boolean {
     this.atRemap.push(...rawPmds(m, unmapped));
     this.shown.push(...pmdsOfMappings(m, unmapped));
-    super.migrateFolioMove(m, src, dst, unmapped, srcQueued);
+    return super.migrateFolioMove(m, src, dst, unmapped, srcQueued);
   }
 }
 
@@ -73,10 +73,10 @@ class BatchedSpy extends BatchedKernel {
   readonly atRemap: PmdEntry[] = [];
   readonly shown: string[] = [];
   readonly deferred: MmId[] = [];
-  override migrateFolioMove(m: Machine, src: Pfn, dst: Pfn, unmapped: readonly UnmappedMapping[], srcQueued: boolean): void {
+  override migrateFolioMove(m: Machine, src: Pfn, dst: Pfn, unmapped: readonly UnmappedMapping[], srcQueued: boolean): boolean {
     this.atRemap.push(...rawPmds(m, unmapped));
     this.shown.push(...pmdsOfMappings(m, unmapped));
-    super.migrateFolioMove(m, src, dst, unmapped, srcQueued);
+    return super.migrateFolioMove(m, src, dst, unmapped, srcQueued);
   }
   override setTlbUbcFlushPending(m: Machine, batch: MigrateUbc, mm: MmId, writable: boolean, dirty: boolean): void {
     this.deferred.push(mm);

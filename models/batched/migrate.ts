@@ -1,6 +1,8 @@
 import type { MmId, Pfn, Vpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { folioAt } from '../machine/frames';
+import { mmAt, pteAt } from '../machine/pgtable';
+import { mark } from '../machine/marks';
 import type { FolioMapping } from '../machine/rmapWalk';
 import { rmapWalk } from '../machine/rmapWalk';
 import type { OpResult } from '../result';
@@ -9,6 +11,9 @@ import type { TlbUbc } from './tlbUbc';
 import { newTlbUbc, tlbbatchAddPending, tlbbatchFold, tlbUbcClear } from './tlbUbc';
 import type { MigrcReq } from './migrc';
 import { BatchedMigrc } from './migrc';
+
+/** TLB_FLUSH_BATCH_PENDING_LARGE (mm/rmap.c): half the 15-bit pending field of `tlb_flush_batched`. */
+export const TLB_FLUSH_BATCH_PENDING_LARGE = Math.floor(((1 << 15) - 1) / 2);
 
 /**
  * The unmap bookkeeping of one folio inside `migrate_pages_batch()`: the task's `tlb_ubc`, the
@@ -44,21 +49,39 @@ interface UnmappedFolio {
  * what the batching is for. Keeps: no source is freed before that flush (rule R1), and the
  * destination folios are allocated in the reference's order, one per folio, so logical ids match.
  * Simplified: TTU_BATCH_FLUSH is used even when only this CPU ran the mm (`should_defer_flush()`
- * has no "current CPU" to compare with), and phase 2 never fails.
+ * has no "current CPU" to compare with).
  */
 export abstract class BatchedMigrate extends BatchedMigrc {
-  /** Mirrors `migrate_pages()` (mm/migrate.c): the selected folios as one batch. */
+  /**
+   * Mirrors `migrate_pages()` (mm/migrate.c, 6.12): the selected folios as one batch, the partially
+   * mapped ones split first (`splitForMigration()`, done here before the batch: splitting
+   * allocates nothing, so the destinations come in the same order); then the pieces of the split
+   * folios as a batch of their own, as `migrate_pages()` does with `split_folios`.
+   */
   override migratePages(m: Machine, mm: MmId, start: Vpn, count: number): OpResult {
-    const folios = this.selectFoliosForMigration(m, mm, start, count);
-    return { kind: 'migrated', folios: this.migratePagesBatch(m, folios) };
+    const whole: Pfn[] = [];
+    const splitFolios: Pfn[] = [];
+    for (const head of this.selectFoliosForMigration(m, mm, start, count)) {
+      const pieces = this.splitForMigration(m, head);
+      if (pieces === null) whole.push(head);
+      else splitFolios.push(...pieces);
+    }
+    return { kind: 'migrated', folios: this.migratePagesBatch(m, whole) + this.migratePagesBatch(m, splitFolios) };
   }
 
-  /** Mirrors `migrate_pages_batch()` (mm/migrate.c) with the seed's MIGRC hooks; returns how many folios moved. */
+  /**
+   * Mirrors `migrate_pages_batch()` (mm/migrate.c, 6.12) with the seed's MIGRC hooks; returns how
+   * many folios moved. Phase 1 unmaps (a folio that stays mapped is undone at once by
+   * `migrate_folio_unmap()`), one `try_to_unmap_flush()`, phase 2 moves; the folios whose move
+   * failed are undone at the end ("Cleanup remaining folios"), MIGRC's hold released first
+   * (`migrc_undo_folios()`). Simplified: one pass instead of NR_MAX_MIGRATE_PAGES_RETRY (nothing
+   * changes between passes inside one op).
+   */
   migratePagesBatch(m: Machine, folios: readonly Pfn[]): number {
     const ubc = newTlbUbc(m);
     const ro = newTlbUbc(m);
     const req = this.migrcReqStart(m);
-    const moved: UnmappedFolio[] = [];
+    const unmappedFolios: UnmappedFolio[] = [];
     for (const src of folios) {
       const batch: MigrateUbc = { ubc, ro, canMigrc: true }; // can_migrc_init()
       const u = this.migrateFolioUnmap(m, src, batch);
@@ -68,18 +91,31 @@ export abstract class BatchedMigrate extends BatchedMigrc {
           this.migrcMarkPending(m, src);
           this.foldUbcRoToMigrc(req, ro);
         }
-        moved.push({ ...u, migrc });
+        unmappedFolios.push({ ...u, migrc });
       }
       this.foldUbcRo(ubc, ro); // whatever read-only entries are left are flushed with the batch
     }
     this.tryToUnmapFlush(m, ubc);
-    for (const u of moved) {
-      this.migrateFolioMove(m, u.src, u.dst, u.unmapped, u.queued);
+    const failed: UnmappedFolio[] = [];
+    let moved = 0;
+    for (const u of unmappedFolios) {
+      if (!this.migrateFolioMove(m, u.src, u.dst, u.unmapped, u.queued)) {
+        failed.push(u);
+        continue;
+      }
       this.migrateFolioDone(m, u.src);
       if (u.migrc) this.migrcExpandReq(req, u.src);
+      moved++;
     }
     this.migrcReqEnd(m, req);
-    return moved.length;
+    for (const u of failed) {
+      if (folioAt(m, u.src).migrcPending) this.migrcUndoFolios(m, u.src);
+      this.migrateFolioUndoSrc(m, u.src, u.unmapped);
+      this.migrateFolioUndoDst(m, u.dst);
+      this.folioPut(m, u.src); // putback_movable_pages(): the isolation reference
+      mark(m, 'migration undone after the move failed');
+    }
+    return moved;
   }
 
   /**
@@ -94,30 +130,46 @@ export abstract class BatchedMigrate extends BatchedMigrc {
   }
 
   /**
-   * Mirrors `migrate_folio_unmap()` (mm/migrate.c): the reference's refcount check and isolation,
-   * allocate the destination (`get_new_folio()`), then `try_to_migrate(src, TTU_BATCH_FLUSH)`.
-   * Null when the folio has references beyond its mappings (-EAGAIN: a pin or a GUP reference).
+   * Mirrors `migrate_folio_unmap()` (mm/migrate.c, 6.12): isolate (+1 reference), allocate the
+   * destination (`get_new_folio()`), then `try_to_migrate(src, TTU_BATCH_FLUSH)`. If the folio is
+   * still mapped afterwards (a maybe-pinned exclusive page refused to be shared), the entries
+   * already installed are undone at once (`migrate_folio_undo_src()`), the destination freed, and
+   * null returned (-EAGAIN).
    */
   migrateFolioUnmap(m: Machine, src: Pfn, batch: MigrateUbc): Omit<UnmappedFolio, 'migrc'> | null {
     const f = folioAt(m, src);
-    if (f.refcount !== this.folioExpectedRefCount(m, src)) return null;
     this.folioGet(m, src); // folio_isolate_lru()
     const queued = f.deferredSplit;
     const dst = this.allocFolio(m, f.order);
-    const unmapped = rmapWalk(m, src).map((mp) => this.tryToMigrateOne(m, src, mp, false, batch));
+    const unmapped: UnmappedMapping[] = [];
+    for (const mp of rmapWalk(m, src)) {
+      const u = this.tryToMigrateOne(m, src, mp, false, batch);
+      if (u === null) {
+        this.migrateFolioUndoSrc(m, src, unmapped);
+        this.migrateFolioUndoDst(m, dst);
+        this.folioPut(m, src); // putback: the isolation reference
+        mark(m, 'migration backed off: the folio may be pinned');
+        return null;
+      }
+      unmapped.push(u);
+    }
     return { src, dst, unmapped, queued };
   }
 
   /**
-   * Mirrors `try_to_migrate_one()` (mm/rmap.c): as the reference; when a PTE's flush is deferred,
-   * `set_tlb_ubc_flush_pending()` records who must be flushed. A PMD mapping never is: its branch
-   * (`set_pmd_migration_entry()` → `pmdp_invalidate()`) has flushed it already, so it adds nothing
-   * to `tlb_ubc` or `tlb_ubc_ro` and cannot make its folio a MIGRC candidate.
+   * Mirrors `try_to_migrate_one()` (mm/rmap.c, 6.12) with TTU_BATCH_FLUSH: as the reference, but a
+   * PTE is cleared with `ptep_get_and_clear()` and `set_tlb_ubc_flush_pending()` records who must
+   * be flushed — before the share test, so a PTE restored because the folio may be pinned still
+   * leaves its (harmless) flush owed, as in the kernel. A PMD mapping never is deferred: its
+   * branch (`set_pmd_migration_entry()` → `pmdp_invalidate()`) flushes at once, so it adds
+   * nothing to `tlb_ubc` or `tlb_ubc_ro` and cannot make its folio a MIGRC candidate.
    */
-  override tryToMigrateOne(m: Machine, src: Pfn, mp: FolioMapping, flushNow: boolean, batch?: MigrateUbc): UnmappedMapping {
-    const u = super.tryToMigrateOne(m, src, mp, flushNow);
-    if (mp.kind === 'pte' && !flushNow && batch !== undefined) this.setTlbUbcFlushPending(m, batch, mp.mm, u.access === 'writable', u.dirty);
-    return u;
+  override tryToMigrateOne(m: Machine, src: Pfn, mp: FolioMapping, flushNow: boolean, batch?: MigrateUbc): UnmappedMapping | null {
+    if (mp.kind === 'pte' && !flushNow && batch !== undefined) {
+      const pte = pteAt(m, mp.mm, mp.vpn);
+      if (pte !== null && pte.kind === 'present') this.setTlbUbcFlushPending(m, batch, mp.mm, pte.writable, pte.dirty);
+    }
+    return super.tryToMigrateOne(m, src, mp, flushNow);
   }
 
   /**
@@ -130,7 +182,34 @@ export abstract class BatchedMigrate extends BatchedMigrc {
     if (writable || dirty) batch.canMigrc = false;
     tlbbatchAddPending(m, into, mm);
     into.flushRequired = true;
+    this.incTlbFlushBatched(m, mm);
     if (dirty) into.writable = true;
+  }
+
+  /**
+   * The `mm->tlb_flush_batched` update of `set_tlb_ubc_flush_pending()` (mm/rmap.c, 6.12): one more
+   * pending batched flush; past TLB_FLUSH_BATCH_PENDING_LARGE both counts restart at 1 and 0 so
+   * `pending` can never wrap round to equal `flushed`. The seed leaves it as it is, so the
+   * read-only entries MIGRC defers count too.
+   */
+  incTlbFlushBatched(m: Machine, mm: MmId): void {
+    const b = mmAt(m, mm).tlbFlushBatched;
+    if (b.pending > TLB_FLUSH_BATCH_PENDING_LARGE) {
+      b.pending = 1;
+      b.flushed = 0;
+    } else b.pending++;
+  }
+
+  /**
+   * Mirrors the `flush_tlb_batched_pending()` call at the top of `change_pte_range()`
+   * (mm/mprotect.c, 6.12), made here per PTE until protect.ts has it per table (the first call of
+   * a range flushes, the others find nothing pending). It is what stops an mprotect() upgrade
+   * racing with a deferred flush: MIGRC's read-only entries bumped `tlb_flush_batched`, so the
+   * stale translations to the source are gone before the PTE becomes writable.
+   */
+  override changePte(m: Machine, mm: MmId, v: Vpn, writable: boolean): void {
+    this.flushTlbBatchedPending(m, mm);
+    super.changePte(m, mm, v, writable);
   }
 
   /** Mirrors `fold_ubc_ro()` (mm/rmap.c, seed): the read-only batch joins the normal one. */

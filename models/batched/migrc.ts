@@ -3,7 +3,7 @@ import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
 import { folioAt, frameAt, freeFrameCount } from '../machine/frames';
-import { pmdAt, pteAt } from '../machine/pgtable';
+import { pmdAt } from '../machine/pgtable';
 import { flushTlbCpus } from '../machine/tlb';
 import { mark } from '../machine/marks';
 import type { OpResult } from '../result';
@@ -27,8 +27,12 @@ export interface MigrcReq {
  * Keeps rule R3 (kernel-semantics §10): no translation becomes writable while a CPU may still
  * hold a stale entry to a source folio. The seed gives up in `do_wp_page()` when the faulting
  * folio is a pending destination; the model has no destination flag in Machine and gives up on
- * every write (or unshare) fault instead, a superset. It also closes the hole Nadav Amit pointed
- * out (mprotect() upgrading a PTE to writable without a fault), which the seed leaves open.
+ * every write (or unshare) fault instead, a superset. The hole Nadav Amit pointed out (mprotect()
+ * upgrading a PTE to writable without a fault) is closed by mainline's own
+ * `flush_tlb_batched_pending()` in `change_pte_range()` (see BatchedMigrate.changePte): the seed
+ * leaves `set_tlb_ubc_flush_pending()`'s `tlb_flush_batched` update in place for the read-only
+ * entries it defers, so mprotect() flushes the mm before upgrading. Only a PMD upgrade
+ * (`change_huge_pmd()`, which does not call it) keeps a give-up point here.
  */
 export abstract class BatchedMigrc extends BatchedGup {
   /** Mirrors `arch_tlbbatch_flush()` (arch/x86/mm/tlb.c): a full flush of every CPU in the mask, whatever mm. */
@@ -45,6 +49,25 @@ export abstract class BatchedMigrc extends BatchedGup {
   migrcMarkPending(m: Machine, src: Pfn): void {
     this.folioGet(m, src);
     folioAt(m, src).migrcPending = true;
+  }
+
+  /**
+   * Mirrors `folio_migrate_mapping()`'s expected count as the seed changes it (mm/migrate.c,
+   * seed 002: `if (migrc_under_processing(folio, newfolio)) expected_count++`): the reference
+   * `migrc_mark_pending()` took is expected, so MIGRC alone never makes a move fail.
+   */
+  override migrateExpectedRefs(m: Machine, src: Pfn): number {
+    return super.migrateExpectedRefs(m, src) + (folioAt(m, src).migrcPending ? 1 : 0);
+  }
+
+  /**
+   * Mirrors `migrc_undo_folios()` (mm/migrate.c, seed 002), called for a folio whose move failed:
+   * the pending flag goes and the reference `migrc_mark_pending()` took is dropped (the source is
+   * mapped again by the undo, so the stale read-only entries still point at the right page).
+   */
+  migrcUndoFolios(m: Machine, src: Pfn): void {
+    folioAt(m, src).migrcPending = false;
+    this.folioPut(m, src);
   }
 
   /** Mirrors `migrc_expand_req()` (mm/migrate.c): the moved source joins the request. */
@@ -98,19 +121,6 @@ export abstract class BatchedMigrc extends BatchedGup {
   override doHugePmdWpPage(m: Machine, mm: MmId, i: number, kind: FaultKind): boolean {
     this.migrcGiveUp(m, 'write fault');
     return super.doHugePmdWpPage(m, mm, i, kind);
-  }
-
-  /**
-   * Mirrors `change_pte_range()` (mm/mprotect.c) for one PTE: an upgrade to writable
-   * (`can_change_pte_writable()`: an exclusive anonymous page) first gives the deferral up, since
-   * without a fault nothing else would stop a CPU writing dst while another still reads src.
-   */
-  override changePte(m: Machine, mm: MmId, v: Vpn, writable: boolean): void {
-    const pte = pteAt(m, mm, v);
-    if (writable && pte !== null && pte.kind === 'present' && !pte.writable && frameAt(m, pte.pfn).anonExclusive) {
-      this.migrcGiveUp(m, 'mprotect');
-    }
-    super.changePte(m, mm, v, writable);
   }
 
   /** Mirrors `change_huge_pmd()` (mm/huge_memory.c): the same give-up point for a PMD upgrade. */

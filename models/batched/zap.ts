@@ -74,11 +74,11 @@ export abstract class BatchedZap extends BatchedTableFree {
    * it stopped (< end when the gather filled). Called without a gather (as the reference's
    * zapPageRange would), it runs in a gather of its own.
    *
-   * After the loop, a forced flush happens in two halves: TLB flush and delayed rmaps *with the
-   * PTL held* (folio_mkclean() takes it), then freeing the pages after the PTL is dropped.
-   * Simplified: no `flush_tlb_batched_pending()` (deferred migration flushes are either done
-   * inside their op or are MIGRC's, whose stale entries the zap's own range flush removes), no
-   * need_resched() break, no non-present entries (migration entries never outlive an op).
+   * Under the PTL it first calls `flush_tlb_batched_pending()`. After the loop, a forced flush
+   * happens in two halves: TLB flush and delayed rmaps *with the PTL held* (folio_mkclean() takes
+   * it), then freeing the pages after the PTL is dropped.
+   * Simplified: no need_resched() break, no non-present entries (migration entries never outlive
+   * an op).
    */
   override zapPteRange(m: Machine, mm: MmId, start: Vpn, end: Vpn, tlb?: MmuGather): Vpn {
     if (tlb === undefined) {
@@ -87,6 +87,7 @@ export abstract class BatchedZap extends BatchedTableFree {
       this.tlbFinishMmu(m, own);
       return end;
     }
+    this.flushTlbBatchedPending(m, mm);
     let forceFlush = false;
     let v = start;
     while (v < end) {

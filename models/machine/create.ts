@@ -71,6 +71,7 @@ export function addMm(m: Machine): Machine['mms'][number] {
     vmaWritable: new Array<boolean>(mmNrPages(g)).fill(true),
     hasPinned: false,
     cpumask: new Array<boolean>(g.nrCpus).fill(false),
+    tlbFlushBatched: { pending: 0, flushed: 0 },
   };
   m.mms.push(mm);
   return mm;

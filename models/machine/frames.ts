@@ -187,3 +187,32 @@ export function freeTableFrame(m: Machine, table: Pfn): void {
   m.stats.tablesFreed++;
   release(m, table);
 }
+
+/**
+ * The struct-page half of `__split_huge_page()` (mm/huge_memory.c, 6.12) to order 0 for an
+ * unmapped anonymous folio whose references the caller has frozen: every page becomes a folio of
+ * its own with one reference (the head keeps the caller's; each tail gets the one
+ * `lru_add_split_folio()` takes for the caller's list), off the deferred split queue.
+ * PageAnonExclusive stays per page. The head keeps its logical id; tail k is "<id>~k".
+ */
+export function splitFolioFrames(m: Machine, head: Pfn): Pfn[] {
+  const folio = folioAt(m, head);
+  const pages: Pfn[] = [];
+  for (let k = 0; k < folioNrPages(folio.order); k++) {
+    const p = asPfn(head + k);
+    const f = frameAt(m, p);
+    f.head = p;
+    f.folio = {
+      id: k === 0 ? folio.id : `${folio.id}~${k}`,
+      order: 0,
+      refcount: 1,
+      largeMapcount: 0,
+      entireMapcount: 0,
+      pincount: 0,
+      deferredSplit: false,
+      migrcPending: false,
+    };
+    pages.push(p);
+  }
+  return pages;
+}

@@ -114,6 +114,12 @@ export interface Mm {
   hasPinned: boolean;
   /** mm_cpumask: CPUs that have run this mm (and may hold TLB entries for it). Never trimmed. */
   readonly cpumask: boolean[];
+  /**
+   * `mm->tlb_flush_batched` (include/linux/mm_types.h): how many batched unmaps of this mm left a
+   * flush owed (`pending`, bumped by `set_tlb_ubc_flush_pending()`) and up to which of them
+   * `flush_tlb_batched_pending()` has flushed (`flushed`). The kernel packs both into one atomic_t.
+   */
+  readonly tlbFlushBatched: { pending: number; flushed: number };
 }
 
 export interface TlbEntry {

@@ -13,6 +13,8 @@ import { gupSubpageOffsetShift } from './gupSubpageOffsetShift';
 import { migrcDefersWritable } from './migrcDefersWritable';
 import { migrcFreesSource } from './migrcFreesSource';
 import { migrcNoGiveupOnWrite } from './migrcNoGiveupOnWrite';
+import { migrcUndoKeepsReference } from './migrcUndoKeepsReference';
+import { migrateUndoLosesExclusive } from './migrateUndoLosesExclusive';
 import { noFlushWhenGatherFull } from './noFlushWhenGatherFull';
 import { semiRcuSingleTable } from './semiRcuSingleTable';
 import { tableFreeNoFreedTables } from './tableFreeNoFreedTables';
@@ -38,6 +40,9 @@ export const MUTANTS: readonly MutantSpec[] = [
   migrcNoGiveupOnWrite,
   migrcDefersWritable,
   migrcFreesSource,
+  migrcUndoKeepsReference,
+  // migration as 6.12 (review row 5): the undo path
+  migrateUndoLosesExclusive,
   // seed 003: page-table freeing
   semiRcuSingleTable,
   tableBatchNoRcu,

@@ -3,6 +3,7 @@ import { vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { folioHead } from '../machine/frames';
 import { mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte, tableEntries } from '../machine/pgtable';
+import { mark } from '../machine/marks';
 import { FaultPaths } from './faults';
 
 /**
@@ -32,9 +33,30 @@ export abstract class ZapPaths extends FaultPaths {
     }
   }
 
-  /** Per-page counterpart of `zap_pte_range()` (mm/memory.c): every present PTE in [start, end) of one table. */
+  /**
+   * Per-page counterpart of `zap_pte_range()` (mm/memory.c): every present PTE in [start, end) of
+   * one table, after `flush_tlb_batched_pending()` under the PTL.
+   */
   zapPteRange(m: Machine, mm: MmId, start: Vpn, end: Vpn): void {
+    this.flushTlbBatchedPending(m, mm);
     for (let v = start; v < end; v++) this.zapOnePte(m, mm, asVpn(v));
+  }
+
+  /**
+   * Mirrors `flush_tlb_batched_pending()` (mm/rmap.c, 6.12), which `zap_pte_range()`,
+   * `change_pte_range()` and `move_ptes()` call under the PTL before changing PTEs: if a batched
+   * unmap of this mm (`set_tlb_ubc_flush_pending()`) happened since the last call, the task that
+   * did it may not have flushed yet, so flush the whole mm (`arch_flush_tlb_batched_pending()` =
+   * `flush_tlb_mm()` on x86) and record everything pending so far as flushed. It closes the race
+   * "munmap/mprotect/mremap against a deferred reclaim or migration flush". The reference never
+   * defers a flush, so for it this never flushes.
+   */
+  flushTlbBatchedPending(m: Machine, mm: MmId): void {
+    const b = mmAt(m, mm).tlbFlushBatched;
+    if (b.pending === b.flushed) return;
+    this.flushTlbMm(m, mm);
+    b.flushed = b.pending;
+    mark(m, 'flush_tlb_batched_pending flushed an mm');
   }
 
   /** Unmap one page: clear the PTE, flush it from every TLB, drop the rmap, drop the reference. */
