@@ -211,19 +211,18 @@ describe('MIGRC as posted: PG_migrc and the release points of the patch', () => 
     expect(m.frames[src]?.folio).toBeNull();
   });
 
-  it('migrc_undo_folios() clears PG_migrc on both and drops the extra source reference', () => {
+  it('migrc_undo_folios() on a failed move: PG_migrc cleared, the extra source reference dropped, the source mapped again', () => {
     const k = new MigrcAsPosted();
     const m = createMachine(SMALL);
-    applyOp(k, m, op.read(0, 0, 5), 0);
+    applyOp(k, m, op.read(0, 0, 5), 0); // a read-only mapping: MIGRC defers its flush
     const src = folioHead(m, presentPfn(m, mmId(0), asVpn(5)));
-    const dst = k.allocFolio(m, 0);
+    applyOp(k, m, op.gup(0, 0, 5, 1, { pin: false, write: false, fast: false }), 1); // FOLL_GET: the move will fail
     const ref = folioAt(m, src).refcount;
-    k.migrcMarkPending(m, src);
-    folioAt(m, dst).pgMigrc = true;
-    expect(k.migrcUnderProcessingSrc(m, src)).toBe(true);
-    k.migrcUndoFolios(m, src, dst);
+    applyOp(k, m, op.migrate(0, 5, 1), 2);
+    expect(m.marks['migration undone after the move failed']).toBe(1);
+    expect(presentPfn(m, mmId(0), asVpn(5))).toBe(src);
     expect(folioAt(m, src)).toMatchObject({ refcount: ref, pgMigrc: false, migrcPending: false });
-    expect(folioAt(m, dst).pgMigrc).toBe(false);
+    expect(m.migrc.pending).toEqual([]);
   });
 
   it('is registered as a posted patch, not a kernel a check must hold', () => {

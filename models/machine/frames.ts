@@ -211,6 +211,10 @@ export function splitFolioFrames(m: Machine, head: Pfn): Pfn[] {
       pincount: 0,
       deferredSplit: false,
       migrcPending: false,
+      mmId: [null, null],
+      mmIdMapcount: [0, 0],
+      maybeMappedShared: false,
+      pgMigrc: false,
     };
     pages.push(p);
   }

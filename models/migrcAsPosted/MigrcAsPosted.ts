@@ -62,9 +62,9 @@ export class MigrcAsPosted extends BatchedKernel {
    * it in phase 1; nothing reads the destination's flag before its move, so setting it here, where
    * the pair is known, is the same (`batched` hands the mark only the source).
    */
-  override migrateFolioMove(m: Machine, src: Pfn, dst: Pfn, unmapped: readonly UnmappedMapping[], srcQueued: boolean): void {
+  override migrateFolioMove(m: Machine, src: Pfn, dst: Pfn, unmapped: readonly UnmappedMapping[], srcQueued: boolean): boolean {
     if (this.migrcUnderProcessingSrc(m, src)) folioSetMigrc(m, dst);
-    super.migrateFolioMove(m, src, dst, unmapped, srcQueued);
+    return super.migrateFolioMove(m, src, dst, unmapped, srcQueued);
   }
 
   /**
@@ -78,21 +78,16 @@ export class MigrcAsPosted extends BatchedKernel {
 
   /**
    * Mirrors `migrc_undo_folios()` (mm/migrate.c, seed 002), run from `migrate_pages_batch()`'s
-   * cleanup for a deferred pair whose move did not happen: clear PG_migrc on both and drop the
-   * extra source reference. The seed's comment says the flushes are "already done at this
-   * moment"; they are not (the read-only batch went to the request, not to `tlb_ubc`), but
-   * `remove_migration_ptes(src, src)` maps the source again, so a stale read-only entry to it is
-   * harmless. Simplified: the model's moves never fail yet (review row 5), so only a direct call
-   * reaches this; the undo path of `migrate_pages_batch()` must call it when it exists.
+   * cleanup for a deferred pair whose move failed (`batched` calls it before
+   * `migrate_folio_undo_src()`): clear PG_migrc and drop the extra source reference. The seed's
+   * comment says the flushes are "already done at this moment"; they are not (the read-only batch
+   * went to the request, not to `tlb_ubc`), but `remove_migration_ptes(src, src)` maps the source
+   * again, so a stale read-only entry to it is harmless. The destination's flag goes with the
+   * destination (`migrate_folio_undo_dst()` frees it; a new folio starts with PG_migrc clear).
    */
-  migrcUndoFolios(m: Machine, src: Pfn, dst: Pfn): void {
+  override migrcUndoFolios(m: Machine, src: Pfn): void {
     folioClearMigrc(m, src);
-    folioClearMigrc(m, dst);
-    const f = folioAt(m, src);
-    if (f.migrcPending) {
-      f.migrcPending = false;
-      this.folioPut(m, src);
-    }
+    super.migrcUndoFolios(m, src);
   }
 
   /**
