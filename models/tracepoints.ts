@@ -7,6 +7,12 @@
 /** Fired by the machine's RCU for any kernel: a table free had to wait for a lockless walker. */
 export const MACHINE_TRACEPOINTS = ['RCU table free waits for a GUP-fast walk', 'RCU table free waits for a pte_offset_map() reader'] as const;
 
+/**
+ * Fired by the reference's paths, and so by every kernel: page-table layout changes that are the
+ * kernel's own (not a batching choice), such as mremap() moving a whole PMD entry.
+ */
+export const REFERENCE_TRACEPOINTS = ['mremap moved a PTE table', 'mremap moved a PMD leaf'] as const;
+
 /** Where MIGRC gives its deferral up (flushes and frees the pending source folios). */
 export const MIGRC_RELEASE_POINTS = ['write fault', 'mprotect', 'memory pressure', 'tick'] as const;
 export type MigrcReleasePoint = (typeof MIGRC_RELEASE_POINTS)[number];
@@ -30,6 +36,8 @@ export const BATCHED_TRACEPOINTS = [
   'migrc released by mprotect',
   'migrc released by memory pressure',
   'migrc released by tick',
+  'mprotect left a flush to tlb_finish_mmu',
+  'mremap flushed a PTE table once',
 ] as const satisfies readonly (string | `migrc released by ${MigrcReleasePoint}`)[];
 
-export type Tracepoint = (typeof MACHINE_TRACEPOINTS)[number] | (typeof BATCHED_TRACEPOINTS)[number];
+export type Tracepoint = (typeof MACHINE_TRACEPOINTS)[number] | (typeof REFERENCE_TRACEPOINTS)[number] | (typeof BATCHED_TRACEPOINTS)[number];

@@ -7,7 +7,7 @@ import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../../models/batched/BatchedKernel';
-import { BATCHED_TRACEPOINTS, MACHINE_TRACEPOINTS } from '../../models/tracepoints';
+import { BATCHED_TRACEPOINTS, MACHINE_TRACEPOINTS, REFERENCE_TRACEPOINTS } from '../../models/tracepoints';
 
 /**
  * "Sometimes" properties: interesting states a random sequence should reach, so that a passing
@@ -32,12 +32,13 @@ export type StateProbe = (typeof STATE_PROBES)[number];
 
 /**
  * Every probe and tracepoint a check of `kernel` can report, in the order the summary lists them:
- * the state probes, the machine's tracepoints, and the batched paths' tracepoints for a kernel
+ * the state probes, the machine's and the reference paths' tracepoints, and the batched paths' tracepoints for a kernel
  * built on BatchedKernel. A check lists each of them, reached or not, so a path that was never
  * exercised shows as ✗ instead of disappearing.
  */
 export function reportedProbes(kernel: ReferenceKernel): string[] {
-  const marks: readonly string[] = kernel instanceof BatchedKernel ? [...MACHINE_TRACEPOINTS, ...BATCHED_TRACEPOINTS] : MACHINE_TRACEPOINTS;
+  const shared: readonly string[] = [...MACHINE_TRACEPOINTS, ...REFERENCE_TRACEPOINTS];
+  const marks: readonly string[] = kernel instanceof BatchedKernel ? [...shared, ...BATCHED_TRACEPOINTS] : shared;
   return [...STATE_PROBES, ...marks.map((t) => `mark:${t}`)];
 }
 
