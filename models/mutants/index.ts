@@ -13,6 +13,9 @@ import { gupSubpageOffsetShift } from './gupSubpageOffsetShift';
 import { migrcDefersWritable } from './migrcDefersWritable';
 import { migrcFreesSource } from './migrcFreesSource';
 import { migrcNoGiveupOnWrite } from './migrcNoGiveupOnWrite';
+import { movePmdNoFlush } from './movePmdNoFlush';
+import { mprotectNoFlushOnWrprotect } from './mprotectNoFlushOnWrprotect';
+import { mremapFlushesNewRange } from './mremapFlushesNewRange';
 import { noFlushWhenGatherFull } from './noFlushWhenGatherFull';
 import { semiRcuSingleTable } from './semiRcuSingleTable';
 import { tableBatchNoRcu } from './tableBatchNoRcu';
@@ -43,4 +46,8 @@ export const MUTANTS: readonly MutantSpec[] = [
   gupSubpageOffsetShift,
   gupOneRefForN,
   gupFastNoRecheck,
+  // mprotect and mremap as 6.12 (issue 9 item 5): their flush rules
+  mprotectNoFlushOnWrprotect,
+  mremapFlushesNewRange,
+  movePmdNoFlush,
 ];

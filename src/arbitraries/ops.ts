@@ -76,6 +76,15 @@ export function opArb(g: Geometry): fc.Arbitrary<Op> {
           return { kind: 'mremap', mm: m, from: slot - (slot % nr), to: boundary * ppt - (shift % nr || 1), nr };
         }),
     },
+    // move whole PMDs: both ends PMD-aligned and the length a multiple of the PMD size, so 6.12's
+    // move_page_tables() moves PMD entries (move_normal_pmd() for a table, move_huge_pmd() for a
+    // leaf) instead of PTEs; random addresses almost never line up like this
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({ mm, src: fc.integer({ min: 0, max: g.pmdsPerMm - 1 }), dst: fc.integer({ min: 0, max: g.pmdsPerMm - 1 }), pmds: fc.integer({ min: 1, max: 2 }) })
+        .map(({ mm: m, src, dst, pmds }): Op => ({ kind: 'mremap', mm: m, from: src * ppt, to: dst * ppt, nr: pmds * ppt })),
+    },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('migrate'), mm, vpn, count: fc.integer({ min: 1, max: 4 }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('freeTable'), mm, pmd: fc.integer({ min: 0, max: g.pmdsPerMm - 1 }) }) },
     {
