@@ -10,6 +10,8 @@ import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { pteFlagsNeedFlush, x86HugePmdNeedsFlush, x86PteNeedsFlush } from '../models/reference/pteNeedsFlush';
 import { BatchedKernel } from '../models/batched/BatchedKernel';
 import type { MmuGather } from '../models/batched/mmuGather';
+import fc from 'fast-check';
+import { opArb } from '../src/arbitraries/ops';
 import type { Op } from '../src/ops/op';
 import { runDifferential } from '../src/run/differential';
 import { Bench, SMALL, violationOf } from './__helpers__/bench';
@@ -265,5 +267,13 @@ describe('equivalence: moving a whole table vs moving PTEs', () => {
     }
     const v = violationOf(runDifferential(new ReferenceKernel(), new NoMovePmd(), SMALL, ops));
     expect(v).toMatchObject({ code: 'divergence', step: 4 });
+  });
+});
+
+describe('the generator reaches the PMD-level moves', () => {
+  it('produces whole-PMD, PMD-aligned mremaps (move_normal_pmd(), move_huge_pmd()) in more than 2% of ops', () => {
+    const ops = fc.sample(opArb(SMALL), { numRuns: 5000, seed: 9 });
+    const aligned = ops.filter((o) => o.kind === 'mremap' && o.from % PPT === 0 && o.to % PPT === 0 && o.nr % PPT === 0 && o.from !== o.to);
+    expect(aligned.length / ops.length).toBeGreaterThan(0.02);
   });
 });
