@@ -58,6 +58,12 @@ export function opArb(g: Geometry): fc.Arbitrary<Op> {
     },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('exit'), mm }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('mprotect'), mm, vpn, nr, writable: fc.boolean() }) },
+    // mprotect of the hot pages: a write-protect between two stores to the same page is what a
+    // missing or late mprotect() flush needs to show (the store through the stale writable entry)
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('mprotect'), mm, vpn: fc.constant(ppt + 5), nr: fc.integer({ min: 1, max: 2 }), writable: fc.boolean() }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('mremap'), mm, from: vpn, to: vpn, nr }) },
     // move one folio-sized, folio-aligned range so that it straddles a table boundary: the only
     // way a large folio's PTEs span two tables, where a PTE batch must stop at the table end
