@@ -16,6 +16,12 @@ export const MACHINE_TRACEPOINTS = [
   'exit waited for a pte_offset_map() reader',
 ] as const;
 
+/**
+ * Fired by the reference's paths, and so by every kernel: page-table layout changes that are the
+ * kernel's own (not a batching choice), such as mremap() moving a whole PMD entry.
+ */
+export const REFERENCE_TRACEPOINTS = ['mremap moved a PTE table', 'mremap moved a PMD leaf'] as const;
+
 /** Where MIGRC gives its deferral up (flushes and frees the pending source folios). */
 export const MIGRC_RELEASE_POINTS = ['write fault', 'mprotect', 'memory pressure', 'tick'] as const;
 export type MigrcReleasePoint = (typeof MIGRC_RELEASE_POINTS)[number];
@@ -45,6 +51,8 @@ export const BATCHED_TRACEPOINTS = [
   'migrc released by mprotect',
   'migrc released by memory pressure',
   'migrc released by tick',
+  'mprotect left a flush to tlb_finish_mmu',
+  'mremap flushed a PTE table once',
 ] as const satisfies readonly (string | `migrc released by ${MigrcReleasePoint}`)[];
 
 /** Fired by the 6.15 COW-reuse policy (reference-6.15, batched-6.15): how a write fault on a large folio was decided. */
@@ -69,6 +77,7 @@ export const GUP_RUNS_TRACEPOINTS = ['gup grabbed a folio run once'] as const;
 
 export type Tracepoint =
   | (typeof MACHINE_TRACEPOINTS)[number]
+  | (typeof REFERENCE_TRACEPOINTS)[number]
   | (typeof BATCHED_TRACEPOINTS)[number]
   | (typeof COW615_TRACEPOINTS)[number]
   | (typeof MIGRC_AS_POSTED_TRACEPOINTS)[number]

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MmId, Pfn } from '../models/machine/ids';
-import { mmId, pfn as asPfn, vpn as asVpn } from '../models/machine/ids';
+import { cpuId, mmId, pfn as asPfn, vpn as asVpn } from '../models/machine/ids';
 import type { Machine } from '../models/machine/state';
 import type { PresentPte } from '../models/machine/pte';
 import { createMachine } from '../models/machine/create';
@@ -10,6 +10,7 @@ import { describeViolation } from '../models/machine/violation';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../models/batched/BatchedKernel';
 import { BatchedGupRuns } from '../models/batched/gupRuns';
+import type { MmuGather } from '../models/batched/mmuGather';
 import { folioPteBatch } from '../models/batched/folioPteBatch';
 import { recordSubpages } from '../models/batched/recordSubpages';
 import type { Applied } from '../src/ops/apply';
@@ -365,15 +366,48 @@ describe('batched migration and MIGRC', () => {
     t.run(op.write(0, 0, 5), op.read(1, 0, 5), op.drain());
   });
 
-  it('a batched unmap that does not bump mm->tlb_flush_batched lets a store through the new writable PTE race a stale entry to the source', () => {
-    // The accounting of set_tlb_ubc_flush_pending() / flush_tlb_batched_pending() (mm/rmap.c, 6.12).
-    class BatchedUnmapNotPending extends BatchedKernel {
-      override readonly name: string = 'batched-unmap-not-pending';
-      override incTlbFlushBatched(_m: Machine, _mm: MmId): void {}
+  // x86 6.12 flushes an RW upgrade too (`pte_flags_need_flush()`: _PAGE_RW is in flush_on_change),
+  // at `tlb_finish_mmu()`; before that, `change_pte_range()` calls `flush_tlb_batched_pending()`
+  // under the PTL, which flushes the whole mm when a batched unmap (a migration, MIGRC's deferred
+  // read-only entries included) left a flush owed. The hole Nadav Amit raised — one CPU with a
+  // read-only entry to the source, another storing to the destination — would be the window between
+  // the upgrade (PTL dropped) and `tlb_finish_mmu()`. Ops are atomic, so these kernels put a store
+  // by CPU 0 inside that window themselves.
+  class StoreInMprotectWindow extends BatchedKernel {
+    override readonly name: string = 'store-in-mprotect-window';
+    storeInWindow = false;
+    override tlbFinishMmu(m: Machine, tlb: MmuGather): void {
+      if (this.storeInWindow && tlb.clearedPtes) this.userAccess(m, cpuId(0), tlb.mm, asVpn(5), true, 77);
+      super.tlbFinishMmu(m, tlb);
     }
-    const t = new Lockstep(new BatchedUnmapNotPending());
-    t.run(...cleanReadOnly, op.migrate(0, 5, 1), op.mprotect(0, 5, 1, true));
-    expect(() => t.run(op.write(0, 0, 5))).toThrow(/stale_tlb_divergent_write/);
+  }
+  /** Breaks the accounting of set_tlb_ubc_flush_pending() (mm/rmap.c, 6.12): mm->tlb_flush_batched is never bumped. */
+  class UnmapNotPending extends StoreInMprotectWindow {
+    override readonly name: string = 'batched-unmap-not-pending';
+    override incTlbFlushBatched(_m: Machine, _mm: MmId): void {}
+  }
+
+  it("flush_tlb_batched_pending() in change_pte_range() flushes MIGRC's deferred entries before the upgrade: a store inside mprotect()'s window is safe", () => {
+    const k = new StoreInMprotectWindow();
+    const t = new Lockstep(k);
+    t.run(...cleanReadOnly, op.migrate(0, 5, 1));
+    k.storeInWindow = true;
+    t.run(op.mprotect(0, 5, 1, true));
+    k.storeInWindow = false;
+    t.run(op.read(1, 0, 5), op.drain());
+  });
+
+  it('a batched unmap that does not bump mm->tlb_flush_batched lets a store inside mprotect()\'s window race a stale entry to the source', () => {
+    const k = new UnmapNotPending();
+    const t = new Lockstep(k);
+    t.run(...cleanReadOnly, op.migrate(0, 5, 1));
+    k.storeInWindow = true;
+    expect(() => t.run(op.mprotect(0, 5, 1, true))).toThrow(/stale_tlb_divergent_write/);
+  });
+
+  it('even without that accounting, a store after mprotect() returns is safe on x86: the upgrade was flushed at tlb_finish_mmu()', () => {
+    const t = new Lockstep(new UnmapNotPending());
+    t.run(...cleanReadOnly, op.migrate(0, 5, 1), op.mprotect(0, 5, 1, true), op.write(0, 0, 5), op.read(1, 0, 5), op.drain());
   });
 
   it('releases pending sources when an allocation finds free memory below the watermark', () => {

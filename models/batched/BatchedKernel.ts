@@ -1,4 +1,4 @@
-import { BatchedMigrate } from './migrate';
+import { BatchedMremap } from './mremap';
 
 /**
  * The batched kernel: ReferenceKernel with the optimizations of the five seed discussions, each
@@ -31,10 +31,13 @@ import { BatchedMigrate } from './migrate';
  *                  leaf once, batched unpin (gupRuns.ts: the beyond-6.12 runs proposal, its own kernel)
  * - migrc.ts       MIGRC's pending list and its release points (fault, mprotect, memory, tick)
  * - migrate.ts     migrate_pages_batch(): one try_to_unmap_flush() per batch, MIGRC deferral
+ * - mprotect.ts    change_protection() through an mmu_gather, x86 pte_needs_flush(), one flush at
+ *                  tlb_finish_mmu()
+ * - mremap.ts      move_ptes(): one flush_tlb_range() of the old range under the PTL
  *
  * Plain data and pure helpers live beside them: mmuGather.ts, gatherLimits.ts (the gather's
  * memory, its limits checked at every store), folioPteBatch.ts, recordSubpages.ts, tlbUbc.ts.
  */
-export class BatchedKernel extends BatchedMigrate {
+export class BatchedKernel extends BatchedMremap {
   override readonly name: string = 'batched';
 }

@@ -200,18 +200,6 @@ export abstract class BatchedMigrate extends BatchedMigrc {
     } else b.pending++;
   }
 
-  /**
-   * Mirrors the `flush_tlb_batched_pending()` call at the top of `change_pte_range()`
-   * (mm/mprotect.c, 6.12), made here per PTE until protect.ts has it per table (the first call of
-   * a range flushes, the others find nothing pending). It is what stops an mprotect() upgrade
-   * racing with a deferred flush: MIGRC's read-only entries bumped `tlb_flush_batched`, so the
-   * stale translations to the source are gone before the PTE becomes writable.
-   */
-  override changePte(m: Machine, mm: MmId, v: Vpn, writable: boolean): void {
-    this.flushTlbBatchedPending(m, mm);
-    super.changePte(m, mm, v, writable);
-  }
-
   /** Mirrors `fold_ubc_ro()` (mm/rmap.c, seed): the read-only batch joins the normal one. */
   foldUbcRo(ubc: TlbUbc, ro: TlbUbc): void {
     if (!ro.flushRequired) return;

@@ -15,6 +15,9 @@ import { migrcFreesSource } from './migrcFreesSource';
 import { migrcNoGiveupOnWrite } from './migrcNoGiveupOnWrite';
 import { migrcUndoKeepsReference } from './migrcUndoKeepsReference';
 import { migrateUndoLosesExclusive } from './migrateUndoLosesExclusive';
+import { movePmdNoFlush } from './movePmdNoFlush';
+import { mprotectNoFlushOnWrprotect } from './mprotectNoFlushOnWrprotect';
+import { mremapFlushesNewRange } from './mremapFlushesNewRange';
 import { noFlushWhenGatherFull } from './noFlushWhenGatherFull';
 import { semiRcuSingleTable } from './semiRcuSingleTable';
 import { tableFreeNoFreedTables } from './tableFreeNoFreedTables';
@@ -53,4 +56,8 @@ export const MUTANTS: readonly MutantSpec[] = [
   gupSubpageOffsetShift,
   gupOneRefForN,
   gupFastNoRecheck,
+  // mprotect and mremap as 6.12 (issue 9 item 5): their flush rules
+  mprotectNoFlushOnWrprotect,
+  mremapFlushesNewRange,
+  movePmdNoFlush,
 ];

@@ -1,19 +1,30 @@
 import type { MmId, Vpn } from '../machine/ids';
 import { vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
+import type { PmdEntry, Pte } from '../machine/pte';
 import { frameAt } from '../machine/frames';
-import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
-import type { OpResult } from '../result';
-import { noop } from '../result';
-import { ForkPaths } from './fork';
+import { mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
+import { x86HugePmdNeedsFlush, x86PteNeedsFlush } from './pteNeedsFlush';
+import { MremapPaths } from './mremap';
 
-/** mprotect() and mremap(): changing and moving translations without changing what is mapped. */
-export abstract class ProtectPaths extends ForkPaths {
+/**
+ * mprotect(): changing what translations allow (mm/mprotect.c, mm/huge_memory.c, 6.12).
+ *
+ * Which entries change and whether a change needs a flush are the kernel's (`pte_modify()` +
+ * `can_change_pte_writable()`, x86's `pte_needs_flush()`); when the flush happens is not. The
+ * reference flushes each entry that needs it at once, while its PTL is held — the per-page
+ * specification, under which no CPU ever holds a translation wider than its PTE after the
+ * change. The kernel gathers the flushes in an mmu_gather and flushes once at `tlb_finish_mmu()`,
+ * after every PTL is dropped (batched/mprotect.ts): correct only because no one relies on the
+ * downgrade before mprotect() returns, which is exactly what the differential check compares.
+ */
+export abstract class ProtectPaths extends MremapPaths {
   /**
-   * Mirrors `change_protection()` → `change_pte_range()` (mm/mprotect.c) over [start, end).
-   * Making a range read-only write-protects present PTEs and flushes them (a downgrade needs a
-   * flush, rule R4). Making it writable upgrades only PTEs of exclusive anonymous pages
-   * (`can_change_pte_writable()`), with no flush. A partly covered PMD leaf is split first.
+   * Mirrors `do_mprotect_pkey()` → `mprotect_fixup()` → `change_protection()` →
+   * `change_pmd_range()` (mm/mprotect.c, 6.12) over [start, end), per page: a PMD leaf wholly
+   * inside the range is changed whole (`change_huge_pmd()`), a partly covered one is split first;
+   * PTE tables go through `changePteRange()`. Each entry that needs a flush
+   * (`hugePmdNeedsFlush()`) is flushed at once.
    */
   changeProtection(m: Machine, mm: MmId, start: Vpn, end: Vpn, writable: boolean): void {
     const vma = mmAt(m, mm).vmaWritable;
@@ -27,76 +38,65 @@ export abstract class ProtectPaths extends ForkPaths {
         if (hi - lo < ppt) this.splitHugePmd(m, mm, i);
         else {
           this.changeHugePmd(m, mm, i, writable);
+          if (this.hugePmdNeedsFlush(pmd, pmdAt(m, mm, i))) this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + ppt);
           continue;
         }
       }
-      for (let v = lo; v < hi; v++) this.changePte(m, mm, asVpn(v), writable);
+      if (pmdAt(m, mm, i).kind === 'table') this.changePteRange(m, mm, asVpn(lo), asVpn(hi), writable);
     }
-  }
-
-  /** One PTE of `change_pte_range()`: write-protect and flush, or upgrade an exclusive page. */
-  changePte(m: Machine, mm: MmId, v: Vpn, writable: boolean): void {
-    const pte = pteAt(m, mm, v);
-    if (pte === null || pte.kind !== 'present') return;
-    if (!writable) {
-      if (!pte.writable) return;
-      setPte(m, mm, v, { ...pte, writable: false });
-      this.flushTlbPage(m, mm, v);
-      return;
-    }
-    if (!pte.writable && frameAt(m, pte.pfn).anonExclusive) setPte(m, mm, v, { ...pte, writable: true });
-  }
-
-  /** Mirrors `change_huge_pmd()` (mm/huge_memory.c). */
-  changeHugePmd(m: Machine, mm: MmId, i: number, writable: boolean): void {
-    const pmd = pmdAt(m, mm, i);
-    if (pmd.kind !== 'leaf') return;
-    if (!writable) {
-      if (!pmd.writable) return;
-      setPmd(m, mm, i, { ...pmd, writable: false });
-      this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + m.geometry.ptrsPerPte);
-      return;
-    }
-    if (!pmd.writable && frameAt(m, pmd.pfn).anonExclusive) setPmd(m, mm, i, { ...pmd, writable: true });
   }
 
   /**
-   * Mirrors `move_page_tables()` → `move_ptes()` (mm/mremap.c): move the PTEs of [from, from+nr)
-   * to [to, to+nr). The mapping, mapcounts and references do not change; the old translations
-   * are flushed. A no-op when the ranges overlap, leave the mm, or the destination is populated.
-   * PMD leaves in the source are split first (no move_huge_pmd()).
+   * Mirrors `change_pte_range()` (mm/mprotect.c, 6.12) over [lo, hi) of one table, per page: each
+   * present PTE gets its new protection (`changePte()`), and when x86's `pte_needs_flush(oldpte,
+   * ptent)` says so it is flushed at once, under the PTL — after `flush_tlb_batched_pending()`, as
+   * the kernel does before changing any PTE of the table.
    */
-  movePageTables(m: Machine, mm: MmId, from: Vpn, to: Vpn, nr: number): OpResult {
-    const top = m.geometry.pmdsPerMm * m.geometry.ptrsPerPte;
-    if (nr <= 0 || from + nr > top || to + nr > top) return noop('range outside the mm');
-    if (from < to + nr && to < from + nr) return noop('ranges overlap');
-    for (let k = 0; k < nr; k++) {
-      const v = asVpn(to + k);
-      if (pmdAt(m, mm, pmdIndexOf(m, v)).kind === 'leaf') return noop('destination is PMD-mapped');
-      const pte = pteAt(m, mm, v);
-      if (pte !== null && pte.kind !== 'none') return noop('destination populated');
+  changePteRange(m: Machine, mm: MmId, lo: Vpn, hi: Vpn, writable: boolean): void {
+    this.flushTlbBatchedPending(m, mm);
+    for (let v = lo; v < hi; v++) {
+      const old = pteAt(m, mm, asVpn(v));
+      if (old === null || old.kind !== 'present') continue;
+      this.changePte(m, mm, asVpn(v), writable);
+      const nu = pteAt(m, mm, asVpn(v));
+      if (nu !== null && this.pteNeedsFlush(old, nu)) this.flushTlbPage(m, mm, asVpn(v));
     }
-    for (let k = 0; k < nr; k++) {
-      const i = pmdIndexOf(m, asVpn(from + k));
-      if (pmdAt(m, mm, i).kind === 'leaf') this.splitHugePmd(m, mm, i);
-    }
-    const vma = mmAt(m, mm).vmaWritable;
-    for (let k = 0; k < nr; k++) {
-      const src = asVpn(from + k);
-      const dst = asVpn(to + k);
-      vma[dst] = vma[src] ?? true;
-      this.moveOnePte(m, mm, src, dst);
-    }
-    return { kind: 'done' };
   }
 
-  /** Move one PTE: clear the old one and flush it before the new one appears. */
-  moveOnePte(m: Machine, mm: MmId, src: Vpn, dst: Vpn): void {
-    const pte = pteAt(m, mm, src);
+  /**
+   * Mirrors `change_pte_range()` (mm/mprotect.c, 6.12) for one present PTE, without its flush
+   * (the caller decides with `pteNeedsFlush()`): `pte_modify()` to the VMA's new protection — in
+   * a private mapping `vm_page_prot` never has RW, so this write-protects — then, when making the
+   * range writable (MM_CP_TRY_CHANGE_WRITABLE), `pte_mkwrite()` if `can_change_pte_writable()`:
+   * an exclusive anonymous page. Dirty and accessed bits are kept (`_PAGE_CHG_MASK`).
+   */
+  changePte(m: Machine, mm: MmId, v: Vpn, writable: boolean): void {
+    const pte = pteAt(m, mm, v);
     if (pte === null || pte.kind !== 'present') return;
-    setPte(m, mm, src, { kind: 'none' });
-    this.flushTlbPage(m, mm, src);
-    this.pteAlloc(m, mm, pmdIndexOf(m, dst));
-    setPte(m, mm, dst, pte);
+    const upgrade = writable && frameAt(m, pte.pfn).anonExclusive;
+    if (pte.writable !== upgrade) setPte(m, mm, v, { ...pte, writable: upgrade });
+  }
+
+  /**
+   * Mirrors `change_huge_pmd()` (mm/huge_memory.c, 6.12) for an anonymous THP, without its flush
+   * (the caller decides with `hugePmdNeedsFlush()`): `pmdp_invalidate_ad()` — on x86 without a
+   * flush of its own — then `pmd_modify()` and, when making the range writable,
+   * `can_change_pmd_writable()` (the head's PageAnonExclusive).
+   */
+  changeHugePmd(m: Machine, mm: MmId, i: number, writable: boolean): void {
+    const pmd = pmdAt(m, mm, i);
+    if (pmd.kind !== 'leaf') return;
+    const upgrade = writable && frameAt(m, pmd.pfn).anonExclusive;
+    if (pmd.writable !== upgrade) setPmd(m, mm, i, { ...pmd, writable: upgrade });
+  }
+
+  /** Mirrors `pte_needs_flush()` (arch/x86/include/asm/tlbflush.h, 6.12); see pteNeedsFlush.ts. */
+  pteNeedsFlush(old: Pte, nu: Pte): boolean {
+    return x86PteNeedsFlush(old, nu);
+  }
+
+  /** Mirrors `huge_pmd_needs_flush()` (arch/x86/include/asm/tlbflush.h, 6.12); see pteNeedsFlush.ts. */
+  hugePmdNeedsFlush(old: PmdEntry, nu: PmdEntry): boolean {
+    return x86HugePmdNeedsFlush(old, nu);
   }
 }

@@ -58,6 +58,12 @@ export function opArb(g: Geometry): fc.Arbitrary<Op> {
     },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('exit'), mm }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('mprotect'), mm, vpn, nr, writable: fc.boolean() }) },
+    // mprotect of the hot pages: a write-protect between two stores to the same page is what a
+    // missing or late mprotect() flush needs to show (the store through the stale writable entry)
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('mprotect'), mm, vpn: fc.constant(ppt + 5), nr: fc.integer({ min: 1, max: 2 }), writable: fc.boolean() }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('mremap'), mm, from: vpn, to: vpn, nr }) },
     // move one folio-sized, folio-aligned range so that it straddles a table boundary: the only
     // way a large folio's PTEs span two tables, where a PTE batch must stop at the table end
@@ -75,6 +81,15 @@ export function opArb(g: Geometry): fc.Arbitrary<Op> {
           const nr = 1 << k;
           return { kind: 'mremap', mm: m, from: slot - (slot % nr), to: boundary * ppt - (shift % nr || 1), nr };
         }),
+    },
+    // move whole PMDs: both ends PMD-aligned and the length a multiple of the PMD size, so 6.12's
+    // move_page_tables() moves PMD entries (move_normal_pmd() for a table, move_huge_pmd() for a
+    // leaf) instead of PTEs; random addresses almost never line up like this
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({ mm, src: fc.integer({ min: 0, max: g.pmdsPerMm - 1 }), dst: fc.integer({ min: 0, max: g.pmdsPerMm - 1 }), pmds: fc.integer({ min: 1, max: 2 }) })
+        .map(({ mm: m, src, dst, pmds }): Op => ({ kind: 'mremap', mm: m, from: src * ppt, to: dst * ppt, nr: pmds * ppt })),
     },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('migrate'), mm, vpn, count: fc.integer({ min: 1, max: 4 }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('freeTable'), mm, pmd: fc.integer({ min: 0, max: g.pmdsPerMm - 1 }) }) },

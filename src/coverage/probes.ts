@@ -8,7 +8,7 @@ import type { Op } from '../ops/op';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../../models/batched/BatchedKernel';
 import { BatchedGupRuns } from '../../models/batched/gupRuns';
-import { BATCHED_TRACEPOINTS, COW615_TRACEPOINTS, GUP_RUNS_TRACEPOINTS, MACHINE_TRACEPOINTS, MIGRC_AS_POSTED_TRACEPOINTS } from '../../models/tracepoints';
+import { BATCHED_TRACEPOINTS, COW615_TRACEPOINTS, GUP_RUNS_TRACEPOINTS, MACHINE_TRACEPOINTS, MIGRC_AS_POSTED_TRACEPOINTS, REFERENCE_TRACEPOINTS } from '../../models/tracepoints';
 import { hasCowReuse615 } from '../../models/specFor';
 import { MigrcAsPosted } from '../../models/migrcAsPosted/MigrcAsPosted';
 
@@ -35,13 +35,15 @@ export type StateProbe = (typeof STATE_PROBES)[number];
 
 /**
  * Every probe and tracepoint a check of `kernel` can report, in the order the summary lists them:
- * the state probes, the machine's tracepoints, and the batched paths' tracepoints for a kernel
- * built on BatchedKernel (and the GUP-runs proposal's for one built on BatchedGupRuns). A check lists each of them, reached or not, so a path that was never
- * exercised shows as ✗ instead of disappearing.
+ * the state probes, the machine's and the reference paths' tracepoints, the batched paths' for a
+ * kernel built on BatchedKernel, and those of the 6.15 COW policy, migrc-as-posted and the
+ * GUP-runs proposal for kernels built on them. A check lists each of them, reached or not, so a
+ * path that was never exercised shows as ✗ instead of disappearing.
  */
 export function reportedProbes(kernel: ReferenceKernel): string[] {
   const marks: readonly string[] = [
     ...MACHINE_TRACEPOINTS,
+    ...REFERENCE_TRACEPOINTS,
     ...(kernel instanceof BatchedKernel ? BATCHED_TRACEPOINTS : []),
     ...(hasCowReuse615(kernel) ? COW615_TRACEPOINTS : []),
     ...(kernel instanceof MigrcAsPosted ? MIGRC_AS_POSTED_TRACEPOINTS : []),

@@ -1,0 +1,87 @@
+import type { MmId, Vpn } from '../machine/ids';
+import { vpn as asVpn } from '../machine/ids';
+import type { Machine } from '../machine/state';
+import { mmAt, pmdAt, pmdStart, pteAt } from '../machine/pgtable';
+import { mark } from '../machine/marks';
+import type { MmuGather } from './mmuGather';
+import { gatherNeedsFlush } from './mmuGather';
+import { BatchedMigrate } from './migrate';
+
+/**
+ * mprotect() through an mmu_gather, as 6.12 does it: `do_mprotect_pkey()` runs
+ * `tlb_gather_mmu()`, every `change_pte_range()` / `change_huge_pmd()` records the entries x86's
+ * `pte_needs_flush()` / `huge_pmd_needs_flush()` flag with `tlb_flush_pte_range()` /
+ * `tlb_flush_pmd_range()` (range only: no page is freed), drops its PTL, and one flush of the
+ * gathered range happens at `tlb_finish_mmu()`.
+ *
+ * Between a PTE's downgrade and `tlb_finish_mmu()` the flush is owed and lives in the gather
+ * (`tlb.start/end`, `clearedPtes/clearedPmds`): that is the window in which another CPU may still
+ * write through its old writable TLB entry. Ops are atomic today, so nothing runs inside the
+ * window; it is representable (a variant can look at the gather in `tlbFinishMmu()`), and a later
+ * interleaving model can schedule other ops between the PTL drop and the finish.
+ */
+export abstract class BatchedMprotect extends BatchedMigrate {
+  /**
+   * Mirrors `do_mprotect_pkey()` (mm/mprotect.c, 6.12): `tlb_gather_mmu()`, `mprotect_fixup()` →
+   * `change_protection()` for the range, then `tlb_finish_mmu()` — the one flush, after every PTL
+   * was dropped and before the mmap lock is.
+   */
+  override changeProtection(m: Machine, mm: MmId, start: Vpn, end: Vpn, writable: boolean): void {
+    const tlb = this.tlbGatherMmu(m, mm, false);
+    this.changeProtectionRange(m, tlb, start, end, writable);
+    if (gatherNeedsFlush(tlb)) mark(m, 'mprotect left a flush to tlb_finish_mmu');
+    this.tlbFinishMmu(m, tlb);
+  }
+
+  /**
+   * Mirrors `change_protection_range()` → `change_pmd_range()` (mm/mprotect.c, 6.12): the VMA's
+   * new protection, then per PMD: a leaf wholly inside the range goes to `change_huge_pmd()`,
+   * which records its range when `huge_pmd_needs_flush()` says so; a partly covered leaf is split
+   * first; a table goes to `change_pte_range()`.
+   */
+  changeProtectionRange(m: Machine, tlb: MmuGather, start: Vpn, end: Vpn, writable: boolean): void {
+    const vma = mmAt(m, tlb.mm).vmaWritable;
+    for (let v = start; v < end; v++) vma[v] = writable;
+    const ppt = m.geometry.ptrsPerPte;
+    for (let i = Math.floor(start / ppt); i * ppt < end; i++) {
+      const lo = Math.max(start, pmdStart(m, i));
+      const hi = Math.min(end, pmdStart(m, i) + ppt);
+      const pmd = pmdAt(m, tlb.mm, i);
+      if (pmd.kind === 'leaf') {
+        if (hi - lo < ppt) this.splitHugePmd(m, tlb.mm, i);
+        else {
+          this.changeHugePmd(m, tlb.mm, i, writable);
+          if (this.hugePmdNeedsFlush(pmd, pmdAt(m, tlb.mm, i))) this.tlbFlushPmdRange(tlb, pmdStart(m, i), ppt);
+          continue;
+        }
+      }
+      if (pmdAt(m, tlb.mm, i).kind === 'table') this.changePteRange(m, tlb.mm, asVpn(lo), asVpn(hi), writable, tlb);
+    }
+  }
+
+  /**
+   * Mirrors `change_pte_range()` (mm/mprotect.c, 6.12) over [lo, hi) of one table: under the PTL,
+   * each present PTE gets its new protection (`changePte()`), and when `pte_needs_flush(oldpte,
+   * ptent)` says so, `tlb_flush_pte_range(tlb, addr, PAGE_SIZE)` records it in the gather. No
+   * flush happens here: the PTL is dropped with the flush still owed. Called without a gather,
+   * it runs in one of its own.
+   */
+  override changePteRange(m: Machine, mm: MmId, lo: Vpn, hi: Vpn, writable: boolean, tlb?: MmuGather): void {
+    if (tlb === undefined) {
+      const own = this.tlbGatherMmu(m, mm, false);
+      this.changePteRange(m, mm, lo, hi, writable, own);
+      this.tlbFinishMmu(m, own);
+      return;
+    }
+    // pte_offset_map_lock()
+    this.flushTlbBatchedPending(m, mm);
+    for (let v = lo; v < hi; v++) {
+      const old = pteAt(m, mm, asVpn(v));
+      if (old === null || old.kind !== 'present') continue;
+      this.changePte(m, mm, asVpn(v), writable);
+      const nu = pteAt(m, mm, asVpn(v));
+      if (nu !== null && this.pteNeedsFlush(old, nu)) this.tlbFlushPteRange(tlb, v, 1);
+    }
+    // pte_unmap_unlock(): the flush stays owed in the gather until tlb_finish_mmu().
+  }
+}
