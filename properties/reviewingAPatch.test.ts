@@ -1,4 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { captureOutput } from './__helpers__/captureOutput';
+import { main } from '../src/cli/main';
 import { geometry } from '../models/machine/geometry';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { runCheck, runOne } from '../src/check/runCheck';
@@ -6,28 +11,119 @@ import type { Op } from '../src/ops/op';
 import GatherFreeEarly from '../docs/examples/gatherFreeEarly';
 import GatherFlushThenFree from '../docs/examples/gatherFlushThenFree';
 
-// The walkthrough in docs/reviewing-a-patch.md, kept true.
+// The walkthrough in docs/reviewing-a-patch.md, kept true: the seeds, sequence numbers and
+// counterexamples it reads, and every line of the output it quotes, come from these runs.
+const root = join(import.meta.dirname, '..');
+const doc = readFileSync(join(root, 'docs', 'reviewing-a-patch.md'), 'utf8');
+const early = join(root, 'docs', 'examples', 'gatherFreeEarly.ts');
+const fixed = join(root, 'docs', 'examples', 'gatherFlushThenFree.ts');
 const small = geometry('small');
 const reference = () => new ReferenceKernel();
+const io = captureOutput();
+
+/** The doc's unlabelled fenced blocks (quoted output), as lines. */
+function outputBlocks(): string[][] {
+  const blocks: string[][] = [];
+  let open: { label: string; lines: string[] } | null = null;
+  for (const line of doc.split('\n')) {
+    if (line.startsWith('```')) {
+      if (open === null) open = { label: line.slice(3), lines: [] };
+      else {
+        if (open.label === '') blocks.push(open.lines);
+        open = null;
+      }
+    } else open?.lines.push(line);
+  }
+  return blocks;
+}
+
+/** The quoted block that starts with `first` (or whose first line starts with it). */
+function block(first: string): string[] {
+  const b = outputBlocks().find((lines) => lines[0]!.startsWith(first));
+  if (b === undefined) throw new Error(`docs/reviewing-a-patch.md quotes no output starting ${JSON.stringify(first)}`);
+  return b;
+}
+
+/** Every quoted line, except the `…` elisions and the `$ command` line, is a line the CLI printed. */
+function expectQuoted(quoted: readonly string[], printed: string): void {
+  const lines = new Set(printed.split('\n'));
+  for (const line of quoted) {
+    if (line.trim() === '…' || line.startsWith('$ ')) continue;
+    expect(lines, `quoted line not printed: ${line}`).toContain(line);
+  }
+}
+
+/** The CLI's output with a scratch failures folder written as the default `.mmcheck/failures`. */
+function asDefaultFolder(out: string, dir: string): string {
+  return out.split(dir).join('.mmcheck/failures');
+}
+
+// Shrunk counterexample of seed 18 (section 2): one failed batch-page allocation fills the gather.
 const counterexample: Op[] = [
   { kind: 'nowaitFail', nr: 1 },
-  { kind: 'fork', mm: 0 },
   { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: false },
-  { kind: 'exit', mm: 0 },
+  { kind: 'zap', mm: 0, vpn: 21, nr: 1 },
+];
+
+// Seed 7 (section 3): no access at all; CPU 0 only has mm 0 loaded from the GUP.
+const speculative: Op[] = [
+  { kind: 'gup', cpu: 0, mm: 0, vpn: 21, nr: 16, pin: false, write: false, fast: false },
+  { kind: 'unpin', handle: 0 },
+  { kind: 'zap', mm: 0, vpn: 2, nr: 32 },
 ];
 
 describe('docs/reviewing-a-patch.md', () => {
-  it('the patch fails its check at seed 14 with the 4-op counterexample the doc reads', () => {
-    const r = runCheck({ kernel: () => new GatherFreeEarly(), reference, geometry: small, runs: 2000, seed: 14, maxOps: 60 });
-    expect(r.sequences).toBe(4);
-    expect(r.failure?.outcome.violation.code).toBe('free_with_stale_tlb');
-    expect(r.failure?.ops).toEqual(counterexample);
+  it('the doc runs seed 18 and reads seed 7', () => {
+    expect(doc).toContain('npx mmcheck check --kernel docs/examples/gatherFreeEarly.ts --seed 18\n');
+    expect(doc).toContain('Sequence 7 fails');
+    expect(doc).toContain('shortened it from 44 ops to 3');
+    expect(doc).toContain('`npx mmcheck check --kernel docs/examples/gatherFreeEarly.ts --seed 7`,\nsequence 2');
   });
 
-  it('the fixed patch passes the saved counterexample and the check, with full gathers reached', () => {
+  it('the patch fails its check at seed 18, sequence 7, with the 3-op counterexample the doc reads', () => {
+    const r = runCheck({ kernel: () => new GatherFreeEarly(), reference, geometry: small, runs: 2000, seed: 18, maxOps: 60 });
+    expect(r.sequences).toBe(7);
+    expect(r.failure?.originalLength).toBe(44);
+    expect(r.failure?.numShrinks).toBe(21);
+    expect(r.failure?.ops).toEqual(counterexample);
+    expect(r.failure?.outcome.violation).toEqual({ code: 'free_with_stale_tlb', step: 2, pfn: 1, cpu: 0, mm: 0, vpn: 21 });
+    // Without the failed allocation the gather never fills on one page: the same load and zap pass.
+    expect(runOne({ kernel: () => new GatherFreeEarly(), reference, geometry: small }, counterexample.slice(1)).ok).toBe(true);
+  });
+
+  it('`mmcheck check --seed 18` prints what section 2 quotes, and exits 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmcheck-review-'));
+    expect(await main(['check', '--kernel', early, '--seed', '18', '--failures', dir])).toBe(1);
+    expectQuoted(block('mmcheck check: kernel gather-free-early'), asDefaultFolder(io.out, dir));
+  });
+
+  it('seed 7 fails at sequence 2 on a page CPU 0 never accessed: its entry is speculative', async () => {
+    const r = runCheck({ kernel: () => new GatherFreeEarly(), reference, geometry: small, runs: 2000, seed: 7, maxOps: 60 });
+    expect(r.sequences).toBe(2);
+    expect(r.failure?.ops).toEqual(speculative);
+    expect(r.failure?.outcome.violation).toEqual({ code: 'free_with_stale_tlb', step: 2, pfn: 1, cpu: 0, mm: 0, vpn: 21 });
+    const dir = mkdtempSync(join(tmpdir(), 'mmcheck-review-'));
+    expect(await main(['check', '--kernel', early, '--seed', '7', '--failures', dir])).toBe(1);
+    const quoted = block('FAILED: free_with_stale_tlb at step 2: pfn=1 cpu=0 mm=0 vpn=21');
+    expect(quoted).toContain('    + cpu0.tlb.mm0.vpn21: pfn 1 gen 1 speculative');
+    expectQuoted(quoted, io.out);
+  });
+
+  it('the fixed patch passes the saved counterexample: the replay section 4 quotes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmcheck-review-'));
+    expect(await main(['check', '--kernel', early, '--seed', '18', '--quiet', '--failures', dir])).toBe(1);
+    const file = join(dir, 'gather-free-early-small-seed18.json');
+    io.out = '';
+    expect(await main(['replay', file, '--kernel', fixed])).toBe(0);
+    expectQuoted(block('$ npx mmcheck replay'), asDefaultFolder(io.out, dir));
     expect(runOne({ kernel: () => new GatherFlushThenFree(), reference, geometry: small }, counterexample).ok).toBe(true);
-    const r = runCheck({ kernel: () => new GatherFlushThenFree(), reference, geometry: small, runs: 500, seed: 14, maxOps: 60 });
-    expect(r.failure).toBeNull();
-    expect(r.coverage['mark:gather full'] ?? 0).toBeGreaterThan(0);
+  });
+
+  it('the fixed patch holds at seed 18 over 2,000 sequences, with the full-gather counts section 4 quotes', async () => {
+    const quoted = block('$ npx mmcheck check --kernel docs/examples/gatherFlushThenFree.ts --runs 2000 --seed 18');
+    expect(await main(['check', '--kernel', fixed, '--runs', '2000', '--seed', '18', '--failures', mkdtempSync(join(tmpdir(), 'mmcheck-review-'))])).toBe(0);
+    expectQuoted(quoted, io.out);
+    expect(io.out).toContain('  sequences  2000');
+    expect(doc).toContain('619 of the 2,000 sequences filled a gather, 455 of\nthem on a failed batch-page allocation');
   });
 });
