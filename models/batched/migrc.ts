@@ -27,12 +27,19 @@ export interface MigrcReq {
  * Keeps rule R3 (kernel-semantics §10): no translation becomes writable while a CPU may still
  * hold a stale entry to a source folio. The seed gives up in `do_wp_page()` when the faulting
  * folio is a pending destination; the model has no destination flag in Machine and gives up on
- * every write (or unshare) fault instead, a superset. The hole Nadav Amit pointed out (mprotect()
- * upgrading a PTE to writable without a fault) is closed by mainline's own
- * `flush_tlb_batched_pending()` in `change_pte_range()` (see BatchedMigrate.changePte): the seed
- * leaves `set_tlb_ubc_flush_pending()`'s `tlb_flush_batched` update in place for the read-only
- * entries it defers, so mprotect() flushes the mm before upgrading. Only a PMD upgrade
- * (`change_huge_pmd()`, which does not call it) keeps a give-up point here.
+ * every write (or unshare) fault instead, a superset — needed: without a write-fault release a
+ * check fails in three ops (load, migrate, store; docs/fidelity/migrc.md). The hole Nadav Amit
+ * pointed out (mprotect() upgrading a PTE to writable without a fault) is not the seed's to
+ * close: mainline's own `flush_tlb_batched_pending()` at the top of `change_pte_range()`
+ * (BatchedMprotect.changePteRange) flushes the mm before any upgrade, because the seed leaves
+ * `set_tlb_ubc_flush_pending()`'s `mm->tlb_flush_batched` bump in place for the read-only entries
+ * it defers (BatchedMigrate.incTlbFlushBatched). The PMD give-ups (`doHugePmdWpPage`,
+ * `changeHugePmd`) are not needed: a PMD mapping is never deferred (`set_pmd_migration_entry()`
+ * flushes at once), and a PMD leaf can only come to cover an address whose PTE was cleared with
+ * a flush first, so no stale entry to a source lies under one. They stay as a harmless superset.
+ * Neither the seed nor this file covers a write fault that lands between `remove_migration_ptes()`
+ * and `migrc_req_end()` (the request is not yet on the pending list, so the release finds nothing
+ * to flush): that race needs interleaved ops (issue 11).
  */
 export abstract class BatchedMigrc extends BatchedGup {
   /** Mirrors `arch_tlbbatch_flush()` (arch/x86/mm/tlb.c): a full flush of every CPU in the mask, whatever mm. */
@@ -117,13 +124,13 @@ export abstract class BatchedMigrc extends BatchedGup {
     super.doWpPage(m, cpu, mm, v, pte, unshare);
   }
 
-  /** Mirrors `do_huge_pmd_wp_page()` (mm/huge_memory.c) with the same give-up point as `do_wp_page()`. */
+  /** Mirrors `do_huge_pmd_wp_page()` (mm/huge_memory.c) with the same give-up point as `do_wp_page()` (not needed: see the class comment). */
   override doHugePmdWpPage(m: Machine, mm: MmId, i: number, kind: FaultKind): boolean {
     this.migrcGiveUp(m, 'write fault');
     return super.doHugePmdWpPage(m, mm, i, kind);
   }
 
-  /** Mirrors `change_huge_pmd()` (mm/huge_memory.c): the same give-up point for a PMD upgrade. */
+  /** Mirrors `change_huge_pmd()` (mm/huge_memory.c): the same give-up point for a PMD upgrade (not needed: see the class comment). */
   override changeHugePmd(m: Machine, mm: MmId, i: number, writable: boolean): void {
     const pmd = pmdAt(m, mm, i);
     if (writable && pmd.kind === 'leaf' && !pmd.writable && frameAt(m, pmd.pfn).anonExclusive) this.migrcGiveUp(m, 'mprotect');

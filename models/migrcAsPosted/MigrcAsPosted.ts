@@ -14,9 +14,11 @@ import { folioClearMigrc, folioSetMigrc, folioTestClearMigrc, folioTestMigrc } f
 /**
  * MIGRC exactly as posted: seed 002, "[v4 2/3] mm: Defer TLB flush by keeping both src and dst
  * folios at migration" (Byungchul Park, 2023-11-09, against v6.6-rc5), applied to the model's
- * 6.12 batched kernel. Known-buggy by design: it is registered with role 'posted-patch' so that a
- * check can show what the review found, and `batched` keeps the fixed MIGRC
- * (docs/fidelity/migrc.md lists every fix).
+ * 6.12 batched kernel, registered with role 'posted-patch': checked as posted, never a default.
+ * A check holds on it: the mprotect() hole of its review is closed by 6.12's
+ * `flush_tlb_batched_pending()` in `change_pte_range()`, and its known race (a write fault on a
+ * destination between `remove_migration_ptes()` and `migrc_req_end()`) needs interleaved ops
+ * (issue 11). `batched` keeps the model's MIGRC; docs/fidelity/migrc.md compares the two.
  *
  * What the patch has, and this kernel does:
  * - PG_migrc on the source AND the destination (`migrc_mark_pending()`); a folio that still
