@@ -56,7 +56,7 @@ describe('a failure that does not reproduce is FLAKY, never HOLDS', () => {
 
 describe('a time budget that cuts shrinking short marks the counterexample as not fully shrunk', () => {
   it('runCheck says fullyShrunk: false when fast-check was interrupted while shrinking', () => {
-    // Every instance made after the first failure takes 150 ms, so shrinking (hundreds of
+    // Every instance made after the first failure takes 1 s, so shrinking (at least several
     // candidates) outlasts the budget by far; finding the failure takes a few sequences (ms), so
     // the budget only has to outlast that — no assertion depends on how fast the machine is.
     const r = runCheck({ kernel: () => new ZapWithoutFlushSlowToShrink(), geometry: small, runs: 500, seed: 3, maxOps: 60, timeBudgetMs: 4000 });
