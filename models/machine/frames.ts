@@ -71,18 +71,10 @@ function claimFrame(m: Machine, f: Frame, head: Pfn): void {
   f.ptes = null;
 }
 
-/**
- * A new zeroed folio of `order` with one reference (the allocation's), nothing mapped.
- * The geometry's caps make exhaustion impossible in a valid run; it throws OutOfFramesError if not.
- */
-export function allocFolioFrames(m: Machine, order: number): Pfn {
-  const nr = folioNrPages(order);
-  const head = findFreeRun(m, nr);
-  if (head === null) throw new OutOfFramesError(order);
-  for (let i = 0; i < nr; i++) claimFrame(m, frameAt(m, asPfn(head + i)), head);
-  m.clock.folios++;
-  frameAt(m, head).folio = {
-    id: `s${m.clock.step}.${m.clock.folios}`,
+/** The struct folio fields of a folio just allocated (or split off): one reference, nothing mapped, no flags. */
+function newFolio(id: string, order: number): Folio {
+  return {
+    id,
     order,
     refcount: 1,
     largeMapcount: 0,
@@ -95,6 +87,19 @@ export function allocFolioFrames(m: Machine, order: number): Pfn {
     maybeMappedShared: false,
     pgMigrc: false,
   };
+}
+
+/**
+ * A new zeroed folio of `order` with one reference (the allocation's), nothing mapped.
+ * The geometry's caps make exhaustion impossible in a valid run; it throws OutOfFramesError if not.
+ */
+export function allocFolioFrames(m: Machine, order: number): Pfn {
+  const nr = folioNrPages(order);
+  const head = findFreeRun(m, nr);
+  if (head === null) throw new OutOfFramesError(order);
+  for (let i = 0; i < nr; i++) claimFrame(m, frameAt(m, asPfn(head + i)), head);
+  m.clock.folios++;
+  frameAt(m, head).folio = newFolio(`s${m.clock.step}.${m.clock.folios}`, order);
   if (m.allocHint === head) m.allocHint = head + nr;
   return head;
 }
@@ -202,20 +207,7 @@ export function splitFolioFrames(m: Machine, head: Pfn): Pfn[] {
     const p = asPfn(head + k);
     const f = frameAt(m, p);
     f.head = p;
-    f.folio = {
-      id: k === 0 ? folio.id : `${folio.id}~${k}`,
-      order: 0,
-      refcount: 1,
-      largeMapcount: 0,
-      entireMapcount: 0,
-      pincount: 0,
-      deferredSplit: false,
-      migrcPending: false,
-      mmId: [null, null],
-      mmIdMapcount: [0, 0],
-      maybeMappedShared: false,
-      pgMigrc: false,
-    };
+    f.folio = newFolio(k === 0 ? folio.id : `${folio.id}~${k}`, 0);
     pages.push(p);
   }
   return pages;
