@@ -23,7 +23,7 @@ export const MACHINE_TRACEPOINTS = [
 export const REFERENCE_TRACEPOINTS = ['mremap moved a PTE table', 'mremap moved a PMD leaf'] as const;
 
 /** Where MIGRC gives its deferral up (flushes and frees the pending source folios). */
-export const MIGRC_RELEASE_POINTS = ['write fault', 'mprotect', 'memory pressure', 'tick'] as const;
+export const MIGRC_RELEASE_POINTS = ['write fault', 'memory pressure', 'tick'] as const;
 export type MigrcReleasePoint = (typeof MIGRC_RELEASE_POINTS)[number];
 
 /** Fired by BatchedKernel's paths (and so by every kernel built on it). */
@@ -48,7 +48,6 @@ export const BATCHED_TRACEPOINTS = [
   'flush_tlb_batched_pending flushed an mm',
   'migrc deferred a flush',
   'migrc released by write fault',
-  'migrc released by mprotect',
   'migrc released by memory pressure',
   'migrc released by tick',
   'mprotect left a flush to tlb_finish_mmu',

@@ -2,8 +2,7 @@ import type { MigrcReleasePoint } from '../tracepoints';
 import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
-import { folioAt, frameAt, freeFrameCount } from '../machine/frames';
-import { pmdAt } from '../machine/pgtable';
+import { folioAt, freeFrameCount } from '../machine/frames';
 import { flushTlbCpus } from '../machine/tlb';
 import { mark } from '../machine/marks';
 import type { OpResult } from '../result';
@@ -33,10 +32,12 @@ export interface MigrcReq {
  * close: mainline's own `flush_tlb_batched_pending()` at the top of `change_pte_range()`
  * (BatchedMprotect.changePteRange) flushes the mm before any upgrade, because the seed leaves
  * `set_tlb_ubc_flush_pending()`'s `mm->tlb_flush_batched` bump in place for the read-only entries
- * it defers (BatchedMigrate.incTlbFlushBatched). The PMD give-ups (`doHugePmdWpPage`,
- * `changeHugePmd`) are not needed: a PMD mapping is never deferred (`set_pmd_migration_entry()`
- * flushes at once), and a PMD leaf can only come to cover an address whose PTE was cleared with
- * a flush first, so no stale entry to a source lies under one. They stay as a harmless superset.
+ * it defers (BatchedMigrate.incTlbFlushBatched); so `batched` has no mprotect release point (an
+ * earlier version gave up in `change_pte_range()` and `change_huge_pmd()`). The PMD write-fault
+ * give-up (`doHugePmdWpPage`) is not needed either: a PMD mapping is never deferred
+ * (`set_pmd_migration_entry()` flushes at once), and a PMD leaf can only come to cover an address
+ * whose PTE was cleared with a flush first, so no stale entry to a source lies under one. It stays
+ * as a harmless superset of the write-fault release.
  * Neither the seed nor this file covers a write fault that lands between `remove_migration_ptes()`
  * and `migrc_req_end()` (the request is not yet on the pending list, so the release finds nothing
  * to flush): that race needs interleaved ops (issue 11).
@@ -128,13 +129,6 @@ export abstract class BatchedMigrc extends BatchedGup {
   override doHugePmdWpPage(m: Machine, mm: MmId, i: number, kind: FaultKind): boolean {
     this.migrcGiveUp(m, 'write fault');
     return super.doHugePmdWpPage(m, mm, i, kind);
-  }
-
-  /** Mirrors `change_huge_pmd()` (mm/huge_memory.c): the same give-up point for a PMD upgrade (not needed: see the class comment). */
-  override changeHugePmd(m: Machine, mm: MmId, i: number, writable: boolean): void {
-    const pmd = pmdAt(m, mm, i);
-    if (writable && pmd.kind === 'leaf' && !pmd.writable && frameAt(m, pmd.pfn).anonExclusive) this.migrcGiveUp(m, 'mprotect');
-    super.changeHugePmd(m, mm, i, writable);
   }
 
   /**

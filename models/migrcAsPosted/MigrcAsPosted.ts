@@ -112,7 +112,7 @@ export class MigrcAsPosted extends BatchedKernel {
   /**
    * The release points of `batched` that the posted patch has, and those it has not: only
    * `get_page_from_freelist()`'s (memory pressure) is in the patch. `batched` also gives up on
-   * every write or unshare fault (PTE and PMD), on mprotect() and on a tick; the patch does not,
+   * every write or unshare fault (PTE and PMD) and on a tick; the patch does not,
    * and its own `do_wp_page()` test is in `doWpPage` above.
    */
   override migrcGiveUp(m: Machine, why: MigrcReleasePoint): void {
@@ -121,7 +121,6 @@ export class MigrcAsPosted extends BatchedKernel {
         super.migrcGiveUp(m, why);
         return;
       case 'write fault':
-      case 'mprotect':
       case 'tick':
         return;
       default:
