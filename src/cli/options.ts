@@ -25,9 +25,9 @@ export function parsePositiveInt(flag: string, v: string): number {
 export const SEED_MIN = -(2 ** 31);
 export const SEED_MAX = 2 ** 31 - 1;
 
-export function parseSeed(v: string): number {
+export function parseSeed(v: string, flag = '--seed'): number {
   const n = Number(v);
-  if (!/^-?\d+$/.test(v) || n < SEED_MIN || n > SEED_MAX) throw new UsageError(`--seed takes a whole number from ${SEED_MIN} to ${SEED_MAX}, got '${v}'`);
+  if (!/^-?\d+$/.test(v) || n < SEED_MIN || n > SEED_MAX) throw new UsageError(`${flag} takes a whole number from ${SEED_MIN} to ${SEED_MAX}, got '${v}'`);
   return n;
 }
 

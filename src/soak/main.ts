@@ -5,6 +5,8 @@ import { KERNELS, kernelEntry } from '../../models/registry';
 import { describeViolation } from '../../models/machine/violation';
 import { runCheck } from '../check/runCheck';
 import { writeCounterexample } from '../counterexample/file';
+import { parseGeometry, parsePositiveInt, parseSeed } from '../cli/options';
+import { UsageError } from '../cli/usageError';
 
 /**
  * `npm run soak`: the long run that says whether the correct kernels really hold — never part of
@@ -40,13 +42,15 @@ function main(): number {
       runs: { type: 'string', default: '500' },
     },
   });
-  const total = Number(values.steps);
-  const firstSeed = Number(values['first-seed']);
-  const runs = Number(values.runs);
+  const total = parsePositiveInt('--steps', values.steps);
+  const firstSeed = parseSeed(values['first-seed'], '--first-seed');
+  const runs = parsePositiveInt('--runs', values.runs);
   const kernels = values.kernels.split(',');
   const geometries = values.geometries.split(',');
-  for (const k of kernels) kernelEntry(k);
-  for (const g of geometries) geometry(g);
+  for (const k of kernels) {
+    if (!KERNELS.some((e) => e.name === k)) throw new UsageError(`unknown kernel '${k}'; registered kernels: ${KERNELS.map((e) => e.name).join(', ')}`);
+  }
+  for (const g of geometries) parseGeometry(g);
   const shareSum = geometries.reduce((s, g) => s + (SHARE[g] ?? 0.1), 0);
   const out = '.mmcheck/soak';
   mkdirSync(out, { recursive: true });
@@ -67,12 +71,14 @@ function main(): number {
         t.sequences += r.sequences;
         t.steps += r.steps;
         t.ms += r.elapsedMs;
-        if (r.failure !== null) {
-          const f = r.failure;
+        // A failure that did not happen again on re-run (FLAKY) is a failure of the soak, never a pass.
+        const f = r.failure ?? r.flaky;
+        if (f !== null) {
           const file = `${out}/${k}-${g}-seed${seed}-max${maxOps}.json`;
-          writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: k, kernelSpec: k, geometry: geometry(g).name, seed, path: f.path, status: 'shrunk', ops: f.ops, violation: f.outcome.violation });
-          t.failures.push(`seed ${seed} max-ops ${maxOps}: ${describeViolation(f.outcome.violation)} (${f.ops.length} ops) → ${file}`);
-          print(`  FAILURE ${k} ${g} seed ${seed} max-ops ${maxOps}: ${describeViolation(f.outcome.violation)} → ${file}`);
+          writeCounterexample(file, { format: 'mmcheck-counterexample/1', kernel: k, kernelSpec: k, geometry: geometry(g).name, seed, path: r.failure?.path ?? '', status: r.failure?.fullyShrunk === true ? 'shrunk' : 'found', ops: f.ops, violation: f.outcome.violation });
+          const what = r.failure !== null ? 'FAILURE' : 'FLAKY';
+          t.failures.push(`${what} seed ${seed} max-ops ${maxOps}: ${describeViolation(f.outcome.violation)} (${f.ops.length} ops) → ${file}`);
+          print(`  ${what} ${k} ${g} seed ${seed} max-ops ${maxOps}: ${describeViolation(f.outcome.violation)} → ${file}`);
         }
       }
       totals.push(t);
@@ -85,4 +91,17 @@ function main(): number {
   return all.fail === 0 ? 0 : 1;
 }
 
-process.exitCode = main();
+/** Bad input: one line naming what is wrong and the valid choices, exit 2, nothing run. */
+function mainOrUsage(): number {
+  try {
+    return main();
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`mmcheck soak: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+process.exitCode = mainOrUsage();
