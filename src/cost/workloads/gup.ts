@@ -29,13 +29,18 @@ function gupWorkload(pin: boolean): CostWorkload {
         measured: [costOp.gupFast(0, 0, 0, nr, pin, true), costOp.drain()],
       };
     },
-    verify(run: MeasuredRun): Verdict {
-      const nr = folioNrPages(run.geometry.maxFolioOrder);
-      const [h] = resultsOf(run.results, 'handle');
-      if (h === undefined) return fail(`GUP returned ${run.results[0]?.kind ?? 'nothing'}, not a handle`);
-      if (h.pages !== nr) return fail(`GUP took ${h.pages} of ${nr} pages`);
-      return pass(`${call} took all ${nr} pages in one handle`);
-    },
+    verify: tookTheWholeFolio(call),
+  };
+}
+
+/** Both GUP workloads pass when the one call returned one handle holding every page of the folio. */
+function tookTheWholeFolio(call: string): (run: MeasuredRun) => Verdict {
+  return (run) => {
+    const nr = folioNrPages(run.geometry.maxFolioOrder);
+    const [h] = resultsOf(run.results, 'handle');
+    if (h === undefined) return fail(`GUP returned ${run.results[0]?.kind ?? 'nothing'}, not a handle`);
+    if (h.pages !== nr) return fail(`GUP took ${h.pages} of ${nr} pages`);
+    return pass(`${call} took all ${nr} pages in one handle`);
   };
 }
 
@@ -64,13 +69,7 @@ function gupPteWorkload(pin: boolean): CostWorkload {
         measured: [costOp.gupFast(0, 0, 0, nr, pin, true), costOp.drain()],
       };
     },
-    verify(run: MeasuredRun): Verdict {
-      const nr = folioNrPages(run.geometry.maxFolioOrder);
-      const [h] = resultsOf(run.results, 'handle');
-      if (h === undefined) return fail(`GUP returned ${run.results[0]?.kind ?? 'nothing'}, not a handle`);
-      if (h.pages !== nr) return fail(`GUP took ${h.pages} of ${nr} pages`);
-      return pass(`${call} took all ${nr} pages in one handle`);
-    },
+    verify: tookTheWholeFolio(call),
   };
 }
 
