@@ -43,7 +43,7 @@ export const KERNELS: readonly KernelEntry[] = [
   },
   {
     name: 'batched-no-migrc',
-    summary: 'the batched kernel without MIGRC (not merged upstream): mainline batching, one flush per migration batch',
+    summary: 'Linux 6.12 batching without MIGRC (which was never merged): the batched kernel with one flush per migration batch, plus RCU table freeing (seed 003)',
     role: 'kernel',
     make: () => new BatchedNoMigrc(),
   },
