@@ -4,16 +4,14 @@ import { pfn as asPfn } from '../models/machine/ids';
 import type { Machine } from '../models/machine/state';
 import { createMachine } from '../models/machine/create';
 import type { Violation } from '../models/machine/violation';
-import type { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../models/batched/BatchedKernel';
 import type { GatherBatch, MmuGather } from '../models/batched/mmuGather';
 import { encodeNrPages, encodePage, newGather } from '../models/batched/mmuGather';
 import { addBatchPage, encodedPagePtr, loadSlot, queueTable, storeSlot } from '../models/batched/gatherLimits';
 import { mmId } from '../models/machine/ids';
 import type { Op } from '../src/ops/op';
-import { CheckedRun } from '../src/run/checkedRun';
 import { op } from './__helpers__/ops';
-import { SMALL, catchViolation } from './__helpers__/bench';
+import { SMALL, catchViolation, firstViolation } from './__helpers__/bench';
 
 /**
  * The gather's limits (gatherLimits.ts): a batch stored past its `max`, a batch page beyond
@@ -76,15 +74,6 @@ describe('the checked stores and loads', () => {
   });
 });
 
-/** Runs `ops` on `kernel`: the first violation with its step, or null. */
-function firstViolation(kernel: ReferenceKernel, ops: readonly Op[]): Violation | null {
-  const run = new CheckedRun(kernel, SMALL);
-  for (const [i, o] of ops.entries()) {
-    const r = run.step(o, i);
-    if ('violation' in r) return r.violation;
-  }
-  return null;
-}
 
 /** Hand-broken: tlb_next_batch() without the MAX_GATHER_BATCH_COUNT check. */
 class UnboundedBatches extends BatchedKernel {

@@ -4,7 +4,6 @@ import { mmId, vpn as asVpn } from '../models/machine/ids';
 import type { Machine } from '../models/machine/state';
 import type { PresentPte } from '../models/machine/pte';
 import { describeViolation } from '../models/machine/violation';
-import type { Violation } from '../models/machine/violation';
 import { geometry } from '../models/machine/geometry';
 import { pteAt } from '../models/machine/pgtable';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
@@ -20,7 +19,7 @@ import { firstDifference, observe } from '../src/oracles/observe';
 import { runCheck } from '../src/check/runCheck';
 import { stateView } from '../src/report/stateView';
 import { PIN_RO, PIN_RO_FAST, op } from './__helpers__/ops';
-import { Bench, SMALL, catchViolation } from './__helpers__/bench';
+import { Bench, SMALL, catchViolation, firstViolation } from './__helpers__/bench';
 import { auditLedger } from '../src/oracles/ledger';
 
 /**
@@ -48,15 +47,6 @@ function lockstep(kernel: ReferenceKernel, ops: readonly Op[]): Machine {
   return run.machine;
 }
 
-/** The first violation `kernel` alone raises on `ops` (every per-kernel oracle on), or null. */
-function firstViolation(kernel: ReferenceKernel, ops: readonly Op[]): Violation | null {
-  const run = new CheckedRun(kernel, SMALL);
-  for (const [i, o] of ops.entries()) {
-    const r = run.step(o, i);
-    if ('violation' in r) return r.violation;
-  }
-  return null;
-}
 
 const marks = (m: Machine, t: string): number => m.marks[t] ?? 0;
 /** 16 order-0 pages written in the first table, then zapped in one go: local + batch pages fill. */

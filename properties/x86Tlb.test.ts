@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { MmId, Vpn } from '../models/machine/ids';
 import { cpuId, mmId, vpn as asVpn } from '../models/machine/ids';
-import type { Machine } from '../models/machine/state';
 import { PTE_NONE } from '../models/machine/pte';
-import { folioHead } from '../models/machine/frames';
 import { flushTlbRange, tlbLookup } from '../models/machine/tlb';
-import { pmdAt, pteAt, setPte } from '../models/machine/pgtable';
+import { pmdAt, setPte } from '../models/machine/pgtable';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../models/batched/BatchedKernel';
+import ZapWithoutFlush from './fixtures/variants/zapWithoutFlush';
 import { BatchedNoRcuTableFree } from '../models/batched/BatchedNoRcuTableFree';
 import { TableFreeNoFreedTables } from '../models/mutants/tableFreeNoFreedTables';
 import { FlushSkipsLazyCpus } from '../models/mutants/flushSkipsLazyCpus';
@@ -29,18 +27,6 @@ import { op } from './__helpers__/ops';
 
 const mm0 = mmId(0);
 const cpu1 = cpuId(1);
-
-/** A zap that clears and frees without any flush: every CPU that may hold the page is a hazard. */
-class ZapWithoutFlush extends ReferenceKernel {
-  override readonly name = 'zap-without-flush';
-  override zapOnePte(m: Machine, mm: MmId, v: Vpn): void {
-    const pte = pteAt(m, mm, v);
-    if (pte === null || pte.kind !== 'present') return;
-    setPte(m, mm, v, PTE_NONE);
-    this.folioRemoveRmapPtes(m, pte.pfn, 1);
-    this.folioPut(m, folioHead(m, pte.pfn));
-  }
-}
 
 describe('speculative fills: a CPU with the mm loaded may hold any present translation it never used', () => {
   // CPU 1 runs mm 0 (it loaded page 1) but never touched page 0.

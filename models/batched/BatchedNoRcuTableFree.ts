@@ -1,9 +1,8 @@
 import type { MmId, Pfn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { freeTableFrame } from '../machine/frames';
-import { pmdAt, pmdStart, setPmd } from '../machine/pgtable';
 import type { OpResult } from '../result';
-import { noop } from '../result';
+import { ReferenceKernel } from '../reference/ReferenceKernel';
 import { BatchedKernel } from './BatchedKernel';
 
 /**
@@ -33,7 +32,11 @@ export class BatchedNoRcuTableFree extends BatchedKernel {
     for (const t of tables) freeTableFrame(m, t);
   }
 
-  /** Without a table batch there is no single-table path either: the table goes with the pages, after the flush `tlbRemoveTable` just did. */
+  /**
+   * Mirrors x86's `___pte_free_tlb()` → `tlb_remove_page()` with MMU_GATHER_RCU_TABLE_FREE off
+   * (arch/x86/mm/pgtable.c, 6.12): without a table batch there is no single-table path either; the
+   * table goes with the pages, after the flush `tlbRemoveTable` just did.
+   */
   override tlbRemoveTableOne(m: Machine, table: Pfn): void {
     freeTableFrame(m, table);
   }
@@ -47,12 +50,7 @@ export class BatchedNoRcuTableFree extends BatchedKernel {
    * (see docs/fidelity/tlb.md, "open question").
    */
   override reclaimPteTable(m: Machine, mm: MmId, i: number): OpResult {
-    const pmd = pmdAt(m, mm, i);
-    if (pmd.kind !== 'table') return noop('no PTE table');
-    if (!this.tableIsEmpty(m, pmd.table)) return noop('PTE table not empty');
-    setPmd(m, mm, i, { kind: 'none' });
-    this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + m.geometry.ptrsPerPte, true);
-    this.freePteTable(m, pmd.table);
-    return { kind: 'done' };
+    // The reference's path, not the batched kernel's gather-based PT reclaim.
+    return ReferenceKernel.prototype.reclaimPteTable.call(this, m, mm, i);
   }
 }

@@ -14,6 +14,7 @@ import type { Applied } from '../../src/ops/apply';
 import { applyOp } from '../../src/ops/apply';
 import type { Op } from '../../src/ops/op';
 import type { RunOutcome } from '../../src/run/outcome';
+import { CheckedRun } from '../../src/run/checkedRun';
 
 export const SMALL: Geometry = geometry('small');
 
@@ -90,4 +91,14 @@ export const vpnOf = (n: number): Vpn => asVpn(n);
 /** The violation a run ended with, or null if every oracle held. */
 export function violationOf(o: RunOutcome): Violation | null {
   return o.ok ? null : o.violation;
+}
+
+/** The first violation `kernel` alone raises on `ops` (every per-kernel oracle on, no final drain), or null. */
+export function firstViolation(kernel: ReferenceKernel, ops: readonly Op[]): Violation | null {
+  const run = new CheckedRun(kernel, SMALL);
+  for (const [i, o] of ops.entries()) {
+    const r = run.step(o, i);
+    if ('violation' in r) return r.violation;
+  }
+  return null;
 }
