@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { KERNELS, roleDescription } from '../../models/registry';
 import { checkCommand } from './checkCommand';
+import { conformCommand, exportCommand } from './conformCommands';
 import { EXIT_CODES } from '../check/verdict';
 import { costCommand } from './costCommand';
 import { loadKernel } from './loadKernel';
@@ -124,6 +125,29 @@ function program(setExit: (code: number) => void): Command {
       const geometry = parseGeometry(o.geometry);
       const kernel = await loadKernel(o.kernel, { typecheck: o.typecheck });
       setExit(costCommand({ kernel, geometry, workloads: o.workload ?? [] }, print));
+    });
+
+  p.command('export-c')
+    .description('write a scenario or counterexample (realistic geometry) as a C program for the real kernel, with the model\'s observables beside it')
+    .argument('<file>', 'a scenario, a JSON array of ops, or a counterexample')
+    .option('-o, --out <file.c>', 'where to write the program (default: beside the file, .c); the observables go to the same name with .expected')
+    .option('--release <x.y>', 'the kernel version whose reference policy the model follows (default: the running kernel)')
+    .option('--run', 'also build and run it here (root, gcc) and compare with the model')
+    .action(async (file: string, o: { out?: string; release?: string; run?: boolean }) => setExit(await exportCommand(file, o, print)));
+
+  p.command('conform')
+    .description('random user programs run in the reference model and, as C, on this machine\'s kernel; the first difference is shrunk and saved')
+    .option('--runs <n>', 'programs to run', '200')
+    .option('--seed <n>', 'random seed (default: derived from the clock, and printed)')
+    .option('--max-ops <n>', 'longest program, in ops', '20')
+    .option('--out <dir>', 'where a difference is saved (program, C, report)', '.mmcheck/conform')
+    .option('--quiet', 'no progress output')
+    .action(async (o: { runs: string; seed?: string; maxOps: string; out: string; quiet?: boolean }) => {
+      const runs = parsePositiveInt('--runs', o.runs);
+      const maxOps = parsePositiveInt('--max-ops', o.maxOps);
+      const seed = o.seed === undefined ? Date.now() % 2 ** 31 : parseSeed(o.seed);
+      checkWritableDir('--out', o.out);
+      setExit(await conformCommand({ runs, seed, maxOps, out: o.out, quiet: o.quiet === true }, print));
     });
 
   p.command('models')

@@ -1,0 +1,141 @@
+import type { MmId } from '../../models/machine/ids';
+import { vpn as asVpn } from '../../models/machine/ids';
+import type { Machine } from '../../models/machine/state';
+import { folioNrPages, mmNrPages } from '../../models/machine/geometry';
+import { mmAt, pmdAt, pmdIndexOf } from '../../models/machine/pgtable';
+import { assertNever } from '../../models/assertNever';
+import type { Op } from '../ops/op';
+import { unpopulated } from './pageAt';
+import type { VmaLayout } from './vmaLayout';
+
+/** Facts about the real machine that decide what a user program can reproduce. */
+export interface UserLevelMachine {
+  /** The model maps the shared zero page on a read fault (the zeroPage machine option). */
+  readonly modelHasZeroPage: boolean;
+  /** NUMA nodes with memory: migration through move_pages() needs two. */
+  readonly numaNodes: number;
+}
+
+/** The most mms a conform program creates (the C runtime's command channels). */
+export const MAX_PROGRAM_MMS = 16;
+/** The most pages one vmsplice() get may reference (the runtime sizes the pipe for them). */
+export const MAX_GET_PAGES = 256;
+
+/** Whether an op, as resolved against the model's state, can be done from user space on a real kernel. */
+export type UserLevelPlan = { readonly run: true } | { readonly run: false; readonly reason: string };
+
+const RUN: UserLevelPlan = { run: true };
+const skip = (reason: string): UserLevelPlan => ({ run: false, reason });
+
+/**
+ * Decide, before it runs, whether a resolved op has a user-level counterpart that does exactly
+ * what the model will do. An op without one is left out of the program on both sides (it is not
+ * applied to the model either), so the rest still compares. A model no-op always has one: the C
+ * side then does nothing.
+ */
+export function planOp(m: Machine, layout: VmaLayout, op: Op, on: UserLevelMachine): UserLevelPlan {
+  switch (op.kind) {
+    case 'map':
+      return planMap(m, layout, op.mm as MmId, op.vpn, op.order, op.pmd, op.first, op.count);
+    case 'populate':
+      return planPopulate(m, layout, op.mm as MmId, op.vpn, op.nr, op.order);
+    case 'access':
+      if (!op.write && !on.modelHasZeroPage && unpopulated(m, op.mm as MmId, asVpn(op.vpn))) {
+        return skip('a load of an untouched page maps the shared zero page, which the model lacks (fidelity row 24)');
+      }
+      return RUN;
+    case 'fork':
+      return m.mms.length >= MAX_PROGRAM_MMS ? skip(`a program makes at most ${MAX_PROGRAM_MMS} mms`) : RUN;
+    case 'gup':
+      return planGup(m, op.mm as MmId, op.vpn, op.nr, op.pin, op.write, on);
+    case 'migrate':
+      return skip(`migration is move_pages() between NUMA nodes; this machine has ${on.numaNodes} node${on.numaNodes === 1 ? '' : 's'}, and the runtime does not migrate`);
+    case 'exit':
+    case 'zap':
+    case 'mprotect':
+    case 'mremap':
+    case 'unpin':
+    case 'gupRead':
+    case 'gupWrite':
+      return RUN;
+    case 'freeTable':
+    case 'walkBegin':
+    case 'walkEnd':
+    case 'tick':
+    case 'nowaitFail':
+    case 'drain':
+      return skip('a kernel-internal event: no system call makes it happen at this point');
+    default:
+      return assertNever(op);
+  }
+}
+
+/**
+ * `map`: the model populates pages [first, first+count) of a new folio; a program does it with a
+ * THP fault over the whole folio (only its order enabled) and MADV_DONTNEED of the rest. The
+ * kernel places the folio only where the whole aligned range is unpopulated, writable and one VMA
+ * (`alloc_anon_folio()`: `thp_vma_suitable_order()`, `pte_range_none()`; a PMD folio needs a none
+ * PMD), and a PTE-mapped PMD-sized folio only by splitting a PMD mapping. There is no order-1
+ * anonymous THP.
+ */
+function planMap(m: Machine, layout: VmaLayout, mm: MmId, vpn: number, order: number, pmd: boolean, first: number, count: number): UserLevelPlan {
+  const max = m.geometry.maxFolioOrder;
+  const nr = folioNrPages(order);
+  const base = vpn - (vpn % nr);
+  const pmdEntry = pmdAt(m, mm, pmdIndexOf(m, asVpn(base)));
+  // The model's own no-ops (mapAnonFolio()): nothing happens on either side.
+  if (pmd && (order !== max || pmdEntry.kind !== 'none')) return RUN;
+  if (!pmd && pmdEntry.kind === 'leaf') return RUN;
+  const lo = Math.min(first, nr - 1);
+  const n = pmd ? nr : Math.max(1, Math.min(count, nr - lo));
+  const start = pmd ? base : base + lo;
+  for (let v = start; v < start + n; v++) if (!unpopulated(m, mm, asVpn(v))) return RUN;
+  if (order === 1) return skip('the kernel has no order-1 anonymous THP (the smallest anon mTHP is order 2)');
+  for (let v = base; v < base + nr; v++) {
+    if (!unpopulated(m, mm, asVpn(v))) return skip('other pages of the folio range are populated: the kernel would not place the folio there');
+  }
+  const writable = mmAt(m, mm).vmaWritable;
+  for (let v = base; v < base + nr; v++) if (writable[v] !== true) return skip('the folio range is not all writable: the fault that places it would fail');
+  if (!layout.oneVma(mm, base, base + nr)) return skip('the folio range spans two VMAs (after mremap): the kernel would not place a THP across them');
+  if (order === max && pmdEntry.kind !== 'none') {
+    return skip('a PTE-mapped PMD-sized folio comes from splitting a PMD mapping, which needs a none PMD');
+  }
+  return RUN;
+}
+
+/** `populate`: the model maps whole folios on the unpopulated aligned chunks; each must be reproducible as a `map`. */
+function planPopulate(m: Machine, layout: VmaLayout, mm: MmId, vpn: number, nrPages: number, order: number): UserLevelPlan {
+  const nr = folioNrPages(order);
+  const end = Math.min(vpn + nrPages, mmNrPages(m.geometry));
+  for (let base = Math.ceil(vpn / nr) * nr; base + nr <= end; base += nr) {
+    const pmd = order === m.geometry.maxFolioOrder && pmdAt(m, mm, pmdIndexOf(m, asVpn(base))).kind === 'none';
+    const p = planMap(m, layout, mm, base, order, pmd, 0, nr);
+    if (!p.run) return p;
+  }
+  return RUN;
+}
+
+/**
+ * GUP from user space: io_uring's IORING_REGISTER_BUFFERS pins with FOLL_WRITE | FOLL_LONGTERM,
+ * all pages or none; vmsplice() takes read-only FOLL_GET references. Other combinations have no
+ * such system call. The model stops at the first page it cannot get, so a pin must cover only
+ * writable pages to match io_uring's all-or-nothing.
+ */
+function planGup(m: Machine, mm: MmId, vpn: number, nr: number, pin: boolean, write: boolean, on: UserLevelMachine): UserLevelPlan {
+  const end = Math.min(vpn + nr, mmNrPages(m.geometry));
+  if (pin && !write) return skip('a read-only FOLL_PIN has no user-level counterpart here (io_uring pins FOLL_WRITE)');
+  if (!pin && write) return skip('a FOLL_GET | FOLL_WRITE has no user-level counterpart here (vmsplice() gets read-only)');
+  if (pin) {
+    const writable = mmAt(m, mm).vmaWritable;
+    for (let v = vpn; v < end; v++) if (writable[v] !== true) return skip('io_uring registers all pages or none; the model would pin up to the read-only page');
+    return RUN;
+  }
+  if (end - vpn > MAX_GET_PAGES) return skip(`a vmsplice() get covers at most ${MAX_GET_PAGES} pages here`);
+  if (!on.modelHasZeroPage) {
+    for (let v = vpn; v < end; v++) {
+      if (unpopulated(m, mm, asVpn(v))) return skip('a read-only get of an untouched page maps the shared zero page, which the model lacks (fidelity row 24)');
+    }
+  }
+  return RUN;
+}
+
