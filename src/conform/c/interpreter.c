@@ -6,12 +6,15 @@
  */
 #include "runtime.c"
 
+#include <limits.h>
+
 #define RT_MAX_ARGS 6
 
-/* One command: its name, how many integers follow the step, and how to call it. */
+/* One command: its name, the integers after the step ('i' an int parameter, 'l' a long), and
+ * how to call it. */
 struct rt_command {
 	const char *name;
-	int nargs;
+	const char *args;
 	void (*run)(int step, const long *a);
 };
 
@@ -32,11 +35,11 @@ static void run_devwrite(int s, const long *a) { op_devwrite(s, (int)a[0], (int)
 static void run_observe(int s, const long *a) { (void)a; observe(s); }
 
 static const struct rt_command rt_commands[] = {
-	{ "map", 6, run_map },		 { "store", 4, run_store },	  { "load", 3, run_load },
-	{ "fork", 2, run_fork },	 { "exit", 1, run_exit },	  { "dontneed", 3, run_dontneed },
-	{ "mprotect", 4, run_mprotect }, { "mremap", 4, run_mremap },	  { "refill", 4, run_refill },
-	{ "pin", 4, run_pin },		 { "get", 4, run_get },		  { "unpin", 1, run_unpin },
-	{ "devread", 2, run_devread },	 { "devwrite", 3, run_devwrite }, { "observe", 0, run_observe },
+	{ "map", "iliiii", run_map },	       { "store", "iill", run_store },	     { "load", "iil", run_load },
+	{ "fork", "ii", run_fork },	       { "exit", "i", run_exit },	     { "dontneed", "ill", run_dontneed },
+	{ "mprotect", "illi", run_mprotect }, { "mremap", "illl", run_mremap },   { "refill", "illi", run_refill },
+	{ "pin", "iill", run_pin },	       { "get", "iill", run_get },	     { "unpin", "i", run_unpin },
+	{ "devread", "ii", run_devread },     { "devwrite", "iil", run_devwrite }, { "observe", "", run_observe },
 };
 
 /* Print the error line, tear down as mm_finish() does, exit 2. */
@@ -86,12 +89,14 @@ int main(void)
 			bad_input("unknown command", copy);
 		long step, a[RT_MAX_ARGS] = { 0 };
 		char *w = strtok_r(NULL, " \t", &save);
-		if (w == NULL || parse_long(w, &step) != 0 || step < 0 || step > 0x7fffffff)
+		if (w == NULL || parse_long(w, &step) != 0 || step < 0 || step > INT_MAX)
 			bad_input("bad step", copy);
-		for (int i = 0; i < cmd->nargs; i++) {
+		for (int i = 0; cmd->args[i] != '\0'; i++) {
 			w = strtok_r(NULL, " \t", &save);
 			if (w == NULL || parse_long(w, &a[i]) != 0)
 				bad_input("bad arguments", copy);
+			if (cmd->args[i] == 'i' && (a[i] < INT_MIN || a[i] > INT_MAX))
+				bad_input("argument out of int range", copy);
 		}
 		if (strtok_r(NULL, " \t", &save) != NULL)
 			bad_input("too many arguments", copy);
