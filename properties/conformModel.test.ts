@@ -9,12 +9,13 @@ import { parseKernelOutput, RuntimeError } from '../src/conform/kernelOutput';
 import { interpreterInput } from '../src/conform/runtimeSource';
 import { parseRelease, referenceFor } from '../src/conform/release';
 import { VmaLayout } from '../src/conform/vmaLayout';
+import { mmId } from '../models/machine/ids';
 
 // The model side of `conform` (no kernel needed): which ops a user program can reproduce, the
 // runtime calls each becomes, the observables the model prints, and how they are compared.
 const g = geometry('realistic');
-const on = { modelHasZeroPage: false, numaNodes: 1 };
-const run = (ops: Op[], k = new Reference615()) => runInModel(k, g, ops, on);
+const on = { kernelZeroPage: true, modelZeroPage: false, numaNodes: 1 };
+const run = (ops: Op[], k: ReferenceKernel = new Reference615()) => runInModel(k, g, ops, on);
 const map = (vpn: number, order: number, pmd: boolean, first = 0, count = 1 << order): Op => ({ kind: 'map', mm: 0, vpn, order, pmd, first, count });
 const store = (vpn: number, mm = 0): Op => ({ kind: 'access', cpu: 0, mm, vpn, write: true });
 const load = (vpn: number, mm = 0): Op => ({ kind: 'access', cpu: 1, mm, vpn, write: false });
@@ -105,9 +106,9 @@ describe('conform: the observables', () => {
 
   it('VmaLayout: a moved range keeps its offset (a boundary), a refilled source merges back', () => {
     const l = new VmaLayout(64);
-    l.moved(0 as never, 0, 32, 8);
-    expect(l.oneVma(0 as never, 0, 16)).toBe(true);
-    expect(l.oneVma(0 as never, 30, 34)).toBe(false);
-    expect(l.oneVma(0 as never, 32, 40)).toBe(true);
+    l.moved(mmId(0), 0, 32, 8);
+    expect(l.oneVma(mmId(0), 0, 16)).toBe(true);
+    expect(l.oneVma(mmId(0), 30, 34)).toBe(false);
+    expect(l.oneVma(mmId(0), 32, 40)).toBe(true);
   });
 });

@@ -8,7 +8,8 @@ import { geometry } from '../../models/machine/geometry';
 import { KERNELS } from '../../models/registry';
 import { runInModel } from '../conform/modelRun';
 import { exportedProgram } from '../conform/runtimeSource';
-import { compileC, runBinary } from '../conform/kernelRun';
+import { compileC, interpreterBinary, runBinary } from '../conform/kernelRun';
+import { kernelMapsZeroPage } from '../conform/kernelZeroPage';
 import { firstDifference } from '../conform/canonical';
 import { differenceLines, expectedText, failureLines, programLines, statsLines } from '../conform/report';
 import { numaNodesWithMemory, whyNotRunnable } from '../conform/prerequisites';
@@ -19,6 +20,7 @@ import { conformTarget } from '../conform/target';
 import { CONFORM_EXIT_CODES, runConform } from '../conform/runConform';
 import type { ConformOutcome } from '../conform/runConform';
 import type { Op } from '../ops/op';
+import { assertNever } from '../../models/assertNever';
 import type { ModelProgram } from '../conform/modelRun';
 
 type Print = (s: string) => void;
@@ -59,7 +61,11 @@ export async function exportCommand(file: string, o: ExportOptions, print: Print
   const reference = referenceFor(release);
   const entry = KERNELS.find((k) => k.name === reference);
   if (entry === undefined) throw new Error(`reference kernel ${reference} is not registered`);
-  const program = runInModel(entry.make(), geometry('realistic'), scenario.ops, { modelHasZeroPage: false, numaNodes: numaNodesWithMemory() });
+  // Where the kernel can be asked, the program is cut to what it reproduces; elsewhere, to what
+  // mainline does (the shared zero page on a read fault).
+  const runnable = whyNotRunnable() === null;
+  const kernelZeroPage = runnable ? await kernelMapsZeroPage(interpreterBinary()) : true;
+  const program = runInModel(entry.make(), geometry('realistic'), scenario.ops, { kernelZeroPage, modelZeroPage: false, numaNodes: numaNodesWithMemory() });
   const out = o.out ?? join(dirname(file), `${basename(file).replace(/\.json$/, '')}.c`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, exportedProgram(program.steps, header(release, reference, basename(file))));
@@ -70,9 +76,8 @@ export async function exportCommand(file: string, o: ExportOptions, print: Print
   print(`wrote ${expected}: the model's observables after each step (${reference})`);
   for (const l of programLines(program, null)) print(l);
   if (o.run !== true) return 0;
-  const why = whyNotRunnable();
-  if (why !== null) {
-    print(`not run on this kernel: ${why}`);
+  if (!runnable) {
+    print(`not run on this kernel: ${whyNotRunnable() ?? ''}`);
     return CONFORM_NOT_RUN;
   }
   const dir = mkdtempSync(join(tmpdir(), 'mmcheck-export-'));
@@ -119,9 +124,9 @@ export async function conformCommand(o: ConformCommandOptions, print: Print): Pr
   const started = Date.now();
   let outcome: ConformOutcome;
   try {
-    const target = conformTarget(release);
+    const target = await conformTarget(release);
     print(`conform: Linux ${release.text} against ${target.kernelName}, realistic geometry, seed ${o.seed}, ${o.runs} programs of up to ${o.maxOps} ops`);
-    print(`THP per-size settings saved (${[...saved.values()].join(' ')}) and restored after; NUMA nodes with memory: ${target.userLevel.numaNodes}`);
+    print(`THP per-size settings saved (${[...saved.values()].join(' ')}) and restored after; NUMA nodes with memory: ${target.userLevel.numaNodes}; read faults map the zero page: ${target.userLevel.kernelZeroPage ? 'yes' : 'no (a fresh page, as the model)'}`);
     outcome = await runConform(target, {
       runs: o.runs,
       seed: o.seed,
@@ -160,10 +165,8 @@ function verdictLine(v: ConformOutcome['verdict'], r: KernelRelease, outcome: Co
       return `FLAKY: the kernel did not show the difference again on every re-run (saved)`;
     case 'INTERRUPTED':
       return `INTERRUPTED after ${outcome.stats.programs} programs`;
-    default: {
-      const never: never = v;
-      return never;
-    }
+    default:
+      return assertNever(v);
   }
 }
 

@@ -4,6 +4,7 @@ import { mmNrPages } from '../../models/machine/geometry';
 import { createMachine } from '../../models/machine/create';
 import type { MmId } from '../../models/machine/ids';
 import type { OpResult } from '../../models/result';
+import { assertNever } from '../../models/assertNever';
 import type { Op } from '../ops/op';
 import { formatOp } from '../ops/op';
 import { applyOp } from '../ops/apply';
@@ -77,7 +78,8 @@ function follow(layout: VmaLayout, op: Op, r: OpResult): void {
 export function resultLines(op: Op, r: OpResult): string[] {
   switch (r.kind) {
     case 'value':
-      return op.kind === 'access' && op.write ? [] : [`value ${r.value}`];
+      // a load, or a device read through a handle; stores and device writes print nothing
+      return (op.kind === 'access' && !op.write) || op.kind === 'gupRead' ? [`value ${r.value}`] : [];
     case 'segv':
       return ['segv'];
     case 'handle':
@@ -89,9 +91,7 @@ export function resultLines(op: Op, r: OpResult): string[] {
     case 'forked':
     case 'migrated':
       return [];
-    default: {
-      const never: never = r;
-      return never;
-    }
+    default:
+      return assertNever(r);
   }
 }

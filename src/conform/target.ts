@@ -2,6 +2,7 @@ import { geometry } from '../../models/machine/geometry';
 import { KERNELS } from '../../models/registry';
 import type { ConformTarget } from './compareProgram';
 import { interpreterBinary } from './kernelRun';
+import { kernelMapsZeroPage } from './kernelZeroPage';
 import { numaNodesWithMemory } from './prerequisites';
 import type { KernelRelease } from './release';
 import { referenceFor } from './release';
@@ -9,17 +10,19 @@ import { referenceFor } from './release';
 /**
  * What this machine's kernel is compared with: the reference policy of its version, in the
  * realistic geometry (x86-64's 512 PTEs per table and 2 MiB PMD folios — the small geometry has
- * no real counterpart), with the interpreter compiled.
+ * no real counterpart), with the interpreter compiled and the kernel asked whether it maps the
+ * shared zero page.
  */
-export function conformTarget(r: KernelRelease): ConformTarget {
+export async function conformTarget(r: KernelRelease): Promise<ConformTarget> {
   const kernelName = referenceFor(r);
   const entry = KERNELS.find((k) => k.name === kernelName);
   if (entry === undefined) throw new Error(`reference kernel ${kernelName} is not registered`);
+  const interpreter = interpreterBinary();
   return {
     kernelName,
     makeKernel: entry.make,
     geometry: geometry('realistic'),
-    userLevel: { modelHasZeroPage: false, numaNodes: numaNodesWithMemory() },
-    interpreter: interpreterBinary(),
+    userLevel: { kernelZeroPage: await kernelMapsZeroPage(interpreter), modelZeroPage: false, numaNodes: numaNodesWithMemory() },
+    interpreter,
   };
 }

@@ -10,8 +10,14 @@ import type { VmaLayout } from './vmaLayout';
 
 /** Facts about the real machine that decide what a user program can reproduce. */
 export interface UserLevelMachine {
+  /**
+   * The running kernel maps the shared zero page on a read fault of an untouched page. Most do;
+   * a kernel that forbids it (`mm_forbids_zeropage()`, or a VM's `pvm_no_zero_page=1`) allocates a
+   * fresh page instead, as the model does (kernelZeroPage.ts probes which).
+   */
+  readonly kernelZeroPage: boolean;
   /** The model maps the shared zero page on a read fault (the zeroPage machine option). */
-  readonly modelHasZeroPage: boolean;
+  readonly modelZeroPage: boolean;
   /** NUMA nodes with memory: migration through move_pages() needs two. */
   readonly numaNodes: number;
 }
@@ -40,8 +46,8 @@ export function planOp(m: Machine, layout: VmaLayout, op: Op, on: UserLevelMachi
     case 'populate':
       return planPopulate(m, layout, op.mm as MmId, op.vpn, op.nr, op.order);
     case 'access':
-      if (!op.write && !on.modelHasZeroPage && unpopulated(m, op.mm as MmId, asVpn(op.vpn))) {
-        return skip('a load of an untouched page maps the shared zero page, which the model lacks (fidelity row 24)');
+      if (!op.write && on.kernelZeroPage !== on.modelZeroPage && unpopulated(m, op.mm as MmId, asVpn(op.vpn))) {
+        return skip(zeroPageMismatch(on));
       }
       return RUN;
     case 'fork':
@@ -131,11 +137,16 @@ function planGup(m: Machine, mm: MmId, vpn: number, nr: number, pin: boolean, wr
     return RUN;
   }
   if (end - vpn > MAX_GET_PAGES) return skip(`a vmsplice() get covers at most ${MAX_GET_PAGES} pages here`);
-  if (!on.modelHasZeroPage) {
-    for (let v = vpn; v < end; v++) {
-      if (unpopulated(m, mm, asVpn(v))) return skip('a read-only get of an untouched page maps the shared zero page, which the model lacks (fidelity row 24)');
-    }
+  if (on.kernelZeroPage !== on.modelZeroPage) {
+    for (let v = vpn; v < end; v++) if (unpopulated(m, mm, asVpn(v))) return skip(zeroPageMismatch(on));
   }
   return RUN;
 }
 
+
+/** Why a read fault of an untouched page cannot be compared: one side maps the shared zero page and the other does not. */
+function zeroPageMismatch(on: UserLevelMachine): string {
+  return on.kernelZeroPage
+    ? 'a read fault of an untouched page maps the shared zero page here, which this model run lacks (fidelity row 24)'
+    : 'a read fault of an untouched page gets a fresh page on this kernel (no zero page), where the model maps the zero page';
+}
