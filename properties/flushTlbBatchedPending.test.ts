@@ -56,6 +56,7 @@ describe('flush_tlb_batched_pending()', () => {
 
   it('MIGRC: the read-only entries it defers count as pending, so mprotect() flushes them before the upgrade', () => {
     const b = new Bench(new BatchedKernel(), true);
+    b.apply(op.mprotect(0, 5, 1, false)); // a read-only VMA: only an RO -> RW mprotect() changes the PTE
     b.apply(op.read(0, 0, 5));
     b.apply(op.read(1, 0, 5));
     b.apply(op.migrate(0, 5, 1));

@@ -52,9 +52,14 @@ import { SMALL } from './__helpers__/bench';
  *   is taken away (the stand-in a random check can reach).
  */
 
-/** Nadav's scenario as a four-op sequence (the shape a random check of the guard-less variant shrinks to). */
+/**
+ * Nadav's scenario as a five-op sequence (the shape a random check of the guard-less variant
+ * shrinks to). The page must sit in a read-only VMA first: mprotect() to the protection a VMA
+ * already has changes nothing (`mprotect_fixup()`), so only an RO → RW change upgrades the PTE.
+ */
 const V = 22;
 const NADAV: readonly Op[] = [
+  op.mprotect(0, V, 1, false), // mprotect(p, RO): the VMA is read-only
   op.read(1, 0, V), // CPU1 reads *p: a read fault maps a read-only exclusive page, CPU1 caches it
   op.migrate(0, V, 1), // migrate_pages_batch(): every mapping read-only and clean, so MIGRC skips the flush
   op.mprotect(0, V, 1, true), // mprotect(p, RW): change_pte_range() upgrades the exclusive page in place
@@ -154,20 +159,21 @@ interface ThroughMprotect {
   readonly finishFlushes: number;
 }
 
-/** Runs NADAV's first three ops (CPU 1 caches the page, it is migrated with the flush deferred, mprotect(RW)). */
+/** Runs NADAV's first four ops (the VMA made read-only, CPU 1 caches the page, it is migrated with the flush deferred, mprotect(RW)). */
 function throughMprotect(k: Observed): ThroughMprotect {
   const run = new CheckedRun(k, SMALL);
   const m = run.machine;
   const mm = mmId(0);
   const v = asVpn(V);
   expectApplied(run.step(NADAV[0]!, 0));
+  expectApplied(run.step(NADAV[1]!, 1));
   const src = presentPfn(m, mm, v);
   expect(tlbLookup(m, cpuId(1), mm, v)?.pfn).toBe(src);
 
   // 1: migration moves the page and, every mapping being read-only, defers the flush; the deferred
   // entry still counts in mm->tlb_flush_batched (set_tlb_ubc_flush_pending()).
   const flushes = m.stats.tlbFlushCalls;
-  expectApplied(run.step(NADAV[1]!, 1));
+  expectApplied(run.step(NADAV[2]!, 2));
   const dst = presentPfn(m, mm, v);
   expect(dst).not.toBe(src);
   expect(m.stats.tlbFlushCalls).toBe(flushes);
@@ -181,7 +187,7 @@ function throughMprotect(k: Observed): ThroughMprotect {
   // 2: mprotect(RW).
   const pendingBefore = marks(m, 'flush_tlb_batched_pending flushed an mm');
   const finishBefore = marks(m, 'mprotect left a flush to tlb_finish_mmu');
-  const mprotect = run.step(NADAV[2]!, 2);
+  const mprotect = run.step(NADAV[3]!, 3);
   return {
     run,
     m,
@@ -208,11 +214,11 @@ describe("MIGRC as posted: Nadav Amit's mprotect scenario (seed 002 review)", ()
     expect(b.flushed).toBe(b.pending);
     expect(m.migrc.pending).toEqual([src]); // flushed, not released: the patch has no mprotect() release point
 
-    // 3: CPU0 stores through the new writable PTE; CPU1 reads the stored value (step 3 stores 4).
-    expectApplied(run.step(NADAV[3]!, 3));
-    const load = run.step(op.read(1, 0, V), 4);
+    // 4: CPU0 stores through the new writable PTE; CPU1 reads the stored value (step 4 stores 5).
+    expectApplied(run.step(NADAV[4]!, 4));
+    const load = run.step(op.read(1, 0, V), 5);
     if ('violation' in load) throw new Error(describeViolation(load.violation));
-    expect(load.applied.result).toEqual({ kind: 'value', value: 4 });
+    expect(load.applied.result).toEqual({ kind: 'value', value: 5 });
     expect(runDifferential(new ReferenceKernel(), new MigrcAsPosted(), SMALL, [...NADAV, op.read(1, 0, V)]).ok).toBe(true);
   });
 
@@ -234,11 +240,11 @@ describe("MIGRC as posted: Nadav Amit's mprotect scenario (seed 002 review)", ()
     expect(batchedPendingFlushes).toBe(0);
     expect(k.atUpgrade?.pfn).toBe(src); // CPU 1 still held the source when the PTE became writable
     const v = violationOf(mprotect);
-    expect(v).toEqual({ code: 'stale_tlb_divergent_write', step: 2, mm: mmId(0), vpn: asVpn(V), cpu: cpuId(0), pfn: dst, staleCpu: cpuId(1), stalePfn: src });
+    expect(v).toEqual({ code: 'stale_tlb_divergent_write', step: 3, mm: mmId(0), vpn: asVpn(V), cpu: cpuId(0), pfn: dst, staleCpu: cpuId(1), stalePfn: src });
     expect(describeViolation(v)).toMatch(/stale_tlb_divergent_write/);
   });
 
-  it('without flush_tlb_batched_pending(), the four atomic ops still hold on x86: tlb_finish_mmu() flushed the upgrade before mprotect() returned (pte_needs_flush(): _PAGE_RW)', () => {
+  it('without flush_tlb_batched_pending(), the five atomic ops still hold on x86: tlb_finish_mmu() flushed the upgrade before mprotect() returned (pte_needs_flush(): _PAGE_RW)', () => {
     const k = new ObservedWithoutBatchedPending();
     const { run, m, src, mprotect, batchedPendingFlushes, finishFlushes } = throughMprotect(k);
     expectApplied(mprotect);
@@ -246,17 +252,17 @@ describe("MIGRC as posted: Nadav Amit's mprotect scenario (seed 002 review)", ()
     expect(k.atUpgrade?.pfn).toBe(src); // the window was open ...
     expect(finishFlushes).toBe(1);
     expect(tlbLookup(m, cpuId(1), mmId(0), asVpn(V))).toBeUndefined(); // ... and closed before mprotect() returned
-    expectApplied(run.step(NADAV[3]!, 3));
+    expectApplied(run.step(NADAV[4]!, 4));
   });
 
-  it('with the upgrade left out of the finish flush (the window reachable by the next op), the guard-less variant fails on the four ops; with the guard it holds', () => {
+  it('with the upgrade left out of the finish flush (the window reachable by the next op), the guard-less variant fails on the five ops; with the guard it holds', () => {
     const r = runDifferential(new ReferenceKernel(), new WithoutBatchedPendingUpgradeUnflushed(), SMALL, NADAV);
     if (r.ok) throw new Error('expected the guard-less variant to fail');
-    expect(r.violation).toMatchObject({ code: 'stale_tlb_divergent_write', step: 3, cpu: cpuId(0), staleCpu: cpuId(1) });
+    expect(r.violation).toMatchObject({ code: 'stale_tlb_divergent_write', step: 4, cpu: cpuId(0), staleCpu: cpuId(1) });
     expect(runDifferential(new ReferenceKernel(), new PostedUpgradeUnflushed(), SMALL, NADAV).ok).toBe(true);
   });
 
-  it('a random check of the guard-less variant (upgrade unflushed) finds it at sequence 185 (seed 7) and shrinks it to five ops; migrc-as-posted (upgrade unflushed) holds on those 185', () => {
+  it('a random check of the guard-less variant (upgrade unflushed) finds it at sequence 185 (seed 7) and shrinks it to six ops; migrc-as-posted (upgrade unflushed) holds on those 185', () => {
     const cfg = { reference: () => new ReferenceKernel(), geometry: SMALL, seed: 7, maxOps: 60 } as const;
     const r = runCheck({ ...cfg, runs: 2000, kernel: () => new WithoutBatchedPendingUpgradeUnflushed() });
     expect(r.failure).not.toBeNull();
@@ -266,8 +272,9 @@ describe("MIGRC as posted: Nadav Amit's mprotect scenario (seed 002 review)", ()
     expect(f.fullyShrunk).toBe(true);
     // A GUP by CPU 0 faults the page in read-only (CPU 0 now has the mm loaded, so the model
     // records the speculative entry x86 may hold when the migration changes the PTE), the
-    // reference is dropped, the page migrates with its flush deferred, mprotect(RW), CPU 1 stores.
-    expect(f.ops.map((o) => (o.kind === 'access' ? (o.write ? 'store' : 'load') : o.kind))).toEqual(['gup', 'unpin', 'migrate', 'mprotect', 'store']);
+    // reference is dropped, the VMA is made read-only, the page migrates with its flush deferred,
+    // mprotect(RW) upgrades it, CPU 1 stores.
+    expect(f.ops.map((o) => (o.kind === 'access' ? (o.write ? 'store' : 'load') : o.kind))).toEqual(['gup', 'unpin', 'mprotect', 'migrate', 'mprotect', 'store']);
     expect(runCheck({ ...cfg, runs: r.sequences + 1, kernel: () => new PostedUpgradeUnflushed() }).failure).toBeNull();
   });
 

@@ -20,8 +20,31 @@ import { MremapPaths } from './mremap';
  */
 export abstract class ProtectPaths extends MremapPaths {
   /**
-   * Mirrors `do_mprotect_pkey()` → `mprotect_fixup()` → `change_protection()` →
-   * `change_pmd_range()` (mm/mprotect.c, 6.12) over [start, end), per page: a PMD leaf wholly
+   * Mirrors `do_mprotect_pkey()` (mm/mprotect.c, 6.12) over [start, end): each VMA of the range
+   * goes through `mprotect_fixup()`, which returns at once when the VMA already has the new flags
+   * (`newflags == oldflags`) — no split of a PMD mapping, no change to a PTE — and otherwise
+   * changes it with `change_protection()`. The model's VMAs are the maximal runs of pages with
+   * one write permission, so only the runs whose permission changes reach `changeProtection()`.
+   * (Found by `mmcheck conform`: a PMD-mapped THP stayed PMD-mapped after an mprotect() of one of
+   * its pages to the protection it had.)
+   */
+  doMprotectPkey(m: Machine, mm: MmId, start: Vpn, end: Vpn, writable: boolean): void {
+    const vma = mmAt(m, mm).vmaWritable;
+    for (let v: number = start; v < end; ) {
+      if (vma[v] === writable) {
+        v++;
+        continue;
+      }
+      let runEnd = v + 1;
+      while (runEnd < end && vma[runEnd] !== writable) runEnd++;
+      this.changeProtection(m, mm, asVpn(v), asVpn(runEnd), writable);
+      v = runEnd;
+    }
+  }
+
+  /**
+   * Mirrors `mprotect_fixup()` → `change_protection()` → `change_pmd_range()` (mm/mprotect.c,
+   * 6.12) over [start, end) of VMAs whose protection changes, per page: a PMD leaf wholly
    * inside the range is changed whole (`change_huge_pmd()`), a partly covered one is split first;
    * PTE tables go through `changePteRange()`. Each entry that needs a flush
    * (`hugePmdNeedsFlush()`) is flushed at once.

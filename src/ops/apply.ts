@@ -56,7 +56,7 @@ function dispatch(k: ReferenceKernel, m: Machine, op: Op, value: number): OpResu
       return k.exitMm(m, mm(op.mm));
     case 'mprotect': {
       const r = k.clipRange(m, op.vpn, op.nr);
-      k.changeProtection(m, mm(op.mm), r.start, r.end, op.writable);
+      k.doMprotectPkey(m, mm(op.mm), r.start, r.end, op.writable);
       return { kind: 'done' };
     }
     case 'mremap':
