@@ -104,10 +104,12 @@ describe('conform: the observables', () => {
     expect(referenceFor(parseRelease('6.12.1')!)).toBe('reference');
   });
 
-  it('VmaLayout: a moved range keeps its offset (a boundary), a refilled source merges back', () => {
+  it('VmaLayout: a moved range and its refilled source are VMAs of their own', () => {
     const l = new VmaLayout(64);
     l.moved(mmId(0), 0, 32, 8);
-    expect(l.oneVma(mmId(0), 0, 16)).toBe(true);
+    expect(l.oneVma(mmId(0), 0, 8)).toBe(true);
+    expect(l.oneVma(mmId(0), 0, 16)).toBe(false);
+    expect(l.oneVma(mmId(0), 8, 32)).toBe(true);
     expect(l.oneVma(mmId(0), 30, 34)).toBe(false);
     expect(l.oneVma(mmId(0), 32, 40)).toBe(true);
   });

@@ -1,44 +1,56 @@
 import type { MmId } from '../../models/machine/ids';
 
 /**
- * Where the real process's VMAs begin and end, which the model does not keep (it has one VMA per
- * mm with a write permission per page). Besides a change of protection, the one thing that
- * splits a private anonymous VMA for good in a conform program is mremap(): the moved VMA keeps
- * its `vm_pgoff`, so it no longer lines up with its new neighbours and never merges with them
- * (`is_mergeable_vma()` needs `vm_pgoff` contiguous with the address). The layout records, per
- * page, that offset (`vm_pgoff - vpn`): 0 for the original mapping and for a refill of a moved-
- * out range (a new anonymous mmap gets `vm_pgoff = addr >> PAGE_SHIFT` and merges back). A folio
- * range with two offsets spans two VMAs, where the kernel's THP fault (`thp_vma_suitable_order()`)
- * will not place a folio.
+ * Where the real process's VMAs may begin and end, which the model does not keep (it has one VMA
+ * per mm with a write permission per page). Besides a change of protection (which the planner
+ * reads from the model's per-page permission), mremap() is what splits a private anonymous VMA
+ * in a conform program: the moved VMA keeps its `vm_pgoff`, so it does not line up with its new
+ * neighbours, and the refill of the source (a new anonymous mapping) merges back only when
+ * `is_mergeable_anon_vma()` allows — not next to a VMA of a forked child, whose anon_vma chain is
+ * not singular (measured on 6.18: the refill stays a VMA of its own there). Rather than model
+ * vma_merge(), the layout is conservative: every range an mremap() touches, on either side, gets
+ * an identity of its own, and a folio range is placed only where one identity holds throughout.
+ * The kernel's THP fault (`thp_vma_suitable_order()`) needs the folio's range inside one VMA.
  */
 export class VmaLayout {
-  private readonly offsets = new Map<MmId, number[]>();
+  private readonly ids = new Map<MmId, number[]>();
+  private next = 1;
 
   constructor(private readonly nrPages: number) {}
 
   private of(mm: MmId): number[] {
-    let o = this.offsets.get(mm);
+    let o = this.ids.get(mm);
     if (o === undefined) {
       o = new Array<number>(this.nrPages).fill(0);
-      this.offsets.set(mm, o);
+      this.ids.set(mm, o);
     }
     return o;
   }
 
   /** fork(): the child's VMAs are the parent's (`dup_mmap()`). */
   fork(parent: MmId, child: MmId): void {
-    this.offsets.set(child, [...this.of(parent)]);
+    this.ids.set(child, [...this.of(parent)]);
   }
 
-  /** mremap() of [from, from+nr) to `to`, then a refill of the source range. */
+  /** mremap() of [from, from+nr) to `to`, then the refill of the source range. */
   moved(mm: MmId, from: number, to: number, nr: number): void {
     const o = this.of(mm);
+    const renamed = new Map<number, number>();
     const moving = o.slice(from, from + nr);
-    for (let k = 0; k < nr; k++) o[from + k] = 0;
-    for (let k = 0; k < nr; k++) o[to + k] = (moving[k] ?? 0) + (from - to);
+    const refill = this.next++;
+    for (let k = 0; k < nr; k++) o[from + k] = refill;
+    for (let k = 0; k < nr; k++) {
+      const old = moving[k] ?? 0;
+      let id = renamed.get(old);
+      if (id === undefined) {
+        id = this.next++;
+        renamed.set(old, id);
+      }
+      o[to + k] = id;
+    }
   }
 
-  /** True when [start, end) lies in VMAs that would merge into one (one pgoff offset throughout). */
+  /** True when [start, end) certainly lies in one VMA (as far as mremap() goes). */
   oneVma(mm: MmId, start: number, end: number): boolean {
     const o = this.of(mm);
     for (let v = start + 1; v < end; v++) if (o[v] !== o[start]) return false;
