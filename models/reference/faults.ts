@@ -97,11 +97,11 @@ export abstract class FaultPaths extends PageTablePaths {
   }
 
   /**
-   * Mirrors `do_anonymous_page()` (mm/memory.c, 6.12): on a machine with the shared zero page
-   * (createMachine's `zeroPage` option), a read fault maps it — `!(vmf->flags & FAULT_FLAG_WRITE)
-   * && !mm_forbids_zeropage()` → a special, read-only PTE to `my_zero_pfn()`, with no folio, no
-   * rmap and no reference — and a later store copies from it (`doWpPage()` → `wpPageCopy()`).
-   * Otherwise, and for a write fault, a new exclusive order-0 page. There is no huge zero page:
+   * Mirrors `do_anonymous_page()` (mm/memory.c, 6.12): a read fault maps the shared zero page
+   * where the machine has one, anything else gets a new exclusive order-0 page. The zero page
+   * (createMachine's `zeroPage` option): `!(vmf->flags & FAULT_FLAG_WRITE) &&
+   * !mm_forbids_zeropage()` → a special, read-only PTE to `my_zero_pfn()`, with no folio, no rmap
+   * and no reference; a later store copies from it (`doWpPage()` → `wpPageCopy()`). There is no huge zero page:
    * the model's THP faults come only from the map and populate ops, never from a read fault.
    *
    * Simplified (row 24) when the option is off: a read fault gets a private zeroed page mapped
