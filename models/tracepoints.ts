@@ -71,6 +71,20 @@ export const MIGRC_AS_POSTED_TRACEPOINTS = [
   'migrc-as-posted write fault with flushes pending and no PG_migrc',
 ] as const;
 
+/**
+ * Fired only on a machine with the shared zero page (createMachine's `zeroPage` option), by every
+ * kernel: the paths where `vm_normal_page()` is NULL for a present PTE.
+ */
+export const ZERO_PAGE_TRACEPOINTS = [
+  'read fault mapped the zero page',
+  'write fault copied from the zero page',
+  'unshare fault copied from the zero page',
+  'fork copied a zero-page PTE',
+  'zap cleared a zero-page PTE',
+  'GUP took a reference on the zero page',
+  'GUP-fast fell back at the zero page',
+] as const;
+
 /** Fired only by the `batched-gup-runs` proposal (models/batched/gupRuns.ts), beyond 6.12. */
 export const GUP_RUNS_TRACEPOINTS = ['gup grabbed a folio run once'] as const;
 
@@ -80,4 +94,5 @@ export type Tracepoint =
   | (typeof BATCHED_TRACEPOINTS)[number]
   | (typeof COW615_TRACEPOINTS)[number]
   | (typeof MIGRC_AS_POSTED_TRACEPOINTS)[number]
-  | (typeof GUP_RUNS_TRACEPOINTS)[number];
+  | (typeof GUP_RUNS_TRACEPOINTS)[number]
+  | (typeof ZERO_PAGE_TRACEPOINTS)[number];

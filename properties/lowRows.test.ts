@@ -15,8 +15,9 @@ import { PIN_RO, op } from './__helpers__/ops';
  * Review rows 18, 19 and 24 (low): fork's preallocated page (`copy_pte_range()`, mm/memory.c),
  * the THP's deposited table and `pmdp_invalidate()`'s invalid PMD on a split
  * (`__split_huge_pmd_locked()`, mm/huge_memory.c), and the shared zero page
- * (`do_anonymous_page()`, mm/memory.c). Row 18 is implemented; 19 and 24 are deliberate
- * simplifications, and these tests show what each can and cannot catch.
+ * (`do_anonymous_page()`, mm/memory.c). Row 18 is implemented; 19 is a deliberate
+ * simplification; 24 is modeled as a machine option, off by default (properties/zeroPage.test.ts
+ * has its paths). These tests show what each can and cannot catch.
  */
 const BASE = SMALL.ptrsPerPte;
 const THP = SMALL.maxFolioOrder;
@@ -90,8 +91,11 @@ describe('row 19: a THP has no deposited table, and its split writes none where 
   });
 });
 
-describe('row 24: no shared zero page in do_anonymous_page() (simplified)', () => {
-  it('a load of an untouched page allocates a private zeroed page mapped read-only; a later store reuses it where the kernel would copy from the zero page', () => {
+describe('row 24: the shared zero page in do_anonymous_page() — modeled as a machine option (on for conform), off by default', () => {
+  const ZP = { zeroPage: true } as const;
+  const ZERO = SMALL.nrFrames;
+
+  it('off (the default, and every check): a load of an untouched page allocates a private zeroed page mapped read-only; a later store reuses it where the kernel would copy from the zero page', () => {
     const b = new Bench(new ReferenceKernel(), true);
     const free = b.m.freeFrames;
     b.apply(op.read(0, 0, BASE));
@@ -104,12 +108,26 @@ describe('row 24: no shared zero page in do_anonymous_page() (simplified)', () =
     expect(b.m.stats.pagesCopied).toBe(0);
   });
 
-  it('what it cannot catch: after fork the child reads the parent\'s zeroed page through a COW mapping, never a zero-page PTE, so zero-page bugs (refcounting it, reusing it on a write fault, GUP unsharing it) have no counterpart', () => {
-    const b = new Bench(new ReferenceKernel(), true);
-    b.run([op.read(0, 0, BASE), op.fork(0), op.read(1, 1, BASE)]);
-    const parent = b.pte(0, BASE);
-    const child = b.pte(1, BASE);
-    expect(child.pfn).toBe(parent.pfn);
-    expect(b.folio(parent.pfn)).toMatchObject({ refcount: 2 }); // a zero-page PTE holds no reference
+  it('on (createMachine(g, { zeroPage: true })): the load maps the zero page, the store copies from it (wp_page_copy(), never a reuse), as 6.12 does', () => {
+    const b = new Bench(new ReferenceKernel(), true, SMALL, ZP);
+    const free = b.m.freeFrames;
+    b.apply(op.read(0, 0, BASE));
+    expect(b.pte(0, BASE)).toMatchObject({ pfn: ZERO, writable: false });
+    expect(free - b.m.freeFrames).toBe(1); // the PTE table only
+    b.apply(op.write(0, 0, BASE));
+    expect(b.pte(0, BASE).pfn).not.toBe(ZERO);
+    expect(b.m.marks['write fault copied from the zero page']).toBe(1);
+  });
+
+  it('what the default cannot catch, and the option can: after fork the child reads the parent\'s zeroed page through a COW mapping instead of a zero-page PTE, so zero-page bugs (refcounting it, reusing it on a write fault, GUP on it) need the option', () => {
+    const ops: Op[] = [op.read(0, 0, BASE), op.fork(0), op.read(1, 1, BASE)];
+    const off = new Bench(new ReferenceKernel(), true);
+    off.run(ops);
+    expect(off.pte(1, BASE).pfn).toBe(off.pte(0, BASE).pfn);
+    expect(off.folio(off.pte(0, BASE).pfn)).toMatchObject({ refcount: 2 }); // a zero-page PTE holds no reference
+    const on = new Bench(new ReferenceKernel(), true, SMALL, ZP);
+    on.run(ops);
+    expect([on.pte(0, BASE).pfn, on.pte(1, BASE).pfn]).toEqual([ZERO, ZERO]);
+    expect(on.m.frames[ZERO]!.mapcount).toBe(0);
   });
 });

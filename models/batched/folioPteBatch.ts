@@ -30,7 +30,10 @@ export interface FpbFlags {
  *
  * Keeps: the batch never leaves the folio (`max_nr` is clamped at the folio's last page, the only
  * "same folio" check the kernel makes, together with PFN contiguity), it stops at a none or
- * non-present entry and at a PFN gap, and it returns at least 1.
+ * non-present entry and at a PFN gap, and it returns at least 1. It never starts on the shared
+ * zero page (its callers handle a special PTE before asking: `vm_normal_page()` is NULL) and never
+ * takes one in: the zero page's PFN lies beyond every folio, so the PFN-contiguity check stops
+ * there, as the kernel's `pte_same()` with the expected PTE (pfn and special bit) does.
  *
  * Caller must pass a present `pte` of a large folio at `v` and clamp `maxNr` (>= 1) so the scan
  * stays inside one PTE table.

@@ -5,6 +5,7 @@ import type { PresentPte } from '../machine/pte';
 import { folioAt, folioHead, frameAt } from '../machine/frames';
 import { mmAt, pmdStart, pteAt, setPte } from '../machine/pgtable';
 import { mark } from '../machine/marks';
+import { isZeroPfn } from '../machine/zeroPage';
 import { BatchedZap } from './zap';
 
 /**
@@ -73,9 +74,16 @@ export abstract class BatchedFork extends BatchedZap {
    * (no preallocation held, large folio, more than one PTE left): references before mapcounts,
    * then `folio_try_dup_anon_rmap_ptes()`; on failure the references are returned and -EAGAIN
    * asks for the per-PTE retry. Single-PTE path: as the reference, except that a pinned exclusive
-   * page is copied into the preallocated page (-EAGAIN when there is none yet).
+   * page is copied into the preallocated page (-EAGAIN when there is none yet). The shared zero page
+   * is copied as an entry (`__copy_present_ptes()` with nr 1), whether or not a page is preallocated.
    */
   copyPresentPtes(m: Machine, parent: MmId, child: MmId, v: Vpn, pte: PresentPte, maxNr: number, prealloc: Pfn | null): CopyStep {
+    // The shared zero page: vm_normal_page() is NULL → `goto copy_pte`, one entry, nothing counted.
+    if (isZeroPfn(m, pte.pfn)) {
+      this.copyPresentPtesRaw(m, parent, child, v, pte, 1);
+      mark(m, 'fork copied a zero-page PTE');
+      return { kind: 'copied', nr: 1, usedPrealloc: false };
+    }
     const head = folioHead(m, pte.pfn);
     if (prealloc === null && folioAt(m, head).order > 0 && maxNr !== 1) {
       // A private mapping: no FPB_IGNORE_DIRTY, so the batch keeps one dirty bit (6.12 passes it for VM_SHARED only).

@@ -8,6 +8,7 @@ import { pmdSame, pteSame } from '../machine/pte';
 import { folioHead, frameAt } from '../machine/frames';
 import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteIndexOf, tableEntries } from '../machine/pgtable';
 import { mark } from '../machine/marks';
+import { isZeroPfn } from '../machine/zeroPage';
 import type { OpResult } from '../result';
 import { noop } from '../result';
 import type { GupFlags } from '../reference/gup';
@@ -102,7 +103,7 @@ export abstract class BatchedGup extends BatchedFork {
   /**
    * Mirrors `gup_fast_pte_range()` (mm/gup.c, 6.12) over [start, end) of one table, one PTE at a
    * time: read the PTE, stop unless it is present and (FOLL_WRITE) writable
-   * (`pte_access_permitted()`), `try_grab_folio_fast(page, 1)`, recheck that the PMD still points
+   * (`pte_access_permitted()`) and not special (the shared zero page: `pte_special()`), `try_grab_folio_fast(page, 1)`, recheck that the PMD still points
    * at this table and the PTE is unchanged, and for a read-only PTE `gup_must_unshare()`; a failed
    * recheck or unshare test puts the reference back and stops. Returns the first virtual page not
    * taken.
@@ -111,6 +112,10 @@ export abstract class BatchedGup extends BatchedFork {
     for (let v = start; v < end; v = asVpn(v + 1)) {
       const pte = tableEntries(m, table)[pteIndexOf(m, v)];
       if (pte === undefined || pte.kind !== 'present' || (flags.write && !pte.writable)) return v;
+      if (isZeroPfn(m, pte.pfn)) {
+        mark(m, 'GUP-fast fell back at the zero page');
+        return v;
+      }
       const head = this.tryGrabFolioFast(m, pte.pfn, 1, flags.pin);
       if (head === null) return v;
       const pmdNow = pmdAt(m, mm, pmdIndexOf(m, v));

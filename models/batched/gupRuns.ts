@@ -6,6 +6,7 @@ import { pteSame } from '../machine/pte';
 import { folioHead, frameAt } from '../machine/frames';
 import { pmdAt, pmdIndexOf, pteIndexOf, tableEntries } from '../machine/pgtable';
 import { mark } from '../machine/marks';
+import { isZeroPfn } from '../machine/zeroPage';
 import type { GupFlags } from '../reference/gup';
 import { BatchedKernel } from './BatchedKernel';
 
@@ -38,7 +39,7 @@ export class BatchedGupRuns extends BatchedKernel {
 
   /**
    * `gup_fast_pte_range()` (mm/gup.c, 6.12) as the proposal changes it: over [start, end) of one
-   * table, take PTEs while `pte_access_permitted()`, in runs of one folio, each run grabbed once
+   * table, take PTEs while `pte_access_permitted()` and not `pte_special()` (the zero page), in runs of one folio, each run grabbed once
    * (gupFastGrabRun); returns the first virtual page not taken.
    */
   override gupFastPteRange(m: Machine, mm: MmId, table: Pfn, start: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): Vpn {
@@ -48,6 +49,10 @@ export class BatchedGupRuns extends BatchedKernel {
     for (; v < end; v = asVpn(v + 1)) {
       const pte = tableEntries(m, table)[pteIndexOf(m, v)];
       if (pte === undefined || pte.kind !== 'present' || (flags.write && !pte.writable)) break;
+      if (isZeroPfn(m, pte.pfn)) {
+        mark(m, 'GUP-fast fell back at the zero page');
+        break;
+      }
       if (run !== null && continuesRun(m, run, pte.pfn)) {
         run.pages.push(pte.pfn);
         ptes.push(pte);

@@ -6,6 +6,7 @@ import type { PresentPte } from '../machine/pte';
 import { folioAt, folioHead } from '../machine/frames';
 import { mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte, tableEntries } from '../machine/pgtable';
 import { mark } from '../machine/marks';
+import { isZeroPfn } from '../machine/zeroPage';
 import type { OpResult } from '../result';
 import { noop } from '../result';
 import type { MmuGather } from './mmuGather';
@@ -113,11 +114,19 @@ export abstract class BatchedZap extends BatchedTableFree {
   }
 
   /**
-   * Mirrors `zap_present_ptes()` (mm/memory.c): a large folio is zapped a batch at a time
-   * (`folio_pte_batch()` with dirty and soft-dirty ignored), a small one a PTE at a time. There
-   * are no special/zero-page PTEs and no `zap_details` filter in an anonymous-only model.
+   * Mirrors `zap_present_ptes()` (mm/memory.c, 6.12): a large folio is zapped a batch at a time
+   * (`folio_pte_batch()` with dirty and soft-dirty ignored), a small one a PTE at a time. The
+   * shared zero page (`vm_normal_page()` NULL) is one PTE: `ptep_get_and_clear_full()`,
+   * `tlb_remove_tlb_entry()`, nothing gathered, freed or uncounted — and a batch never starts on
+   * it. There is no `zap_details` filter in an anonymous-only model.
    */
   zapPresentPtes(m: Machine, tlb: MmuGather, v: Vpn, pte: PresentPte, maxNr: number): ZapStep {
+    if (isZeroPfn(m, pte.pfn)) {
+      this.clearFullPtes(m, tlb.mm, v, 1);
+      this.tlbRemoveTlbEntries(tlb, v, 1);
+      mark(m, 'zap cleared a zero-page PTE');
+      return { nr: 1, forceFlush: false, forceBreak: false };
+    }
     const head = folioHead(m, pte.pfn);
     const folio = folioAt(m, head);
     let nr = 1;

@@ -17,12 +17,27 @@ export function emptyStats(): Stats {
   };
 }
 
-/** A fresh machine: all frames free, one empty mm (mm 0) alive, every CPU idle. */
-export function createMachine(g: Geometry): Machine {
+/** How a machine differs from the default one. Every option is off by default. */
+export interface MachineOptions {
+  /**
+   * The shared zero page (review row 24): a read fault on an untouched private anonymous page
+   * maps it (`do_anonymous_page()`, 6.12) instead of a private zeroed page. Off by default so
+   * every existing seed keeps its behaviour; `mmcheck conform` turns it on, since the real kernel
+   * has it.
+   */
+  readonly zeroPage?: boolean;
+}
+
+/**
+ * A fresh machine: all frames free, one empty mm (mm 0) alive, every CPU idle; with
+ * `{ zeroPage: true }` one more frame, the shared zero page, after the last frame of RAM.
+ */
+export function createMachine(g: Geometry, options: MachineOptions = {}): Machine {
+  const zero = options.zeroPage === true;
   const m: Machine = {
     geometry: g,
-    frames: Array.from({ length: g.nrFrames }, (_, i) => ({
-      state: 'free' as const,
+    frames: Array.from({ length: g.nrFrames + (zero ? 1 : 0) }, (_, i) => ({
+      state: i < g.nrFrames ? ('free' as const) : ('zero' as const),
       gen: 0,
       content: 0,
       mapcount: 0,
@@ -56,6 +71,7 @@ export function createMachine(g: Geometry): Machine {
     nowaitFailures: 0,
     stats: emptyStats(),
     marks: {},
+    ...(zero ? { zeroPage: { pfn: pfn(g.nrFrames), gupRefs: 0 } } : {}),
   };
   addMm(m);
   return m;

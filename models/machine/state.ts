@@ -42,9 +42,36 @@ export interface Machine {
    * batch cut at the folio end, …). Like the stats, they never affect behaviour.
    */
   readonly marks: Record<string, number>;
+  /**
+   * The shared zero page (`empty_zero_page`, `my_zero_pfn()`), present only when the machine was
+   * created with `{ zeroPage: true }` (absent, not null, otherwise, so a machine without it is
+   * byte-identical to one from before the option existed). See ZeroPage.
+   */
+  readonly zeroPage?: ZeroPage;
 }
 
-export type FrameState = 'free' | 'data' | 'table';
+/**
+ * The shared zero page: one frame beyond RAM (PFN `geometry.nrFrames`) in state 'zero'. It is
+ * never allocated, freed or counted among the free frames, has no folio fields (the kernel's
+ * `vm_normal_page()` returns NULL for its special PTE: no mapcount, no rmap, no reference per
+ * mapping) and always holds 0. A PTE mapping it is present and read-only.
+ *
+ * Why a frame and not a PTE kind of its own: a zero-page PTE is a present PTE in the kernel (the
+ * MMU walks it, TLBs cache it, fork copies it, mremap moves it, zap clears it), so every path that
+ * handles present PTEs meets it as the kernel's do; and a path that forgets to ask `is_zero_pfn()`
+ * fails loudly (`folioAt()` throws on a frame without a folio) instead of silently skipping it.
+ */
+export interface ZeroPage {
+  readonly pfn: Pfn;
+  /**
+   * References FOLL_GET took on the zero page and has not put back (`try_grab_folio()` takes a
+   * plain reference on it; since 6.5 a FOLL_PIN takes none). The kernel's permanent reference is
+   * not counted: the zero page is never freed, so only the balance of GUP's gets and puts matters.
+   */
+  gupRefs: number;
+}
+
+export type FrameState = 'free' | 'data' | 'table' | 'zero';
 
 /** One physical page frame and its struct page. */
 export interface Frame {

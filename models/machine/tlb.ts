@@ -152,7 +152,8 @@ export function recordStaleTranslation(m: Machine, mm: MmId, v: Vpn, old: Pte, n
   for (const c of m.cpus) {
     if (c.loadedMm !== mm || c.tlb.has(tlbKey(mm, v))) continue;
     const f = m.frames[old.pfn];
-    if (f === undefined || f.state !== 'data') continue;
+    // The shared zero page can be cached like any page (a stale zero-page entry after a COW from it reads 0).
+    if (f === undefined || (f.state !== 'data' && f.state !== 'zero')) continue;
     insertEntry(m, c, { mm, vpn: v, pfn: old.pfn, writable: old.writable, dirty: old.dirty, gen: f.gen, speculative: true });
     mark(m, 'speculative TLB entry recorded at PTE change');
   }

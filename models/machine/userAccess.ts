@@ -14,9 +14,13 @@ export type HardwareAccess =
   /** No usable TLB entry: the hardware walks the page tables (or the kernel takes a fault). */
   | { readonly kind: 'miss' };
 
-/** Check that the entry still refers to the frame generation it was filled from. */
+/**
+ * Check that the entry still refers to the frame generation it was filled from. The shared zero
+ * page is never freed, so an entry for it is always live.
+ */
 function checkEntryLive(m: Machine, cpu: CpuId, e: TlbEntry): void {
-  if (frameAt(m, e.pfn).gen !== e.gen || frameAt(m, e.pfn).state !== 'data') {
+  const f = frameAt(m, e.pfn);
+  if (f.gen !== e.gen || (f.state !== 'data' && f.state !== 'zero')) {
     throw new ModelViolationError({
       code: 'tlb_use_after_free',
       step: m.clock.step,
@@ -71,6 +75,9 @@ export function accessThroughTlb(
   const f = frameAt(m, e.pfn);
   if (!write) return { kind: 'hit', value: f.content };
   checkSingleView(m, cpu, mm, v, e.pfn);
+  // Only a kernel that mapped the zero page writable gets here (the ledger reports that PTE);
+  // the store would corrupt every mapping of it, so it is refused as a use of a frame it must not write.
+  if (f.state === 'zero') throw new ModelViolationError({ code: 'tlb_use_after_free', step: m.clock.step, cpu, mm, vpn: v, pfn: e.pfn });
   f.content = value;
   return { kind: 'hit', value };
 }

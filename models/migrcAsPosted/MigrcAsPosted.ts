@@ -3,6 +3,7 @@ import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
 import { folioAt, folioHead } from '../machine/frames';
 import { mark } from '../machine/marks';
+import { isZeroPfn } from '../machine/zeroPage';
 import type { MigrcReleasePoint } from '../tracepoints';
 import { assertNever } from '../assertNever';
 import type { OpResult } from '../result';
@@ -96,11 +97,13 @@ export class MigrcAsPosted extends BatchedKernel {
    * Mirrors `do_wp_page()` (mm/memory.c, 6.12) with the seed's hook at its start (after the
    * folio is looked up, before reuse or copy, unshare faults included): if the faulting folio
    * has PG_migrc, clear it and flush and free every pending source. A write fault on a folio
-   * without the flag flushes nothing, even with flushes pending.
+   * without the flag — or on the shared zero page, which has no folio — flushes nothing, even with
+   * flushes pending.
    */
   override doWpPage(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte, unshare: boolean): void {
-    const folio = folioHead(m, pte.pfn);
-    if (folioTestClearMigrc(m, folio)) {
+    // The shared zero page has no folio (vm_normal_page() NULL), so no PG_migrc to test.
+    const folio = isZeroPfn(m, pte.pfn) ? null : folioHead(m, pte.pfn);
+    if (folio !== null && folioTestClearMigrc(m, folio)) {
       mark(m, 'migrc-as-posted write fault cleared PG_migrc');
       if (this.migrcFlushFreeFolios(m)) mark(m, 'migrc released by write fault');
     } else if (m.migrc.pending.length > 0) {

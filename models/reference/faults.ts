@@ -7,6 +7,8 @@ import { folioAt, folioHead, frameAt } from '../machine/frames';
 import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
 import { switchMm, tlbFill, tlbInvalidateLocal } from '../machine/tlb';
 import { accessThroughTlb } from '../machine/userAccess';
+import { mark } from '../machine/marks';
+import { isZeroPfn, myZeroPfn } from '../machine/zeroPage';
 import type { OpResult } from '../result';
 import { noop } from '../result';
 import { PageTablePaths } from './pagetables';
@@ -95,26 +97,43 @@ export abstract class FaultPaths extends PageTablePaths {
   }
 
   /**
-   * Mirrors `do_anonymous_page()` (mm/memory.c, 6.12): a new exclusive order-0 page. Simplified
-   * (row 24): a read fault gets a private zeroed page mapped read-only instead of the shared zero
-   * page (`my_zero_pfn()`, a special PTE with no reference), so a later store reuses it (it is
-   * exclusive) rather than `wp_page_copy()` allocating one; there is no huge zero page either, and
-   * no FOLL_LONGTERM unshare of a zero page. Zero-page bugs have no counterpart here
+   * Mirrors `do_anonymous_page()` (mm/memory.c, 6.12): a read fault maps the shared zero page
+   * where the machine has one, anything else gets a new exclusive order-0 page. The zero page
+   * (createMachine's `zeroPage` option): `!(vmf->flags & FAULT_FLAG_WRITE) &&
+   * !mm_forbids_zeropage()` → a special, read-only PTE to `my_zero_pfn()`, with no folio, no rmap
+   * and no reference; a later store copies from it (`doWpPage()` → `wpPageCopy()`). There is no huge zero page:
+   * the model's THP faults come only from the map and populate ops, never from a read fault.
+   *
+   * Simplified (row 24) when the option is off: a read fault gets a private zeroed page mapped
+   * read-only, which a later store reuses (it is exclusive) rather than copying
    * (properties/lowRows.test.ts).
    */
   doAnonymousPage(m: Machine, mm: MmId, v: Vpn, write: boolean): void {
     this.pteAlloc(m, mm, pmdIndexOf(m, v));
+    const zero = write ? null : myZeroPfn(m);
+    if (zero !== null) {
+      // x86's vm_page_prot has _PAGE_ACCESSED: the entry is young, clean and read-only.
+      setPte(m, mm, v, { kind: 'present', pfn: zero, writable: false, dirty: false, young: true });
+      mark(m, 'read fault mapped the zero page');
+      return;
+    }
     const page = this.allocFolio(m, 0);
     this.folioAddAnonRmapPtes(m, page, 1, true, mm);
     setPte(m, mm, v, { kind: 'present', pfn: page, writable: write, dirty: write, young: true });
   }
 
   /**
-   * Mirrors `do_wp_page()` (mm/memory.c) for a private anonymous page: an exclusive page is
+   * Mirrors `do_wp_page()` (mm/memory.c, 6.12) for a private anonymous page: an exclusive page is
    * reused without further checks, otherwise `wp_can_reuse_anon_folio()` decides, otherwise the
-   * page is copied. For an unshare fault (R/O pin) a reused page stays read-only.
+   * page is copied. For an unshare fault (R/O pin) a reused page stays read-only. The shared zero
+   * page has no folio (`vm_normal_page()` is NULL), so it is never reused: `wp_page_copy()` with no
+   * old folio, for a store and for an unshare alike.
    */
   doWpPage(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte, unshare: boolean): void {
+    if (isZeroPfn(m, pte.pfn)) {
+      this.wpPageCopy(m, mm, v, pte, unshare);
+      return;
+    }
     const head = folioHead(m, pte.pfn);
     const page = frameAt(m, pte.pfn);
     if (page.anonExclusive || this.wpCanReuseAnonFolio(m, head, mm)) {
@@ -149,20 +168,30 @@ export abstract class FaultPaths extends PageTablePaths {
   }
 
   /**
-   * Mirrors `wp_page_copy()` (mm/memory.c): copy into a new exclusive page; `ptep_clear_flush()`
-   * flushes the old translation from every TLB *before* the new PTE is set (one view per
-   * address), and the old page loses its mapcount only after the switch. Drops the old folio's
-   * mapping reference and the temporary one the caller took.
+   * Mirrors `wp_page_copy()` (mm/memory.c, 6.12): copy into a new exclusive page;
+   * `ptep_clear_flush()` flushes the old translation from every TLB *before* the new PTE is set
+   * (one view per address), and the old page loses its mapcount only after the switch. Drops the
+   * old folio's mapping reference and the temporary one the caller took. From the shared zero page
+   * (`is_zero_pfn(pte_pfn(vmf->orig_pte))`) the new page is allocated zeroed
+   * (`vma_alloc_zeroed_movable_folio()`), nothing is copied, and there is no old folio whose rmap
+   * or references to drop.
    */
   wpPageCopy(m: Machine, mm: MmId, v: Vpn, old: PresentPte, unshare: boolean): void {
+    const fromZero = isZeroPfn(m, old.pfn);
     const oldHead = folioHead(m, old.pfn);
     const page = this.allocFolio(m, 0);
-    frameAt(m, page).content = frameAt(m, old.pfn).content;
-    m.stats.pagesCopied++;
+    if (!fromZero) {
+      frameAt(m, page).content = frameAt(m, old.pfn).content;
+      m.stats.pagesCopied++;
+    }
     setPte(m, mm, v, { kind: 'none' });
     this.flushTlbPage(m, mm, v);
     this.folioAddAnonRmapPtes(m, page, 1, true, mm);
     setPte(m, mm, v, { kind: 'present', pfn: page, writable: !unshare, dirty: !unshare, young: true });
+    if (fromZero) {
+      mark(m, unshare ? 'unshare fault copied from the zero page' : 'write fault copied from the zero page');
+      return;
+    }
     this.folioRemoveRmapPtes(m, old.pfn, 1, mm);
     this.folioPut(m, oldHead); // the old mapping's reference
     this.folioPut(m, oldHead); // the caller's temporary reference

@@ -5,6 +5,8 @@ import type { PresentPte } from '../machine/pte';
 import { addMm } from '../machine/create';
 import { folioHead, frameAt } from '../machine/frames';
 import { liveMms, mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
+import { isZeroPfn } from '../machine/zeroPage';
+import { mark } from '../machine/marks';
 import type { OpResult } from '../result';
 import { noop } from '../result';
 import { ZapPaths } from './zap';
@@ -62,11 +64,18 @@ export abstract class ForkPaths extends ZapPaths {
   }
 
   /**
-   * Mirrors the single-PTE path of `copy_present_ptes()` (mm/memory.c): reference before
+   * Mirrors the single-PTE path of `copy_present_ptes()` (mm/memory.c, 6.12): reference before
    * mapcount; if `folio_try_dup_anon_rmap_pte()` fails (maybe pinned and exclusive) the child
-   * gets its own copy now and the parent's PTE, exclusivity and pin stay untouched.
+   * gets its own copy now and the parent's PTE, exclusivity and pin stay untouched. The shared
+   * zero page (`vm_normal_page()` NULL → `goto copy_pte`) is copied as an entry and nothing is
+   * counted (`__copy_present_ptes()`: R/O already, old in the child).
    */
   copyPresentPte(m: Machine, parent: MmId, child: MmId, v: Vpn, pte: PresentPte): void {
+    if (isZeroPfn(m, pte.pfn)) {
+      setPte(m, child, v, { ...pte, writable: false, young: false });
+      mark(m, 'fork copied a zero-page PTE');
+      return;
+    }
     const head = folioHead(m, pte.pfn);
     this.folioGet(m, head);
     if (!this.folioTryDupAnonRmapPtes(m, parent, pte.pfn, 1, child)) {

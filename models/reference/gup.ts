@@ -6,6 +6,8 @@ import { folioAt, folioHead, frameAt } from '../machine/frames';
 import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt } from '../machine/pgtable';
 import type { OpResult } from '../result';
 import { noop } from '../result';
+import { isZeroPfn } from '../machine/zeroPage';
+import { mark } from '../machine/marks';
 import { GUP_PIN_COUNTING_BIAS } from './rmap';
 import { MigratePaths } from './migrate';
 
@@ -93,13 +95,33 @@ export abstract class GupPaths extends MigratePaths {
     return page;
   }
 
-  /** Mirrors `gup_must_unshare()` (mm/internal.h): an R/O pin of an anon page needs it exclusive. */
+  /**
+   * Mirrors `gup_must_unshare()` (mm/internal.h, 6.12): an R/O pin of an anon page needs it
+   * exclusive. The shared zero page is not anon (`!PageAnon(page)`): it must be unshared only for
+   * FOLL_LONGTERM in a COW mapping — and the model's FOLL_PIN is a long-term pin (io_uring's
+   * fixed buffers, the cow selftest's R/O long-term pins; the user-memory oracle holds every pin
+   * to the reliability FOLL_LONGTERM promises), in a private mapping, so an R/O pin of the zero
+   * page always unshares (`wp_page_copy()` to a new exclusive page, mapped R/O).
+   */
   gupMustUnshare(m: Machine, flags: GupFlags, page: Pfn): boolean {
-    return flags.pin && !flags.write && !frameAt(m, page).anonExclusive;
+    if (!flags.pin || flags.write) return false;
+    if (isZeroPfn(m, page)) return true; // !PageAnon: FOLL_LONGTERM && is_cow_mapping()
+    return !frameAt(m, page).anonExclusive;
   }
 
-  /** Mirrors `gup_fast_pte_range()` / `gup_fast_pmd_leaf()` (mm/gup.c): the lockless lookup of one page, without taking the reference. */
+  /**
+   * Mirrors `gup_fast_pte_range()` / `gup_fast_pmd_leaf()` (mm/gup.c, 6.12): the lockless lookup
+   * of one page, without taking the reference. A special PTE — the shared zero page — ends
+   * GUP-fast (`pte_special(pte)` → `goto pte_unmap`), so the slow path takes it.
+   */
   gupFastFollow(m: Machine, mm: MmId, v: Vpn, flags: GupFlags): Pfn | null {
+    if (pmdAt(m, mm, pmdIndexOf(m, v)).kind === 'table') {
+      const pte = pteAt(m, mm, v);
+      if (pte !== null && pte.kind === 'present' && isZeroPfn(m, pte.pfn)) {
+        mark(m, 'GUP-fast fell back at the zero page');
+        return null;
+      }
+    }
     return this.lookupPermitted(m, mm, v, flags);
   }
 
@@ -122,11 +144,21 @@ export abstract class GupPaths extends MigratePaths {
   }
 
   /**
-   * Mirrors `try_grab_folio()` (mm/gup.c): FOLL_GET adds `refs` references; FOLL_PIN adds `refs`
+   * Mirrors `try_grab_folio()` (mm/gup.c, 6.12): FOLL_GET adds `refs` references; FOLL_PIN adds `refs`
    * references and `refs` to _pincount on a large folio, `refs * GUP_PIN_COUNTING_BIAS`
    * references on a small one. The caller holds the PTL or a reference, so the folio is live.
+   * The shared zero page: FOLL_GET takes plain references (ZeroPage.gupRefs), FOLL_PIN none —
+   * "Don't take a pin on the zero page - it's not going anywhere" (`is_zero_folio()`, since 6.5's
+   * "mm: Don't pin ZERO_PAGE in pin_user_pages()").
    */
   tryGrabFolio(m: Machine, head: Pfn, refs: number, pin: boolean): void {
+    if (m.zeroPage !== undefined && isZeroPfn(m, head)) {
+      if (pin) return;
+      m.zeroPage.gupRefs += refs;
+      m.stats.atomicRefUpdates++;
+      mark(m, 'GUP took a reference on the zero page');
+      return;
+    }
     const f = folioAt(m, head);
     this.warnOn(m, f.refcount <= 0, `try_grab_folio on free folio ${f.id}`);
     if (!pin) {
@@ -142,8 +174,19 @@ export abstract class GupPaths extends MigratePaths {
     }
   }
 
-  /** Mirrors `gup_put_folio()` (mm/gup.c): the inverse of tryGrabFolio. */
+  /**
+   * Mirrors `gup_put_folio()` (mm/gup.c, 6.12): the inverse of tryGrabFolio. An unpin of the zero
+   * page does nothing (`if (is_zero_folio(folio)) return;`, since 6.5); a FOLL_GET put drops a
+   * plain reference, which never frees it.
+   */
   gupPutFolio(m: Machine, head: Pfn, refs: number, pin: boolean): void {
+    if (m.zeroPage !== undefined && isZeroPfn(m, head)) {
+      if (pin) return;
+      this.warnOn(m, m.zeroPage.gupRefs < refs, `put of ${refs} references on the zero page, which GUP holds ${m.zeroPage.gupRefs} of`);
+      m.zeroPage.gupRefs -= refs;
+      m.stats.atomicRefUpdates++;
+      return;
+    }
     const f = folioAt(m, head);
     if (!pin) {
       this.folioPutRefs(m, head, refs);

@@ -9,6 +9,7 @@ import { pmdAt, pmdIndexOf, pteAt, setPmd, setPte } from '../machine/pgtable';
 import { PTE_NONE } from '../machine/pte';
 import type { FolioMapping } from '../machine/rmapWalk';
 import { rmapWalk } from '../machine/rmapWalk';
+import { isZeroPfn } from '../machine/zeroPage';
 import type { OpResult } from '../result';
 import { ProtectPaths } from './protect';
 
@@ -112,7 +113,11 @@ export abstract class MigratePaths extends ProtectPaths {
     return pieces;
   }
 
-  /** Distinct folios mapped in mm from `start` on, in address order (isolate_migratepages / queue_pages_range). */
+  /**
+   * Distinct folios mapped in mm from `start` on, in address order (isolate_migratepages /
+   * `queue_pages_range()`, mm/mempolicy.c, 6.12). The shared zero page is skipped
+   * (`queue_folios_pte_range()`: `vm_normal_folio()` NULL → `continue`).
+   */
   selectFoliosForMigration(m: Machine, mm: MmId, start: Vpn, count: number): Pfn[] {
     const out: Pfn[] = [];
     const top = m.geometry.pmdsPerMm * m.geometry.ptrsPerPte;
@@ -122,7 +127,7 @@ export abstract class MigratePaths extends ProtectPaths {
       if (pmd.kind === 'leaf') head = pmd.pfn;
       else {
         const pte = pteAt(m, mm, asVpn(v));
-        if (pte !== null && pte.kind === 'present') head = folioHead(m, pte.pfn);
+        if (pte !== null && pte.kind === 'present' && !isZeroPfn(m, pte.pfn)) head = folioHead(m, pte.pfn);
       }
       if (head !== null && !out.includes(head)) out.push(head);
     }

@@ -4,6 +4,7 @@ import type { Machine } from '../machine/state';
 import type { PmdEntry, Pte } from '../machine/pte';
 import { frameAt } from '../machine/frames';
 import { mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
+import { isZeroPfn } from '../machine/zeroPage';
 import { x86HugePmdNeedsFlush, x86PteNeedsFlush } from './pteNeedsFlush';
 import { MremapPaths } from './mremap';
 
@@ -91,12 +92,14 @@ export abstract class ProtectPaths extends MremapPaths {
    * (the caller decides with `pteNeedsFlush()`): `pte_modify()` to the VMA's new protection — in
    * a private mapping `vm_page_prot` never has RW, so this write-protects — then, when making the
    * range writable (MM_CP_TRY_CHANGE_WRITABLE), `pte_mkwrite()` if `can_change_pte_writable()`:
-   * an exclusive anonymous page. Dirty and accessed bits are kept (`_PAGE_CHG_MASK`).
+   * an exclusive anonymous page (`page && PageAnon(page) && PageAnonExclusive(page)`), which the
+   * shared zero page never is (`vm_normal_page()` NULL). Dirty and accessed bits are kept
+   * (`_PAGE_CHG_MASK`).
    */
   changePte(m: Machine, mm: MmId, v: Vpn, writable: boolean): void {
     const pte = pteAt(m, mm, v);
     if (pte === null || pte.kind !== 'present') return;
-    const upgrade = writable && frameAt(m, pte.pfn).anonExclusive;
+    const upgrade = writable && !isZeroPfn(m, pte.pfn) && frameAt(m, pte.pfn).anonExclusive;
     if (pte.writable !== upgrade) setPte(m, mm, v, { ...pte, writable: upgrade });
   }
 

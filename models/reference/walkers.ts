@@ -8,6 +8,7 @@ import { pmdSame, pteSame } from '../machine/pte';
 import { walkerEnter, walkerExit } from '../machine/rcu';
 import { switchMm } from '../machine/tlb';
 import { mark } from '../machine/marks';
+import { isZeroPfn } from '../machine/zeroPage';
 import type { OpResult } from '../result';
 import { noop } from '../result';
 import { GupPaths } from './gup';
@@ -55,9 +56,10 @@ export abstract class WalkerPaths extends GupPaths {
   }
 
   /**
-   * Mirrors `try_grab_folio_fast()` (mm/gup.c) on the entry just read, if it maps a page the access may use: a
-   * non-present or (for FOLL_WRITE) read-only entry, or a frame that is not a live page, gets
-   * nothing.
+   * Mirrors `try_grab_folio_fast()` (mm/gup.c, 6.12) on the entry just read, if it maps a page the
+   * access may use: a non-present or (for FOLL_WRITE) read-only entry, or a frame that is not a
+   * live page, gets nothing — nor does the shared zero page (`gup_fast_pte_range()` bails on
+   * `pte_special()` before grabbing), whose walk then falls back to the slow path at walkEnd.
    */
   gupFastTryGrab(m: Machine, v: Vpn, pmd: PmdEntry, pte: Pte | null, pin: boolean, write: boolean): GupPage | null {
     let page: Pfn;
@@ -66,6 +68,10 @@ export abstract class WalkerPaths extends GupPaths {
       page = asPfn(pmd.pfn + (v - pmdStart(m, pmdIndexOf(m, v))));
     } else {
       if (pte === null || pte.kind !== 'present' || (write && !pte.writable)) return null;
+      if (isZeroPfn(m, pte.pfn)) {
+        mark(m, 'GUP-fast fell back at the zero page');
+        return null;
+      }
       page = pte.pfn;
     }
     const fr = frameAt(m, page);

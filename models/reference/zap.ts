@@ -4,6 +4,7 @@ import type { Machine } from '../machine/state';
 import { folioHead } from '../machine/frames';
 import { mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte, tableEntries } from '../machine/pgtable';
 import { mark } from '../machine/marks';
+import { isZeroPfn } from '../machine/zeroPage';
 import { FaultPaths } from './faults';
 
 /**
@@ -59,12 +60,20 @@ export abstract class ZapPaths extends FaultPaths {
     mark(m, 'flush_tlb_batched_pending flushed an mm');
   }
 
-  /** Unmap one page: clear the PTE, flush it from every TLB, drop the rmap, drop the reference. */
+  /**
+   * Unmap one page, the per-page `zap_present_ptes()` (mm/memory.c, 6.12): clear the PTE, flush
+   * it from every TLB, drop the rmap, drop the reference. The shared zero page
+   * (`vm_normal_page()` NULL) is only cleared and flushed: it has no rmap or reference to drop.
+   */
   zapOnePte(m: Machine, mm: MmId, v: Vpn): void {
     const pte = pteAt(m, mm, v);
     if (pte === null || pte.kind !== 'present') return;
     setPte(m, mm, v, { kind: 'none' });
     this.flushTlbPage(m, mm, v);
+    if (isZeroPfn(m, pte.pfn)) {
+      mark(m, 'zap cleared a zero-page PTE');
+      return;
+    }
     this.folioRemoveRmapPtes(m, pte.pfn, 1, mm);
     this.folioPut(m, folioHead(m, pte.pfn));
   }

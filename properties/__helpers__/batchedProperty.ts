@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { geometry } from '../../models/machine/geometry';
+import type { MachineOptions } from '../../models/machine/create';
+import { ZERO_PAGE_TRACEPOINTS } from '../../models/tracepoints';
 import { kernelEntry } from '../../models/registry';
 import { specFor } from '../../models/specFor';
 import { describeViolation } from '../../models/machine/violation';
@@ -71,16 +73,21 @@ const CENTRAL_RUNS: PropertyRuns = { small: 1500, realistic: 25 };
  */
 export const DERIVED_RUNS: PropertyRuns = { small: 500, realistic: 10 };
 
-/** The property for one registered kernel (one test file each, so vitest runs them in parallel). */
-export function batchedProperty(name: keyof typeof TRACEPOINTS_BY_KERNEL, counts: PropertyRuns = CENTRAL_RUNS): void {
-  const tracepoints: readonly string[] = TRACEPOINTS_BY_KERNEL[name];
-  describe(`${name} against the reference on random sequences, every oracle on`, () => {
+/**
+ * The property for one registered kernel (one test file each, so vitest runs them in parallel).
+ * `machine` is how both machines are made (createMachine's options, none by default); with the
+ * shared zero page on, the zero page's tracepoints must be reached too.
+ */
+export function batchedProperty(name: keyof typeof TRACEPOINTS_BY_KERNEL, counts: PropertyRuns = CENTRAL_RUNS, machine: MachineOptions = {}): void {
+  const tracepoints: readonly string[] = [...TRACEPOINTS_BY_KERNEL[name], ...(machine.zeroPage === true ? ZERO_PAGE_TRACEPOINTS : [])];
+  const on = machine.zeroPage === true ? ' with the shared zero page' : '';
+  describe(`${name} against the reference${on} on random sequences, every oracle on`, () => {
     it.each([
       ['small', counts.small],
       ['realistic', counts.realistic],
     ] as const)(`holds on %s geometry (%i sequences of up to 60 ops, seed ${seed}) and reaches the interesting states`, (g, runs) => {
       // Against the specification of the kernel's policy: reference-6.15 for batched-6.15.
-      const r = runCheck({ kernel: kernelEntry(name).make, reference: specFor(kernelEntry(name).make()), geometry: geometry(g), runs, seed, maxOps: 60 });
+      const r = runCheck({ kernel: kernelEntry(name).make, reference: specFor(kernelEntry(name).make()), geometry: geometry(g), machine, runs, seed, maxOps: 60 });
       const failed = r.failure ?? r.flaky;
       if (failed !== null) {
         const trace = formatTrace(failed.ops, failed.outcome).join('\n');

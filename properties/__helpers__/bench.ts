@@ -1,5 +1,6 @@
 import type { Geometry } from '../../models/machine/geometry';
 import { geometry } from '../../models/machine/geometry';
+import type { MachineOptions } from '../../models/machine/create';
 import { createMachine } from '../../models/machine/create';
 import type { Folio, Frame, Machine } from '../../models/machine/state';
 import type { PresentPte } from '../../models/machine/pte';
@@ -32,8 +33,9 @@ export class Bench {
     readonly kernel: ReferenceKernel = new ReferenceKernel(),
     readonly audit: boolean = false,
     g: Geometry = SMALL,
+    options: MachineOptions = {},
   ) {
-    this.m = createMachine(g);
+    this.m = createMachine(g, options);
   }
 
   apply(o: Op): Applied {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import type { Geometry } from '../../models/machine/geometry';
+import type { MachineOptions } from '../../models/machine/create';
 import type { Op } from '../ops/op';
 import { opsArb } from '../arbitraries/ops';
 import { CoverageTracker } from '../coverage/probes';
@@ -21,6 +22,8 @@ export interface CheckOptions {
   /** The specification to compare with; by default the pristine one of the kernel's policy (specFor: the 6.12 reference, or reference-6.15). */
   readonly reference?: () => ReferenceKernel;
   readonly geometry: Geometry;
+  /** How every machine of the check is made (createMachine's options); by default none, e.g. no shared zero page. */
+  readonly machine?: MachineOptions;
   readonly runs: number;
   readonly seed: number;
   readonly maxOps: number;
@@ -85,13 +88,13 @@ export interface CheckReport {
  * test is of exactly the reference's class — the reference alone with its per-kernel oracles. A
  * subclass is always compared, whatever `name` it claims.
  */
-export function runOne(opts: Pick<CheckOptions, 'kernel' | 'reference' | 'geometry'>, ops: readonly Op[], tracker: CoverageTracker | null = null): RunOutcome {
+export function runOne(opts: Pick<CheckOptions, 'kernel' | 'reference' | 'geometry' | 'machine'>, ops: readonly Op[], tracker: CoverageTracker | null = null): RunOutcome {
   const kernel = opts.kernel();
   const reference = (opts.reference ?? specFor(kernel))();
   if (runsAlone(kernel, reference)) {
-    return runOps(kernel, opts.geometry, ops, undefined, tracker);
+    return runOps(kernel, opts.geometry, ops, undefined, tracker, opts.machine);
   }
-  return runDifferential(reference, kernel, opts.geometry, ops, undefined, tracker);
+  return runDifferential(reference, kernel, opts.geometry, ops, undefined, tracker, opts.machine);
 }
 
 /**
@@ -183,7 +186,7 @@ export function runCheck(opts: CheckOptions): CheckReport {
  * them; cut them off when the shorter list fails with the same violation code.
  */
 function truncateAfterFailure(
-  opts: Pick<CheckOptions, 'kernel' | 'reference' | 'geometry'>,
+  opts: Pick<CheckOptions, 'kernel' | 'reference' | 'geometry' | 'machine'>,
   ops: readonly Op[],
 ): { ops: readonly Op[]; outcome: Extract<RunOutcome, { ok: false }> } | null {
   const outcome = runOne(opts, ops);

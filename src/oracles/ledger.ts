@@ -104,7 +104,7 @@ export function auditLedger(m: Machine, step: number): void {
   for (const h of m.handles) {
     for (const p of h.pages) {
       const f = m.frames[p.pfn];
-      if (f === undefined || f.gen !== p.gen || f.state !== 'data') {
+      if (f === undefined || f.gen !== p.gen || (f.state !== 'data' && f.state !== 'zero')) {
         fail('freed_frame_in_use', p.pfn, null, `GUP handle ${h.id} holds a page that was freed`);
       }
     }
@@ -114,6 +114,10 @@ export function auditLedger(m: Machine, step: number): void {
     const fr = m.frames[i]!;
     const p = asPfn(i);
     if (fr.state === 'free') free++;
+    if (fr.state === 'zero') {
+      auditZeroPage(m, p, t, fail);
+      continue;
+    }
     if (fr.state !== 'data') {
       if (t.pte[i]! > 0 || t.pmd[i]! > 0) fail('freed_frame_in_use', p, null, `${fr.state} frame is mapped by ${t.pte[i]! + t.pmd[i]!} page-table entries`);
       continue;
@@ -126,6 +130,23 @@ export function auditLedger(m: Machine, step: number): void {
 }
 
 type Fail = (code: LedgerViolation['code'], p: Pfn, folio: Folio | null, detail: string) => never;
+
+/**
+ * The shared zero page (createMachine's `zeroPage` option): its PTEs hold no mapcount and no
+ * reference (`vm_normal_page()` is NULL for them), so its struct page never changes — except for
+ * the plain references FOLL_GET takes (`try_grab_folio()`), which must equal what the GUP
+ * handles and walks hold; FOLL_PIN takes none. It is never mapped writable (no path may make a
+ * special PTE writable: a store would change the page every mm reads as zero) and never
+ * PMD-mapped (the model has no huge zero page).
+ */
+function auditZeroPage(m: Machine, p: Pfn, t: Implied, fail: Fail): void {
+  const fr = m.frames[p]!;
+  const gupRefs = m.zeroPage?.gupRefs ?? 0;
+  if (t.writablePte.has(p)) fail('writable_not_exclusive', p, null, 'the shared zero page is mapped writable');
+  if (t.pmd[p]! > 0) fail('mapcount_mismatch', p, null, `the shared zero page is PMD-mapped ${t.pmd[p]} times (there is no huge zero page)`);
+  if (fr.mapcount !== 0 || fr.anonExclusive) fail('mapcount_mismatch', p, null, `the shared zero page has _mapcount ${fr.mapcount}${fr.anonExclusive ? ' and PageAnonExclusive' : ''}; its PTEs are special`);
+  if (gupRefs !== t.held[p]) fail('refcount_mismatch', p, null, `GUP references on the shared zero page ${gupRefs}, FOLL_GET holds ${t.held[p]}`);
+}
 
 function auditFolio(m: Machine, head: Pfn, f: Folio, t: Implied, fail: Fail): void {
   const nr = folioNrPages(f.order);

@@ -30,6 +30,11 @@ export interface Observation {
   readonly handles: Readonly<Record<number, readonly string[]>>;
   /** Free frames, only once the machine is quiescent (after drain). */
   readonly freeFrames: number | null;
+  /**
+   * The references FOLL_GET holds on the shared zero page; present only on a machine with one
+   * (createMachine's `zeroPage` option). Its PTEs and handle entries read `zero`.
+   */
+  readonly zeroPageGupRefs?: number;
 }
 
 /**
@@ -47,6 +52,8 @@ export function observe(m: Machine, quiescent: boolean): Observation {
   const folios: Record<string, ObservedFolio> = {};
   const inFlight = walkerHeldRefs(m);
   const ref = (p: Pfn): string => {
+    // The shared zero page has no folio and no logical id: it is the same page in every kernel.
+    if (m.zeroPage?.pfn === p) return 'zero';
     const head = m.frames[p]?.head ?? p;
     const f = m.frames[head]?.folio;
     if (f === undefined || f === null) return `free:${p}`;
@@ -76,7 +83,13 @@ export function observe(m: Machine, quiescent: boolean): Observation {
   }));
   const handles: Record<number, string[]> = {};
   for (const h of m.handles) handles[h.id] = h.pages.map((p) => ref(p.pfn));
-  return { mms, folios, handles, freeFrames: quiescent ? freeFrameCount(m) : null };
+  return {
+    mms,
+    folios,
+    handles,
+    freeFrames: quiescent ? freeFrameCount(m) : null,
+    ...(m.zeroPage !== undefined ? { zeroPageGupRefs: m.zeroPage.gupRefs } : {}),
+  };
 }
 
 function observeFolio(m: Machine, head: Pfn, walking: { refs: number; pins: number }): ObservedFolio {

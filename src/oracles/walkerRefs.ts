@@ -5,10 +5,13 @@ import { GUP_PIN_COUNTING_BIAS } from '../../models/reference/rmap';
 /**
  * What holding `pages` pages of the folio headed at `head` by GUP costs its counts:
  * FOLL_GET one reference per page; FOLL_PIN one reference and one _pincount per page on a large
- * folio, GUP_PIN_COUNTING_BIAS references per page on a small one (try_grab_folio()).
+ * folio, GUP_PIN_COUNTING_BIAS references per page on a small one (try_grab_folio()). On the
+ * shared zero page FOLL_GET costs plain references (ZeroPage.gupRefs) and FOLL_PIN nothing.
  */
 export function gupHold(m: Machine, head: Pfn, pin: boolean, pages: number): { refs: number; pins: number } {
   if (!pin) return { refs: pages, pins: 0 };
+  // try_grab_folio() takes no pin on the shared zero page (6.5+): a FOLL_PIN of it costs nothing.
+  if (m.zeroPage !== undefined && m.zeroPage.pfn === head) return { refs: 0, pins: 0 };
   const large = (m.frames[head]?.folio?.order ?? 0) > 0;
   return large ? { refs: pages, pins: pages } : { refs: pages * GUP_PIN_COUNTING_BIAS, pins: 0 };
 }

@@ -28,6 +28,7 @@ export function stateView(m: Machine): Map<string, string> {
     });
   });
   for (const [h, pages] of Object.entries(o.handles)) out.set(`handle${h}`, pages.join(' '));
+  if (o.zeroPageGupRefs !== undefined && o.zeroPageGupRefs > 0) out.set('zero page', `GUP references ${o.zeroPageGupRefs}`);
   for (const [id, f] of Object.entries(o.folios)) {
     out.set(
       `folio ${id}`,
@@ -38,7 +39,8 @@ export function stateView(m: Machine): Map<string, string> {
     for (const e of c.tlb.values()) {
       const live = m.frames[e.pfn]?.gen === e.gen ? '' : ' STALE(frame reused or freed)';
       const spec = e.speculative ? ' speculative' : '';
-      out.set(`cpu${c.id}.tlb.mm${e.mm}.vpn${e.vpn}`, `pfn ${e.pfn}${e.writable ? ' w' : ''} gen ${e.gen}${spec}${live}`);
+      const frame = m.zeroPage?.pfn === e.pfn ? 'zero page' : `pfn ${e.pfn}`;
+      out.set(`cpu${c.id}.tlb.mm${e.mm}.vpn${e.vpn}`, `${frame}${e.writable ? ' w' : ''} gen ${e.gen}${spec}${live}`);
     }
     if (c.walker !== null) out.set(`cpu${c.id}.walker`, `${c.walker.kind} mm${c.walker.mm} vpn ${c.walker.vpn} table ${c.walker.table ?? '-'}`);
   }

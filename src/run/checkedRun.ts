@@ -1,6 +1,7 @@
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import type { Geometry } from '../../models/machine/geometry';
 import type { Machine } from '../../models/machine/state';
+import type { MachineOptions } from '../../models/machine/create';
 import { createMachine } from '../../models/machine/create';
 import type { Violation } from '../../models/machine/violation';
 import { ModelViolationError } from '../../models/machine/violation';
@@ -39,8 +40,9 @@ export class CheckedRun {
     geometry: Geometry,
     private readonly oracles: OracleSwitches = ALL_ORACLES,
     private readonly observer: StepObserver | null = null,
+    machineOptions: MachineOptions = {},
   ) {
-    this.machine = createMachine(geometry);
+    this.machine = createMachine(geometry, machineOptions);
   }
 
   /** Apply op number `step`; returns what it did, or the violation it caused. */

@@ -1,5 +1,6 @@
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import type { Geometry } from '../../models/machine/geometry';
+import type { MachineOptions } from '../../models/machine/create';
 import type { Violation } from '../../models/machine/violation';
 import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
@@ -12,7 +13,7 @@ import { ALL_ORACLES, CheckedRun, withDrain } from './checkedRun';
  * The differential oracle (design §5.4): the reference and another kernel step through the same
  * ops side by side, each with its own per-kernel oracles; after every op their results and
  * observations must be equal. The first failure on either side, or the first difference, ends
- * the run.
+ * the run. Both machines are made with `machineOptions` (default: none).
  */
 export function runDifferential(
   reference: ReferenceKernel,
@@ -21,10 +22,11 @@ export function runDifferential(
   ops: readonly Op[],
   oracles: OracleSwitches = ALL_ORACLES,
   observer: StepObserver | null = null,
+  machineOptions: MachineOptions = {},
 ): RunOutcome {
-  const ref = new CheckedRun(reference, geometry, oracles);
+  const ref = new CheckedRun(reference, geometry, oracles, null, machineOptions);
   // Coverage is measured on the kernel under test: its tracepoints are the ones of interest.
-  const oth = new CheckedRun(other, geometry, oracles, observer);
+  const oth = new CheckedRun(other, geometry, oracles, observer, machineOptions);
   const steps: StepRecord[] = [];
   const all = withDrain(ops);
   for (let i = 0; i < all.length; i++) {
