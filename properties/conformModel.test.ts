@@ -49,6 +49,13 @@ describe('conform: which ops a user program reproduces', () => {
     expect(p.steps[2]!.left).toMatch(/zero page/);
   });
 
+  it('with the zero page on both sides, a load of an untouched page runs and shows the zero page; a store then copies from it', () => {
+    const p = runInModel(new Reference615(), g, [load(7), store(7)], { kernelZeroPage: true, modelZeroPage: true, numaNodes: 1 });
+    expect(p.steps.map((s) => s.left)).toEqual([null, null]);
+    expect(canonicalLines(p.expected[0]!)).toEqual(['result: value 0', 'mm0 vpn 7: zero page, value 0']);
+    expect(canonicalLines(p.expected[1]!)).toEqual(['mm0 vpn 7: f0 small, mapcount 1 exclusive, value 2']);
+  });
+
   it('gives GUP the system call that does the same: a write pin is io_uring, a read-only get is vmsplice, others are left out', () => {
     const gup = (pin: boolean, write: boolean): Op => ({ kind: 'gup', cpu: 0, mm: 0, vpn: 0, nr: 2, pin, write, fast: true });
     const p = run([map(0, 2, false), gup(true, true), gup(false, false), gup(true, false), gup(false, true), { kind: 'gupWrite', handle: 0, index: 1 }, { kind: 'gupRead', handle: 1, index: 1 }]);

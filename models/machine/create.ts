@@ -22,8 +22,8 @@ export interface MachineOptions {
   /**
    * The shared zero page (review row 24): a read fault on an untouched private anonymous page
    * maps it (`do_anonymous_page()`, 6.12) instead of a private zeroed page. Off by default so
-   * every existing seed keeps its behaviour; `mmcheck conform` turns it on, since the real kernel
-   * has it.
+   * every existing seed keeps its behaviour; `mmcheck conform` turns it on when the running kernel
+   * maps the zero page (a VM kernel booted with `pvm_no_zero_page=1` does not).
    */
   readonly zeroPage?: boolean;
 }

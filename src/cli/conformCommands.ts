@@ -61,11 +61,11 @@ export async function exportCommand(file: string, o: ExportOptions, print: Print
   const reference = referenceFor(release);
   const entry = KERNELS.find((k) => k.name === reference);
   if (entry === undefined) throw new Error(`reference kernel ${reference} is not registered`);
-  // Where the kernel can be asked, the program is cut to what it reproduces; elsewhere, to what
-  // mainline does (the shared zero page on a read fault).
+  // Where the kernel can be asked, the model follows it on the zero page; elsewhere it follows
+  // mainline (the shared zero page on a read fault).
   const runnable = whyNotRunnable() === null;
   const kernelZeroPage = runnable ? await kernelMapsZeroPage(interpreterBinary()) : true;
-  const program = runInModel(entry.make(), geometry('realistic'), scenario.ops, { kernelZeroPage, modelZeroPage: false, numaNodes: numaNodesWithMemory() });
+  const program = runInModel(entry.make(), geometry('realistic'), scenario.ops, { kernelZeroPage, modelZeroPage: kernelZeroPage, numaNodes: numaNodesWithMemory() });
   const out = o.out ?? join(dirname(file), `${basename(file).replace(/\.json$/, '')}.c`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, exportedProgram(program.steps, header(release, reference, basename(file))));

@@ -40,7 +40,7 @@ export interface ModelProgram {
  * translated into runtime calls; the model's observables are taken after every op.
  */
 export function runInModel(kernel: ReferenceKernel, g: Geometry, ops: readonly Op[], on: UserLevelMachine): ModelProgram {
-  const m = createMachine(g);
+  const m = createMachine(g, { zeroPage: on.modelZeroPage });
   const layout = new VmaLayout(mmNrPages(g));
   const steps: ProgramStep[] = [];
   const expected: StepObservation[] = [];

@@ -5,6 +5,7 @@ import { mmNrPages } from '../../models/machine/geometry';
 import { folioAt, folioHead, frameAt } from '../../models/machine/frames';
 import { liveMms, pmdAt, pmdIndexOf } from '../../models/machine/pgtable';
 import { mappedPfn } from './pageAt';
+import { isZeroPfn } from '../../models/machine/zeroPage';
 
 /**
  * What a user program can see of one mapped page on a real kernel: the frame (through
@@ -48,7 +49,7 @@ export function observeModel(m: Machine, step: number, results: readonly string[
     for (let v = 0; v < mmNrPages(m.geometry); v++) {
       const p = mappedPfn(m, mm.id, asVpn(v));
       if (p === null) continue;
-      pages.push(observePage(m, mm.id, v, p));
+      pages.push(isZeroPfn(m, p) ? { mm: mm.id, vpn: v, pfn: p, head: p, mapcount: 0, exclusive: false, thp: false, order: 0, zero: true, value: 0 } : observePage(m, mm.id, v, p));
     }
   }
   return { step, results, pages };

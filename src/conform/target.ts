@@ -18,11 +18,13 @@ export async function conformTarget(r: KernelRelease): Promise<ConformTarget> {
   const entry = KERNELS.find((k) => k.name === kernelName);
   if (entry === undefined) throw new Error(`reference kernel ${kernelName} is not registered`);
   const interpreter = interpreterBinary();
+  // The model follows the kernel: the shared zero page (a machine option) exactly where the kernel maps it.
+  const kernelZeroPage = await kernelMapsZeroPage(interpreter);
   return {
     kernelName,
     makeKernel: entry.make,
     geometry: geometry('realistic'),
-    userLevel: { kernelZeroPage: await kernelMapsZeroPage(interpreter), modelZeroPage: false, numaNodes: numaNodesWithMemory() },
+    userLevel: { kernelZeroPage, modelZeroPage: kernelZeroPage, numaNodes: numaNodesWithMemory() },
     interpreter,
   };
 }

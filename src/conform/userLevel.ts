@@ -13,7 +13,7 @@ export interface UserLevelMachine {
   /**
    * The running kernel maps the shared zero page on a read fault of an untouched page. Most do;
    * a kernel that forbids it (`mm_forbids_zeropage()`, or a VM's `pvm_no_zero_page=1`) allocates a
-   * fresh page instead, as the model does (kernelZeroPage.ts probes which).
+   * fresh page instead (kernelZeroPage.ts probes which). conform makes the model follow the kernel.
    */
   readonly kernelZeroPage: boolean;
   /** The model maps the shared zero page on a read fault (the zeroPage machine option). */
