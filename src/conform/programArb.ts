@@ -3,8 +3,8 @@ import type { Geometry } from '../../models/machine/geometry';
 import type { Op } from '../ops/op';
 
 /**
- * Random user-level programs for `conform`: only ops a program can do with system calls
- * (userLevel.ts), in the realistic geometry. Addresses crowd into a few windows — the start of
+ * Random user-level programs for `conform`: ops a program can do with system calls (userLevel.ts;
+ * migration only where there are two NUMA nodes), in the realistic geometry. Addresses crowd into a few windows — the start of
  * the first table, both sides of the first PMD boundary — so that folios, forks, COW, pins and
  * remaps meet on the same pages within a short program; each program is short because every
  * one of them runs on the real kernel.
@@ -38,6 +38,8 @@ export function userOpArb(g: Geometry): fc.Arbitrary<Op> {
       weight: 5,
       arbitrary: fc.record({ kind: fc.constant('map'), mm, vpn, order, pmd: fc.boolean(), first: fc.integer({ min: 0, max: 7 }), count: fc.oneof(fc.constant(ppt), fc.integer({ min: 1, max: 8 })) }),
     },
+    // MAP_POPULATE-style: whole folios on the unpopulated aligned chunks of a range (each a map)
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('populate'), mm, vpn, nr, order }) },
     { weight: 10, arbitrary: fc.record({ kind: fc.constant('access'), cpu, mm, vpn, write: fc.boolean() }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('fork'), mm }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('exit'), mm }) },
@@ -55,6 +57,8 @@ export function userOpArb(g: Geometry): fc.Arbitrary<Op> {
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('gup'), cpu, mm, vpn, nr, pin: fc.constant(true), write: fc.constant(true), fast: fc.constant(true) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('gup'), cpu, mm, vpn, nr, pin: fc.constant(false), write: fc.constant(false), fast: fc.constant(true) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('unpin'), handle }) },
+    // move_pages() to another node: left out (and counted) on a machine with one NUMA node
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('migrate'), mm, vpn, count: fc.integer({ min: 1, max: 4 }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('gupRead'), handle, index: fc.integer({ min: 0, max: 7 }) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('gupWrite'), handle, index: fc.integer({ min: 0, max: 7 }) }) },
   ];
