@@ -327,6 +327,9 @@ describe('batched GUP', () => {
 describe('batched migration and MIGRC', () => {
   /** A clean read-only page at vpn 5 that CPUs 0 and 1 have cached: MIGRC's candidate. */
   const cleanReadOnly = [op.read(0, 0, 5), op.read(1, 0, 5)];
+  // An mprotect(RW) upgrades a PTE only where the VMA was read-only (mprotect_fixup() does nothing
+  // when the protection does not change), so the mprotect scenarios start with a read-only VMA.
+  const readOnlyVma = [op.mprotect(0, 5, 1, false)];
 
   it('unmaps a batch of folios and flushes once', () => {
     const t = new Lockstep();
@@ -357,7 +360,7 @@ describe('batched migration and MIGRC', () => {
 
   it('mprotect: flush_tlb_batched_pending() flushes the mm before the destination becomes writable; the sources stay pending', () => {
     const t = new Lockstep();
-    t.run(...cleanReadOnly, op.migrate(0, 5, 1));
+    t.run(...readOnlyVma, ...cleanReadOnly, op.migrate(0, 5, 1));
     const pending = [...t.m.migrc.pending];
     t.run(op.mprotect(0, 5, 1, true));
     expect(t.marks('flush_tlb_batched_pending flushed an mm')).toBe(1);
@@ -389,7 +392,7 @@ describe('batched migration and MIGRC', () => {
   it("flush_tlb_batched_pending() in change_pte_range() flushes MIGRC's deferred entries before the upgrade: a store inside mprotect()'s window is safe", () => {
     const k = new StoreInMprotectWindow();
     const t = new Lockstep(k);
-    t.run(...cleanReadOnly, op.migrate(0, 5, 1));
+    t.run(...readOnlyVma, ...cleanReadOnly, op.migrate(0, 5, 1));
     k.storeInWindow = true;
     // The hazard check at the store passes: no CPU holds a translation to the source any more.
     // (The run stops here: the reference never made the window's store, so later loads differ.)
@@ -399,14 +402,14 @@ describe('batched migration and MIGRC', () => {
   it('a batched unmap that does not bump mm->tlb_flush_batched lets a store inside mprotect()\'s window race a stale entry to the source', () => {
     const k = new UnmapNotPending();
     const t = new Lockstep(k);
-    t.run(...cleanReadOnly, op.migrate(0, 5, 1));
+    t.run(...readOnlyVma, ...cleanReadOnly, op.migrate(0, 5, 1));
     k.storeInWindow = true;
     expect(() => t.run(op.mprotect(0, 5, 1, true))).toThrow(/stale_tlb_divergent_write/);
   });
 
   it('even without that accounting, a store after mprotect() returns is safe on x86: the upgrade was flushed at tlb_finish_mmu()', () => {
     const t = new Lockstep(new UnmapNotPending());
-    t.run(...cleanReadOnly, op.migrate(0, 5, 1), op.mprotect(0, 5, 1, true), op.write(0, 0, 5), op.read(1, 0, 5), op.drain());
+    t.run(...readOnlyVma, ...cleanReadOnly, op.migrate(0, 5, 1), op.mprotect(0, 5, 1, true), op.write(0, 0, 5), op.read(1, 0, 5), op.drain());
   });
 
   it('releases pending sources when an allocation finds free memory below the watermark', () => {

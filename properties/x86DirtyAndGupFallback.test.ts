@@ -25,6 +25,7 @@ const cpu0 = cpuId(0);
 describe('x86 dirty bit: a store through a clean TLB entry re-walks', () => {
   it('a load caches the PTE clean; the first store through it sets the PTE dirty', () => {
     const b = new Bench();
+    b.apply(op.mprotect(0, 5, 1, false)); // a read-only VMA, so that mprotect RW below changes it
     b.apply(op.gup(0, 0, 5, 1, GET_RO)); // a read fault: the PTE is writable-less and clean
     b.apply(op.mprotect(0, 5, 1, true)); // mprotect RW: writable, still clean
     expect(b.pte(0, 5)).toMatchObject({ writable: true, dirty: false });
@@ -37,6 +38,7 @@ describe('x86 dirty bit: a store through a clean TLB entry re-walks', () => {
 
   it('a store through a stale writable-clean entry to a cleared PTE faults instead of writing the old frame', () => {
     const b = new Bench();
+    b.apply(op.mprotect(0, 5, 1, false));
     b.apply(op.gup(0, 0, 5, 1, GET_RO));
     b.apply(op.mprotect(0, 5, 1, true));
     b.apply(op.read(0, 0, 5)); // TLB: writable, clean
@@ -63,6 +65,7 @@ describe('x86 dirty bit: a store through a clean TLB entry re-walks', () => {
 describe('GUP-fast falls back to the slow path (gup_fast_fallback())', () => {
   it('a walk whose recheck fails still returns the page, taken the slow way', () => {
     const b = new Bench();
+    b.apply(op.mprotect(0, 5, 1, false));
     b.apply(op.gup(0, 0, 5, 1, GET_RO));
     b.apply(op.mprotect(0, 5, 1, true));
     b.apply(op.walkBegin(1, 0, 5, 'gupFast'));

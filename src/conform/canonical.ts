@@ -30,7 +30,7 @@ function pageLine(p: PageObservation, frame: (pfn: number) => string, folio: (he
   return `${where} ${frame(p.pfn)} ${kind}, mapcount ${p.mapcount}${p.exclusive ? ' exclusive' : ''}, value ${p.value}`;
 }
 
-/** The first place two observation lists differ, or null when they agree. */
+/** Where the model's and the kernel's observables first differ. */
 export interface Difference {
   readonly step: number;
   readonly model: string;
@@ -40,6 +40,7 @@ export interface Difference {
   readonly kernelLines: readonly string[];
 }
 
+/** The first place two observation lists differ (step, then line), or null when they agree. */
 export function firstDifference(model: readonly StepObservation[], kernel: readonly StepObservation[]): Difference | null {
   for (let i = 0; i < model.length; i++) {
     const a = model[i]!;
