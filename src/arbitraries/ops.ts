@@ -136,10 +136,37 @@ function scheduleOps(g: Geometry, mm: fc.Arbitrary<number>, cpu: fc.Arbitrary<nu
     { weight: 4, arbitrary: fc.record({ kind: fc.constant('preempt'), cpu, at: points }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('resume'), cpu, points }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('zap'), mm, vpn: fc.constant(ppt + 5), nr: fc.integer({ min: 1, max: 2 }) }) },
+    // Loads and stores of a hot page: a CPU that holds its translation when a zap of it is preempted
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('access'), cpu, mm, vpn: fc.constant(ppt + 5), write: fc.boolean() }) },
   ];
+}
+
+/**
+ * A zap that runs as a preempted task: `preempt` right before a zap of the hot pages. As one
+ * chunk, because a `preempt` applies to the very next op only and two independent draws rarely
+ * line up; shrinking still removes the pair, or either half, like any op.
+ */
+function preemptedZapArb(g: Geometry): fc.Arbitrary<Op[]> {
+  const ppt = g.ptrsPerPte;
+  return fc
+    .record({
+      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      at: fc.integer({ min: 1, max: 2 }),
+      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      nr: fc.oneof(fc.integer({ min: 1, max: 2 }), fc.constant(ppt)),
+    })
+    .map(({ cpu, at, mm, nr }): Op[] => [
+      { kind: 'preempt', cpu, at },
+      { kind: 'zap', mm, vpn: ppt + 5, nr },
+    ]);
 }
 
 /** Sequences of 1..maxOps ops; size 'max' so lengths spread over the whole range (the default size keeps them near 10). */
 export function opsArb(g: Geometry, maxOps: number, options: OpArbOptions = {}): fc.Arbitrary<Op[]> {
-  return fc.array(opArb(g, options), { minLength: 1, maxLength: maxOps, size: 'max' });
+  if (options.interleave !== true) return fc.array(opArb(g, options), { minLength: 1, maxLength: maxOps, size: 'max' });
+  const chunk = fc.oneof(
+    { weight: 10, arbitrary: opArb(g, options).map((op) => [op]) },
+    { weight: 1, arbitrary: preemptedZapArb(g) },
+  );
+  return fc.array(chunk, { minLength: 1, maxLength: maxOps, size: 'max' }).map((chunks) => chunks.flat().slice(0, maxOps));
 }
