@@ -37,4 +37,5 @@ export const zapEndsFlushPendingEarly: MutantSpec = defineMutant(ZapEndsFlushPen
   breaks: 'dec_tlb_flush_pending() before tlb_finish_mmu() has flushed',
   violates: 'include/linux/mm_types.h: tlb_flush_pending stays raised until the flush is done (mm_tlb_flush_nested())',
   caughtBy: ['stale_read', 'pin_unreliable', 'stale_tlb_divergent_write', 'tlb_use_after_free', 'free_with_stale_tlb'],
+  needsInterleave: true,
 });

@@ -28,4 +28,5 @@ export const zapIgnoresNestedFlush: MutantSpec = defineMutant(ZapIgnoresNestedFl
   breaks: 'tlb_finish_mmu() without the mm_tlb_flush_nested() full flush',
   violates: 'mm/mmu_gather.c tlb_finish_mmu(): flush everything when gathers of the mm nest (99baac21e458)',
   caughtBy: ['stale_read', 'pin_unreliable', 'stale_tlb_divergent_write', 'tlb_use_after_free', 'free_with_stale_tlb'],
+  needsInterleave: true,
 });
