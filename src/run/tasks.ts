@@ -146,8 +146,9 @@ export class Tasks {
   }
 
   /**
-   * Does `op` touch what an in-flight task's window covers — its mm, or a folio it had mapped in
-   * its range (shared with another mm by fork, or held by a GUP handle)? Such an op is a race:
+   * Does `op` touch what an in-flight task's window covers — a page of its range, a folio it had
+   * mapped there (shared with another mm by fork, held by a GUP handle, or a large folio that
+   * reaches past the range), or its mm as a whole (migrate)? Such an op is a race:
    * its outcome may legitimately depend on the interleaving, so the differential comparison
    * stops for the rest of the run (docs/concurrency.md).
    */
@@ -163,11 +164,31 @@ export class Tasks {
   }
 
   private touches(op: Op, t: KernelTaskView, folios: ReadonlySet<Pfn>): boolean {
-    const mapsTaskFolio = (mm: MmId): boolean => {
-      if (mm === t.mm) return true;
+    const ppt = this.m.geometry.ptrsPerPte;
+    const top = this.m.geometry.pmdsPerMm * ppt;
+    // The pages an op on the task's own mm works on, when it names them; null: the whole mm.
+    const pagesOf = (o: Op): readonly [number, number] | null => {
+      switch (o.kind) {
+        case 'access':
+        case 'walkBegin':
+          return [o.vpn, o.vpn + 1];
+        case 'zap':
+        case 'gup':
+        case 'populate':
+          return [o.vpn, o.vpn + o.nr];
+        case 'map':
+          // A whole folio-aligned slot is allocated; a generous bound is enough here.
+          return [o.vpn - (o.vpn % ppt), o.vpn - (o.vpn % ppt) + ppt];
+        case 'freeTable':
+          return [o.pmd * ppt, (o.pmd + 1) * ppt];
+        default:
+          return null;
+      }
+    };
+    const mapsTaskFolio = (mm: MmId, lo = 0, hi = top): boolean => {
+      if (mm === t.mm && lo < t.end && hi > t.start) return true;
       if (!mmAt(this.m, mm).alive) return false;
-      const top = this.m.geometry.pmdsPerMm * this.m.geometry.ptrsPerPte;
-      for (let v = 0; v < top; v++) {
+      for (let v = Math.max(0, lo); v < Math.min(top, hi); v++) {
         const p = mappedPfn(this.m, mm, v);
         if (p !== null && folios.has(this.m.frames[p]?.head ?? p)) return true;
       }
@@ -193,8 +214,13 @@ export class Tasks {
         const w = c?.finishedWalk?.walk ?? c?.walker ?? null;
         return w !== null && mapsTaskFolio(w.mm);
       }
-      default:
-        return mapsTaskFolio(asMm(op.mm));
+      default: {
+        const mm = asMm(op.mm);
+        if (mm !== t.mm) return mapsTaskFolio(mm);
+        // On the task's mm: its range, or a folio it had mapped there (a large folio reaches out).
+        const pages = pagesOf(op);
+        return pages === null || mapsTaskFolio(mm, pages[0], pages[1]);
+      }
     }
   }
 
