@@ -88,7 +88,14 @@ export const ZERO_PAGE_TRACEPOINTS = [
 /** Fired only by the `batched-gup-runs` proposal (models/batched/gupRuns.ts), beyond 6.12. */
 export const GUP_RUNS_TRACEPOINTS = ['gup grabbed a folio run once'] as const;
 
+/**
+ * Fired only inside the windows of preempted kernel tasks (issue 11), so only a check with
+ * `--interleave` lists them (a default check never reaches them and keeps its summary).
+ */
+export const TASK_TRACEPOINTS = ['tlb_finish_mmu flushed the whole mm (nested gathers)'] as const;
+
 export type Tracepoint =
+  | (typeof TASK_TRACEPOINTS)[number]
   | (typeof MACHINE_TRACEPOINTS)[number]
   | (typeof REFERENCE_TRACEPOINTS)[number]
   | (typeof BATCHED_TRACEPOINTS)[number]

@@ -1,7 +1,7 @@
 import type { MmId, Pfn, Vpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { folioHead } from '../machine/frames';
-import { pmdStart } from '../machine/pgtable';
+import { mmAt, pmdStart } from '../machine/pgtable';
 import { mark } from '../machine/marks';
 import { ReferenceKernel } from '../reference/ReferenceKernel';
 import type { GatherBatch, MmuGather } from './mmuGather';
@@ -16,20 +16,32 @@ import { addBatchPage, encodedNrPages, encodedPagePtr, loadSlot, storeSlot } fro
  *
  * For simplicity batch pages are not taken from the frame allocator: their GFP_NOWAIT allocation
  * (`getFreePageNowait()`) fails only when the op sequence says so (a `nowaitFail` op), which
- * forces the flush path as an allocation failure does in the kernel. There is no nested
- * gather on one mm (`mm_tlb_flush_nested()` never holds: every gather finishes inside its op),
- * and no per-VMA hooks (one VMA per mm; x86 merges VMAs anyway).
+ * forces the flush path as an allocation failure does in the kernel. Gathers of one mm nest only
+ * when a zap task is preempted inside its window (issue 11, docs/concurrency.md); then
+ * `tlb_finish_mmu()` honours `mm_tlb_flush_nested()`. No per-VMA hooks (one VMA per mm; x86
+ * merges VMAs anyway).
  */
 export abstract class BatchedGather extends ReferenceKernel {
   /** Mirrors `tlb_table_flush()` (mm/mmu_gather.c); implemented with the table batch in tableFree.ts. */
   abstract tlbTableFlush(m: Machine, tlb: MmuGather): void;
 
   /**
-   * Mirrors `tlb_gather_mmu()` / `tlb_gather_mmu_fullmm()` (mm/mmu_gather.c). Simplified:
-   * `inc_tlb_flush_pending()` is not modelled; nothing else can look at the mm during the op.
+   * Mirrors `tlb_gather_mmu()` / `tlb_gather_mmu_fullmm()` (mm/mmu_gather.c, 6.12): a fresh
+   * gather, and `inc_tlb_flush_pending()` — from here until `tlb_finish_mmu()` another CPU that
+   * changes this mm's PTEs can tell (`mm_tlb_flush_nested()`) that a flush of it may be owed.
    */
   tlbGatherMmu(m: Machine, mm: MmId, fullmm: boolean): MmuGather {
+    mmAt(m, mm).tlbFlushPending++;
     return newGather(m.geometry, mm, fullmm);
+  }
+
+  /**
+   * Mirrors `mm_tlb_flush_nested()` (include/linux/mm_types.h, 6.12): more than one gather of the
+   * mm is live, so another task may have cleared PTEs this one then found none and flushed
+   * nothing for, its own flush still owed (only possible while a zap task is preempted).
+   */
+  mmTlbFlushNested(m: Machine, mm: MmId): boolean {
+    return mmAt(m, mm).tlbFlushPending > 1;
   }
 
   /** Mirrors `tlb_flush_pte_range()` (include/asm-generic/tlb.h): PTEs of [addr, addr+nr) were cleared. */
@@ -284,13 +296,25 @@ export abstract class BatchedGather extends ReferenceKernel {
   }
 
   /**
-   * Mirrors `tlb_finish_mmu()` (mm/mmu_gather.c): flush and free everything, then give the batch
-   * pages back. Keeps: nothing gathered survives the op (no delayed rmap, no queued page or table).
+   * Mirrors `tlb_finish_mmu()` (mm/mmu_gather.c, 6.12): when another gather of the mm is live
+   * (`mm_tlb_flush_nested()`), this one cannot know what that one cleared and has not flushed
+   * yet — a second MADV_DONTNEED of a range finds its PTEs already none and gathers nothing — so
+   * it flushes the whole mm: `tlb->fullmm = 1; __tlb_reset_range(tlb); tlb->freed_tables = 1;`
+   * (x86's `tlb_flush()` then flushes TLB_FLUSH_ALL). Then flush and free everything, give the
+   * batch pages back, and `dec_tlb_flush_pending()`. Keeps: nothing gathered survives
+   * (no delayed rmap, no queued page or table).
    */
   tlbFinishMmu(m: Machine, tlb: MmuGather): void {
+    if (this.mmTlbFlushNested(m, tlb.mm)) {
+      tlb.fullmm = true;
+      this.tlbResetRange(m, tlb);
+      tlb.freedTables = true;
+      mark(m, 'tlb_finish_mmu flushed the whole mm (nested gathers)');
+    }
     this.tlbFlushMmu(m, tlb);
     tlb.batches.length = 1;
     tlb.batchCount = 0;
     this.warnOn(m, tlb.delayedRmap, 'tlb_finish_mmu with rmaps still delayed');
+    mmAt(m, tlb.mm).tlbFlushPending--;
   }
 }

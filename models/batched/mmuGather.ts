@@ -7,8 +7,10 @@ import type { MmId, Pfn } from '../machine/ids';
  * slot accounting of its page batches. The kernel functions that change a gather are methods of
  * the batched kernel (models/batched/gather.ts), so a variant can override any one of them.
  *
- * A gather lives only inside one operation: it is created by `tlbGatherMmu()` and fully
- * flushed and freed by `tlbFinishMmu()` before the op returns, so it never appears in Machine.
+ * A gather lives inside one operation: it is created by `tlbGatherMmu()` and fully flushed and
+ * freed by `tlbFinishMmu()` before the op ends — which, for a zap run as a preempted task
+ * (issue 11), is when the task completes; the gather then lives in the task's generator, never
+ * in Machine.
  */
 
 /**
@@ -47,8 +49,11 @@ export interface GatherBatch {
 
 export interface MmuGather {
   readonly mm: MmId;
-  /** tlb_gather_mmu_fullmm(): the whole mm goes (exit), so flushes are flush_tlb_mm(). */
-  readonly fullmm: boolean;
+  /**
+   * tlb_gather_mmu_fullmm(): the whole mm goes (exit), so flushes are flush_tlb_mm(). Also set by
+   * `tlb_finish_mmu()` when gathers of the mm nest (`mm_tlb_flush_nested()`).
+   */
+  fullmm: boolean;
   /** The tracked range [start, end) in virtual pages (__tlb_adjust_range()). */
   start: number;
   end: number;

@@ -14,6 +14,8 @@ import { rangeTop } from './mmuGather';
 import { folioPteBatch } from './folioPteBatch';
 import type { FpbFlags, PteBatch } from './folioPteBatch';
 import { BatchedTableFree } from './tableFree';
+import type { KernelSteps } from '../machine/tasks';
+import { runToEnd } from '../machine/tasks';
 
 /** What `zap_present_ptes()` reports through its out-parameters, plus its return value. */
 export interface ZapStep {
@@ -38,12 +40,16 @@ export abstract class BatchedZap extends BatchedTableFree {
   }
 
   /**
-   * Mirrors `zap_page_range_single()` (mm/memory.c): gather, `unmap_page_range()`, finish. Keeps:
-   * when it returns, every gathered page has been flushed from the TLBs and its references dropped.
+   * Mirrors `zap_page_range_single()` (mm/memory.c) with its preemption points (issue 11):
+   * gather, `unmap_page_range()` — which stops after every PMD slot it changed, its PTL dropped
+   * and the flush still owed — then 'zap: before tlb_finish_mmu()', then finish. Keeps: when it
+   * returns, every gathered page has been flushed from the TLBs and its references dropped. The
+   * plain `zapPageRange()` (inherited) runs this to its end.
    */
-  override zapPageRange(m: Machine, mm: MmId, start: Vpn, end: Vpn): void {
+  override *zapPageRangeSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn): KernelSteps {
     const tlb = this.tlbGatherMmu(m, mm, false);
-    this.unmapPageRange(m, tlb, start, end);
+    yield* this.unmapPageRangeSteps(m, tlb, start, end);
+    yield 'zap: before tlb_finish_mmu()';
     this.tlbFinishMmu(m, tlb);
   }
 
@@ -51,22 +57,31 @@ export abstract class BatchedZap extends BatchedTableFree {
    * Mirrors `unmap_page_range()` → `zap_pmd_range()` (mm/memory.c): a PMD leaf wholly inside the
    * range is zapped as one mapping, a partly covered one is split first; a PTE table is zapped
    * until `zap_pte_range()` has reached the end (it returns early when the gather filled).
+   * Runs `unmapPageRangeSteps()` to its end (exit_mmap() has no preemption point of its own here).
    */
   unmapPageRange(m: Machine, tlb: MmuGather, start: Vpn, end: Vpn): void {
+    runToEnd(this.unmapPageRangeSteps(m, tlb, start, end));
+  }
+
+  /**
+   * `unmapPageRange()` with its preemption points: after each PMD slot that held a table or a
+   * leaf ('zap: table done, PTL dropped'), where `zap_pte_range()` has dropped the PTL and
+   * `zap_pmd_range()` may `cond_resched()`; the gather keeps the cleared pages until its flush.
+   */
+  *unmapPageRangeSteps(m: Machine, tlb: MmuGather, start: Vpn, end: Vpn): KernelSteps {
     const ppt = m.geometry.ptrsPerPte;
     for (let i = Math.floor(start / ppt); i * ppt < end; i++) {
       const lo = Math.max(start, pmdStart(m, i));
       const hi = Math.min(end, pmdStart(m, i) + ppt);
       const pmd = pmdAt(m, tlb.mm, i);
       if (pmd.kind === 'none') continue;
-      if (pmd.kind === 'leaf') {
-        if (hi - lo === ppt) {
-          this.zapHugePmd(m, tlb.mm, i, tlb);
-          continue;
-        }
-        this.splitHugePmd(m, tlb.mm, i);
+      if (pmd.kind === 'leaf' && hi - lo === ppt) {
+        this.zapHugePmd(m, tlb.mm, i, tlb);
+      } else {
+        if (pmd.kind === 'leaf') this.splitHugePmd(m, tlb.mm, i);
+        for (let v = asVpn(lo); v < hi; ) v = this.zapPteRange(m, tlb.mm, v, asVpn(hi), tlb);
       }
-      for (let v = asVpn(lo); v < hi; ) v = this.zapPteRange(m, tlb.mm, v, asVpn(hi), tlb);
+      yield 'zap: table done, PTL dropped';
     }
   }
 

@@ -60,6 +60,7 @@ export function createMachine(g: Geometry, options: MachineOptions = {}): Machin
       quiescentSeq: 0,
       walker: null,
       finishedWalk: null,
+      task: null,
     })),
     handles: [],
     nextHandleId: 0,
@@ -88,6 +89,8 @@ export function addMm(m: Machine): Machine['mms'][number] {
     hasPinned: false,
     cpumask: new Array<boolean>(g.nrCpus).fill(false),
     tlbFlushBatched: { pending: 0, flushed: 0 },
+    tlbFlushPending: 0,
+    mmapReaders: 0,
   };
   m.mms.push(mm);
   return mm;

@@ -1,6 +1,7 @@
 import type { Geometry } from './geometry';
 import type { CpuId, HandleId, MmId, Pfn, Vpn } from './ids';
 import type { PmdEntry, Pte } from './pte';
+import type { KernelTaskView } from './tasks';
 
 /**
  * The whole machine as plain data: frames with their struct-page fields, mms with page tables,
@@ -147,6 +148,20 @@ export interface Mm {
    * `flush_tlb_batched_pending()` has flushed (`flushed`). The kernel packs both into one atomic_t.
    */
   readonly tlbFlushBatched: { pending: number; flushed: number };
+  /**
+   * `mm->tlb_flush_pending` (include/linux/mm_types.h): gathers of this mm between
+   * `tlb_gather_mmu()` (`inc_tlb_flush_pending()`) and the end of `tlb_finish_mmu()`
+   * (`dec_tlb_flush_pending()`). Above 1, `mm_tlb_flush_nested()` holds: another CPU is in the
+   * middle of changing PTEs of this mm with its flush still owed.
+   */
+  tlbFlushPending: number;
+  /**
+   * Holders of `mm->mmap_lock` for read that are preempted kernel tasks (a MADV_DONTNEED in its
+   * zap window). An op that takes the lock for write (fork, mremap, mprotect, exit) waits for them:
+   * the runner first runs those tasks to completion. Ops that run to completion at once hold and
+   * release it inside the op, so they never show here.
+   */
+  mmapReaders: number;
 }
 
 export interface TlbEntry {
@@ -224,6 +239,12 @@ export interface Cpu {
    * the handle appears at the same op as when no IPI came. Until then the CPU starts no other walk.
    */
   finishedWalk: FinishedWalk | null;
+  /**
+   * The kernel task preempted on this CPU (issue 11): a MADV_DONTNEED stopped at a preemption
+   * point, still holding its mm's mmap_lock for read and its gather. It was preempted, so the CPU
+   * runs other ops meanwhile; the field names where the task resumes. Null almost always.
+   */
+  task: KernelTaskView | null;
 }
 
 export interface FinishedWalk {

@@ -14,6 +14,11 @@ export interface MutantSpec {
   /** Violation codes any of which counts as the expected catch. */
   readonly caughtBy: readonly ViolationCode[];
   readonly make: () => ReferenceKernel;
+  /**
+   * A race inside an operation (models/mutants/race/): equivalent to its correct kernel unless
+   * the check generates schedule ops, so it is killed with interleaving on (docs/concurrency.md).
+   */
+  readonly needsInterleave?: boolean;
 }
 
 /** The spec of a mutant class: its name and factory come from the class, the facts from its header. */

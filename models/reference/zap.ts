@@ -6,6 +6,8 @@ import { mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte, tableEntries } from '../m
 import { mark } from '../machine/marks';
 import { isZeroPfn } from '../machine/zeroPage';
 import { FaultPaths } from './faults';
+import type { KernelSteps } from '../machine/tasks';
+import { runToEnd } from '../machine/tasks';
 
 /**
  * Unmapping: MADV_DONTNEED / munmap of a range, and exit. The reference unmaps one page at a
@@ -15,23 +17,53 @@ export abstract class ZapPaths extends FaultPaths {
   /**
    * Mirrors `zap_page_range_single()` → `unmap_page_range()` (mm/memory.c) over [start, end): a
    * PMD leaf wholly inside the range is zapped as one mapping, a partly covered one is split first.
+   * Runs `zapPageRangeSteps()` to its end: a variant overrides this plain method as before (a
+   * task then runs it whole, see docs/concurrency.md).
    */
   zapPageRange(m: Machine, mm: MmId, start: Vpn, end: Vpn): void {
+    runToEnd(this.zapPageRangeSteps(m, mm, start, end));
+  }
+
+  /**
+   * `zapPageRange()` with its preemption points (issue 11): after each PMD slot that held a
+   * table or a leaf ('zap: table done, PTL dropped': `pte_unmap_unlock()`, then
+   * `zap_pmd_range()`'s `cond_resched()`), and once more before it returns ('zap: before
+   * tlb_finish_mmu()'), so the reference and the batched kernel follow one schedule. The
+   * reference flushes each page as it clears it, so at its points nothing is owed; it raises
+   * `mm->tlb_flush_pending` for the range's life as `tlb_gather_mmu()` does in every kernel.
+   */
+  *zapPageRangeSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn): KernelSteps {
+    const state = mmAt(m, mm);
+    state.tlbFlushPending++;
     const ppt = m.geometry.ptrsPerPte;
     for (let i = Math.floor(start / ppt); i * ppt < end; i++) {
       const lo = Math.max(start, pmdStart(m, i));
       const hi = Math.min(end, pmdStart(m, i) + ppt);
       const pmd = pmdAt(m, mm, i);
       if (pmd.kind === 'none') continue;
-      if (pmd.kind === 'leaf') {
-        if (hi - lo === ppt) {
-          this.zapHugePmd(m, mm, i);
-          continue;
-        }
-        this.splitHugePmd(m, mm, i);
+      if (pmd.kind === 'leaf' && hi - lo === ppt) {
+        this.zapHugePmd(m, mm, i);
+      } else {
+        if (pmd.kind === 'leaf') this.splitHugePmd(m, mm, i);
+        this.zapPteRange(m, mm, asVpn(lo), asVpn(hi));
       }
-      this.zapPteRange(m, mm, asVpn(lo), asVpn(hi));
+      yield 'zap: table done, PTL dropped';
     }
+    yield 'zap: before tlb_finish_mmu()';
+    state.tlbFlushPending--;
+  }
+
+  /**
+   * Mirrors `madvise_dontneed_single_vma()` under `do_madvise()` (mm/madvise.c, 6.12) as a
+   * task: MADV_DONTNEED takes `mmap_lock` for read (`madvise_need_mmap_write()` is false for it),
+   * so faults and other zaps of the mm may run inside its window while fork, mremap, mprotect
+   * and exit wait. The lock is counted on the mm only while the task is in flight.
+   */
+  *madviseDontneedSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn): KernelSteps {
+    const state = mmAt(m, mm);
+    state.mmapReaders++;
+    yield* this.zapPageRangeSteps(m, mm, start, end);
+    state.mmapReaders--;
   }
 
   /**

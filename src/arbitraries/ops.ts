@@ -8,7 +8,16 @@ import type { Op } from '../ops/op';
  * read-only mappings under migration; walkers in flight while tables go away. Addresses cluster
  * on folio and table boundaries. fast-check gives commands no bias of its own, so all of it is here.
  */
-export function opArb(g: Geometry): fc.Arbitrary<Op> {
+/** Generator options. Every one is off by default: the arbitrary, and so every seed, is unchanged. */
+export interface OpArbOptions {
+  /**
+   * Emit schedule ops (`preempt`, `resume`: issue 11, docs/concurrency.md), and zaps of the hot
+   * pages, so zaps run as preempted kernel tasks and other ops land in their windows.
+   */
+  readonly interleave?: boolean;
+}
+
+export function opArb(g: Geometry, options: OpArbOptions = {}): fc.Arbitrary<Op> {
   const ppt = g.ptrsPerPte;
   const top = g.pmdsPerMm * ppt;
   const mm = fc.integer({ min: 0, max: g.maxMms - 1 });
@@ -109,10 +118,55 @@ export function opArb(g: Geometry): fc.Arbitrary<Op> {
     // GFP_NOWAIT failures (row 20): the next zap or table free meets a batch page it cannot have
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('nowaitFail'), nr: fc.integer({ min: 1, max: 3 }) }) },
   ];
+  if (options.interleave === true) ops.push(...scheduleOps(g, mm, cpu));
   return fc.oneof(...ops);
 }
 
+/**
+ * The schedule ops, and zaps of the hot pages: a race in a zap window needs a `preempt` right
+ * before a zap and a second op on the same pages while it is in flight (another zap, a load from
+ * a CPU that still holds the translation), which random addresses over 64 pages rarely give.
+ * Appended after the default choices so the default arbitrary stays exactly as it was.
+ */
+function scheduleOps(g: Geometry, mm: fc.Arbitrary<number>, cpu: fc.Arbitrary<number>): Array<{ weight: number; arbitrary: fc.Arbitrary<Op> }> {
+  const ppt = g.ptrsPerPte;
+  // Points a zap of a few tables passes: one per table it changes, and one before tlb_finish_mmu().
+  const points = fc.integer({ min: 1, max: 4 });
+  return [
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('preempt'), cpu, at: points }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('resume'), cpu, points }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('zap'), mm, vpn: fc.constant(ppt + 5), nr: fc.integer({ min: 1, max: 2 }) }) },
+    // Loads and stores of a hot page: a CPU that holds its translation when a zap of it is preempted
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('access'), cpu, mm, vpn: fc.constant(ppt + 5), write: fc.boolean() }) },
+  ];
+}
+
+/**
+ * A zap that runs as a preempted task: `preempt` right before a zap of the hot pages. As one
+ * chunk, because a `preempt` applies to the very next op only and two independent draws rarely
+ * line up; shrinking still removes the pair, or either half, like any op.
+ */
+function preemptedZapArb(g: Geometry): fc.Arbitrary<Op[]> {
+  const ppt = g.ptrsPerPte;
+  return fc
+    .record({
+      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      at: fc.integer({ min: 1, max: 2 }),
+      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      nr: fc.oneof(fc.integer({ min: 1, max: 2 }), fc.constant(ppt)),
+    })
+    .map(({ cpu, at, mm, nr }): Op[] => [
+      { kind: 'preempt', cpu, at },
+      { kind: 'zap', mm, vpn: ppt + 5, nr },
+    ]);
+}
+
 /** Sequences of 1..maxOps ops; size 'max' so lengths spread over the whole range (the default size keeps them near 10). */
-export function opsArb(g: Geometry, maxOps: number): fc.Arbitrary<Op[]> {
-  return fc.array(opArb(g), { minLength: 1, maxLength: maxOps, size: 'max' });
+export function opsArb(g: Geometry, maxOps: number, options: OpArbOptions = {}): fc.Arbitrary<Op[]> {
+  if (options.interleave !== true) return fc.array(opArb(g, options), { minLength: 1, maxLength: maxOps, size: 'max' });
+  const chunk = fc.oneof(
+    { weight: 10, arbitrary: opArb(g, options).map((op) => [op]) },
+    { weight: 1, arbitrary: preemptedZapArb(g) },
+  );
+  return fc.array(chunk, { minLength: 1, maxLength: maxOps, size: 'max' }).map((chunks) => chunks.flat().slice(0, maxOps));
 }

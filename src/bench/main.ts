@@ -19,7 +19,7 @@ function main(): void {
   print(`mmcheck bench: node ${process.version}, ${cpus()[0]?.model ?? 'unknown cpu'}; ratios are within this run`);
   const total = timeMs(() => {
     print('');
-    print(`random check (runCheck, seed 1, up to 60 ops per sequence, the same sequences in each pair of rows; median of ${reps}; ratio = steps/s over the reference alone's):`);
+    print(`random check (runCheck, seed 1, up to 60 ops per sequence, the same sequences in each pair of rows; median of ${reps}; ratio = steps/s over the reference alone's; for --interleave, over batched vs reference):`);
     for (const line of benchCheck([{ geometry: geometry('small'), runs: 1500 }, { geometry: geometry('realistic'), runs: 250 }], reps)) print(line);
     print('');
     print('cost workloads, model wall time of the measured phase (realistic, oracles off, median of 15):');

@@ -40,6 +40,12 @@ export interface CheckOptions {
    * generated sequences called each, so a patch that never ran cannot pass as checked.
    */
   readonly watchMethods?: readonly string[];
+  /**
+   * Generate schedule ops (`preempt`, `resume`): zaps run as preempted kernel tasks with other ops
+   * inside their windows (issue 11, docs/concurrency.md). Off by default (the same sequences as
+   * before for every seed).
+   */
+  readonly interleave?: boolean;
 }
 
 export interface CheckFailure {
@@ -115,7 +121,7 @@ export function runCheck(opts: CheckOptions): CheckReport {
   // Set when the first failure did not happen again on an immediate re-run: shrinking a failure
   // that does not reproduce would only chase noise, so every later candidate is passed unrun.
   let unreproducible = false;
-  const property = fc.property(opsArb(opts.geometry, opts.maxOps), (ops) => {
+  const property = fc.property(opsArb(opts.geometry, opts.maxOps, { interleave: opts.interleave === true }), (ops) => {
     if (unreproducible) return true;
     opts.onSequence?.(ops, failing ? 'shrinking' : 'generated');
     const tracker = failing ? null : new CoverageTracker();

@@ -36,6 +36,8 @@ export interface CheckCommandOptions {
   readonly watchMethods: readonly string[];
   /** Aborting it (Ctrl-C) stops the check and prints the summary so far. */
   readonly signal?: AbortSignal;
+  /** Generate schedule ops (`--interleave`, docs/concurrency.md); off by default. */
+  readonly interleave?: boolean;
 }
 
 /**
@@ -49,10 +51,10 @@ export async function checkCommand(o: CheckCommandOptions, print: (s: string) =>
   const probe = o.kernel.make();
   const alone = runsAlone(probe);
   const spec = specFor(probe);
-  print(pc.bold(`mmcheck check: kernel ${o.kernel.name} ${alone ? 'alone (per-kernel oracles)' : `against the ${againstWhom(spec)}`}, geometry ${o.geometry.name}, seed ${o.seed}`));
+  print(pc.bold(`mmcheck check: kernel ${o.kernel.name} ${alone ? 'alone (per-kernel oracles)' : `against the ${againstWhom(spec)}`}, geometry ${o.geometry.name}, seed ${o.seed}${o.interleave === true ? ', interleaved' : ''}`));
   o.progress.start(o.runs);
   const result = await superviseCheck(
-    { kind: 'check', kernelSpec: o.kernel.spec, variantFile: o.variantFile, geometry: o.geometry.name, runs: o.runs, seed: o.seed, maxOps: o.maxOps, timeBudgetMs: o.timeBudgetMs ?? null, failureFile: file, watchMethods: o.watchMethods },
+    { kind: 'check', kernelSpec: o.kernel.spec, variantFile: o.variantFile, geometry: o.geometry.name, runs: o.runs, seed: o.seed, maxOps: o.maxOps, timeBudgetMs: o.timeBudgetMs ?? null, failureFile: file, watchMethods: o.watchMethods, ...(o.interleave === true ? { interleave: true } : {}) },
     {
       stepTimeoutMs: o.stepTimeoutMs,
       onProgress: (s) => o.progress.update(s.sequences),
@@ -64,7 +66,7 @@ export async function checkCommand(o: CheckCommandOptions, print: (s: string) =>
     },
   );
   o.progress.stop();
-  const probes = reportedProbes(probe);
+  const probes = reportedProbes(probe, false, o.interleave === true);
   switch (result.kind) {
     case 'replayed':
       throw new Error('the check worker answered a check with a replay');

@@ -41,7 +41,8 @@ function program(setExit: (code: number) => void): Command {
     .option('--quiet', 'no progress output')
     .option('--step-timeout <seconds>', 'an op running longer than this is reported as a hang (step_timeout)', '10')
     .option('--no-typecheck', NO_TYPECHECK_HELP)
-    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean; stepTimeout: string; typecheck: boolean }) => {
+    .option('--interleave', 'also generate schedule ops: zaps run as preempted kernel tasks with other ops in their windows (docs/concurrency.md)')
+    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean; stepTimeout: string; typecheck: boolean; interleave?: boolean }) => {
       const geometry = parseGeometry(o.geometry);
       const runs = parsePositiveInt('--runs', o.runs);
       const maxOps = parsePositiveInt('--max-ops', o.maxOps);
@@ -57,7 +58,7 @@ function program(setExit: (code: number) => void): Command {
       process.on('SIGINT', onSigint);
       try {
         const progress = makeProgress(process.stderr, o.quiet === true);
-        const verdict = await checkCommand({ kernel, geometry, runs, seed, maxOps, timeBudgetMs, stepTimeoutMs, failureDir: o.failures, progress, watchMethods: kernel.watchMethods, variantFile: kernel.variant?.file ?? null, signal: interrupt.signal }, print);
+        const verdict = await checkCommand({ kernel, geometry, runs, seed, maxOps, timeBudgetMs, stepTimeoutMs, failureDir: o.failures, progress, watchMethods: kernel.watchMethods, variantFile: kernel.variant?.file ?? null, signal: interrupt.signal, interleave: o.interleave === true }, print);
         setExit(EXIT_CODES[verdict]);
       } finally {
         process.off('SIGINT', onSigint);

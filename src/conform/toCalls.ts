@@ -72,6 +72,8 @@ export function toCalls(m: Machine, op: Op, result: OpResult, before: BeforeOp, 
     case 'tick':
     case 'nowaitFail':
     case 'drain':
+    case 'preempt':
+    case 'resume':
       return [];
     default:
       return assertNever(op);

@@ -71,6 +71,9 @@ export function planOp(m: Machine, layout: VmaLayout, op: Op, on: UserLevelMachi
     case 'nowaitFail':
     case 'drain':
       return skip('a kernel-internal event: no system call makes it happen at this point');
+    case 'preempt':
+    case 'resume':
+      return skip('a schedule op: a program cannot choose where the kernel is preempted');
     default:
       return assertNever(op);
   }

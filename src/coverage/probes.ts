@@ -8,7 +8,7 @@ import type { Op } from '../ops/op';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../../models/batched/BatchedKernel';
 import { BatchedGupRuns } from '../../models/batched/gupRuns';
-import { BATCHED_TRACEPOINTS, COW615_TRACEPOINTS, GUP_RUNS_TRACEPOINTS, MACHINE_TRACEPOINTS, MIGRC_AS_POSTED_TRACEPOINTS, REFERENCE_TRACEPOINTS, ZERO_PAGE_TRACEPOINTS } from '../../models/tracepoints';
+import { BATCHED_TRACEPOINTS, COW615_TRACEPOINTS, GUP_RUNS_TRACEPOINTS, MACHINE_TRACEPOINTS, MIGRC_AS_POSTED_TRACEPOINTS, REFERENCE_TRACEPOINTS, TASK_TRACEPOINTS, ZERO_PAGE_TRACEPOINTS } from '../../models/tracepoints';
 import { hasCowReuse615 } from '../../models/specFor';
 import { MigrcAsPosted } from '../../models/migrcAsPosted/MigrcAsPosted';
 
@@ -38,10 +38,10 @@ export type StateProbe = (typeof STATE_PROBES)[number];
  * the state probes, the machine's and the reference paths' tracepoints, the batched paths' for a
  * kernel built on BatchedKernel, and those of the 6.15 COW policy, migrc-as-posted and the
  * GUP-runs proposal for kernels built on them, and the zero page's on a machine with one
- * (`zeroPage`). A check lists each of them, reached or not, so a path that was never exercised
+ * (`zeroPage`), and for an interleaved check of a batched kernel the task windows' (`interleave`). A check lists each of them, reached or not, so a path that was never exercised
  * shows as ✗ instead of disappearing.
  */
-export function reportedProbes(kernel: ReferenceKernel, zeroPage = false): string[] {
+export function reportedProbes(kernel: ReferenceKernel, zeroPage = false, interleave = false): string[] {
   const marks: readonly string[] = [
     ...MACHINE_TRACEPOINTS,
     ...REFERENCE_TRACEPOINTS,
@@ -50,6 +50,7 @@ export function reportedProbes(kernel: ReferenceKernel, zeroPage = false): strin
     ...(kernel instanceof MigrcAsPosted ? MIGRC_AS_POSTED_TRACEPOINTS : []),
     ...(kernel instanceof BatchedGupRuns ? GUP_RUNS_TRACEPOINTS : []),
     ...(zeroPage ? ZERO_PAGE_TRACEPOINTS : []),
+    ...(interleave && kernel instanceof BatchedKernel ? TASK_TRACEPOINTS : []),
   ];
   return [...STATE_PROBES, ...marks.map((t) => `mark:${t}`)];
 }

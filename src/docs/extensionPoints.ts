@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
+import { PREEMPT_POINTS } from '../../models/machine/tasks';
 
 /** One overridable kernel method, as its doc comment describes it. */
 export interface ExtensionPoint {
@@ -14,8 +15,9 @@ export interface ExtensionPoint {
   readonly batched: string | null;
 }
 
-// A doc comment (whose body holds no `*/`) directly followed by a method declaration.
-const METHOD = /\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*\n\s*(?:override\s+)?(?:abstract\s+)?([a-z]\w*)\(/g;
+// A doc comment (whose body holds no `*/`) directly followed by a method declaration (a
+// generator method, a path with preemption points, keeps its `*`).
+const METHOD = /\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*\n\s*(?:override\s+)?(?:abstract\s+)?(\*?[a-z]\w*)\(/g;
 
 function methodsIn(dir: string, root: string): Map<string, { doc: string; file: string }> {
   const out = new Map<string, { doc: string; file: string }>();
@@ -85,5 +87,19 @@ functions only the batched paths have). State is passed in as \`m: Machine\`
 | method | mirrors | reference | batched | what it does |
 |---|---|---|---|---|
 ${rows.join('\n')}
+
+## Preemption points
+
+A method marked \`*\` is the generator twin of a path with preemption points (issue 11,
+docs/concurrency.md): it yields a \`PreemptPoint\` (models/machine/tasks.ts) where the kernel lets
+other CPUs in, and its plain method (\`zapPageRange()\`, \`unmapPageRange()\`) runs it to the end,
+so a variant keeps overriding plain methods as before. The points:
+
+${PREEMPT_POINTS.map((p) => `- \`${p}\``).join('\n')}
+
+To move a point or add one, override the twin and \`yield\` where the patched kernel drops its lock
+(a new point needs a new member of \`PreemptPoint\`, in both kernels, so one schedule means the
+same in each). A variant that overrides a plain method below the class that defines its twin is
+never run as a task (its code would be bypassed): its \`preempt\` is a no-op.
 `;
 }

@@ -28,10 +28,10 @@ export interface KillResult {
   readonly ops: readonly Op[] | null;
 }
 
-/** Run the standard properties (differential against the reference, every oracle) on a mutant. */
+/** Run the standard properties (differential against the reference, every oracle) on a mutant; a race mutant's check generates schedule ops. */
 export function killMutant(spec: MutantSpec, budget: KillBudget, seed: number): KillResult {
   const t = Date.now();
-  const r = runCheck({ kernel: spec.make, geometry: budget.geometry, runs: budget.runs, seed, maxOps: budget.maxOps });
+  const r = runCheck({ kernel: spec.make, geometry: budget.geometry, runs: budget.runs, seed, maxOps: budget.maxOps, ...(spec.needsInterleave === true ? { interleave: true } : {}) });
   const f = r.failure;
   const code = f?.outcome.violation.code ?? null;
   return {

@@ -7,6 +7,7 @@ import { noop } from '../../models/result';
 import { assertNever } from '../../models/assertNever';
 import type { Op } from './op';
 import { resolveOp } from './resolve';
+import type { TaskNote } from '../run/tasks';
 
 export interface Applied {
   /** The op with its targets resolved, or null when it could not apply. */
@@ -14,6 +15,11 @@ export interface Applied {
   readonly result: OpResult;
   /** The value a store or a device write put in memory. */
   readonly value: number;
+  /**
+   * What happened to preempted kernel tasks during this step (absent when nothing did, so a
+   * run without schedule ops records exactly what it did before tasks existed).
+   */
+  readonly tasks?: readonly TaskNote[];
 }
 
 /**
@@ -91,6 +97,11 @@ function dispatch(k: ReferenceKernel, m: Machine, op: Op, value: number): OpResu
       return { kind: 'done' };
     case 'drain':
       return k.drain(m);
+    case 'preempt':
+    case 'resume':
+      // The schedule belongs to the runner (CheckedRun), which keeps the tasks' iterators: applied
+      // on its own (a cost workload, a conform program) a schedule op changes nothing.
+      return noop('schedule op outside a task runner');
     default:
       return assertNever(op);
   }

@@ -61,6 +61,10 @@ export function formatOp(op: Op): string {
       return `nowaitFail next ${op.nr} GFP_NOWAIT allocations`;
     case 'drain':
       return 'drain';
+    case 'preempt':
+      return `preempt cpu${op.cpu} after ${op.at} point(s)`;
+    case 'resume':
+      return `resume cpu${op.cpu} by ${op.points} point(s)`;
     default:
       return assertNever(op);
   }

@@ -24,6 +24,10 @@ export function resolveOp(m: Machine, op: Op): Op | { readonly skip: string } {
       return { ...op, nr: Math.max(0, op.nr) };
     case 'walkEnd':
       return { ...op, cpu: cpu(op.cpu) };
+    case 'preempt':
+      return { ...op, cpu: cpu(op.cpu), at: Math.max(1, op.at) };
+    case 'resume':
+      return { ...op, cpu: cpu(op.cpu), points: Math.max(1, op.points) };
     case 'unpin':
     case 'gupRead':
     case 'gupWrite': {

@@ -7,6 +7,26 @@ import type { Applied } from '../ops/apply';
 /** The content of a page no mm maps any more; every pin of that page shares it. */
 interface DetachedPage {
   value: number;
+  /**
+   * Detached by a zap task still in flight (docs/concurrency.md): user stores to (mm, vpn) may
+   * still land in the page until the task's flush, so a read may also return any of these.
+   */
+  also?: Set<number>;
+  /** The address whose racy stores may still reach the page (while its window is open). */
+  racyWith?: { readonly mm: MmId; readonly vpn: number };
+}
+
+/**
+ * The window of a zap task in flight: from the op that started it to the step it completed.
+ * `stored` holds, per page, the values stored to it inside the window since the page was last
+ * known to read 0 (the window's start, or a zap of it that completed inside the window).
+ */
+interface Window {
+  readonly mm: MmId;
+  readonly start: number;
+  readonly end: number;
+  readonly stored: Map<number, Set<number>>;
+  readonly detached: DetachedPage[];
 }
 
 /** A pinned page as the user sees it: still the page at (mm, vpn), or detached (shared by all its pins). */
@@ -30,6 +50,13 @@ interface PinModel {
 export class UserMemory {
   private readonly mem = new Map<MmId, Map<number, number>>();
   private readonly pins = new Map<HandleId, PinModel>();
+  /**
+   * Pages whose content raced with a zap task (docs/concurrency.md): any of these values may be
+   * read. Overrides `mem` for the page; empty unless a run has schedule ops.
+   */
+  private readonly maybe = new Map<MmId, Map<number, Set<number>>>();
+  /** The windows of zap tasks in flight, by CPU. */
+  private readonly windows = new Map<number, Window>();
 
   private values(mm: MmId): Map<number, number> {
     let v = this.mem.get(mm);
@@ -44,25 +71,125 @@ export class UserMemory {
     return this.mem.get(mm)?.get(vpn) ?? 0;
   }
 
+  /** The values a read of (mm, vpn) may return now: one, or several after a race. */
+  private acceptable(mm: MmId, vpn: number): ReadonlySet<number> {
+    return this.maybe.get(mm)?.get(vpn) ?? new Set([this.read(mm, vpn)]);
+  }
+
+  /** A zap task in flight covers (mm, vpn): accesses there race with it. */
+  private covered(mm: MmId, vpn: number): boolean {
+    for (const w of this.windows.values()) if (w.mm === mm && vpn >= w.start && vpn < w.end) return true;
+    return false;
+  }
+
+  /** A known value for (mm, vpn): no race left to account for. */
+  private setDefinite(mm: MmId, vpn: number, value: number): void {
+    this.maybe.get(mm)?.delete(vpn);
+    if (value === 0) this.mem.get(mm)?.delete(vpn);
+    else this.values(mm).set(vpn, value);
+  }
+
+  private setMaybe(mm: MmId, vpn: number, values: Set<number>): void {
+    let mp = this.maybe.get(mm);
+    if (mp === undefined) this.maybe.set(mm, (mp = new Map()));
+    mp.set(vpn, values);
+    this.mem.get(mm)?.delete(vpn);
+  }
+
+  /** A store (user or through a pin) of `value` to (mm, vpn) inside a window: it may land or be lost. */
+  private racyStore(mm: MmId, vpn: number, value: number): void {
+    this.setMaybe(mm, vpn, new Set([...this.acceptable(mm, vpn), value]));
+    for (const w of this.windows.values()) {
+      if (w.mm !== mm || vpn < w.start || vpn >= w.end) continue;
+      let st = w.stored.get(vpn);
+      if (st === undefined) w.stored.set(vpn, (st = new Set()));
+      st.add(value);
+      for (const d of w.detached) if (d.racyWith?.mm === mm && d.racyWith.vpn === vpn) d.also?.add(value);
+    }
+  }
+
+  /**
+   * A zap task started on `cpu` and was preempted: every page of its range may now read its
+   * value, or 0 (the task cleared its PTE), and stores to it may be lost until the task's flush.
+   * Pins of those pages detach now, keeping every value they might hold.
+   */
+  private beginWindow(cpu: number, mm: MmId, start: number, end: number): void {
+    const w: Window = { mm, start, end, stored: new Map(), detached: [] };
+    for (const pin of this.pins.values()) {
+      pin.pages.forEach((p, i) => {
+        if (p.kind !== 'attached' || p.mm !== mm || p.vpn < start || p.vpn >= end) return;
+        const page: DetachedPage = { value: this.read(mm, p.vpn), also: new Set(this.acceptable(mm, p.vpn)), racyWith: { mm, vpn: p.vpn } };
+        w.detached.push(page);
+        pin.pages[i] = { kind: 'detached', page };
+      });
+    }
+    for (let v = start; v < end; v++) this.setMaybe(mm, v, new Set([...this.acceptable(mm, v), 0]));
+    this.windows.set(cpu, w);
+  }
+
+  /**
+   * The task on `cpu` completed: its flush is done, so a page of its range no other window covers
+   * holds 0 or a value stored inside the window (into a page faulted in after the task cleared
+   * the PTE) — never the value from before, unless it was stored again.
+   */
+  private endWindow(cpu: number): void {
+    const w = this.windows.get(cpu);
+    if (w === undefined) return;
+    this.windows.delete(cpu);
+    for (const d of w.detached) delete d.racyWith;
+    for (let v = w.start; v < w.end; v++) {
+      if (this.covered(w.mm, v) || this.maybe.get(w.mm)?.get(v) === undefined) continue;
+      const st = w.stored.get(v);
+      if (st === undefined || st.size === 0) this.setDefinite(w.mm, v, 0);
+      else this.setMaybe(w.mm, v, new Set([0, ...st]));
+    }
+  }
+
+  /** What the step did to the tasks: windows open and close before the op itself is accounted. */
+  private noteTasks(a: Applied): boolean {
+    let startedTask = false;
+    for (const n of a.tasks ?? []) {
+      if (n.how === 'start' && n.point !== null) {
+        this.beginWindow(n.cpu, n.mm, n.start, n.end);
+        startedTask = true;
+      } else if (n.point === null && n.how !== 'start') this.endWindow(n.cpu);
+    }
+    return startedTask;
+  }
+
   /** Update the model for one applied op and check what the op returned; throws on a mismatch. */
   check(m: Machine, a: Applied, step: number): void {
     const op = a.resolved;
     const r = a.result;
+    const startedTask = this.noteTasks(a);
     if (op !== null) {
       switch (op.kind) {
         case 'access': {
           if (r.kind !== 'value') break;
           const mm = asMm(op.mm);
-          if (op.write) this.values(mm).set(op.vpn, r.value);
-          else if (r.value !== this.read(mm, op.vpn)) {
-            throw new ModelViolationError({ code: 'stale_read', step, mm, vpn: asVpn(op.vpn), expected: this.read(mm, op.vpn), actual: r.value });
+          if (op.write) {
+            if (this.covered(mm, op.vpn)) this.racyStore(mm, op.vpn, r.value);
+            else this.setDefinite(mm, op.vpn, r.value);
+            break;
           }
+          const ok = this.acceptable(mm, op.vpn);
+          if (!ok.has(r.value)) {
+            throw new ModelViolationError({ code: 'stale_read', step, mm, vpn: asVpn(op.vpn), expected: [...ok][0] ?? 0, actual: r.value });
+          }
+          // Outside every window the page has one view again: what was read is what it holds.
+          if (ok.size > 1 && !this.covered(mm, op.vpn)) this.setDefinite(mm, op.vpn, r.value);
           break;
         }
         case 'fork':
-          if (r.kind === 'forked') this.mem.set(r.child, new Map(this.mem.get(asMm(op.mm)) ?? []));
+          if (r.kind === 'forked') {
+            this.mem.set(r.child, new Map(this.mem.get(asMm(op.mm)) ?? []));
+            const mp = this.maybe.get(asMm(op.mm));
+            if (mp !== undefined) this.maybe.set(r.child, new Map([...mp].map(([v, set]) => [v, new Set(set)])));
+          }
           break;
         case 'zap': {
+          // A zap that became a task opened its window above; one that completed forgets now.
+          if (startedTask) break;
           const top = m.geometry.pmdsPerMm * m.geometry.ptrsPerPte;
           this.forget(asMm(op.mm), op.vpn, Math.min(top, op.vpn + op.nr));
           break;
@@ -88,12 +215,20 @@ export class UserMemory {
     const page = this.pins.get(h)?.pages[index];
     if (page === undefined) return; // a FOLL_GET handle
     if (write) {
-      if (page.kind === 'attached') this.values(page.mm).set(page.vpn, value);
-      else page.page.value = value;
+      if (page.kind === 'attached') {
+        if (this.covered(page.mm, page.vpn)) this.racyStore(page.mm, page.vpn, value);
+        else this.setDefinite(page.mm, page.vpn, value);
+      } else {
+        page.page.value = value;
+        if (page.page.also !== undefined) page.page.also = new Set([value]);
+        // The page may still be what (mm, vpn) maps on some CPU until the window's flush.
+        const at = page.page.racyWith;
+        if (at !== undefined) this.racyStore(at.mm, at.vpn, value);
+      }
       return;
     }
-    const expected = page.kind === 'attached' ? this.read(page.mm, page.vpn) : page.page.value;
-    if (value !== expected) throw new ModelViolationError({ code: 'pin_unreliable', step, handle: h, index, expected, actual: value });
+    const ok = page.kind === 'attached' ? this.acceptable(page.mm, page.vpn) : (page.page.also ?? new Set([page.page.value]));
+    if (!ok.has(value)) throw new ModelViolationError({ code: 'pin_unreliable', step, handle: h, index, expected: [...ok][0] ?? 0, actual: value });
   }
 
   /** Zap or exit of [start, end): the values are gone; the pins of a page there share its last value. */
@@ -103,17 +238,41 @@ export class UserMemory {
       pin.pages.forEach((p, i) => {
         if (p.kind === 'attached' && p.mm === mm && p.vpn >= start && p.vpn < end) {
           let page = detached.get(p.vpn);
-          if (page === undefined) detached.set(p.vpn, (page = { value: this.read(mm, p.vpn) }));
+          if (page === undefined) {
+            const ok = this.maybe.get(mm)?.get(p.vpn);
+            detached.set(p.vpn, (page = { value: this.read(mm, p.vpn), ...(ok !== undefined ? { also: new Set(ok) } : {}) }));
+          }
           pin.pages[i] = { kind: 'detached', page };
         }
       });
     }
+    // Inside a window a completed zap leaves 0 behind, and stores may race with the task again.
+    const mp = this.maybe.get(mm);
+    if (mp !== undefined) {
+      for (const vpn of [...mp.keys()]) {
+        if (vpn < start || vpn >= end) continue;
+        if (this.covered(mm, vpn)) mp.set(vpn, new Set([0]));
+        else mp.delete(vpn);
+      }
+    }
+    for (const w of this.windows.values()) if (w.mm === mm) for (const vpn of [...w.stored.keys()]) if (vpn >= start && vpn < end) w.stored.delete(vpn);
     const vals = this.mem.get(mm);
     if (vals === undefined) return;
     for (const vpn of [...vals.keys()]) if (vpn >= start && vpn < end) vals.delete(vpn);
   }
 
   private move(mm: MmId, from: number, to: number, nr: number): void {
+    const mp = this.maybe.get(mm);
+    if (mp !== undefined) {
+      const moved = new Map<number, Set<number>>();
+      for (let k = 0; k < nr; k++) {
+        const set = mp.get(from + k);
+        if (set !== undefined) moved.set(to + k, set);
+        mp.delete(from + k);
+        mp.delete(to + k);
+      }
+      for (const [v, set] of moved) mp.set(v, set);
+    }
     const vals = this.values(mm);
     for (let k = 0; k < nr; k++) {
       const v = vals.get(from + k);

@@ -43,6 +43,12 @@ export function stateView(m: Machine): Map<string, string> {
       out.set(`cpu${c.id}.tlb.mm${e.mm}.vpn${e.vpn}`, `${frame}${e.writable ? ' w' : ''} gen ${e.gen}${spec}${live}`);
     }
     if (c.walker !== null) out.set(`cpu${c.id}.walker`, `${c.walker.kind} mm${c.walker.mm} vpn ${c.walker.vpn} table ${c.walker.table ?? '-'}`);
+    // A preempted kernel task (docs/concurrency.md); absent on a machine that never had one.
+    if (c.task !== null) out.set(`cpu${c.id}.task`, `${c.task.op} mm${c.task.mm} vpn ${c.task.start}+${c.task.end - c.task.start} ⏸ ${c.task.point}`);
+  }
+  for (const mm of m.mms) {
+    if (mm.tlbFlushPending > 0) out.set(`mm${mm.id}.tlb_flush_pending`, String(mm.tlbFlushPending));
+    if (mm.mmapReaders > 0) out.set(`mm${mm.id}.mmap_lock`, `read × ${mm.mmapReaders}`);
   }
   out.set('rcu.callbacksPending', String(m.rcu.callbacks.length));
   if (m.nowaitFailures > 0) out.set('nowaitFailures', String(m.nowaitFailures));

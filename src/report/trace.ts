@@ -5,6 +5,7 @@ import type { OpResult } from '../../models/result';
 import { assertNever } from '../../models/assertNever';
 import type { Op } from '../ops/op';
 import { formatOp } from '../ops/op';
+import type { TaskNote } from '../run/tasks';
 import type { RunOutcome } from '../run/outcome';
 import { CheckedRun, withDrain } from '../run/checkedRun';
 import { diffViews, stateView } from './stateView';
@@ -33,6 +34,18 @@ export function formatResult(r: OpResult): string {
 }
 
 /**
+ * One task step under the op that caused it: `cpu1 ▶ zap mm#0 vpn 20+4 ⏸ zap: table done, PTL
+ * dropped` when it stopped at a preemption point, `✓ done` when it completed, with why it ran
+ * (resumed, or run to completion because the op waits for its mmap_lock, or drain).
+ */
+export function formatTaskNote(n: TaskNote, op: Op): string {
+  const why = n.how === 'wait' ? ` (${op.kind} waits for its mmap_lock)` : n.how === 'drain' ? ' (drain)' : '';
+  const verb = n.how === 'resume' ? 'resume ' : '';
+  const where = n.point === null ? '✓ done' : `⏸ ${n.point} (${n.pointsPassed} point${n.pointsPassed === 1 ? '' : 's'} passed)`;
+  return `cpu${n.cpu} ▶ ${verb}zap mm#${n.mm} vpn ${n.start}+${n.end - n.start} ${where}${why}`;
+}
+
+/**
  * The numbered trace of a run: each op as resolved (concrete mm, cpu and handle ids) with what it
  * returned; the failing step marked with its violation.
  */
@@ -49,6 +62,7 @@ export function formatTrace(ops: readonly Op[], outcome: RunOutcome): string[] {
     const mark = failed ? '✗' : ' ';
     const result = failed && !outcome.ok ? describeViolation(outcome.violation) : rec === undefined ? '' : formatResult(rec.applied.result);
     lines.push(`${mark} ${String(i).padStart(3)}  ${formatOp(op).padEnd(44)} → ${result}`);
+    for (const n of rec?.applied.tasks ?? []) lines.push(`        ${formatTaskNote(n, op)}`);
     if (failed) break;
   }
   return lines;

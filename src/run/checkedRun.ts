@@ -8,7 +8,9 @@ import { ModelViolationError } from '../../models/machine/violation';
 import { auditLedger } from '../oracles/ledger';
 import { UserMemory } from '../oracles/userMemory';
 import type { Applied } from '../ops/apply';
-import { applyOp } from '../ops/apply';
+import { applyOp, storeValue } from '../ops/apply';
+import type { TaskNote } from './tasks';
+import { Tasks } from './tasks';
 import type { Op } from '../ops/op';
 import { resolveOp } from '../ops/resolve';
 import { beat, beatEnd } from './heartbeat';
@@ -27,13 +29,26 @@ export interface StepObserver {
   after(m: Machine, applied: Applied): void;
 }
 
+/** What one step did: the op as applied, and whether it raced with an in-flight task. */
+export interface StepDone {
+  readonly applied: Applied;
+  /**
+   * The op touched what a preempted task's window covers (tasks.ts `conflicts()`): its outcome
+   * may depend on the interleaving, so a differential run stops comparing from here on.
+   */
+  readonly racy: boolean;
+}
+
 /**
  * One kernel on one machine, stepping through ops with the per-kernel oracles: hazards (raised
- * by the machine during the op), then the ledger audit and the user-visible memory check.
+ * by the machine during the op), then the ledger audit and the user-visible memory check. Schedule
+ * ops (`preempt`, `resume`) and the kernel tasks they make are run here (tasks.ts); the ledger
+ * audit runs only when no task is in flight (docs/concurrency.md).
  */
 export class CheckedRun {
   readonly machine: Machine;
   private readonly memory = new UserMemory();
+  private readonly tasks: Tasks;
 
   constructor(
     readonly kernel: ReferenceKernel,
@@ -43,10 +58,16 @@ export class CheckedRun {
     machineOptions: MachineOptions = {},
   ) {
     this.machine = createMachine(geometry, machineOptions);
+    this.tasks = new Tasks(kernel, this.machine);
+  }
+
+  /** A preempted kernel task is in flight (the machine is not quiescent). */
+  tasksInFlight(): boolean {
+    return this.tasks.inFlight();
   }
 
   /** Apply op number `step`; returns what it did, or the violation it caused. */
-  step(op: Op, step: number): { applied: Applied } | { violation: Violation; applied: Applied | null; resolved: Op | null } {
+  step(op: Op, step: number): ({ applied: Applied } & Partial<StepDone>) | { violation: Violation; applied: Applied | null; resolved: Op | null } {
     let applied: Applied | null = null;
     beat(step);
     // Resolved before the op runs, so a trace can name the failing op's targets even when it threw.
@@ -54,17 +75,50 @@ export class CheckedRun {
     const resolved = 'skip' in r ? null : r;
     try {
       this.observer?.before(this.machine, resolved);
-      applied = applyOp(this.kernel, this.machine, op, step);
+      const done = this.apply(op, resolved, step);
+      applied = done.applied;
       this.observer?.after(this.machine, applied);
-      if (this.oracles.ledger) auditLedger(this.machine, step);
+      if (this.oracles.ledger && !this.tasks.inFlight()) auditLedger(this.machine, step);
       if (this.oracles.memory) this.memory.check(this.machine, applied, step);
-      return { applied };
+      return done;
     } catch (e) {
       return { violation: toViolation(e, step), applied, resolved };
     } finally {
       beatEnd();
     }
   }
+
+  /**
+   * The op with the schedule around it: a pending `preempt` makes a zap a task; an mmap_lock
+   * writer and `drain` first complete the tasks they wait for. Without schedule ops this is
+   * `applyOp()` and nothing else.
+   */
+  private apply(op: Op, resolved: Op | null, step: number): StepDone {
+    const pending = this.tasks.takePending();
+    if (resolved !== null && resolved.kind === 'preempt') {
+      return { applied: { resolved, result: this.tasks.preempt(resolved), value: storeValue(step) }, racy: false };
+    }
+    if (resolved !== null && resolved.kind === 'resume') {
+      this.machine.clock.step = step;
+      this.machine.clock.folios = 0;
+      const { result, notes } = this.tasks.resume(resolved);
+      return { applied: withNotes({ resolved, result, value: storeValue(step) }, notes), racy: false };
+    }
+    if (!this.tasks.inFlight() && pending === null) return { applied: applyOp(this.kernel, this.machine, op, step), racy: false };
+    this.machine.clock.step = step;
+    this.machine.clock.folios = 0;
+    const waited = this.tasks.waitFor(resolved);
+    const racy = this.tasks.conflicts(resolved);
+    if (pending !== null && resolved !== null && resolved.kind === 'zap') {
+      const note = this.tasks.start(resolved, pending.cpu, pending.at);
+      if (note !== null) return { applied: withNotes({ resolved, result: { kind: 'done' }, value: storeValue(step) }, [...waited, note]), racy };
+    }
+    return { applied: withNotes(applyOp(this.kernel, this.machine, op, step), waited), racy };
+  }
+}
+
+function withNotes(a: Applied, notes: readonly TaskNote[]): Applied {
+  return notes.length === 0 ? a : { ...a, tasks: notes };
 }
 
 /** A finding, or any other exception a kernel raised (reported as model_crash). */

@@ -12,7 +12,8 @@ import { ALL_ORACLES, CheckedRun, withDrain } from './checkedRun';
 /**
  * The differential oracle (design §5.4): the reference and another kernel step through the same
  * ops side by side, each with its own per-kernel oracles; after every op their results and
- * observations must be equal. The first failure on either side, or the first difference, ends
+ * observations must be equal — except while a preempted kernel task is in flight on either side,
+ * and for the rest of a run once an op raced with one (docs/concurrency.md). The first failure on either side, or the first difference, ends
  * the run. Both machines are made with `machineOptions` (default: none).
  */
 export function runDifferential(
@@ -29,6 +30,8 @@ export function runDifferential(
   const oth = new CheckedRun(other, geometry, oracles, observer, machineOptions);
   const steps: StepRecord[] = [];
   const all = withDrain(ops);
+  // Set for the rest of the run once an op raced with a preempted task (docs/concurrency.md).
+  let racy = false;
   for (let i = 0; i < all.length; i++) {
     const op = all[i]!;
     const a = ref.step(op, i);
@@ -36,10 +39,15 @@ export function runDifferential(
     if ('violation' in b) return failed(steps, b, i, other.name);
     if ('violation' in a) return failed(steps, a, i, reference.name);
     steps.push({ step: i, applied: b.applied });
+    racy ||= a.racy === true || b.racy === true;
+    if (racy) continue;
+    // States are compared only where no task is in flight on either side: inside a window the
+    // batched kernel legitimately still holds what the reference has already freed.
+    const inFlight = ref.tasksInFlight() || oth.tasksInFlight();
     const quiescent = op.kind === 'drain';
     const d =
       firstDifference(a.applied.result, b.applied.result, 'result') ??
-      firstDifference(observe(ref.machine, quiescent), observe(oth.machine, quiescent), 'state');
+      (inFlight ? null : firstDifference(observe(ref.machine, quiescent), observe(oth.machine, quiescent), 'state'));
     if (d !== null) {
       return {
         ok: false,

@@ -41,7 +41,12 @@ export const opSchema = z
     op('nowaitFail', "The next `nr` GFP_NOWAIT allocations fail: the mmu_gather's batch pages (tlb_next_batch()) and tlb_remove_table()'s table batch page. 0 lets them succeed again.", {
       nr: int,
     }),
-    op('drain', 'End of a sequence: every walker finishes and deferred work runs until none is left (a run ends with one).', {}),
+    op('drain', 'End of a sequence: every preempted kernel task runs to completion (in CPU order), every walker finishes and deferred work runs until none is left (a run ends with one).', {}),
+    op('preempt', 'The next op runs as a kernel task on `cpu` and is preempted once it has passed `at` preemption points (at least 1; at or beyond its last point it runs to completion). Only an op whose kernel path owns preemption points (zap) can be a task; for any other op, or when `cpu` already has a task, a no-op (docs/concurrency.md).', {
+      cpu: int,
+      at: int,
+    }),
+    op('resume', 'The task preempted on `cpu` passes `points` more preemption points (at least 1), or runs to completion; a no-op when `cpu` has no task.', { cpu: int, points: int }),
   ])
   .meta({ id: 'op', title: 'mmcheck op', description: 'One operation of an mmcheck op list.' });
 

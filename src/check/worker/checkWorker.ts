@@ -37,6 +37,7 @@ async function check(task: CheckTask, send: (msg: WorkerMessage) => void): Promi
     maxOps: task.maxOps,
     ...(task.timeBudgetMs !== null ? { timeBudgetMs: task.timeBudgetMs } : {}),
     watchMethods: task.watchMethods,
+    ...(task.interleave === true ? { interleave: true } : {}),
     onSequence: (ops, phase) => send({ type: 'sequence', ops, phase }),
     onProgress: (done, soFar) => {
       // At most every 100 ms (and at the last sequence): the totals are cloned at each message.

@@ -31,6 +31,8 @@ export interface CheckTask {
   readonly watchMethods: readonly string[];
   /** A variant file whose never-run lines the worker reports (V8 coverage); null for a registered kernel. */
   readonly variantFile: string | null;
+  /** Generate schedule ops (docs/concurrency.md); absent means off. */
+  readonly interleave?: boolean;
   /** Shared with the supervisor: the worker's heartbeat (src/run/heartbeat.ts). */
   readonly heartbeat: SharedArrayBuffer;
 }

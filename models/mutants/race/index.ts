@@ -1,0 +1,11 @@
+import type { MutantSpec } from '../mutant';
+import { zapIgnoresNestedFlush } from './zapIgnoresNestedFlush';
+import { zapEndsFlushPendingEarly } from './zapEndsFlushPendingEarly';
+
+/**
+ * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
+ * kernel without schedule ops, so the kill matrix runs them with interleaving on
+ * (`mmcheck check --interleave`), and properties/raceMutants.test.ts shows both sides. Kept apart
+ * from MUTANTS, whose every member must die without interleaving.
+ */
+export const RACE_MUTANTS: readonly MutantSpec[] = [zapIgnoresNestedFlush, zapEndsFlushPendingEarly];

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { geometry } from '../models/machine/geometry';
+import { BatchedKernel } from '../models/batched/BatchedKernel';
+import { BatchedNoMigrc } from '../models/batched/BatchedNoMigrc';
+import { RACE_MUTANTS } from '../models/mutants/race/index';
+import { kernelEntry } from '../models/registry';
+import { runCheck } from '../src/check/runCheck';
+import { killMutant } from '../src/mutants/killMutant';
+
+/**
+ * Races inside an operation (issue 11, docs/concurrency.md).
+ *
+ * - The correct batched kernels hold with interleaving on: 1,000 sequences of up to 30 ops, seed
+ *   fixed, and the sequences really do put zaps in flight and nest them (else the check is vacuous).
+ * - Each race mutant is killed with interleaving on, on seeds 1–5, within 5,000 sequences of up to
+ *   60 ops, by an expected oracle, shrunk to at most 10 ops (the slowest, zap-ends-flush-pending-early
+ *   on seed 3, needs about 4,300: it must stop at the last point, right before tlb_finish_mmu()).
+ * - With interleaving off each survives the same seeds (500 sequences each): without schedule ops
+ *   no two gathers of one mm are ever live, so it is the correct kernel.
+ */
+const SMALL = geometry('small');
+const SEEDS = [1, 2, 3, 4, 5];
+
+describe('correct kernels with interleaving on', () => {
+  it.each([
+    ['batched', () => new BatchedKernel()],
+    ['batched-no-migrc', () => new BatchedNoMigrc()],
+  ] as const)('%s holds on 1,000 interleaved sequences (seed 11)', (_name, make) => {
+    const r = runCheck({ kernel: make, geometry: SMALL, runs: 1000, seed: 11, maxOps: 30, interleave: true });
+    expect(r.failure, r.failure === null ? '' : JSON.stringify(r.failure.outcome.violation)).toBeNull();
+    expect(r.flaky).toBeNull();
+    expect(r.sequences).toBe(1000);
+    expect(r.coverage['mark:tlb_finish_mmu flushed the whole mm (nested gathers)'] ?? 0).toBeGreaterThan(10);
+  }, 120_000);
+});
+
+describe.each(RACE_MUTANTS.map((mu) => [mu.name, mu] as const))('race mutant %s', (name, mu) => {
+  it('is registered as a mutant kernel that needs interleaving', () => {
+    expect(kernelEntry(name).role).toBe('mutant');
+    expect(mu.needsInterleave).toBe(true);
+  });
+
+  it.each(SEEDS)('is killed with --interleave on seed %i within 5,000 sequences, shrunk to ≤ 10 ops', (seed) => {
+    const r = killMutant(mu, { geometry: SMALL, runs: 5000, maxOps: 60 }, seed);
+    expect(r.killed, `${name} survived on seed ${seed}`).toBe(true);
+    expect(mu.caughtBy).toContain(r.oracle);
+    expect(r.shrunkLength).toBeLessThanOrEqual(10);
+    expect(r.ops?.some((op) => op.kind === 'preempt')).toBe(true);
+  }, 120_000);
+
+  it('is never killed with interleaving off (seeds 1–5, 500 sequences each)', () => {
+    for (const seed of SEEDS) {
+      const r = runCheck({ kernel: mu.make, geometry: SMALL, runs: 500, seed, maxOps: 60 });
+      expect(r.failure, `${name} killed without interleaving on seed ${seed}`).toBeNull();
+      expect(r.flaky).toBeNull();
+    }
+  }, 300_000);
+});

@@ -1,0 +1,248 @@
+import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import type { CpuId, MmId, Pfn, Vpn } from '../../models/machine/ids';
+import { cpuId as asCpu, mmId as asMm } from '../../models/machine/ids';
+import type { Machine } from '../../models/machine/state';
+import type { KernelSteps, KernelTaskView, PreemptPoint } from '../../models/machine/tasks';
+import { mmAt, pmdAt, tableEntries } from '../../models/machine/pgtable';
+import { noop } from '../../models/result';
+import type { OpResult } from '../../models/result';
+import type { Op } from '../ops/op';
+
+/**
+ * What happened to a kernel task during one step, for the trace and the user-memory oracle:
+ * it started (the op ran as a task), was resumed, or ran to completion because the op needed
+ * what it holds (`wait`: an mmap_lock writer; `drain`). `point` is where it stopped, null when it
+ * completed.
+ */
+export interface TaskNote {
+  readonly cpu: CpuId;
+  readonly how: 'start' | 'resume' | 'wait' | 'drain';
+  readonly mm: MmId;
+  readonly start: Vpn;
+  readonly end: Vpn;
+  readonly point: PreemptPoint | null;
+  readonly pointsPassed: number;
+}
+
+/**
+ * Pairs of a path with preemption points and the plain methods that drive it. A task runs the
+ * steps method; if a kernel overrides one of its plain methods *below* the class that defines
+ * the steps (a variant that rewrote `zapPageRange()`), running the steps would bypass the
+ * override, so the op is not run as a task (its `preempt` is a no-op) and the variant's code runs
+ * whole, as before.
+ */
+const STEP_TWINS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['zapPageRangeSteps', ['zapPageRange']],
+  ['unmapPageRangeSteps', ['unmapPageRange']],
+];
+
+/** The prototype on `obj`'s chain that defines `name` itself. */
+function ownerOf(obj: object, name: string): object | null {
+  for (let p: object | null = Object.getPrototypeOf(obj) as object | null; p !== null; p = Object.getPrototypeOf(p) as object | null) {
+    if (Object.prototype.hasOwnProperty.call(p, name)) return p;
+  }
+  return null;
+}
+
+/** May this kernel's zap run as a task without bypassing one of its overrides? */
+export function zapCanBeTask(k: ReferenceKernel): boolean {
+  for (const [steps, plains] of STEP_TWINS) {
+    const so = ownerOf(k, steps);
+    if (so === null) continue;
+    for (const plain of plains) {
+      const po = ownerOf(k, plain);
+      if (po !== null && po !== so && Object.prototype.isPrototypeOf.call(so, po)) return false;
+    }
+  }
+  return true;
+}
+
+/** Ops that take `mmap_lock` for write on their mm and so wait for its preempted readers. */
+const TAKES_MMAP_WRITE: ReadonlySet<Op['kind']> = new Set(['fork', 'mremap', 'mprotect', 'exit']);
+
+/** The frame `v` of `mm` maps, or null. */
+function mappedPfn(m: Machine, mm: MmId, v: number): Pfn | null {
+  const ppt = m.geometry.ptrsPerPte;
+  const pmd = pmdAt(m, mm, Math.floor(v / ppt));
+  if (pmd.kind === 'leaf') return (pmd.pfn + (v % ppt)) as Pfn;
+  if (pmd.kind !== 'table') return null;
+  const e = tableEntries(m, pmd.table)[v % ppt];
+  return e !== undefined && e.kind === 'present' ? e.pfn : null;
+}
+
+interface LiveTask {
+  readonly steps: KernelSteps;
+  /** Folio heads mapped in the task's range when it started: who else may see its window. */
+  readonly folios: ReadonlySet<Pfn>;
+}
+
+/**
+ * The preempted kernel tasks of one run (issue 11, docs/concurrency.md): the live iterators
+ * (generators are not plain data, so they live here, not in the Machine) and the pending
+ * `preempt`. The machine's `Cpu.task` describes each one.
+ */
+export class Tasks {
+  private readonly live = new Map<number, LiveTask>();
+  private pending: { readonly cpu: CpuId; readonly at: number } | null = null;
+
+  constructor(
+    private readonly kernel: ReferenceKernel,
+    private readonly m: Machine,
+  ) {}
+
+  /** Any task in flight? */
+  inFlight(): boolean {
+    return this.live.size > 0;
+  }
+
+  /** Take the `preempt` that applies to this op (every op consumes it, whatever it is). */
+  takePending(): { readonly cpu: CpuId; readonly at: number } | null {
+    const p = this.pending;
+    this.pending = null;
+    return p;
+  }
+
+  /** `preempt { cpu, at }`: the next op may run as a task on `cpu`. A no-op when `cpu` has a task. */
+  preempt(op: Extract<Op, { kind: 'preempt' }>): OpResult {
+    if (this.live.has(op.cpu)) return noop(`cpu${op.cpu} already has a task`);
+    this.pending = { cpu: asCpu(op.cpu), at: op.at };
+    return { kind: 'done' };
+  }
+
+  /** `resume { cpu, points }`. */
+  resume(op: Extract<Op, { kind: 'resume' }>): { result: OpResult; notes: TaskNote[] } {
+    if (!this.live.has(op.cpu)) return { result: noop(`cpu${op.cpu} has no task`), notes: [] };
+    return { result: { kind: 'done' }, notes: [this.advance(asCpu(op.cpu), op.points, 'resume')] };
+  }
+
+  /**
+   * Run `op` as a zap task on `cpu` (it has been checked to be a zap that may be one), stopping
+   * after `at` points; null when it cannot be a task here.
+   */
+  start(op: Extract<Op, { kind: 'zap' }>, cpu: CpuId, at: number): TaskNote | null {
+    if (this.live.has(cpu) || !zapCanBeTask(this.kernel)) return null;
+    const mm = asMm(op.mm);
+    const r = this.kernel.clipRange(this.m, op.vpn, op.nr);
+    const folios = new Set<Pfn>();
+    for (let v = r.start; v < r.end; v++) {
+      const p = mappedPfn(this.m, mm, v);
+      if (p !== null) folios.add(this.m.frames[p]?.head ?? p);
+    }
+    this.live.set(cpu, { steps: this.kernel.madviseDontneedSteps(this.m, mm, r.start, r.end), folios });
+    return this.advance(cpu, at, 'start', { op: 'zap', mm, start: r.start, end: r.end });
+  }
+
+  /** Complete the tasks `op` must wait for: every one for `drain`, the mm's mmap_lock readers for a writer. */
+  waitFor(op: Op | null): TaskNote[] {
+    if (op === null || this.live.size === 0) return [];
+    const notes: TaskNote[] = [];
+    for (const c of this.m.cpus) {
+      const t = c.task;
+      if (t === null || !this.live.has(c.id)) continue;
+      if (op.kind === 'drain') notes.push(this.advance(c.id, Infinity, 'drain'));
+      else if (TAKES_MMAP_WRITE.has(op.kind) && 'mm' in op && op.mm === t.mm) notes.push(this.advance(c.id, Infinity, 'wait'));
+    }
+    return notes;
+  }
+
+  /**
+   * Does `op` touch what an in-flight task's window covers — a page of its range, a folio it had
+   * mapped there (shared with another mm by fork, held by a GUP handle, or a large folio that
+   * reaches past the range), or its mm as a whole (migrate)? Such an op is a race:
+   * its outcome may legitimately depend on the interleaving, so the differential comparison
+   * stops for the rest of the run (docs/concurrency.md).
+   */
+  conflicts(op: Op | null): boolean {
+    if (op === null || this.live.size === 0) return false;
+    for (const c of this.m.cpus) {
+      const t = c.task;
+      const live = this.live.get(c.id);
+      if (t === null || live === undefined) continue;
+      if (this.touches(op, t, live.folios)) return true;
+    }
+    return false;
+  }
+
+  private touches(op: Op, t: KernelTaskView, folios: ReadonlySet<Pfn>): boolean {
+    const ppt = this.m.geometry.ptrsPerPte;
+    const top = this.m.geometry.pmdsPerMm * ppt;
+    // The pages an op on the task's own mm works on, when it names them; null: the whole mm.
+    const pagesOf = (o: Op): readonly [number, number] | null => {
+      switch (o.kind) {
+        case 'access':
+        case 'walkBegin':
+          return [o.vpn, o.vpn + 1];
+        case 'zap':
+        case 'gup':
+        case 'populate':
+          return [o.vpn, o.vpn + o.nr];
+        case 'map':
+          // A whole folio-aligned slot is allocated; a generous bound is enough here.
+          return [o.vpn - (o.vpn % ppt), o.vpn - (o.vpn % ppt) + ppt];
+        case 'freeTable':
+          return [o.pmd * ppt, (o.pmd + 1) * ppt];
+        default:
+          return null;
+      }
+    };
+    const mapsTaskFolio = (mm: MmId, lo = 0, hi = top): boolean => {
+      if (mm === t.mm && lo < t.end && hi > t.start) return true;
+      if (!mmAt(this.m, mm).alive) return false;
+      for (let v = Math.max(0, lo); v < Math.min(top, hi); v++) {
+        const p = mappedPfn(this.m, mm, v);
+        if (p !== null && folios.has(this.m.frames[p]?.head ?? p)) return true;
+      }
+      return false;
+    };
+    const handleTouches = (id: number): boolean => {
+      const h = this.m.handles.find((x) => x.id === id);
+      return h !== undefined && (h.mm === t.mm || h.pages.some((p) => folios.has(this.m.frames[p.pfn]?.head ?? p.pfn)));
+    };
+    switch (op.kind) {
+      case 'tick':
+      case 'nowaitFail':
+      case 'drain':
+      case 'preempt':
+      case 'resume':
+        return false;
+      case 'unpin':
+      case 'gupRead':
+      case 'gupWrite':
+        return handleTouches(op.handle);
+      case 'walkEnd': {
+        const c = this.m.cpus[op.cpu];
+        const w = c?.finishedWalk?.walk ?? c?.walker ?? null;
+        return w !== null && mapsTaskFolio(w.mm);
+      }
+      default: {
+        const mm = asMm(op.mm);
+        if (mm !== t.mm) return mapsTaskFolio(mm);
+        // On the task's mm: its range, or a folio it had mapped there (a large folio reaches out).
+        const pages = pagesOf(op);
+        return pages === null || mapsTaskFolio(mm, pages[0], pages[1]);
+      }
+    }
+  }
+
+  /** Pass up to `n` more points of the task on `cpu`; it completes when its path ends. */
+  private advance(cpu: CpuId, n: number, how: TaskNote['how'], fresh?: Omit<KernelTaskView, 'point' | 'pointsPassed'>): TaskNote {
+    const live = this.live.get(cpu);
+    const c = this.m.cpus[cpu];
+    if (live === undefined || c === undefined) throw new Error(`no task on cpu${cpu}`);
+    const desc = fresh ?? c.task;
+    if (desc === null) throw new Error(`task on cpu${cpu} has no description`);
+    let passed = c.task?.pointsPassed ?? 0;
+    for (let k = 0; k < n; k++) {
+      const r = live.steps.next();
+      if (r.done === true) {
+        this.live.delete(cpu);
+        c.task = null;
+        return { cpu, how, mm: desc.mm, start: desc.start, end: desc.end, point: null, pointsPassed: passed };
+      }
+      passed++;
+      c.task = { op: desc.op, mm: desc.mm, start: desc.start, end: desc.end, point: r.value, pointsPassed: passed };
+    }
+    const t = c.task;
+    return { cpu, how, mm: desc.mm, start: desc.start, end: desc.end, point: t?.point ?? null, pointsPassed: passed };
+  }
+}
