@@ -46,6 +46,15 @@ export function pteAt(m: Machine, mm: MmId, v: Vpn): Pte | null {
   return tableEntries(m, pmd.table)[pteIndexOf(m, v)] ?? null;
 }
 
+/** The frame a present translation of (mm, v) maps, through a PMD leaf or a PTE; null when there is none. */
+export function mappedPfn(m: Machine, mm: MmId, v: Vpn): Pfn | null {
+  const i = pmdIndexOf(m, v);
+  const pmd = pmdAt(m, mm, i);
+  if (pmd.kind === 'leaf') return (pmd.pfn + (v - pmdStart(m, i))) as Pfn;
+  const pte = pteAt(m, mm, v);
+  return pte !== null && pte.kind === 'present' ? pte.pfn : null;
+}
+
 /** set_pte_at(); the PMD must point to a table. */
 export function setPte(m: Machine, mm: MmId, v: Vpn, pte: Pte): void {
   const pmd = pmdAt(m, mm, pmdIndexOf(m, v));

@@ -3,8 +3,7 @@ import { vpn as asVpn } from '../../models/machine/ids';
 import type { Machine } from '../../models/machine/state';
 import { mmNrPages } from '../../models/machine/geometry';
 import { folioAt, folioHead, frameAt } from '../../models/machine/frames';
-import { liveMms, pmdAt, pmdIndexOf } from '../../models/machine/pgtable';
-import { mappedPfn } from './pageAt';
+import { liveMms, mappedPfn, pmdAt, pmdIndexOf } from '../../models/machine/pgtable';
 import { isZeroPfn } from '../../models/machine/zeroPage';
 
 /**

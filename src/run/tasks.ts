@@ -3,7 +3,7 @@ import type { CpuId, MmId, Pfn, Vpn } from '../../models/machine/ids';
 import { cpuId as asCpu, mmId as asMm } from '../../models/machine/ids';
 import type { Machine } from '../../models/machine/state';
 import type { KernelSteps, KernelTaskView, PreemptPoint } from '../../models/machine/tasks';
-import { mmAt, pmdAt, tableEntries } from '../../models/machine/pgtable';
+import { mappedPfn, mmAt } from '../../models/machine/pgtable';
 import { noop } from '../../models/result';
 import type { OpResult } from '../../models/result';
 import type { Op } from '../ops/op';
@@ -60,16 +60,6 @@ export function zapCanBeTask(k: ReferenceKernel): boolean {
 /** Ops that take `mmap_lock` for write on their mm and so wait for its preempted readers. */
 const TAKES_MMAP_WRITE: ReadonlySet<Op['kind']> = new Set(['fork', 'mremap', 'mprotect', 'exit']);
 
-/** The frame `v` of `mm` maps, or null. */
-function mappedPfn(m: Machine, mm: MmId, v: number): Pfn | null {
-  const ppt = m.geometry.ptrsPerPte;
-  const pmd = pmdAt(m, mm, Math.floor(v / ppt));
-  if (pmd.kind === 'leaf') return (pmd.pfn + (v % ppt)) as Pfn;
-  if (pmd.kind !== 'table') return null;
-  const e = tableEntries(m, pmd.table)[v % ppt];
-  return e !== undefined && e.kind === 'present' ? e.pfn : null;
-}
-
 interface LiveTask {
   readonly steps: KernelSteps;
   /** Folio heads mapped in the task's range when it started: who else may see its window. */
@@ -125,7 +115,7 @@ export class Tasks {
     const r = this.kernel.clipRange(this.m, op.vpn, op.nr);
     const folios = new Set<Pfn>();
     for (let v = r.start; v < r.end; v++) {
-      const p = mappedPfn(this.m, mm, v);
+      const p = mappedPfn(this.m, mm, v as Vpn);
       if (p !== null) folios.add(this.m.frames[p]?.head ?? p);
     }
     this.live.set(cpu, { steps: this.kernel.madviseDontneedSteps(this.m, mm, r.start, r.end), folios });
@@ -189,7 +179,7 @@ export class Tasks {
       if (mm === t.mm && lo < t.end && hi > t.start) return true;
       if (!mmAt(this.m, mm).alive) return false;
       for (let v = Math.max(0, lo); v < Math.min(top, hi); v++) {
-        const p = mappedPfn(this.m, mm, v);
+        const p = mappedPfn(this.m, mm, v as Vpn);
         if (p !== null && folios.has(this.m.frames[p]?.head ?? p)) return true;
       }
       return false;
