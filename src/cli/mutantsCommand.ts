@@ -1,5 +1,6 @@
 import pc from 'picocolors';
 import { MUTANTS } from '../../models/mutants/index';
+import { RACE_MUTANTS } from '../../models/mutants/race/index';
 import type { Geometry } from '../../models/machine/geometry';
 import { writeCounterexample } from '../counterexample/file';
 import type { KillResult } from '../mutants/killMutant';
@@ -23,11 +24,14 @@ export interface MutantsCommandOptions {
  * failure, the median shrunk length and the median time. Exit 1 if any mutant survives.
  */
 export function mutantsCommand(o: MutantsCommandOptions, print: (s: string) => void): number {
-  const unknown = o.only.filter((n) => !MUTANTS.some((mu) => mu.name === n));
-  if (unknown.length > 0) throw new UsageError(`unknown mutant(s) ${unknown.join(', ')}; registered: ${MUTANTS.map((mu) => mu.name).join(', ')}`);
-  const chosen = MUTANTS.filter((mu) => o.only.length === 0 || o.only.includes(mu.name));
+  // Race mutants (models/mutants/race/) are equivalent to their kernels without schedule ops:
+  // killMutant() checks them with --interleave, and the matrix marks them `race`.
+  const all = [...MUTANTS, ...RACE_MUTANTS];
+  const unknown = o.only.filter((n) => !all.some((mu) => mu.name === n));
+  if (unknown.length > 0) throw new UsageError(`unknown mutant(s) ${unknown.join(', ')}; registered: ${all.map((mu) => mu.name).join(', ')}`);
+  const chosen = all.filter((mu) => o.only.length === 0 || o.only.includes(mu.name));
   print(pc.bold(`kill matrix: ${chosen.length} mutants × ${o.seeds.length} seeds, budget ${o.runs} sequences of up to ${o.maxOps} ops, geometry ${o.geometry.name}`));
-  print(`${'mutant'.padEnd(34)} ${'killed'.padEnd(7)} ${'oracle'.padEnd(26)} ${'runs (median)'.padEnd(14)} ${'ops (median)'.padEnd(13)} ms (median)`);
+  print(`${'mutant'.padEnd(38)} ${'killed'.padEnd(7)} ${'oracle'.padEnd(26)} ${'runs (median)'.padEnd(14)} ${'ops (median)'.padEnd(13)} ms (median)`);
   let survivors = 0;
   const allRuns: number[] = [];
   const allLens: number[] = [];
@@ -40,12 +44,13 @@ export function mutantsCommand(o: MutantsCommandOptions, print: (s: string) => v
     const lens = median(killed.map((r) => r.shrunkLength ?? 0));
     allRuns.push(...killed.map((r) => r.runsToKill ?? 0));
     allLens.push(...killed.map((r) => r.shrunkLength ?? 0));
-    const line = `${mu.name.padEnd(34)} ${`${killed.length}/${results.length}`.padEnd(7)} ${oracles.padEnd(26)} ${String(runs ?? '-').padEnd(14)} ${String(lens ?? '-').padEnd(13)} ${median(results.map((r) => r.ms))}`;
+    const name = mu.needsInterleave === true ? `${mu.name} (race)` : mu.name;
+    const line = `${name.padEnd(38)} ${`${killed.length}/${results.length}`.padEnd(7)} ${oracles.padEnd(26)} ${String(runs ?? '-').padEnd(14)} ${String(lens ?? '-').padEnd(13)} ${median(results.map((r) => r.ms))}`;
     print(killed.length === results.length ? line : pc.red(line));
     // The fixture: the shortest kill by an oracle the mutant's header expects (any kill if none did).
     const byLength = [...killed].sort((a, b) => (a.shrunkLength ?? 0) - (b.shrunkLength ?? 0));
     const best = byLength.find((r) => r.expectedOracle) ?? byLength[0];
-    if (o.fixturesDir !== null && best?.ops !== null && best !== undefined) {
+    if (o.fixturesDir !== null && mu.needsInterleave !== true && best?.ops !== null && best !== undefined) {
       const outcome = runOne({ kernel: mu.make, geometry: o.geometry }, best.ops);
       if (!outcome.ok) {
         writeCounterexample(`${o.fixturesDir}/${mu.name}.json`, { format: 'mmcheck-counterexample/1', kernel: mu.name, kernelSpec: mu.name, geometry: o.geometry.name, seed: best.seed, path: '', status: 'shrunk', ops: best.ops, violation: outcome.violation });
