@@ -40,6 +40,8 @@ function main(): number {
       geometries: { type: 'string', default: GEOMETRY_NAMES.join(',') },
       'first-seed': { type: 'string', default: '1' },
       runs: { type: 'string', default: '500' },
+      // Schedule ops too: kernel tasks preempted in their windows (docs/concurrency.md).
+      interleave: { type: 'boolean', default: false },
     },
   });
   const total = parsePositiveInt('--steps', values.steps);
@@ -57,7 +59,7 @@ function main(): number {
   const print = (s: string): void => {
     process.stdout.write(`${s}\n`);
   };
-  print(`mmcheck soak: ${total} steps over ${kernels.join(', ')} × ${geometries.join(', ')}, seeds from ${firstSeed}, ${runs} sequences per check, max ops cycling ${MAX_OPS.join('/')}`);
+  print(`mmcheck soak: ${total} steps over ${kernels.join(', ')} × ${geometries.join(', ')}, seeds from ${firstSeed}, ${runs} sequences per check, max ops cycling ${MAX_OPS.join('/')}${values.interleave ? ', interleaved (schedule ops on)' : ''}`);
   const totals: PairTotal[] = [];
   for (const g of geometries) {
     for (const k of kernels) {
@@ -66,7 +68,7 @@ function main(): number {
       const t: PairTotal = { kernel: k, geometry: g, checks: 0, sequences: 0, steps: 0, ms: 0, failures: [] };
       for (let seed = firstSeed; t.steps < target; seed++) {
         const maxOps = MAX_OPS[(seed - firstSeed) % MAX_OPS.length]!;
-        const r = runCheck({ kernel: entry.make, geometry: geometry(g), runs, seed, maxOps });
+        const r = runCheck({ kernel: entry.make, geometry: geometry(g), runs, seed, maxOps, ...(values.interleave ? { interleave: true } : {}) });
         t.checks++;
         t.sequences += r.sequences;
         t.steps += r.steps;
