@@ -271,3 +271,27 @@ describe('the generator', () => {
     expect(seqs.every((s) => s.length <= 30)).toBe(true);
   });
 });
+
+describe('user-visible memory of pins across a zap window', () => {
+  // Found by `npm run soak -- --interleave` (seed 20017): two pins of one page, a preempted zap of
+  // it that then completes, a device write through one pin and a device read through the other.
+  // Both pins hold the same frame, so the read returns the write; the oracle once gave each pin a
+  // page of its own when the window opened and reported pin_unreliable on a correct kernel.
+  const ops: Op[] = [
+    { kind: 'gup', cpu: 0, mm: 0, vpn: 22, nr: 2, pin: true, write: false, fast: false },
+    { kind: 'gup', cpu: 0, mm: 0, vpn: 23, nr: 1, pin: true, write: true, fast: false },
+    preempt(0, 1),
+    zap(21, 16),
+    { kind: 'mremap', mm: 0, from: 0, to: 0, nr: 16 },
+    { kind: 'gupWrite', handle: 1, index: 0 },
+    { kind: 'gupRead', handle: 0, index: 1 },
+  ];
+  it('every pin of a page reads what a device wrote through another (reference and batched)', () => {
+    for (const k of [new ReferenceKernel(), new BatchedKernel()]) {
+      const out = runOps(k, G, ops);
+      expect(out.ok, k.name).toBe(true);
+      const read = out.steps.find((s) => s.step === 6)?.applied.result;
+      expect(read).toEqual({ kind: 'value', value: 6 });
+    }
+  });
+});
