@@ -12,6 +12,7 @@ import { isZeroPfn, myZeroPfn } from '../machine/zeroPage';
 import type { OpResult } from '../result';
 import { noop } from '../result';
 import { PageTablePaths } from './pagetables';
+import { migrationInFlight, WaitForMigration } from '../machine/tasks';
 
 /** Why the kernel is handling a fault: a load, a store, or GUP's FAULT_FLAG_UNSHARE for an R/O pin. */
 export type FaultKind = 'read' | 'write' | 'unshare';
@@ -69,15 +70,14 @@ export abstract class FaultPaths extends PageTablePaths {
    * Mirrors `handle_mm_fault()` → `handle_pte_fault()` (mm/memory.c), anonymous private memory
    * only: on a PMD migration entry `__handle_mm_fault()` calls `pmd_migration_entry_wait()` and
    * returns 0, so the access is retried once the migration has ended (GUP's slow path gets there
-   * too: `follow_pmd_mask()` finds the PMD not present and faults). The model cannot wait inside an
-   * op, and migration never outlives its op, so meeting one is reported as a kernel warning, as a
-   * PTE migration entry is.
+   * too: `follow_pmd_mask()` finds the PMD not present and faults); a PTE migration entry goes the
+   * same way through `do_swap_page()` → `migration_entry_wait()` (`migrationEntryWait()`).
    */
   handleMmFault(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, kind: FaultKind): void {
     const i = pmdIndexOf(m, v);
     const pmd = pmdAt(m, mm, i);
     if (pmd.kind === 'migration') {
-      this.warnOn(m, true, `fault on a PMD migration entry (mm ${mm}, pmd ${i}) outside a migration`);
+      this.migrationEntryWait(m, mm, v);
       return;
     }
     if (pmd.kind === 'leaf') {
@@ -90,10 +90,27 @@ export abstract class FaultPaths extends PageTablePaths {
       if (kind !== 'unshare') this.doAnonymousPage(m, mm, v, kind === 'write');
       return;
     }
-    this.warnOn(m, pte.kind !== 'present', `fault on a ${pte.kind} PTE outside a migration`);
+    if (pte.kind === 'migration') {
+      this.migrationEntryWait(m, mm, v);
+      return;
+    }
+    this.warnOn(m, pte.kind !== 'present', `fault on a ${pte.kind} PTE`);
     if (pte.kind !== 'present') return;
     if (kind === 'read' || (kind === 'write' && pte.writable)) return;
     this.doWpPage(m, cpu, mm, v, pte, kind === 'unshare');
+  }
+
+  /**
+   * Mirrors `migration_entry_wait()` (mm/migrate.c, 6.12; reached from `do_swap_page()` for a PTE
+   * migration entry) and `pmd_migration_entry_wait()` (from `__handle_mm_fault()`): sleep until
+   * the folio under migration is unlocked, then return 0 so the access is retried. Only a
+   * migration task in flight (issue 11, docs/concurrency.md) leaves a migration entry behind
+   * across ops: the wait is the runner's (`WaitForMigration`: it completes the migration, then
+   * runs the op again). Outside one, meeting an entry is a kernel bug, reported as a warning.
+   */
+  migrationEntryWait(m: Machine, mm: MmId, v: Vpn): void {
+    if (migrationInFlight(m.cpus)) throw new WaitForMigration(mm, v);
+    this.warnOn(m, true, `fault on a migration entry (mm ${mm}, vpn ${v}) outside a migration`);
   }
 
   /**

@@ -149,6 +149,8 @@ export class UserMemory {
   private noteTasks(a: Applied): boolean {
     let startedTask = false;
     for (const n of a.tasks ?? []) {
+      // A migration task changes no user-visible value: its pages keep their single view.
+      if (n.op !== 'zap') continue;
       if (n.how === 'start' && n.point !== null) {
         this.beginWindow(n.cpu, n.mm, n.start, n.end);
         startedTask = true;

@@ -11,6 +11,7 @@ import type { Applied } from '../ops/apply';
 import { applyOp, storeValue } from '../ops/apply';
 import type { TaskNote } from './tasks';
 import { Tasks } from './tasks';
+import { WaitForMigration } from '../../models/machine/tasks';
 import type { Op } from '../ops/op';
 import { resolveOp } from '../ops/resolve';
 import { beat, beatEnd } from './heartbeat';
@@ -113,7 +114,20 @@ export class CheckedRun {
       const note = this.tasks.start(resolved, pending.cpu, pending.at);
       if (note !== null) return { applied: withNotes({ resolved, result: { kind: 'done' }, value: storeValue(step) }, [...waited, note]), racy };
     }
-    return { applied: withNotes(applyOp(this.kernel, this.machine, op, step), waited), racy };
+    if (pending !== null && resolved !== null && resolved.kind === 'migrate') {
+      const note = this.tasks.startMigrate(resolved, pending.cpu, pending.at);
+      if (note !== null) return { applied: withNotes({ resolved, result: { kind: 'done' }, value: storeValue(step) }, [...waited, note]), racy };
+    }
+    try {
+      return { applied: withNotes(applyOp(this.kernel, this.machine, op, step), waited), racy };
+    } catch (e) {
+      // migration_entry_wait(): the op met an in-flight migration's entry and sleeps until the
+      // migration is done, then runs again (the kernel retries the access).
+      if (!(e instanceof WaitForMigration)) throw e;
+      const done = this.tasks.completeMigrations();
+      if (done.length === 0) throw e;
+      return { applied: withNotes(applyOp(this.kernel, this.machine, op, step, true), [...waited, ...done]), racy };
+    }
   }
 }
 

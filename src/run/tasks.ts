@@ -2,7 +2,9 @@ import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import type { CpuId, MmId, Pfn, Vpn } from '../../models/machine/ids';
 import { cpuId as asCpu, mmId as asMm } from '../../models/machine/ids';
 import type { Machine } from '../../models/machine/state';
-import type { KernelSteps, KernelTaskView, PreemptPoint } from '../../models/machine/tasks';
+import type { KernelSteps, KernelTaskView, PreemptPoint, TaskOp } from '../../models/machine/tasks';
+import { folioNrPages } from '../../models/machine/geometry';
+import { folioAt } from '../../models/machine/frames';
 import { mmAt, pmdAt, tableEntries } from '../../models/machine/pgtable';
 import { noop } from '../../models/result';
 import type { OpResult } from '../../models/result';
@@ -16,6 +18,8 @@ import type { Op } from '../ops/op';
  */
 export interface TaskNote {
   readonly cpu: CpuId;
+  /** The op the task runs. */
+  readonly op: TaskOp;
   readonly how: 'start' | 'resume' | 'wait' | 'drain';
   readonly mm: MmId;
   readonly start: Vpn;
@@ -44,9 +48,28 @@ function ownerOf(obj: object, name: string): object | null {
   return null;
 }
 
+/**
+ * The migration's twin and the plain methods whose steps it repeats (they keep their bodies, so
+ * a variant that overrides one below the twin — migrc-as-posted's `migrateFolioMove()` — would be
+ * bypassed by a migration task: for such a kernel migration is not run as a task).
+ */
+const MIGRATE_STEP_TWINS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['migratePagesSteps', ['migratePages', 'migrateFolio', 'migrateFolioMove', 'migratePagesBatch']],
+  ['migratePagesBatchSteps', ['migratePagesBatch', 'migrateFolioMove']],
+];
+
 /** May this kernel's zap run as a task without bypassing one of its overrides? */
 export function zapCanBeTask(k: ReferenceKernel): boolean {
-  for (const [steps, plains] of STEP_TWINS) {
+  return twinsIntact(k, STEP_TWINS);
+}
+
+/** May this kernel's migration run as a task without bypassing one of its overrides? */
+export function migrateCanBeTask(k: ReferenceKernel): boolean {
+  return twinsIntact(k, MIGRATE_STEP_TWINS);
+}
+
+function twinsIntact(k: ReferenceKernel, twins: ReadonlyArray<readonly [string, readonly string[]]>): boolean {
+  for (const [steps, plains] of twins) {
     const so = ownerOf(k, steps);
     if (so === null) continue;
     for (const plain of plains) {
@@ -132,15 +155,60 @@ export class Tasks {
     return this.advance(cpu, at, 'start', { op: 'zap', mm, start: r.start, end: r.end });
   }
 
-  /** Complete the tasks `op` must wait for: every one for `drain`, the mm's mmap_lock readers for a writer. */
+  /**
+   * Run `op` as a migration task on `cpu`, stopping after `at` points; null when it cannot be a
+   * task here. Simplified: only when no other task is in flight (a zap resumed over migration
+   * entries, or a migration over a zap's cleared range, is not modelled).
+   */
+  startMigrate(op: Extract<Op, { kind: 'migrate' }>, cpu: CpuId, at: number): TaskNote | null {
+    if (this.live.size > 0 || !migrateCanBeTask(this.kernel)) return null;
+    const mm = asMm(op.mm);
+    const vpn = op.vpn as Vpn;
+    // Every page of every folio it may move: a split turns pages into heads of their own.
+    const folios = new Set<Pfn>();
+    for (const head of this.kernel.selectFoliosForMigration(this.m, mm, vpn, op.count)) {
+      const nr = folioNrPages(folioAt(this.m, head).order);
+      for (let k = 0; k < nr; k++) folios.add((head + k) as Pfn);
+    }
+    const k = this.kernel;
+    const m = this.m;
+    function* steps(): KernelSteps {
+      yield* k.migratePagesSteps(m, mm, vpn, op.count);
+    }
+    this.live.set(cpu, { steps: steps(), folios });
+    const top = this.m.geometry.pmdsPerMm * this.m.geometry.ptrsPerPte;
+    return this.advance(cpu, at, 'start', { op: 'migrate', mm, start: vpn, end: top as Vpn });
+  }
+
+  /**
+   * Complete the tasks `op` must wait for: every one for `drain`; the mm's mmap_lock readers (a
+   * zap) for a writer; a migration for any op but a user access that touches its pages or folios —
+   * it would meet a migration entry (fault, slow GUP, GUP-fast falling back to it) or need the
+   * folio lock and wait. An access runs inside the window: a TLB hit needs no kernel, and a fault
+   * waits in the kernel itself (`migrationEntryWait()`, `completeMigrations()`).
+   * Simplified: in 6.12 fork copies a migration entry, a zap drops it and mprotect rewrites it
+   * without waiting; here they wait too.
+   */
   waitFor(op: Op | null): TaskNote[] {
     if (op === null || this.live.size === 0) return [];
     const notes: TaskNote[] = [];
     for (const c of this.m.cpus) {
       const t = c.task;
-      if (t === null || !this.live.has(c.id)) continue;
+      const live = this.live.get(c.id);
+      if (t === null || live === undefined) continue;
       if (op.kind === 'drain') notes.push(this.advance(c.id, Infinity, 'drain'));
-      else if (TAKES_MMAP_WRITE.has(op.kind) && 'mm' in op && op.mm === t.mm) notes.push(this.advance(c.id, Infinity, 'wait'));
+      else if (t.op === 'migrate') {
+        if (op.kind !== 'access' && this.touches(op, t, live.folios)) notes.push(this.advance(c.id, Infinity, 'wait'));
+      } else if (TAKES_MMAP_WRITE.has(op.kind) && 'mm' in op && op.mm === t.mm) notes.push(this.advance(c.id, Infinity, 'wait'));
+    }
+    return notes;
+  }
+
+  /** A kernel path slept in `migration_entry_wait()`: complete every migration task in flight. */
+  completeMigrations(): TaskNote[] {
+    const notes: TaskNote[] = [];
+    for (const c of this.m.cpus) {
+      if (c.task !== null && c.task.op === 'migrate' && this.live.has(c.id)) notes.push(this.advance(c.id, Infinity, 'wait'));
     }
     return notes;
   }
@@ -237,12 +305,12 @@ export class Tasks {
       if (r.done === true) {
         this.live.delete(cpu);
         c.task = null;
-        return { cpu, how, mm: desc.mm, start: desc.start, end: desc.end, point: null, pointsPassed: passed };
+        return { cpu, op: desc.op, how, mm: desc.mm, start: desc.start, end: desc.end, point: null, pointsPassed: passed };
       }
       passed++;
       c.task = { op: desc.op, mm: desc.mm, start: desc.start, end: desc.end, point: r.value, pointsPassed: passed };
     }
     const t = c.task;
-    return { cpu, how, mm: desc.mm, start: desc.start, end: desc.end, point: t?.point ?? null, pointsPassed: passed };
+    return { cpu, op: desc.op, how, mm: desc.mm, start: desc.start, end: desc.end, point: t?.point ?? null, pointsPassed: passed };
   }
 }
