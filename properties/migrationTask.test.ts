@@ -7,6 +7,8 @@ import { pteAt } from '../models/machine/pgtable';
 import { BatchedKernel } from '../models/batched/BatchedKernel';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { MigrcAsPosted } from '../models/migrcAsPosted/MigrcAsPosted';
+import { FaultIgnoresMigrationEntry } from '../models/mutants/race/faultIgnoresMigrationEntry';
+import { MigrateCopiesBeforeFlush } from '../models/mutants/race/migrateCopiesBeforeFlush';
 import type { Op } from '../src/ops/op';
 import { CheckedRun } from '../src/run/checkedRun';
 import { migrateCanBeTask } from '../src/run/tasks';
@@ -152,5 +154,41 @@ describe('a migration preempted in its window', () => {
     const text = formatTrace(ops, runOps(new BatchedKernel(), G, ops)).join('\n');
     expect(text).toContain('cpu1 ▶ migrate mm#0');
     expect(text).toContain('(access waits for its migration entries)');
+  });
+});
+
+describe('race mutants of the migration window, on hand-written schedules', () => {
+  /** The first violation of a run of `ops` on `kernel`, or null. */
+  const firstViolation = (kernel: ReferenceKernel, ops: readonly Op[]): string | null => {
+    const run = new CheckedRun(kernel, G);
+    for (let i = 0; i < ops.length; i++) {
+      const r = run.step(ops[i]!, i);
+      if ('violation' in r) return `${i}:${r.violation.code}`;
+    }
+    return null;
+  };
+  // A load from cpu1, which never held the translation, while the migration entry is in place.
+  const faultInWindow = [map(HOT), store(0), preempt(1, 1), migrate(), load(1), load(0)];
+  // A store from cpu0 through its translation of the source, after the copy.
+  const storeAfterCopy = [map(HOT), store(0), preempt(1, 2), migrate(), store(0), resume(1), load(1)];
+
+  it('fault-ignores-migration-entry: the load maps a new page over the entry and reads 0 (the data is lost)', () => {
+    expect(firstViolation(new FaultIgnoresMigrationEntry(), faultInWindow)).toBe('4:stale_read');
+    expect(firstViolation(new BatchedKernel(), faultInWindow)).toBeNull();
+    expect(firstViolation(new ReferenceKernel(), faultInWindow)).toBeNull();
+  });
+
+  it('migrate-copies-before-flush: a store through the stale translation after the copy is lost', () => {
+    expect(firstViolation(new MigrateCopiesBeforeFlush(), storeAfterCopy)).toBe('6:stale_read');
+    expect(firstViolation(new BatchedKernel(), storeAfterCopy)).toBeNull();
+    expect(firstViolation(new ReferenceKernel(), storeAfterCopy)).toBeNull();
+  });
+
+  it('without the preempt both mutants run these ops exactly as batched does', () => {
+    for (const ops of [faultInWindow, storeAfterCopy]) {
+      const serial = ops.filter((op) => op.kind !== 'preempt' && op.kind !== 'resume');
+      expect(firstViolation(new FaultIgnoresMigrationEntry(), serial)).toBeNull();
+      expect(firstViolation(new MigrateCopiesBeforeFlush(), serial)).toBeNull();
+    }
   });
 });
