@@ -161,12 +161,34 @@ function preemptedZapArb(g: Geometry): fc.Arbitrary<Op[]> {
     ]);
 }
 
+/**
+ * A migration that runs as a preempted task: `preempt` right before a migration of the hot page
+ * (one folio: 'migrate: folio unmapped' is its first point, 'migrate: folio copied, before
+ * remove_migration_ptes()' its second). Its races — a fault on the entry, a store through a
+ * translation the batch has not flushed yet — need the hot page's loads and stores around it,
+ * which the schedule ops already bring.
+ */
+function preemptedMigrateArb(g: Geometry): fc.Arbitrary<Op[]> {
+  const ppt = g.ptrsPerPte;
+  return fc
+    .record({
+      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      at: fc.integer({ min: 1, max: 2 }),
+      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+    })
+    .map(({ cpu, at, mm }): Op[] => [
+      { kind: 'preempt', cpu, at },
+      { kind: 'migrate', mm, vpn: ppt + 5, count: 1 },
+    ]);
+}
+
 /** Sequences of 1..maxOps ops; size 'max' so lengths spread over the whole range (the default size keeps them near 10). */
 export function opsArb(g: Geometry, maxOps: number, options: OpArbOptions = {}): fc.Arbitrary<Op[]> {
   if (options.interleave !== true) return fc.array(opArb(g, options), { minLength: 1, maxLength: maxOps, size: 'max' });
   const chunk = fc.oneof(
     { weight: 10, arbitrary: opArb(g, options).map((op) => [op]) },
     { weight: 1, arbitrary: preemptedZapArb(g) },
+    { weight: 1, arbitrary: preemptedMigrateArb(g) },
   );
   return fc.array(chunk, { minLength: 1, maxLength: maxOps, size: 'max' }).map((chunks) => chunks.flat().slice(0, maxOps));
 }

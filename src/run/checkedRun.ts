@@ -124,6 +124,9 @@ export class CheckedRun {
       // migration_entry_wait(): the op met an in-flight migration's entry and sleeps until the
       // migration is done, then runs again (the kernel retries the access).
       if (!(e instanceof WaitForMigration)) throw e;
+      // Only a user access may meet the entry: every other op that touches the migration's
+      // folios waited for it up front (tasks.ts `waitFor()`), and could not be run again safely.
+      if (resolved === null || resolved.kind !== 'access') throw new Error(`${resolved?.kind ?? 'op'} met a migration entry it did not wait for (${e.message})`);
       const done = this.tasks.completeMigrations();
       if (done.length === 0) throw e;
       return { applied: withNotes(applyOp(this.kernel, this.machine, op, step, true), [...waited, ...done]), racy };

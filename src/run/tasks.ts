@@ -7,6 +7,7 @@ import { folioNrPages } from '../../models/machine/geometry';
 import { folioAt } from '../../models/machine/frames';
 import { mmAt, pmdAt, tableEntries } from '../../models/machine/pgtable';
 import { noop } from '../../models/result';
+import { ModelViolationError } from '../../models/machine/violation';
 import type { OpResult } from '../../models/result';
 import type { Op } from '../ops/op';
 
@@ -83,20 +84,31 @@ function twinsIntact(k: ReferenceKernel, twins: ReadonlyArray<readonly [string, 
 /** Ops that take `mmap_lock` for write on their mm and so wait for its preempted readers. */
 const TAKES_MMAP_WRITE: ReadonlySet<Op['kind']> = new Set(['fork', 'mremap', 'mprotect', 'exit']);
 
-/** The frame `v` of `mm` maps, or null. */
+/**
+ * The frame `v` of `mm` maps, or null. A migration entry (of an in-flight migration task) counts
+ * as mapping the frame it names: an op that would meet it touches that folio.
+ */
 function mappedPfn(m: Machine, mm: MmId, v: number): Pfn | null {
   const ppt = m.geometry.ptrsPerPte;
   const pmd = pmdAt(m, mm, Math.floor(v / ppt));
-  if (pmd.kind === 'leaf') return (pmd.pfn + (v % ppt)) as Pfn;
+  if (pmd.kind === 'leaf' || pmd.kind === 'migration') return (pmd.pfn + (v % ppt)) as Pfn;
   if (pmd.kind !== 'table') return null;
   const e = tableEntries(m, pmd.table)[v % ppt];
-  return e !== undefined && e.kind === 'present' ? e.pfn : null;
+  return e !== undefined && (e.kind === 'present' || e.kind === 'migration') ? e.pfn : null;
 }
 
 interface LiveTask {
   readonly steps: KernelSteps;
   /** Folio heads mapped in the task's range when it started: who else may see its window. */
   readonly folios: ReadonlySet<Pfn>;
+  /**
+   * The task's own allocation clock: the step that started it and how many folios it has
+   * allocated. A task allocates in the name of the op that started it, so the same allocation
+   * gets the same logical id in both kernels whichever later step runs it (the reference migrates
+   * one folio at a time and allocates each destination when it gets there, the batched kernel
+   * allocates them all in phase 1).
+   */
+  readonly clock: { readonly step: number; folios: number };
 }
 
 /**
@@ -151,7 +163,7 @@ export class Tasks {
       const p = mappedPfn(this.m, mm, v);
       if (p !== null) folios.add(this.m.frames[p]?.head ?? p);
     }
-    this.live.set(cpu, { steps: this.kernel.madviseDontneedSteps(this.m, mm, r.start, r.end), folios });
+    this.live.set(cpu, { steps: this.kernel.madviseDontneedSteps(this.m, mm, r.start, r.end), folios, clock: { step: this.m.clock.step, folios: 0 } });
     return this.advance(cpu, at, 'start', { op: 'zap', mm, start: r.start, end: r.end });
   }
 
@@ -175,7 +187,7 @@ export class Tasks {
     function* steps(): KernelSteps {
       yield* k.migratePagesSteps(m, mm, vpn, op.count);
     }
-    this.live.set(cpu, { steps: steps(), folios });
+    this.live.set(cpu, { steps: steps(), folios, clock: { step: this.m.clock.step, folios: 0 } });
     const top = this.m.geometry.pmdsPerMm * this.m.geometry.ptrsPerPte;
     return this.advance(cpu, at, 'start', { op: 'migrate', mm, start: vpn, end: top as Vpn });
   }
@@ -292,6 +304,27 @@ export class Tasks {
     }
   }
 
+  /**
+   * One `next()` of a task with the allocation clock set to the task's own (`LiveTask.clock`); a
+   * violation it raises names the step that is running, not the one that started the task.
+   */
+  private stepOnOwnClock(live: LiveTask): IteratorResult<PreemptPoint, void> {
+    const clock = this.m.clock;
+    const saved = { step: clock.step, folios: clock.folios };
+    clock.step = live.clock.step;
+    clock.folios = live.clock.folios;
+    try {
+      return live.steps.next();
+    } catch (e) {
+      if (e instanceof ModelViolationError) throw new ModelViolationError({ ...e.violation, step: saved.step });
+      throw e;
+    } finally {
+      live.clock.folios = clock.folios;
+      clock.step = saved.step;
+      clock.folios = saved.folios;
+    }
+  }
+
   /** Pass up to `n` more points of the task on `cpu`; it completes when its path ends. */
   private advance(cpu: CpuId, n: number, how: TaskNote['how'], fresh?: Omit<KernelTaskView, 'point' | 'pointsPassed'>): TaskNote {
     const live = this.live.get(cpu);
@@ -301,7 +334,7 @@ export class Tasks {
     if (desc === null) throw new Error(`task on cpu${cpu} has no description`);
     let passed = c.task?.pointsPassed ?? 0;
     for (let k = 0; k < n; k++) {
-      const r = live.steps.next();
+      const r = this.stepOnOwnClock(live);
       if (r.done === true) {
         this.live.delete(cpu);
         c.task = null;
