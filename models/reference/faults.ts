@@ -109,7 +109,10 @@ export abstract class FaultPaths extends PageTablePaths {
    * runs the op again). Outside one, meeting an entry is a kernel bug, reported as a warning.
    */
   migrationEntryWait(m: Machine, mm: MmId, v: Vpn): void {
-    if (migrationInFlight(m.cpus)) throw new WaitForMigration(mm, v);
+    if (migrationInFlight(m.cpus)) {
+      mark(m, 'fault waited for a migration entry');
+      throw new WaitForMigration(mm, v);
+    }
     this.warnOn(m, true, `fault on a migration entry (mm ${mm}, vpn ${v}) outside a migration`);
   }
 

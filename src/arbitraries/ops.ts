@@ -173,10 +173,14 @@ function preemptedMigrateArb(g: Geometry): fc.Arbitrary<Op[]> {
   return fc
     .record({
       cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
-      at: fc.integer({ min: 1, max: 2 }),
+      // Mostly the later point: the copy is done and the entry still in place.
+      at: fc.oneof({ weight: 1, arbitrary: fc.constant(1) }, { weight: 3, arbitrary: fc.constant(2) }),
       mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      // A store first, so that some CPU holds a writable, dirty translation the batch must flush.
+      storeCpu: fc.option(fc.integer({ min: 0, max: g.nrCpus - 1 }), { nil: null }),
     })
-    .map(({ cpu, at, mm }): Op[] => [
+    .map(({ cpu, at, mm, storeCpu }): Op[] => [
+      ...(storeCpu === null ? [] : [{ kind: 'access', cpu: storeCpu, mm, vpn: ppt + 5, write: true } as const]),
       { kind: 'preempt', cpu, at },
       { kind: 'migrate', mm, vpn: ppt + 5, count: 1 },
     ]);

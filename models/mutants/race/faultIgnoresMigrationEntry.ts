@@ -16,7 +16,9 @@ import { defineMutant } from '../mutant';
  * `do_anonymous_page()`. Mapping over the entry loses the page's data, and
  * `remove_migration_pte()` then finds no entry to remap (page_vma_mapped_walk() skips it).
  * Caught by: the user-memory oracle (stale_read: the load returns 0, or a later load reads the
- * new page instead of the data stored before the migration) with `--interleave`, a load from a
+ * new page instead of the data stored before the migration), or stale_tlb_divergent_write (a
+ * store into the new page while another CPU still holds the unflushed translation of the
+ * source, before the batch's flush) with `--interleave`, a load from a
  * CPU without the translation while a migration is preempted; without schedule ops no fault
  * ever meets a migration entry, so it is equivalent to batched.
  */
@@ -37,6 +39,6 @@ export class FaultIgnoresMigrationEntry extends BatchedKernel {
 export const faultIgnoresMigrationEntry: MutantSpec = defineMutant(FaultIgnoresMigrationEntry, {
   breaks: 'a fault maps a new page over a migration entry instead of waiting (migration_entry_wait())',
   violates: 'mm/memory.c do_swap_page(): is_migration_entry() → migration_entry_wait(), retry the access',
-  caughtBy: ['stale_read', 'pin_unreliable'],
+  caughtBy: ['stale_read', 'pin_unreliable', 'stale_tlb_divergent_write'],
   needsInterleave: true,
 });
