@@ -77,7 +77,7 @@ export abstract class FaultPaths extends PageTablePaths {
     const i = pmdIndexOf(m, v);
     const pmd = pmdAt(m, mm, i);
     if (pmd.kind === 'migration') {
-      this.migrationEntryWait(m, mm, v);
+      this.migrationEntryWait(m, mm, v, 'PMD');
       return;
     }
     if (pmd.kind === 'leaf') {
@@ -91,7 +91,7 @@ export abstract class FaultPaths extends PageTablePaths {
       return;
     }
     if (pte.kind === 'migration') {
-      this.migrationEntryWait(m, mm, v);
+      this.migrationEntryWait(m, mm, v, 'PTE');
       return;
     }
     this.warnOn(m, pte.kind !== 'present', `fault on a ${pte.kind} PTE`);
@@ -108,12 +108,12 @@ export abstract class FaultPaths extends PageTablePaths {
    * across ops: the wait is the runner's (`WaitForMigration`: it completes the migration, then
    * runs the op again). Outside one, meeting an entry is a kernel bug, reported as a warning.
    */
-  migrationEntryWait(m: Machine, mm: MmId, v: Vpn): void {
+  migrationEntryWait(m: Machine, mm: MmId, v: Vpn, level: 'PTE' | 'PMD'): void {
     if (migrationInFlight(m.cpus)) {
       mark(m, 'fault waited for a migration entry');
       throw new WaitForMigration(mm, v);
     }
-    this.warnOn(m, true, `fault on a migration entry (mm ${mm}, vpn ${v}) outside a migration`);
+    this.warnOn(m, true, `fault on a ${level} migration entry (mm ${mm}, vpn ${v}) outside a migration`);
   }
 
   /**
