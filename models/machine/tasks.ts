@@ -32,7 +32,13 @@ export type PreemptPoint =
    * `migrate_folio_move()`: the folio was copied to its destination (`folio_mc_copy()`), and
    * `remove_migration_ptes()` has not remapped it yet: the migration entries are still in place.
    */
-  | 'migrate: folio copied, before remove_migration_ptes()';
+  | 'migrate: folio copied, before remove_migration_ptes()'
+  /**
+   * `do_anonymous_page()` (mm/memory.c, 6.12) for a store: the fault read `vmf->orig_pte` (none)
+   * without the PTL and allocated its page (`alloc_anon_folio()`); it has not yet taken the PTL
+   * (`pte_offset_map_lock()`) to recheck `vmf_pte_changed()` and install it.
+   */
+  | 'fault: page allocated, before the PTL';
 
 /** Every preemption point, in the order a zap passes them (for listings and docs). */
 export const PREEMPT_POINTS: readonly PreemptPoint[] = [
@@ -40,10 +46,11 @@ export const PREEMPT_POINTS: readonly PreemptPoint[] = [
   'zap: before tlb_finish_mmu()',
   'migrate: folio unmapped',
   'migrate: folio copied, before remove_migration_ptes()',
+  'fault: page allocated, before the PTL',
 ];
 
-/** The ops that can run as kernel tasks: MADV_DONTNEED's zap, and migration. */
-export type TaskOp = 'zap' | 'migrate';
+/** The ops that can run as kernel tasks: MADV_DONTNEED's zap, migration, and a store's anonymous fault. */
+export type TaskOp = 'zap' | 'migrate' | 'access';
 
 /**
  * A kernel path with preemption points, run a point at a time: `next()` runs it up to its next
@@ -67,8 +74,9 @@ export function runToEndWith<T>(steps: Generator<PreemptPoint, T, void>): T {
 /** What a CPU's preempted kernel task is doing, as plain data (`Cpu.task`). */
 export interface KernelTaskView {
   /**
-   * The op that runs as the task: MADV_DONTNEED of [start, end), or a migration of folios
-   * mapped from `start` on (`end` is then the top of the mm).
+   * The op that runs as the task: MADV_DONTNEED of [start, end), a migration of folios
+   * mapped from `start` on (`end` is then the top of the mm), or a store to page `start` whose
+   * fault is in flight (`end` = `start` + 1).
    */
   readonly op: TaskOp;
   readonly mm: MmId;

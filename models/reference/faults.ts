@@ -13,6 +13,7 @@ import type { OpResult } from '../result';
 import { noop } from '../result';
 import { PageTablePaths } from './pagetables';
 import { migrationInFlight, WaitForMigration } from '../machine/tasks';
+import type { PreemptPoint } from '../machine/tasks';
 
 /** Why the kernel is handling a fault: a load, a store, or GUP's FAULT_FLAG_UNSHARE for an R/O pin. */
 export type FaultKind = 'read' | 'write' | 'unshare';
@@ -41,6 +42,67 @@ export abstract class FaultPaths extends PageTablePaths {
     }
     this.warnOn(m, true, `access to mm ${mm} vpn ${v} still faults after handling`);
     return noop('unreachable');
+  }
+
+  /**
+   * `userAccess()` for a store as a task (issue 11, docs/concurrency.md): the same steps, but a
+   * fault on an empty PTE goes through `doAnonymousPageSteps()`, which stops between reading the
+   * PTE and taking the PTL. Every other fault is the plain `handleMmFault()`. Returns what the
+   * access returned. The kernel retries a fault that backed off for as long as it takes; here up
+   * to five attempts (a back-off costs two: the retry's fault and its walk).
+   */
+  *userAccessSteps(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, write: boolean, value: number): Generator<PreemptPoint, OpResult, void> {
+    switchMm(m, cpu, mm);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const hw = accessThroughTlb(m, cpu, mm, v, write, value);
+      if (hw.kind === 'hit') return { kind: 'value', value: hw.value };
+      if (this.hardwareWalk(m, cpu, mm, v, write)) continue;
+      tlbInvalidateLocal(m, cpu, mm, v);
+      if (write && !mmAt(m, mm).vmaWritable[v]) return { kind: 'segv' };
+      if (write && this.faultFindsPteNone(m, mm, v)) yield* this.doAnonymousPageSteps(m, mm, v);
+      else this.handleMmFault(m, cpu, mm, v, write ? 'write' : 'read');
+    }
+    this.warnOn(m, true, `access to mm ${mm} vpn ${v} still faults after handling`);
+    return noop('unreachable');
+  }
+
+  /** Would `handleMmFault()` take (mm, v) to `do_anonymous_page()` (no PMD leaf or migration entry, an empty PTE)? */
+  faultFindsPteNone(m: Machine, mm: MmId, v: Vpn): boolean {
+    const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
+    if (pmd.kind === 'leaf' || pmd.kind === 'migration') return false;
+    const pte = pteAt(m, mm, v);
+    return pte === null || pte.kind === 'none';
+  }
+
+  /**
+   * `doAnonymousPage()` for a store, with its preemption point (mm/memory.c, 6.12): the fault saw
+   * `vmf->orig_pte` none without the PTL, allocates the page ('fault: page allocated, before the
+   * PTL'), then takes the PTL and rechecks `vmf_pte_changed()`: if another CPU's fault (or
+   * anything else) filled the PTE meanwhile — or the table went (`pte_offset_map_lock()` fails) —
+   * it releases its page and returns 0, and the access is retried.
+   */
+  *doAnonymousPageSteps(m: Machine, mm: MmId, v: Vpn): Generator<PreemptPoint, void, void> {
+    this.pteAlloc(m, mm, pmdIndexOf(m, v));
+    const page = this.allocFolio(m, 0);
+    yield 'fault: page allocated, before the PTL';
+    if (this.vmfPteChanged(m, mm, v)) {
+      this.folioPut(m, page); // release: folio_put()
+      mark(m, 'fault backed off: another CPU changed the PTE (pte_same)');
+      return;
+    }
+    this.folioAddAnonRmapPtes(m, page, 1, true, mm);
+    setPte(m, mm, v, { kind: 'present', pfn: page, writable: true, dirty: true, young: true });
+  }
+
+  /**
+   * Mirrors `vmf_pte_changed()` (mm/memory.c, 6.12) for `do_anonymous_page()`, whose
+   * `vmf->orig_pte` was none: the PTE is no longer none (`!pte_none(ptep_get(vmf->pte))`), or
+   * its table is gone (`pte_offset_map_lock()` returned NULL: same `goto release`).
+   */
+  vmfPteChanged(m: Machine, mm: MmId, v: Vpn): boolean {
+    if (pmdAt(m, mm, pmdIndexOf(m, v)).kind !== 'table') return true;
+    const pte = pteAt(m, mm, v);
+    return pte === null || pte.kind !== 'none';
   }
 
   /**

@@ -186,6 +186,25 @@ function preemptedMigrateArb(g: Geometry): fc.Arbitrary<Op[]> {
     ]);
 }
 
+/**
+ * A store whose fault runs as a preempted task: `preempt` right before a store to the hot page.
+ * It is a task only when its fault finds the PTE empty; the race is a second fault on the page
+ * (a hot-page access from another CPU) before it takes the PTL.
+ */
+function preemptedFaultArb(g: Geometry): fc.Arbitrary<Op[]> {
+  const ppt = g.ptrsPerPte;
+  return fc
+    .record({
+      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      storeCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+    })
+    .map(({ cpu, storeCpu, mm }): Op[] => [
+      { kind: 'preempt', cpu, at: 1 },
+      { kind: 'access', cpu: storeCpu, mm, vpn: ppt + 5, write: true },
+    ]);
+}
+
 /** Sequences of 1..maxOps ops; size 'max' so lengths spread over the whole range (the default size keeps them near 10). */
 export function opsArb(g: Geometry, maxOps: number, options: OpArbOptions = {}): fc.Arbitrary<Op[]> {
   if (options.interleave !== true) return fc.array(opArb(g, options), { minLength: 1, maxLength: maxOps, size: 'max' });
@@ -193,6 +212,7 @@ export function opsArb(g: Geometry, maxOps: number, options: OpArbOptions = {}):
     { weight: 10, arbitrary: opArb(g, options).map((op) => [op]) },
     { weight: 1, arbitrary: preemptedZapArb(g) },
     { weight: 1, arbitrary: preemptedMigrateArb(g) },
+    { weight: 1, arbitrary: preemptedFaultArb(g) },
   );
   return fc.array(chunk, { minLength: 1, maxLength: maxOps, size: 'max' }).map((chunks) => chunks.flat().slice(0, maxOps));
 }

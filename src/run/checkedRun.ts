@@ -114,6 +114,10 @@ export class CheckedRun {
       const note = this.tasks.start(resolved, pending.cpu, pending.at);
       if (note !== null) return { applied: withNotes({ resolved, result: { kind: 'done' }, value: storeValue(step) }, [...waited, note]), racy };
     }
+    if (pending !== null && resolved !== null && resolved.kind === 'access') {
+      const note = this.tasks.startAccess(resolved, pending.cpu, pending.at, storeValue(step));
+      if (note !== null) return { applied: withNotes({ resolved, result: { kind: 'done' }, value: storeValue(step) }, [...waited, note]), racy };
+    }
     if (pending !== null && resolved !== null && resolved.kind === 'migrate') {
       const note = this.tasks.startMigrate(resolved, pending.cpu, pending.at);
       if (note !== null) return { applied: withNotes({ resolved, result: { kind: 'done' }, value: storeValue(step) }, [...waited, note]), racy };

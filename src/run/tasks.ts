@@ -5,6 +5,7 @@ import type { Machine } from '../../models/machine/state';
 import type { KernelSteps, KernelTaskView, PreemptPoint, TaskOp } from '../../models/machine/tasks';
 import { folioNrPages } from '../../models/machine/geometry';
 import { folioAt } from '../../models/machine/frames';
+import { tlbLookup } from '../../models/machine/tlb';
 import { mmAt, pmdAt, tableEntries } from '../../models/machine/pgtable';
 import { noop } from '../../models/result';
 import { ModelViolationError } from '../../models/machine/violation';
@@ -27,6 +28,8 @@ export interface TaskNote {
   readonly end: Vpn;
   readonly point: PreemptPoint | null;
   readonly pointsPassed: number;
+  /** For a store's fault (`op` 'access'): the value it stores once it completes. */
+  readonly value?: number;
 }
 
 /**
@@ -58,6 +61,17 @@ const MIGRATE_STEP_TWINS: ReadonlyArray<readonly [string, readonly string[]]> = 
   ['migratePagesSteps', ['migratePages', 'migrateFolio', 'migrateFolioMove', 'migratePagesBatch']],
   ['migratePagesBatchSteps', ['migratePagesBatch', 'migrateFolioMove']],
 ];
+
+/** The anonymous fault's twins and the plain methods they repeat or replace. */
+const FAULT_STEP_TWINS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['userAccessSteps', ['userAccess', 'handleMmFault']],
+  ['doAnonymousPageSteps', ['doAnonymousPage']],
+];
+
+/** May this kernel's store fault run as a task without bypassing one of its overrides? */
+export function faultCanBeTask(k: ReferenceKernel): boolean {
+  return twinsIntact(k, FAULT_STEP_TWINS);
+}
 
 /** May this kernel's zap run as a task without bypassing one of its overrides? */
 export function zapCanBeTask(k: ReferenceKernel): boolean {
@@ -97,6 +111,11 @@ function mappedPfn(m: Machine, mm: MmId, v: number): Pfn | null {
   return e !== undefined && (e.kind === 'present' || e.kind === 'migration') ? e.pfn : null;
 }
 
+/** A store task's value, for its notes (absent for other tasks, so their notes stay as they were). */
+function valueOf(live: LiveTask): { value?: number } {
+  return live.value === undefined ? {} : { value: live.value };
+}
+
 interface LiveTask {
   readonly steps: KernelSteps;
   /** Folio heads mapped in the task's range when it started: who else may see its window. */
@@ -109,6 +128,8 @@ interface LiveTask {
    * allocates them all in phase 1).
    */
   readonly clock: { readonly step: number; folios: number };
+  /** A store's fault: the value the store writes when the task completes. */
+  readonly value?: number;
 }
 
 /**
@@ -190,6 +211,28 @@ export class Tasks {
     this.live.set(cpu, { steps: steps(), folios, clock: { step: this.m.clock.step, folios: 0 } });
     const top = this.m.geometry.pmdsPerMm * this.m.geometry.ptrsPerPte;
     return this.advance(cpu, at, 'start', { op: 'migrate', mm, start: vpn, end: top as Vpn });
+  }
+
+  /**
+   * Run a store as a task on `cpu` when its fault will go to `do_anonymous_page()` (TLB miss, an
+   * empty PTE, a writable VMA): it stops between reading the PTE and taking the PTL; null when it
+   * cannot be a task here (then it runs whole). It holds `mmap_lock` for read (the fault path's
+   * `lock_mm_and_find_vma()`; the per-VMA lock is not modelled), so mmap_lock writers wait for it.
+   */
+  startAccess(op: Extract<Op, { kind: 'access' }>, cpu: CpuId, at: number, value: number): TaskNote | null {
+    if (!op.write || this.live.has(cpu) || !faultCanBeTask(this.kernel)) return null;
+    const mm = asMm(op.mm);
+    const v = op.vpn as Vpn;
+    const c = this.m.cpus[op.cpu];
+    if (c === undefined || !mmAt(this.m, mm).alive || mmAt(this.m, mm).vmaWritable[v] !== true) return null;
+    if (tlbLookup(this.m, asCpu(op.cpu), mm, v) !== undefined || !this.kernel.faultFindsPteNone(this.m, mm, v)) return null;
+    const k = this.kernel;
+    const m = this.m;
+    function* steps(): KernelSteps {
+      yield* k.userAccessSteps(m, asCpu(op.cpu), mm, v, true, value);
+    }
+    this.live.set(cpu, { steps: steps(), folios: new Set(), clock: { step: this.m.clock.step, folios: 0 }, value });
+    return this.advance(cpu, at, 'start', { op: 'access', mm, start: v, end: (v + 1) as Vpn });
   }
 
   /**
@@ -338,12 +381,12 @@ export class Tasks {
       if (r.done === true) {
         this.live.delete(cpu);
         c.task = null;
-        return { cpu, op: desc.op, how, mm: desc.mm, start: desc.start, end: desc.end, point: null, pointsPassed: passed };
+        return { cpu, op: desc.op, how, mm: desc.mm, start: desc.start, end: desc.end, point: null, pointsPassed: passed, ...valueOf(live) };
       }
       passed++;
       c.task = { op: desc.op, mm: desc.mm, start: desc.start, end: desc.end, point: r.value, pointsPassed: passed };
     }
     const t = c.task;
-    return { cpu, op: desc.op, how, mm: desc.mm, start: desc.start, end: desc.end, point: t?.point ?? null, pointsPassed: passed };
+    return { cpu, op: desc.op, how, mm: desc.mm, start: desc.start, end: desc.end, point: t?.point ?? null, pointsPassed: passed, ...valueOf(live) };
   }
 }

@@ -3,6 +3,7 @@ import { zapIgnoresNestedFlush } from './zapIgnoresNestedFlush';
 import { zapEndsFlushPendingEarly } from './zapEndsFlushPendingEarly';
 import { faultIgnoresMigrationEntry } from './faultIgnoresMigrationEntry';
 import { migrateCopiesBeforeFlush } from './migrateCopiesBeforeFlush';
+import { faultSkipsPteSame } from './faultSkipsPteSame';
 
 /**
  * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
@@ -15,4 +16,5 @@ export const RACE_MUTANTS: readonly MutantSpec[] = [
   zapEndsFlushPendingEarly,
   faultIgnoresMigrationEntry,
   migrateCopiesBeforeFlush,
+  faultSkipsPteSame,
 ];
