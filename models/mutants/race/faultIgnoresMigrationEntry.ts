@@ -18,7 +18,9 @@ import { defineMutant } from '../mutant';
  * Caught by: the user-memory oracle (stale_read: the load returns 0, or a later load reads the
  * new page instead of the data stored before the migration), or stale_tlb_divergent_write (a
  * store into the new page while another CPU still holds the unflushed translation of the
- * source, before the batch's flush) with `--interleave`, a load from a
+ * source, before the batch's flush), or the ledger (deferred_split_missing: a large folio's
+ * destination comes out partially mapped without being queued for a deferred split) with
+ * `--interleave`, a load from a
  * CPU without the translation while a migration is preempted; without schedule ops no fault
  * ever meets a migration entry, so it is equivalent to batched.
  */
@@ -39,6 +41,6 @@ export class FaultIgnoresMigrationEntry extends BatchedKernel {
 export const faultIgnoresMigrationEntry: MutantSpec = defineMutant(FaultIgnoresMigrationEntry, {
   breaks: 'a fault maps a new page over a migration entry instead of waiting (migration_entry_wait())',
   violates: 'mm/memory.c do_swap_page(): is_migration_entry() → migration_entry_wait(), retry the access',
-  caughtBy: ['stale_read', 'pin_unreliable', 'stale_tlb_divergent_write'],
+  caughtBy: ['stale_read', 'pin_unreliable', 'stale_tlb_divergent_write', 'deferred_split_missing', 'mapcount_mismatch', 'refcount_mismatch'],
   needsInterleave: true,
 });
