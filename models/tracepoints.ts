@@ -92,7 +92,11 @@ export const GUP_RUNS_TRACEPOINTS = ['gup grabbed a folio run once'] as const;
  * Fired only inside the windows of preempted kernel tasks (issue 11), so only a check with
  * `--interleave` lists them (a default check never reaches them and keeps its summary).
  */
-export const TASK_TRACEPOINTS = ['tlb_finish_mmu flushed the whole mm (nested gathers)'] as const;
+export const TASK_TRACEPOINTS = [
+  'tlb_finish_mmu flushed the whole mm (nested gathers)',
+  'fault waited for a migration entry',
+  'fault backed off: another CPU changed the PTE (pte_same)',
+] as const;
 
 export type Tracepoint =
   | (typeof TASK_TRACEPOINTS)[number]

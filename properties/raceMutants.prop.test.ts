@@ -11,7 +11,8 @@ import { killMutant } from '../src/mutants/killMutant';
  * Races inside an operation (issue 11, docs/concurrency.md).
  *
  * - The correct batched kernels hold with interleaving on: 1,000 sequences of up to 30 ops, seed
- *   fixed, and the sequences really do put zaps in flight and nest them (else the check is vacuous).
+ *   fixed, and the sequences really do put zaps in flight and nest them, faults meet the entries
+ *   of preempted migrations, and preempted faults back off (else the check is vacuous).
  * - Each race mutant is killed with interleaving on, on seeds 1–5, within 5,000 sequences of up to
  *   60 ops, by an expected oracle, shrunk to at most 10 ops (the slowest, zap-ends-flush-pending-early
  *   on seed 3, needs about 4,300: it must stop at the last point, right before tlb_finish_mmu()).
@@ -31,6 +32,10 @@ describe('correct kernels with interleaving on', () => {
     expect(r.flaky).toBeNull();
     expect(r.sequences).toBe(1000);
     expect(r.coverage['mark:tlb_finish_mmu flushed the whole mm (nested gathers)'] ?? 0).toBeGreaterThan(10);
+    // Migrations preempted in their window, met by a fault that had to wait for them.
+    expect(r.coverage['mark:fault waited for a migration entry'] ?? 0).toBeGreaterThan(10);
+    // Stores whose fault was preempted before the PTL, backing off because another CPU filled the PTE.
+    expect(r.coverage['mark:fault backed off: another CPU changed the PTE (pte_same)'] ?? 0).toBeGreaterThan(10);
   }, 120_000);
 });
 

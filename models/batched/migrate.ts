@@ -6,6 +6,7 @@ import { mark } from '../machine/marks';
 import type { FolioMapping } from '../machine/rmapWalk';
 import { rmapWalk } from '../machine/rmapWalk';
 import type { OpResult } from '../result';
+import type { PreemptPoint } from '../machine/tasks';
 import type { UnmappedMapping } from '../reference/migrate';
 import type { TlbUbc } from './tlbUbc';
 import { newTlbUbc, tlbbatchAddPending, tlbbatchFold, tlbUbcClear } from './tlbUbc';
@@ -26,7 +27,7 @@ export interface MigrateUbc {
 }
 
 /** A folio unmapped in phase 1, waiting for the batch's flush before it is moved. */
-interface UnmappedFolio {
+export interface UnmappedFolio {
   readonly src: Pfn;
   readonly dst: Pfn;
   readonly unmapped: readonly UnmappedMapping[];
@@ -116,6 +117,92 @@ export abstract class BatchedMigrate extends BatchedMigrc {
       mark(m, 'migration undone after the move failed');
     }
     return moved;
+  }
+
+  /**
+   * `migratePages()` as a task (issue 11, docs/concurrency.md): the same batches as the plain
+   * method, with the points of `migratePagesBatchSteps()`. The plain methods keep their bodies
+   * (a variant overriding `migrateFolioMove()`, such as migrc-as-posted, keeps working without
+   * interleaving); a kernel that overrides one of them below this twin does not run migration as
+   * a task (src/run/tasks.ts).
+   */
+  override *migratePagesSteps(m: Machine, mm: MmId, start: Vpn, count: number): Generator<PreemptPoint, number, void> {
+    const whole: Pfn[] = [];
+    const splitFolios: Pfn[] = [];
+    for (const head of this.selectFoliosForMigration(m, mm, start, count)) {
+      const pieces = this.splitForMigration(m, head);
+      if (pieces === null) whole.push(head);
+      else splitFolios.push(...pieces);
+    }
+    const moved = yield* this.migratePagesBatchSteps(m, whole);
+    return moved + (yield* this.migratePagesBatchSteps(m, splitFolios));
+  }
+
+  /**
+   * `migratePagesBatch()` with preemption points: 'migrate: folio unmapped' after each folio's
+   * `try_to_migrate()` in phase 1 — its migration entries are in place, the folio is locked, and
+   * the batch's `try_to_unmap_flush()` is owed (other CPUs may still hold the old translations) —
+   * then the flush and phase 2 (`migrateFlushAndMoveSteps()`), then the cleanup of the failed ones.
+   */
+  *migratePagesBatchSteps(m: Machine, folios: readonly Pfn[]): Generator<PreemptPoint, number, void> {
+    const ubc = newTlbUbc(m);
+    const ro = newTlbUbc(m);
+    const req = this.migrcReqStart(m);
+    const unmappedFolios: UnmappedFolio[] = [];
+    for (const src of folios) {
+      const batch: MigrateUbc = { ubc, ro, canMigrc: true }; // can_migrc_init()
+      const u = this.migrateFolioUnmap(m, src, batch);
+      if (u !== null) {
+        const migrc = this.canMigrcTest(m, src, batch);
+        if (migrc) {
+          this.migrcMarkPending(m, src);
+          this.foldUbcRoToMigrc(req, ro);
+        }
+        unmappedFolios.push({ ...u, migrc });
+      }
+      this.foldUbcRo(ubc, ro);
+      if (u !== null) yield 'migrate: folio unmapped';
+    }
+    const { moved, failed } = yield* this.migrateFlushAndMoveSteps(m, ubc, req, unmappedFolios);
+    this.migrcReqEnd(m, req);
+    for (const u of failed) {
+      if (folioAt(m, u.src).migrcPending) this.migrcUndoFolios(m, u.src);
+      this.migrateFolioUndoSrc(m, u.src, u.unmapped);
+      this.migrateFolioUndoDst(m, u.dst);
+      this.folioPut(m, u.src); // putback_movable_pages(): the isolation reference
+      mark(m, 'migration undone after the move failed');
+    }
+    return moved;
+  }
+
+  /**
+   * The middle of `migrate_pages_batch()` (mm/migrate.c, 6.12): `try_to_unmap_flush()`, then
+   * `migrate_folio_move()` for each folio — copy, 'migrate: folio copied, before
+   * remove_migration_ptes()', remap — and `migrate_folio_done()`. The flush comes first so that no
+   * store through a stale TLB entry can reach a source after it was copied. Returns how many moved
+   * and the folios whose move failed (-EAGAIN: a reference beyond the expected ones).
+   */
+  *migrateFlushAndMoveSteps(
+    m: Machine,
+    ubc: TlbUbc,
+    req: MigrcReq,
+    unmappedFolios: readonly UnmappedFolio[],
+  ): Generator<PreemptPoint, { moved: number; failed: UnmappedFolio[] }, void> {
+    this.tryToUnmapFlush(m, ubc);
+    const failed: UnmappedFolio[] = [];
+    let moved = 0;
+    for (const u of unmappedFolios) {
+      if (!this.migrateFolioCopy(m, u.src, u.dst, u.queued)) {
+        failed.push(u);
+        continue;
+      }
+      yield 'migrate: folio copied, before remove_migration_ptes()';
+      this.migrateFolioRemap(m, u.dst, u.unmapped);
+      this.migrateFolioDone(m, u.src);
+      if (u.migrc) this.migrcExpandReq(req, u.src);
+      moved++;
+    }
+    return { moved, failed };
   }
 
   /**

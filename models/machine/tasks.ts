@@ -21,10 +21,36 @@ export type PreemptPoint =
    * Every slot of the range is done and `tlb_finish_mmu()` has not run yet: the whole range's
    * TLB flush and the frees of the gathered pages are owed.
    */
-  | 'zap: before tlb_finish_mmu()';
+  | 'zap: before tlb_finish_mmu()'
+  /**
+   * `migrate_pages_batch()` (mm/migrate.c, 6.12): `try_to_migrate()` has put one folio's
+   * migration entries in place and dropped the PTLs. The folio stays locked; the batched kernel
+   * owes the flush (`try_to_unmap_flush()` has not run), the reference flushed each PTE.
+   */
+  | 'migrate: folio unmapped'
+  /**
+   * `migrate_folio_move()`: the folio was copied to its destination (`folio_mc_copy()`), and
+   * `remove_migration_ptes()` has not remapped it yet: the migration entries are still in place.
+   */
+  | 'migrate: folio copied, before remove_migration_ptes()'
+  /**
+   * `do_anonymous_page()` (mm/memory.c, 6.12) for a store: the fault read `vmf->orig_pte` (none)
+   * without the PTL and allocated its page (`alloc_anon_folio()`); it has not yet taken the PTL
+   * (`pte_offset_map_lock()`) to recheck `vmf_pte_changed()` and install it.
+   */
+  | 'fault: page allocated, before the PTL';
 
 /** Every preemption point, in the order a zap passes them (for listings and docs). */
-export const PREEMPT_POINTS: readonly PreemptPoint[] = ['zap: table done, PTL dropped', 'zap: before tlb_finish_mmu()'];
+export const PREEMPT_POINTS: readonly PreemptPoint[] = [
+  'zap: table done, PTL dropped',
+  'zap: before tlb_finish_mmu()',
+  'migrate: folio unmapped',
+  'migrate: folio copied, before remove_migration_ptes()',
+  'fault: page allocated, before the PTL',
+];
+
+/** The ops that can run as kernel tasks: MADV_DONTNEED's zap, migration, and a store's anonymous fault. */
+export type TaskOp = 'zap' | 'migrate' | 'access';
 
 /**
  * A kernel path with preemption points, run a point at a time: `next()` runs it up to its next
@@ -37,10 +63,22 @@ export function runToEnd(steps: KernelSteps): void {
   for (let r = steps.next(); r.done !== true; r = steps.next());
 }
 
+/** Run a path with preemption points that returns a value to its end at once (a plain method with a result). */
+export function runToEndWith<T>(steps: Generator<PreemptPoint, T, void>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
+}
+
 /** What a CPU's preempted kernel task is doing, as plain data (`Cpu.task`). */
 export interface KernelTaskView {
-  /** The op that runs as the task: so far only MADV_DONTNEED of [start, end). */
-  readonly op: 'zap';
+  /**
+   * The op that runs as the task: MADV_DONTNEED of [start, end), a migration of folios
+   * mapped from `start` on (`end` is then the top of the mm), or a store to page `start` whose
+   * fault is in flight (`end` = `start` + 1).
+   */
+  readonly op: TaskOp;
   readonly mm: MmId;
   readonly start: Vpn;
   readonly end: Vpn;
@@ -50,7 +88,28 @@ export interface KernelTaskView {
   pointsPassed: number;
 }
 
-/** Does an in-flight task of `mm` cover page `v`? (Its stale translations there are the kernel's to flush.) */
+/** Does an in-flight zap task of `mm` cover page `v`? (Its stale translations there are the kernel's to flush.) */
 export function taskCovers(t: KernelTaskView | null, mm: MmId, v: number): boolean {
-  return t !== null && t.mm === mm && v >= t.start && v < t.end;
+  // Only a zap clears PTEs whose translations it owes: a migration keeps the data in place.
+  return t !== null && t.op === 'zap' && t.mm === mm && v >= t.start && v < t.end;
+}
+
+/**
+ * Thrown by a kernel path that must sleep until an in-flight migration task is done
+ * (`migration_entry_wait()`): the runner completes the migration and runs the op again, as the
+ * kernel retries the access once `remove_migration_ptes()` has replaced the entry. The path must
+ * throw it before it changes anything the retry would not redo.
+ */
+export class WaitForMigration extends Error {
+  constructor(
+    readonly mm: MmId,
+    readonly vpn: Vpn,
+  ) {
+    super(`mm ${mm} vpn ${vpn}: waiting for a migration entry`);
+  }
+}
+
+/** Is a migration task in flight on some CPU (a migration entry may outlive its op)? */
+export function migrationInFlight(cpus: ReadonlyArray<{ readonly task: KernelTaskView | null }>): boolean {
+  return cpus.some((c) => c.task !== null && c.task.op === 'migrate');
 }

@@ -12,6 +12,8 @@ import { isZeroPfn, myZeroPfn } from '../machine/zeroPage';
 import type { OpResult } from '../result';
 import { noop } from '../result';
 import { PageTablePaths } from './pagetables';
+import { migrationInFlight, WaitForMigration } from '../machine/tasks';
+import type { PreemptPoint } from '../machine/tasks';
 
 /** Why the kernel is handling a fault: a load, a store, or GUP's FAULT_FLAG_UNSHARE for an R/O pin. */
 export type FaultKind = 'read' | 'write' | 'unshare';
@@ -43,6 +45,67 @@ export abstract class FaultPaths extends PageTablePaths {
   }
 
   /**
+   * `userAccess()` for a store as a task (issue 11, docs/concurrency.md): the same steps, but a
+   * fault on an empty PTE goes through `doAnonymousPageSteps()`, which stops between reading the
+   * PTE and taking the PTL. Every other fault is the plain `handleMmFault()`. Returns what the
+   * access returned. The kernel retries a fault that backed off for as long as it takes; here up
+   * to five attempts (a back-off costs two: the retry's fault and its walk).
+   */
+  *userAccessSteps(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, write: boolean, value: number): Generator<PreemptPoint, OpResult, void> {
+    switchMm(m, cpu, mm);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const hw = accessThroughTlb(m, cpu, mm, v, write, value);
+      if (hw.kind === 'hit') return { kind: 'value', value: hw.value };
+      if (this.hardwareWalk(m, cpu, mm, v, write)) continue;
+      tlbInvalidateLocal(m, cpu, mm, v);
+      if (write && !mmAt(m, mm).vmaWritable[v]) return { kind: 'segv' };
+      if (write && this.faultFindsPteNone(m, mm, v)) yield* this.doAnonymousPageSteps(m, mm, v);
+      else this.handleMmFault(m, cpu, mm, v, write ? 'write' : 'read');
+    }
+    this.warnOn(m, true, `access to mm ${mm} vpn ${v} still faults after handling`);
+    return noop('unreachable');
+  }
+
+  /** Would `handleMmFault()` take (mm, v) to `do_anonymous_page()` (no PMD leaf or migration entry, an empty PTE)? */
+  faultFindsPteNone(m: Machine, mm: MmId, v: Vpn): boolean {
+    const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
+    if (pmd.kind === 'leaf' || pmd.kind === 'migration') return false;
+    const pte = pteAt(m, mm, v);
+    return pte === null || pte.kind === 'none';
+  }
+
+  /**
+   * `doAnonymousPage()` for a store, with its preemption point (mm/memory.c, 6.12): the fault saw
+   * `vmf->orig_pte` none without the PTL, allocates the page ('fault: page allocated, before the
+   * PTL'), then takes the PTL and rechecks `vmf_pte_changed()`: if another CPU's fault (or
+   * anything else) filled the PTE meanwhile — or the table went (`pte_offset_map_lock()` fails) —
+   * it releases its page and returns 0, and the access is retried.
+   */
+  *doAnonymousPageSteps(m: Machine, mm: MmId, v: Vpn): Generator<PreemptPoint, void, void> {
+    this.pteAlloc(m, mm, pmdIndexOf(m, v));
+    const page = this.allocFolio(m, 0);
+    yield 'fault: page allocated, before the PTL';
+    if (this.vmfPteChanged(m, mm, v)) {
+      this.folioPut(m, page); // release: folio_put()
+      mark(m, 'fault backed off: another CPU changed the PTE (pte_same)');
+      return;
+    }
+    this.folioAddAnonRmapPtes(m, page, 1, true, mm);
+    setPte(m, mm, v, { kind: 'present', pfn: page, writable: true, dirty: true, young: true });
+  }
+
+  /**
+   * Mirrors `vmf_pte_changed()` (mm/memory.c, 6.12) for `do_anonymous_page()`, whose
+   * `vmf->orig_pte` was none: the PTE is no longer none (`!pte_none(ptep_get(vmf->pte))`), or
+   * its table is gone (`pte_offset_map_lock()` returned NULL: same `goto release`).
+   */
+  vmfPteChanged(m: Machine, mm: MmId, v: Vpn): boolean {
+    if (pmdAt(m, mm, pmdIndexOf(m, v)).kind !== 'table') return true;
+    const pte = pteAt(m, mm, v);
+    return pte === null || pte.kind !== 'none';
+  }
+
+  /**
    * The MMU's page walk on a TLB miss (or a store through a clean TLB entry): a present
    * translation that permits the access is cached with its dirty bit, after setting young, and
    * dirty for a store, in the entry. Returns false when the kernel must take a fault.
@@ -69,15 +132,14 @@ export abstract class FaultPaths extends PageTablePaths {
    * Mirrors `handle_mm_fault()` → `handle_pte_fault()` (mm/memory.c), anonymous private memory
    * only: on a PMD migration entry `__handle_mm_fault()` calls `pmd_migration_entry_wait()` and
    * returns 0, so the access is retried once the migration has ended (GUP's slow path gets there
-   * too: `follow_pmd_mask()` finds the PMD not present and faults). The model cannot wait inside an
-   * op, and migration never outlives its op, so meeting one is reported as a kernel warning, as a
-   * PTE migration entry is.
+   * too: `follow_pmd_mask()` finds the PMD not present and faults); a PTE migration entry goes the
+   * same way through `do_swap_page()` → `migration_entry_wait()` (`migrationEntryWait()`).
    */
   handleMmFault(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, kind: FaultKind): void {
     const i = pmdIndexOf(m, v);
     const pmd = pmdAt(m, mm, i);
     if (pmd.kind === 'migration') {
-      this.warnOn(m, true, `fault on a PMD migration entry (mm ${mm}, pmd ${i}) outside a migration`);
+      this.migrationEntryWait(m, mm, v, 'PMD');
       return;
     }
     if (pmd.kind === 'leaf') {
@@ -90,10 +152,30 @@ export abstract class FaultPaths extends PageTablePaths {
       if (kind !== 'unshare') this.doAnonymousPage(m, mm, v, kind === 'write');
       return;
     }
-    this.warnOn(m, pte.kind !== 'present', `fault on a ${pte.kind} PTE outside a migration`);
+    if (pte.kind === 'migration') {
+      this.migrationEntryWait(m, mm, v, 'PTE');
+      return;
+    }
+    this.warnOn(m, pte.kind !== 'present', `fault on a ${pte.kind} PTE`);
     if (pte.kind !== 'present') return;
     if (kind === 'read' || (kind === 'write' && pte.writable)) return;
     this.doWpPage(m, cpu, mm, v, pte, kind === 'unshare');
+  }
+
+  /**
+   * Mirrors `migration_entry_wait()` (mm/migrate.c, 6.12; reached from `do_swap_page()` for a PTE
+   * migration entry) and `pmd_migration_entry_wait()` (from `__handle_mm_fault()`): sleep until
+   * the folio under migration is unlocked, then return 0 so the access is retried. Only a
+   * migration task in flight (issue 11, docs/concurrency.md) leaves a migration entry behind
+   * across ops: the wait is the runner's (`WaitForMigration`: it completes the migration, then
+   * runs the op again). Outside one, meeting an entry is a kernel bug, reported as a warning.
+   */
+  migrationEntryWait(m: Machine, mm: MmId, v: Vpn, level: 'PTE' | 'PMD'): void {
+    if (migrationInFlight(m.cpus)) {
+      mark(m, 'fault waited for a migration entry');
+      throw new WaitForMigration(mm, v);
+    }
+    this.warnOn(m, true, `fault on a ${level} migration entry (mm ${mm}, vpn ${v}) outside a migration`);
   }
 
   /**

@@ -11,6 +11,7 @@ import type { FolioMapping } from '../machine/rmapWalk';
 import { rmapWalk } from '../machine/rmapWalk';
 import { isZeroPfn } from '../machine/zeroPage';
 import type { OpResult } from '../result';
+import type { PreemptPoint } from '../machine/tasks';
 import { ProtectPaths } from './protect';
 
 /** A mapping taken down for migration, with what its migration entry remembers. */
@@ -288,6 +289,17 @@ export abstract class MigratePaths extends ProtectPaths {
    * unless the entry was plain readable; then drop the allocation reference.
    */
   migrateFolioMove(m: Machine, src: Pfn, dst: Pfn, unmapped: readonly UnmappedMapping[], srcQueued: boolean): boolean {
+    if (!this.migrateFolioCopy(m, src, dst, srcQueued)) return false;
+    this.migrateFolioRemap(m, dst, unmapped);
+    return true;
+  }
+
+  /**
+   * The first half of `migrate_folio_move()` (mm/migrate.c, 6.12): `__migrate_folio()`'s
+   * reference check (false: -EAGAIN, nothing copied), then `folio_mc_copy()` and the deferred-split
+   * state. A migration task stops after it, before `migrateFolioRemap()`.
+   */
+  migrateFolioCopy(m: Machine, src: Pfn, dst: Pfn, srcQueued: boolean): boolean {
     const sf = folioAt(m, src);
     if (sf.refcount !== this.migrateExpectedRefs(m, src)) return false;
     for (let k = 0; k < folioNrPages(sf.order); k++) {
@@ -295,9 +307,57 @@ export abstract class MigratePaths extends ProtectPaths {
     }
     m.stats.pagesCopied += folioNrPages(sf.order);
     folioAt(m, dst).deferredSplit = srcQueued;
+    return true;
+  }
+
+  /** The second half of `migrate_folio_move()` (mm/migrate.c, 6.12): `remove_migration_ptes(src, dst)`, then drop the allocation reference. */
+  migrateFolioRemap(m: Machine, dst: Pfn, unmapped: readonly UnmappedMapping[]): void {
     for (const u of unmapped) this.removeMigrationPte(m, dst, u);
     this.folioPut(m, dst);
-    return true;
+  }
+
+  /**
+   * `migratePages()` as a task (issue 11, docs/concurrency.md), one folio at a time as the
+   * reference migrates: after `try_to_migrate()` ('migrate: folio unmapped'; each PTE was flushed
+   * as it was cleared, so nothing is owed) and after the copy ('migrate: folio copied, before
+   * remove_migration_ptes()'). The same steps as `migratePages()` → `migrateFolio()`, which keep
+   * their bodies so that a variant overriding them keeps working; a kernel that overrides one of
+   * them below this twin does not run migration as a task (src/run/tasks.ts). Returns how many
+   * folios moved. Simplified: the folios are selected up front and each is isolated when its turn
+   * comes (the kernel isolates them all while queueing).
+   */
+  *migratePagesSteps(m: Machine, mm: MmId, start: Vpn, count: number): Generator<PreemptPoint, number, void> {
+    let n = 0;
+    const splitFolios: Pfn[] = [];
+    for (const head of this.selectFoliosForMigration(m, mm, start, count)) {
+      const pieces = this.splitForMigration(m, head);
+      if (pieces !== null) splitFolios.push(...pieces);
+      else if (yield* this.migrateFolioSteps(m, head)) n++;
+    }
+    for (const p of splitFolios) if (yield* this.migrateFolioSteps(m, p)) n++;
+    return n;
+  }
+
+  /** `migrateFolio()` with its two preemption points (see `migratePagesSteps()`). */
+  *migrateFolioSteps(m: Machine, src: Pfn): Generator<PreemptPoint, boolean, void> {
+    const f = folioAt(m, src);
+    this.folioGet(m, src); // folio_isolate_lru()
+    const queued = f.deferredSplit;
+    const dst = this.allocFolio(m, f.order);
+    const r = this.tryToMigrate(m, src, true);
+    if (!r.stillMapped) {
+      yield 'migrate: folio unmapped';
+      if (this.migrateFolioCopy(m, src, dst, queued)) {
+        yield 'migrate: folio copied, before remove_migration_ptes()';
+        this.migrateFolioRemap(m, dst, r.unmapped);
+        this.folioPut(m, src); // migrate_folio_done()
+        return true;
+      }
+    }
+    this.migrateFolioUndoSrc(m, src, r.unmapped);
+    this.migrateFolioUndoDst(m, dst);
+    this.folioPut(m, src); // putback_movable_pages()
+    return false;
   }
 
   /**
@@ -311,6 +371,11 @@ export abstract class MigratePaths extends ProtectPaths {
       this.removeMigrationPmd(m, dst, u.mapping, u.dirty, u.young);
       return;
     }
+    // page_vma_mapped_walk() finds only this folio's migration entry: where something else
+    // replaced it inside a migration task's window (a fault that mapped over it, in a broken
+    // kernel), there is nothing to remap.
+    const cur = pteAt(m, u.mapping.mm, u.mapping.vpn);
+    if (cur === null || cur.kind !== 'migration') return;
     const writable = u.access === 'writable';
     const exclusive = u.access !== 'readable';
     this.folioGet(m, dst);

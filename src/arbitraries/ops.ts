@@ -161,12 +161,58 @@ function preemptedZapArb(g: Geometry): fc.Arbitrary<Op[]> {
     ]);
 }
 
+/**
+ * A migration that runs as a preempted task: `preempt` right before a migration of the hot page
+ * (one folio: 'migrate: folio unmapped' is its first point, 'migrate: folio copied, before
+ * remove_migration_ptes()' its second). Its races — a fault on the entry, a store through a
+ * translation the batch has not flushed yet — need the hot page's loads and stores around it,
+ * which the schedule ops already bring.
+ */
+function preemptedMigrateArb(g: Geometry): fc.Arbitrary<Op[]> {
+  const ppt = g.ptrsPerPte;
+  return fc
+    .record({
+      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      // Mostly the later point: the copy is done and the entry still in place.
+      at: fc.oneof({ weight: 1, arbitrary: fc.constant(1) }, { weight: 3, arbitrary: fc.constant(2) }),
+      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      // A store first, so that some CPU holds a writable, dirty translation the batch must flush.
+      storeCpu: fc.option(fc.integer({ min: 0, max: g.nrCpus - 1 }), { nil: null }),
+    })
+    .map(({ cpu, at, mm, storeCpu }): Op[] => [
+      ...(storeCpu === null ? [] : [{ kind: 'access', cpu: storeCpu, mm, vpn: ppt + 5, write: true } as const]),
+      { kind: 'preempt', cpu, at },
+      { kind: 'migrate', mm, vpn: ppt + 5, count: 1 },
+    ]);
+}
+
+/**
+ * A store whose fault runs as a preempted task: `preempt` right before a store to the hot page.
+ * It is a task only when its fault finds the PTE empty; the race is a second fault on the page
+ * (a hot-page access from another CPU) before it takes the PTL.
+ */
+function preemptedFaultArb(g: Geometry): fc.Arbitrary<Op[]> {
+  const ppt = g.ptrsPerPte;
+  return fc
+    .record({
+      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      storeCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+    })
+    .map(({ cpu, storeCpu, mm }): Op[] => [
+      { kind: 'preempt', cpu, at: 1 },
+      { kind: 'access', cpu: storeCpu, mm, vpn: ppt + 5, write: true },
+    ]);
+}
+
 /** Sequences of 1..maxOps ops; size 'max' so lengths spread over the whole range (the default size keeps them near 10). */
 export function opsArb(g: Geometry, maxOps: number, options: OpArbOptions = {}): fc.Arbitrary<Op[]> {
   if (options.interleave !== true) return fc.array(opArb(g, options), { minLength: 1, maxLength: maxOps, size: 'max' });
   const chunk = fc.oneof(
     { weight: 10, arbitrary: opArb(g, options).map((op) => [op]) },
     { weight: 1, arbitrary: preemptedZapArb(g) },
+    { weight: 1, arbitrary: preemptedMigrateArb(g) },
+    { weight: 1, arbitrary: preemptedFaultArb(g) },
   );
   return fc.array(chunk, { minLength: 1, maxLength: maxOps, size: 'max' }).map((chunks) => chunks.flat().slice(0, maxOps));
 }

@@ -93,7 +93,10 @@ ${rows.join('\n')}
 A method marked \`*\` is the generator twin of a path with preemption points (issue 11,
 docs/concurrency.md): it yields a \`PreemptPoint\` (models/machine/tasks.ts) where the kernel lets
 other CPUs in, and its plain method (\`zapPageRange()\`, \`unmapPageRange()\`) runs it to the end,
-so a variant keeps overriding plain methods as before. The points:
+so a variant keeps overriding plain methods as before. Migration's twins
+(\`migratePagesSteps()\`, \`migratePagesBatchSteps()\`, \`migrateFlushAndMoveSteps()\`) repeat the
+steps of \`migratePages()\`/\`migratePagesBatch()\`/\`migrateFolio()\`, whose bodies stay as they were
+(a variant overriding \`migrateFolioMove()\` keeps working). The points:
 
 ${PREEMPT_POINTS.map((p) => `- \`${p}\``).join('\n')}
 

@@ -29,9 +29,11 @@ export interface Applied {
 export const storeValue = (step: number): number => step + 1;
 
 /** Apply one op to a kernel: resolve it, set the logical allocation clock, call the entry point. */
-export function applyOp(k: ReferenceKernel, m: Machine, op: Op, step: number): Applied {
+export function applyOp(k: ReferenceKernel, m: Machine, op: Op, step: number, retry = false): Applied {
   m.clock.step = step;
-  m.clock.folios = 0;
+  // A retried op (after waiting for a migration task inside this step) keeps allocating after
+  // what the step has allocated so far, so logical ids stay unique.
+  if (!retry) m.clock.folios = 0;
   const value = storeValue(step);
   const r = resolveOp(m, op);
   if ('skip' in r) return { resolved: null, result: noop(r.skip), value };

@@ -152,10 +152,23 @@ export class UserMemory {
     }
   }
 
+  /** A store landed at (mm, vpn): inside a zap's window it may yet be lost, elsewhere it is what the page holds. */
+  private storeLanded(mm: MmId, vpn: number, value: number): void {
+    if (this.covered(mm, vpn)) this.racyStore(mm, vpn, value);
+    else this.setDefinite(mm, vpn, value);
+  }
+
   /** What the step did to the tasks: windows open and close before the op itself is accounted. */
   private noteTasks(a: Applied): boolean {
     let startedTask = false;
     for (const n of a.tasks ?? []) {
+      // A store whose fault was a task lands when the task completes (after a back-off, by its retry).
+      if (n.op === 'access') {
+        if (n.point === null && n.value !== undefined) this.storeLanded(n.mm, n.start, n.value);
+        continue;
+      }
+      // A migration task changes no user-visible value: its pages keep their single view.
+      if (n.op !== 'zap') continue;
       if (n.how === 'start' && n.point !== null) {
         this.beginWindow(n.cpu, n.mm, n.start, n.end);
         startedTask = true;

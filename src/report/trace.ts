@@ -39,10 +39,12 @@ export function formatResult(r: OpResult): string {
  * (resumed, or run to completion because the op waits for its mmap_lock, or drain).
  */
 export function formatTaskNote(n: TaskNote, op: Op): string {
-  const why = n.how === 'wait' ? ` (${op.kind} waits for its mmap_lock)` : n.how === 'drain' ? ' (drain)' : '';
+  // A zap is waited for by mmap_lock writers; a migration by whoever meets its entries or folio lock.
+  const held = n.op === 'migrate' ? 'migration entries' : 'mmap_lock';
+  const why = n.how === 'wait' ? ` (${op.kind} waits for its ${held})` : n.how === 'drain' ? ' (drain)' : '';
   const verb = n.how === 'resume' ? 'resume ' : '';
   const where = n.point === null ? '✓ done' : `⏸ ${n.point} (${n.pointsPassed} point${n.pointsPassed === 1 ? '' : 's'} passed)`;
-  return `cpu${n.cpu} ▶ ${verb}zap mm#${n.mm} vpn ${n.start}+${n.end - n.start} ${where}${why}`;
+  return `cpu${n.cpu} ▶ ${verb}${n.op} mm#${n.mm} vpn ${n.start}+${n.end - n.start} ${where}${why}`;
 }
 
 /**

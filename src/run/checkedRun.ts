@@ -11,6 +11,7 @@ import type { Applied } from '../ops/apply';
 import { applyOp, storeValue } from '../ops/apply';
 import type { TaskNote } from './tasks';
 import { Tasks } from './tasks';
+import { WaitForMigration } from '../../models/machine/tasks';
 import type { Op } from '../ops/op';
 import { resolveOp } from '../ops/resolve';
 import { beat, beatEnd } from './heartbeat';
@@ -113,7 +114,27 @@ export class CheckedRun {
       const note = this.tasks.start(resolved, pending.cpu, pending.at);
       if (note !== null) return { applied: withNotes({ resolved, result: { kind: 'done' }, value: storeValue(step) }, [...waited, note]), racy };
     }
-    return { applied: withNotes(applyOp(this.kernel, this.machine, op, step), waited), racy };
+    if (pending !== null && resolved !== null && resolved.kind === 'access') {
+      const note = this.tasks.startAccess(resolved, pending.cpu, pending.at, storeValue(step));
+      if (note !== null) return { applied: withNotes({ resolved, result: { kind: 'done' }, value: storeValue(step) }, [...waited, note]), racy };
+    }
+    if (pending !== null && resolved !== null && resolved.kind === 'migrate') {
+      const note = this.tasks.startMigrate(resolved, pending.cpu, pending.at);
+      if (note !== null) return { applied: withNotes({ resolved, result: { kind: 'done' }, value: storeValue(step) }, [...waited, note]), racy };
+    }
+    try {
+      return { applied: withNotes(applyOp(this.kernel, this.machine, op, step), waited), racy };
+    } catch (e) {
+      // migration_entry_wait(): the op met an in-flight migration's entry and sleeps until the
+      // migration is done, then runs again (the kernel retries the access).
+      if (!(e instanceof WaitForMigration)) throw e;
+      // Only a user access may meet the entry: every other op that touches the migration's
+      // folios waited for it up front (tasks.ts `waitFor()`), and could not be run again safely.
+      if (resolved === null || resolved.kind !== 'access') throw new Error(`${resolved?.kind ?? 'op'} met a migration entry it did not wait for (${e.message})`);
+      const done = this.tasks.completeMigrations();
+      if (done.length === 0) throw e;
+      return { applied: withNotes(applyOp(this.kernel, this.machine, op, step, true), [...waited, ...done]), racy };
+    }
   }
 }
 

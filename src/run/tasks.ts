@@ -2,9 +2,13 @@ import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import type { CpuId, MmId, Pfn, Vpn } from '../../models/machine/ids';
 import { cpuId as asCpu, mmId as asMm } from '../../models/machine/ids';
 import type { Machine } from '../../models/machine/state';
-import type { KernelSteps, KernelTaskView, PreemptPoint } from '../../models/machine/tasks';
-import { mappedPfn, mmAt } from '../../models/machine/pgtable';
+import type { KernelSteps, KernelTaskView, PreemptPoint, TaskOp } from '../../models/machine/tasks';
+import { folioNrPages } from '../../models/machine/geometry';
+import { folioAt } from '../../models/machine/frames';
+import { tlbLookup } from '../../models/machine/tlb';
+import { mmAt, pmdAt, tableEntries } from '../../models/machine/pgtable';
 import { noop } from '../../models/result';
+import { ModelViolationError } from '../../models/machine/violation';
 import type { OpResult } from '../../models/result';
 import type { Op } from '../ops/op';
 
@@ -16,12 +20,16 @@ import type { Op } from '../ops/op';
  */
 export interface TaskNote {
   readonly cpu: CpuId;
+  /** The op the task runs. */
+  readonly op: TaskOp;
   readonly how: 'start' | 'resume' | 'wait' | 'drain';
   readonly mm: MmId;
   readonly start: Vpn;
   readonly end: Vpn;
   readonly point: PreemptPoint | null;
   readonly pointsPassed: number;
+  /** For a store's fault (`op` 'access'): the value it stores once it completes. */
+  readonly value?: number;
 }
 
 /**
@@ -44,9 +52,39 @@ function ownerOf(obj: object, name: string): object | null {
   return null;
 }
 
+/**
+ * The migration's twin and the plain methods whose steps it repeats (they keep their bodies, so
+ * a variant that overrides one below the twin — migrc-as-posted's `migrateFolioMove()` — would be
+ * bypassed by a migration task: for such a kernel migration is not run as a task).
+ */
+const MIGRATE_STEP_TWINS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['migratePagesSteps', ['migratePages', 'migrateFolio', 'migrateFolioMove', 'migratePagesBatch']],
+  ['migratePagesBatchSteps', ['migratePagesBatch', 'migrateFolioMove']],
+];
+
+/** The anonymous fault's twins and the plain methods they repeat or replace. */
+const FAULT_STEP_TWINS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['userAccessSteps', ['userAccess', 'handleMmFault']],
+  ['doAnonymousPageSteps', ['doAnonymousPage']],
+];
+
+/** May this kernel's store fault run as a task without bypassing one of its overrides? */
+export function faultCanBeTask(k: ReferenceKernel): boolean {
+  return twinsIntact(k, FAULT_STEP_TWINS);
+}
+
 /** May this kernel's zap run as a task without bypassing one of its overrides? */
 export function zapCanBeTask(k: ReferenceKernel): boolean {
-  for (const [steps, plains] of STEP_TWINS) {
+  return twinsIntact(k, STEP_TWINS);
+}
+
+/** May this kernel's migration run as a task without bypassing one of its overrides? */
+export function migrateCanBeTask(k: ReferenceKernel): boolean {
+  return twinsIntact(k, MIGRATE_STEP_TWINS);
+}
+
+function twinsIntact(k: ReferenceKernel, twins: ReadonlyArray<readonly [string, readonly string[]]>): boolean {
+  for (const [steps, plains] of twins) {
     const so = ownerOf(k, steps);
     if (so === null) continue;
     for (const plain of plains) {
@@ -60,10 +98,39 @@ export function zapCanBeTask(k: ReferenceKernel): boolean {
 /** Ops that take `mmap_lock` for write on their mm and so wait for its preempted readers. */
 const TAKES_MMAP_WRITE: ReadonlySet<Op['kind']> = new Set(['fork', 'mremap', 'mprotect', 'exit']);
 
+/**
+ * The frame `v` of `mm` maps, or null. A migration entry (of an in-flight migration task) counts
+ * as mapping the frame it names: an op that would meet it touches that folio. (Unlike
+ * pgtable.ts's mappedPfn(), which sees present translations only.)
+ */
+function entryPfn(m: Machine, mm: MmId, v: number): Pfn | null {
+  const ppt = m.geometry.ptrsPerPte;
+  const pmd = pmdAt(m, mm, Math.floor(v / ppt));
+  if (pmd.kind === 'leaf' || pmd.kind === 'migration') return (pmd.pfn + (v % ppt)) as Pfn;
+  if (pmd.kind !== 'table') return null;
+  const e = tableEntries(m, pmd.table)[v % ppt];
+  return e !== undefined && (e.kind === 'present' || e.kind === 'migration') ? e.pfn : null;
+}
+
+/** A store task's value, for its notes (absent for other tasks, so their notes stay as they were). */
+function valueOf(live: LiveTask): { value?: number } {
+  return live.value === undefined ? {} : { value: live.value };
+}
+
 interface LiveTask {
   readonly steps: KernelSteps;
   /** Folio heads mapped in the task's range when it started: who else may see its window. */
   readonly folios: ReadonlySet<Pfn>;
+  /**
+   * The task's own allocation clock: the step that started it and how many folios it has
+   * allocated. A task allocates in the name of the op that started it, so the same allocation
+   * gets the same logical id in both kernels whichever later step runs it (the reference migrates
+   * one folio at a time and allocates each destination when it gets there, the batched kernel
+   * allocates them all in phase 1).
+   */
+  readonly clock: { readonly step: number; folios: number };
+  /** A store's fault: the value the store writes when the task completes. */
+  readonly value?: number;
 }
 
 /**
@@ -115,22 +182,89 @@ export class Tasks {
     const r = this.kernel.clipRange(this.m, op.vpn, op.nr);
     const folios = new Set<Pfn>();
     for (let v = r.start; v < r.end; v++) {
-      const p = mappedPfn(this.m, mm, v as Vpn);
+      const p = entryPfn(this.m, mm, v);
       if (p !== null) folios.add(this.m.frames[p]?.head ?? p);
     }
-    this.live.set(cpu, { steps: this.kernel.madviseDontneedSteps(this.m, mm, r.start, r.end), folios });
+    this.live.set(cpu, { steps: this.kernel.madviseDontneedSteps(this.m, mm, r.start, r.end), folios, clock: { step: this.m.clock.step, folios: 0 } });
     return this.advance(cpu, at, 'start', { op: 'zap', mm, start: r.start, end: r.end });
   }
 
-  /** Complete the tasks `op` must wait for: every one for `drain`, the mm's mmap_lock readers for a writer. */
+  /**
+   * Run `op` as a migration task on `cpu`, stopping after `at` points; null when it cannot be a
+   * task here. Simplified: only when no other task is in flight (a zap resumed over migration
+   * entries, or a migration over a zap's cleared range, is not modelled).
+   */
+  startMigrate(op: Extract<Op, { kind: 'migrate' }>, cpu: CpuId, at: number): TaskNote | null {
+    if (this.live.size > 0 || !migrateCanBeTask(this.kernel)) return null;
+    const mm = asMm(op.mm);
+    const vpn = op.vpn as Vpn;
+    // Every page of every folio it may move: a split turns pages into heads of their own.
+    const folios = new Set<Pfn>();
+    for (const head of this.kernel.selectFoliosForMigration(this.m, mm, vpn, op.count)) {
+      const nr = folioNrPages(folioAt(this.m, head).order);
+      for (let k = 0; k < nr; k++) folios.add((head + k) as Pfn);
+    }
+    const k = this.kernel;
+    const m = this.m;
+    function* steps(): KernelSteps {
+      yield* k.migratePagesSteps(m, mm, vpn, op.count);
+    }
+    this.live.set(cpu, { steps: steps(), folios, clock: { step: this.m.clock.step, folios: 0 } });
+    const top = this.m.geometry.pmdsPerMm * this.m.geometry.ptrsPerPte;
+    return this.advance(cpu, at, 'start', { op: 'migrate', mm, start: vpn, end: top as Vpn });
+  }
+
+  /**
+   * Run a store as a task on `cpu` when its fault will go to `do_anonymous_page()` (TLB miss, an
+   * empty PTE, a writable VMA): it stops between reading the PTE and taking the PTL; null when it
+   * cannot be a task here (then it runs whole). It holds `mmap_lock` for read (the fault path's
+   * `lock_mm_and_find_vma()`; the per-VMA lock is not modelled), so mmap_lock writers wait for it.
+   */
+  startAccess(op: Extract<Op, { kind: 'access' }>, cpu: CpuId, at: number, value: number): TaskNote | null {
+    if (!op.write || this.live.has(cpu) || !faultCanBeTask(this.kernel)) return null;
+    const mm = asMm(op.mm);
+    const v = op.vpn as Vpn;
+    const c = this.m.cpus[op.cpu];
+    if (c === undefined || !mmAt(this.m, mm).alive || mmAt(this.m, mm).vmaWritable[v] !== true) return null;
+    if (tlbLookup(this.m, asCpu(op.cpu), mm, v) !== undefined || !this.kernel.faultFindsPteNone(this.m, mm, v)) return null;
+    const k = this.kernel;
+    const m = this.m;
+    function* steps(): KernelSteps {
+      yield* k.userAccessSteps(m, asCpu(op.cpu), mm, v, true, value);
+    }
+    this.live.set(cpu, { steps: steps(), folios: new Set(), clock: { step: this.m.clock.step, folios: 0 }, value });
+    return this.advance(cpu, at, 'start', { op: 'access', mm, start: v, end: (v + 1) as Vpn });
+  }
+
+  /**
+   * Complete the tasks `op` must wait for: every one for `drain`; the mm's mmap_lock readers (a
+   * zap) for a writer; a migration for any op but a user access that touches its pages or folios —
+   * it would meet a migration entry (fault, slow GUP, GUP-fast falling back to it) or need the
+   * folio lock and wait. An access runs inside the window: a TLB hit needs no kernel, and a fault
+   * waits in the kernel itself (`migrationEntryWait()`, `completeMigrations()`).
+   * Simplified: in 6.12 fork copies a migration entry, a zap drops it and mprotect rewrites it
+   * without waiting; here they wait too.
+   */
   waitFor(op: Op | null): TaskNote[] {
     if (op === null || this.live.size === 0) return [];
     const notes: TaskNote[] = [];
     for (const c of this.m.cpus) {
       const t = c.task;
-      if (t === null || !this.live.has(c.id)) continue;
+      const live = this.live.get(c.id);
+      if (t === null || live === undefined) continue;
       if (op.kind === 'drain') notes.push(this.advance(c.id, Infinity, 'drain'));
-      else if (TAKES_MMAP_WRITE.has(op.kind) && 'mm' in op && op.mm === t.mm) notes.push(this.advance(c.id, Infinity, 'wait'));
+      else if (t.op === 'migrate') {
+        if (op.kind !== 'access' && this.touches(op, t, live.folios)) notes.push(this.advance(c.id, Infinity, 'wait'));
+      } else if (TAKES_MMAP_WRITE.has(op.kind) && 'mm' in op && op.mm === t.mm) notes.push(this.advance(c.id, Infinity, 'wait'));
+    }
+    return notes;
+  }
+
+  /** A kernel path slept in `migration_entry_wait()`: complete every migration task in flight. */
+  completeMigrations(): TaskNote[] {
+    const notes: TaskNote[] = [];
+    for (const c of this.m.cpus) {
+      if (c.task !== null && c.task.op === 'migrate' && this.live.has(c.id)) notes.push(this.advance(c.id, Infinity, 'wait'));
     }
     return notes;
   }
@@ -179,7 +313,7 @@ export class Tasks {
       if (mm === t.mm && lo < t.end && hi > t.start) return true;
       if (!mmAt(this.m, mm).alive) return false;
       for (let v = Math.max(0, lo); v < Math.min(top, hi); v++) {
-        const p = mappedPfn(this.m, mm, v as Vpn);
+        const p = entryPfn(this.m, mm, v);
         if (p !== null && folios.has(this.m.frames[p]?.head ?? p)) return true;
       }
       return false;
@@ -214,6 +348,27 @@ export class Tasks {
     }
   }
 
+  /**
+   * One `next()` of a task with the allocation clock set to the task's own (`LiveTask.clock`); a
+   * violation it raises names the step that is running, not the one that started the task.
+   */
+  private stepOnOwnClock(live: LiveTask): IteratorResult<PreemptPoint, void> {
+    const clock = this.m.clock;
+    const saved = { step: clock.step, folios: clock.folios };
+    clock.step = live.clock.step;
+    clock.folios = live.clock.folios;
+    try {
+      return live.steps.next();
+    } catch (e) {
+      if (e instanceof ModelViolationError) throw new ModelViolationError({ ...e.violation, step: saved.step });
+      throw e;
+    } finally {
+      live.clock.folios = clock.folios;
+      clock.step = saved.step;
+      clock.folios = saved.folios;
+    }
+  }
+
   /** Pass up to `n` more points of the task on `cpu`; it completes when its path ends. */
   private advance(cpu: CpuId, n: number, how: TaskNote['how'], fresh?: Omit<KernelTaskView, 'point' | 'pointsPassed'>): TaskNote {
     const live = this.live.get(cpu);
@@ -223,16 +378,16 @@ export class Tasks {
     if (desc === null) throw new Error(`task on cpu${cpu} has no description`);
     let passed = c.task?.pointsPassed ?? 0;
     for (let k = 0; k < n; k++) {
-      const r = live.steps.next();
+      const r = this.stepOnOwnClock(live);
       if (r.done === true) {
         this.live.delete(cpu);
         c.task = null;
-        return { cpu, how, mm: desc.mm, start: desc.start, end: desc.end, point: null, pointsPassed: passed };
+        return { cpu, op: desc.op, how, mm: desc.mm, start: desc.start, end: desc.end, point: null, pointsPassed: passed, ...valueOf(live) };
       }
       passed++;
       c.task = { op: desc.op, mm: desc.mm, start: desc.start, end: desc.end, point: r.value, pointsPassed: passed };
     }
     const t = c.task;
-    return { cpu, how, mm: desc.mm, start: desc.start, end: desc.end, point: t?.point ?? null, pointsPassed: passed };
+    return { cpu, op: desc.op, how, mm: desc.mm, start: desc.start, end: desc.end, point: t?.point ?? null, pointsPassed: passed, ...valueOf(live) };
   }
 }

@@ -1,6 +1,9 @@
 import type { MutantSpec } from '../mutant';
 import { zapIgnoresNestedFlush } from './zapIgnoresNestedFlush';
 import { zapEndsFlushPendingEarly } from './zapEndsFlushPendingEarly';
+import { faultIgnoresMigrationEntry } from './faultIgnoresMigrationEntry';
+import { migrateCopiesBeforeFlush } from './migrateCopiesBeforeFlush';
+import { faultSkipsPteSame } from './faultSkipsPteSame';
 
 /**
  * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
@@ -8,4 +11,10 @@ import { zapEndsFlushPendingEarly } from './zapEndsFlushPendingEarly';
  * (`mmcheck check --interleave`), and properties/raceMutants.test.ts shows both sides. Kept apart
  * from MUTANTS, whose every member must die without interleaving.
  */
-export const RACE_MUTANTS: readonly MutantSpec[] = [zapIgnoresNestedFlush, zapEndsFlushPendingEarly];
+export const RACE_MUTANTS: readonly MutantSpec[] = [
+  zapIgnoresNestedFlush,
+  zapEndsFlushPendingEarly,
+  faultIgnoresMigrationEntry,
+  migrateCopiesBeforeFlush,
+  faultSkipsPteSame,
+];

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { geometry } from '../models/machine/geometry';
+import type { MmId, Vpn } from '../models/machine/ids';
+import { pteAt } from '../models/machine/pgtable';
+import { BatchedKernel } from '../models/batched/BatchedKernel';
+import { ReferenceKernel } from '../models/reference/ReferenceKernel';
+import { FaultSkipsPteSame } from '../models/mutants/race/faultSkipsPteSame';
+import type { Op } from '../src/ops/op';
+import { CheckedRun } from '../src/run/checkedRun';
+import { runDifferential } from '../src/run/differential';
+
+/**
+ * The anonymous fault's window (issue 11, docs/concurrency.md): a store's `do_anonymous_page()`
+ * between reading the empty PTE (and allocating) and taking the PTL to recheck it. Small
+ * geometry: page 21 is in the second table.
+ */
+const G = geometry('small');
+const HOT = 21;
+const mm0 = 0 as MmId;
+const store = (c: number, vpn = HOT): Op => ({ kind: 'access', cpu: c, mm: 0, vpn, write: true });
+const load = (c: number, vpn = HOT): Op => ({ kind: 'access', cpu: c, mm: 0, vpn, write: false });
+const preempt = (c: number, at: number): Op => ({ kind: 'preempt', cpu: c, at });
+const resume = (c: number, points = 1): Op => ({ kind: 'resume', cpu: c, points });
+
+/** The first violation of a run of `ops` on `kernel` ('step:code'), or null; and the run. */
+function runAll(kernel: ReferenceKernel, ops: readonly Op[]): { bad: string | null; run: CheckedRun; values: Array<number | null> } {
+  const run = new CheckedRun(kernel, G);
+  const values: Array<number | null> = [];
+  for (let i = 0; i < ops.length; i++) {
+    const r = run.step(ops[i]!, i);
+    if ('violation' in r) return { bad: `${i}:${r.violation.code}`, run, values };
+    values.push(r.applied.result.kind === 'value' ? r.applied.result.value : null);
+  }
+  return { bad: null, run, values };
+}
+
+describe('a store whose fault is preempted before the PTL', () => {
+  it('both kernels: the page is allocated, the PTE still empty; resume installs it and the store lands', () => {
+    for (const k of [new ReferenceKernel(), new BatchedKernel()]) {
+      const { bad, run } = runAll(k, [preempt(1, 1), store(0)]);
+      expect(bad).toBeNull();
+      expect(run.machine.cpus[1]!.task).toEqual({ op: 'access', mm: 0, start: HOT, end: HOT + 1, point: 'fault: page allocated, before the PTL', pointsPassed: 1 });
+      expect(pteAt(run.machine, mm0, HOT as Vpn)?.kind ?? 'none').toBe('none');
+      const after = runAll(k, [preempt(1, 1), store(0), resume(1), load(2)]);
+      expect(after.bad).toBeNull();
+      expect(after.values[3]).toBe(2);
+    }
+  });
+
+  it('another CPU faults the page in meanwhile: the task backs off, frees its page and retries — the later store wins', () => {
+    for (const k of [new ReferenceKernel(), new BatchedKernel()]) {
+      const { bad, values, run } = runAll(k, [preempt(1, 1), store(0), store(2), resume(1), load(3)]);
+      expect(bad, k.name).toBeNull();
+      // The task's store (value 2) lands by its retry after cpu2's (value 3).
+      expect(values[4]).toBe(2);
+      expect(run.machine.frames.filter((f) => f.state === 'data').length).toBe(1);
+    }
+    const d = runDifferential(new ReferenceKernel(), new BatchedKernel(), G, [preempt(1, 1), store(0), store(2), resume(1), load(3)]);
+    expect(d.ok).toBe(true);
+  });
+
+  it('only a store whose fault finds an empty PTE is a task (a load, or a mapped page, runs whole)', () => {
+    expect(runAll(new BatchedKernel(), [preempt(1, 1), load(0)]).run.machine.cpus[1]!.task).toBeNull();
+    expect(runAll(new BatchedKernel(), [store(2), preempt(1, 1), store(0)]).run.machine.cpus[1]!.task).toBeNull();
+  });
+
+  it('fork waits for it (the fault holds mmap_lock for read)', () => {
+    const { bad, run } = runAll(new BatchedKernel(), [preempt(1, 1), store(0), { kind: 'fork', mm: 0 }]);
+    expect(bad).toBeNull();
+    expect(run.machine.cpus[1]!.task).toBeNull();
+    expect(pteAt(run.machine, mm0, HOT as Vpn)?.kind).toBe('present');
+  });
+
+  it('fault-skips-pte-same: the second install overwrites the first page, which leaks', () => {
+    const ops = [preempt(1, 1), store(0), store(2), resume(1), load(3)];
+    expect(runAll(new FaultSkipsPteSame(), ops).bad).toMatch(/^3:(mapcount|refcount)_mismatch$/);
+    expect(runAll(new FaultSkipsPteSame(), ops.filter((o) => o.kind !== 'preempt' && o.kind !== 'resume')).bad).toBeNull();
+  });
+});
