@@ -41,10 +41,10 @@ export abstract class WalkerPaths extends GupPaths {
     const table = pmd.kind === 'table' ? pmd.table : null;
     const pte = pmd.kind === 'table' ? pteAt(m, mm, v) : null;
     const seq = pin ? this.gupFastSeqBegin(m, mm) : null;
-    // An odd write_protect_seq: gup_fast() takes nothing and the slow path (which waits for the
-    // fork's mmap_lock) takes the page at walkEnd. Simplified: the walk still shows as an
+    // A fork is write-protecting the mm: gup_fast() takes nothing and the slow path (which waits
+    // for the fork's mmap_lock) takes the page at walkEnd. Simplified: the walk still shows as an
     // IRQs-off section until then, although the kernel's bail-out is immediate.
-    const bailed = seq !== null && seq % 2 === 1;
+    const bailed = pin && seq === null;
     walkerEnter(m, cpu, {
       kind: 'gupFast',
       mm,
@@ -63,12 +63,14 @@ export abstract class WalkerPaths extends GupPaths {
 
   /**
    * Mirrors the start of `gup_fast()` (mm/gup.c, 6.12) with FOLL_PIN:
-   * `seq = raw_read_seqcount(&current->mm->write_protect_seq); if (seq & 1) return 0;` — a fork
-   * is write-protecting the mm, so a pin taken now could land on a page fork is about to share
-   * with its child. Returns the value read (odd: the caller takes nothing).
+   * `seq = raw_read_seqcount(&current->mm->write_protect_seq); if (seq & 1) return 0;` (later
+   * trees spell it `raw_seqcount_try_begin()`) — an odd count means a fork is write-protecting
+   * the mm, so a pin taken now could land on a page fork has just shared with its child. Returns
+   * the count read, or null when GUP-fast must take nothing.
    */
-  gupFastSeqBegin(m: Machine, mm: MmId): number {
-    return mmAt(m, mm).writeProtectSeq;
+  gupFastSeqBegin(m: Machine, mm: MmId): number | null {
+    const seq = mmAt(m, mm).writeProtectSeq;
+    return seq % 2 === 1 ? null : seq;
   }
 
   /**

@@ -1,6 +1,8 @@
 import type { MutantSpec } from '../mutant';
 import { zapIgnoresNestedFlush } from './zapIgnoresNestedFlush';
 import { zapEndsFlushPendingEarly } from './zapEndsFlushPendingEarly';
+import { forkIgnoresWriteProtectSeq } from './forkIgnoresWriteProtectSeq';
+import { gupFastPinsDuringFork } from './gupFastPinsDuringFork';
 
 /**
  * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
@@ -8,4 +10,4 @@ import { zapEndsFlushPendingEarly } from './zapEndsFlushPendingEarly';
  * (`mmcheck check --interleave`), and properties/raceMutants.test.ts shows both sides. Kept apart
  * from MUTANTS, whose every member must die without interleaving.
  */
-export const RACE_MUTANTS: readonly MutantSpec[] = [zapIgnoresNestedFlush, zapEndsFlushPendingEarly];
+export const RACE_MUTANTS: readonly MutantSpec[] = [zapIgnoresNestedFlush, zapEndsFlushPendingEarly, forkIgnoresWriteProtectSeq, gupFastPinsDuringFork];
