@@ -129,11 +129,18 @@ export class UserMemory {
    */
   private beginWindow(cpu: number, mm: MmId, start: number, end: number): void {
     const w: Window = { mm, start, end, stored: new Map(), detached: [] };
+    // Every pin of one address shares one detached page (as in forget()): they pin one frame, so
+    // a device write through one of them is what a read through another returns.
+    const byVpn = new Map<number, DetachedPage>();
     for (const pin of this.pins.values()) {
       pin.pages.forEach((p, i) => {
         if (p.kind !== 'attached' || p.mm !== mm || p.vpn < start || p.vpn >= end) return;
-        const page: DetachedPage = { value: this.read(mm, p.vpn), also: new Set(this.acceptable(mm, p.vpn)), racyWith: { mm, vpn: p.vpn } };
-        w.detached.push(page);
+        let page = byVpn.get(p.vpn);
+        if (page === undefined) {
+          page = { value: this.read(mm, p.vpn), also: new Set(this.acceptable(mm, p.vpn)), racyWith: { mm, vpn: p.vpn } };
+          byVpn.set(p.vpn, page);
+          w.detached.push(page);
+        }
         pin.pages[i] = { kind: 'detached', page };
       });
     }
