@@ -8,6 +8,7 @@ import { BatchedKernel } from '../models/batched/BatchedKernel';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { ForkIgnoresWriteProtectSeq } from '../models/mutants/race/forkIgnoresWriteProtectSeq';
 import { GupFastPinsDuringFork } from '../models/mutants/race/gupFastPinsDuringFork';
+import { ForkSkipsWriteProtectSeq } from '../models/mutants/race/forkSkipsWriteProtectSeq';
 import type { Op } from '../src/ops/op';
 import { CheckedRun } from '../src/run/checkedRun';
 import { runOps } from '../src/run/runOps';
@@ -182,6 +183,7 @@ describe('fork preempted in its window', () => {
   it.each([
     ['fork-ignores-write-protect-seq', () => new ForkIgnoresWriteProtectSeq()],
     ['gup-fast-pins-during-fork', () => new GupFastPinsDuringFork()],
+    ['fork-skips-write-protect-seq', () => new ForkSkipsWriteProtectSeq()],
   ] as const)('%s: the same walk pins the page fork has just shared — caught when fork completes', (_name, make) => {
     const ops = [...setup, preempt(1, 1), fork, pinWalk(2), walkEnd(2), resume(1, 5)];
     const out = runOps(make(), G, ops);

@@ -41,17 +41,31 @@ export abstract class ForkPaths extends ZapPaths {
     const child = addMm(m).id;
     const src = mmAt(m, parent);
     mmAt(m, child).vmaWritable.splice(0, src.vmaWritable.length, ...src.vmaWritable);
-    src.writeProtectSeq++; // raw_write_seqcount_begin()
+    this.writeProtectSeqBegin(m, parent);
     for (let i = 0; i < m.geometry.pmdsPerMm; i++) {
       const pmd = pmdAt(m, parent, i);
       if (pmd.kind === 'none') continue;
       if (!(pmd.kind === 'leaf' && this.copyHugePmd(m, parent, child, i))) yield* this.copyPteRangeSteps(m, parent, child, i);
       yield 'fork: table copied, PTLs dropped';
     }
-    src.writeProtectSeq++; // raw_write_seqcount_end()
+    this.writeProtectSeqEnd(m, parent);
     yield 'fork: before flush_tlb_mm()';
     this.flushTlbMm(m, parent);
     return { kind: 'forked', child };
+  }
+
+  /**
+   * Mirrors `copy_page_range()` (mm/memory.c, 6.12) for a COW mapping, before the copy:
+   * `mmap_assert_write_locked(src_mm); raw_write_seqcount_begin(&src_mm->write_protect_seq);` —
+   * the count turns odd, so GUP-fast with FOLL_PIN takes nothing until the copy is done.
+   */
+  writeProtectSeqBegin(m: Machine, mm: MmId): void {
+    mmAt(m, mm).writeProtectSeq++;
+  }
+
+  /** Mirrors `copy_page_range()` (mm/memory.c, 6.12) after the copy: `raw_write_seqcount_end(&src_mm->write_protect_seq)`. */
+  writeProtectSeqEnd(m: Machine, mm: MmId): void {
+    mmAt(m, mm).writeProtectSeq++;
   }
 
   /**

@@ -3,6 +3,7 @@ import { zapIgnoresNestedFlush } from './zapIgnoresNestedFlush';
 import { zapEndsFlushPendingEarly } from './zapEndsFlushPendingEarly';
 import { forkIgnoresWriteProtectSeq } from './forkIgnoresWriteProtectSeq';
 import { gupFastPinsDuringFork } from './gupFastPinsDuringFork';
+import { forkSkipsWriteProtectSeq } from './forkSkipsWriteProtectSeq';
 
 /**
  * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
@@ -10,4 +11,4 @@ import { gupFastPinsDuringFork } from './gupFastPinsDuringFork';
  * (`mmcheck check --interleave`), and properties/raceMutants.test.ts shows both sides. Kept apart
  * from MUTANTS, whose every member must die without interleaving.
  */
-export const RACE_MUTANTS: readonly MutantSpec[] = [zapIgnoresNestedFlush, zapEndsFlushPendingEarly, forkIgnoresWriteProtectSeq, gupFastPinsDuringFork];
+export const RACE_MUTANTS: readonly MutantSpec[] = [zapIgnoresNestedFlush, zapEndsFlushPendingEarly, forkIgnoresWriteProtectSeq, gupFastPinsDuringFork, forkSkipsWriteProtectSeq];
