@@ -168,20 +168,30 @@ function preemptedZapArb(g: Geometry): fc.Arbitrary<Op[]> {
  * fork's first points are the pages it shares, one each, so a small `at` stops it with the
  * first shared page still writable in the parent.
  */
-function preemptedWriterArb(g: Geometry): fc.Arbitrary<Op[]> {
+function preemptedWriterArb(g: Geometry, fork: boolean): fc.Arbitrary<Op[]> {
   const ppt = g.ptrsPerPte;
   return fc
     .record({
       cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
-      at: fc.integer({ min: 1, max: 3 }),
+      at: fork ? fc.integer({ min: 1, max: 2 }) : fc.integer({ min: 1, max: 3 }),
       mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
-      fork: fc.boolean(),
       nr: fc.integer({ min: 1, max: 2 }),
       writable: fc.boolean(),
+      // fork: always a whole GUP-fast pin walk inside the window; mprotect: sometimes.
+      walk: fork
+        ? fc.record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), write: fc.boolean() })
+        : fc.option(fc.record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), write: fc.boolean() }), { nil: null }),
     })
-    .map(({ cpu, at, mm, fork, nr, writable }): Op[] => [
+    .map(({ cpu, at, mm, nr, writable, walk }): Op[] => [
       { kind: 'preempt', cpu, at },
       fork ? { kind: 'fork', mm } : { kind: 'mprotect', mm, vpn: ppt + 5, nr, writable },
+      // Sometimes a whole GUP-fast pin walk of the hot page inside the window (see pinWalkArb()).
+      ...(walk === null
+        ? []
+        : ([
+            { kind: 'walkBegin', cpu: walk.cpu, mm, vpn: ppt + 5, walker: 'gupFast', pin: true, write: walk.write },
+            { kind: 'walkEnd', cpu: walk.cpu },
+          ] satisfies Op[])),
     ]);
 }
 
@@ -204,9 +214,10 @@ function pinWalkArb(g: Geometry): fc.Arbitrary<Op[]> {
 export function opsArb(g: Geometry, maxOps: number, options: OpArbOptions = {}): fc.Arbitrary<Op[]> {
   if (options.interleave !== true) return fc.array(opArb(g, options), { minLength: 1, maxLength: maxOps, size: 'max' });
   const chunk = fc.oneof(
-    { weight: 10, arbitrary: opArb(g, options).map((op) => [op]) },
-    { weight: 1, arbitrary: preemptedZapArb(g) },
-    { weight: 1, arbitrary: preemptedWriterArb(g) },
+    { weight: 12, arbitrary: opArb(g, options).map((op) => [op]) },
+    { weight: 3, arbitrary: preemptedZapArb(g) },
+    { weight: 1, arbitrary: preemptedWriterArb(g, false) },
+    { weight: 1, arbitrary: preemptedWriterArb(g, true) },
     { weight: 1, arbitrary: pinWalkArb(g) },
   );
   return fc.array(chunk, { minLength: 1, maxLength: maxOps, size: 'max' }).map((chunks) => chunks.flat().slice(0, maxOps));
