@@ -7,6 +7,8 @@ import { mmAt, pmdStart, pteAt, setPte } from '../machine/pgtable';
 import { mark } from '../machine/marks';
 import { isZeroPfn } from '../machine/zeroPage';
 import { BatchedZap } from './zap';
+import type { KernelSteps } from '../machine/tasks';
+import { runToEnd } from '../machine/tasks';
 
 /**
  * What `copy_present_ptes()` returns: PTEs copied, or -EAGAIN (a folio must be preallocated and
@@ -41,6 +43,11 @@ export abstract class BatchedFork extends BatchedZap {
    * 6.15's reuse creates (6.12 never does). See properties/lowRows.test.ts.
    */
   override copyPteRange(m: Machine, parent: MmId, child: MmId, i: number): void {
+    runToEnd(this.copyPteRangeSteps(m, parent, child, i));
+  }
+
+  /** `copyPteRange()` with the points inside `copyPresentPtesSteps()` (issue 11). */
+  override *copyPteRangeSteps(m: Machine, parent: MmId, child: MmId, i: number): KernelSteps {
     this.pteAlloc(m, child, i);
     const base = pmdStart(m, i);
     const ppt = m.geometry.ptrsPerPte;
@@ -52,7 +59,7 @@ export abstract class BatchedFork extends BatchedZap {
         k++;
         continue;
       }
-      const r = this.copyPresentPtes(m, parent, child, v, pte, ppt - k, prealloc);
+      const r = yield* this.copyPresentPtesSteps(m, parent, child, v, pte, ppt - k, prealloc);
       if (r.kind === 'again') {
         this.warnOn(m, prealloc !== null, `copy_present_ptes asked for a page while one is preallocated (vpn ${v})`);
         prealloc = this.folioPrealloc(m);
@@ -78,6 +85,16 @@ export abstract class BatchedFork extends BatchedZap {
    * is copied as an entry (`__copy_present_ptes()` with nr 1), whether or not a page is preallocated.
    */
   copyPresentPtes(m: Machine, parent: MmId, child: MmId, v: Vpn, pte: PresentPte, maxNr: number, prealloc: Pfn | null): CopyStep {
+    return runToEnd(this.copyPresentPtesSteps(m, parent, child, v, pte, maxNr, prealloc));
+  }
+
+  /**
+   * `copyPresentPtes()` with its point: after `folio_try_dup_anon_rmap_ptes()` shared the batch
+   * and before `__copy_present_ptes()` write-protects the parent's PTEs, 'fork: page shared,
+   * parent PTE not yet write-protected' — passed once per PTE of the batch, so that a schedule
+   * counts the same points as on the reference, which shares one PTE at a time.
+   */
+  *copyPresentPtesSteps(m: Machine, parent: MmId, child: MmId, v: Vpn, pte: PresentPte, maxNr: number, prealloc: Pfn | null): KernelSteps<CopyStep> {
     // The shared zero page: vm_normal_page() is NULL → `goto copy_pte`, one entry, nothing counted.
     if (isZeroPfn(m, pte.pfn)) {
       this.copyPresentPtesRaw(m, parent, child, v, pte, 1);
@@ -95,6 +112,7 @@ export abstract class BatchedFork extends BatchedZap {
         mark(m, 'fork batch fell back for a pinned page');
         return { kind: 'again' };
       }
+      for (let k = 0; k < batch.nr; k++) yield 'fork: page shared, parent PTE not yet write-protected';
       // any_writable: write-protect the whole batch if any entry of it is writable.
       this.copyPresentPtesRaw(m, parent, child, v, { ...pte, writable: pte.writable || batch.anyWritable }, batch.nr);
       if (batch.nr > 1) mark(m, 'fork copied a PTE batch');
@@ -107,6 +125,7 @@ export abstract class BatchedFork extends BatchedZap {
       this.copyPresentPage(m, child, v, pte, prealloc);
       return { kind: 'copied', nr: 1, usedPrealloc: true };
     }
+    yield 'fork: page shared, parent PTE not yet write-protected';
     this.copyPresentPtesRaw(m, parent, child, v, pte, 1);
     return { kind: 'copied', nr: 1, usedPrealloc: false };
   }

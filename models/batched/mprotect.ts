@@ -6,6 +6,8 @@ import { mark } from '../machine/marks';
 import type { MmuGather } from './mmuGather';
 import { gatherNeedsFlush } from './mmuGather';
 import { BatchedMigrate } from './migrate';
+import type { KernelSteps } from '../machine/tasks';
+import { runToEnd } from '../machine/tasks';
 
 /**
  * mprotect() through an mmu_gather, as 6.12 does it: `do_mprotect_pkey()` runs
@@ -16,20 +18,22 @@ import { BatchedMigrate } from './migrate';
  *
  * Between a PTE's downgrade and `tlb_finish_mmu()` the flush is owed and lives in the gather
  * (`tlb.start/end`, `clearedPtes/clearedPmds`): that is the window in which another CPU may still
- * write through its old writable TLB entry. Ops are atomic today, so nothing runs inside the
- * window; it is representable (a variant can look at the gather in `tlbFinishMmu()`), and a later
- * interleaving model can schedule other ops between the PTL drop and the finish.
+ * write through its old writable TLB entry. With schedule ops (issue 11) mprotect runs as a task
+ * and other CPUs' accesses and GUP-fast run inside that window (docs/concurrency.md).
  */
 export abstract class BatchedMprotect extends BatchedMigrate {
   /**
    * Mirrors `do_mprotect_pkey()` (mm/mprotect.c, 6.12): `tlb_gather_mmu()`, `mprotect_fixup()` →
    * `change_protection()` for the range, then `tlb_finish_mmu()` — the one flush, after every PTL
-   * was dropped and before the mmap lock is.
+   * was dropped and before the mmap lock is. With its preemption points (issue 11): the plain
+   * `changeProtection()` (inherited) runs this to its end; at 'mprotect: before tlb_finish_mmu()'
+   * the downgraded entries' flush is owed, in the gather.
    */
-  override changeProtection(m: Machine, mm: MmId, start: Vpn, end: Vpn, writable: boolean): void {
+  override *changeProtectionSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn, writable: boolean): KernelSteps {
     const tlb = this.tlbGatherMmu(m, mm, false);
-    this.changeProtectionRange(m, tlb, start, end, writable);
+    yield* this.changeProtectionRangeSteps(m, tlb, start, end, writable);
     if (gatherNeedsFlush(tlb)) mark(m, 'mprotect left a flush to tlb_finish_mmu');
+    yield 'mprotect: before tlb_finish_mmu()';
     this.tlbFinishMmu(m, tlb);
   }
 
@@ -40,6 +44,14 @@ export abstract class BatchedMprotect extends BatchedMigrate {
    * first; a table goes to `change_pte_range()`.
    */
   changeProtectionRange(m: Machine, tlb: MmuGather, start: Vpn, end: Vpn, writable: boolean): void {
+    runToEnd(this.changeProtectionRangeSteps(m, tlb, start, end, writable));
+  }
+
+  /**
+   * `changeProtectionRange()` with its preemption points: after each PMD slot that held a table or
+   * a leaf ('mprotect: table done, PTL dropped'), the PTL dropped with the flush still owed.
+   */
+  *changeProtectionRangeSteps(m: Machine, tlb: MmuGather, start: Vpn, end: Vpn, writable: boolean): KernelSteps {
     const vma = mmAt(m, tlb.mm).vmaWritable;
     for (let v = start; v < end; v++) vma[v] = writable;
     const ppt = m.geometry.ptrsPerPte;
@@ -52,10 +64,14 @@ export abstract class BatchedMprotect extends BatchedMigrate {
         else {
           this.changeHugePmd(m, tlb.mm, i, writable);
           if (this.hugePmdNeedsFlush(pmd, pmdAt(m, tlb.mm, i))) this.tlbFlushPmdRange(tlb, pmdStart(m, i), ppt);
+          yield 'mprotect: table done, PTL dropped';
           continue;
         }
       }
-      if (pmdAt(m, tlb.mm, i).kind === 'table') this.changePteRange(m, tlb.mm, asVpn(lo), asVpn(hi), writable, tlb);
+      if (pmdAt(m, tlb.mm, i).kind === 'table') {
+        this.changePteRange(m, tlb.mm, asVpn(lo), asVpn(hi), writable, tlb);
+        yield 'mprotect: table done, PTL dropped';
+      }
     }
   }
 

@@ -91,6 +91,7 @@ export function addMm(m: Machine): Machine['mms'][number] {
     tlbFlushBatched: { pending: 0, flushed: 0 },
     tlbFlushPending: 0,
     mmapReaders: 0,
+    writeProtectSeq: 0,
   };
   m.mms.push(mm);
   return mm;

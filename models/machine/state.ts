@@ -162,6 +162,13 @@ export interface Mm {
    * release it inside the op, so they never show here.
    */
   mmapReaders: number;
+  /**
+   * `mm->write_protect_seq` (include/linux/mm_types.h): odd while `copy_page_range()` of a fork
+   * write-protects this mm's anonymous pages (`raw_write_seqcount_begin/end()`, mm/memory.c,
+   * 6.12). GUP-fast with FOLL_PIN refuses to start while it is odd and drops its pins when it
+   * changed under the walk (`gup_fast()`, mm/gup.c). Only a preempted fork leaves it odd between ops.
+   */
+  writeProtectSeq: number;
 }
 
 export interface TlbEntry {
@@ -276,6 +283,12 @@ export type Walker =
        * entry, as `try_grab_folio_fast()` does; null when the entry did not allow it.
        */
       readonly grabbed: GupPage | null;
+      /**
+       * FOLL_PIN: `mm->write_protect_seq` as `gup_fast()` read it before the walk
+       * (`raw_read_seqcount()`), rechecked with `read_seqcount_retry()` after it; null without
+       * FOLL_PIN (no check).
+       */
+      readonly seq: number | null;
     }
   | {
       readonly kind: 'pteOffsetMap';

@@ -38,7 +38,34 @@ export type PreemptPoint =
    * without the PTL and allocated its page (`alloc_anon_folio()`); it has not yet taken the PTL
    * (`pte_offset_map_lock()`) to recheck `vmf_pte_changed()` and install it.
    */
-  | 'fault: page allocated, before the PTL';
+  | 'fault: page allocated, before the PTL'
+  /**
+   * `change_pte_range()` finished one PMD slot and dropped its PTL (`pte_unmap_unlock()`), or
+   * `change_huge_pmd()` dropped the PMD lock: the protection is changed, but the batched kernel's
+   * flush of the downgraded entries is owed until `tlb_finish_mmu()` (`change_pmd_range()` may
+   * `cond_resched()` before the next slot).
+   */
+  | 'mprotect: table done, PTL dropped'
+  /** Every slot is changed and `tlb_finish_mmu()` of `do_mprotect_pkey()` has not run yet. */
+  | 'mprotect: before tlb_finish_mmu()'
+  /**
+   * Inside `copy_present_ptes()`, under both PTLs: `folio_try_dup_anon_rmap_ptes()` has shared
+   * the page with the child (its PageAnonExclusive is cleared) and the parent's PTE is not yet
+   * write-protected (`__copy_present_ptes()`). Not a point where fork's CPU lets anything in — it
+   * holds the PTLs and `mmap_lock` for write — but one where what neither lock excludes runs on
+   * other CPUs: GUP-fast (IRQs off, no lock) and hardware accesses. The race of commit
+   * 57efa1fe5957 ("mm/gup: prevent gup_fast from racing with COW during fork") lives here; only
+   * `mm->write_protect_seq` keeps GUP-fast's pin off such a page.
+   */
+  | 'fork: page shared, parent PTE not yet write-protected'
+  /**
+   * `copy_pte_range()` finished one PMD slot and dropped both PTLs (or `copy_huge_pmd()` its PMD
+   * locks); `copy_pmd_range()` goes on to the next slot. The parent's TLBs may still hold
+   * writable entries of pages now shared with the child, until `flush_tlb_mm()`.
+   */
+  | 'fork: table copied, PTLs dropped'
+  /** Every slot is copied and `dup_mmap()`'s `flush_tlb_mm(oldmm)` has not run yet. */
+  | 'fork: before flush_tlb_mm()';
 
 /** Every preemption point, in the order a zap passes them (for listings and docs). */
 export const PREEMPT_POINTS: readonly PreemptPoint[] = [
@@ -47,20 +74,25 @@ export const PREEMPT_POINTS: readonly PreemptPoint[] = [
   'migrate: folio unmapped',
   'migrate: folio copied, before remove_migration_ptes()',
   'fault: page allocated, before the PTL',
+  'mprotect: table done, PTL dropped',
+  'mprotect: before tlb_finish_mmu()',
+  'fork: page shared, parent PTE not yet write-protected',
+  'fork: table copied, PTLs dropped',
+  'fork: before flush_tlb_mm()',
 ];
-
-/** The ops that can run as kernel tasks: MADV_DONTNEED's zap, migration, and a store's anonymous fault. */
-export type TaskOp = 'zap' | 'migrate' | 'access';
 
 /**
  * A kernel path with preemption points, run a point at a time: `next()` runs it up to its next
  * point (the yielded value) or to its end (`done`).
  */
-export type KernelSteps = Generator<PreemptPoint, void, void>;
+export type KernelSteps<R = void> = Generator<PreemptPoint, R, void>;
 
-/** Run a path with preemption points to its end at once: what its plain method does. */
-export function runToEnd(steps: KernelSteps): void {
-  for (let r = steps.next(); r.done !== true; r = steps.next());
+/** Run a path with preemption points to its end at once: what its plain method does. Returns what the path returns. */
+export function runToEnd<R>(steps: KernelSteps<R>): R {
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
 }
 
 /** Run a path with preemption points that returns a value to its end at once (a plain method with a result). */
@@ -71,15 +103,25 @@ export function runToEndWith<T>(steps: Generator<PreemptPoint, T, void>): T {
   }
 }
 
+/**
+ * The ops that can run as a task: MADV_DONTNEED (`zap`), migration, a store's anonymous fault
+ * (`access`), mprotect() and fork(). A closed union: the runner's per-op rules
+ * (src/run/tasks.ts) switch over it exhaustively.
+ */
+export type TaskOp = 'zap' | 'migrate' | 'access' | 'mprotect' | 'fork';
+
 /** What a CPU's preempted kernel task is doing, as plain data (`Cpu.task`). */
 export interface KernelTaskView {
   /**
-   * The op that runs as the task: MADV_DONTNEED of [start, end), a migration of folios
-   * mapped from `start` on (`end` is then the top of the mm), or a store to page `start` whose
-   * fault is in flight (`end` = `start` + 1).
+   * The op that runs as the task: MADV_DONTNEED or mprotect() of [start, end), a migration of
+   * folios mapped from `start` on (`end` is then the top of the mm), a store to page `start`
+   * whose fault is in flight (`end` = `start` + 1), or fork() of the whole mm (start 0, end the
+   * top of the mm).
    */
   readonly op: TaskOp;
   readonly mm: MmId;
+  /** fork: the child mm `dup_mmap()` is filling (no op may use it before fork returns). */
+  readonly child?: MmId;
   readonly start: Vpn;
   readonly end: Vpn;
   /** The last preemption point it passed (where it stands now). */
@@ -88,9 +130,12 @@ export interface KernelTaskView {
   pointsPassed: number;
 }
 
-/** Does an in-flight zap task of `mm` cover page `v`? (Its stale translations there are the kernel's to flush.) */
+/**
+ * Does an in-flight zap task of `mm` cover page `v`? (Its stale translations there are the
+ * kernel's to flush; a store racing with it may leave another CPU's view behind.) Only a zap:
+ * mprotect and fork change no frame an address maps, so no divergent view is theirs to allow.
+ */
 export function taskCovers(t: KernelTaskView | null, mm: MmId, v: number): boolean {
-  // Only a zap clears PTEs whose translations it owes: a migration keeps the data in place.
   return t !== null && t.op === 'zap' && t.mm === mm && v >= t.start && v < t.end;
 }
 

@@ -10,6 +10,8 @@ import { mark } from '../machine/marks';
 import type { OpResult } from '../result';
 import { noop } from '../result';
 import { ZapPaths } from './zap';
+import type { KernelSteps } from '../machine/tasks';
+import { runToEnd } from '../machine/tasks';
 
 /** fork(): duplicating an mm with copy-on-write semantics, one PTE at a time. */
 export abstract class ForkPaths extends ZapPaths {
@@ -19,18 +21,51 @@ export abstract class ForkPaths extends ZapPaths {
    * fork; the parent's writable TLB entries live until that one flush. A no-op at maxMms.
    */
   dupMmap(m: Machine, parent: MmId): OpResult {
+    return runToEnd(this.dupMmapSteps(m, parent));
+  }
+
+  /**
+   * `dupMmap()` with its preemption points (issue 11, docs/concurrency.md). fork holds the
+   * parent's `mmap_lock` for write for the whole copy, so every op on the parent (and on the child,
+   * which no one can reach before fork returns) waits; GUP-fast and hardware accesses on other
+   * CPUs do not. `copy_page_range()` makes `mm->write_protect_seq` odd for the copy
+   * (`raw_write_seqcount_begin()` … `_end()`, mm/memory.c 6.12; the model has one VMA). Points:
+   * inside `copy_present_ptes()` between sharing a page and write-protecting the parent's PTE
+   * ('fork: page shared, parent PTE not yet write-protected', one per shared PTE), after each
+   * PMD slot ('fork: table copied, PTLs dropped'), and before `flush_tlb_mm(oldmm)` ('fork: before
+   * flush_tlb_mm()'). The reference has no flush of its own until then either: fork never flushed
+   * per PTE, so both kernels owe the same flush at every point.
+   */
+  *dupMmapSteps(m: Machine, parent: MmId): KernelSteps<OpResult> {
     if (liveMms(m).length >= m.geometry.maxMms) return noop('too many mms');
     const child = addMm(m).id;
     const src = mmAt(m, parent);
     mmAt(m, child).vmaWritable.splice(0, src.vmaWritable.length, ...src.vmaWritable);
+    this.writeProtectSeqBegin(m, parent);
     for (let i = 0; i < m.geometry.pmdsPerMm; i++) {
       const pmd = pmdAt(m, parent, i);
       if (pmd.kind === 'none') continue;
-      if (pmd.kind === 'leaf' && this.copyHugePmd(m, parent, child, i)) continue;
-      this.copyPteRange(m, parent, child, i);
+      if (!(pmd.kind === 'leaf' && this.copyHugePmd(m, parent, child, i))) yield* this.copyPteRangeSteps(m, parent, child, i);
+      yield 'fork: table copied, PTLs dropped';
     }
+    this.writeProtectSeqEnd(m, parent);
+    yield 'fork: before flush_tlb_mm()';
     this.flushTlbMm(m, parent);
     return { kind: 'forked', child };
+  }
+
+  /**
+   * Mirrors `copy_page_range()` (mm/memory.c, 6.12) for a COW mapping, before the copy:
+   * `mmap_assert_write_locked(src_mm); raw_write_seqcount_begin(&src_mm->write_protect_seq);` —
+   * the count turns odd, so GUP-fast with FOLL_PIN takes nothing until the copy is done.
+   */
+  writeProtectSeqBegin(m: Machine, mm: MmId): void {
+    mmAt(m, mm).writeProtectSeq++;
+  }
+
+  /** Mirrors `copy_page_range()` (mm/memory.c, 6.12) after the copy: `raw_write_seqcount_end(&src_mm->write_protect_seq)`. */
+  writeProtectSeqEnd(m: Machine, mm: MmId): void {
+    mmAt(m, mm).writeProtectSeq++;
   }
 
   /**
@@ -54,12 +89,17 @@ export abstract class ForkPaths extends ZapPaths {
 
   /** Mirrors `copy_pte_range()` (mm/memory.c), one present PTE at a time. */
   copyPteRange(m: Machine, parent: MmId, child: MmId, i: number): void {
+    runToEnd(this.copyPteRangeSteps(m, parent, child, i));
+  }
+
+  /** `copyPteRange()` with the point inside each `copyPresentPteSteps()`. */
+  *copyPteRangeSteps(m: Machine, parent: MmId, child: MmId, i: number): KernelSteps {
     this.pteAlloc(m, child, i);
     const base = pmdStart(m, i);
     for (let k = 0; k < m.geometry.ptrsPerPte; k++) {
       const v = asVpn(base + k);
       const pte = pteAt(m, parent, v);
-      if (pte !== null && pte.kind === 'present') this.copyPresentPte(m, parent, child, v, pte);
+      if (pte !== null && pte.kind === 'present') yield* this.copyPresentPteSteps(m, parent, child, v, pte);
     }
   }
 
@@ -71,6 +111,15 @@ export abstract class ForkPaths extends ZapPaths {
    * counted (`__copy_present_ptes()`: R/O already, old in the child).
    */
   copyPresentPte(m: Machine, parent: MmId, child: MmId, v: Vpn, pte: PresentPte): void {
+    runToEnd(this.copyPresentPteSteps(m, parent, child, v, pte));
+  }
+
+  /**
+   * `copyPresentPte()` with its point: once `folio_try_dup_anon_rmap_pte()` shared the page, and
+   * before the parent's PTE is write-protected, GUP-fast on another CPU may read the still
+   * writable PTE ('fork: page shared, parent PTE not yet write-protected').
+   */
+  *copyPresentPteSteps(m: Machine, parent: MmId, child: MmId, v: Vpn, pte: PresentPte): KernelSteps {
     if (isZeroPfn(m, pte.pfn)) {
       setPte(m, child, v, { ...pte, writable: false, young: false });
       mark(m, 'fork copied a zero-page PTE');
@@ -83,7 +132,11 @@ export abstract class ForkPaths extends ZapPaths {
       this.copyPresentPage(m, child, v, pte);
       return;
     }
-    if (pte.writable) setPte(m, parent, v, { ...pte, writable: false });
+    yield 'fork: page shared, parent PTE not yet write-protected';
+    // wrprotect_ptes() clears the write bit of the PTE as it is now (a hardware access in the
+    // window may have set its dirty bit).
+    const now = pteAt(m, parent, v);
+    if (pte.writable && now !== null && now.kind === 'present' && now.writable) setPte(m, parent, v, { ...now, writable: false });
     setPte(m, child, v, { ...pte, writable: false, young: false });
   }
 

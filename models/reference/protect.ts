@@ -7,6 +7,8 @@ import { mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable
 import { isZeroPfn } from '../machine/zeroPage';
 import { x86HugePmdNeedsFlush, x86PteNeedsFlush } from './pteNeedsFlush';
 import { MremapPaths } from './mremap';
+import type { KernelSteps } from '../machine/tasks';
+import { runToEnd } from '../machine/tasks';
 
 /**
  * mprotect(): changing what translations allow (mm/mprotect.c, mm/huge_memory.c, 6.12).
@@ -30,6 +32,17 @@ export abstract class ProtectPaths extends MremapPaths {
    * its pages to the protection it had.)
    */
   doMprotectPkey(m: Machine, mm: MmId, start: Vpn, end: Vpn, writable: boolean): void {
+    runToEnd(this.mprotectSteps(m, mm, start, end, writable));
+  }
+
+  /**
+   * `doMprotectPkey()` with its preemption points (issue 11, docs/concurrency.md): mprotect()
+   * holds `mmap_lock` for write and write-locks each VMA (`vma_start_write()` in
+   * `mprotect_fixup()`), so faults, GUP and every other op on the mm wait for it; what neither
+   * lock excludes — hardware accesses through other CPUs' TLBs and GUP-fast — runs inside its
+   * window. The runner knows that from the op kind (src/run/tasks.ts); nothing is counted here.
+   */
+  *mprotectSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn, writable: boolean): KernelSteps {
     const vma = mmAt(m, mm).vmaWritable;
     for (let v: number = start; v < end; ) {
       if (vma[v] === writable) {
@@ -38,7 +51,7 @@ export abstract class ProtectPaths extends MremapPaths {
       }
       let runEnd = v + 1;
       while (runEnd < end && vma[runEnd] !== writable) runEnd++;
-      this.changeProtection(m, mm, asVpn(v), asVpn(runEnd), writable);
+      yield* this.changeProtectionSteps(m, mm, asVpn(v), asVpn(runEnd), writable);
       v = runEnd;
     }
   }
@@ -51,7 +64,22 @@ export abstract class ProtectPaths extends MremapPaths {
    * (`hugePmdNeedsFlush()`) is flushed at once.
    */
   changeProtection(m: Machine, mm: MmId, start: Vpn, end: Vpn, writable: boolean): void {
-    const vma = mmAt(m, mm).vmaWritable;
+    runToEnd(this.changeProtectionSteps(m, mm, start, end, writable));
+  }
+
+  /**
+   * `changeProtection()` with its preemption points: after each PMD slot that held a table or a
+   * leaf ('mprotect: table done, PTL dropped': `change_pte_range()`'s `pte_unmap_unlock()`, then
+   * `change_pmd_range()`'s `cond_resched()`), and before the gather's finish ('mprotect: before
+   * tlb_finish_mmu()'). The reference flushes each entry as it changes it, so nothing is owed at
+   * its points; it raises `mm->tlb_flush_pending` for the range's life as `tlb_gather_mmu()` does
+   * in every kernel. Simplified: one gather per changed run (the kernel's `do_mprotect_pkey()` has
+   * one for the whole call), in both kernels alike.
+   */
+  *changeProtectionSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn, writable: boolean): KernelSteps {
+    const state = mmAt(m, mm);
+    state.tlbFlushPending++;
+    const vma = state.vmaWritable;
     for (let v = start; v < end; v++) vma[v] = writable;
     const ppt = m.geometry.ptrsPerPte;
     for (let i = Math.floor(start / ppt); i * ppt < end; i++) {
@@ -63,11 +91,17 @@ export abstract class ProtectPaths extends MremapPaths {
         else {
           this.changeHugePmd(m, mm, i, writable);
           if (this.hugePmdNeedsFlush(pmd, pmdAt(m, mm, i))) this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + ppt);
+          yield 'mprotect: table done, PTL dropped';
           continue;
         }
       }
-      if (pmdAt(m, mm, i).kind === 'table') this.changePteRange(m, mm, asVpn(lo), asVpn(hi), writable);
+      if (pmdAt(m, mm, i).kind === 'table') {
+        this.changePteRange(m, mm, asVpn(lo), asVpn(hi), writable);
+        yield 'mprotect: table done, PTL dropped';
+      }
     }
+    yield 'mprotect: before tlb_finish_mmu()';
+    state.tlbFlushPending--;
   }
 
   /**

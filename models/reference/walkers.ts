@@ -40,6 +40,11 @@ export abstract class WalkerPaths extends GupPaths {
     if (pmd.kind === 'none' || pmd.kind === 'migration') return this.gupFastFallback(m, cpu, mm, v, pin, write);
     const table = pmd.kind === 'table' ? pmd.table : null;
     const pte = pmd.kind === 'table' ? pteAt(m, mm, v) : null;
+    const seq = pin ? this.gupFastSeqBegin(m, mm) : null;
+    // A fork is write-protecting the mm: gup_fast() takes nothing and the slow path (which waits
+    // for the fork's mmap_lock) takes the page at walkEnd. Simplified: the walk still shows as an
+    // IRQs-off section until then, although the kernel's bail-out is immediate.
+    const bailed = pin && seq === null;
     walkerEnter(m, cpu, {
       kind: 'gupFast',
       mm,
@@ -50,9 +55,32 @@ export abstract class WalkerPaths extends GupPaths {
       pte,
       table,
       tableGen: table === null ? 0 : frameAt(m, table).gen,
-      grabbed: this.gupFastTryGrab(m, v, pmd, pte, pin, write),
+      grabbed: bailed ? null : this.gupFastTryGrab(m, v, pmd, pte, pin, write),
+      seq,
     });
     return { kind: 'done' };
+  }
+
+  /**
+   * Mirrors the start of `gup_fast()` (mm/gup.c, 6.12) with FOLL_PIN:
+   * `seq = raw_read_seqcount(&current->mm->write_protect_seq); if (seq & 1) return 0;` (later
+   * trees spell it `raw_seqcount_try_begin()`) — an odd count means a fork is write-protecting
+   * the mm, so a pin taken now could land on a page fork has just shared with its child. Returns
+   * the count read, or null when GUP-fast must take nothing.
+   */
+  gupFastSeqBegin(m: Machine, mm: MmId): number | null {
+    const seq = mmAt(m, mm).writeProtectSeq;
+    return seq % 2 === 1 ? null : seq;
+  }
+
+  /**
+   * Mirrors the end of `gup_fast()` (mm/gup.c, 6.12) with FOLL_PIN:
+   * `if (read_seqcount_retry(&current->mm->write_protect_seq, seq)) unpin_user_pages_lockless(...)`
+   * — a fork started (or ran) under the walk: drop the pins and let the slow path, which
+   * serialises with fork on mmap_lock, take the pages. True when the walk may keep its pin.
+   */
+  gupFastSeqRetryOk(m: Machine, w: GupFastWalker): boolean {
+    return w.seq === null || mmAt(m, w.mm).writeProtectSeq === w.seq;
   }
 
   /**
@@ -101,7 +129,11 @@ export abstract class WalkerPaths extends GupPaths {
     const exclusivityPage = w.pmd.kind === 'leaf' ? w.pmd.pfn : w.grabbed.pfn;
     // Only a read-only entry is tested (`!pte_write(pte) && gup_must_unshare()`).
     const writable = w.pmd.kind === 'leaf' ? w.pmd.writable : w.pte?.kind === 'present' && w.pte.writable;
-    return this.gupFastRecheck(m, w) && !(!writable && this.gupMustUnshare(m, { pin: w.pin, write: w.write, fast: true }, exclusivityPage));
+    return (
+      this.gupFastRecheck(m, w) &&
+      !(!writable && this.gupMustUnshare(m, { pin: w.pin, write: w.write, fast: true }, exclusivityPage)) &&
+      this.gupFastSeqRetryOk(m, w)
+    );
   }
 
   /**

@@ -205,14 +205,66 @@ function preemptedFaultArb(g: Geometry): fc.Arbitrary<Op[]> {
     ]);
 }
 
+/**
+ * An mprotect or a fork that runs as a preempted task (their windows, docs/concurrency.md): a
+ * `preempt` right before it, as one chunk for the same reason as `preemptedZapArb()`. mprotect
+ * takes the hot pages (its points: one per table it changes, one before `tlb_finish_mmu()`);
+ * fork's first points are the pages it shares, one each, so a small `at` stops it with the
+ * first shared page still writable in the parent.
+ */
+function preemptedWriterArb(g: Geometry, fork: boolean): fc.Arbitrary<Op[]> {
+  const ppt = g.ptrsPerPte;
+  return fc
+    .record({
+      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      at: fork ? fc.integer({ min: 1, max: 2 }) : fc.integer({ min: 1, max: 3 }),
+      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      nr: fc.integer({ min: 1, max: 2 }),
+      writable: fc.boolean(),
+      // fork: always a whole GUP-fast pin walk inside the window; mprotect: sometimes.
+      walk: fork
+        ? fc.record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), write: fc.boolean() })
+        : fc.option(fc.record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), write: fc.boolean() }), { nil: null }),
+    })
+    .map(({ cpu, at, mm, nr, writable, walk }): Op[] => [
+      { kind: 'preempt', cpu, at },
+      fork ? { kind: 'fork', mm } : { kind: 'mprotect', mm, vpn: ppt + 5, nr, writable },
+      // Sometimes a whole GUP-fast pin walk of the hot page inside the window (see pinWalkArb()).
+      ...(walk === null
+        ? []
+        : ([
+            { kind: 'walkBegin', cpu: walk.cpu, mm, vpn: ppt + 5, walker: 'gupFast', pin: true, write: walk.write },
+            { kind: 'walkEnd', cpu: walk.cpu },
+          ] satisfies Op[])),
+    ]);
+}
+
+/**
+ * A whole GUP-fast walk of a hot page with FOLL_PIN, begun and ended back to back: inside a
+ * fork's window it is the walk `mm->write_protect_seq` must keep off the page fork is sharing
+ * (two independent walkBegin/walkEnd draws on one CPU around a preempted fork rarely line up).
+ */
+function pinWalkArb(g: Geometry): fc.Arbitrary<Op[]> {
+  const ppt = g.ptrsPerPte;
+  return fc
+    .record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), mm: fc.integer({ min: 0, max: g.maxMms - 1 }), write: fc.boolean() })
+    .map(({ cpu, mm, write }): Op[] => [
+      { kind: 'walkBegin', cpu, mm, vpn: ppt + 5, walker: 'gupFast', pin: true, write },
+      { kind: 'walkEnd', cpu },
+    ]);
+}
+
 /** Sequences of 1..maxOps ops; size 'max' so lengths spread over the whole range (the default size keeps them near 10). */
 export function opsArb(g: Geometry, maxOps: number, options: OpArbOptions = {}): fc.Arbitrary<Op[]> {
   if (options.interleave !== true) return fc.array(opArb(g, options), { minLength: 1, maxLength: maxOps, size: 'max' });
   const chunk = fc.oneof(
-    { weight: 10, arbitrary: opArb(g, options).map((op) => [op]) },
-    { weight: 1, arbitrary: preemptedZapArb(g) },
+    { weight: 12, arbitrary: opArb(g, options).map((op) => [op]) },
+    { weight: 3, arbitrary: preemptedZapArb(g) },
     { weight: 1, arbitrary: preemptedMigrateArb(g) },
     { weight: 1, arbitrary: preemptedFaultArb(g) },
+    { weight: 1, arbitrary: preemptedWriterArb(g, false) },
+    { weight: 1, arbitrary: preemptedWriterArb(g, true) },
+    { weight: 1, arbitrary: pinWalkArb(g) },
   );
   return fc.array(chunk, { minLength: 1, maxLength: maxOps, size: 'max' }).map((chunks) => chunks.flat().slice(0, maxOps));
 }

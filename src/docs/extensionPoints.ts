@@ -92,7 +92,7 @@ ${rows.join('\n')}
 
 A method marked \`*\` is the generator twin of a path with preemption points (issue 11,
 docs/concurrency.md): it yields a \`PreemptPoint\` (models/machine/tasks.ts) where the kernel lets
-other CPUs in, and its plain method (\`zapPageRange()\`, \`unmapPageRange()\`) runs it to the end,
+other CPUs in, and its plain method (\`zapPageRange()\`, \`doMprotectPkey()\`, \`dupMmap()\`, …) runs it to the end,
 so a variant keeps overriding plain methods as before. Migration's twins
 (\`migratePagesSteps()\`, \`migratePagesBatchSteps()\`, \`migrateFlushAndMoveSteps()\`) repeat the
 steps of \`migratePages()\`/\`migratePagesBatch()\`/\`migrateFolio()\`, whose bodies stay as they were

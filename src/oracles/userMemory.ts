@@ -57,6 +57,20 @@ export class UserMemory {
   private readonly maybe = new Map<MmId, Map<number, Set<number>>>();
   /** The windows of zap tasks in flight, by CPU. */
   private readonly windows = new Map<number, Window>();
+  /**
+   * The windows of fork tasks in flight, by CPU: a store to the parent inside one (through a
+   * TLB entry fork has not flushed yet, or a pin) may or may not reach the child, depending on
+   * whether fork had already shared that page or copied it.
+   */
+  private readonly forks = new Map<number, { readonly parent: MmId; readonly child: MmId }>();
+
+  /** A store of `value` to the parent's (mm, vpn) inside a fork window: the child may see it. */
+  private forkRacyStore(mm: MmId, vpn: number, value: number): void {
+    for (const f of this.forks.values()) {
+      if (f.parent !== mm) continue;
+      this.setMaybe(f.child, vpn, new Set([...this.acceptable(f.child, vpn), value]));
+    }
+  }
 
   private values(mm: MmId): Map<number, number> {
     let v = this.mem.get(mm);
@@ -167,7 +181,13 @@ export class UserMemory {
         if (n.point === null && n.value !== undefined) this.storeLanded(n.mm, n.start, n.value);
         continue;
       }
-      // A migration task changes no user-visible value: its pages keep their single view.
+      if (n.op === 'fork') {
+        if (n.how === 'start' && n.point !== null && a.result.kind === 'forked') this.forks.set(n.cpu, { parent: n.mm, child: a.result.child });
+        else if (n.point === null) this.forks.delete(n.cpu);
+        continue;
+      }
+      // Migration and mprotect change no user-visible value: their windows matter to hazards and
+      // the differential only, and their pages keep their single view.
       if (n.op !== 'zap') continue;
       if (n.how === 'start' && n.point !== null) {
         this.beginWindow(n.cpu, n.mm, n.start, n.end);
@@ -190,6 +210,7 @@ export class UserMemory {
           if (op.write) {
             if (this.covered(mm, op.vpn)) this.racyStore(mm, op.vpn, r.value);
             else this.setDefinite(mm, op.vpn, r.value);
+            this.forkRacyStore(mm, op.vpn, r.value);
             break;
           }
           const ok = this.acceptable(mm, op.vpn);
@@ -238,6 +259,7 @@ export class UserMemory {
       if (page.kind === 'attached') {
         if (this.covered(page.mm, page.vpn)) this.racyStore(page.mm, page.vpn, value);
         else this.setDefinite(page.mm, page.vpn, value);
+        this.forkRacyStore(page.mm, page.vpn, value);
       } else {
         page.page.value = value;
         if (page.page.also !== undefined) page.page.also = new Set([value]);

@@ -44,10 +44,16 @@ export function stateView(m: Machine): Map<string, string> {
     }
     if (c.walker !== null) out.set(`cpu${c.id}.walker`, `${c.walker.kind} mm${c.walker.mm} vpn ${c.walker.vpn} table ${c.walker.table ?? '-'}`);
     // A preempted kernel task (docs/concurrency.md); absent on a machine that never had one.
-    if (c.task !== null) out.set(`cpu${c.id}.task`, `${c.task.op} mm${c.task.mm} vpn ${c.task.start}+${c.task.end - c.task.start} ⏸ ${c.task.point}`);
+    if (c.task !== null) {
+      const t = c.task;
+      const what = t.op === 'fork' ? `fork mm${t.mm}${t.child === undefined ? '' : ` → mm${t.child}`}` : `${t.op} mm${t.mm} vpn ${t.start}+${t.end - t.start}`;
+      out.set(`cpu${c.id}.task`, `${what} ⏸ ${t.point}`);
+    }
   }
   for (const mm of m.mms) {
     if (mm.tlbFlushPending > 0) out.set(`mm${mm.id}.tlb_flush_pending`, String(mm.tlbFlushPending));
+    // Odd only while a preempted fork is write-protecting the mm (copy_page_range()).
+    if (mm.writeProtectSeq % 2 === 1) out.set(`mm${mm.id}.write_protect_seq`, `${mm.writeProtectSeq} (odd: fork in copy_page_range())`);
     if (mm.mmapReaders > 0) out.set(`mm${mm.id}.mmap_lock`, `read × ${mm.mmapReaders}`);
   }
   out.set('rcu.callbacksPending', String(m.rcu.callbacks.length));

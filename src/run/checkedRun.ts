@@ -90,8 +90,9 @@ export class CheckedRun {
   }
 
   /**
-   * The op with the schedule around it: a pending `preempt` makes a zap a task; an mmap_lock
-   * writer and `drain` first complete the tasks they wait for. Without schedule ops this is
+   * The op with the schedule around it: a pending `preempt` makes a zap, mprotect or fork a
+   * task; an op that needs what a task holds (tasks.ts `waitsFor()`) and `drain` first complete
+   * the tasks they wait for. Without schedule ops this is
    * `applyOp()` and nothing else.
    */
   private apply(op: Op, resolved: Op | null, step: number): StepDone {
@@ -110,9 +111,9 @@ export class CheckedRun {
     this.machine.clock.folios = 0;
     const waited = this.tasks.waitFor(resolved);
     const racy = this.tasks.conflicts(resolved);
-    if (pending !== null && resolved !== null && resolved.kind === 'zap') {
-      const note = this.tasks.start(resolved, pending.cpu, pending.at);
-      if (note !== null) return { applied: withNotes({ resolved, result: { kind: 'done' }, value: storeValue(step) }, [...waited, note]), racy };
+    if (pending !== null && resolved !== null && (resolved.kind === 'zap' || resolved.kind === 'mprotect' || resolved.kind === 'fork')) {
+      const started = this.tasks.start(resolved, pending.cpu, pending.at);
+      if (started !== null) return { applied: withNotes({ resolved, result: started.result, value: storeValue(step) }, [...waited, started.note]), racy };
     }
     if (pending !== null && resolved !== null && resolved.kind === 'access') {
       const note = this.tasks.startAccess(resolved, pending.cpu, pending.at, storeValue(step));

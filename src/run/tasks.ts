@@ -6,6 +6,7 @@ import type { KernelSteps, KernelTaskView, PreemptPoint, TaskOp } from '../../mo
 import { folioNrPages } from '../../models/machine/geometry';
 import { folioAt } from '../../models/machine/frames';
 import { tlbLookup } from '../../models/machine/tlb';
+import { assertNever } from '../../models/assertNever';
 import { mmAt, pmdAt, tableEntries } from '../../models/machine/pgtable';
 import { noop } from '../../models/result';
 import { ModelViolationError } from '../../models/machine/violation';
@@ -39,10 +40,35 @@ export interface TaskNote {
  * override, so the op is not run as a task (its `preempt` is a no-op) and the variant's code runs
  * whole, as before.
  */
-const STEP_TWINS: ReadonlyArray<readonly [string, readonly string[]]> = [
-  ['zapPageRangeSteps', ['zapPageRange']],
-  ['unmapPageRangeSteps', ['unmapPageRange']],
-];
+const STEP_TWINS: Readonly<Record<TaskOp, ReadonlyArray<readonly [string, readonly string[]]>>> = {
+  zap: [
+    ['zapPageRangeSteps', ['zapPageRange']],
+    ['unmapPageRangeSteps', ['unmapPageRange']],
+  ],
+  mprotect: [
+    ['mprotectSteps', ['doMprotectPkey']],
+    ['changeProtectionSteps', ['changeProtection']],
+    ['changeProtectionRangeSteps', ['changeProtectionRange']],
+  ],
+  fork: [
+    ['dupMmapSteps', ['dupMmap']],
+    ['copyPteRangeSteps', ['copyPteRange']],
+    ['copyPresentPteSteps', ['copyPresentPte']],
+    ['copyPresentPtesSteps', ['copyPresentPtes']],
+  ],
+  // Migration's twins repeat the steps of plain methods that keep their bodies, so a variant that
+  // overrides one below the twin — migrc-as-posted's `migrateFolioMove()` — would be bypassed by
+  // a migration task: for such a kernel migration is not run as a task.
+  migrate: [
+    ['migratePagesSteps', ['migratePages', 'migrateFolio', 'migrateFolioMove', 'migratePagesBatch']],
+    ['migratePagesBatchSteps', ['migratePagesBatch', 'migrateFolioMove']],
+  ],
+  // The anonymous fault's twins and the plain methods they repeat or replace.
+  access: [
+    ['userAccessSteps', ['userAccess', 'handleMmFault']],
+    ['doAnonymousPageSteps', ['doAnonymousPage']],
+  ],
+};
 
 /** The prototype on `obj`'s chain that defines `name` itself. */
 function ownerOf(obj: object, name: string): object | null {
@@ -52,39 +78,39 @@ function ownerOf(obj: object, name: string): object | null {
   return null;
 }
 
-/**
- * The migration's twin and the plain methods whose steps it repeats (they keep their bodies, so
- * a variant that overrides one below the twin — migrc-as-posted's `migrateFolioMove()` — would be
- * bypassed by a migration task: for such a kernel migration is not run as a task).
- */
-const MIGRATE_STEP_TWINS: ReadonlyArray<readonly [string, readonly string[]]> = [
-  ['migratePagesSteps', ['migratePages', 'migrateFolio', 'migrateFolioMove', 'migratePagesBatch']],
-  ['migratePagesBatchSteps', ['migratePagesBatch', 'migrateFolioMove']],
-];
-
-/** The anonymous fault's twins and the plain methods they repeat or replace. */
-const FAULT_STEP_TWINS: ReadonlyArray<readonly [string, readonly string[]]> = [
-  ['userAccessSteps', ['userAccess', 'handleMmFault']],
-  ['doAnonymousPageSteps', ['doAnonymousPage']],
-];
-
 /** May this kernel's store fault run as a task without bypassing one of its overrides? */
 export function faultCanBeTask(k: ReferenceKernel): boolean {
-  return twinsIntact(k, FAULT_STEP_TWINS);
+  return canBeTask(k, 'access');
 }
 
 /** May this kernel's zap run as a task without bypassing one of its overrides? */
 export function zapCanBeTask(k: ReferenceKernel): boolean {
-  return twinsIntact(k, STEP_TWINS);
+  return canBeTask(k, 'zap');
 }
 
 /** May this kernel's migration run as a task without bypassing one of its overrides? */
 export function migrateCanBeTask(k: ReferenceKernel): boolean {
-  return twinsIntact(k, MIGRATE_STEP_TWINS);
+  return canBeTask(k, 'migrate');
 }
 
-function twinsIntact(k: ReferenceKernel, twins: ReadonlyArray<readonly [string, readonly string[]]>): boolean {
-  for (const [steps, plains] of twins) {
+/** The ops `Tasks.start()` runs as tasks (migration and a store's fault have starts of their own). */
+export type StartOp = 'zap' | 'mprotect' | 'fork';
+
+/** The task an op would be through `Tasks.start()`, if it is of a kind with preemption points. */
+export function taskOpOf(op: Op): StartOp | null {
+  switch (op.kind) {
+    case 'zap':
+    case 'mprotect':
+    case 'fork':
+      return op.kind;
+    default:
+      return null;
+  }
+}
+
+/** May this kernel's `op` run as a task without bypassing one of its overrides? */
+export function canBeTask(k: ReferenceKernel, op: TaskOp): boolean {
+  for (const [steps, plains] of STEP_TWINS[op]) {
     const so = ownerOf(k, steps);
     if (so === null) continue;
     for (const plain of plains) {
@@ -117,8 +143,81 @@ function valueOf(live: LiveTask): { value?: number } {
   return live.value === undefined ? {} : { value: live.value };
 }
 
+/**
+ * Ops that run inside the window of a task holding `mmap_lock` for write (mprotect, fork): they
+ * take no lock the task holds. A user access that hits the CPU's TLB (the hardware needs no lock;
+ * one that would miss may fault, and so waits — a deliberate simplification: a hardware walk
+ * of a present PTE needs no lock either), GUP-fast beginning its walk on the task's mm (IRQs off,
+ * no lock; never on a fork's child, which no thread runs in yet), a GUP-fast walk ending when it
+ * keeps its page (ending with the slow-path fallback takes `mmap_lock`), a `pte_offset_map()`
+ * reader leaving, and device accesses and unpins through handles.
+ */
+function locklessInWindow(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView): boolean {
+  switch (op.kind) {
+    case 'access': {
+      const e = tlbLookup(m, asCpu(op.cpu), asMm(op.mm), op.vpn as Vpn);
+      return e !== undefined && (!op.write || (e.writable && e.dirty));
+    }
+    case 'walkBegin':
+      return op.walker === 'gupFast' && op.mm === t.mm;
+    case 'walkEnd': {
+      const c = m.cpus[op.cpu];
+      if (c === undefined) return true;
+      if (c.finishedWalk !== null) return c.finishedWalk.recheckPassed;
+      const w = c.walker;
+      return w === null || w.kind !== 'gupFast' || k.gupFastRecheckAll(m, w);
+    }
+    case 'gupRead':
+    case 'gupWrite':
+    case 'unpin':
+    case 'tick':
+    case 'nowaitFail':
+    case 'preempt':
+    case 'resume':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The mm an op works on (walkEnd: its walker's), or null when it names none. */
+function mmOf(m: Machine, op: Op): MmId | null {
+  if (op.kind === 'walkEnd') {
+    const c = m.cpus[op.cpu];
+    const w = c?.finishedWalk?.walk ?? c?.walker ?? null;
+    return w === null ? null : w.mm;
+  }
+  return 'mm' in op ? asMm(op.mm) : null;
+}
+
+/**
+ * Must `op` wait for the in-flight task `t` (the runner then completes the task first)? A zap
+ * and a store's fault hold `mmap_lock` for read: the mm's writers wait. mprotect and fork hold it for write: every
+ * op on the mm (and on fork's child) waits but the lockless ones; migration waits for a fork
+ * of any mm (simplified: its rmap walk may meet the folios fork is sharing, which the model does
+ * not let interleave).
+ */
+function waitsFor(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView): boolean {
+  switch (t.op) {
+    case 'zap':
+    case 'access': // a store's fault holds mmap_lock for read too (lock_mm_and_find_vma())
+      return TAKES_MMAP_WRITE.has(op.kind) && 'mm' in op && op.mm === t.mm;
+    case 'migrate':
+      return false; // Tasks.waitFor() decides: who waits for a migration depends on its folios
+    case 'mprotect':
+    case 'fork': {
+      if (t.op === 'fork' && op.kind === 'migrate') return true;
+      const mm = mmOf(m, op);
+      if (mm === null || (mm !== t.mm && mm !== t.child)) return false;
+      return mm === t.child || !locklessInWindow(m, k, op, t);
+    }
+    default:
+      return assertNever(t.op);
+  }
+}
+
 interface LiveTask {
-  readonly steps: KernelSteps;
+  readonly steps: KernelSteps<unknown>;
   /** Folio heads mapped in the task's range when it started: who else may see its window. */
   readonly folios: ReadonlySet<Pfn>;
   /**
@@ -131,6 +230,8 @@ interface LiveTask {
   readonly clock: { readonly step: number; folios: number };
   /** A store's fault: the value the store writes when the task completes. */
   readonly value?: number;
+  /** What the path returned, once it has completed (fork's OpResult). */
+  readonly done: { value: unknown };
 }
 
 /**
@@ -173,20 +274,52 @@ export class Tasks {
   }
 
   /**
-   * Run `op` as a zap task on `cpu` (it has been checked to be a zap that may be one), stopping
-   * after `at` points; null when it cannot be a task here.
+   * Run `op` (a zap, mprotect or fork) as a task on `cpu`, stopping after `at` points; null when
+   * it cannot be a task here. Returns the op's result as well: what the path returned when it
+   * completed at once, else what it will return (fork: the child it already made).
    */
-  start(op: Extract<Op, { kind: 'zap' }>, cpu: CpuId, at: number): TaskNote | null {
-    if (this.live.has(cpu) || !zapCanBeTask(this.kernel)) return null;
+  start(op: Extract<Op, { kind: StartOp }>, cpu: CpuId, at: number): { note: TaskNote; result: OpResult } | null {
+    if (this.live.has(cpu) || !canBeTask(this.kernel, op.kind)) return null;
     const mm = asMm(op.mm);
-    const r = this.kernel.clipRange(this.m, op.vpn, op.nr);
+    const top = this.m.geometry.pmdsPerMm * this.m.geometry.ptrsPerPte;
+    const r = op.kind === 'fork' ? { start: 0 as Vpn, end: top as Vpn } : this.kernel.clipRange(this.m, op.vpn, op.nr);
     const folios = new Set<Pfn>();
     for (let v = r.start; v < r.end; v++) {
       const p = entryPfn(this.m, mm, v);
       if (p !== null) folios.add(this.m.frames[p]?.head ?? p);
     }
-    this.live.set(cpu, { steps: this.kernel.madviseDontneedSteps(this.m, mm, r.start, r.end), folios, clock: { step: this.m.clock.step, folios: 0 } });
-    return this.advance(cpu, at, 'start', { op: 'zap', mm, start: r.start, end: r.end });
+    const done: { value: unknown } = { value: undefined };
+    const steps = this.stepsOf(op, mm, r.start, r.end);
+    this.live.set(cpu, { steps, folios, done, clock: { step: this.m.clock.step, folios: 0 } });
+    const before = this.m.mms.length;
+    // fork makes its child before its first point; the description names it from then on.
+    const desc = (): Omit<KernelTaskView, 'point' | 'pointsPassed'> =>
+      op.kind === 'fork'
+        ? { op: 'fork', mm, start: r.start, end: r.end, ...(this.m.mms.length > before ? { child: asMm(this.m.mms.length - 1) } : {}) }
+        : { op: op.kind, mm, start: r.start, end: r.end };
+    const note = this.advance(cpu, at, 'start', desc);
+    const result: OpResult =
+      note.point === null
+        ? op.kind === 'zap' || op.kind === 'mprotect'
+          ? { kind: 'done' }
+          : (done.value as OpResult)
+        : op.kind === 'fork'
+          ? { kind: 'forked', child: asMm(this.m.mms.length - 1) }
+          : { kind: 'done' };
+    return { note, result };
+  }
+
+  private stepsOf(op: Extract<Op, { kind: StartOp }>, mm: MmId, start: Vpn, end: Vpn): KernelSteps<unknown> {
+    switch (op.kind) {
+      case 'zap':
+        return this.kernel.madviseDontneedSteps(this.m, mm, start, end);
+      case 'mprotect':
+        return this.kernel.mprotectSteps(this.m, mm, start, end, op.writable);
+      case 'fork':
+        return this.kernel.dupMmapSteps(this.m, mm);
+      default:
+        return assertNever(op);
+    }
   }
 
   /**
@@ -209,9 +342,9 @@ export class Tasks {
     function* steps(): KernelSteps {
       yield* k.migratePagesSteps(m, mm, vpn, op.count);
     }
-    this.live.set(cpu, { steps: steps(), folios, clock: { step: this.m.clock.step, folios: 0 } });
+    this.live.set(cpu, { steps: steps(), folios, clock: { step: this.m.clock.step, folios: 0 }, done: { value: undefined } });
     const top = this.m.geometry.pmdsPerMm * this.m.geometry.ptrsPerPte;
-    return this.advance(cpu, at, 'start', { op: 'migrate', mm, start: vpn, end: top as Vpn });
+    return this.advance(cpu, at, 'start', () => ({ op: 'migrate', mm, start: vpn, end: top as Vpn }));
   }
 
   /**
@@ -232,8 +365,8 @@ export class Tasks {
     function* steps(): KernelSteps {
       yield* k.userAccessSteps(m, asCpu(op.cpu), mm, v, true, value);
     }
-    this.live.set(cpu, { steps: steps(), folios: new Set(), clock: { step: this.m.clock.step, folios: 0 }, value });
-    return this.advance(cpu, at, 'start', { op: 'access', mm, start: v, end: (v + 1) as Vpn });
+    this.live.set(cpu, { steps: steps(), folios: new Set(), clock: { step: this.m.clock.step, folios: 0 }, value, done: { value: undefined } });
+    return this.advance(cpu, at, 'start', () => ({ op: 'access', mm, start: v, end: (v + 1) as Vpn }));
   }
 
   /**
@@ -255,7 +388,7 @@ export class Tasks {
       if (op.kind === 'drain') notes.push(this.advance(c.id, Infinity, 'drain'));
       else if (t.op === 'migrate') {
         if (op.kind !== 'access' && this.touches(op, t, live.folios)) notes.push(this.advance(c.id, Infinity, 'wait'));
-      } else if (TAKES_MMAP_WRITE.has(op.kind) && 'mm' in op && op.mm === t.mm) notes.push(this.advance(c.id, Infinity, 'wait'));
+      } else if (waitsFor(this.m, this.kernel, op, t)) notes.push(this.advance(c.id, Infinity, 'wait'));
     }
     return notes;
   }
@@ -352,7 +485,7 @@ export class Tasks {
    * One `next()` of a task with the allocation clock set to the task's own (`LiveTask.clock`); a
    * violation it raises names the step that is running, not the one that started the task.
    */
-  private stepOnOwnClock(live: LiveTask): IteratorResult<PreemptPoint, void> {
+  private stepOnOwnClock(live: LiveTask): IteratorResult<PreemptPoint, unknown> {
     const clock = this.m.clock;
     const saved = { step: clock.step, folios: clock.folios };
     clock.step = live.clock.step;
@@ -370,24 +503,30 @@ export class Tasks {
   }
 
   /** Pass up to `n` more points of the task on `cpu`; it completes when its path ends. */
-  private advance(cpu: CpuId, n: number, how: TaskNote['how'], fresh?: Omit<KernelTaskView, 'point' | 'pointsPassed'>): TaskNote {
+  private advance(cpu: CpuId, n: number, how: TaskNote['how'], fresh?: () => Omit<KernelTaskView, 'point' | 'pointsPassed'>): TaskNote {
     const live = this.live.get(cpu);
     const c = this.m.cpus[cpu];
     if (live === undefined || c === undefined) throw new Error(`no task on cpu${cpu}`);
-    const desc = fresh ?? c.task;
-    if (desc === null) throw new Error(`task on cpu${cpu} has no description`);
+    let desc: Omit<KernelTaskView, 'point' | 'pointsPassed'> | null = c.task;
     let passed = c.task?.pointsPassed ?? 0;
+    const noteOf = (point: PreemptPoint | null): TaskNote => {
+      const d = desc ?? fresh?.();
+      if (d === undefined) throw new Error(`task on cpu${cpu} has no description`);
+      return { op: d.op, cpu, how, mm: d.mm, start: d.start, end: d.end, point, pointsPassed: passed, ...valueOf(live) };
+    };
     for (let k = 0; k < n; k++) {
       const r = this.stepOnOwnClock(live);
       if (r.done === true) {
+        live.done.value = r.value;
         this.live.delete(cpu);
         c.task = null;
-        return { cpu, op: desc.op, how, mm: desc.mm, start: desc.start, end: desc.end, point: null, pointsPassed: passed, ...valueOf(live) };
+        return noteOf(null);
       }
       passed++;
-      c.task = { op: desc.op, mm: desc.mm, start: desc.start, end: desc.end, point: r.value, pointsPassed: passed };
+      desc = desc ?? fresh?.() ?? null;
+      if (desc === null) throw new Error(`task on cpu${cpu} has no description`);
+      c.task = { ...desc, point: r.value, pointsPassed: passed };
     }
-    const t = c.task;
-    return { cpu, op: desc.op, how, mm: desc.mm, start: desc.start, end: desc.end, point: t?.point ?? null, pointsPassed: passed, ...valueOf(live) };
+    return noteOf(c.task?.point ?? null);
   }
 }

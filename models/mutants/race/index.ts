@@ -4,6 +4,9 @@ import { zapEndsFlushPendingEarly } from './zapEndsFlushPendingEarly';
 import { faultIgnoresMigrationEntry } from './faultIgnoresMigrationEntry';
 import { migrateCopiesBeforeFlush } from './migrateCopiesBeforeFlush';
 import { faultSkipsPteSame } from './faultSkipsPteSame';
+import { forkIgnoresWriteProtectSeq } from './forkIgnoresWriteProtectSeq';
+import { gupFastPinsDuringFork } from './gupFastPinsDuringFork';
+import { forkSkipsWriteProtectSeq } from './forkSkipsWriteProtectSeq';
 
 /**
  * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
@@ -17,4 +20,7 @@ export const RACE_MUTANTS: readonly MutantSpec[] = [
   faultIgnoresMigrationEntry,
   migrateCopiesBeforeFlush,
   faultSkipsPteSame,
+  forkIgnoresWriteProtectSeq,
+  gupFastPinsDuringFork,
+  forkSkipsWriteProtectSeq,
 ];
