@@ -295,3 +295,39 @@ describe('user-visible memory of pins across a zap window', () => {
     }
   });
 });
+
+describe('variants stay plain: an override of a plain method below a twin is called', () => {
+  // A twin that descends into a sub-path calls the plain method when a variant overrides it below
+  // the twin (models/machine/tasks.ts overriddenBelow()); otherwise a variant's fix or bug in,
+  // say, copyPresentPte() would never run, even without schedule ops.
+  it('zap, mprotect and fork reach the overrides (batched and reference)', () => {
+    const called: string[] = [];
+    class B extends BatchedKernel {
+      override unmapPageRange(...a: Parameters<BatchedKernel['unmapPageRange']>): void {
+        called.push('unmapPageRange');
+        super.unmapPageRange(...a);
+      }
+      override changeProtectionRange(...a: Parameters<BatchedKernel['changeProtectionRange']>): void {
+        called.push('changeProtectionRange');
+        super.changeProtectionRange(...a);
+      }
+      override copyPresentPtes(...a: Parameters<BatchedKernel['copyPresentPtes']>): ReturnType<BatchedKernel['copyPresentPtes']> {
+        called.push('copyPresentPtes');
+        return super.copyPresentPtes(...a);
+      }
+    }
+    class R extends ReferenceKernel {
+      override changeProtection(...a: Parameters<ReferenceKernel['changeProtection']>): void {
+        called.push('changeProtection');
+        super.changeProtection(...a);
+      }
+      override copyPteRange(...a: Parameters<ReferenceKernel['copyPteRange']>): void {
+        called.push('copyPteRange');
+        super.copyPteRange(...a);
+      }
+    }
+    const ops: Op[] = [map(HOT), { kind: 'mprotect', mm: 0, vpn: HOT, nr: 1, writable: false }, { kind: 'fork', mm: 0 }, zap()];
+    for (const k of [new B(), new R()]) expect(runOps(k, G, ops).ok).toBe(true);
+    expect([...new Set(called)].sort()).toEqual(['changeProtection', 'changeProtectionRange', 'copyPresentPtes', 'copyPteRange', 'unmapPageRange']);
+  });
+});

@@ -8,7 +8,7 @@ import { mark } from '../machine/marks';
 import { isZeroPfn } from '../machine/zeroPage';
 import { BatchedZap } from './zap';
 import type { KernelSteps } from '../machine/tasks';
-import { runToEnd } from '../machine/tasks';
+import { overriddenBelow, runToEnd } from '../machine/tasks';
 
 /**
  * What `copy_present_ptes()` returns: PTEs copied, or -EAGAIN (a folio must be preallocated and
@@ -59,7 +59,9 @@ export abstract class BatchedFork extends BatchedZap {
         k++;
         continue;
       }
-      const r = yield* this.copyPresentPtesSteps(m, parent, child, v, pte, ppt - k, prealloc);
+      const r = overriddenBelow(this, 'copyPresentPtesSteps', 'copyPresentPtes')
+        ? this.copyPresentPtes(m, parent, child, v, pte, ppt - k, prealloc)
+        : yield* this.copyPresentPtesSteps(m, parent, child, v, pte, ppt - k, prealloc);
       if (r.kind === 'again') {
         this.warnOn(m, prealloc !== null, `copy_present_ptes asked for a page while one is preallocated (vpn ${v})`);
         prealloc = this.folioPrealloc(m);

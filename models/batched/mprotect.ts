@@ -7,7 +7,7 @@ import type { MmuGather } from './mmuGather';
 import { gatherNeedsFlush } from './mmuGather';
 import { BatchedMigrate } from './migrate';
 import type { KernelSteps } from '../machine/tasks';
-import { runToEnd } from '../machine/tasks';
+import { overriddenBelow, runToEnd } from '../machine/tasks';
 
 /**
  * mprotect() through an mmu_gather, as 6.12 does it: `do_mprotect_pkey()` runs
@@ -31,7 +31,8 @@ export abstract class BatchedMprotect extends BatchedMigrate {
    */
   override *changeProtectionSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn, writable: boolean): KernelSteps {
     const tlb = this.tlbGatherMmu(m, mm, false);
-    yield* this.changeProtectionRangeSteps(m, tlb, start, end, writable);
+    if (overriddenBelow(this, 'changeProtectionRangeSteps', 'changeProtectionRange')) this.changeProtectionRange(m, tlb, start, end, writable);
+    else yield* this.changeProtectionRangeSteps(m, tlb, start, end, writable);
     if (gatherNeedsFlush(tlb)) mark(m, 'mprotect left a flush to tlb_finish_mmu');
     yield 'mprotect: before tlb_finish_mmu()';
     this.tlbFinishMmu(m, tlb);

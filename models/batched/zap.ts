@@ -15,7 +15,7 @@ import { folioPteBatch } from './folioPteBatch';
 import type { FpbFlags, PteBatch } from './folioPteBatch';
 import { BatchedTableFree } from './tableFree';
 import type { KernelSteps } from '../machine/tasks';
-import { runToEnd } from '../machine/tasks';
+import { overriddenBelow, runToEnd } from '../machine/tasks';
 
 /** What `zap_present_ptes()` reports through its out-parameters, plus its return value. */
 export interface ZapStep {
@@ -48,7 +48,8 @@ export abstract class BatchedZap extends BatchedTableFree {
    */
   override *zapPageRangeSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn): KernelSteps {
     const tlb = this.tlbGatherMmu(m, mm, false);
-    yield* this.unmapPageRangeSteps(m, tlb, start, end);
+    if (overriddenBelow(this, 'unmapPageRangeSteps', 'unmapPageRange')) this.unmapPageRange(m, tlb, start, end);
+    else yield* this.unmapPageRangeSteps(m, tlb, start, end);
     yield 'zap: before tlb_finish_mmu()';
     this.tlbFinishMmu(m, tlb);
   }

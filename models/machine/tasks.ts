@@ -158,3 +158,24 @@ export class WaitForMigration extends Error {
 export function migrationInFlight(cpus: ReadonlyArray<{ readonly task: KernelTaskView | null }>): boolean {
   return cpus.some((c) => c.task !== null && c.task.op === 'migrate');
 }
+
+/** The prototype on `obj`'s chain that defines `name` itself. */
+function ownerOf(obj: object, name: string): object | null {
+  for (let p: object | null = Object.getPrototypeOf(obj) as object | null; p !== null; p = Object.getPrototypeOf(p) as object | null) {
+    if (Object.prototype.hasOwnProperty.call(p, name)) return p;
+  }
+  return null;
+}
+
+/**
+ * Does `kernel` override the plain method `plain` in a class below the one that defines the
+ * generator twin `twin`? Then running the twin would bypass the override. A twin that descends
+ * into a sub-path calls the plain method instead in that case (the sub-path then has no points of
+ * its own), so a variant that overrides a plain method always has it called; and the runner does
+ * not start such a path as a task at all (src/run/tasks.ts).
+ */
+export function overriddenBelow(kernel: object, twin: string, plain: string): boolean {
+  const so = ownerOf(kernel, twin);
+  const po = ownerOf(kernel, plain);
+  return so !== null && po !== null && po !== so && Object.prototype.isPrototypeOf.call(so, po);
+}

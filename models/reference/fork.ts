@@ -11,7 +11,7 @@ import type { OpResult } from '../result';
 import { noop } from '../result';
 import { ZapPaths } from './zap';
 import type { KernelSteps } from '../machine/tasks';
-import { runToEnd } from '../machine/tasks';
+import { overriddenBelow, runToEnd } from '../machine/tasks';
 
 /** fork(): duplicating an mm with copy-on-write semantics, one PTE at a time. */
 export abstract class ForkPaths extends ZapPaths {
@@ -45,7 +45,10 @@ export abstract class ForkPaths extends ZapPaths {
     for (let i = 0; i < m.geometry.pmdsPerMm; i++) {
       const pmd = pmdAt(m, parent, i);
       if (pmd.kind === 'none') continue;
-      if (!(pmd.kind === 'leaf' && this.copyHugePmd(m, parent, child, i))) yield* this.copyPteRangeSteps(m, parent, child, i);
+      if (!(pmd.kind === 'leaf' && this.copyHugePmd(m, parent, child, i))) {
+        if (overriddenBelow(this, 'copyPteRangeSteps', 'copyPteRange')) this.copyPteRange(m, parent, child, i);
+        else yield* this.copyPteRangeSteps(m, parent, child, i);
+      }
       yield 'fork: table copied, PTLs dropped';
     }
     this.writeProtectSeqEnd(m, parent);
@@ -99,7 +102,9 @@ export abstract class ForkPaths extends ZapPaths {
     for (let k = 0; k < m.geometry.ptrsPerPte; k++) {
       const v = asVpn(base + k);
       const pte = pteAt(m, parent, v);
-      if (pte !== null && pte.kind === 'present') yield* this.copyPresentPteSteps(m, parent, child, v, pte);
+      if (pte === null || pte.kind !== 'present') continue;
+      if (overriddenBelow(this, 'copyPresentPteSteps', 'copyPresentPte')) this.copyPresentPte(m, parent, child, v, pte);
+      else yield* this.copyPresentPteSteps(m, parent, child, v, pte);
     }
   }
 

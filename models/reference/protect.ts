@@ -8,7 +8,7 @@ import { isZeroPfn } from '../machine/zeroPage';
 import { x86HugePmdNeedsFlush, x86PteNeedsFlush } from './pteNeedsFlush';
 import { MremapPaths } from './mremap';
 import type { KernelSteps } from '../machine/tasks';
-import { runToEnd } from '../machine/tasks';
+import { overriddenBelow, runToEnd } from '../machine/tasks';
 
 /**
  * mprotect(): changing what translations allow (mm/mprotect.c, mm/huge_memory.c, 6.12).
@@ -51,7 +51,8 @@ export abstract class ProtectPaths extends MremapPaths {
       }
       let runEnd = v + 1;
       while (runEnd < end && vma[runEnd] !== writable) runEnd++;
-      yield* this.changeProtectionSteps(m, mm, asVpn(v), asVpn(runEnd), writable);
+      if (overriddenBelow(this, 'changeProtectionSteps', 'changeProtection')) this.changeProtection(m, mm, asVpn(v), asVpn(runEnd), writable);
+      else yield* this.changeProtectionSteps(m, mm, asVpn(v), asVpn(runEnd), writable);
       v = runEnd;
     }
   }

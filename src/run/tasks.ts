@@ -3,6 +3,7 @@ import type { CpuId, MmId, Pfn, Vpn } from '../../models/machine/ids';
 import { cpuId as asCpu, mmId as asMm } from '../../models/machine/ids';
 import type { Machine } from '../../models/machine/state';
 import type { KernelSteps, KernelTaskView, PreemptPoint, TaskOp } from '../../models/machine/tasks';
+import { overriddenBelow } from '../../models/machine/tasks';
 import { folioNrPages } from '../../models/machine/geometry';
 import { folioAt } from '../../models/machine/frames';
 import { tlbLookup } from '../../models/machine/tlb';
@@ -70,13 +71,6 @@ const STEP_TWINS: Readonly<Record<TaskOp, ReadonlyArray<readonly [string, readon
   ],
 };
 
-/** The prototype on `obj`'s chain that defines `name` itself. */
-function ownerOf(obj: object, name: string): object | null {
-  for (let p: object | null = Object.getPrototypeOf(obj) as object | null; p !== null; p = Object.getPrototypeOf(p) as object | null) {
-    if (Object.prototype.hasOwnProperty.call(p, name)) return p;
-  }
-  return null;
-}
 
 /** May this kernel's store fault run as a task without bypassing one of its overrides? */
 export function faultCanBeTask(k: ReferenceKernel): boolean {
@@ -110,14 +104,7 @@ export function taskOpOf(op: Op): StartOp | null {
 
 /** May this kernel's `op` run as a task without bypassing one of its overrides? */
 export function canBeTask(k: ReferenceKernel, op: TaskOp): boolean {
-  for (const [steps, plains] of STEP_TWINS[op]) {
-    const so = ownerOf(k, steps);
-    if (so === null) continue;
-    for (const plain of plains) {
-      const po = ownerOf(k, plain);
-      if (po !== null && po !== so && Object.prototype.isPrototypeOf.call(so, po)) return false;
-    }
-  }
+  for (const [steps, plains] of STEP_TWINS[op]) for (const plain of plains) if (overriddenBelow(k, steps, plain)) return false;
   return true;
 }
 
