@@ -13,16 +13,18 @@ import { killMutant } from '../src/mutants/killMutant';
  * - The correct batched kernels hold with interleaving on: 1,000 sequences of up to 30 ops, seed
  *   fixed, and the sequences really do put zaps in flight and nest them, faults meet the entries
  *   of preempted migrations, and preempted faults back off (else the check is vacuous).
- * - Each race mutant is killed with interleaving on, on seeds 1–5, within 5,000 sequences of up to
+ * - Each race mutant is killed with interleaving on (seed 1 here; seeds 1–5 in `npm run mutants`), within 5,000 sequences of up to
  *   60 ops, by an expected oracle, shrunk to at most 14 ops. Issue 11 asks for 10: measured with all
  *   five windows' generators together, the medians are 4–9 ops but seed 5 shrinks four mutants to
  *   11–13 (a schedule chunk — a preempt with its op and a walk — shrinks as a whole), so 14 is the
  *   bound this test holds today, not the goal.
- * - With interleaving off each survives the same seeds (500 sequences each): without schedule ops
+ * - With interleaving off each survives (seed 1, 500 sequences): without schedule ops
  *   no two gathers of one mm are ever live, so it is the correct kernel.
  */
 const SMALL = geometry('small');
-const SEEDS = [1, 2, 3, 4, 5];
+// The suite checks one seed each way, to stay short; `npm run mutants` (the kill matrix) runs the
+// race mutants on seeds 1–5 with interleaving, where every one of them must die.
+const SEEDS = [1];
 
 describe('correct kernels with interleaving on', () => {
   it.each([
@@ -55,7 +57,7 @@ describe.each(RACE_MUTANTS.map((mu) => [mu.name, mu] as const))('race mutant %s'
     expect(r.ops?.some((op) => op.kind === 'preempt')).toBe(true);
   }, 120_000);
 
-  it('is never killed with interleaving off (seeds 1–5, 500 sequences each)', () => {
+  it('is never killed with interleaving off (seed 1, 500 sequences)', () => {
     for (const seed of SEEDS) {
       const r = runCheck({ kernel: mu.make, geometry: SMALL, runs: 500, seed, maxOps: 60 });
       expect(r.failure, `${name} killed without interleaving on seed ${seed}`).toBeNull();
