@@ -3,6 +3,9 @@ import type { PageObservation, StepObservation } from './observation';
 /** The runtime reported an error of its own (a system call failed unexpectedly): no comparison is possible. */
 export class RuntimeError extends Error {}
 
+/** The runtime was stopped by Ctrl-C (SIGINT to the process group): an interruption, not a failure. */
+export class RuntimeInterrupted extends RuntimeError {}
+
 /**
  * Parse what the C runtime printed: `step S <result>` lines, `obs S mm<M> <vpn> key=value…`
  * lines (or `obs S mm<M> <vpn> swap`), `end S` after each observation, `error step S …` on a

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StepObservation } from './observation';
-import { parseKernelOutput, RuntimeError } from './kernelOutput';
+import { parseKernelOutput, RuntimeError, RuntimeInterrupted } from './kernelOutput';
 import { INTERPRETER_C, RUNTIME_C } from './runtimeSource';
 
 export const GCC_FLAGS = ['-O1', '-Wall', '-Wextra', '-pthread'];
@@ -46,6 +46,10 @@ export function runBinary(bin: string, input: string): Promise<StepObservation[]
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (code === 130 || signal === 'SIGINT') {
+        reject(new RuntimeInterrupted(`the runtime was interrupted (${code ?? signal})`));
+        return;
+      }
       try {
         const observed = parseKernelOutput(Buffer.concat(out).toString('utf8'));
         if (code !== 0) throw new RuntimeError(`the runtime exited with ${code ?? signal}: ${Buffer.concat(err).toString('utf8').split('\n').slice(0, 3).join(' | ')}`);

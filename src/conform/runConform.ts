@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Op } from '../ops/op';
 import type { ConformTarget, ProgramComparison } from './compareProgram';
 import { compareProgram } from './compareProgram';
-import { RuntimeError } from './kernelOutput';
+import { RuntimeError, RuntimeInterrupted } from './kernelOutput';
 import { userProgramArb } from './programArb';
 
 export type ConformVerdict = 'AGREES' | 'DIFFERS' | 'FLAKY' | 'INTERRUPTED';
@@ -56,13 +56,19 @@ export async function runConform(t: ConformTarget, o: ConformOptions): Promise<C
   let failedOnce = false;
   let shrinkRuns = 0;
   let runtimeError: RuntimeError | null = null;
+  let interrupted = false;
   let last: { ops: readonly Op[]; comparison: ProgramComparison } | null = null;
   const property = fc.asyncProperty(userProgramArb(t.geometry, o.maxOps), async (ops) => {
-    if (runtimeError !== null || o.signal.aborted) return true;
+    if (runtimeError !== null || interrupted || o.signal.aborted) return true;
     let c: ProgramComparison;
     try {
       c = await compareProgram(t, ops);
     } catch (e) {
+      // Ctrl-C reaches the runtime too (the terminal signals the whole process group).
+      if (e instanceof RuntimeInterrupted) {
+        interrupted = true;
+        return true;
+      }
       if (e instanceof RuntimeError) {
         runtimeError = e;
         return true;
@@ -82,7 +88,7 @@ export async function runConform(t: ConformTarget, o: ConformOptions): Promise<C
   const r = await fc.check(property, { seed: o.seed, numRuns: o.runs, endOnFailure: false });
   if (runtimeError !== null) throw runtimeError;
   const seen = last as { ops: readonly Op[]; comparison: ProgramComparison } | null;
-  if (!r.failed || seen === null) return { verdict: o.signal.aborted ? 'INTERRUPTED' : 'AGREES', stats, failure: null };
+  if (!r.failed || seen === null) return { verdict: o.signal.aborted || interrupted ? 'INTERRUPTED' : 'AGREES', stats, failure: null };
   // The shrunk program, run again: the kernel must show the same difference every time.
   const ops = r.counterexample?.[0] ?? seen.ops;
   const runs: ProgramComparison[] = [];
