@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { geometry } from '../models/machine/geometry';
-import type { CpuId, MmId, Vpn } from '../models/machine/ids';
 import type { Machine } from '../models/machine/state';
 import { tlbLookup } from '../models/machine/tlb';
 import { pteAt } from '../models/machine/pgtable';
@@ -15,24 +13,14 @@ import { migrateCanBeTask } from '../src/run/tasks';
 import { runDifferential } from '../src/run/differential';
 import { runOps } from '../src/run/runOps';
 import { formatTrace } from '../src/report/trace';
+import { G, HOT, mm0, v, cpu, map, store, load, migrate, preempt, resume } from './__helpers__/taskOps';
 
 /**
  * The migration window (issue 11, docs/concurrency.md): `migrate_pages_batch()` between
  * `try_to_migrate()` and `remove_migration_ptes()`, on both kernels. Small geometry: page 21 is
  * in the second table.
  */
-const G = geometry('small');
-const HOT = 21;
-const mm0 = 0 as MmId;
-const v = (x: number): Vpn => x as Vpn;
-const cpu = (x: number): CpuId => x as CpuId;
 
-const map = (vpn: number): Op => ({ kind: 'map', mm: 0, vpn, order: 0, pmd: false, first: 0, count: 1 });
-const store = (c: number, vpn = HOT): Op => ({ kind: 'access', cpu: c, mm: 0, vpn, write: true });
-const load = (c: number, vpn = HOT): Op => ({ kind: 'access', cpu: c, mm: 0, vpn, write: false });
-const migrate = (vpn = HOT, count = 1): Op => ({ kind: 'migrate', mm: 0, vpn, count });
-const preempt = (c: number, at: number): Op => ({ kind: 'preempt', cpu: c, at });
-const resume = (c: number, points = 1): Op => ({ kind: 'resume', cpu: c, points });
 
 /** Step through ops on one kernel, every oracle on; throws on the first violation. Returns the run and each step's record. */
 function stepAll(kernel: ReferenceKernel, ops: readonly Op[]): { run: CheckedRun; values: Array<number | null>; waits: string[] } {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { geometry } from '../models/machine/geometry';
 import type { CpuId, MmId, Vpn } from '../models/machine/ids';
 import type { Machine } from '../models/machine/state';
 import type { OpResult } from '../models/result';
@@ -16,24 +15,14 @@ import { runDifferential } from '../src/run/differential';
 import { runOps } from '../src/run/runOps';
 import { formatTrace } from '../src/report/trace';
 import { zapCanBeTask } from '../src/run/tasks';
+import { G, HOT, mm0, v, cpu, map, store, load, zap, preempt, resume } from './__helpers__/taskOps';
 
 /**
  * Preemptible kernel tasks, first window (issue 11, docs/concurrency.md): the schedule ops, what
  * a zap task holds at its points in each kernel, who waits for it, and what the oracles accept.
  * Small geometry: 16 PTEs per table, so page 21 is in the second table.
  */
-const G = geometry('small');
-const HOT = 21;
-const mm0 = 0 as MmId;
-const v = (x: number): Vpn => x as Vpn;
-const cpu = (x: number): CpuId => x as CpuId;
 
-const map = (vpn: number): Op => ({ kind: 'map', mm: 0, vpn, order: 0, pmd: false, first: 0, count: 1 });
-const store = (c: number, vpn = HOT): Op => ({ kind: 'access', cpu: c, mm: 0, vpn, write: true });
-const load = (c: number, vpn = HOT): Op => ({ kind: 'access', cpu: c, mm: 0, vpn, write: false });
-const zap = (vpn = HOT, nr = 1): Op => ({ kind: 'zap', mm: 0, vpn, nr });
-const preempt = (c: number, at: number): Op => ({ kind: 'preempt', cpu: c, at });
-const resume = (c: number, points = 1): Op => ({ kind: 'resume', cpu: c, points });
 
 /** Step through ops on one kernel, every oracle on; throws on the first violation. */
 function stepAll(kernel: ReferenceKernel, ops: readonly Op[]): CheckedRun {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { geometry } from '../models/machine/geometry';
-import type { CpuId, MmId, Vpn } from '../models/machine/ids';
+import type { MmId } from '../models/machine/ids';
 import type { Machine } from '../models/machine/state';
 import { tlbLookup } from '../models/machine/tlb';
 import { pteAt } from '../models/machine/pgtable';
@@ -14,6 +13,7 @@ import { CheckedRun } from '../src/run/checkedRun';
 import { runOps } from '../src/run/runOps';
 import { formatTrace } from '../src/report/trace';
 import { canBeTask } from '../src/run/tasks';
+import { G, HOT, mm0, v, cpu, map, store, load, preempt, resume } from './__helpers__/taskOps';
 
 /**
  * The mprotect and fork windows (issue 11, docs/concurrency.md): where each kernel stands at
@@ -21,19 +21,9 @@ import { canBeTask } from '../src/run/tasks';
  * protocol against fork, and what the user-memory oracle accepts from a store racing with fork.
  * Small geometry: 16 PTEs per table, so page 21 is in the second table.
  */
-const G = geometry('small');
-const HOT = 21;
-const mm0 = 0 as MmId;
-const v = (x: number): Vpn => x as Vpn;
-const cpu = (x: number): CpuId => x as CpuId;
 
-const map = (vpn: number): Op => ({ kind: 'map', mm: 0, vpn, order: 0, pmd: false, first: 0, count: 1 });
-const store = (c: number, vpn = HOT, mm = 0): Op => ({ kind: 'access', cpu: c, mm, vpn, write: true });
-const load = (c: number, vpn = HOT, mm = 0): Op => ({ kind: 'access', cpu: c, mm, vpn, write: false });
 const mprotect = (writable: boolean, vpn = HOT, nr = 1): Op => ({ kind: 'mprotect', mm: 0, vpn, nr, writable });
 const fork: Op = { kind: 'fork', mm: 0 };
-const preempt = (c: number, at: number): Op => ({ kind: 'preempt', cpu: c, at });
-const resume = (c: number, points = 1): Op => ({ kind: 'resume', cpu: c, points });
 const pinWalk = (c: number, write = true): Op => ({ kind: 'walkBegin', cpu: c, walker: 'gupFast', mm: 0, vpn: HOT, pin: true, write });
 const walkEnd = (c: number): Op => ({ kind: 'walkEnd', cpu: c });
 

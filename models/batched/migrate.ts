@@ -7,6 +7,7 @@ import type { FolioMapping } from '../machine/rmapWalk';
 import { rmapWalk } from '../machine/rmapWalk';
 import type { OpResult } from '../result';
 import type { PreemptPoint } from '../machine/tasks';
+import { overriddenBelow, runToEnd } from '../machine/tasks';
 import type { UnmappedMapping } from '../reference/migrate';
 import type { TlbUbc } from './tlbUbc';
 import { newTlbUbc, tlbbatchAddPending, tlbbatchFold, tlbUbcClear } from './tlbUbc';
@@ -79,52 +80,15 @@ export abstract class BatchedMigrate extends BatchedMigrc {
    * changes between passes inside one op).
    */
   migratePagesBatch(m: Machine, folios: readonly Pfn[]): number {
-    const ubc = newTlbUbc(m);
-    const ro = newTlbUbc(m);
-    const req = this.migrcReqStart(m);
-    const unmappedFolios: UnmappedFolio[] = [];
-    for (const src of folios) {
-      const batch: MigrateUbc = { ubc, ro, canMigrc: true }; // can_migrc_init()
-      const u = this.migrateFolioUnmap(m, src, batch);
-      if (u !== null) {
-        const migrc = this.canMigrcTest(m, src, batch);
-        if (migrc) {
-          this.migrcMarkPending(m, src);
-          this.foldUbcRoToMigrc(req, ro);
-        }
-        unmappedFolios.push({ ...u, migrc });
-      }
-      this.foldUbcRo(ubc, ro); // whatever read-only entries are left are flushed with the batch
-    }
-    this.tryToUnmapFlush(m, ubc);
-    const failed: UnmappedFolio[] = [];
-    let moved = 0;
-    for (const u of unmappedFolios) {
-      if (!this.migrateFolioMove(m, u.src, u.dst, u.unmapped, u.queued)) {
-        failed.push(u);
-        continue;
-      }
-      this.migrateFolioDone(m, u.src);
-      if (u.migrc) this.migrcExpandReq(req, u.src);
-      moved++;
-    }
-    this.migrcReqEnd(m, req);
-    for (const u of failed) {
-      if (folioAt(m, u.src).migrcPending) this.migrcUndoFolios(m, u.src);
-      this.migrateFolioUndoSrc(m, u.src, u.unmapped);
-      this.migrateFolioUndoDst(m, u.dst);
-      this.folioPut(m, u.src); // putback_movable_pages(): the isolation reference
-      mark(m, 'migration undone after the move failed');
-    }
-    return moved;
+    return runToEnd(this.migratePagesBatchSteps(m, folios));
   }
+
 
   /**
    * `migratePages()` as a task (issue 11, docs/concurrency.md): the same batches as the plain
-   * method, with the points of `migratePagesBatchSteps()`. The plain methods keep their bodies
-   * (a variant overriding `migrateFolioMove()`, such as migrc-as-posted, keeps working without
-   * interleaving); a kernel that overrides one of them below this twin does not run migration as
-   * a task (src/run/tasks.ts).
+   * method, with the points of `migratePagesBatchSteps()`, which the plain `migratePagesBatch()`
+   * runs to its end; a kernel that overrides a plain step below this twin does not run migration
+   * as a task (src/run/tasks.ts).
    */
   override *migratePagesSteps(m: Machine, mm: MmId, start: Vpn, count: number): Generator<PreemptPoint, number, void> {
     const whole: Pfn[] = [];
@@ -192,12 +156,21 @@ export abstract class BatchedMigrate extends BatchedMigrc {
     const failed: UnmappedFolio[] = [];
     let moved = 0;
     for (const u of unmappedFolios) {
-      if (!this.migrateFolioCopy(m, u.src, u.dst, u.queued)) {
-        failed.push(u);
-        continue;
+      // A variant that overrides migrateFolioMove() (migrc-as-posted) has it called whole: no
+      // point between the copy and the remap then (such a kernel never runs migration as a task).
+      if (overriddenBelow(this, 'migrateFlushAndMoveSteps', 'migrateFolioMove')) {
+        if (!this.migrateFolioMove(m, u.src, u.dst, u.unmapped, u.queued)) {
+          failed.push(u);
+          continue;
+        }
+      } else {
+        if (!this.migrateFolioCopy(m, u.src, u.dst, u.queued)) {
+          failed.push(u);
+          continue;
+        }
+        yield 'migrate: folio copied, before remove_migration_ptes()';
+        this.migrateFolioRemap(m, u.dst, u.unmapped);
       }
-      yield 'migrate: folio copied, before remove_migration_ptes()';
-      this.migrateFolioRemap(m, u.dst, u.unmapped);
       this.migrateFolioDone(m, u.src);
       if (u.migrc) this.migrcExpandReq(req, u.src);
       moved++;

@@ -1,0 +1,21 @@
+import { geometry } from '../../models/machine/geometry';
+import type { CpuId, MmId, Vpn } from '../../models/machine/ids';
+import type { Op } from '../../src/ops/op';
+
+/**
+ * Shared vocabulary of the preemptible-task tests (issue 11): the small geometry (16 PTEs per
+ * table, so page 21 is in the second table), the hot page, and op constructors on mm 0.
+ */
+export const G = geometry('small');
+export const HOT = 21;
+export const mm0 = 0 as MmId;
+export const v = (x: number): Vpn => x as Vpn;
+export const cpu = (x: number): CpuId => x as CpuId;
+
+export const map = (vpn: number): Op => ({ kind: 'map', mm: 0, vpn, order: 0, pmd: false, first: 0, count: 1 });
+export const store = (c: number, vpn = HOT, mm = 0): Op => ({ kind: 'access', cpu: c, mm, vpn, write: true });
+export const load = (c: number, vpn = HOT, mm = 0): Op => ({ kind: 'access', cpu: c, mm, vpn, write: false });
+export const zap = (vpn = HOT, nr = 1): Op => ({ kind: 'zap', mm: 0, vpn, nr });
+export const migrate = (vpn = HOT, count = 1): Op => ({ kind: 'migrate', mm: 0, vpn, count });
+export const preempt = (c: number, at: number): Op => ({ kind: 'preempt', cpu: c, at });
+export const resume = (c: number, points = 1): Op => ({ kind: 'resume', cpu: c, points });
