@@ -9,6 +9,7 @@ import { isZeroPfn } from '../machine/zeroPage';
 import { BatchedZap } from './zap';
 import type { KernelSteps } from '../machine/tasks';
 import { overriddenBelow, runToEnd } from '../machine/tasks';
+import { lockForkPtls, underPmdLock, unlockForkPtls } from '../machine/lockedCall';
 
 /**
  * What `copy_present_ptes()` returns: PTEs copied, or -EAGAIN (a folio must be preallocated and
@@ -48,7 +49,8 @@ export abstract class BatchedFork extends BatchedZap {
 
   /** `copyPteRange()` with the points inside `copyPresentPtesSteps()` (issue 11). */
   override *copyPteRangeSteps(m: Machine, parent: MmId, child: MmId, i: number): KernelSteps {
-    this.pteAlloc(m, child, i);
+    underPmdLock(m, child, i, () => this.pteAlloc(m, child, i)); // pte_alloc_map_lock(): pmd_install() under pmd_lock()
+    let locks = lockForkPtls(m, parent, child, i);
     const base = pmdStart(m, i);
     const ppt = m.geometry.ptrsPerPte;
     let prealloc: Pfn | null = null;
@@ -64,12 +66,16 @@ export abstract class BatchedFork extends BatchedZap {
         : yield* this.copyPresentPtesSteps(m, parent, child, v, pte, ppt - k, prealloc);
       if (r.kind === 'again') {
         this.warnOn(m, prealloc !== null, `copy_present_ptes asked for a page while one is preallocated (vpn ${v})`);
+        // -EAGAIN: both PTLs dropped, the page allocated with no lock held, then `goto again`.
+        unlockForkPtls(m, locks);
         prealloc = this.folioPrealloc(m);
+        locks = lockForkPtls(m, parent, child, i);
         continue;
       }
       if (r.usedPrealloc) prealloc = null;
       k += r.nr;
     }
+    unlockForkPtls(m, locks);
     if (prealloc !== null) this.folioPut(m, prealloc);
   }
 

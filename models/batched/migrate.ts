@@ -14,6 +14,8 @@ import { newTlbUbc, tlbbatchAddPending, tlbbatchFold, tlbUbcClear } from './tlbU
 import type { MigrcReq } from './migrc';
 import { BatchedMigrc } from './migrc';
 
+import { lockAcquire, lockRelease, ownPtls } from '../machine/locks';
+import { folioLockOf, splitLocked } from '../machine/lockedCall';
 /** TLB_FLUSH_BATCH_PENDING_LARGE (mm/rmap.c): half the 15-bit pending field of `tlb_flush_batched`. */
 export const TLB_FLUSH_BATCH_PENDING_LARGE = Math.floor(((1 << 15) - 1) / 2);
 
@@ -94,7 +96,7 @@ export abstract class BatchedMigrate extends BatchedMigrc {
     const whole: Pfn[] = [];
     const splitFolios: Pfn[] = [];
     for (const head of this.selectFoliosForMigration(m, mm, start, count)) {
-      const pieces = this.splitForMigration(m, head);
+      const pieces = splitLocked(m, head, () => this.splitForMigration(m, head));
       if (pieces === null) whole.push(head);
       else splitFolios.push(...pieces);
     }
@@ -115,8 +117,12 @@ export abstract class BatchedMigrate extends BatchedMigrc {
     const unmappedFolios: UnmappedFolio[] = [];
     for (const src of folios) {
       const batch: MigrateUbc = { ubc, ro, canMigrc: true }; // can_migrc_init()
-      const u = this.migrateFolioUnmap(m, src, batch);
-      if (u !== null) {
+      // migrate_folio_unmap(): folio_trylock(src) — a trylock, as other folios of the batch are
+      // locked already — held until phase 2 is done with it; the rmap walk takes each PTL itself.
+      lockAcquire(m, folioLockOf(src), { trylock: true });
+      const u = ownPtls(m, () => this.migrateFolioUnmap(m, src, batch));
+      if (u === null) lockRelease(m, folioLockOf(src));
+      else {
         const migrc = this.canMigrcTest(m, src, batch);
         if (migrc) {
           this.migrcMarkPending(m, src);
@@ -128,10 +134,14 @@ export abstract class BatchedMigrate extends BatchedMigrc {
       if (u !== null) yield 'migrate: folio unmapped';
     }
     const { moved, failed } = yield* this.migrateFlushAndMoveSteps(m, ubc, req, unmappedFolios);
+    // Simplified: a moved folio's lock is dropped here, after phase 2, rather than right after
+    // its remove_migration_ptes() (no other path of the model takes a folio lock).
+    for (const u of unmappedFolios) if (!failed.includes(u)) lockRelease(m, folioLockOf(u.src));
     this.migrcReqEnd(m, req);
     for (const u of failed) {
       if (folioAt(m, u.src).migrcPending) this.migrcUndoFolios(m, u.src);
-      this.migrateFolioUndoSrc(m, u.src, u.unmapped);
+      ownPtls(m, () => this.migrateFolioUndoSrc(m, u.src, u.unmapped));
+      lockRelease(m, folioLockOf(u.src)); // migrate_folio_undo_src(): folio_unlock(src)
       this.migrateFolioUndoDst(m, u.dst);
       this.folioPut(m, u.src); // putback_movable_pages(): the isolation reference
       mark(m, 'migration undone after the move failed');
@@ -159,7 +169,7 @@ export abstract class BatchedMigrate extends BatchedMigrc {
       // A variant that overrides migrateFolioMove() (migrc-as-posted) has it called whole: no
       // point between the copy and the remap then (such a kernel never runs migration as a task).
       if (overriddenBelow(this, 'migrateFlushAndMoveSteps', 'migrateFolioMove')) {
-        if (!this.migrateFolioMove(m, u.src, u.dst, u.unmapped, u.queued)) {
+        if (!ownPtls(m, () => this.migrateFolioMove(m, u.src, u.dst, u.unmapped, u.queued))) {
           failed.push(u);
           continue;
         }
@@ -169,7 +179,7 @@ export abstract class BatchedMigrate extends BatchedMigrc {
           continue;
         }
         yield 'migrate: folio copied, before remove_migration_ptes()';
-        this.migrateFolioRemap(m, u.dst, u.unmapped);
+        ownPtls(m, () => this.migrateFolioRemap(m, u.dst, u.unmapped)); // remove_migration_ptes(): each PTL in turn
       }
       this.migrateFolioDone(m, u.src);
       if (u.migrc) this.migrcExpandReq(req, u.src);

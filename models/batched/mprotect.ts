@@ -8,6 +8,7 @@ import { gatherNeedsFlush } from './mmuGather';
 import { BatchedMigrate } from './migrate';
 import type { KernelSteps } from '../machine/tasks';
 import { overriddenBelow, runToEnd } from '../machine/tasks';
+import { underPmdLock, underPtl } from '../machine/lockedCall';
 
 /**
  * mprotect() through an mmu_gather, as 6.12 does it: `do_mprotect_pkey()` runs
@@ -61,16 +62,18 @@ export abstract class BatchedMprotect extends BatchedMigrate {
       const hi = Math.min(end, pmdStart(m, i) + ppt);
       const pmd = pmdAt(m, tlb.mm, i);
       if (pmd.kind === 'leaf') {
-        if (hi - lo < ppt) this.splitHugePmd(m, tlb.mm, i);
+        if (hi - lo < ppt) underPmdLock(m, tlb.mm, i, () => this.splitHugePmd(m, tlb.mm, i));
         else {
-          this.changeHugePmd(m, tlb.mm, i, writable);
-          if (this.hugePmdNeedsFlush(pmd, pmdAt(m, tlb.mm, i))) this.tlbFlushPmdRange(tlb, pmdStart(m, i), ppt);
+          underPmdLock(m, tlb.mm, i, () => {
+            this.changeHugePmd(m, tlb.mm, i, writable);
+            if (this.hugePmdNeedsFlush(pmd, pmdAt(m, tlb.mm, i))) this.tlbFlushPmdRange(tlb, pmdStart(m, i), ppt);
+          });
           yield 'mprotect: table done, PTL dropped';
           continue;
         }
       }
       if (pmdAt(m, tlb.mm, i).kind === 'table') {
-        this.changePteRange(m, tlb.mm, asVpn(lo), asVpn(hi), writable, tlb);
+        underPtl(m, tlb.mm, i, () => this.changePteRange(m, tlb.mm, asVpn(lo), asVpn(hi), writable, tlb));
         yield 'mprotect: table done, PTL dropped';
       }
     }

@@ -16,6 +16,7 @@ import type { FpbFlags, PteBatch } from './folioPteBatch';
 import { BatchedTableFree } from './tableFree';
 import type { KernelSteps } from '../machine/tasks';
 import { overriddenBelow, runToEnd } from '../machine/tasks';
+import { underPmdLock, underPtl } from '../machine/lockedCall';
 
 /** What `zap_present_ptes()` reports through its out-parameters, plus its return value. */
 export interface ZapStep {
@@ -77,10 +78,15 @@ export abstract class BatchedZap extends BatchedTableFree {
       const pmd = pmdAt(m, tlb.mm, i);
       if (pmd.kind === 'none') continue;
       if (pmd.kind === 'leaf' && hi - lo === ppt) {
-        this.zapHugePmd(m, tlb.mm, i, tlb);
+        underPmdLock(m, tlb.mm, i, () => this.zapHugePmd(m, tlb.mm, i, tlb));
       } else {
-        if (pmd.kind === 'leaf') this.splitHugePmd(m, tlb.mm, i);
-        for (let v = asVpn(lo); v < hi; ) v = this.zapPteRange(m, tlb.mm, v, asVpn(hi), tlb);
+        if (pmd.kind === 'leaf') underPmdLock(m, tlb.mm, i, () => this.splitHugePmd(m, tlb.mm, i));
+        // One PTL hold per zap_pte_range() call (it returns early when the gather filled).
+        // Simplified: a forced flush frees the pages with the PTL still held here.
+        for (let v = asVpn(lo); v < hi; ) {
+          const from = v;
+          v = underPtl(m, tlb.mm, i, () => this.zapPteRange(m, tlb.mm, from, asVpn(hi), tlb));
+        }
       }
       yield 'zap: table done, PTL dropped';
     }

@@ -1,3 +1,4 @@
+import { newLockState } from './locks';
 import type { Geometry } from './geometry';
 import { mmNrPages } from './geometry';
 import { cpuId, pfn } from './ids';
@@ -61,6 +62,7 @@ export function createMachine(g: Geometry, options: MachineOptions = {}): Machin
       walker: null,
       finishedWalk: null,
       task: null,
+      locks: [],
     })),
     handles: [],
     nextHandleId: 0,
@@ -72,6 +74,7 @@ export function createMachine(g: Geometry, options: MachineOptions = {}): Machin
     nowaitFailures: 0,
     stats: emptyStats(),
     marks: {},
+    locks: newLockState(),
     ...(zero ? { zeroPage: { pfn: pfn(g.nrFrames), gupRefs: 0 } } : {}),
   };
   addMm(m);

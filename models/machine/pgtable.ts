@@ -4,6 +4,8 @@ import type { PmdEntry, Pte } from './pte';
 import type { Machine, Mm } from './state';
 import { frameAt } from './frames';
 import { recordStalePmd, recordStaleTranslation } from './tlb';
+import { checkPmdWrite, checkPteWrite } from './locks';
+import type { LockRef } from './locks';
 
 /** Plain accessors for page tables: no kernel policy here, only addressing. */
 
@@ -24,8 +26,12 @@ export function pmdAt(m: Machine, mm: MmId, i: number): PmdEntry {
   return e;
 }
 
-/** Write PMD slot i; CPUs that have the mm loaded may keep what it held before (tlb.ts). */
+/**
+ * Write PMD slot i; CPUs that have the mm loaded may keep what it held before (tlb.ts). While a
+ * task runs or holds a lock, the write is checked against the locks (locks.ts `checkPmdWrite()`).
+ */
 export function setPmd(m: Machine, mm: MmId, i: number, e: PmdEntry): void {
+  if (m.locks.running !== null || m.locks.taskHeld > 0) checkPmdWrite(m, mm, i);
   const pmds = mmAt(m, mm).pmds;
   const old = pmds[i];
   if (old !== undefined) recordStalePmd(m, mm, i, old, e);
@@ -55,10 +61,14 @@ export function mappedPfn(m: Machine, mm: MmId, v: Vpn): Pfn | null {
   return pte !== null && pte.kind === 'present' ? pte.pfn : null;
 }
 
-/** set_pte_at(); the PMD must point to a table. */
+/**
+ * set_pte_at(); the PMD must point to a table. While a task runs or holds a lock, the write is
+ * checked against the PTLs (locks.ts `checkPteWrite()`): a task must hold the table's PTL.
+ */
 export function setPte(m: Machine, mm: MmId, v: Vpn, pte: Pte): void {
   const pmd = pmdAt(m, mm, pmdIndexOf(m, v));
   if (pmd.kind !== 'table') throw new Error(`set_pte_at on mm ${mm} vpn ${v} without a PTE table`);
+  if (m.locks.running !== null || m.locks.taskHeld > 0) checkPteWrite(m, mm, v, pmd.table);
   const entries = tableEntries(m, pmd.table);
   const old = entries[pteIndexOf(m, v)];
   // CPUs that have the mm loaded may hold the old translation without ever having used it.
@@ -74,4 +84,20 @@ export function mmVpnCount(m: Machine): number {
 /** The mms that are alive, in id order. */
 export function liveMms(m: Machine): Mm[] {
   return m.mms.filter((mm) => mm.alive);
+}
+
+/** The PTL of PMD slot i's PTE table (`pte_lockptr()`), or null when the slot holds no table. */
+export function ptlOf(m: Machine, mm: MmId, i: number): LockRef | null {
+  const pmd = pmdAt(m, mm, i);
+  return pmd.kind === 'table' ? { kind: 'ptl', table: pmd.table } : null;
+}
+
+/** The PMD lock for slot i of mm (`pmd_lock()`). */
+export function pmdLockOf(mm: MmId, i: number): LockRef {
+  return { kind: 'pmd_lock', mm, pmd: i };
+}
+
+/** `mm->mmap_lock` of mm in `mode`. */
+export function mmapLockOf(mm: MmId, mode: 'read' | 'write'): LockRef {
+  return { kind: 'mmap_lock', mm, mode };
 }

@@ -2,6 +2,7 @@ import type { Geometry } from './geometry';
 import type { CpuId, HandleId, MmId, Pfn, Vpn } from './ids';
 import type { PmdEntry, Pte } from './pte';
 import type { KernelTaskView } from './tasks';
+import type { LockRef, LockState } from './locks';
 
 /**
  * The whole machine as plain data: frames with their struct-page fields, mms with page tables,
@@ -43,6 +44,8 @@ export interface Machine {
    * batch cut at the folio end, …). Like the stats, they never affect behaviour.
    */
   readonly marks: Record<string, number>;
+  /** Lock bookkeeping: which context runs kernel code now and what the atomic one holds (locks.ts). */
+  readonly locks: LockState;
   /**
    * The shared zero page (`empty_zero_page`, `my_zero_pfn()`), present only when the machine was
    * created with `{ zeroPage: true }` (absent, not null, otherwise, so a machine without it is
@@ -252,6 +255,11 @@ export interface Cpu {
    * runs other ops meanwhile; the field names where the task resumes. Null almost always.
    */
   task: KernelTaskView | null;
+  /**
+   * The locks the task on this CPU holds (locks.ts), in the order it took them: empty unless a
+   * task is in flight here. The runner derives who must wait for the task from it.
+   */
+  readonly locks: LockRef[];
 }
 
 export interface FinishedWalk {

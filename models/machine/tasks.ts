@@ -82,6 +82,15 @@ export const PREEMPT_POINTS: readonly PreemptPoint[] = [
 ];
 
 /**
+ * The points a task may stop at while holding a spinlock (a PTL or PMD lock): none where the
+ * path really lets its CPU go. Fork's 'page shared' point is inside `copy_present_ptes()` under
+ * both PTLs — it stands for what runs on *other* CPUs without any lock (GUP-fast, the MMU), not
+ * for a preemption — so it declares them. A task stopping under a spinlock anywhere else is a
+ * model bug (`preempt_under_spinlock`, src/run/tasks.ts).
+ */
+export const POINTS_UNDER_PTL: ReadonlySet<PreemptPoint> = new Set<PreemptPoint>(['fork: page shared, parent PTE not yet write-protected']);
+
+/**
  * A kernel path with preemption points, run a point at a time: `next()` runs it up to its next
  * point (the yielded value) or to its end (`done`).
  */

@@ -10,7 +10,8 @@ import type { WalkerKind } from './state';
  * tlb_use_after_free, handle_use_after_free. Kernel self-checks (VM_WARN_ON): kernel_warn,
  * model_crash for any other exception a kernel raised, step_timeout for an op that never ended.
  * Ledger audit: refcount_mismatch … deferred_split_missing. User-visible memory: stale_read,
- * pin_unreliable. Differential: divergence.
+ * pin_unreliable. Differential: divergence. Locks (model bugs): pte_without_ptl, pmd_without_lock,
+ * lock_order, lock_conflict, lock_imbalance, preempt_under_spinlock.
  */
 export type Violation =
   | {
@@ -79,7 +80,36 @@ export type Violation =
   | LedgerViolation
   | { readonly code: 'stale_read'; readonly step: number; readonly mm: MmId; readonly vpn: Vpn; readonly expected: number; readonly actual: number }
   | { readonly code: 'pin_unreliable'; readonly step: number; readonly handle: HandleId; readonly index: number; readonly expected: number; readonly actual: number }
-  | { readonly code: 'divergence'; readonly step: number; readonly path: string; readonly reference: string; readonly other: string };
+  | { readonly code: 'divergence'; readonly step: number; readonly path: string; readonly reference: string; readonly other: string }
+  | LockViolation;
+
+/**
+ * Lock checks (models/machine/locks.ts; docs/concurrency.md "Locks"): model bugs, not kernel
+ * ones — a kernel path of the model that breaks the locking the kernel relies on, or a runner
+ * that let an op run while a task held what the op needs. `cpu` is the context that did it: a
+ * task's CPU, or null for an op's own atomic context; `holder` the task holding the lock.
+ */
+export type LockViolation =
+  /** A task wrote a PTE without holding its table's PTL, or anyone wrote one whose PTL another task holds. */
+  | {
+      readonly code: 'pte_without_ptl';
+      readonly step: number;
+      readonly cpu: CpuId | null;
+      readonly mm: MmId;
+      readonly vpn: number;
+      readonly table: Pfn;
+      readonly holder: CpuId | null;
+    }
+  /** A task wrote a PMD without the PMD lock or mmap_lock for write, or anyone wrote one while another task holds the PMD lock. */
+  | { readonly code: 'pmd_without_lock'; readonly step: number; readonly cpu: CpuId | null; readonly mm: MmId; readonly pmd: number; readonly holder: CpuId | null }
+  /** A lock taken against the hierarchy (mm/rmap.c), twice, or a second of one class without a nesting annotation (lockdep). */
+  | { readonly code: 'lock_order'; readonly step: number; readonly cpu: CpuId | null; readonly held: string; readonly taking: string; readonly detail: string }
+  /** Code ran while another task held a lock it needs exclusively: the runner should have made it wait. */
+  | { readonly code: 'lock_conflict'; readonly step: number; readonly cpu: CpuId | null; readonly holder: CpuId; readonly lock: string; readonly wants: string }
+  /** A lock released that was not held, or a task that completed still holding one. */
+  | { readonly code: 'lock_imbalance'; readonly step: number; readonly cpu: CpuId | null; readonly lock: string; readonly detail: string }
+  /** A task stopped at a preemption point holding a spinlock, at a point that does not declare it (tasks.ts `POINTS_UNDER_PTL`). */
+  | { readonly code: 'preempt_under_spinlock'; readonly step: number; readonly cpu: CpuId; readonly point: string; readonly lock: string };
 
 /** Ledger audit findings: a stored struct-page field disagrees with what the page tables and holders imply. */
 export type LedgerViolation = {

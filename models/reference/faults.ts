@@ -4,7 +4,9 @@ import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
 import { folioAt, folioHead, frameAt } from '../machine/frames';
-import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
+import { mmAt, mmapLockOf, pmdAt, pmdIndexOf, pmdStart, pteAt, ptlOf, setPmd, setPte } from '../machine/pgtable';
+import { asHardware, lockAcquire, lockRelease, ownPtls } from '../machine/locks';
+import { underPmdLock } from '../machine/lockedCall';
 import { switchMm, tlbFill, tlbInvalidateLocal } from '../machine/tlb';
 import { accessThroughTlb } from '../machine/userAccess';
 import { mark } from '../machine/marks';
@@ -59,8 +61,11 @@ export abstract class FaultPaths extends PageTablePaths {
       if (this.hardwareWalk(m, cpu, mm, v, write)) continue;
       tlbInvalidateLocal(m, cpu, mm, v);
       if (write && !mmAt(m, mm).vmaWritable[v]) return { kind: 'segv' };
+      // lock_mm_and_find_vma(): mmap_lock for read around the fault (the per-VMA lock is not modelled).
+      lockAcquire(m, mmapLockOf(mm, 'read'));
       if (write && this.faultFindsPteNone(m, mm, v)) yield* this.doAnonymousPageSteps(m, mm, v);
-      else this.handleMmFault(m, cpu, mm, v, write ? 'write' : 'read');
+      else ownPtls(m, () => this.handleMmFault(m, cpu, mm, v, write ? 'write' : 'read'));
+      lockRelease(m, mmapLockOf(mm, 'read'));
     }
     this.warnOn(m, true, `access to mm ${mm} vpn ${v} still faults after handling`);
     return noop('unreachable');
@@ -82,16 +87,21 @@ export abstract class FaultPaths extends PageTablePaths {
    * it releases its page and returns 0, and the access is retried.
    */
   *doAnonymousPageSteps(m: Machine, mm: MmId, v: Vpn): Generator<PreemptPoint, void, void> {
-    this.pteAlloc(m, mm, pmdIndexOf(m, v));
+    const i = pmdIndexOf(m, v);
+    underPmdLock(m, mm, i, () => this.pteAlloc(m, mm, i)); // pte_alloc(): pmd_install() under pmd_lock()
     const page = this.allocFolio(m, 0);
     yield 'fault: page allocated, before the PTL';
+    const ptl = ptlOf(m, mm, i); // pte_offset_map_lock(): NULL when the table went meanwhile
+    if (ptl !== null) lockAcquire(m, ptl);
     if (this.vmfPteChanged(m, mm, v)) {
+      if (ptl !== null) lockRelease(m, ptl);
       this.folioPut(m, page); // release: folio_put()
       mark(m, 'fault backed off: another CPU changed the PTE (pte_same)');
       return;
     }
     this.folioAddAnonRmapPtes(m, page, 1, true, mm);
     setPte(m, mm, v, { kind: 'present', pfn: page, writable: true, dirty: true, young: true });
+    if (ptl !== null) lockRelease(m, ptl); // pte_unmap_unlock()
   }
 
   /**
@@ -116,14 +126,14 @@ export abstract class FaultPaths extends PageTablePaths {
     if (pmd.kind === 'leaf') {
       if (write && !pmd.writable) return false;
       const dirty = pmd.dirty || write;
-      if (!pmd.young || dirty !== pmd.dirty) setPmd(m, mm, i, { ...pmd, young: true, dirty });
+      if (!pmd.young || dirty !== pmd.dirty) asHardware(m, () => setPmd(m, mm, i, { ...pmd, young: true, dirty }));
       tlbFill(m, cpu, mm, v, asPfn(pmd.pfn + (v - pmdStart(m, i))), pmd.writable, dirty);
       return true;
     }
     const pte = pteAt(m, mm, v);
     if (pte === null || pte.kind !== 'present' || (write && !pte.writable)) return false;
     const dirty = pte.dirty || write;
-    if (!pte.young || dirty !== pte.dirty) setPte(m, mm, v, { ...pte, young: true, dirty });
+    if (!pte.young || dirty !== pte.dirty) asHardware(m, () => setPte(m, mm, v, { ...pte, young: true, dirty }));
     tlbFill(m, cpu, mm, v, pte.pfn, pte.writable, dirty);
     return true;
   }

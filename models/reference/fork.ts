@@ -4,7 +4,7 @@ import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
 import { addMm } from '../machine/create';
 import { folioHead, frameAt } from '../machine/frames';
-import { liveMms, mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
+import { liveMms, mmAt, mmapLockOf, pmdAt, pmdLockOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
 import { isZeroPfn } from '../machine/zeroPage';
 import { mark } from '../machine/marks';
 import type { OpResult } from '../result';
@@ -12,6 +12,8 @@ import { noop } from '../result';
 import { ZapPaths } from './zap';
 import type { KernelSteps } from '../machine/tasks';
 import { overriddenBelow, runToEnd } from '../machine/tasks';
+import { lockAcquire, lockRelease } from '../machine/locks';
+import { lockForkPtls, underPmdLock, unlockForkPtls, withLock } from '../machine/lockedCall';
 
 /** fork(): duplicating an mm with copy-on-write semantics, one PTE at a time. */
 export abstract class ForkPaths extends ZapPaths {
@@ -38,14 +40,18 @@ export abstract class ForkPaths extends ZapPaths {
    */
   *dupMmapSteps(m: Machine, parent: MmId): KernelSteps<OpResult> {
     if (liveMms(m).length >= m.geometry.maxMms) return noop('too many mms');
+    lockAcquire(m, mmapLockOf(parent, 'write')); // mmap_write_lock_killable(oldmm)
     const child = addMm(m).id;
+    lockAcquire(m, mmapLockOf(child, 'write'), { nested: true }); // mmap_write_lock_nested(mm, SINGLE_DEPTH_NESTING)
     const src = mmAt(m, parent);
     mmAt(m, child).vmaWritable.splice(0, src.vmaWritable.length, ...src.vmaWritable);
     this.writeProtectSeqBegin(m, parent);
     for (let i = 0; i < m.geometry.pmdsPerMm; i++) {
       const pmd = pmdAt(m, parent, i);
       if (pmd.kind === 'none') continue;
-      if (!(pmd.kind === 'leaf' && this.copyHugePmd(m, parent, child, i))) {
+      // copy_huge_pmd(): pmd_lock(dst_mm) then the source's with spin_lock_nested().
+      const huge = pmd.kind === 'leaf' && underPmdLock(m, child, i, () => withLock(m, pmdLockOf(parent, i), () => this.copyHugePmd(m, parent, child, i), { nested: true }));
+      if (!huge) {
         if (overriddenBelow(this, 'copyPteRangeSteps', 'copyPteRange')) this.copyPteRange(m, parent, child, i);
         else yield* this.copyPteRangeSteps(m, parent, child, i);
       }
@@ -54,6 +60,8 @@ export abstract class ForkPaths extends ZapPaths {
     this.writeProtectSeqEnd(m, parent);
     yield 'fork: before flush_tlb_mm()';
     this.flushTlbMm(m, parent);
+    lockRelease(m, mmapLockOf(child, 'write'));
+    lockRelease(m, mmapLockOf(parent, 'write'));
     return { kind: 'forked', child };
   }
 
@@ -97,7 +105,8 @@ export abstract class ForkPaths extends ZapPaths {
 
   /** `copyPteRange()` with the point inside each `copyPresentPteSteps()`. */
   *copyPteRangeSteps(m: Machine, parent: MmId, child: MmId, i: number): KernelSteps {
-    this.pteAlloc(m, child, i);
+    underPmdLock(m, child, i, () => this.pteAlloc(m, child, i)); // pte_alloc_map_lock(): pmd_install() under pmd_lock()
+    const locks = lockForkPtls(m, parent, child, i);
     const base = pmdStart(m, i);
     for (let k = 0; k < m.geometry.ptrsPerPte; k++) {
       const v = asVpn(base + k);
@@ -106,6 +115,7 @@ export abstract class ForkPaths extends ZapPaths {
       if (overriddenBelow(this, 'copyPresentPteSteps', 'copyPresentPte')) this.copyPresentPte(m, parent, child, v, pte);
       else yield* this.copyPresentPteSteps(m, parent, child, v, pte);
     }
+    unlockForkPtls(m, locks);
   }
 
   /**

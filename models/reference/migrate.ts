@@ -13,6 +13,8 @@ import { isZeroPfn } from '../machine/zeroPage';
 import type { OpResult } from '../result';
 import type { PreemptPoint } from '../machine/tasks';
 import { ProtectPaths } from './protect';
+import { lockAcquire, lockRelease, ownPtls } from '../machine/locks';
+import { folioLockOf, splitLocked } from '../machine/lockedCall';
 
 /** A mapping taken down for migration, with what its migration entry remembers. */
 export interface UnmappedMapping {
@@ -330,7 +332,7 @@ export abstract class MigratePaths extends ProtectPaths {
     let n = 0;
     const splitFolios: Pfn[] = [];
     for (const head of this.selectFoliosForMigration(m, mm, start, count)) {
-      const pieces = this.splitForMigration(m, head);
+      const pieces = splitLocked(m, head, () => this.splitForMigration(m, head));
       if (pieces !== null) splitFolios.push(...pieces);
       else if (yield* this.migrateFolioSteps(m, head)) n++;
     }
@@ -344,17 +346,23 @@ export abstract class MigratePaths extends ProtectPaths {
     this.folioGet(m, src); // folio_isolate_lru()
     const queued = f.deferredSplit;
     const dst = this.allocFolio(m, f.order);
-    const r = this.tryToMigrate(m, src, true);
+    // migrate_folio_unmap(): folio_trylock(src) until migrate_folio_move()/undo unlocks it; the
+    // rmap walks take each mapping's PTL themselves (page_vma_mapped_walk()).
+    const lock = folioLockOf(src);
+    lockAcquire(m, lock, { trylock: true });
+    const r = ownPtls(m, () => this.tryToMigrate(m, src, true));
     if (!r.stillMapped) {
       yield 'migrate: folio unmapped';
       if (this.migrateFolioCopy(m, src, dst, queued)) {
         yield 'migrate: folio copied, before remove_migration_ptes()';
-        this.migrateFolioRemap(m, dst, r.unmapped);
+        ownPtls(m, () => this.migrateFolioRemap(m, dst, r.unmapped));
+        lockRelease(m, lock); // folio_unlock(src)
         this.folioPut(m, src); // migrate_folio_done()
         return true;
       }
     }
-    this.migrateFolioUndoSrc(m, src, r.unmapped);
+    ownPtls(m, () => this.migrateFolioUndoSrc(m, src, r.unmapped));
+    lockRelease(m, lock);
     this.migrateFolioUndoDst(m, dst);
     this.folioPut(m, src); // putback_movable_pages()
     return false;

@@ -3,12 +3,14 @@ import { vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import type { PmdEntry, Pte } from '../machine/pte';
 import { frameAt } from '../machine/frames';
-import { mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
+import { mmAt, mmapLockOf, pmdAt, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
 import { isZeroPfn } from '../machine/zeroPage';
 import { x86HugePmdNeedsFlush, x86PteNeedsFlush } from './pteNeedsFlush';
 import { MremapPaths } from './mremap';
 import type { KernelSteps } from '../machine/tasks';
 import { overriddenBelow, runToEnd } from '../machine/tasks';
+import { lockAcquire, lockRelease } from '../machine/locks';
+import { underPmdLock, underPtl } from '../machine/lockedCall';
 
 /**
  * mprotect(): changing what translations allow (mm/mprotect.c, mm/huge_memory.c, 6.12).
@@ -43,6 +45,7 @@ export abstract class ProtectPaths extends MremapPaths {
    * window. The runner knows that from the op kind (src/run/tasks.ts); nothing is counted here.
    */
   *mprotectSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn, writable: boolean): KernelSteps {
+    lockAcquire(m, mmapLockOf(mm, 'write')); // mmap_write_lock_killable()
     const vma = mmAt(m, mm).vmaWritable;
     for (let v: number = start; v < end; ) {
       if (vma[v] === writable) {
@@ -55,6 +58,7 @@ export abstract class ProtectPaths extends MremapPaths {
       else yield* this.changeProtectionSteps(m, mm, asVpn(v), asVpn(runEnd), writable);
       v = runEnd;
     }
+    lockRelease(m, mmapLockOf(mm, 'write'));
   }
 
   /**
@@ -88,16 +92,18 @@ export abstract class ProtectPaths extends MremapPaths {
       const hi = Math.min(end, pmdStart(m, i) + ppt);
       const pmd = pmdAt(m, mm, i);
       if (pmd.kind === 'leaf') {
-        if (hi - lo < ppt) this.splitHugePmd(m, mm, i);
+        if (hi - lo < ppt) underPmdLock(m, mm, i, () => this.splitHugePmd(m, mm, i));
         else {
-          this.changeHugePmd(m, mm, i, writable);
-          if (this.hugePmdNeedsFlush(pmd, pmdAt(m, mm, i))) this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + ppt);
+          underPmdLock(m, mm, i, () => {
+            this.changeHugePmd(m, mm, i, writable);
+            if (this.hugePmdNeedsFlush(pmd, pmdAt(m, mm, i))) this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + ppt);
+          });
           yield 'mprotect: table done, PTL dropped';
           continue;
         }
       }
       if (pmdAt(m, mm, i).kind === 'table') {
-        this.changePteRange(m, mm, asVpn(lo), asVpn(hi), writable);
+        underPtl(m, mm, i, () => this.changePteRange(m, mm, asVpn(lo), asVpn(hi), writable));
         yield 'mprotect: table done, PTL dropped';
       }
     }

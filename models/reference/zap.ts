@@ -2,7 +2,9 @@ import type { MmId, Vpn } from '../machine/ids';
 import { vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { folioHead } from '../machine/frames';
-import { mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte, tableEntries } from '../machine/pgtable';
+import { mmAt, mmapLockOf, pmdAt, pmdStart, pteAt, setPmd, setPte, tableEntries } from '../machine/pgtable';
+import { underPmdLock, underPtl } from '../machine/lockedCall';
+import { lockAcquire, lockRelease } from '../machine/locks';
 import { mark } from '../machine/marks';
 import { isZeroPfn } from '../machine/zeroPage';
 import { FaultPaths } from './faults';
@@ -42,10 +44,10 @@ export abstract class ZapPaths extends FaultPaths {
       const pmd = pmdAt(m, mm, i);
       if (pmd.kind === 'none') continue;
       if (pmd.kind === 'leaf' && hi - lo === ppt) {
-        this.zapHugePmd(m, mm, i);
+        underPmdLock(m, mm, i, () => this.zapHugePmd(m, mm, i));
       } else {
-        if (pmd.kind === 'leaf') this.splitHugePmd(m, mm, i);
-        this.zapPteRange(m, mm, asVpn(lo), asVpn(hi));
+        if (pmd.kind === 'leaf') underPmdLock(m, mm, i, () => this.splitHugePmd(m, mm, i));
+        underPtl(m, mm, i, () => this.zapPteRange(m, mm, asVpn(lo), asVpn(hi)));
       }
       yield 'zap: table done, PTL dropped';
     }
@@ -61,9 +63,11 @@ export abstract class ZapPaths extends FaultPaths {
    */
   *madviseDontneedSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn): KernelSteps {
     const state = mmAt(m, mm);
+    lockAcquire(m, mmapLockOf(mm, 'read'));
     state.mmapReaders++;
     yield* this.zapPageRangeSteps(m, mm, start, end);
     state.mmapReaders--;
+    lockRelease(m, mmapLockOf(mm, 'read'));
   }
 
   /**

@@ -31,6 +31,8 @@ export const storeValue = (step: number): number => step + 1;
 /** Apply one op to a kernel: resolve it, set the logical allocation clock, call the entry point. */
 export function applyOp(k: ReferenceKernel, m: Machine, op: Op, step: number, retry = false): Applied {
   m.clock.step = step;
+  // The op's own atomic context starts holding nothing (a lock left by an op that threw is gone).
+  m.locks.atomic.length = 0;
   // A retried op (after waiting for a migration task inside this step) keeps allocating after
   // what the step has allocated so far, so logical ids stay unique.
   if (!retry) m.clock.folios = 0;

@@ -1,3 +1,4 @@
+import { describeLock } from '../../models/machine/locks';
 import type { Machine } from '../../models/machine/state';
 import { observe } from '../oracles/observe';
 
@@ -49,6 +50,8 @@ export function stateView(m: Machine): Map<string, string> {
       const what = t.op === 'fork' ? `fork mm${t.mm}${t.child === undefined ? '' : ` → mm${t.child}`}` : `${t.op} mm${t.mm} vpn ${t.start}+${t.end - t.start}`;
       out.set(`cpu${c.id}.task`, `${what} ⏸ ${t.point}`);
     }
+    // The locks that task holds (models/machine/locks.ts), in the order it took them.
+    if (c.locks.length > 0) out.set(`cpu${c.id}.locks`, c.locks.map(describeLock).join(' → '));
   }
   for (const mm of m.mms) {
     if (mm.tlbFlushPending > 0) out.set(`mm${mm.id}.tlb_flush_pending`, String(mm.tlbFlushPending));

@@ -110,6 +110,7 @@ export class CheckedRun {
     this.machine.clock.step = step;
     this.machine.clock.folios = 0;
     const waited = this.tasks.waitFor(resolved);
+    this.tasks.assertNoLockConflict(resolved);
     const racy = this.tasks.conflicts(resolved);
     if (pending !== null && resolved !== null && (resolved.kind === 'zap' || resolved.kind === 'mprotect' || resolved.kind === 'fork')) {
       const started = this.tasks.start(resolved, pending.cpu, pending.at);

@@ -3,7 +3,7 @@ import type { CpuId, MmId, Pfn, Vpn } from '../../models/machine/ids';
 import { cpuId as asCpu, mmId as asMm } from '../../models/machine/ids';
 import type { Machine } from '../../models/machine/state';
 import type { KernelSteps, KernelTaskView, PreemptPoint, TaskOp } from '../../models/machine/tasks';
-import { overriddenBelow } from '../../models/machine/tasks';
+import { overriddenBelow, POINTS_UNDER_PTL } from '../../models/machine/tasks';
 import { folioNrPages } from '../../models/machine/geometry';
 import { folioAt } from '../../models/machine/frames';
 import { tlbLookup } from '../../models/machine/tlb';
@@ -11,6 +11,8 @@ import { assertNever } from '../../models/assertNever';
 import { mmAt, pmdAt, tableEntries } from '../../models/machine/pgtable';
 import { noop } from '../../models/result';
 import { ModelViolationError } from '../../models/machine/violation';
+import type { LockRef } from '../../models/machine/locks';
+import { describeLock, isSpinlock } from '../../models/machine/locks';
 import type { OpResult } from '../../models/result';
 import type { Op } from '../ops/op';
 
@@ -131,22 +133,21 @@ function valueOf(live: LiveTask): { value?: number } {
 }
 
 /**
- * Ops that run inside the window of a task holding `mmap_lock` for write (mprotect, fork): they
- * take no lock the task holds. A user access that hits the CPU's TLB (the hardware needs no lock;
+ * Ops that take no `mmap_lock` in the model, so they run inside the window of a task holding it
+ * for write (mprotect, fork). A user access that hits the CPU's TLB (the hardware needs no lock;
  * one that would miss may fault, and so waits — a deliberate simplification: a hardware walk
- * of a present PTE needs no lock either), GUP-fast beginning its walk on the task's mm (IRQs off,
- * no lock; never on a fork's child, which no thread runs in yet), a GUP-fast walk ending when it
- * keeps its page (ending with the slow-path fallback takes `mmap_lock`), a `pte_offset_map()`
- * reader leaving, and device accesses and unpins through handles.
+ * of a present PTE needs no lock either), GUP-fast beginning its walk (IRQs off, no lock), a
+ * GUP-fast walk ending when it keeps its page (ending with the slow-path fallback takes
+ * `mmap_lock`), a `pte_offset_map()` reader leaving, and device accesses and unpins through handles.
  */
-function locklessInWindow(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView): boolean {
+function lockless(m: Machine, k: ReferenceKernel, op: Op): boolean {
   switch (op.kind) {
     case 'access': {
       const e = tlbLookup(m, asCpu(op.cpu), asMm(op.mm), op.vpn as Vpn);
       return e !== undefined && (!op.write || (e.writable && e.dirty));
     }
     case 'walkBegin':
-      return op.walker === 'gupFast' && op.mm === t.mm;
+      return op.walker === 'gupFast';
     case 'walkEnd': {
       const c = m.cpus[op.cpu];
       if (c === undefined) return true;
@@ -167,6 +168,17 @@ function locklessInWindow(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskV
   }
 }
 
+/**
+ * The mode in which `op`, run whole, takes the `mmap_lock` of its mm (`mmOf()`), or null when it
+ * takes none. fork (`dup_mmap()`), mremap, mprotect and exit take it for write; the lockless ops
+ * above none; every other op for read (faults, GUP, MADV_DONTNEED, migration's rmap side, PT
+ * reclaim, walkers; simplified: `map` and `populate` count as faults).
+ */
+export function mmapModeOf(m: Machine, k: ReferenceKernel, op: Op): 'read' | 'write' | null {
+  if (TAKES_MMAP_WRITE.has(op.kind)) return 'write';
+  return lockless(m, k, op) ? null : 'read';
+}
+
 /** The mm an op works on (walkEnd: its walker's), or null when it names none. */
 function mmOf(m: Machine, op: Op): MmId | null {
   if (op.kind === 'walkEnd') {
@@ -177,30 +189,30 @@ function mmOf(m: Machine, op: Op): MmId | null {
   return 'mm' in op ? asMm(op.mm) : null;
 }
 
+/** The `mmap_lock` of `mm` among `locks` that excludes taking it in `mode`, if any. */
+function mmapConflict(locks: readonly LockRef[], mm: MmId, mode: 'read' | 'write'): LockRef | null {
+  for (const l of locks) if (l.kind === 'mmap_lock' && l.mm === mm && (l.mode === 'write' || mode === 'write')) return l;
+  return null;
+}
+
 /**
- * Must `op` wait for the in-flight task `t` (the runner then completes the task first)? A zap
- * and a store's fault hold `mmap_lock` for read: the mm's writers wait. mprotect and fork hold it for write: every
- * op on the mm (and on fork's child) waits but the lockless ones; migration waits for a fork
- * of any mm (simplified: its rmap walk may meet the folios fork is sharing, which the model does
- * not let interleave).
+ * Must `op` wait for the in-flight task `t` (the runner then completes the task first)? Derived
+ * from what the task holds (`Cpu.locks`): the op waits when it takes its mm's `mmap_lock` in a
+ * mode the task's excludes (`mmapModeOf()`) — a zap or a store's fault holds it for read, so the
+ * mm's writers wait; mprotect and fork hold it for write, so every op on the mm but the lockless
+ * ones waits. Two rules are not locks: every op on fork's child waits (no one can reach the child
+ * before fork returns), and migration waits for a fork of any mm (simplified: its rmap walk may
+ * meet the folios fork is sharing, which the model does not let interleave). Who waits for a
+ * migration is decided by its folios (`Tasks.waitFor()`).
  */
-function waitsFor(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView): boolean {
-  switch (t.op) {
-    case 'zap':
-    case 'access': // a store's fault holds mmap_lock for read too (lock_mm_and_find_vma())
-      return TAKES_MMAP_WRITE.has(op.kind) && 'mm' in op && op.mm === t.mm;
-    case 'migrate':
-      return false; // Tasks.waitFor() decides: who waits for a migration depends on its folios
-    case 'mprotect':
-    case 'fork': {
-      if (t.op === 'fork' && op.kind === 'migrate') return true;
-      const mm = mmOf(m, op);
-      if (mm === null || (mm !== t.mm && mm !== t.child)) return false;
-      return mm === t.child || !locklessInWindow(m, k, op, t);
-    }
-    default:
-      return assertNever(t.op);
-  }
+function waitsFor(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView, locks: readonly LockRef[]): boolean {
+  if (t.op === 'migrate') return false;
+  if (t.op === 'fork' && op.kind === 'migrate') return true;
+  const mm = mmOf(m, op);
+  if (mm === null) return false;
+  if (t.op === 'fork' && mm === t.child) return true;
+  const mode = mmapModeOf(m, k, op);
+  return mode !== null && mmapConflict(locks, mm, mode) !== null;
 }
 
 interface LiveTask {
@@ -375,9 +387,29 @@ export class Tasks {
       if (op.kind === 'drain') notes.push(this.advance(c.id, Infinity, 'drain'));
       else if (t.op === 'migrate') {
         if (op.kind !== 'access' && this.touches(op, t, live.folios)) notes.push(this.advance(c.id, Infinity, 'wait'));
-      } else if (waitsFor(this.m, this.kernel, op, t)) notes.push(this.advance(c.id, Infinity, 'wait'));
+      } else if (waitsFor(this.m, this.kernel, op, t, c.locks)) notes.push(this.advance(c.id, Infinity, 'wait'));
     }
     return notes;
+  }
+
+  /**
+   * The runner's contract, checked before `op` runs whole: no task in flight holds the
+   * `mmap_lock` of the op's mm in a mode that excludes the op's (`mmapModeOf()`). A task that
+   * does should have been completed first (`waitFor()`): a model bug (`lock_conflict`). Locks the
+   * op's own twin takes are checked as it takes them (locks.ts `lockAcquire()`), PTE and PMD
+   * writes under another task's PTL by `setPte()`/`setPmd()`.
+   */
+  assertNoLockConflict(op: Op | null): void {
+    if (op === null || this.m.locks.taskHeld === 0) return;
+    const mm = mmOf(this.m, op);
+    const mode = mmapModeOf(this.m, this.kernel, op);
+    if (mm === null || mode === null) return;
+    for (const c of this.m.cpus) {
+      const l = mmapConflict(c.locks, mm, mode);
+      if (l !== null) {
+        throw new ModelViolationError({ code: 'lock_conflict', step: this.m.clock.step, cpu: null, holder: c.id, lock: describeLock(l), wants: `mmap_lock(mm${mm}, ${mode}) for ${op.kind}` });
+      }
+    }
   }
 
   /** A kernel path slept in `migration_entry_wait()`: complete every migration task in flight. */
@@ -472,21 +504,43 @@ export class Tasks {
    * One `next()` of a task with the allocation clock set to the task's own (`LiveTask.clock`); a
    * violation it raises names the step that is running, not the one that started the task.
    */
-  private stepOnOwnClock(live: LiveTask): IteratorResult<PreemptPoint, unknown> {
+  private stepOnOwnClock(live: LiveTask, cpu: CpuId): IteratorResult<PreemptPoint, unknown> {
     const clock = this.m.clock;
     const saved = { step: clock.step, folios: clock.folios };
     clock.step = live.clock.step;
     clock.folios = live.clock.folios;
+    // The code that runs now is the task's: the locks it takes are its CPU's (locks.ts).
+    const locks = this.m.locks;
+    const outer = locks.running;
+    locks.running = cpu;
     try {
       return live.steps.next();
     } catch (e) {
       if (e instanceof ModelViolationError) throw new ModelViolationError({ ...e.violation, step: saved.step });
       throw e;
     } finally {
+      locks.running = outer;
       live.clock.folios = clock.folios;
       clock.step = saved.step;
       clock.folios = saved.folios;
     }
+  }
+
+  /**
+   * After a step of the task on `c`: stopped at a point, it may hold no spinlock unless the point
+   * declares it (`POINTS_UNDER_PTL`); completed, it must hold nothing.
+   */
+  private checkLocksAt(c: Machine['cpus'][number], point: PreemptPoint | null): void {
+    if (c.locks.length === 0) return;
+    if (point === null) {
+      const lock = c.locks.map(describeLock).join(', ');
+      this.m.locks.taskHeld -= c.locks.length;
+      c.locks.length = 0;
+      throw new ModelViolationError({ code: 'lock_imbalance', step: this.m.clock.step, cpu: c.id, lock, detail: 'the task completed holding it' });
+    }
+    if (POINTS_UNDER_PTL.has(point)) return;
+    const spin = c.locks.find(isSpinlock);
+    if (spin !== undefined) throw new ModelViolationError({ code: 'preempt_under_spinlock', step: this.m.clock.step, cpu: c.id, point, lock: describeLock(spin) });
   }
 
   /** Pass up to `n` more points of the task on `cpu`; it completes when its path ends. */
@@ -502,13 +556,15 @@ export class Tasks {
       return { op: d.op, cpu, how, mm: d.mm, start: d.start, end: d.end, point, pointsPassed: passed, ...valueOf(live) };
     };
     for (let k = 0; k < n; k++) {
-      const r = this.stepOnOwnClock(live);
+      const r = this.stepOnOwnClock(live, cpu);
       if (r.done === true) {
         live.done.value = r.value;
         this.live.delete(cpu);
         c.task = null;
+        this.checkLocksAt(c, null);
         return noteOf(null);
       }
+      this.checkLocksAt(c, r.value);
       passed++;
       desc = desc ?? fresh?.() ?? null;
       if (desc === null) throw new Error(`task on cpu${cpu} has no description`);

@@ -5,6 +5,7 @@ import { pmdIndexOf, setPte } from '../../machine/pgtable';
 import { BatchedKernel } from '../../batched/BatchedKernel';
 import type { MutantSpec } from '../mutant';
 import { defineMutant } from '../mutant';
+import { underPmdLock, underPtl } from '../../machine/lockedCall';
 
 /**
  * Breaks: `do_anonymous_page()` installs its page without rechecking the PTE under the PTL: the
@@ -24,13 +25,17 @@ export class FaultSkipsPteSame extends BatchedKernel {
   override readonly name: string = 'fault-skips-pte-same';
 
   override *doAnonymousPageSteps(m: Machine, mm: MmId, v: Vpn): Generator<PreemptPoint, void, void> {
-    this.pteAlloc(m, mm, pmdIndexOf(m, v));
+    const i = pmdIndexOf(m, v);
+    underPmdLock(m, mm, i, () => this.pteAlloc(m, mm, i));
     const page = this.allocFolio(m, 0);
     yield 'fault: page allocated, before the PTL';
     // The bug: no vmf_pte_changed() recheck (the table is allocated again if it went meanwhile).
-    this.pteAlloc(m, mm, pmdIndexOf(m, v));
-    this.folioAddAnonRmapPtes(m, page, 1, true, mm);
-    setPte(m, mm, v, { kind: 'present', pfn: page, writable: true, dirty: true, young: true });
+    // It still takes the PTL: the mutant breaks the recheck, not the locking.
+    underPmdLock(m, mm, i, () => this.pteAlloc(m, mm, i));
+    underPtl(m, mm, i, () => {
+      this.folioAddAnonRmapPtes(m, page, 1, true, mm);
+      setPte(m, mm, v, { kind: 'present', pfn: page, writable: true, dirty: true, young: true });
+    });
   }
 }
 

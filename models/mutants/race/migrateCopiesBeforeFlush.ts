@@ -7,6 +7,7 @@ import type { TlbUbc } from '../../batched/tlbUbc';
 import type { MutantSpec } from '../mutant';
 import { defineMutant } from '../mutant';
 
+import { ownPtls } from '../../machine/locks';
 /**
  * Breaks: batched migration copies each unmapped folio before the batch's
  * `try_to_unmap_flush()`, and flushes only before remapping.
@@ -42,7 +43,7 @@ export class MigrateCopiesBeforeFlush extends BatchedKernel {
     // The bug: the flush only now, after the copies.
     this.tryToUnmapFlush(m, ubc);
     for (const u of copied) {
-      this.migrateFolioRemap(m, u.dst, u.unmapped);
+      ownPtls(m, () => this.migrateFolioRemap(m, u.dst, u.unmapped)); // remove_migration_ptes() takes each PTL
       this.migrateFolioDone(m, u.src);
       if (u.migrc) this.migrcExpandReq(req, u.src);
     }
