@@ -250,8 +250,8 @@ export interface Cpu {
    */
   finishedWalk: FinishedWalk | null;
   /**
-   * The kernel task preempted on this CPU (issue 11): a MADV_DONTNEED stopped at a preemption
-   * point, still holding its mm's mmap_lock for read and its gather. It was preempted, so the CPU
+   * The kernel task preempted on this CPU (issue 11): a path stopped at a preemption point (a
+   * MADV_DONTNEED, say, still holding its mm's mmap_lock for read — `locks` — and its gather). It was preempted, so the CPU
    * runs other ops meanwhile; the field names where the task resumes. Null almost always.
    */
   task: KernelTaskView | null;

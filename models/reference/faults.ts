@@ -84,7 +84,9 @@ export abstract class FaultPaths extends PageTablePaths {
    * `vmf->orig_pte` none without the PTL, allocates the page ('fault: page allocated, before the
    * PTL'), then takes the PTL and rechecks `vmf_pte_changed()`: if another CPU's fault (or
    * anything else) filled the PTE meanwhile — or the table went (`pte_offset_map_lock()` fails) —
-   * it releases its page and returns 0, and the access is retried.
+   * it releases its page and returns 0, and the access is retried. Locks: the PMD lock around
+   * `pte_alloc()` (`pmd_install()`), the PTL from the recheck to `set_pte_at()`; the caller holds
+   * `mmap_lock` for read.
    */
   *doAnonymousPageSteps(m: Machine, mm: MmId, v: Vpn): Generator<PreemptPoint, void, void> {
     const i = pmdIndexOf(m, v);

@@ -36,7 +36,9 @@ export abstract class ForkPaths extends ZapPaths {
    * ('fork: page shared, parent PTE not yet write-protected', one per shared PTE), after each
    * PMD slot ('fork: table copied, PTLs dropped'), and before `flush_tlb_mm(oldmm)` ('fork: before
    * flush_tlb_mm()'). The reference has no flush of its own until then either: fork never flushed
-   * per PTE, so both kernels owe the same flush at every point.
+   * per PTE, so both kernels owe the same flush at every point. Locks (locks.ts): the parent's
+   * `mmap_lock` for write, the child's nested (`mmap_write_lock_nested()`), released after
+   * `flush_tlb_mm()`; per slot the child's PTL then the parent's, nested (`copyPteRangeSteps()`).
    */
   *dupMmapSteps(m: Machine, parent: MmId): KernelSteps<OpResult> {
     if (liveMms(m).length >= m.geometry.maxMms) return noop('too many mms');

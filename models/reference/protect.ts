@@ -42,7 +42,8 @@ export abstract class ProtectPaths extends MremapPaths {
    * holds `mmap_lock` for write and write-locks each VMA (`vma_start_write()` in
    * `mprotect_fixup()`), so faults, GUP and every other op on the mm wait for it; what neither
    * lock excludes — hardware accesses through other CPUs' TLBs and GUP-fast — runs inside its
-   * window. The runner knows that from the op kind (src/run/tasks.ts); nothing is counted here.
+   * window. It takes `mmap_lock` for write here, and each slot's PTL or PMD lock in
+   * `changeProtectionSteps()` (models/machine/locks.ts); the runner derives who waits from them.
    */
   *mprotectSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn, writable: boolean): KernelSteps {
     lockAcquire(m, mmapLockOf(mm, 'write')); // mmap_write_lock_killable()

@@ -59,7 +59,8 @@ export abstract class ZapPaths extends FaultPaths {
    * Mirrors `madvise_dontneed_single_vma()` under `do_madvise()` (mm/madvise.c, 6.12) as a
    * task: MADV_DONTNEED takes `mmap_lock` for read (`madvise_need_mmap_write()` is false for it),
    * so faults and other zaps of the mm may run inside its window while fork, mremap, mprotect
-   * and exit wait. The lock is counted on the mm only while the task is in flight.
+   * and exit wait. It takes `mmap_lock` for read (locks.ts; `mmapReaders` counts it on the mm for
+   * the trace), and `zapPageRangeSteps()` each slot's PTL or PMD lock.
    */
   *madviseDontneedSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn): KernelSteps {
     const state = mmAt(m, mm);
