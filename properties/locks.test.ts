@@ -7,7 +7,7 @@ import { ModelViolationError } from '../models/machine/violation';
 import { createMachine } from '../models/machine/create';
 import { asHardware, lockAcquire, lockRelease } from '../models/machine/locks';
 import { folioLockOf, underPtl, withLock } from '../models/machine/lockedCall';
-import { mmAt, pmdAt, pmdStart, pteAt, ptlOf, setPte } from '../models/machine/pgtable';
+import { mmAt, pmdAt, pmdStart, pteAt, ptlOf, setPmd, setPte } from '../models/machine/pgtable';
 import type { KernelSteps } from '../models/machine/tasks';
 import { BatchedKernel } from '../models/batched/BatchedKernel';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
@@ -175,6 +175,43 @@ describe('pte_without_ptl', () => {
   });
 });
 
+/** A zap twin that clears a whole PMD leaf without `pmd_lock()` (`zap_huge_pmd()` takes it). */
+class ZapHugeWithoutPmdLock extends ReferenceKernel {
+  override *zapPageRangeSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn): KernelSteps {
+    const ppt = m.geometry.ptrsPerPte;
+    for (let i = Math.floor(start / ppt); i * ppt < end; i++) {
+      if (pmdAt(m, mm, i).kind !== 'leaf') continue;
+      this.zapHugePmd(m, mm, i);
+      yield 'zap: table done, PTL dropped';
+    }
+    yield 'zap: before tlb_finish_mmu()';
+  }
+}
+
+describe('pmd_without_lock', () => {
+  const thp: Op = { kind: 'map', mm: 0, vpn: 16, order: 4, pmd: true, first: 0, count: 16 };
+
+  it('a zap task that clears a PMD leaf without the PMD lock is reported; the kernels take it', () => {
+    expect(firstViolation(new ZapHugeWithoutPmdLock(), [thp, preempt(1, 1), zap(16, 16)])).toMatchObject({ code: 'pmd_without_lock', cpu: 1, mm: 0, pmd: 1 });
+    expect(firstViolation(new ReferenceKernel(), [thp, preempt(1, 1), zap(16, 16), { kind: 'drain' }])).toBeNull();
+    expect(firstViolation(new BatchedKernel(), [thp, preempt(1, 1), zap(16, 16), { kind: 'drain' }])).toBeNull();
+  });
+
+  it('under mmap_lock for write (mprotect) a PMD may change without the PMD lock', () => {
+    const m = createMachine(G);
+    new ReferenceKernel().mapAnonFolio(m, mm0, asVpn(16), 4, true, 0, 16);
+    const leaf = pmdAt(m, mm0, 1);
+    m.locks.running = cpu(1);
+    try {
+      expect(() => setPmd(m, mm0, 1, leaf)).toThrow(/pmd_without_lock/);
+      lockAcquire(m, { kind: 'mmap_lock', mm: mm0, mode: 'write' });
+      expect(() => setPmd(m, mm0, 1, leaf)).not.toThrow();
+    } finally {
+      m.locks.running = null;
+    }
+  });
+});
+
 describe('lock_order', () => {
   it('a zap task that takes the folio lock under the PTL is reported', () => {
     const v = firstViolation(new ZapPtlThenFolioLock(), [...zapHot, preempt(1, 1), zap()]);
@@ -215,6 +252,21 @@ describe('preempt_under_spinlock', () => {
 
   it('run whole, its points stop nothing: no report', () => {
     expect(firstViolation(new ZapYieldsUnderPtl(), [...zapHot, zap()])).toBeNull();
+  });
+});
+
+/** MADV_DONTNEED that never drops its mmap_lock. */
+class DontneedKeepsMmapLock extends ReferenceKernel {
+  override *madviseDontneedSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn): KernelSteps {
+    lockAcquire(m, { kind: 'mmap_lock', mm, mode: 'read' });
+    yield* this.zapPageRangeSteps(m, mm, start, end);
+  }
+}
+
+describe('lock_imbalance', () => {
+  it('a task that completes holding a lock is reported; so is a release of a lock not held', () => {
+    expect(firstViolation(new DontneedKeepsMmapLock(), [...zapHot, preempt(1, 1), zap(), { kind: 'drain' }])).toMatchObject({ code: 'lock_imbalance', cpu: 1 });
+    expect(() => lockRelease(createMachine(G), { kind: 'ptl', table: asPfn(1) })).toThrow(/lock_imbalance/);
   });
 });
 
