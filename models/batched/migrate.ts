@@ -13,9 +13,9 @@ import type { TlbUbc } from './tlbUbc';
 import { newTlbUbc, tlbbatchAddPending, tlbbatchFold, tlbUbcClear } from './tlbUbc';
 import type { MigrcReq } from './migrc';
 import { BatchedMigrc } from './migrc';
-
 import { lockAcquire, lockRelease, ownPtls } from '../machine/locks';
 import { folioLockOf, splitLocked } from '../machine/lockedCall';
+
 /** TLB_FLUSH_BATCH_PENDING_LARGE (mm/rmap.c): half the 15-bit pending field of `tlb_flush_batched`. */
 export const TLB_FLUSH_BATCH_PENDING_LARGE = Math.floor(((1 << 15) - 1) / 2);
 

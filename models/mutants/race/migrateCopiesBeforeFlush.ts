@@ -6,8 +6,8 @@ import type { MigrcReq } from '../../batched/migrc';
 import type { TlbUbc } from '../../batched/tlbUbc';
 import type { MutantSpec } from '../mutant';
 import { defineMutant } from '../mutant';
-
 import { ownPtls } from '../../machine/locks';
+
 /**
  * Breaks: batched migration copies each unmapped folio before the batch's
  * `try_to_unmap_flush()`, and flushes only before remapping.
