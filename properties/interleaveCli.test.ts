@@ -15,15 +15,35 @@ describe('mmcheck check --interleave', () => {
     expect(await main(['check', '--kernel', 'zap-ignores-nested-flush', '--interleave', '--runs', '2000', '--seed', '4', '--quiet', '--failures', dir])).toBe(1);
     expect(io.out).toContain('seed 4, interleaved');
     expect(io.out).toContain('FAILED: stale_read');
-    expect(io.out).toMatch(/cpu\d ▶ zap mm#0 vpn \d+\+\d+ ⏸ zap: /);
+    // The counterexample prints as a litmus table (src/report/litmus.ts): the zap in its task's CPU column.
+    expect(io.out).toMatch(/step \| CPU\d/);
+    expect(io.out).toMatch(/\| zap mm#0 vpn \d+\+\d+ +\|/);
+    expect(io.out).toMatch(/▶ stopped at 'zap: /);
     const [name] = readdirSync(dir);
     const cx = readCounterexample(join(dir, name!));
     expect(cx.ops.some((op) => op.kind === 'preempt')).toBe(true);
     io.out = '';
     expect(await main(['replay', join(dir, name!)])).toBe(1);
     expect(io.out).toContain('same violation: stale_read');
+    expect(io.out).toMatch(/step \| CPU\d/);
     io.out = '';
     expect(await main(['replay', join(dir, name!), '--kernel', 'batched'])).toBe(0);
+  }, 120_000);
+
+  it('prints the counterexample of seed 1 as a litmus table: one column per CPU, the zap task stopped in its column, the window marked, the failing step under it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmcheck-interleave-'));
+    io.out = '';
+    expect(await main(['check', '--kernel', 'zap-ignores-nested-flush', '--interleave', '--seed', '1', '--quiet', '--failures', dir])).toBe(1);
+    const out = io.out.slice(io.out.indexOf('FAILED:'));
+    const table = out.split('\n').filter((l) => /^ {2}( *(✗ )?\d+|step| +) \|/.test(l));
+    expect(table[0]).toMatch(/^ {2}step \| CPU0 +\| CPU1 +\| no CPU$/);
+    expect(out).toMatch(/\| zap mm#0 vpn 21\+1 +\|/);
+    expect(out).toMatch(/▶ stopped at 'zap: table done, PTL\s/);
+    // CPU1's zap is in flight from the row after it started to the failing load.
+    expect(table.filter((l) => /^ {2} +\d+ \| .*\| ┃/.test(l)).length).toBeGreaterThan(0);
+    expect(out).toMatch(/^ {2} ✗ \d+ \| load mm#0 vpn 21 → ✗( stale_read)? +\| ┃/m);
+    expect(out).toMatch(/^ {2}✗ stale_read at step \d+/m);
+    expect(out).not.toMatch(/^ {6,}cpu\d ▶/m); // not the numbered trace's task lines
   }, 120_000);
 
   it('without the switch the same mutant holds on the same seed (no schedule ops are generated)', async () => {

@@ -8,7 +8,7 @@ import { replayBounded } from '../check/replayBounded';
 import type { StepExplanation } from '../report/explain';
 import { explainSteps, formatExplanationStep, isBadStep } from '../report/explain';
 import { renderExplanationHtml } from '../report/html';
-import { formatTrace } from '../report/trace';
+import { formatCounterexample } from '../report/litmus';
 import { loadKernel } from './loadKernel';
 import { parseGeometry } from './options';
 import { readAsUsage } from './usageError';
@@ -26,7 +26,7 @@ export async function replayCommand(file: string, kernelOverride: string | undef
   const geometry = parseGeometry(c.geometry);
   const outcome = await replayBounded(kernel.spec, kernel.name, geometry, c.ops, stepTimeoutMs);
   print(pc.bold(`replay ${file}: kernel ${kernel.name}, geometry ${geometry.name}, ${c.ops.length} ops`));
-  for (const line of formatTrace(c.ops, outcome)) print(`  ${line}`);
+  for (const line of formatCounterexample(c.ops, outcome)) print(`  ${line}`);
   if (outcome.ok) {
     print(pc.green(`passes now (the file recorded ${c.violation.code})`));
     return 0;
