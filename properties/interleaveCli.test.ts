@@ -44,6 +44,15 @@ describe('mmcheck check --interleave', () => {
     expect(out).toMatch(/^ {2} ✗ \d+ \| load mm#0 vpn 21 → ✗( stale_read)? +\| ┃/m);
     expect(out).toMatch(/^ {2}✗ stale_read at step \d+/m);
     expect(out).not.toMatch(/^ {6,}cpu\d ▶/m); // not the numbered trace's task lines
+    // explain: the same table first, then the steps, each naming the tasks of the CPU columns.
+    const [name] = readdirSync(dir);
+    io.out = '';
+    expect(await main(['explain', join(dir, name!)])).toBe(1);
+    const ex = io.out;
+    expect(ex.indexOf('step | CPU0')).toBeGreaterThan(-1);
+    expect(ex.indexOf('step | CPU0')).toBeLessThan(ex.indexOf('step 0:'));
+    expect(ex).toMatch(/task CPU1 zap mm#0 vpn 21\+1: ▶ stopped at 'zap: table done, PTL dropped' \(1\)/);
+    expect(ex).toMatch(/task CPU1 in flight: zap mm#0 vpn 21\+1 ⏸ 'zap: table done, PTL dropped' \(1\)/);
   }, 120_000);
 
   it('without the switch the same mutant holds on the same seed (no schedule ops are generated)', async () => {

@@ -7,7 +7,9 @@ import type { RunOutcome, StepRecord } from '../src/run/outcome';
 import { runOps } from '../src/run/runOps';
 import { formatTrace } from '../src/report/trace';
 import { formatCounterexample, formatLitmus, hasTasks, litmusTable, wrapText } from '../src/report/litmus';
-import { renderLitmusHtml } from '../src/report/html';
+import { renderExplanationHtml, renderLitmusHtml } from '../src/report/html';
+import { explainSteps, formatExplanationStep } from '../src/report/explain';
+import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { G, HOT, cpu, load, map, mm0, preempt, resume, store, v, zap } from './__helpers__/taskOps';
 
 const done: OpResult = { kind: 'done' };
@@ -141,5 +143,23 @@ describe('the litmus view of an interleaved counterexample', () => {
     expect(evil).toContain('&lt;b&gt;CPU0&lt;/b&gt;');
     expect(evil).toContain('a &lt; b &amp; &quot;c&quot;');
     expect(evil).not.toContain('<b>CPU0');
+  });
+
+  it('explain names the tasks of each step, with their CPU column; a task-free explanation has no task line', () => {
+    const real = [map(HOT), store(1), preempt(0, 1), zap(), store(1), resume(0, 1), load(1)];
+    const steps = [...explainSteps(() => new BatchedKernel(), () => new ReferenceKernel(), G, real)];
+    const batched = (i: number): readonly string[] => steps[i]!.kernels.at(-1)!.tasks;
+    expect(batched(2)).toEqual([]);
+    expect(batched(3)).toEqual(["CPU0 zap mm#0 vpn 21+1: ▶ stopped at 'zap: table done, PTL dropped' (1)"]);
+    expect(batched(4)).toEqual(["CPU0 in flight: zap mm#0 vpn 21+1 ⏸ 'zap: table done, PTL dropped' (1)"]);
+    expect(batched(7)).toEqual(['CPU0 zap mm#0 vpn 21+1: ✓ completes (drain)']);
+    expect(formatExplanationStep(steps[4]!)).toContain("        task CPU0 in flight: zap mm#0 vpn 21+1 ⏸ 'zap: table done, PTL dropped' (1)");
+    const html = renderExplanationHtml('t', steps, table);
+    expect(html).toContain('<section class="litmus"><h2>interleaving</h2><table class="litmus">');
+    expect(html).toContain('<ul class="tasks"><li>CPU0 in flight: zap mm#0 vpn 21+1 ⏸ &#39;zap: table done, PTL dropped&#39; (1)</li></ul>');
+    const plain = [...explainSteps(() => new BatchedKernel(), () => new ReferenceKernel(), G, [map(HOT), store(0), zap(), load(0)])];
+    expect(plain.flatMap((s) => s.kernels.flatMap((k) => k.tasks))).toEqual([]);
+    expect(plain.flatMap(formatExplanationStep).join('\n')).not.toContain('task');
+    expect(renderExplanationHtml('t', plain)).not.toContain('litmus"');
   });
 });

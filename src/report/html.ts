@@ -56,7 +56,8 @@ function renderStep(s: StepExplanation): string {
         .join('');
       const gone = removed.length === 0 ? '' : `<div class="removed"><b>removed by this step</b><ul>${removed.map((r) => `<li>${esc(r.slice(2))}</li>`).join('')}</ul></div>`;
       const v = k.violation === null ? '' : `<div class="violation">✗ ${esc(k.violation.code)}: ${esc(JSON.stringify(k.violation))}</div>`;
-      return `<section class="kernel"><h3>${esc(k.kernel)} → ${esc(k.result)}</h3>${v}${gone}<div class="tables">${tables}</div></section>`;
+      const tasks = k.tasks.length === 0 ? '' : `<ul class="tasks">${k.tasks.map((t) => `<li>${esc(t)}</li>`).join('')}</ul>`;
+      return `<section class="kernel"><h3>${esc(k.kernel)} → ${esc(k.result)}</h3>${v}${tasks}${gone}<div class="tables">${tables}</div></section>`;
     })
     .join('');
   const div = s.divergence === null ? '' : `<div class="violation">first divergence: ${esc(s.divergence)}</div>`;
@@ -96,6 +97,7 @@ tr.changed{background:#fff3b0}tr.changed th{color:#000;font-weight:bold}
 table.litmus td,table.litmus th{white-space:normal;vertical-align:top;border:1px solid #ddd;max-width:28em}
 table.litmus thead th{font-weight:bold;background:#eef}table.litmus td.inflight{background:#e3ecff;border-left:3px solid #36c}
 table.litmus tr.failed{background:#fdd}table.litmus tr.failed th{color:#b00;font-weight:bold}
+.tasks{margin:4px 0;padding-left:18px;color:#236}
 .removed{background:#eee;padding:2px 8px;margin:4px 0}.removed li{text-decoration:line-through;color:#777}
 `;
 
