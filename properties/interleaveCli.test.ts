@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureOutput } from './__helpers__/captureOutput';
@@ -44,6 +44,13 @@ describe('mmcheck check --interleave', () => {
     expect(out).toMatch(/^ {2} ✗ \d+ \| load mm#0 vpn 21 → ✗( stale_read)? +\| ┃/m);
     expect(out).toMatch(/^ {2}✗ stale_read at step \d+/m);
     expect(out).not.toMatch(/^ {6,}cpu\d ▶/m); // not the numbered trace's task lines
+    // docs/concurrency.md quotes this table ("Reading an interleaved counterexample"): kept true.
+    const doc = readFileSync(join(import.meta.dirname, '..', 'docs', 'concurrency.md'), 'utf8').split('\n');
+    const at = doc.findIndex((l) => l.includes('--interleave --seed 1` prints:'));
+    const quoted = doc.slice(at + 3, doc.indexOf('```', at + 3));
+    const printed = out.split('\n');
+    const from = printed.findIndex((l) => l.startsWith('  step |'));
+    expect(printed.slice(from, from + quoted.length).map((l) => l.slice(2))).toEqual(quoted);
     // explain: the same table first, then the steps, each naming the tasks of the CPU columns.
     const [name] = readdirSync(dir);
     io.out = '';
