@@ -162,4 +162,12 @@ describe('the litmus view of an interleaved counterexample', () => {
     expect(plain.flatMap(formatExplanationStep).join('\n')).not.toContain('task');
     expect(renderExplanationHtml('t', plain)).not.toContain('litmus"');
   });
+
+  it("explain follows the differential's task rules: after a store raced with the zap, the kernels' later states are not compared", () => {
+    // The reference's store at step 4 faults a new page in (its zap flushed); the batched kernel's
+    // lands through CPU1's stale entry. Once the zap completes (step 5) the states differ, legitimately.
+    const raced = [map(HOT), store(1), preempt(0, 1), zap(), store(1), resume(0, 5), load(1)];
+    const steps = [...explainSteps(() => new BatchedKernel(), () => new ReferenceKernel(), G, raced)];
+    expect(steps.map((s) => s.divergence)).toEqual(Array(8).fill(null));
+  });
 });
