@@ -109,7 +109,7 @@ describe('the litmus view of an interleaved counterexample', () => {
 
   it('the CLI form: the litmus view when a task ran, the numbered trace unchanged when none did', () => {
     expect(hasTasks(outcome)).toBe(true);
-    expect(formatCounterexample(ops, outcome)).toEqual(text);
+    expect(formatCounterexample(ops, outcome)).toEqual(formatLitmus(table, 98));
     const plain = [map(HOT), store(0), zap(), load(0)];
     const r = runOps(new BatchedKernel(), G, plain);
     expect(hasTasks(r)).toBe(false);

@@ -9,7 +9,7 @@ import type { StepExplanation } from '../report/explain';
 import { explainSteps, formatExplanationStep, isBadStep } from '../report/explain';
 import { renderExplanationHtml } from '../report/html';
 import type { LitmusTable } from '../report/litmus';
-import { formatCounterexample, formatLitmus, hasTasks, litmusTable } from '../report/litmus';
+import { CLI_LITMUS_WIDTH, formatCounterexample, formatLitmus, hasTasks, litmusTable } from '../report/litmus';
 import { runOne } from '../check/runCheck';
 import type { Op } from '../ops/op';
 import type { Geometry } from '../../models/machine/geometry';
@@ -64,7 +64,7 @@ export async function explainCommand(file: string, kernelOverride: string | unde
   const ops = hung === null ? c.ops : c.ops.slice(0, hung);
   const litmus = hung === null ? interleaving(kernel, geometry, ops) : null;
   if (litmus !== null) {
-    print(formatLitmus(litmus).join('\n'));
+    print(formatLitmus(litmus, CLI_LITMUS_WIDTH).join('\n'));
     print('');
   }
   const kept: StepExplanation[] = [];

@@ -239,10 +239,13 @@ export function formatLitmus(t: LitmusTable, width = 100): string[] {
   return lines;
 }
 
+/** The litmus table's width in the CLI, which indents it by two: its lines then fit 100 columns. */
+export const CLI_LITMUS_WIDTH = 98;
+
 /**
- * How a counterexample prints: the litmus table when a kernel task took part in the run, else
- * the numbered trace, unchanged.
+ * How a counterexample prints in the CLI: the litmus table when a kernel task took part in the
+ * run, else the numbered trace, unchanged.
  */
 export function formatCounterexample(ops: readonly Op[], outcome: RunOutcome): string[] {
-  return hasTasks(outcome) ? formatLitmus(litmusTable(ops, outcome)) : formatTrace(ops, outcome);
+  return hasTasks(outcome) ? formatLitmus(litmusTable(ops, outcome), CLI_LITMUS_WIDTH) : formatTrace(ops, outcome);
 }
