@@ -132,6 +132,17 @@ describe('the litmus view of an interleaved counterexample', () => {
     expect(t.rows[7]!.cells[2]!.lines).toEqual(['drain']);
   });
 
+  it("a store's fault run as a task in another CPU's slot shows in that column, still naming the CPU that stores", () => {
+    const fault = [preempt(1, 1), store(0), store(2), resume(1), load(0)];
+    const t = litmusTable(fault, runOps(new BatchedKernel(), G, fault));
+    expect(t.columns).toEqual(['CPU0', 'CPU1', 'CPU2', 'no CPU']);
+    expect(t.rows[1]!.cells[1]!.lines).toEqual(['store cpu0 mm#0 vpn 21', "▶ stopped at 'fault: page allocated, before the PTL' (1)"]);
+    expect(t.rows[1]!.cells[0]!.lines).toEqual([]);
+    expect(t.rows[2]!.cells[2]!.lines).toEqual(['store mm#0 vpn 21 → value 3']);
+    expect(t.rows[2]!.cells[1]!.inFlight).toBe(true);
+    expect(t.rows[3]!.cells[1]!.lines).toEqual(['resume: 1 more point', '✓ completes']);
+  });
+
   it('the HTML form: one column per CPU, in-flight cells shaded, the failing row highlighted, text escaped', () => {
     const html = renderLitmusHtml(table);
     expect(html).toContain('<tr><th>step</th><th>CPU0</th><th>CPU1</th><th>no CPU</th></tr>');

@@ -131,7 +131,9 @@ export function litmusTable(ops: readonly Op[], outcome: RunOutcome): LitmusTabl
     // An op run as a task belongs to the task's CPU (a store's task may sit on another CPU than the op names).
     const col = started?.cpu ?? opCpu(op);
     const result = failed && !outcome.ok ? `✗ ${outcome.violation.code}` : rec === undefined ? '' : formatResult(rec.applied.result);
-    const shown = result === '' || result === 'done' ? litmusOpText(op) : `${litmusOpText(op)} → ${result}`;
+    // In a column of its own CPU the op need not name it; a store whose task sits in another CPU's slot still does.
+    const text = col === opCpu(op) ? litmusOpText(op) : formatOp(op);
+    const shown = result === '' || result === 'done' ? text : `${text} → ${result}`;
     const items: Array<{ col: number | null; text: string }> = [{ col, text: shown }];
     for (const n of notes) items.push({ col: n.cpu, text: litmusNoteText(n, op) });
     for (const it of items) {
