@@ -37,6 +37,11 @@ export interface StepExplanation {
   readonly kernels: readonly KernelStep[];
   /** Set on the first step where the kernels' results or observations differ. */
   readonly divergence: string | null;
+  /**
+   * Set (only) on the step from which the kernels are no longer compared: an op raced with a
+   * preempted task, or one kernel ran an op as a task and the other whole (docs/concurrency.md).
+   */
+  readonly comparisonStops?: true;
 }
 
 /**
@@ -77,6 +82,7 @@ export function* explainSteps(make: () => ReferenceKernel, reference: () => Refe
     });
     const label = formatOp(op);
     let divergence: string | null = null;
+    const wasRacy = racy;
     for (const r of stepped) if (!('violation' in r) && r.racy === true) racy = true;
     const started = stepped.map((r) => r.applied !== null && startedTask(r.applied));
     if (started.some((x) => x !== started[0])) racy = true;
@@ -87,7 +93,8 @@ export function* explainSteps(make: () => ReferenceKernel, reference: () => Refe
       const rd = kernels[0]!.result === kernels[1]!.result ? null : `result: ${kernels[0]!.result} vs ${kernels[1]!.result}`;
       divergence = rd ?? (d === null ? null : `${d.path}: reference ${JSON.stringify(d.a)} vs ${b.kernel.name} ${JSON.stringify(d.b)}`);
     }
-    const step: StepExplanation = { step: i, op: label, kernels, divergence };
+    const stops = runs.length === 2 && racy && !wasRacy;
+    const step: StepExplanation = { step: i, op: label, kernels, divergence, ...(stops ? { comparisonStops: true as const } : {}) };
     yield step;
     if (isBadStep(step)) return;
   }
@@ -120,5 +127,6 @@ export function formatExplanationStep(s: StepExplanation): string[] {
     for (const c of k.changes) lines.push(`        ${c}`);
   }
   if (s.divergence !== null) lines.push(`    FIRST DIVERGENCE  ${s.divergence}`);
+  if (s.comparisonStops === true) lines.push('    (this op races with a preempted kernel task: the kernels are not compared from here on)');
   return lines;
 }

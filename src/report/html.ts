@@ -61,7 +61,8 @@ function renderStep(s: StepExplanation): string {
     })
     .join('');
   const div = s.divergence === null ? '' : `<div class="violation">first divergence: ${esc(s.divergence)}</div>`;
-  return `<article id="step-${s.step}" class="step ${isBadStep(s) ? 'bad' : ''}"><h2>step ${s.step}: ${esc(s.op)}</h2>${div}<div class="kernels">${kernels}</div></article>`;
+  const stops = s.comparisonStops === true ? '<div class="note">this op races with a preempted kernel task: the kernels are not compared from here on</div>' : '';
+  return `<article id="step-${s.step}" class="step ${isBadStep(s) ? 'bad' : ''}"><h2>step ${s.step}: ${esc(s.op)}</h2>${div}${stops}<div class="kernels">${kernels}</div></article>`;
 }
 
 /** Group "a.b.c → v" lines by what they describe: one mm's page tables, folios, one CPU, handles, the rest. */
@@ -97,6 +98,7 @@ tr.changed{background:#fff3b0}tr.changed th{color:#000;font-weight:bold}
 table.litmus td,table.litmus th{white-space:normal;vertical-align:top;border:1px solid #ddd;max-width:28em}
 table.litmus thead th{font-weight:bold;background:#eef}table.litmus td.inflight{background:#e3ecff;border-left:3px solid #36c}
 table.litmus tr.failed{background:#fdd}table.litmus tr.failed th{color:#b00;font-weight:bold}
+.note{background:#eef3ff;border:1px solid #99b;padding:2px 8px;margin:4px 0;color:#335}
 .tasks{margin:4px 0;padding-left:18px;color:#236}
 .removed{background:#eee;padding:2px 8px;margin:4px 0}.removed li{text-decoration:line-through;color:#777}
 `;
