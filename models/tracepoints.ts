@@ -96,6 +96,7 @@ export const TASK_TRACEPOINTS = [
   'tlb_finish_mmu flushed the whole mm (nested gathers)',
   'fault waited for a migration entry',
   'fault backed off: another CPU changed the PTE (pte_same)',
+  'COW fault backed off: another CPU changed the PTE (pte_same)',
 ] as const;
 
 export type Tracepoint =

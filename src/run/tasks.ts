@@ -7,6 +7,7 @@ import { overriddenBelow } from '../../models/machine/tasks';
 import { folioNrPages } from '../../models/machine/geometry';
 import { folioAt } from '../../models/machine/frames';
 import { tlbLookup } from '../../models/machine/tlb';
+import { isZeroPfn } from '../../models/machine/zeroPage';
 import { assertNever } from '../../models/assertNever';
 import { mmAt, pmdAt, tableEntries } from '../../models/machine/pgtable';
 import { noop } from '../../models/result';
@@ -64,17 +65,33 @@ const STEP_TWINS: Readonly<Record<TaskOp, ReadonlyArray<readonly [string, readon
     ['migratePagesSteps', ['migratePages', 'migrateFolio', 'migrateFolioMove', 'migratePagesBatch']],
     ['migratePagesBatchSteps', ['migratePagesBatch', 'migrateFolioMove']],
   ],
-  // The anonymous fault's twins and the plain methods they repeat or replace.
-  access: [
-    ['userAccessSteps', ['userAccess', 'handleMmFault']],
-    ['doAnonymousPageSteps', ['doAnonymousPage']],
+  // The store's path: `userAccessSteps()` replaces the plain access loop and `handleMmFault()`.
+  // Which fault below it is a task depends on the PTE (FAULT_TWINS).
+  access: [['userAccessSteps', ['userAccess', 'handleMmFault']]],
+};
+
+/** The two faults a store task may be in: `do_anonymous_page()` (empty PTE) or `do_wp_page()` (present, read-only). */
+export type FaultPath = 'anonymous' | 'cow';
+
+/**
+ * Each fault path's twins and the plain methods they replace. A kernel that overrides one of
+ * them below its twin keeps the other path: migrc-as-posted once overrode `doWpPage()`, and a
+ * test variant overrides `wpPageCopy()`; their anonymous faults can still be tasks.
+ */
+const FAULT_TWINS: Readonly<Record<FaultPath, ReadonlyArray<readonly [string, readonly string[]]>>> = {
+  anonymous: [['doAnonymousPageSteps', ['doAnonymousPage']]],
+  cow: [
+    ['doWpPageSteps', ['doWpPage']],
+    ['wpPageCopySteps', ['wpPageCopy']],
   ],
 };
 
 
-/** May this kernel's store fault run as a task without bypassing one of its overrides? */
-export function faultCanBeTask(k: ReferenceKernel): boolean {
-  return canBeTask(k, 'access');
+/** May this kernel's store fault of kind `path` run as a task without bypassing one of its overrides? */
+export function faultCanBeTask(k: ReferenceKernel, path: FaultPath): boolean {
+  if (!canBeTask(k, 'access')) return false;
+  for (const [steps, plains] of FAULT_TWINS[path]) for (const plain of plains) if (overriddenBelow(k, steps, plain)) return false;
+  return true;
 }
 
 /** May this kernel's zap run as a task without bypassing one of its overrides? */
@@ -336,23 +353,36 @@ export class Tasks {
 
   /**
    * Run a store as a task on `cpu` when its fault will go to `do_anonymous_page()` (TLB miss, an
-   * empty PTE, a writable VMA): it stops between reading the PTE and taking the PTL; null when it
-   * cannot be a task here (then it runs whole). It holds `mmap_lock` for read (the fault path's
-   * `lock_mm_and_find_vma()`; the per-VMA lock is not modelled), so mmap_lock writers wait for it.
+   * empty PTE, a writable VMA) or to `do_wp_page()` (no TLB entry the store may use, a present
+   * read-only PTE, a writable VMA): the anonymous fault stops between reading the PTE and taking
+   * the PTL; the COW fault between copying the page and retaking the PTL — if it reuses the page
+   * instead it passes no point and completes at once. Null when it cannot be a task here (then it
+   * runs whole). It holds `mmap_lock` for read (the fault path's `lock_mm_and_find_vma()`; the
+   * per-VMA lock is not modelled), so mmap_lock writers wait for it. A COW task's old folio
+   * counts as the task's: an op on another mm that maps it (a fork child) is a race.
    */
   startAccess(op: Extract<Op, { kind: 'access' }>, cpu: CpuId, at: number, value: number): TaskNote | null {
-    if (!op.write || this.live.has(cpu) || !faultCanBeTask(this.kernel)) return null;
+    if (!op.write || this.live.has(cpu)) return null;
     const mm = asMm(op.mm);
     const v = op.vpn as Vpn;
     const c = this.m.cpus[op.cpu];
     if (c === undefined || !mmAt(this.m, mm).alive || mmAt(this.m, mm).vmaWritable[v] !== true) return null;
-    if (tlbLookup(this.m, asCpu(op.cpu), mm, v) !== undefined || !this.kernel.faultFindsPteNone(this.m, mm, v)) return null;
+    const e = tlbLookup(this.m, asCpu(op.cpu), mm, v);
+    const folios = new Set<Pfn>();
+    if (e === undefined && this.kernel.faultFindsPteNone(this.m, mm, v)) {
+      if (!faultCanBeTask(this.kernel, 'anonymous')) return null;
+    } else {
+      // accessThroughTlb(): only a writable, dirty entry lets a store through without a fault.
+      const ro = e !== undefined && e.writable && e.dirty ? null : this.kernel.faultFindsPteReadOnly(this.m, mm, v);
+      if (ro === null || !faultCanBeTask(this.kernel, 'cow')) return null;
+      if (!isZeroPfn(this.m, ro.pfn)) folios.add(this.m.frames[ro.pfn]?.head ?? ro.pfn);
+    }
     const k = this.kernel;
     const m = this.m;
     function* steps(): KernelSteps {
       yield* k.userAccessSteps(m, asCpu(op.cpu), mm, v, true, value);
     }
-    this.live.set(cpu, { steps: steps(), folios: new Set(), clock: { step: this.m.clock.step, folios: 0 }, value, done: { value: undefined } });
+    this.live.set(cpu, { steps: steps(), folios, clock: { step: this.m.clock.step, folios: 0 }, value, done: { value: undefined } });
     return this.advance(cpu, at, 'start', () => ({ op: 'access', mm, start: v, end: (v + 1) as Vpn }));
   }
 

@@ -7,6 +7,7 @@ import { faultSkipsPteSame } from './faultSkipsPteSame';
 import { forkIgnoresWriteProtectSeq } from './forkIgnoresWriteProtectSeq';
 import { gupFastPinsDuringFork } from './gupFastPinsDuringFork';
 import { forkSkipsWriteProtectSeq } from './forkSkipsWriteProtectSeq';
+import { cowSkipsPteSame } from './cowSkipsPteSame';
 
 /**
  * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
@@ -23,4 +24,5 @@ export const RACE_MUTANTS: readonly MutantSpec[] = [
   forkIgnoresWriteProtectSeq,
   gupFastPinsDuringFork,
   forkSkipsWriteProtectSeq,
+  cowSkipsPteSame,
 ];
