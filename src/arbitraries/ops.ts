@@ -237,6 +237,36 @@ function preemptedCowArb(g: Geometry): fc.Arbitrary<Op[]> {
 }
 
 /**
+ * A GUP whose slow path runs as a preempted task (docs/concurrency.md): `preempt` right before a
+ * GUP of the hot page — when the page is not mapped (or not writable for FOLL_WRITE) its fault
+ * maps it and the task stops before the retried lookup — and sometimes a rival inside the window
+ * that changes what the fault mapped: a zap of the page or a migration of it.
+ */
+function preemptedGupArb(g: Geometry): fc.Arbitrary<Op[]> {
+  const ppt = g.ptrsPerPte;
+  const hot = ppt + 5;
+  return fc
+    .record({
+      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      gupCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      pin: fc.boolean(),
+      write: fc.boolean(),
+      fast: fc.boolean(),
+      rival: fc.constantFrom('zap', 'migrate', 'none'),
+    })
+    .map(({ cpu, gupCpu, mm, pin, write, fast, rival }): Op[] => [
+      { kind: 'preempt', cpu, at: 1 },
+      { kind: 'gup', cpu: gupCpu, mm, vpn: hot, nr: 1, pin, write, fast },
+      ...(rival === 'zap'
+        ? [{ kind: 'zap', mm, vpn: hot, nr: 1 } as const]
+        : rival === 'migrate'
+          ? [{ kind: 'migrate', mm, vpn: hot, count: 1 } as const]
+          : []),
+    ]);
+}
+
+/**
  * An mprotect or a fork that runs as a preempted task (their windows, docs/concurrency.md): a
  * `preempt` right before it, as one chunk for the same reason as `preemptedZapArb()`. mprotect
  * takes the hot pages (its points: one per table it changes, one before `tlb_finish_mmu()`);
@@ -297,6 +327,7 @@ export function opsArb(g: Geometry, maxOps: number, options: OpArbOptions = {}):
     { weight: 1, arbitrary: preemptedWriterArb(g, true) },
     { weight: 1, arbitrary: pinWalkArb(g) },
     { weight: 1, arbitrary: preemptedCowArb(g) },
+    { weight: 1, arbitrary: preemptedGupArb(g) },
   );
   return fc.array(chunk, { minLength: 1, maxLength: maxOps, size: 'max' }).map((chunks) => chunks.flat().slice(0, maxOps));
 }

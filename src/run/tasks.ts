@@ -65,6 +65,13 @@ const STEP_TWINS: Readonly<Record<TaskOp, ReadonlyArray<readonly [string, readon
     ['migratePagesSteps', ['migratePages', 'migrateFolio', 'migrateFolioMove', 'migratePagesBatch']],
     ['migratePagesBatchSteps', ['migratePagesBatch', 'migrateFolioMove']],
   ],
+  // GUP: batched overrides the twin getUserPagesSteps(); batched-gup-runs overrides the plain
+  // getUserPagesRaw() below its twin, so there GUP is not a task.
+  gup: [
+    ['getUserPagesSteps', ['getUserPages']],
+    ['getUserPagesRawSteps', ['getUserPagesRaw']],
+    ['followPageWithFaultSteps', ['followPageWithFault']],
+  ],
   // The store's path: `userAccessSteps()` replaces the plain access loop and `handleMmFault()`.
   // Which fault below it is a task depends on the PTE (FAULT_TWINS).
   access: [['userAccessSteps', ['userAccess', 'handleMmFault']]],
@@ -105,7 +112,7 @@ export function migrateCanBeTask(k: ReferenceKernel): boolean {
 }
 
 /** The ops `Tasks.start()` runs as tasks (migration and a store's fault have starts of their own). */
-export type StartOp = 'zap' | 'mprotect' | 'fork';
+export type StartOp = 'zap' | 'mprotect' | 'fork' | 'gup';
 
 /** The task an op would be through `Tasks.start()`, if it is of a kind with preemption points. */
 export function taskOpOf(op: Op): StartOp | null {
@@ -113,6 +120,7 @@ export function taskOpOf(op: Op): StartOp | null {
     case 'zap':
     case 'mprotect':
     case 'fork':
+    case 'gup':
       return op.kind;
     default:
       return null;
@@ -204,6 +212,7 @@ function mmOf(m: Machine, op: Op): MmId | null {
 function waitsFor(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView): boolean {
   switch (t.op) {
     case 'zap':
+    case 'gup': // __get_user_pages() runs under mmap_lock for read
     case 'access': // a store's fault holds mmap_lock for read too (lock_mm_and_find_vma())
       return TAKES_MMAP_WRITE.has(op.kind) && 'mm' in op && op.mm === t.mm;
     case 'migrate':
@@ -278,7 +287,7 @@ export class Tasks {
   }
 
   /**
-   * Run `op` (a zap, mprotect or fork) as a task on `cpu`, stopping after `at` points; null when
+   * Run `op` (a zap, mprotect, fork or GUP) as a task on `cpu`, stopping after `at` points; null when
    * it cannot be a task here. Returns the op's result as well: what the path returned when it
    * completed at once, else what it will return (fork: the child it already made).
    */
@@ -306,7 +315,7 @@ export class Tasks {
       note.point === null
         ? op.kind === 'zap' || op.kind === 'mprotect'
           ? { kind: 'done' }
-          : (done.value as OpResult)
+          : (done.value as OpResult) // fork's child, GUP's handle
         : op.kind === 'fork'
           ? { kind: 'forked', child: asMm(this.m.mms.length - 1) }
           : { kind: 'done' };
@@ -321,6 +330,8 @@ export class Tasks {
         return this.kernel.mprotectSteps(this.m, mm, start, end, op.writable);
       case 'fork':
         return this.kernel.dupMmapSteps(this.m, mm);
+      case 'gup':
+        return this.kernel.getUserPagesSteps(this.m, asCpu(op.cpu), mm, op.vpn as Vpn, op.nr, { pin: op.pin, write: op.write, fast: op.fast });
       default:
         return assertNever(op);
     }

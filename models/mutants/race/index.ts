@@ -8,6 +8,7 @@ import { forkIgnoresWriteProtectSeq } from './forkIgnoresWriteProtectSeq';
 import { gupFastPinsDuringFork } from './gupFastPinsDuringFork';
 import { forkSkipsWriteProtectSeq } from './forkSkipsWriteProtectSeq';
 import { cowSkipsPteSame } from './cowSkipsPteSame';
+import { gupSkipsRetryLookup } from './gupSkipsRetryLookup';
 
 /**
  * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
@@ -25,4 +26,5 @@ export const RACE_MUTANTS: readonly MutantSpec[] = [
   gupFastPinsDuringFork,
   forkSkipsWriteProtectSeq,
   cowSkipsPteSame,
+  gupSkipsRetryLookup,
 ];
