@@ -10,6 +10,8 @@ import { isZeroPfn } from '../machine/zeroPage';
 import { mark } from '../machine/marks';
 import { GUP_PIN_COUNTING_BIAS } from './rmap';
 import { MigratePaths } from './migrate';
+import type { PmdEntry, Pte } from '../machine/pte';
+import { pmdSame, pteSame } from '../machine/pte';
 import { overriddenBelow, runToEnd } from '../machine/tasks';
 import type { KernelSteps } from '../machine/tasks';
 
@@ -156,14 +158,19 @@ export abstract class GupPaths extends MigratePaths {
    * rather than taken from the fault.
    */
   *followPageWithFaultSteps(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, flags: GupFlags): KernelSteps<Pfn | null> {
-    for (let attempt = 0; attempt < 3; attempt++) {
+    // Only a fault whose entry nothing changed before the retry counts towards the bound: the
+    // kernel retries for as long as it takes, and a task may be raced any number of times (one
+    // op of the schedule each), but an entry left as the fault made it must be usable.
+    for (let attempt = 0; attempt < 3; ) {
       const page = this.lookupPermitted(m, mm, v, flags);
       if (page !== null) return page;
       if (flags.write && !mmAt(m, mm).vmaWritable[v]) return null;
       const populated = pmdAt(m, mm, pmdIndexOf(m, v)).kind === 'leaf' || pteAt(m, mm, v)?.kind === 'present';
       const kind = flags.write ? 'write' : populated ? 'unshare' : 'read';
       this.handleMmFault(m, cpu, mm, v, kind);
+      const made = { pmd: pmdAt(m, mm, pmdIndexOf(m, v)), pte: pteAt(m, mm, v) };
       yield 'gup: faulted, before the retried lookup';
+      if (entryUnchanged(m, mm, v, made)) attempt++;
     }
     this.warnOn(m, true, `GUP of mm ${mm} vpn ${v} still faults after handling`);
     return null;
@@ -254,4 +261,11 @@ export abstract class GupPaths extends MigratePaths {
     const [h] = m.handles.splice(i, 1);
     return h ?? null;
   }
+}
+
+/** Are the PMD and PTE of (mm, v) still what they were (`pmd_same()`, `pte_same()`)? */
+function entryUnchanged(m: Machine, mm: MmId, v: Vpn, before: { readonly pmd: PmdEntry; readonly pte: Pte | null }): boolean {
+  const pte = pteAt(m, mm, v);
+  if (!pmdSame(pmdAt(m, mm, pmdIndexOf(m, v)), before.pmd)) return false;
+  return pte === null || before.pte === null ? pte === before.pte : pteSame(pte, before.pte);
 }
