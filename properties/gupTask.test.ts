@@ -88,6 +88,16 @@ describe('GUP preempted between its fault and the retried lookup', () => {
     }
   });
 
+  it('exit waits for it; the pin attaches when the task completes, before the exit detaches it (user-memory oracle)', () => {
+    for (const k of KERNELS()) {
+      // The fork first, so that mm 0 is not the last live mm (whose exit is a no-op).
+      const { bad, values, kinds } = runAll(k, [{ kind: 'fork', mm: 0 }, preempt(1, 1), pin(0, true), store(2), { kind: 'exit', mm: 0 }, pinRead()]);
+      expect(bad, k.name).toBeNull();
+      expect(kinds[4], k.name).toBe('done');
+      expect(values[5], k.name).toBe(4);
+    }
+  });
+
   it('batched-gup-runs overrides getUserPagesRaw() below the twin: its GUP is never a task', () => {
     expect(canBeTask(new BatchedGupRuns(), 'gup')).toBe(false);
     expect(canBeTask(new BatchedKernel(), 'gup')).toBe(true);
