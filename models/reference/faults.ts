@@ -333,7 +333,7 @@ export abstract class FaultPaths extends PageTablePaths {
   }
 
   /**
-   * The recheck of `wp_page_copy()` (mm/memory.c, 6.12) once it has retaken the PTL:
+   * Mirrors the recheck of `wp_page_copy()` (mm/memory.c, 6.12) once it has retaken the PTL:
    * `vmf->pte && pte_same(ptep_get(vmf->pte), vmf->orig_pte)` — false when the PTE table is gone
    * (`pte_offset_map_lock()` returned NULL) or the entry differs in any bit (x86 compares the
    * whole entry, accessed and dirty bits included).

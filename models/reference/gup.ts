@@ -180,7 +180,7 @@ export abstract class GupPaths extends MigratePaths {
    * The slow path for one page through its twin, or through the plain `followPageWithFault()` when
    * a variant overrides that below the twin (no point then).
    */
-  *followPageWithFaultVia(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, flags: GupFlags): KernelSteps<Pfn | null> {
+  protected *followPageWithFaultVia(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, flags: GupFlags): KernelSteps<Pfn | null> {
     if (overriddenBelow(this, 'followPageWithFaultSteps', 'followPageWithFault')) return this.followPageWithFault(m, cpu, mm, v, flags);
     return yield* this.followPageWithFaultSteps(m, cpu, mm, v, flags);
   }
