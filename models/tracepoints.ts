@@ -97,6 +97,7 @@ export const TASK_TRACEPOINTS = [
   'fault waited for a migration entry',
   'fault backed off: another CPU changed the PTE (pte_same)',
   'COW fault backed off: another CPU changed the PTE (pte_same)',
+  'GUP retried its lookup after the faulted entry changed',
 ] as const;
 
 export type Tracepoint =

@@ -71,6 +71,7 @@ describe('GUP preempted between its fault and the retried lookup', () => {
       const { bad, run } = runAll(k, [preempt(1, 1), pin(0, true), store(2), zap, resume(1)]);
       expect(bad, k.name).toBeNull();
       expect(run.machine.cpus[1]!.task?.pointsPassed, k.name).toBe(2);
+      expect(run.machine.marks['GUP retried its lookup after the faulted entry changed'], k.name).toBe(1);
       const done = runAll(k, [preempt(1, 1), pin(0, true), store(2), zap, resume(1), resume(1), store(3), pinRead()]);
       expect(done.bad, k.name).toBeNull();
       expect(done.values[7], k.name).toBe(7);

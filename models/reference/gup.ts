@@ -171,6 +171,7 @@ export abstract class GupPaths extends MigratePaths {
       const made = { pmd: pmdAt(m, mm, pmdIndexOf(m, v)), pte: pteAt(m, mm, v) };
       yield 'gup: faulted, before the retried lookup';
       if (entryUnchanged(m, mm, v, made)) attempt++;
+      else mark(m, 'GUP retried its lookup after the faulted entry changed');
     }
     this.warnOn(m, true, `GUP of mm ${mm} vpn ${v} still faults after handling`);
     return null;
