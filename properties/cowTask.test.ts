@@ -126,3 +126,25 @@ describe('cow-skips-pte-same', () => {
     expect(runAll(new CowSkipsPteSame(), ops).bad).toMatch(/^5:(mapcount_mismatch|refcount_mismatch|freed_frame_in_use)$/);
   });
 });
+
+describe('a store task raced again and again', () => {
+  it('completes however many times a rival sends it back (the kernel retries as long as it takes)', () => {
+    // With the zero page, a load fills the empty PTE read-only: the store's anonymous fault backs
+    // off and its retry goes to the COW copy; a zap empties the PTE again, and so on.
+    const ops = [preempt(1, 1), store(0), load(2), resume(1), zap, resume(1), load(2), resume(1), zap, resume(1), load(2), resume(1), store(3), resume(1), load(2)];
+    for (const k of KERNELS()) {
+      const run = new CheckedRun(k, G, undefined, null, { zeroPage: true });
+      const values: Array<number | null> = [];
+      for (let i = 0; i < ops.length; i++) {
+        const r = run.step(ops[i]!, i);
+        expect('violation' in r ? `${i}:${r.violation.code}` : null, k.name).toBeNull();
+        if (!('violation' in r)) values.push(r.applied.result.kind === 'value' ? r.applied.result.value : null);
+      }
+      // Six back-offs (anonymous, COW, anonymous, COW, anonymous, COW); the task's store (value 2) lands last.
+      expect(run.machine.marks['fault backed off: another CPU changed the PTE (pte_same)'], k.name).toBe(3);
+      expect(run.machine.marks['COW fault backed off: another CPU changed the PTE (pte_same)'], k.name).toBe(3);
+      expect(run.machine.cpus[1]!.task, k.name).toBeNull();
+      expect(values[14], k.name).toBe(2);
+    }
+  });
+});

@@ -16,6 +16,20 @@ import { migrationInFlight, overriddenBelow, runToEnd, WaitForMigration } from '
 import type { KernelSteps, PreemptPoint } from '../machine/tasks';
 import { pteSame } from '../machine/pte';
 
+/** How many attempts of a store task may pass a point (and so may have been raced) before it gives up. */
+const RACED_ATTEMPTS = 64;
+
+/** Run `steps` to its end, passing its points on; returns how many it passed. */
+function* countPoints(steps: KernelSteps): Generator<PreemptPoint, number, void> {
+  let n = 0;
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return n;
+    n++;
+    yield r.value;
+  }
+}
+
 /** Why the kernel is handling a fault: a load, a store, or GUP's FAULT_FLAG_UNSHARE for an R/O pin. */
 export type FaultKind = 'read' | 'write' | 'unshare';
 
@@ -51,24 +65,34 @@ export abstract class FaultPaths extends PageTablePaths {
    * PTE and taking the PTL, and one on a present read-only PTE through `doWpPageSteps()`, whose
    * COW copy stops between the copy and retaking the PTL. Every other fault — or one whose plain
    * method a variant overrides below its twin — is the plain `handleMmFault()`. Returns what the
-   * access returned. The kernel retries a fault that backed off for as long as it takes; here up
-   * to five attempts (a back-off costs two: the retry's fault and its walk).
+   * access returned. The kernel retries a fault that backed off for as long as it takes; here
+   * five attempts that passed no point, and up to RACED_ATTEMPTS that did.
    */
   *userAccessSteps(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, write: boolean, value: number): Generator<PreemptPoint, OpResult, void> {
     switchMm(m, cpu, mm);
-    for (let attempt = 0; attempt < 5; attempt++) {
+    // An attempt whose fault passed a point may have been raced and backed off: it does not count
+    // towards the bound of five, since each race costs the schedule an op of its own (a cap of
+    // RACED_ATTEMPTS keeps a kernel that never makes progress from looping). Run whole, a fault
+    // that passes a point never backs off (nothing runs inside it), so this is the plain loop.
+    for (let attempt = 0, raced = 0; attempt < 5 && raced < RACED_ATTEMPTS; ) {
       const hw = accessThroughTlb(m, cpu, mm, v, write, value);
       if (hw.kind === 'hit') return { kind: 'value', value: hw.value };
-      if (this.hardwareWalk(m, cpu, mm, v, write)) continue;
+      if (this.hardwareWalk(m, cpu, mm, v, write)) {
+        attempt++;
+        continue;
+      }
       tlbInvalidateLocal(m, cpu, mm, v);
       if (write && !mmAt(m, mm).vmaWritable[v]) return { kind: 'segv' };
       const ro = write ? this.faultFindsPteReadOnly(m, mm, v) : null;
+      let passed = 0;
       if (write && this.faultFindsPteNone(m, mm, v) && !overriddenBelow(this, 'doAnonymousPageSteps', 'doAnonymousPage')) {
-        yield* this.doAnonymousPageSteps(m, mm, v);
+        passed = yield* countPoints(this.doAnonymousPageSteps(m, mm, v));
       } else if (ro !== null && !overriddenBelow(this, 'doWpPageSteps', 'doWpPage')) {
         // handle_pte_fault(): FAULT_FLAG_WRITE on a present, read-only PTE → do_wp_page().
-        yield* this.doWpPageSteps(m, cpu, mm, v, ro, false);
+        passed = yield* countPoints(this.doWpPageSteps(m, cpu, mm, v, ro, false));
       } else this.handleMmFault(m, cpu, mm, v, write ? 'write' : 'read');
+      if (passed > 0) raced++;
+      else attempt++;
     }
     this.warnOn(m, true, `access to mm ${mm} vpn ${v} still faults after handling`);
     return noop('unreachable');
