@@ -210,7 +210,8 @@ function preemptedFaultArb(g: Geometry): fc.Arbitrary<Op[]> {
  * hot page, a fork shares it, then `preempt` right before a store of the parent to it — its
  * `wp_page_copy()` stops after the copy, before retaking the PTL — and sometimes a rival that
  * changes the PTE inside the window: another CPU's store (which copies the page first) or a zap
- * of it. One chunk, because the four steps that open the window rarely line up by chance.
+ * of it. One chunk, because the four steps that open the window rarely line up by chance; the
+ * child exits at its end.
  */
 function preemptedCowArb(g: Geometry): fc.Arbitrary<Op[]> {
   const ppt = g.ptrsPerPte;
@@ -233,6 +234,10 @@ function preemptedCowArb(g: Geometry): fc.Arbitrary<Op[]> {
         : rival === 'zap'
           ? [{ kind: 'zap', mm, vpn: hot, nr: 1 } as const]
           : []),
+      // The child exits (it is the last live mm: index -1), so the chunk leaves the live mms as it
+      // found them and the mm indexes of later ops do not depend on it — which lets the shrinker
+      // drop the chunk without retargeting the rest of the sequence.
+      { kind: 'exit', mm: -1 },
     ]);
 }
 
