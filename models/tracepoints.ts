@@ -96,6 +96,8 @@ export const TASK_TRACEPOINTS = [
   'tlb_finish_mmu flushed the whole mm (nested gathers)',
   'fault waited for a migration entry',
   'fault backed off: another CPU changed the PTE (pte_same)',
+  'COW fault backed off: another CPU changed the PTE (pte_same)',
+  'GUP retried its lookup after the faulted entry changed',
 ] as const;
 
 export type Tracepoint =

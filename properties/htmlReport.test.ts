@@ -9,6 +9,9 @@ import { GupFastNoRecheck } from '../models/mutants/gupFastNoRecheck';
 import { explainSteps } from '../src/report/explain';
 import { renderExplanationHtml } from '../src/report/html';
 import type { Op } from '../src/ops/op';
+import { BatchedKernel } from '../models/batched/BatchedKernel';
+import { runOne } from '../src/check/runCheck';
+import { litmusTable } from '../src/report/litmus';
 
 const CHROMIUM = process.env['MMCHECK_CHROMIUM'] ?? '/usr/bin/chromium';
 const haveBrowser = existsSync(CHROMIUM);
@@ -49,5 +52,28 @@ describe('explain --html', () => {
     expect(dom).toMatch(/<tr class="changed"><th>pmd1\.pte15<\/th><td>s0\.1\/1 w<\/td><\/tr>/);
     expect(dom).toContain('first divergence: state.mms.0.pmds.1.15');
     expect(dom).toContain('<caption>cpu0</caption>');
+  });
+
+  // An interleaved counterexample (docs/concurrency.md): a zap preempted on CPU0, a store on CPU1
+  // inside its window, a resume, then the drain; the page opens with the litmus table.
+  const interleaved: Op[] = [
+    { kind: 'map', mm: 0, vpn: 21, order: 0, pmd: false, first: 0, count: 1 },
+    { kind: 'preempt', cpu: 0, at: 1 },
+    { kind: 'zap', mm: 0, vpn: 21, nr: 1 },
+    { kind: 'access', cpu: 1, mm: 0, vpn: 21, write: true },
+    { kind: 'resume', cpu: 0, points: 1 },
+  ];
+
+  it.skipIf(!haveBrowser && process.env['CI'] === undefined)('renders the litmus table of an interleaved counterexample: a column per CPU, the window shaded', () => {
+    const k = (): ReferenceKernel => new BatchedKernel();
+    const outcome = runOne({ kernel: k, reference: () => new ReferenceKernel(), geometry: geometry('small') }, interleaved);
+    const isteps = [...explainSteps(k, () => new ReferenceKernel(), geometry('small'), interleaved)];
+    const dom = renderedDom(renderExplanationHtml('interleaved', isteps, litmusTable(interleaved, outcome)));
+    expect(dom).toContain('data-ready="1"');
+    expect(dom).toContain('<thead><tr><th>step</th><th>CPU0</th><th>CPU1</th><th>no CPU</th></tr></thead>');
+    expect(dom).toContain("zap mm#0 vpn 21+1<br>▶ stopped at 'zap: table done, PTL dropped' (1)");
+    // CPU0's cells are shaded from the store inside the window through the drain that completes it.
+    expect(dom.match(/<td class="inflight">/g)).toHaveLength(3);
+    expect(dom).toContain('<ul class="tasks"><li>CPU0 zap mm#0 vpn 21+1: ▶ stopped at');
   });
 });

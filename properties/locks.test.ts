@@ -279,6 +279,16 @@ describe('who waits, from the locks a task holds', () => {
     expect(waitedWrite).toBe(true);
   });
 
+  it('GUP-fast beginning on a none PMD falls back to the slow path at once: it waits for mprotect; on a mapped one it runs inside the window', () => {
+    const mprotectRo: Op = { kind: 'mprotect', mm: 0, vpn: HOT, nr: 1, writable: false };
+    const walk = (vpn: number): Op => ({ kind: 'walkBegin', cpu: 2, mm: 0, vpn, walker: 'gupFast', pin: true, write: false });
+    // vpn 100 lies in a PMD slot nothing mapped: gupFastWalk() falls back, taking mmap_lock for read.
+    const fallback = runAll(new BatchedKernel(), [...zapHot, preempt(1, 1), mprotectRo, walk(100)]);
+    expect(fallback.notes.some((n) => n.how === 'wait')).toBe(true);
+    const inside = runAll(new BatchedKernel(), [...zapHot, preempt(1, 1), mprotectRo, walk(HOT)]);
+    expect(inside.notes.some((n) => n.how === 'wait')).toBe(false);
+  });
+
   it('lock_conflict: taking a lock another task holds exclusively (two readers share)', () => {
     const m = createMachine(G);
     lockAcquire(m, { kind: 'mmap_lock', mm: mm0, mode: 'read' }, {}, cpu(1));

@@ -14,6 +14,8 @@ import { noop } from '../result';
 import type { GupFlags } from '../reference/gup';
 import { recordSubpages } from './recordSubpages';
 import { BatchedFork } from './fork';
+import { overriddenBelow, runToEnd } from '../machine/tasks';
+import type { KernelSteps } from '../machine/tasks';
 
 /**
  * GUP as Linux 6.12 batches it (mm/gup.c): GUP-fast grabs a PMD leaf once for all the subpages it
@@ -29,16 +31,21 @@ import { BatchedFork } from './fork';
 export abstract class BatchedGup extends BatchedFork {
   /**
    * Mirrors `gup_fast_fallback()` (mm/gup.c): GUP-fast over as much of the range as it can take
-   * without faulting, then `__get_user_pages()` for the rest. A no-op at maxHandles.
+   * without faulting, then `__get_user_pages()` for the rest. A no-op at maxHandles. Overrides the
+   * twin the plain `getUserPages()` runs; the slow half passes the points of
+   * `getUserPagesRawSteps()`, or none when a variant overrides `getUserPagesRaw()` below it.
    */
-  override getUserPages(m: Machine, cpu: CpuId, mm: MmId, start: Vpn, nr: number, flags: GupFlags): OpResult {
+  override *getUserPagesSteps(m: Machine, cpu: CpuId, mm: MmId, start: Vpn, nr: number, flags: GupFlags): KernelSteps<OpResult> {
     if (m.handles.length >= m.geometry.maxHandles) return noop('too many GUP handles');
     switchMm(m, cpu, mm); // switch_mm_irqs_off(): the access runs in a task of this mm
     if (flags.pin) mmAt(m, mm).hasPinned = true; // mm_set_has_pinned_flag(), before any pin
     const { start: s, end } = this.clipRange(m, start, nr);
     const pages: GupPage[] = [];
     const v = flags.fast ? this.gupFast(m, mm, s, end, flags, pages) : s;
-    if (v < end) this.getUserPagesRaw(m, cpu, mm, v, end, flags, pages);
+    if (v < end) {
+      if (overriddenBelow(this, 'getUserPagesRawSteps', 'getUserPagesRaw')) this.getUserPagesRaw(m, cpu, mm, v, end, flags, pages);
+      else yield* this.getUserPagesRawSteps(m, cpu, mm, v, end, flags, pages);
+    }
     return this.newHandle(m, mm, s, flags, pages);
   }
 
@@ -168,8 +175,13 @@ export abstract class BatchedGup extends BatchedFork {
    * go one at a time. Stops at the first page it cannot get.
    */
   getUserPagesRaw(m: Machine, cpu: CpuId, mm: MmId, start: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): void {
+    runToEnd(this.getUserPagesRawSteps(m, cpu, mm, start, end, flags, pages));
+  }
+
+  /** `getUserPagesRaw()` with the points of each page's slow path (`followPageWithFaultSteps()`); the plain method runs it to its end. */
+  *getUserPagesRawSteps(m: Machine, cpu: CpuId, mm: MmId, start: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): KernelSteps {
     for (let v = start; v < end; ) {
-      const page = this.lookupPermitted(m, mm, v, flags) ?? this.followPageWithFault(m, cpu, mm, v, flags);
+      const page = this.lookupPermitted(m, mm, v, flags) ?? (yield* this.followPageWithFaultVia(m, cpu, mm, v, flags));
       if (page === null) return;
       const head = folioHead(m, page);
       this.tryGrabFolio(m, head, 1, flags.pin);

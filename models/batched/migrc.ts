@@ -5,6 +5,7 @@ import type { PresentPte } from '../machine/pte';
 import { folioAt, freeFrameCount } from '../machine/frames';
 import { flushTlbCpus } from '../machine/tlb';
 import { mark } from '../machine/marks';
+import type { KernelSteps } from '../machine/tasks';
 import type { OpResult } from '../result';
 import type { FaultKind } from '../reference/faults';
 import { BatchedGup } from './gup';
@@ -118,11 +119,13 @@ export abstract class BatchedMigrc extends BatchedGup {
 
   /**
    * Mirrors `do_wp_page()` (mm/memory.c) with the seed's hook at its start: flush and free the
-   * pending folios before the fault can reuse a page as writable or install a copy.
+   * pending folios before the fault can reuse a page as writable or install a copy. Overrides the
+   * twin (`doWpPageSteps()`), which the plain `doWpPage()` runs, so the hook runs for a store
+   * whose COW fault is a task as well (issue 11).
    */
-  override doWpPage(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte, unshare: boolean): void {
+  override *doWpPageSteps(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte, unshare: boolean): KernelSteps {
     this.migrcGiveUp(m, 'write fault');
-    super.doWpPage(m, cpu, mm, v, pte, unshare);
+    yield* super.doWpPageSteps(m, cpu, mm, v, pte, unshare);
   }
 
   /** Mirrors `do_huge_pmd_wp_page()` (mm/huge_memory.c) with the same give-up point as `do_wp_page()` (not needed: see the class comment). */

@@ -243,8 +243,11 @@ export function checkPteWrite(m: Machine, mm: MmId, vpn: number, table: Pfn): vo
   const ref: LockRef = { kind: 'ptl', table };
   const ctx = L.running;
   if (ctx !== null && L.ownPtls > 0) {
-    lockAcquire(m, ref);
-    lockRelease(m, ref);
+    // A twin called inside may hold it already (do_wp_page() under handle_pte_fault()'s PTL).
+    if (!holds(m, ctx, ref)) {
+      lockAcquire(m, ref);
+      lockRelease(m, ref);
+    }
     return;
   }
   if (ctx !== null && !holds(m, ctx, ref)) {
@@ -266,7 +269,7 @@ export function checkPmdWrite(m: Machine, mm: MmId, pmd: number): void {
   const ref: LockRef = { kind: 'pmd_lock', mm, pmd };
   const ctx = L.running;
   if (ctx !== null && L.ownPtls > 0) {
-    if (!holds(m, ctx, { kind: 'mmap_lock', mm, mode: 'write' })) {
+    if (!holds(m, ctx, { kind: 'mmap_lock', mm, mode: 'write' }) && !holds(m, ctx, ref)) {
       lockAcquire(m, ref);
       lockRelease(m, ref);
     }

@@ -40,6 +40,20 @@ export type PreemptPoint =
    */
   | 'fault: page allocated, before the PTL'
   /**
+   * `wp_page_copy()` (mm/memory.c, 6.12) for a store to a present read-only PTE whose page must be
+   * copied: `do_wp_page()` dropped the PTL (holding a reference on the old folio), the new page
+   * is allocated and the old one copied into it (`__wp_page_copy_user()`); it has not yet retaken
+   * the PTL (`pte_offset_map_lock()`) to recheck `pte_same(ptep_get(vmf->pte), vmf->orig_pte)`.
+   */
+  | 'fault: COW page copied, before the PTL'
+  /**
+   * `__get_user_pages()` (mm/gup.c, 6.12): `follow_page_mask()` found no usable page,
+   * `faultin_page()` handled the fault and returned 0, and the loop went back to `retry:`, where
+   * `cond_resched()` comes before the repeated lookup. `mmap_lock` is held for read; the fault's
+   * PTL is dropped, so the entry the fault made may change before the lookup finds it.
+   */
+  | 'gup: faulted, before the retried lookup'
+  /**
    * `change_pte_range()` finished one PMD slot and dropped its PTL (`pte_unmap_unlock()`), or
    * `change_huge_pmd()` dropped the PMD lock: the protection is changed, but the batched kernel's
    * flush of the downgraded entries is owed until `tlb_finish_mmu()` (`change_pmd_range()` may
@@ -74,6 +88,8 @@ export const PREEMPT_POINTS: readonly PreemptPoint[] = [
   'migrate: folio unmapped',
   'migrate: folio copied, before remove_migration_ptes()',
   'fault: page allocated, before the PTL',
+  'fault: COW page copied, before the PTL',
+  'gup: faulted, before the retried lookup',
   'mprotect: table done, PTL dropped',
   'mprotect: before tlb_finish_mmu()',
   'fork: page shared, parent PTE not yet write-protected',
@@ -113,19 +129,19 @@ export function runToEndWith<T>(steps: Generator<PreemptPoint, T, void>): T {
 }
 
 /**
- * The ops that can run as a task: MADV_DONTNEED (`zap`), migration, a store's anonymous fault
- * (`access`), mprotect() and fork(). A closed union: the runner's per-op rules
+ * The ops that can run as a task: MADV_DONTNEED (`zap`), migration, a store's anonymous or COW
+ * fault (`access`), mprotect(), fork() and GUP's slow path (`gup`). A closed union: the runner's per-op rules
  * (src/run/tasks.ts) switch over it exhaustively.
  */
-export type TaskOp = 'zap' | 'migrate' | 'access' | 'mprotect' | 'fork';
+export type TaskOp = 'zap' | 'migrate' | 'access' | 'mprotect' | 'fork' | 'gup';
 
 /** What a CPU's preempted kernel task is doing, as plain data (`Cpu.task`). */
 export interface KernelTaskView {
   /**
    * The op that runs as the task: MADV_DONTNEED or mprotect() of [start, end), a migration of
    * folios mapped from `start` on (`end` is then the top of the mm), a store to page `start`
-   * whose fault is in flight (`end` = `start` + 1), or fork() of the whole mm (start 0, end the
-   * top of the mm).
+   * whose fault (anonymous or COW) is in flight (`end` = `start` + 1), fork() of the whole mm (start 0, end the
+   * top of the mm), or GUP of [start, end).
    */
   readonly op: TaskOp;
   readonly mm: MmId;

@@ -3,6 +3,7 @@ import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
 import { folioAt, folioHead } from '../machine/frames';
 import { mark } from '../machine/marks';
+import type { KernelSteps } from '../machine/tasks';
 import { isZeroPfn } from '../machine/zeroPage';
 import type { MigrcReleasePoint } from '../tracepoints';
 import { assertNever } from '../assertNever';
@@ -98,9 +99,10 @@ export class MigrcAsPosted extends BatchedKernel {
    * folio is looked up, before reuse or copy, unshare faults included): if the faulting folio
    * has PG_migrc, clear it and flush and free every pending source. A write fault on a folio
    * without the flag — or on the shared zero page, which has no folio — flushes nothing, even with
-   * flushes pending.
+   * flushes pending. Overrides the twin `doWpPageSteps()` (the plain `doWpPage()` runs it), so the
+   * hook runs for a COW fault that is a task too.
    */
-  override doWpPage(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte, unshare: boolean): void {
+  override *doWpPageSteps(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte, unshare: boolean): KernelSteps {
     // The shared zero page has no folio (vm_normal_page() NULL), so no PG_migrc to test.
     const folio = isZeroPfn(m, pte.pfn) ? null : folioHead(m, pte.pfn);
     if (folio !== null && folioTestClearMigrc(m, folio)) {
@@ -109,14 +111,14 @@ export class MigrcAsPosted extends BatchedKernel {
     } else if (m.migrc.pending.length > 0) {
       mark(m, 'migrc-as-posted write fault with flushes pending and no PG_migrc');
     }
-    super.doWpPage(m, cpu, mm, v, pte, unshare);
+    yield* super.doWpPageSteps(m, cpu, mm, v, pte, unshare);
   }
 
   /**
    * The release points of `batched` that the posted patch has, and those it has not: only
    * `get_page_from_freelist()`'s (memory pressure) is in the patch. `batched` also gives up on
    * every write or unshare fault (PTE and PMD) and on a tick; the patch does not,
-   * and its own `do_wp_page()` test is in `doWpPage` above.
+   * and its own `do_wp_page()` test is in `doWpPageSteps` above.
    */
   override migrcGiveUp(m: Machine, why: MigrcReleasePoint): void {
     switch (why) {

@@ -6,7 +6,7 @@ import type { PresentPte } from '../machine/pte';
 import { folioAt, folioHead, frameAt } from '../machine/frames';
 import { mmAt, mmapLockOf, pmdAt, pmdIndexOf, pmdStart, pteAt, ptlOf, setPmd, setPte } from '../machine/pgtable';
 import { asHardware, lockAcquire, lockRelease, ownPtls } from '../machine/locks';
-import { underPmdLock } from '../machine/lockedCall';
+import { underPmdLock, underPtl } from '../machine/lockedCall';
 import { switchMm, tlbFill, tlbInvalidateLocal } from '../machine/tlb';
 import { accessThroughTlb } from '../machine/userAccess';
 import { mark } from '../machine/marks';
@@ -14,8 +14,23 @@ import { isZeroPfn, myZeroPfn } from '../machine/zeroPage';
 import type { OpResult } from '../result';
 import { noop } from '../result';
 import { PageTablePaths } from './pagetables';
-import { migrationInFlight, WaitForMigration } from '../machine/tasks';
-import type { PreemptPoint } from '../machine/tasks';
+import { migrationInFlight, overriddenBelow, runToEnd, WaitForMigration } from '../machine/tasks';
+import type { KernelSteps, PreemptPoint } from '../machine/tasks';
+import { pteSame } from '../machine/pte';
+
+/** How many attempts of a store task may pass a point (and so may have been raced) before it gives up. */
+const RACED_ATTEMPTS = 64;
+
+/** Run `steps` to its end, passing its points on; returns how many it passed. */
+function* countPoints(steps: KernelSteps): Generator<PreemptPoint, number, void> {
+  let n = 0;
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return n;
+    n++;
+    yield r.value;
+  }
+}
 
 /** Why the kernel is handling a fault: a load, a store, or GUP's FAULT_FLAG_UNSHARE for an R/O pin. */
 export type FaultKind = 'read' | 'write' | 'unshare';
@@ -49,23 +64,40 @@ export abstract class FaultPaths extends PageTablePaths {
   /**
    * `userAccess()` for a store as a task (issue 11, docs/concurrency.md): the same steps, but a
    * fault on an empty PTE goes through `doAnonymousPageSteps()`, which stops between reading the
-   * PTE and taking the PTL. Every other fault is the plain `handleMmFault()`. Returns what the
-   * access returned. The kernel retries a fault that backed off for as long as it takes; here up
-   * to five attempts (a back-off costs two: the retry's fault and its walk).
+   * PTE and taking the PTL, and one on a present read-only PTE through `doWpPageSteps()`, whose
+   * COW copy stops between the copy and retaking the PTL. Every other fault — or one whose plain
+   * method a variant overrides below its twin — is the plain `handleMmFault()`. Returns what the
+   * access returned. The kernel retries a fault that backed off for as long as it takes; here
+   * five attempts that passed no point, and up to RACED_ATTEMPTS that did.
    */
   *userAccessSteps(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, write: boolean, value: number): Generator<PreemptPoint, OpResult, void> {
     switchMm(m, cpu, mm);
-    for (let attempt = 0; attempt < 5; attempt++) {
+    // An attempt whose fault passed a point may have been raced and backed off: it does not count
+    // towards the bound of five, since each race costs the schedule an op of its own (a cap of
+    // RACED_ATTEMPTS keeps a kernel that never makes progress from looping). Run whole, a fault
+    // that passes a point never backs off (nothing runs inside it), so this is the plain loop.
+    for (let attempt = 0, raced = 0; attempt < 5 && raced < RACED_ATTEMPTS; ) {
       const hw = accessThroughTlb(m, cpu, mm, v, write, value);
       if (hw.kind === 'hit') return { kind: 'value', value: hw.value };
-      if (this.hardwareWalk(m, cpu, mm, v, write)) continue;
+      if (this.hardwareWalk(m, cpu, mm, v, write)) {
+        attempt++;
+        continue;
+      }
       tlbInvalidateLocal(m, cpu, mm, v);
       if (write && !mmAt(m, mm).vmaWritable[v]) return { kind: 'segv' };
+      const ro = write ? this.faultFindsPteReadOnly(m, mm, v) : null;
+      let passed = 0;
       // lock_mm_and_find_vma(): mmap_lock for read around the fault (the per-VMA lock is not modelled).
       lockAcquire(m, mmapLockOf(mm, 'read'));
-      if (write && this.faultFindsPteNone(m, mm, v)) yield* this.doAnonymousPageSteps(m, mm, v);
-      else ownPtls(m, () => this.handleMmFault(m, cpu, mm, v, write ? 'write' : 'read'));
+      if (write && this.faultFindsPteNone(m, mm, v) && !overriddenBelow(this, 'doAnonymousPageSteps', 'doAnonymousPage')) {
+        passed = yield* countPoints(this.doAnonymousPageSteps(m, mm, v));
+      } else if (ro !== null && !overriddenBelow(this, 'doWpPageSteps', 'doWpPage')) {
+        // handle_pte_fault(): FAULT_FLAG_WRITE on a present, read-only PTE → do_wp_page().
+        passed = yield* countPoints(this.doWpPageSteps(m, cpu, mm, v, ro, false));
+      } else ownPtls(m, () => this.handleMmFault(m, cpu, mm, v, write ? 'write' : 'read'));
       lockRelease(m, mmapLockOf(mm, 'read'));
+      if (passed > 0) raced++;
+      else attempt++;
     }
     this.warnOn(m, true, `access to mm ${mm} vpn ${v} still faults after handling`);
     return noop('unreachable');
@@ -77,6 +109,16 @@ export abstract class FaultPaths extends PageTablePaths {
     if (pmd.kind === 'leaf' || pmd.kind === 'migration') return false;
     const pte = pteAt(m, mm, v);
     return pte === null || pte.kind === 'none';
+  }
+
+  /**
+   * The PTE `handleMmFault()` would hand to `do_wp_page()` for a store to (mm, v): present and
+   * read-only, under a PTE table (no PMD leaf or migration entry). Null otherwise.
+   */
+  faultFindsPteReadOnly(m: Machine, mm: MmId, v: Vpn): PresentPte | null {
+    if (pmdAt(m, mm, pmdIndexOf(m, v)).kind !== 'table') return null;
+    const pte = pteAt(m, mm, v);
+    return pte !== null && pte.kind === 'present' && !pte.writable ? pte : null;
   }
 
   /**
@@ -224,20 +266,40 @@ export abstract class FaultPaths extends PageTablePaths {
    * old folio, for a store and for an unshare alike.
    */
   doWpPage(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte, unshare: boolean): void {
+    runToEnd(this.doWpPageSteps(m, cpu, mm, v, pte, unshare));
+  }
+
+  /**
+   * `doWpPage()` with the preemption point of its COW copy (issue 11, docs/concurrency.md); the
+   * plain method runs it to its end. A variant that hooks `do_wp_page()` (MIGRC's give-up)
+   * overrides this twin, so the hook runs whether the fault is a task or not. A reuse passes no
+   * point. `pte` is `vmf->orig_pte`.
+   */
+  *doWpPageSteps(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte, unshare: boolean): KernelSteps {
     if (isZeroPfn(m, pte.pfn)) {
-      this.wpPageCopy(m, mm, v, pte, unshare);
+      yield* this.wpPageCopyVia(m, mm, v, pte, unshare);
       return;
     }
     const head = folioHead(m, pte.pfn);
     const page = frameAt(m, pte.pfn);
-    if (page.anonExclusive || this.wpCanReuseAnonFolio(m, head, mm)) {
+    // handle_pte_fault() calls do_wp_page() under the PTE's PTL: the reuse happens under it, the
+    // copy drops it first (`pte_unmap_unlock()` before `wp_page_copy()`).
+    const reused = underPtl(m, mm, pmdIndexOf(m, v), () => {
+      if (!page.anonExclusive && !this.wpCanReuseAnonFolio(m, head, mm)) {
+        this.folioGet(m, head); // held across the copy, dropped at its end
+        return false;
+      }
       page.anonExclusive = true;
-      if (unshare) return;
-      this.wpPageReuse(m, cpu, mm, v, pte);
-      return;
-    }
-    this.folioGet(m, head); // held across the copy, dropped at its end
-    this.wpPageCopy(m, mm, v, pte, unshare);
+      if (!unshare) this.wpPageReuse(m, cpu, mm, v, pte);
+      return true;
+    });
+    if (!reused) yield* this.wpPageCopyVia(m, mm, v, pte, unshare);
+  }
+
+  /** The copy through its twin, or through the plain `wpPageCopy()` when a variant overrides that below the twin (no point then). */
+  private *wpPageCopyVia(m: Machine, mm: MmId, v: Vpn, old: PresentPte, unshare: boolean): KernelSteps {
+    if (overriddenBelow(this, 'wpPageCopySteps', 'wpPageCopy')) this.wpPageCopy(m, mm, v, old, unshare);
+    else yield* this.wpPageCopySteps(m, mm, v, old, unshare);
   }
 
   /**
@@ -262,15 +324,27 @@ export abstract class FaultPaths extends PageTablePaths {
   }
 
   /**
-   * Mirrors `wp_page_copy()` (mm/memory.c, 6.12): copy into a new exclusive page;
-   * `ptep_clear_flush()` flushes the old translation from every TLB *before* the new PTE is set
-   * (one view per address), and the old page loses its mapcount only after the switch. Drops the
-   * old folio's mapping reference and the temporary one the caller took. From the shared zero page
-   * (`is_zero_pfn(pte_pfn(vmf->orig_pte))`) the new page is allocated zeroed
+   * Mirrors `wp_page_copy()` (mm/memory.c, 6.12); runs `wpPageCopySteps()` to its end.
+   */
+  wpPageCopy(m: Machine, mm: MmId, v: Vpn, old: PresentPte, unshare: boolean): void {
+    runToEnd(this.wpPageCopySteps(m, mm, v, old, unshare));
+  }
+
+  /**
+   * `wp_page_copy()` (mm/memory.c, 6.12) with its preemption point: `do_wp_page()` dropped the
+   * PTL, so the new page is allocated and the old one copied into it (`__wp_page_copy_user()`)
+   * unlocked; then ('fault: COW page copied, before the PTL') it retakes the PTL
+   * (`pte_offset_map_lock()`) and rechecks `pte_same(ptep_get(vmf->pte), vmf->orig_pte)`. If
+   * the PTE changed meanwhile (another CPU's fault, a zap) or its table is gone, it frees the new
+   * page, drops the caller's reference on the old one and returns 0: the access is retried.
+   * Otherwise `ptep_clear_flush()` flushes the old translation from every TLB *before* the new
+   * PTE is set (one view per address), and the old page loses its mapcount only after the switch;
+   * the old folio's mapping reference and the caller's temporary one are dropped. From the shared
+   * zero page (`is_zero_pfn(pte_pfn(vmf->orig_pte))`) the new page is allocated zeroed
    * (`vma_alloc_zeroed_movable_folio()`), nothing is copied, and there is no old folio whose rmap
    * or references to drop.
    */
-  wpPageCopy(m: Machine, mm: MmId, v: Vpn, old: PresentPte, unshare: boolean): void {
+  *wpPageCopySteps(m: Machine, mm: MmId, v: Vpn, old: PresentPte, unshare: boolean): KernelSteps {
     const fromZero = isZeroPfn(m, old.pfn);
     const oldHead = folioHead(m, old.pfn);
     const page = this.allocFolio(m, 0);
@@ -278,17 +352,40 @@ export abstract class FaultPaths extends PageTablePaths {
       frameAt(m, page).content = frameAt(m, old.pfn).content;
       m.stats.pagesCopied++;
     }
+    yield 'fault: COW page copied, before the PTL';
+    const ptl = ptlOf(m, mm, pmdIndexOf(m, v)); // pte_offset_map_lock(): NULL when the table went
+    if (ptl !== null) lockAcquire(m, ptl);
+    if (ptl === null || !this.wpPteSame(m, mm, v, old)) {
+      if (ptl !== null) lockRelease(m, ptl);
+      this.folioPut(m, page); // folio_put(new_folio)
+      if (!fromZero) this.folioPut(m, oldHead); // folio_put(old_folio): the caller's reference
+      mark(m, 'COW fault backed off: another CPU changed the PTE (pte_same)');
+      return;
+    }
     setPte(m, mm, v, { kind: 'none' });
     this.flushTlbPage(m, mm, v);
     this.folioAddAnonRmapPtes(m, page, 1, true, mm);
     setPte(m, mm, v, { kind: 'present', pfn: page, writable: !unshare, dirty: !unshare, young: true });
+    if (!fromZero) this.folioRemoveRmapPtes(m, old.pfn, 1, mm);
+    lockRelease(m, ptl); // pte_unmap_unlock()
     if (fromZero) {
       mark(m, unshare ? 'unshare fault copied from the zero page' : 'write fault copied from the zero page');
       return;
     }
-    this.folioRemoveRmapPtes(m, old.pfn, 1, mm);
     this.folioPut(m, oldHead); // the old mapping's reference
     this.folioPut(m, oldHead); // the caller's temporary reference
+  }
+
+  /**
+   * Mirrors the recheck of `wp_page_copy()` (mm/memory.c, 6.12) once it has retaken the PTL:
+   * `pte_same(ptep_get(vmf->pte), vmf->orig_pte)` — false when the entry differs in any bit (x86
+   * compares the whole entry, accessed and dirty bits included). The caller has already backed
+   * off when the table is gone (`vmf->pte` NULL).
+   */
+  wpPteSame(m: Machine, mm: MmId, v: Vpn, orig: PresentPte): boolean {
+    if (pmdAt(m, mm, pmdIndexOf(m, v)).kind !== 'table') return false;
+    const pte = pteAt(m, mm, v);
+    return pte !== null && pteSame(pte, orig);
   }
 
   /**

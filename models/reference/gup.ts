@@ -3,13 +3,18 @@ import type { CpuId, HandleId, MmId, Pfn, Vpn } from '../machine/ids';
 import { handleId as asHandleId, pfn as asPfn, vpn as asVpn } from '../machine/ids';
 import type { GupHandle, GupPage, Machine } from '../machine/state';
 import { folioAt, folioHead, frameAt } from '../machine/frames';
-import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt } from '../machine/pgtable';
+import { mmAt, mmapLockOf, pmdAt, pmdIndexOf, pmdStart, pteAt } from '../machine/pgtable';
+import { lockAcquire, lockRelease, ownPtls } from '../machine/locks';
 import type { OpResult } from '../result';
 import { noop } from '../result';
 import { isZeroPfn } from '../machine/zeroPage';
 import { mark } from '../machine/marks';
 import { GUP_PIN_COUNTING_BIAS } from './rmap';
 import { MigratePaths } from './migrate';
+import type { PmdEntry, Pte } from '../machine/pte';
+import { pmdSame, pteSame } from '../machine/pte';
+import { overriddenBelow, runToEnd } from '../machine/tasks';
+import type { KernelSteps } from '../machine/tasks';
 
 /** What a GUP caller asked for. */
 export interface GupFlags {
@@ -33,6 +38,15 @@ export abstract class GupPaths extends MigratePaths {
    * first page it cannot get. A no-op at maxHandles.
    */
   getUserPages(m: Machine, cpu: CpuId, mm: MmId, start: Vpn, nr: number, flags: GupFlags): OpResult {
+    return runToEnd(this.getUserPagesSteps(m, cpu, mm, start, nr, flags));
+  }
+
+  /**
+   * `getUserPages()` with the slow path's preemption points (issue 11, docs/concurrency.md): each
+   * page the slow path must fault in passes 'gup: faulted, before the retried lookup'. The plain
+   * method runs it to its end.
+   */
+  *getUserPagesSteps(m: Machine, cpu: CpuId, mm: MmId, start: Vpn, nr: number, flags: GupFlags): KernelSteps<OpResult> {
     if (m.handles.length >= m.geometry.maxHandles) return noop('too many GUP handles');
     switchMm(m, cpu, mm); // switch_mm_irqs_off(): the access runs in a task of this mm
     if (flags.pin) mmAt(m, mm).hasPinned = true; // mm_set_has_pinned_flag(), before any pin
@@ -43,7 +57,7 @@ export abstract class GupPaths extends MigratePaths {
       let page: Pfn | null = fast ? this.gupFastFollow(m, mm, asVpn(v), flags) : null;
       if (page === null) {
         fast = false; // the rest goes through the slow path
-        page = this.followPageWithFault(m, cpu, mm, asVpn(v), flags);
+        page = yield* this.followPageWithFaultVia(m, cpu, mm, asVpn(v), flags);
       }
       if (page === null) break;
       this.tryGrabFolio(m, folioHead(m, page), 1, flags.pin);
@@ -128,19 +142,58 @@ export abstract class GupPaths extends MigratePaths {
   /**
    * Mirrors `follow_page_mask()` + `faultin_page()` (mm/gup.c): fault until the translation
    * permits the access (write fault for FOLL_WRITE, FAULT_FLAG_UNSHARE for an R/O pin of a shared
-   * page). Null when it never will (a store to a read-only VMA: -EFAULT).
+   * page). Null when it never will (a store to a read-only VMA: -EFAULT). Runs
+   * `followPageWithFaultSteps()` to its end.
    */
   followPageWithFault(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, flags: GupFlags): Pfn | null {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const page = this.lookupPermitted(m, mm, v, flags);
-      if (page !== null) return page;
-      if (flags.write && !mmAt(m, mm).vmaWritable[v]) return null;
+    return runToEnd(this.followPageWithFaultSteps(m, cpu, mm, v, flags));
+  }
+
+  /**
+   * `__get_user_pages()`'s loop for one page (mm/gup.c, 6.12), with its preemption point:
+   * `follow_page_mask()` finds nothing usable, `faultin_page()` (`handle_mm_fault()`) returns 0
+   * and the loop does `goto retry`, where `cond_resched()` comes before the lookup is repeated
+   * ('gup: faulted, before the retried lookup'). `mmap_lock` is held for read throughout; the
+   * fault's PTL is dropped, so anything that takes the PTL may change the entry the fault made
+   * (a zap, a migration, another CPU's COW fault) — which is why the page is looked up again
+   * rather than taken from the fault.
+   */
+  *followPageWithFaultSteps(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, flags: GupFlags): KernelSteps<Pfn | null> {
+    // Only a fault whose entry nothing changed before the retry counts towards the bound: the
+    // kernel retries for as long as it takes, and a task may be raced any number of times (one
+    // op of the schedule each), but an entry left as the fault made it must be usable.
+    // mmap_read_lock() (`__get_user_pages_locked()`), held across the faults and the retries.
+    // Simplified: taken per page of the slow path, not once for the call.
+    const mmapLock = mmapLockOf(mm, 'read');
+    lockAcquire(m, mmapLock);
+    let found: Pfn | null = null;
+    for (let attempt = 0; ; ) {
+      if (attempt === 3) {
+        this.warnOn(m, true, `GUP of mm ${mm} vpn ${v} still faults after handling`);
+        break;
+      }
+      found = this.lookupPermitted(m, mm, v, flags);
+      if (found !== null || (flags.write && !mmAt(m, mm).vmaWritable[v])) break;
       const populated = pmdAt(m, mm, pmdIndexOf(m, v)).kind === 'leaf' || pteAt(m, mm, v)?.kind === 'present';
       const kind = flags.write ? 'write' : populated ? 'unshare' : 'read';
-      this.handleMmFault(m, cpu, mm, v, kind);
+      // handle_mm_fault() takes each entry's PTL (or PMD lock) itself.
+      ownPtls(m, () => this.handleMmFault(m, cpu, mm, v, kind));
+      const made = { pmd: pmdAt(m, mm, pmdIndexOf(m, v)), pte: pteAt(m, mm, v) };
+      yield 'gup: faulted, before the retried lookup';
+      if (entryUnchanged(m, mm, v, made)) attempt++;
+      else mark(m, 'GUP retried its lookup after the faulted entry changed');
     }
-    this.warnOn(m, true, `GUP of mm ${mm} vpn ${v} still faults after handling`);
-    return null;
+    lockRelease(m, mmapLock);
+    return found;
+  }
+
+  /**
+   * The slow path for one page through its twin, or through the plain `followPageWithFault()` when
+   * a variant overrides that below the twin (no point then).
+   */
+  protected *followPageWithFaultVia(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, flags: GupFlags): KernelSteps<Pfn | null> {
+    if (overriddenBelow(this, 'followPageWithFaultSteps', 'followPageWithFault')) return this.followPageWithFault(m, cpu, mm, v, flags);
+    return yield* this.followPageWithFaultSteps(m, cpu, mm, v, flags);
   }
 
   /**
@@ -159,6 +212,8 @@ export abstract class GupPaths extends MigratePaths {
       mark(m, 'GUP took a reference on the zero page');
       return;
     }
+    // A freed frame has no folio left to read a refcount from: the same warning, not a model crash.
+    this.warnOn(m, frameAt(m, head).folio === null, `try_grab_folio on freed frame ${head}`);
     const f = folioAt(m, head);
     this.warnOn(m, f.refcount <= 0, `try_grab_folio on free folio ${f.id}`);
     if (!pin) {
@@ -217,4 +272,11 @@ export abstract class GupPaths extends MigratePaths {
     const [h] = m.handles.splice(i, 1);
     return h ?? null;
   }
+}
+
+/** Are the PMD and PTE of (mm, v) still what they were (`pmd_same()`, `pte_same()`)? */
+function entryUnchanged(m: Machine, mm: MmId, v: Vpn, before: { readonly pmd: PmdEntry; readonly pte: Pte | null }): boolean {
+  const pte = pteAt(m, mm, v);
+  if (!pmdSame(pmdAt(m, mm, pmdIndexOf(m, v)), before.pmd)) return false;
+  return pte === null || before.pte === null ? pte === before.pte : pteSame(pte, before.pte);
 }

@@ -206,6 +206,72 @@ function preemptedFaultArb(g: Geometry): fc.Arbitrary<Op[]> {
 }
 
 /**
+ * A store whose COW fault runs as a preempted task (docs/concurrency.md): a store populates the
+ * hot page, a fork shares it, then `preempt` right before a store of the parent to it — its
+ * `wp_page_copy()` stops after the copy, before retaking the PTL — and sometimes a rival that
+ * changes the PTE inside the window: another CPU's store (which copies the page first) or a zap
+ * of it. One chunk, because the four steps that open the window rarely line up by chance; the
+ * child exits at its end.
+ */
+function preemptedCowArb(g: Geometry): fc.Arbitrary<Op[]> {
+  const ppt = g.ptrsPerPte;
+  const hot = ppt + 5;
+  return fc
+    .record({
+      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      storeCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      rivalCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      rival: fc.constantFrom('store', 'zap', 'none'),
+    })
+    .map(({ cpu, storeCpu, rivalCpu, mm, rival }): Op[] => [
+      { kind: 'access', cpu: storeCpu, mm, vpn: hot, write: true },
+      { kind: 'fork', mm },
+      { kind: 'preempt', cpu, at: 1 },
+      { kind: 'access', cpu: storeCpu, mm, vpn: hot, write: true },
+      ...(rival === 'store'
+        ? [{ kind: 'access', cpu: rivalCpu, mm, vpn: hot, write: true } as const]
+        : rival === 'zap'
+          ? [{ kind: 'zap', mm, vpn: hot, nr: 1 } as const]
+          : []),
+      // The child exits (it is the last live mm: index -1), so the chunk leaves the live mms as it
+      // found them and the mm indexes of later ops do not depend on it — which lets the shrinker
+      // drop the chunk without retargeting the rest of the sequence.
+      { kind: 'exit', mm: -1 },
+    ]);
+}
+
+/**
+ * A GUP whose slow path runs as a preempted task (docs/concurrency.md): `preempt` right before a
+ * GUP of the hot page — when the page is not mapped (or not writable for FOLL_WRITE) its fault
+ * maps it and the task stops before the retried lookup — and sometimes a rival inside the window
+ * that changes what the fault mapped: a zap of the page or a migration of it.
+ */
+function preemptedGupArb(g: Geometry): fc.Arbitrary<Op[]> {
+  const ppt = g.ptrsPerPte;
+  const hot = ppt + 5;
+  return fc
+    .record({
+      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      gupCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      pin: fc.boolean(),
+      write: fc.boolean(),
+      fast: fc.boolean(),
+      rival: fc.constantFrom('zap', 'migrate', 'none'),
+    })
+    .map(({ cpu, gupCpu, mm, pin, write, fast, rival }): Op[] => [
+      { kind: 'preempt', cpu, at: 1 },
+      { kind: 'gup', cpu: gupCpu, mm, vpn: hot, nr: 1, pin, write, fast },
+      ...(rival === 'zap'
+        ? [{ kind: 'zap', mm, vpn: hot, nr: 1 } as const]
+        : rival === 'migrate'
+          ? [{ kind: 'migrate', mm, vpn: hot, count: 1 } as const]
+          : []),
+    ]);
+}
+
+/**
  * An mprotect or a fork that runs as a preempted task (their windows, docs/concurrency.md): a
  * `preempt` right before it, as one chunk for the same reason as `preemptedZapArb()`. mprotect
  * takes the hot pages (its points: one per table it changes, one before `tlb_finish_mmu()`);
@@ -265,6 +331,8 @@ export function opsArb(g: Geometry, maxOps: number, options: OpArbOptions = {}):
     { weight: 1, arbitrary: preemptedWriterArb(g, false) },
     { weight: 1, arbitrary: preemptedWriterArb(g, true) },
     { weight: 1, arbitrary: pinWalkArb(g) },
+    { weight: 1, arbitrary: preemptedCowArb(g) },
+    { weight: 1, arbitrary: preemptedGupArb(g) },
   );
   return fc.array(chunk, { minLength: 1, maxLength: maxOps, size: 'max' }).map((chunks) => chunks.flat().slice(0, maxOps));
 }

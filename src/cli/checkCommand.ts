@@ -14,7 +14,8 @@ import { reportedProbes } from '../coverage/probes';
 import type { Counterexample } from '../counterexample/file';
 import { writeCounterexample } from '../counterexample/file';
 import type { Op } from '../ops/op';
-import { failingStepDiff, formatTrace } from '../report/trace';
+import { failingStepDiff } from '../report/trace';
+import { formatCounterexample } from '../report/litmus';
 import type { LoadedKernel } from './loadKernel';
 import type { VariantLines } from '../variants/lineCoverage';
 import type { Progress } from './progress';
@@ -106,7 +107,7 @@ function reportDone(o: CheckCommandOptions, file: string, report: CheckReport, l
       print('');
       print(pc.red(pc.bold(`FLAKY: ${describeViolation(f.outcome.violation)}`)) + ` (in kernel ${f.outcome.kernel}) — it did not happen again when the sequence was re-run`);
       print('  a kernel with state outside the machine (e.g. a static field), or a harness bug: either way the check is not trustworthy');
-      for (const line of formatTrace(f.ops, f.outcome)) print(`  ${line}`);
+      for (const line of formatCounterexample(f.ops, f.outcome)) print(`  ${line}`);
       print(`saved:  ${file}`);
       return verdict;
     }
@@ -124,7 +125,7 @@ function printFailure(o: CheckCommandOptions, file: string, report: CheckReport,
   print('');
   print(pc.red(pc.bold(`FAILED: ${describeViolation(f.outcome.violation)}`)) + ` (in kernel ${f.outcome.kernel})`);
   print(`counterexample: ${f.ops.length} ops, shrunk from ${f.originalLength} in ${f.numShrinks} steps${f.fullyShrunk ? '' : pc.yellow(' (not fully shrunk: the time budget ran out while shrinking)')}`);
-  for (const line of formatTrace(f.ops, f.outcome)) print(`  ${line}`);
+  for (const line of formatCounterexample(f.ops, f.outcome)) print(`  ${line}`);
   const spec = specFor(o.kernel.make());
   const diff = failingStepDiff(f.outcome.kernel === spec().name && !alone ? spec : o.kernel.make, o.geometry, f.ops, f.outcome.violation.step);
   if (diff.length > 0) {

@@ -8,7 +8,12 @@ import { replayBounded } from '../check/replayBounded';
 import type { StepExplanation } from '../report/explain';
 import { explainSteps, formatExplanationStep, isBadStep } from '../report/explain';
 import { renderExplanationHtml } from '../report/html';
-import { formatTrace } from '../report/trace';
+import type { LitmusTable } from '../report/litmus';
+import { CLI_LITMUS_WIDTH, formatCounterexample, formatLitmus, hasTasks, litmusTable } from '../report/litmus';
+import { runOne } from '../check/runCheck';
+import type { Op } from '../ops/op';
+import type { Geometry } from '../../models/machine/geometry';
+import type { LoadedKernel } from './loadKernel';
 import { loadKernel } from './loadKernel';
 import { parseGeometry } from './options';
 import { readAsUsage } from './usageError';
@@ -26,7 +31,7 @@ export async function replayCommand(file: string, kernelOverride: string | undef
   const geometry = parseGeometry(c.geometry);
   const outcome = await replayBounded(kernel.spec, kernel.name, geometry, c.ops, stepTimeoutMs);
   print(pc.bold(`replay ${file}: kernel ${kernel.name}, geometry ${geometry.name}, ${c.ops.length} ops`));
-  for (const line of formatTrace(c.ops, outcome)) print(`  ${line}`);
+  for (const line of formatCounterexample(c.ops, outcome)) print(`  ${line}`);
   if (outcome.ok) {
     print(pc.green(`passes now (the file recorded ${c.violation.code})`));
     return 0;
@@ -57,6 +62,11 @@ export async function explainCommand(file: string, kernelOverride: string | unde
   // op that hung, which is not run again here (replay re-runs it under the watchdog).
   const hung = c.violation.code === 'step_timeout' ? c.violation.step : null;
   const ops = hung === null ? c.ops : c.ops.slice(0, hung);
+  const litmus = hung === null ? interleaving(kernel, geometry, ops) : null;
+  if (litmus !== null) {
+    print(formatLitmus(litmus, CLI_LITMUS_WIDTH).join('\n'));
+    print('');
+  }
   const kept: StepExplanation[] = [];
   let total = 0;
   let bad = false;
@@ -81,8 +91,19 @@ export async function explainCommand(file: string, kernelOverride: string | unde
   }
   if (html !== undefined) {
     const cut = total > kept.length ? ` (the last ${kept.length} of ${total} steps; the text output has them all)` : '';
-    writeFileSync(html, renderExplanationHtml(`${file}: kernel ${kernel.name}, geometry ${geometry.name}${cut}`, kept));
+    writeFileSync(html, renderExplanationHtml(`${file}: kernel ${kernel.name}, geometry ${geometry.name}${cut}`, kept, litmus));
     print(`wrote ${html}${cut}`);
   }
   return bad ? 1 : 0;
+}
+
+/**
+ * The litmus table `explain` shows before its steps when kernel tasks took part in the run (the
+ * same run `check` made: the differential against the reference, or the kernel alone); null when
+ * none did. Only a list with a `preempt` can start a task, so any other list is not run twice.
+ */
+function interleaving(kernel: LoadedKernel, geometry: Geometry, ops: readonly Op[]): LitmusTable | null {
+  if (!ops.some((op) => op.kind === 'preempt')) return null;
+  const outcome = runOne({ kernel: kernel.make, reference: specFor(kernel.make()), geometry }, ops);
+  return hasTasks(outcome) ? litmusTable(ops, outcome) : null;
 }

@@ -3,7 +3,7 @@ import { againstWhom, runsAlone } from '../check/runsAlone';
 import { specFor } from '../../models/specFor';
 import { describeViolation } from '../../models/machine/violation';
 import { replayBounded } from '../check/replayBounded';
-import { formatTrace } from '../report/trace';
+import { formatCounterexample } from '../report/litmus';
 import type { Scenario } from '../scenario/file';
 import { readScenario, ScenarioFileError } from '../scenario/file';
 import { loadKernel } from './loadKernel';
@@ -23,7 +23,7 @@ const load = (file: string): Scenario => readAsUsage(() => readScenario(file), S
 /**
  * `mmcheck run <file>`: run a hand-written op list (or a saved counterexample) once, with every
  * oracle — differential against the reference unless the kernel is the reference — and print the
- * numbered trace and a verdict. Exit 0 when it holds, 1 when it fails.
+ * numbered trace (the litmus table when kernel tasks took part) and a verdict. Exit 0 when it holds, 1 when it fails.
  */
 export async function runCommand(file: string, o: RunCommandOptions, print: (s: string) => void): Promise<number> {
   const s = load(file);
@@ -34,7 +34,7 @@ export async function runCommand(file: string, o: RunCommandOptions, print: (s: 
   print(pc.bold(`run ${file}: kernel ${kernel.name} ${against}, geometry ${geometry.name}, ${s.ops.length} ops`));
   // In the watched worker, so an op that never returns is reported (step_timeout), not waited on.
   const outcome = await replayBounded(kernel.spec, kernel.name, geometry, s.ops, o.stepTimeoutMs);
-  for (const line of formatTrace(s.ops, outcome)) print(`  ${line}`);
+  for (const line of formatCounterexample(s.ops, outcome)) print(`  ${line}`);
   if (outcome.ok) {
     print(pc.green(pc.bold('HOLDS: no hazard, no ledger or memory violation, no divergence')));
     return 0;

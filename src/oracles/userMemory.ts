@@ -173,9 +173,16 @@ export class UserMemory {
   }
 
   /** What the step did to the tasks: windows open and close before the op itself is accounted. */
-  private noteTasks(a: Applied): boolean {
+  private noteTasks(m: Machine, a: Applied): boolean {
     let startedTask = false;
     for (const n of a.tasks ?? []) {
+      // A GUP task that completed made its handle then: its pins attach to what the pages hold
+      // at that point, before what the step's later tasks and its op do to them (a store
+      // completing after it lands in the pinned page; an exit detaches it).
+      if (n.op === 'gup') {
+        if (n.point === null) this.syncHandles(m);
+        continue;
+      }
       // A store whose fault was a task lands when the task completes (after a back-off, by its retry).
       if (n.op === 'access') {
         if (n.point === null && n.value !== undefined) this.storeLanded(n.mm, n.start, n.value);
@@ -201,7 +208,7 @@ export class UserMemory {
   check(m: Machine, a: Applied, step: number): void {
     const op = a.resolved;
     const r = a.result;
-    const startedTask = this.noteTasks(a);
+    const startedTask = this.noteTasks(m, a);
     if (op !== null) {
       switch (op.kind) {
         case 'access': {

@@ -5,9 +5,13 @@ import type { Op } from '../ops/op';
 import { formatOp } from '../ops/op';
 import { firstDifference, observe } from '../oracles/observe';
 import { CheckedRun, withDrain } from '../run/checkedRun';
+import { startedTask } from '../run/differential';
 import { diffViews, stateView } from './stateView';
 import { runsAlone } from '../check/runsAlone';
 import { formatResult } from './trace';
+import type { TaskNote } from '../run/tasks';
+import type { Machine } from '../../models/machine/state';
+import { litmusNoteText } from './litmus';
 
 /** What one kernel did at one step. */
 export interface KernelStep {
@@ -18,6 +22,13 @@ export interface KernelStep {
   /** The full state after the step, for viewers that draw it. */
   readonly after: ReadonlyMap<string, string>;
   readonly violation: Violation | null;
+  /**
+   * Kernel tasks (docs/concurrency.md), one line each, naming the CPU column of the litmus table:
+   * what happened to a task at this step (`CPU1 zap mm#0 vpn 21+1: ▶ stopped at '…' (1)`), then
+   * every other task still in flight after it (`CPU1 in flight: zap mm#0 vpn 21+1 ⏸ '…' (1)`). Empty
+   * when no task is involved, so a task-free explanation reads as before.
+   */
+  readonly tasks: readonly string[];
 }
 
 export interface StepExplanation {
@@ -26,6 +37,11 @@ export interface StepExplanation {
   readonly kernels: readonly KernelStep[];
   /** Set on the first step where the kernels' results or observations differ. */
   readonly divergence: string | null;
+  /**
+   * Set (only) on the step from which the kernels are no longer compared: an op raced with a
+   * preempted task, or one kernel ran an op as a task and the other whole (docs/concurrency.md).
+   */
+  readonly comparisonStops?: true;
 }
 
 /**
@@ -42,11 +58,17 @@ export function* explainSteps(make: () => ReferenceKernel, reference: () => Refe
   // Each run's state after the previous step is its state before this one: one view per step, not two.
   const views = runs.map((run) => stateView(run.machine));
   const all = drain ? withDrain(ops) : ops;
+  // The differential's rules (src/run/differential.ts, docs/concurrency.md): once an op raced with
+  // a preempted task, or one kernel ran an op as a task and the other whole, nothing more is
+  // compared; states are not compared while a task is in flight on either side.
+  let racy = false;
   for (let i = 0; i < all.length; i++) {
     const op = all[i]!;
+    const stepped: Array<ReturnType<CheckedRun['step']>> = [];
     const kernels = runs.map((run, j): KernelStep => {
       const before = views[j]!;
       const r = run.step(op, i);
+      stepped.push(r);
       const after = stateView(run.machine);
       views[j] = after;
       return {
@@ -55,20 +77,40 @@ export function* explainSteps(make: () => ReferenceKernel, reference: () => Refe
         changes: diffViews(before, after),
         after,
         violation: 'violation' in r ? r.violation : null,
+        tasks: taskLines(r.applied?.tasks ?? [], op, run.machine),
       };
     });
     const label = formatOp(op);
     let divergence: string | null = null;
-    if (runs.length === 2 && kernels.every((x) => x.violation === null)) {
+    const wasRacy = racy;
+    for (const r of stepped) if (!('violation' in r) && r.racy === true) racy = true;
+    const started = stepped.map((r) => r.applied !== null && startedTask(r.applied));
+    if (started.some((x) => x !== started[0])) racy = true;
+    if (runs.length === 2 && !racy && kernels.every((x) => x.violation === null)) {
       const [a, b] = runs as [CheckedRun, CheckedRun];
-      const d = firstDifference(observe(a.machine, op.kind === 'drain'), observe(b.machine, op.kind === 'drain'), 'state');
+      const inFlight = a.tasksInFlight() || b.tasksInFlight();
+      const d = inFlight ? null : firstDifference(observe(a.machine, op.kind === 'drain'), observe(b.machine, op.kind === 'drain'), 'state');
       const rd = kernels[0]!.result === kernels[1]!.result ? null : `result: ${kernels[0]!.result} vs ${kernels[1]!.result}`;
       divergence = rd ?? (d === null ? null : `${d.path}: reference ${JSON.stringify(d.a)} vs ${b.kernel.name} ${JSON.stringify(d.b)}`);
     }
-    const step: StepExplanation = { step: i, op: label, kernels, divergence };
+    const stops = runs.length === 2 && racy && !wasRacy;
+    const step: StepExplanation = { step: i, op: label, kernels, divergence, ...(stops ? { comparisonStops: true as const } : {}) };
     yield step;
     if (isBadStep(step)) return;
   }
+}
+
+/** A task as the explanation names it: its op and range (`zap mm#0 vpn 21+1`, `fork mm#0`). */
+function taskWhat(t: { readonly op: TaskNote['op']; readonly mm: number; readonly start: number; readonly end: number }): string {
+  return t.op === 'fork' ? `fork mm#${t.mm}` : `${t.op} mm#${t.mm} vpn ${t.start}+${t.end - t.start}`;
+}
+
+/** The task lines of one kernel's step (see `KernelStep.tasks`). */
+function taskLines(notes: readonly TaskNote[], op: Op, m: Machine): string[] {
+  const lines = notes.map((n) => `CPU${n.cpu} ${taskWhat(n)}: ${litmusNoteText(n, op)}`);
+  // A task this step stopped already has its line; the others in flight get one each.
+  for (const c of m.cpus) if (c.task !== null && !notes.some((n) => n.cpu === c.id)) lines.push(`CPU${c.id} in flight: ${taskWhat(c.task)} ⏸ '${c.task.point}' (${c.task.pointsPassed})`);
+  return lines;
 }
 
 /** The step where the kernels diverged or one broke a check (always the last one explained). */
@@ -81,8 +123,10 @@ export function formatExplanationStep(s: StepExplanation): string[] {
   const lines = [`${isBadStep(s) ? '✗' : ' '} step ${s.step}: ${s.op}`];
   for (const k of s.kernels) {
     lines.push(`    [${k.kernel}] → ${k.violation !== null ? `VIOLATION ${k.violation.code}: ${JSON.stringify(k.violation)}` : k.result}`);
+    for (const t of k.tasks) lines.push(`        task ${t}`);
     for (const c of k.changes) lines.push(`        ${c}`);
   }
   if (s.divergence !== null) lines.push(`    FIRST DIVERGENCE  ${s.divergence}`);
+  if (s.comparisonStops === true) lines.push('    (this op races with a preempted kernel task: the kernels are not compared from here on)');
   return lines;
 }

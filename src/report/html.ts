@@ -1,12 +1,13 @@
 import type { StepExplanation } from './explain';
 import { isBadStep } from './explain';
+import type { LitmusTable } from './litmus';
 
 /**
  * `mmcheck explain --html`: a self-contained page showing a counterexample step by step — for
  * each kernel its page tables, folios, TLBs per CPU and walkers after the step, with what the
  * step changed highlighted, and the first divergence or violation marked. No external assets.
  */
-export function renderExplanationHtml(title: string, steps: readonly StepExplanation[]): string {
+export function renderExplanationHtml(title: string, steps: readonly StepExplanation[], litmus: LitmusTable | null = null): string {
   const nav = steps
     .map((s) => `<li><a href="#step-${s.step}" class="${isBadStep(s) ? 'bad' : ''}">${s.step}. ${esc(s.op)}</a></li>`)
     .join('\n');
@@ -16,10 +17,27 @@ export function renderExplanationHtml(title: string, steps: readonly StepExplana
 <style>${CSS}</style></head>
 <body>
 <nav><h1>mmcheck explain</h1><p class="sub">${esc(title)}</p><p class="hint">j / k: next / previous step</p><ol>${nav}</ol></nav>
-<main>${body}</main>
+<main>${litmus === null ? '' : `<section class="litmus"><h2>interleaving</h2>${renderLitmusHtml(litmus)}</section>`}${body}</main>
 <script>${SCRIPT}</script>
 </body></html>
 `;
+}
+
+/**
+ * The litmus table of an interleaved counterexample (litmus.ts) as HTML: one column per CPU, a
+ * row per step, the cells inside a task's window shaded, the failing row highlighted and the
+ * violation under the table.
+ */
+export function renderLitmusHtml(t: LitmusTable): string {
+  const head = `<tr><th>step</th>${t.columns.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
+  const rows = t.rows
+    .map((r) => {
+      const cells = r.cells.map((c) => `<td${c.inFlight ? ' class="inflight"' : ''}>${c.lines.map(esc).join('<br>')}</td>`).join('');
+      return `<tr${r.failed ? ' class="failed"' : ''}><th>${r.failed ? '✗ ' : ''}${r.step}</th>${cells}</tr>`;
+    })
+    .join('');
+  const v = t.violation === null ? '' : `<div class="violation">✗ ${esc(t.violation)}</div>`;
+  return `<table class="litmus"><thead>${head}</thead><tbody>${rows}</tbody></table>${v}`;
 }
 
 function renderStep(s: StepExplanation): string {
@@ -38,11 +56,13 @@ function renderStep(s: StepExplanation): string {
         .join('');
       const gone = removed.length === 0 ? '' : `<div class="removed"><b>removed by this step</b><ul>${removed.map((r) => `<li>${esc(r.slice(2))}</li>`).join('')}</ul></div>`;
       const v = k.violation === null ? '' : `<div class="violation">✗ ${esc(k.violation.code)}: ${esc(JSON.stringify(k.violation))}</div>`;
-      return `<section class="kernel"><h3>${esc(k.kernel)} → ${esc(k.result)}</h3>${v}${gone}<div class="tables">${tables}</div></section>`;
+      const tasks = k.tasks.length === 0 ? '' : `<ul class="tasks">${k.tasks.map((t) => `<li>${esc(t)}</li>`).join('')}</ul>`;
+      return `<section class="kernel"><h3>${esc(k.kernel)} → ${esc(k.result)}</h3>${v}${tasks}${gone}<div class="tables">${tables}</div></section>`;
     })
     .join('');
   const div = s.divergence === null ? '' : `<div class="violation">first divergence: ${esc(s.divergence)}</div>`;
-  return `<article id="step-${s.step}" class="step ${isBadStep(s) ? 'bad' : ''}"><h2>step ${s.step}: ${esc(s.op)}</h2>${div}<div class="kernels">${kernels}</div></article>`;
+  const stops = s.comparisonStops === true ? '<div class="note">this op races with a preempted kernel task: the kernels are not compared from here on</div>' : '';
+  return `<article id="step-${s.step}" class="step ${isBadStep(s) ? 'bad' : ''}"><h2>step ${s.step}: ${esc(s.op)}</h2>${div}${stops}<div class="kernels">${kernels}</div></article>`;
 }
 
 /** Group "a.b.c → v" lines by what they describe: one mm's page tables, folios, one CPU, handles, the rest. */
@@ -59,7 +79,7 @@ function groupView(view: ReadonlyMap<string, string>): Map<string, Array<[string
 }
 
 function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 const CSS = `
@@ -75,6 +95,11 @@ table{border-collapse:collapse;background:#fff;border:1px solid #ddd}caption{tex
 th,td{padding:1px 6px;text-align:left;font-weight:normal;border-bottom:1px solid #f0f0f0;white-space:nowrap}th{color:#555}
 tr.changed{background:#fff3b0}tr.changed th{color:#000;font-weight:bold}
 .violation{background:#fdd;border:1px solid #c66;padding:4px 8px;margin:4px 0;color:#900;font-weight:bold;white-space:pre-wrap}
+table.litmus td,table.litmus th{white-space:normal;vertical-align:top;border:1px solid #ddd;max-width:28em}
+table.litmus thead th{font-weight:bold;background:#eef}table.litmus td.inflight{background:#e3ecff;border-left:3px solid #36c}
+table.litmus tr.failed{background:#fdd}table.litmus tr.failed th{color:#b00;font-weight:bold}
+.note{background:#eef3ff;border:1px solid #99b;padding:2px 8px;margin:4px 0;color:#335}
+.tasks{margin:4px 0;padding-left:18px;color:#236}
 .removed{background:#eee;padding:2px 8px;margin:4px 0}.removed li{text-decoration:line-through;color:#777}
 `;
 

@@ -112,7 +112,7 @@ export class CheckedRun {
     const waited = this.tasks.waitFor(resolved);
     this.tasks.assertNoLockConflict(resolved);
     const racy = this.tasks.conflicts(resolved);
-    if (pending !== null && resolved !== null && (resolved.kind === 'zap' || resolved.kind === 'mprotect' || resolved.kind === 'fork')) {
+    if (pending !== null && resolved !== null && (resolved.kind === 'zap' || resolved.kind === 'mprotect' || resolved.kind === 'fork' || resolved.kind === 'gup')) {
       const started = this.tasks.start(resolved, pending.cpu, pending.at);
       if (started !== null) return { applied: withNotes({ resolved, result: started.result, value: storeValue(step) }, [...waited, started.note]), racy };
     }

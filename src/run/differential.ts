@@ -65,7 +65,8 @@ export function runDifferential(
   return { ok: true, steps };
 }
 
-function startedTask(a: Applied): boolean {
+/** Did this step start a kernel task (even one that completed at once)? */
+export function startedTask(a: Applied): boolean {
   return a.tasks?.some((n) => n.how === 'start') ?? false;
 }
 

@@ -7,8 +7,9 @@ import { overriddenBelow, POINTS_UNDER_PTL } from '../../models/machine/tasks';
 import { folioNrPages } from '../../models/machine/geometry';
 import { folioAt } from '../../models/machine/frames';
 import { tlbLookup } from '../../models/machine/tlb';
+import { isZeroPfn } from '../../models/machine/zeroPage';
 import { assertNever } from '../../models/assertNever';
-import { mmAt, pmdAt, tableEntries } from '../../models/machine/pgtable';
+import { mmAt, pmdAt, pmdIndexOf, tableEntries } from '../../models/machine/pgtable';
 import { noop } from '../../models/result';
 import { ModelViolationError } from '../../models/machine/violation';
 import type { LockRef } from '../../models/machine/locks';
@@ -66,17 +67,40 @@ const STEP_TWINS: Readonly<Record<TaskOp, ReadonlyArray<readonly [string, readon
     ['migratePagesSteps', ['migratePages', 'migrateFolio', 'migrateFolioMove', 'migratePagesBatch']],
     ['migratePagesBatchSteps', ['migratePagesBatch', 'migrateFolioMove']],
   ],
-  // The anonymous fault's twins and the plain methods they repeat or replace.
-  access: [
-    ['userAccessSteps', ['userAccess', 'handleMmFault']],
-    ['doAnonymousPageSteps', ['doAnonymousPage']],
+  // GUP: batched overrides the twin getUserPagesSteps(); batched-gup-runs overrides the plain
+  // getUserPagesRaw() below its twin, so there GUP is not a task.
+  gup: [
+    ['getUserPagesSteps', ['getUserPages']],
+    ['getUserPagesRawSteps', ['getUserPagesRaw']],
+    ['followPageWithFaultSteps', ['followPageWithFault']],
+  ],
+  // The store's path: `userAccessSteps()` replaces the plain access loop and `handleMmFault()`.
+  // Which fault below it is a task depends on the PTE (FAULT_TWINS).
+  access: [['userAccessSteps', ['userAccess', 'handleMmFault']]],
+};
+
+/** The two faults a store task may be in: `do_anonymous_page()` (empty PTE) or `do_wp_page()` (present, read-only). */
+export type FaultPath = 'anonymous' | 'cow';
+
+/**
+ * Each fault path's twins and the plain methods they replace. A kernel that overrides one of
+ * them below its twin keeps the other path: migrc-as-posted once overrode `doWpPage()`, and a
+ * test variant overrides `wpPageCopy()`; their anonymous faults can still be tasks.
+ */
+const FAULT_TWINS: Readonly<Record<FaultPath, ReadonlyArray<readonly [string, readonly string[]]>>> = {
+  anonymous: [['doAnonymousPageSteps', ['doAnonymousPage']]],
+  cow: [
+    ['doWpPageSteps', ['doWpPage']],
+    ['wpPageCopySteps', ['wpPageCopy']],
   ],
 };
 
 
-/** May this kernel's store fault run as a task without bypassing one of its overrides? */
-export function faultCanBeTask(k: ReferenceKernel): boolean {
-  return canBeTask(k, 'access');
+/** May this kernel's store fault of kind `path` run as a task without bypassing one of its overrides? */
+export function faultCanBeTask(k: ReferenceKernel, path: FaultPath): boolean {
+  if (!canBeTask(k, 'access')) return false;
+  for (const [steps, plains] of FAULT_TWINS[path]) for (const plain of plains) if (overriddenBelow(k, steps, plain)) return false;
+  return true;
 }
 
 /** May this kernel's zap run as a task without bypassing one of its overrides? */
@@ -90,7 +114,7 @@ export function migrateCanBeTask(k: ReferenceKernel): boolean {
 }
 
 /** The ops `Tasks.start()` runs as tasks (migration and a store's fault have starts of their own). */
-export type StartOp = 'zap' | 'mprotect' | 'fork';
+export type StartOp = 'zap' | 'mprotect' | 'fork' | 'gup';
 
 /** The task an op would be through `Tasks.start()`, if it is of a kind with preemption points. */
 export function taskOpOf(op: Op): StartOp | null {
@@ -98,6 +122,7 @@ export function taskOpOf(op: Op): StartOp | null {
     case 'zap':
     case 'mprotect':
     case 'fork':
+    case 'gup':
       return op.kind;
     default:
       return null;
@@ -136,7 +161,7 @@ function valueOf(live: LiveTask): { value?: number } {
  * Ops that take no `mmap_lock` in the model, so they run inside the window of a task holding it
  * for write (mprotect, fork). A user access that hits the CPU's TLB (the hardware needs no lock;
  * one that would miss may fault, and so waits — a deliberate simplification: a hardware walk
- * of a present PTE needs no lock either), GUP-fast beginning its walk (IRQs off, no lock), a
+ * of a present PTE needs no lock either), GUP-fast beginning its walk (IRQs off, no lock; one that falls back at once takes `mmap_lock`), a
  * GUP-fast walk ending when it keeps its page (ending with the slow-path fallback takes
  * `mmap_lock`), a `pte_offset_map()` reader leaving, and device accesses and unpins through handles.
  */
@@ -146,8 +171,13 @@ function lockless(m: Machine, k: ReferenceKernel, op: Op): boolean {
       const e = tlbLookup(m, asCpu(op.cpu), asMm(op.mm), op.vpn as Vpn);
       return e !== undefined && (!op.write || (e.writable && e.dirty));
     }
-    case 'walkBegin':
-      return op.walker === 'gupFast';
+    case 'walkBegin': {
+      // GUP-fast takes no lock — unless it finds nothing to walk (a none PMD, a migration entry)
+      // and falls back to the slow path at once, which takes mmap_lock (gupFastWalk()).
+      if (op.walker !== 'gupFast') return false;
+      const pmd = pmdAt(m, asMm(op.mm), pmdIndexOf(m, op.vpn as Vpn));
+      return pmd.kind !== 'none' && pmd.kind !== 'migration';
+    }
     case 'walkEnd': {
       const c = m.cpus[op.cpu];
       if (c === undefined) return true;
@@ -273,7 +303,7 @@ export class Tasks {
   }
 
   /**
-   * Run `op` (a zap, mprotect or fork) as a task on `cpu`, stopping after `at` points; null when
+   * Run `op` (a zap, mprotect, fork or GUP) as a task on `cpu`, stopping after `at` points; null when
    * it cannot be a task here. Returns the op's result as well: what the path returned when it
    * completed at once, else what it will return (fork: the child it already made).
    */
@@ -301,7 +331,7 @@ export class Tasks {
       note.point === null
         ? op.kind === 'zap' || op.kind === 'mprotect'
           ? { kind: 'done' }
-          : (done.value as OpResult)
+          : (done.value as OpResult) // fork's child, GUP's handle
         : op.kind === 'fork'
           ? { kind: 'forked', child: asMm(this.m.mms.length - 1) }
           : { kind: 'done' };
@@ -316,6 +346,8 @@ export class Tasks {
         return this.kernel.mprotectSteps(this.m, mm, start, end, op.writable);
       case 'fork':
         return this.kernel.dupMmapSteps(this.m, mm);
+      case 'gup':
+        return this.kernel.getUserPagesSteps(this.m, asCpu(op.cpu), mm, op.vpn as Vpn, op.nr, { pin: op.pin, write: op.write, fast: op.fast });
       default:
         return assertNever(op);
     }
@@ -348,23 +380,36 @@ export class Tasks {
 
   /**
    * Run a store as a task on `cpu` when its fault will go to `do_anonymous_page()` (TLB miss, an
-   * empty PTE, a writable VMA): it stops between reading the PTE and taking the PTL; null when it
-   * cannot be a task here (then it runs whole). It holds `mmap_lock` for read (the fault path's
-   * `lock_mm_and_find_vma()`; the per-VMA lock is not modelled), so mmap_lock writers wait for it.
+   * empty PTE, a writable VMA) or to `do_wp_page()` (no TLB entry the store may use, a present
+   * read-only PTE, a writable VMA): the anonymous fault stops between reading the PTE and taking
+   * the PTL; the COW fault between copying the page and retaking the PTL — if it reuses the page
+   * instead it passes no point and completes at once. Null when it cannot be a task here (then it
+   * runs whole). It holds `mmap_lock` for read (the fault path's `lock_mm_and_find_vma()`; the
+   * per-VMA lock is not modelled), so mmap_lock writers wait for it. A COW task's old folio
+   * counts as the task's: an op on another mm that maps it (a fork child) is a race.
    */
   startAccess(op: Extract<Op, { kind: 'access' }>, cpu: CpuId, at: number, value: number): TaskNote | null {
-    if (!op.write || this.live.has(cpu) || !faultCanBeTask(this.kernel)) return null;
+    if (!op.write || this.live.has(cpu)) return null;
     const mm = asMm(op.mm);
     const v = op.vpn as Vpn;
     const c = this.m.cpus[op.cpu];
     if (c === undefined || !mmAt(this.m, mm).alive || mmAt(this.m, mm).vmaWritable[v] !== true) return null;
-    if (tlbLookup(this.m, asCpu(op.cpu), mm, v) !== undefined || !this.kernel.faultFindsPteNone(this.m, mm, v)) return null;
+    const e = tlbLookup(this.m, asCpu(op.cpu), mm, v);
+    const folios = new Set<Pfn>();
+    if (e === undefined && this.kernel.faultFindsPteNone(this.m, mm, v)) {
+      if (!faultCanBeTask(this.kernel, 'anonymous')) return null;
+    } else {
+      // accessThroughTlb(): only a writable, dirty entry lets a store through without a fault.
+      const ro = e !== undefined && e.writable && e.dirty ? null : this.kernel.faultFindsPteReadOnly(this.m, mm, v);
+      if (ro === null || !faultCanBeTask(this.kernel, 'cow')) return null;
+      if (!isZeroPfn(this.m, ro.pfn)) folios.add(this.m.frames[ro.pfn]?.head ?? ro.pfn);
+    }
     const k = this.kernel;
     const m = this.m;
     function* steps(): KernelSteps {
       yield* k.userAccessSteps(m, asCpu(op.cpu), mm, v, true, value);
     }
-    this.live.set(cpu, { steps: steps(), folios: new Set(), clock: { step: this.m.clock.step, folios: 0 }, value, done: { value: undefined } });
+    this.live.set(cpu, { steps: steps(), folios, clock: { step: this.m.clock.step, folios: 0 }, value, done: { value: undefined } });
     return this.advance(cpu, at, 'start', () => ({ op: 'access', mm, start: v, end: (v + 1) as Vpn }));
   }
 

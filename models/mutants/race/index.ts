@@ -7,6 +7,8 @@ import { faultSkipsPteSame } from './faultSkipsPteSame';
 import { forkIgnoresWriteProtectSeq } from './forkIgnoresWriteProtectSeq';
 import { gupFastPinsDuringFork } from './gupFastPinsDuringFork';
 import { forkSkipsWriteProtectSeq } from './forkSkipsWriteProtectSeq';
+import { cowSkipsPteSame } from './cowSkipsPteSame';
+import { gupSkipsRetryLookup } from './gupSkipsRetryLookup';
 
 /**
  * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
@@ -23,4 +25,6 @@ export const RACE_MUTANTS: readonly MutantSpec[] = [
   forkIgnoresWriteProtectSeq,
   gupFastPinsDuringFork,
   forkSkipsWriteProtectSeq,
+  cowSkipsPteSame,
+  gupSkipsRetryLookup,
 ];
