@@ -18,11 +18,23 @@ describe('npm run soak refuses bad input', () => {
     [['--first-seed', '1e9'], '--first-seed takes a whole number from'],
     [['--kernels', 'batched,nope'], "unknown kernel 'nope'; registered kernels: reference, batched"],
     [['--geometries', 'huge'], "unknown geometry 'huge'; valid geometries: small, realistic"],
+    [['--bogus'], "Unknown option '--bogus'; valid options: --steps, --kernels"],
+    [['--steps'], "Option '--steps <value>' argument missing; valid options:"],
   ])('%j: exit 2 with one line', (args, message) => {
     const r = soak(...args);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain(message);
+  });
+});
+
+describe('npm run soak --help', () => {
+  it('prints the options and exits 0, running nothing', () => {
+    const r = soak('--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: npm run soak/);
+    expect(r.stdout).toContain('--interleave');
+    expect(r.stdout).not.toContain('mmcheck soak:');
   });
 });

@@ -32,18 +32,41 @@ interface PairTotal {
   failures: string[];
 }
 
+const OPTIONS = {
+  steps: { type: 'string', default: '10000000' },
+  kernels: { type: 'string', default: CORRECT_KERNELS.join(',') },
+  geometries: { type: 'string', default: GEOMETRY_NAMES.join(',') },
+  'first-seed': { type: 'string', default: '1' },
+  runs: { type: 'string', default: '500' },
+  // Schedule ops too: kernel tasks preempted in their windows (docs/concurrency.md).
+  interleave: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+const USAGE = `usage: npm run soak -- [--steps N] [--kernels a,b] [--geometries ${GEOMETRY_NAMES.join(',')}] [--first-seed S] [--runs N] [--interleave]
+  --steps N        total step budget, shared by the (kernel, geometry) pairs (default 10000000)
+  --kernels a,b    kernels to soak (default: every correct kernel: ${CORRECT_KERNELS.join(', ')})
+  --geometries g   ${GEOMETRY_NAMES.join(', ')} (default: both)
+  --first-seed S   first seed; each check takes the next (default 1)
+  --runs N         sequences per check (default 500)
+  --interleave     schedule ops too: kernel tasks preempted in their windows`;
+
+/** parseArgs, with its own errors (an unknown option, a missing value) turned into a usage error. */
+function parseOptions(): ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'] {
+  try {
+    return parseArgs({ options: OPTIONS }).values;
+  } catch (e) {
+    const names = Object.keys(OPTIONS).map((o) => `--${o}`).join(', ');
+    throw new UsageError(`${e instanceof Error ? e.message : String(e)}; valid options: ${names}`);
+  }
+}
+
 function main(): number {
-  const { values } = parseArgs({
-    options: {
-      steps: { type: 'string', default: '10000000' },
-      kernels: { type: 'string', default: CORRECT_KERNELS.join(',') },
-      geometries: { type: 'string', default: GEOMETRY_NAMES.join(',') },
-      'first-seed': { type: 'string', default: '1' },
-      runs: { type: 'string', default: '500' },
-      // Schedule ops too: kernel tasks preempted in their windows (docs/concurrency.md).
-      interleave: { type: 'boolean', default: false },
-    },
-  });
+  const values = parseOptions();
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   const total = parsePositiveInt('--steps', values.steps);
   const firstSeed = parseSeed(values['first-seed'], '--first-seed');
   const runs = parsePositiveInt('--runs', values.runs);
