@@ -40,6 +40,13 @@ export type PreemptPoint =
    */
   | 'fault: page allocated, before the PTL'
   /**
+   * `do_anonymous_page()` (mm/memory.c, 6.12) for a load, on a machine with the shared zero
+   * page: the fault read `vmf->orig_pte` (none) without the PTL and built the special zero-page
+   * entry; it has not yet taken the PTL to recheck `vmf_pte_changed()` and set it. Another CPU's
+   * fault may fill the PTE meanwhile (a store's page: this fault must then back off).
+   */
+  | 'fault: zero-page entry made, before the PTL'
+  /**
    * `wp_page_copy()` (mm/memory.c, 6.12) for a store to a present read-only PTE whose page must be
    * copied: `do_wp_page()` dropped the PTL (holding a reference on the old folio), the new page
    * is allocated and the old one copied into it (`__wp_page_copy_user()`); it has not yet retaken

@@ -62,9 +62,9 @@ export abstract class FaultPaths extends PageTablePaths {
   }
 
   /**
-   * `userAccess()` for a store as a task (issue 11, docs/concurrency.md): the same steps, but a
-   * fault on an empty PTE goes through `doAnonymousPageSteps()`, which stops between reading the
-   * PTE and taking the PTL, and one on a present read-only PTE through `doWpPageSteps()`, whose
+   * `userAccess()` as a task (issue 11, docs/concurrency.md): the same steps, but a fault on an
+   * empty PTE (a load's or a store's) goes through `doAnonymousPageSteps()`, which stops between
+   * reading the PTE and taking the PTL, and a store's on a present read-only PTE through `doWpPageSteps()`, whose
    * COW copy stops between the copy and retaking the PTL. Every other fault — or one whose plain
    * method a variant overrides below its twin — is the plain `handleMmFault()`. Returns what the
    * access returned. The kernel retries a fault that backed off for as long as it takes; here
@@ -89,8 +89,8 @@ export abstract class FaultPaths extends PageTablePaths {
       let passed = 0;
       // lock_mm_and_find_vma(): mmap_lock for read around the fault (the per-VMA lock is not modelled).
       lockAcquire(m, mmapLockOf(mm, 'read'));
-      if (write && this.faultFindsPteNone(m, mm, v) && !overriddenBelow(this, 'doAnonymousPageSteps', 'doAnonymousPage')) {
-        passed = yield* countPoints(this.doAnonymousPageSteps(m, mm, v));
+      if (this.faultFindsPteNone(m, mm, v) && !overriddenBelow(this, 'doAnonymousPageSteps', 'doAnonymousPage')) {
+        passed = yield* countPoints(this.doAnonymousPageSteps(m, mm, v, write));
       } else if (ro !== null && !overriddenBelow(this, 'doWpPageSteps', 'doWpPage')) {
         // handle_pte_fault(): FAULT_FLAG_WRITE on a present, read-only PTE → do_wp_page().
         passed = yield* countPoints(this.doWpPageSteps(m, cpu, mm, v, ro, false));
@@ -122,36 +122,46 @@ export abstract class FaultPaths extends PageTablePaths {
   }
 
   /**
-   * `doAnonymousPage()` for a store, with its preemption point (mm/memory.c, 6.12): the fault saw
-   * `vmf->orig_pte` none without the PTL, allocates the page ('fault: page allocated, before the
-   * PTL'), then takes the PTL and rechecks `vmf_pte_changed()`: if another CPU's fault (or
-   * anything else) filled the PTE meanwhile — or the table went (`pte_offset_map_lock()` fails) —
-   * it releases its page and returns 0, and the access is retried. Locks: the PMD lock around
-   * `pte_alloc()` (`pmd_install()`), the PTL from the recheck to `set_pte_at()`; the caller holds
-   * `mmap_lock` for read.
+   * `doAnonymousPage()` with its preemption point (mm/memory.c, 6.12): the fault saw
+   * `vmf->orig_pte` none without the PTL. A store allocates its page ('fault: page allocated,
+   * before the PTL'; so does a load where the machine has no zero page); a load with the zero
+   * page builds the special entry (`pte_mkspecial(pfn_pte(my_zero_pfn()))`, 'fault: zero-page
+   * entry made, before the PTL'). Then it takes the PTL and rechecks `vmf_pte_changed()`: if
+   * another CPU's fault (or anything else) filled the PTE meanwhile — or the table went
+   * (`pte_offset_map_lock()` fails) — it releases its page (if any) and returns 0, and the access
+   * is retried. Locks: the PMD lock around `pte_alloc()` (`pmd_install()`), the PTL from the
+   * recheck to `set_pte_at()`; the caller holds `mmap_lock` for read.
    */
-  *doAnonymousPageSteps(m: Machine, mm: MmId, v: Vpn): Generator<PreemptPoint, void, void> {
+  *doAnonymousPageSteps(m: Machine, mm: MmId, v: Vpn, write = true): Generator<PreemptPoint, void, void> {
     const i = pmdIndexOf(m, v);
     underPmdLock(m, mm, i, () => this.pteAlloc(m, mm, i)); // pte_alloc(): pmd_install() under pmd_lock()
-    const page = this.allocFolio(m, 0);
-    yield 'fault: page allocated, before the PTL';
+    const zero = write ? null : myZeroPfn(m);
+    const page = zero === null ? this.allocFolio(m, 0) : null;
+    yield page === null ? 'fault: zero-page entry made, before the PTL' : 'fault: page allocated, before the PTL';
     const ptl = ptlOf(m, mm, i); // pte_offset_map_lock(): NULL when the table went meanwhile
     if (ptl !== null) lockAcquire(m, ptl);
-    if (this.vmfPteChanged(m, mm, v)) {
+    if (ptl === null || this.vmfPteChanged(m, mm, v)) {
       if (ptl !== null) lockRelease(m, ptl);
-      this.folioPut(m, page); // release: folio_put()
+      if (page !== null) this.folioPut(m, page); // release: folio_put()
       mark(m, 'fault backed off: another CPU changed the PTE (pte_same)');
       return;
     }
-    this.folioAddAnonRmapPtes(m, page, 1, true, mm);
-    setPte(m, mm, v, { kind: 'present', pfn: page, writable: true, dirty: true, young: true });
-    if (ptl !== null) lockRelease(m, ptl); // pte_unmap_unlock()
+    if (zero !== null) {
+      // x86's vm_page_prot has _PAGE_ACCESSED: the entry is young, clean and read-only.
+      setPte(m, mm, v, { kind: 'present', pfn: zero, writable: false, dirty: false, young: true });
+      mark(m, 'read fault mapped the zero page');
+    } else if (page !== null) {
+      this.folioAddAnonRmapPtes(m, page, 1, true, mm);
+      setPte(m, mm, v, { kind: 'present', pfn: page, writable: write, dirty: write, young: true });
+    }
+    lockRelease(m, ptl); // pte_unmap_unlock()
   }
 
   /**
    * Mirrors `vmf_pte_changed()` (mm/memory.c, 6.12) for `do_anonymous_page()`, whose
    * `vmf->orig_pte` was none: the PTE is no longer none (`!pte_none(ptep_get(vmf->pte))`), or
-   * its table is gone (`pte_offset_map_lock()` returned NULL: same `goto release`).
+   * its table is gone (`pte_offset_map_lock()` returned NULL: same `goto release`; the caller
+   * has already backed off then).
    */
   vmfPteChanged(m: Machine, mm: MmId, v: Vpn): boolean {
     if (pmdAt(m, mm, pmdIndexOf(m, v)).kind !== 'table') return true;

@@ -187,9 +187,9 @@ function preemptedMigrateArb(g: Geometry): fc.Arbitrary<Op[]> {
 }
 
 /**
- * A store whose fault runs as a preempted task: `preempt` right before a store to the hot page.
- * It is a task only when its fault finds the PTE empty; the race is a second fault on the page
- * (a hot-page access from another CPU) before it takes the PTL.
+ * A load or store whose fault runs as a preempted task: `preempt` right before an access to the
+ * hot page. It is a task only when its fault finds the PTE empty; the race is a second fault on
+ * the page (a hot-page access from another CPU) before it takes the PTL.
  */
 function preemptedFaultArb(g: Geometry): fc.Arbitrary<Op[]> {
   const ppt = g.ptrsPerPte;
@@ -198,10 +198,11 @@ function preemptedFaultArb(g: Geometry): fc.Arbitrary<Op[]> {
       cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
       storeCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
       mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      write: fc.boolean(),
     })
-    .map(({ cpu, storeCpu, mm }): Op[] => [
+    .map(({ cpu, storeCpu, mm, write }): Op[] => [
       { kind: 'preempt', cpu, at: 1 },
-      { kind: 'access', cpu: storeCpu, mm, vpn: ppt + 5, write: true },
+      { kind: 'access', cpu: storeCpu, mm, vpn: ppt + 5, write },
     ]);
 }
 

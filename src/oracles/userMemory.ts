@@ -172,8 +172,18 @@ export class UserMemory {
     else this.setDefinite(mm, vpn, value);
   }
 
+  /** A load of (mm, vpn) returned `value`: it must be one the page may hold now. */
+  private loadReturned(mm: MmId, vpn: number, value: number, step: number): void {
+    const ok = this.acceptable(mm, vpn);
+    if (!ok.has(value)) {
+      throw new ModelViolationError({ code: 'stale_read', step, mm, vpn: asVpn(vpn), expected: [...ok][0] ?? 0, actual: value });
+    }
+    // Outside every window the page has one view again: what was read is what it holds.
+    if (ok.size > 1 && !this.covered(mm, vpn)) this.setDefinite(mm, vpn, value);
+  }
+
   /** What the step did to the tasks: windows open and close before the op itself is accounted. */
-  private noteTasks(m: Machine, a: Applied): boolean {
+  private noteTasks(m: Machine, a: Applied, step: number): boolean {
     let startedTask = false;
     for (const n of a.tasks ?? []) {
       // A GUP task that completed made its handle then: its pins attach to what the pages hold
@@ -183,9 +193,11 @@ export class UserMemory {
         if (n.point === null) this.syncHandles(m);
         continue;
       }
-      // A store whose fault was a task lands when the task completes (after a back-off, by its retry).
+      // A store whose fault was a task lands when the task completes (after a back-off, by its retry);
+      // a load whose fault was a task returns its value then, checked as a load at that point.
       if (n.op === 'access') {
         if (n.point === null && n.value !== undefined) this.storeLanded(n.mm, n.start, n.value);
+        if (n.point === null && n.read !== undefined) this.loadReturned(n.mm, n.start, n.read, step);
         continue;
       }
       if (n.op === 'fork') {
@@ -208,7 +220,7 @@ export class UserMemory {
   check(m: Machine, a: Applied, step: number): void {
     const op = a.resolved;
     const r = a.result;
-    const startedTask = this.noteTasks(m, a);
+    const startedTask = this.noteTasks(m, a, step);
     if (op !== null) {
       switch (op.kind) {
         case 'access': {
@@ -220,12 +232,7 @@ export class UserMemory {
             this.forkRacyStore(mm, op.vpn, r.value);
             break;
           }
-          const ok = this.acceptable(mm, op.vpn);
-          if (!ok.has(r.value)) {
-            throw new ModelViolationError({ code: 'stale_read', step, mm, vpn: asVpn(op.vpn), expected: [...ok][0] ?? 0, actual: r.value });
-          }
-          // Outside every window the page has one view again: what was read is what it holds.
-          if (ok.size > 1 && !this.covered(mm, op.vpn)) this.setDefinite(mm, op.vpn, r.value);
+          this.loadReturned(mm, op.vpn, r.value, step);
           break;
         }
         case 'fork':

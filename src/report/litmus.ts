@@ -93,15 +93,17 @@ export function litmusOpText(op: Op): string {
 /** What a task note adds to its CPU's column: where the task stopped, or that it completed and why. */
 export function litmusNoteText(n: TaskNote, op: Op): string {
   const where = n.point === null ? '' : `stopped at '${n.point}' (${n.pointsPassed})`;
+  // A load task's value, when it completes.
+  const read = n.read === undefined ? '' : ` → value ${n.read}`;
   switch (n.how) {
     case 'start':
-      return n.point === null ? '✓ ran to completion at once' : `▶ ${where}`;
+      return n.point === null ? `✓ ran to completion at once${read}` : `▶ ${where}`;
     case 'resume':
-      return n.point === null ? '✓ completes' : `▶ ${where}`;
+      return n.point === null ? `✓ completes${read}` : `▶ ${where}`;
     case 'wait':
-      return `✓ completes: ${op.kind} waits for its ${n.op === 'migrate' ? 'migration entries' : 'mmap_lock'}`;
+      return `✓ completes${read}: ${op.kind} waits for its ${n.op === 'migrate' ? 'migration entries' : 'mmap_lock'}`;
     case 'drain':
-      return '✓ completes (drain)';
+      return `✓ completes${read} (drain)`;
     default:
       return assertNever(n.how);
   }

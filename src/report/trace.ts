@@ -43,7 +43,8 @@ export function formatTaskNote(n: TaskNote, op: Op): string {
   const held = n.op === 'migrate' ? 'migration entries' : 'mmap_lock';
   const why = n.how === 'wait' ? ` (${op.kind} waits for its ${held})` : n.how === 'drain' ? ' (drain)' : '';
   const verb = n.how === 'resume' ? 'resume ' : '';
-  const where = n.point === null ? '✓ done' : `⏸ ${n.point} (${n.pointsPassed} point${n.pointsPassed === 1 ? '' : 's'} passed)`;
+  const read = n.read === undefined ? '' : ` → value ${n.read}`;
+  const where = n.point === null ? `✓ done${read}` : `⏸ ${n.point} (${n.pointsPassed} point${n.pointsPassed === 1 ? '' : 's'} passed)`;
   const what = n.op === 'fork' ? `fork mm#${n.mm}` : `${n.op} mm#${n.mm} vpn ${n.start}+${n.end - n.start}`;
   return `cpu${n.cpu} ▶ ${verb}${what} ${where}${why}`;
 }

@@ -35,6 +35,8 @@ export interface TaskNote {
   readonly pointsPassed: number;
   /** For a store's fault (`op` 'access'): the value it stores once it completes. */
   readonly value?: number;
+  /** For a load's fault (`op` 'access'), once it completed: the value the load returned. */
+  readonly read?: number;
 }
 
 /**
@@ -157,6 +159,13 @@ function valueOf(live: LiveTask): { value?: number } {
   return live.value === undefined ? {} : { value: live.value };
 }
 
+/** A load task's result once it completed (absent for every other task). */
+function readOf(live: LiveTask): { read?: number } {
+  const r = live.done.value;
+  if (!live.load || typeof r !== 'object' || r === null || !('kind' in r) || !('value' in r)) return {};
+  return r.kind === 'value' && typeof r.value === 'number' ? { read: r.value } : {};
+}
+
 /**
  * Ops that take no `mmap_lock` in the model, so they run inside the window of a task holding it
  * for write (mprotect, fork). A user access that hits the CPU's TLB (the hardware needs no lock;
@@ -259,6 +268,8 @@ interface LiveTask {
   readonly clock: { readonly step: number; folios: number };
   /** A store's fault: the value the store writes when the task completes. */
   readonly value?: number;
+  /** A load's fault: its note reports the value read when the task completes. */
+  readonly load?: boolean;
   /** What the path returned, once it has completed (fork's OpResult). */
   readonly done: { value: unknown };
 }
@@ -379,8 +390,9 @@ export class Tasks {
   }
 
   /**
-   * Run a store as a task on `cpu` when its fault will go to `do_anonymous_page()` (TLB miss, an
-   * empty PTE, a writable VMA) or to `do_wp_page()` (no TLB entry the store may use, a present
+   * Run a user access as a task on `cpu` when its fault will go to `do_anonymous_page()` (TLB
+   * miss, an empty PTE; for a store a writable VMA) — a load's too, whose note reports the value
+   * it read when it completes — or a store's to `do_wp_page()` (no TLB entry the store may use, a present
    * read-only PTE, a writable VMA): the anonymous fault stops between reading the PTE and taking
    * the PTL; the COW fault between copying the page and retaking the PTL — if it reuses the page
    * instead it passes no point and completes at once. Null when it cannot be a task here (then it
@@ -389,15 +401,17 @@ export class Tasks {
    * counts as the task's: an op on another mm that maps it (a fork child) is a race.
    */
   startAccess(op: Extract<Op, { kind: 'access' }>, cpu: CpuId, at: number, value: number): TaskNote | null {
-    if (!op.write || this.live.has(cpu)) return null;
+    if (this.live.has(cpu)) return null;
     const mm = asMm(op.mm);
     const v = op.vpn as Vpn;
     const c = this.m.cpus[op.cpu];
-    if (c === undefined || !mmAt(this.m, mm).alive || mmAt(this.m, mm).vmaWritable[v] !== true) return null;
+    if (c === undefined || !mmAt(this.m, mm).alive || (op.write && mmAt(this.m, mm).vmaWritable[v] !== true)) return null;
     const e = tlbLookup(this.m, asCpu(op.cpu), mm, v);
     const folios = new Set<Pfn>();
     if (e === undefined && this.kernel.faultFindsPteNone(this.m, mm, v)) {
       if (!faultCanBeTask(this.kernel, 'anonymous')) return null;
+    } else if (!op.write) {
+      return null; // a load faults into a task only on an empty PTE (do_anonymous_page())
     } else {
       // accessThroughTlb(): only a writable, dirty entry lets a store through without a fault.
       const ro = e !== undefined && e.writable && e.dirty ? null : this.kernel.faultFindsPteReadOnly(this.m, mm, v);
@@ -406,10 +420,9 @@ export class Tasks {
     }
     const k = this.kernel;
     const m = this.m;
-    function* steps(): KernelSteps {
-      yield* k.userAccessSteps(m, asCpu(op.cpu), mm, v, true, value);
-    }
-    this.live.set(cpu, { steps: steps(), folios, clock: { step: this.m.clock.step, folios: 0 }, value, done: { value: undefined } });
+    const steps = k.userAccessSteps(m, asCpu(op.cpu), mm, v, op.write, value);
+    const what = op.write ? { value } : { load: true };
+    this.live.set(cpu, { steps, folios, clock: { step: this.m.clock.step, folios: 0 }, ...what, done: { value: undefined } });
     return this.advance(cpu, at, 'start', () => ({ op: 'access', mm, start: v, end: (v + 1) as Vpn }));
   }
 
@@ -598,7 +611,7 @@ export class Tasks {
     const noteOf = (point: PreemptPoint | null): TaskNote => {
       const d = desc ?? fresh?.();
       if (d === undefined) throw new Error(`task on cpu${cpu} has no description`);
-      return { op: d.op, cpu, how, mm: d.mm, start: d.start, end: d.end, point, pointsPassed: passed, ...valueOf(live) };
+      return { op: d.op, cpu, how, mm: d.mm, start: d.start, end: d.end, point, pointsPassed: passed, ...valueOf(live), ...(point === null ? readOf(live) : {}) };
     };
     for (let k = 0; k < n; k++) {
       const r = this.stepOnOwnClock(live, cpu);

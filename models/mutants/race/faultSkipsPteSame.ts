@@ -1,15 +1,13 @@
 import type { MmId, Vpn } from '../../machine/ids';
 import type { Machine } from '../../machine/state';
-import type { PreemptPoint } from '../../machine/tasks';
-import { pmdIndexOf, setPte } from '../../machine/pgtable';
 import { BatchedKernel } from '../../batched/BatchedKernel';
 import type { MutantSpec } from '../mutant';
 import { defineMutant } from '../mutant';
-import { underPmdLock, underPtl } from '../../machine/lockedCall';
 
 /**
  * Breaks: `do_anonymous_page()` installs its page without rechecking the PTE under the PTL: the
- * `vmf_pte_changed()` test after `pte_offset_map_lock()` is gone.
+ * `vmf_pte_changed()` test after `pte_offset_map_lock()` always passes (`vmfPteChanged()`), for a
+ * store's page and a load's zero-page entry alike.
  * Violates: mm/memory.c (6.12) `do_anonymous_page()`: `vmf->orig_pte` was read without the PTL,
  * so once the PTL is taken `if (vmf_pte_changed(vmf)) { update_mmu_tlb(); goto release; }` —
  * two CPUs faulting on one empty PTE both allocate, and only the first to take the PTL may
@@ -24,18 +22,9 @@ import { underPmdLock, underPtl } from '../../machine/lockedCall';
 export class FaultSkipsPteSame extends BatchedKernel {
   override readonly name: string = 'fault-skips-pte-same';
 
-  override *doAnonymousPageSteps(m: Machine, mm: MmId, v: Vpn): Generator<PreemptPoint, void, void> {
-    const i = pmdIndexOf(m, v);
-    underPmdLock(m, mm, i, () => this.pteAlloc(m, mm, i));
-    const page = this.allocFolio(m, 0);
-    yield 'fault: page allocated, before the PTL';
-    // The bug: no vmf_pte_changed() recheck (the table is allocated again if it went meanwhile).
-    // It still takes the PTL: the mutant breaks the recheck, not the locking.
-    underPmdLock(m, mm, i, () => this.pteAlloc(m, mm, i));
-    underPtl(m, mm, i, () => {
-      this.folioAddAnonRmapPtes(m, page, 1, true, mm);
-      setPte(m, mm, v, { kind: 'present', pfn: page, writable: true, dirty: true, young: true });
-    });
+  /** The bug: whatever the entry now holds, it counts as still none (a gone table still backs off: the PTL cannot be taken). */
+  override vmfPteChanged(_m: Machine, _mm: MmId, _v: Vpn): boolean {
+    return false;
   }
 }
 
