@@ -4,13 +4,13 @@ import type { MachineOptions } from '../../models/machine/create';
 import type { Op } from '../ops/op';
 import { opsArb } from '../arbitraries/ops';
 import { CoverageTracker } from '../coverage/probes';
-import { runDifferential } from '../run/differential';
-import { runOps } from '../run/runOps';
 import { MethodCalls } from './methodCalls';
-import { runsAlone } from './runsAlone';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
-import { specFor } from '../../models/specFor';
+import { runOne } from './runOne';
+import { MINIMISE_RUNS, minimise } from './minimise';
 import type { RunOutcome } from '../run/outcome';
+
+export { runOne } from './runOne';
 
 export interface CheckOptions {
   /**
@@ -50,14 +50,17 @@ export interface CheckOptions {
 
 export interface CheckFailure {
   readonly seed: number;
-  /** fast-check's replay path of the shrunk counterexample. */
+  /**
+   * fast-check's replay path of its shrunk counterexample. `ops` may be shorter: minimise() goes
+   * on from fast-check's result, so the path replays fast-check's sequence, not necessarily `ops`.
+   */
   readonly path: string;
   readonly ops: readonly Op[];
   readonly outcome: Extract<RunOutcome, { ok: false }>;
   readonly numShrinks: number;
   /** The sequence as first found, before shrinking. */
   readonly originalLength: number;
-  /** False when the time budget cut shrinking short: a shorter counterexample may exist. */
+  /** False when the time budget (or minimise()'s run budget) cut shrinking short: a shorter counterexample may exist. */
   readonly fullyShrunk: boolean;
 }
 
@@ -90,22 +93,8 @@ export interface CheckReport {
 }
 
 /**
- * Run one sequence of the check: differential against the reference, or — when the kernel under
- * test is of exactly the reference's class — the reference alone with its per-kernel oracles. A
- * subclass is always compared, whatever `name` it claims.
- */
-export function runOne(opts: Pick<CheckOptions, 'kernel' | 'reference' | 'geometry' | 'machine'>, ops: readonly Op[], tracker: CoverageTracker | null = null): RunOutcome {
-  const kernel = opts.kernel();
-  const reference = (opts.reference ?? specFor(kernel))();
-  if (runsAlone(kernel, reference)) {
-    return runOps(kernel, opts.geometry, ops, undefined, tracker, opts.machine);
-  }
-  return runDifferential(reference, kernel, opts.geometry, ops, undefined, tracker, opts.machine);
-}
-
-/**
  * The main job: random op sequences against the kernel under test, every oracle on, coverage
- * measured. A failure is shrunk by fast-check and reported with its seed and replay path; one
+ * measured. A failure is shrunk by fast-check, then by minimise(), and reported with its seed and replay path; one
  * that does not fail again when re-run is reported as flaky, never as a pass.
  */
 export function runCheck(opts: CheckOptions): CheckReport {
@@ -155,14 +144,18 @@ export function runCheck(opts: CheckOptions): CheckReport {
   if (details.failed && details.counterexample !== null) {
     const shrunk = truncateAfterFailure(opts, details.counterexample[0]);
     if (shrunk !== null) {
+      // fast-check's shrinker stops in local minima of interleaved sequences; minimise() goes on
+      // from its result (within what is left of the time budget).
+      const min = minimise(opts, shrunk, { maxRuns: MINIMISE_RUNS, deadline: opts.timeBudgetMs !== undefined ? started + opts.timeBudgetMs : null });
       failure = {
         seed: details.seed,
         path: details.counterexamplePath ?? '',
-        ...shrunk,
+        ops: min.ops,
+        outcome: min.outcome,
         numShrinks: details.numShrinks,
         originalLength: firstLength,
         // fast-check stops shrinking when the time budget runs out and says so with `interrupted`.
-        fullyShrunk: !details.interrupted,
+        fullyShrunk: !details.interrupted && !min.cutShort,
       };
     } else {
       flaky = smallestSeen;
