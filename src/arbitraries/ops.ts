@@ -144,7 +144,11 @@ function scheduleOps(g: Geometry, mm: fc.Arbitrary<number>, cpu: fc.Arbitrary<nu
 /**
  * A zap that runs as a preempted task: `preempt` right before a zap of the hot pages. As one
  * chunk, because a `preempt` applies to the very next op only and two independent draws rarely
- * line up; shrinking still removes the pair, or either half, like any op.
+ * line up; shrinking still removes the pair, or either half, like any op. Sometimes with the
+ * nested-gather race around it (`mm_tlb_flush_nested()`, docs/concurrency.md): a CPU stores to the
+ * hot page first (it holds the translation), and inside the window a second zap of the page —
+ * which finds the PTE none and gathers nothing — is followed by that CPU's load: only the second
+ * zap's forced full flush keeps the load from reading the zapped page.
  */
 function preemptedZapArb(g: Geometry): fc.Arbitrary<Op[]> {
   const ppt = g.ptrsPerPte;
@@ -154,11 +158,23 @@ function preemptedZapArb(g: Geometry): fc.Arbitrary<Op[]> {
       at: fc.integer({ min: 1, max: 2 }),
       mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
       nr: fc.oneof(fc.integer({ min: 1, max: 2 }), fc.constant(ppt)),
+      // One zap chunk in four: the CPU that stores first and loads inside the window.
+      nested: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: g.nrCpus - 1 }) }),
     })
-    .map(({ cpu, at, mm, nr }): Op[] => [
-      { kind: 'preempt', cpu, at },
-      { kind: 'zap', mm, vpn: ppt + 5, nr },
-    ]);
+    .map(({ cpu, at, mm, nr, nested }): Op[] =>
+      nested === null
+        ? [
+            { kind: 'preempt', cpu, at },
+            { kind: 'zap', mm, vpn: ppt + 5, nr },
+          ]
+        : [
+            { kind: 'access', cpu: nested, mm, vpn: ppt + 5, write: true },
+            { kind: 'preempt', cpu, at },
+            { kind: 'zap', mm, vpn: ppt + 5, nr },
+            { kind: 'zap', mm, vpn: ppt + 5, nr: 1 },
+            { kind: 'access', cpu: nested, mm, vpn: ppt + 5, write: false },
+          ],
+    );
 }
 
 /**
