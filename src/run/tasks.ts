@@ -161,7 +161,8 @@ function valueOf(live: LiveTask): { value?: number } {
  * one that would miss may fault, and so waits — a deliberate simplification: a hardware walk
  * of a present PTE needs no lock either), GUP-fast beginning its walk on the task's mm (IRQs off,
  * no lock; never on a fork's child, which no thread runs in yet), a GUP-fast walk ending when it
- * keeps its page (ending with the slow-path fallback takes `mmap_lock`), a `pte_offset_map()`
+ * keeps its page (its grab, if it stopped before it, and its recheck pass; ending with the
+ * slow-path fallback takes `mmap_lock`), a `pte_offset_map()`
  * reader leaving, and device accesses and unpins through handles.
  */
 function locklessInWindow(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView): boolean {
@@ -177,7 +178,7 @@ function locklessInWindow(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskV
       if (c === undefined) return true;
       if (c.finishedWalk !== null) return c.finishedWalk.recheckPassed;
       const w = c.walker;
-      return w === null || w.kind !== 'gupFast' || k.gupFastRecheckAll(m, w);
+      return w === null || w.kind !== 'gupFast' || k.gupFastKeepsPage(m, w);
     }
     case 'gupRead':
     case 'gupWrite':
