@@ -181,3 +181,27 @@ describe('a flush IPI meets a walk stopped before its grab (flushIpiWaitsForIrqs
     expect(run.machine.marks['flush IPI waited for a GUP-fast walk'] ?? 0).toBe(0);
   });
 });
+
+describe("a walk stopped before its grab ends inside an mprotect window (src/run/tasks.ts locklessInWindow)", () => {
+  const far: Op = { kind: 'access', cpu: 0, mm: 0, vpn: 40, write: true };
+  const preempt: Op = { kind: 'preempt', cpu: 2, at: 1 };
+  const mprotectFar: Op = { kind: 'mprotect', mm: 0, vpn: 40, nr: 1, writable: false };
+  const mprotectHot: Op = { kind: 'mprotect', mm: 0, vpn: HOT, nr: 1, writable: false };
+
+  it('its grab and recheck would pass: walkEnd takes no lock and runs in the window, the task stays in flight', () => {
+    for (const k of KERNELS()) {
+      const { bad, run, results } = runAll(k, [store(0), far, walkBegin(1, 'grab'), preempt, mprotectFar, walkEnd(1)]);
+      expect(bad, k.name).toBeNull();
+      expect(results[5], k.name).toBe('handle');
+      expect(run.machine.cpus[2]!.task?.op, k.name).toBe('mprotect');
+    }
+  });
+
+  it('its PTE was write-protected inside the window: walkEnd would fall back to the slow path (mmap_lock), so it waits for the task', () => {
+    for (const k of KERNELS()) {
+      const { bad, run } = runAll(k, [store(0), walkBegin(1, 'grab'), preempt, mprotectHot, walkEnd(1)]);
+      expect(bad, k.name).toBeNull();
+      expect(run.machine.cpus[2]!.task, k.name).toBeNull();
+    }
+  });
+});
