@@ -100,12 +100,14 @@ export abstract class WalkerPaths extends GupPaths {
 
   /**
    * Would the grab of a walk stopped at 'grab' succeed now (`try_grab_folio_fast()`'s
-   * `folio_ref_try_add()`: a live data folio with references)? Changes nothing: the runner asks
-   * it to decide whether the walk's end takes a lock (`gupFastKeepsPage()`).
+   * `folio_ref_try_add()`: a live data folio with references, and its `page_folio()` recheck)?
+   * Changes nothing: the runner asks it to decide whether the walk's end takes a lock
+   * (`gupFastKeepsPage()`).
    */
   gupFastGrabWouldSucceed(m: Machine, page: Pfn): boolean {
-    const fr = frameAt(m, folioHead(m, page));
-    return fr.state === 'data' && fr.folio !== null && fr.folio.refcount > 0;
+    const head = folioHead(m, page);
+    const fr = frameAt(m, head);
+    return fr.state === 'data' && fr.folio !== null && fr.folio.refcount > 0 && this.gupFastFolioStillOwns(m, page, head);
   }
 
   /**
