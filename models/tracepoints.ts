@@ -98,6 +98,7 @@ export const TASK_TRACEPOINTS = [
   'fault backed off: another CPU changed the PTE (pte_same)',
   'COW fault backed off: another CPU changed the PTE (pte_same)',
   'GUP retried its lookup after the faulted entry changed',
+  'GUP-fast grab failed: the page was freed (or split) after the read',
 ] as const;
 
 export type Tracepoint =

@@ -44,6 +44,8 @@ describe('correct kernels with interleaving on', () => {
     expect(r.coverage['mark:COW fault backed off: another CPU changed the PTE (pte_same)'] ?? 0).toBeGreaterThan(10);
     // GUPs preempted after their fault whose entry a zap or a migration changed before the retried lookup.
     expect(r.coverage['mark:GUP retried its lookup after the faulted entry changed'] ?? 0).toBeGreaterThan(10);
+    // GUP-fast walks stopped before their grab whose page was freed inside the read→grab window.
+    expect(r.coverage['mark:GUP-fast grab failed: the page was freed (or split) after the read'] ?? 0).toBeGreaterThan(10);
   }, 120_000);
 });
 
@@ -58,7 +60,9 @@ describe.each(RACE_MUTANTS.map((mu) => [mu.name, mu] as const))('race mutant %s'
     expect(r.killed, `${name} survived on seed ${seed}`).toBe(true);
     expect(mu.caughtBy).toContain(r.oracle);
     expect(r.shrunkLength).toBeLessThanOrEqual(10);
-    expect(r.ops?.some((op) => op.kind === 'preempt')).toBe(true);
+    // The window it needs is opened by a schedule op — a `preempt`, or a GUP-fast walk stopped
+    // before its grab (walkBegin `stop: 'grab'`), which only an interleaved check draws.
+    expect(r.ops?.some((op) => op.kind === 'preempt' || (op.kind === 'walkBegin' && op.stop === 'grab'))).toBe(true);
   }, 120_000);
 
   it('is never killed with interleaving off (seed 1, 500 sequences)', () => {

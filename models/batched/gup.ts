@@ -26,7 +26,8 @@ import type { KernelSteps } from '../machine/tasks';
  * in one folio (`unpin_user_pages()` → `gup_folio_next()`).
  *
  * Grabbing runs of PTE-mapped subpages of one folio at once is beyond 6.12: that proposal is the
- * `batched-gup-runs` kernel (gupRuns.ts).
+ * `batched-gup-runs` kernel (gupRuns.ts). The grab itself, `tryGrabFolioFast()`, is the
+ * reference's (models/reference/gup.ts), shared with the GUP-fast walks.
  */
 export abstract class BatchedGup extends BatchedFork {
   /**
@@ -135,35 +136,6 @@ export abstract class BatchedGup extends BatchedFork {
       pages.push({ pfn: pte.pfn, gen: frameAt(m, pte.pfn).gen });
     }
     return end;
-  }
-
-  /**
-   * Mirrors `try_grab_folio_fast()` → `try_get_folio()` (mm/gup.c, 6.12): take `refs` references
-   * (and pins) on the folio of `page` without holding a lock or a reference: fail if the folio's
-   * refcount is already 0 (`folio_ref_try_add()`), and after the grab recheck that `page` still
-   * belongs to that folio (`page_folio(page) != folio`: a concurrent split), putting the
-   * references back if not. Returns the head grabbed, or null.
-   *
-   * Simplified: the kernel retries after a failed `page_folio()` recheck; here neither failure can
-   * happen, because nothing runs between a GUP-fast read and its grab (both are inside one op, and
-   * a `walkBegin` op reads and grabs in one step), so a mapped page's folio is live and unsplit.
-   * properties/gupFidelity.test.ts shows the limit: a variant without the recheck holds.
-   */
-  tryGrabFolioFast(m: Machine, page: Pfn, refs: number, pin: boolean): Pfn | null {
-    const head = folioHead(m, page);
-    const fr = frameAt(m, head);
-    if (fr.state !== 'data' || fr.folio === null || fr.folio.refcount <= 0) return null;
-    this.tryGrabFolio(m, head, refs, pin);
-    if (!this.gupFastFolioStillOwns(m, page, head)) {
-      this.gupPutFolio(m, head, refs, pin);
-      return null;
-    }
-    return head;
-  }
-
-  /** The `page_folio(page) == folio` recheck of `try_get_folio()` (mm/gup.c, 6.12): a split between the read and the grab fails it. */
-  gupFastFolioStillOwns(m: Machine, page: Pfn, head: Pfn): boolean {
-    return folioHead(m, page) === head;
   }
 
   /**

@@ -287,8 +287,15 @@ export type Walker =
       readonly table: Pfn | null;
       readonly tableGen: number;
       /**
-       * The page whose folio the walk took a reference (or pin) on right after reading the
-       * entry, as `try_grab_folio_fast()` does; null when the entry did not allow it.
+       * Where the walk stopped (walkBegin's `stop`): 'recheck' — it read the entries and grabbed
+       * at once, the recheck is owed; 'grab' — it only read them, `try_grab_folio_fast()` and the
+       * recheck are both owed (docs/concurrency.md, "The GUP-fast windows").
+       */
+      readonly stop: GupFastStop;
+      /**
+       * The page whose folio the walk took a reference (or pin) on with `try_grab_folio_fast()`;
+       * null when the entry did not allow it, the grab failed, or (stop 'grab') it has not
+       * grabbed yet.
        */
       readonly grabbed: GupPage | null;
       /**
@@ -307,6 +314,13 @@ export type Walker =
     };
 
 export type WalkerKind = Walker['kind'];
+
+/**
+ * Where a GUP-fast walk stays in flight between walkBegin and walkEnd (`gup_fast_pte_range()`,
+ * mm/gup.c, 6.12): after its grab, before the recheck ('recheck'), or after its lockless read,
+ * before `try_grab_folio_fast()` ('grab').
+ */
+export type GupFastStop = 'recheck' | 'grab';
 
 /** A page of a GUP handle: the page pointer the caller holds. */
 export interface GupPage {

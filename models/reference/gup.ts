@@ -230,6 +230,39 @@ export abstract class GupPaths extends MigratePaths {
   }
 
   /**
+   * Mirrors `try_grab_folio_fast()` → `try_get_folio()` (mm/gup.c, 6.12): take `refs` references
+   * (and pins) on the folio of `page` without holding a lock or a reference, as GUP-fast must —
+   * the page it read locklessly may have been freed since (refcount 0: `folio_ref_try_add()`
+   * fails, and so does the grab) or freed and reused (the grab then lands on whatever folio the
+   * page belongs to now, which the caller's PTE recheck throws back). After the grab it rechecks
+   * that `page` still belongs to that folio (`page_folio(page) != folio`: a split between
+   * `page_folio()` and the increment), putting the references back if not. Returns the head
+   * grabbed, or null.
+   *
+   * Simplified: the kernel retries `try_get_folio()` after a failed `page_folio()` recheck; here
+   * the grab fails and GUP-fast falls back to the slow path, which takes the page as a retry
+   * would. Nothing runs between `page_folio()` and the increment (one call), so that recheck can
+   * only fail in a variant that forces it (properties/gupFidelity.test.ts); what runs between the
+   * lockless read and this grab — a walk stopped at 'grab' — is what the refcount test is for.
+   */
+  tryGrabFolioFast(m: Machine, page: Pfn, refs: number, pin: boolean): Pfn | null {
+    const head = folioHead(m, page);
+    const fr = frameAt(m, head);
+    if (fr.state !== 'data' || fr.folio === null || fr.folio.refcount <= 0) return null;
+    this.tryGrabFolio(m, head, refs, pin);
+    if (!this.gupFastFolioStillOwns(m, page, head)) {
+      this.gupPutFolio(m, head, refs, pin);
+      return null;
+    }
+    return head;
+  }
+
+  /** The `page_folio(page) == folio` recheck of `try_get_folio()` (mm/gup.c, 6.12): a split between the read and the grab fails it. */
+  gupFastFolioStillOwns(m: Machine, page: Pfn, head: Pfn): boolean {
+    return folioHead(m, page) === head;
+  }
+
+  /**
    * Mirrors `gup_put_folio()` (mm/gup.c, 6.12): the inverse of tryGrabFolio. An unpin of the zero
    * page does nothing (`if (is_zero_folio(folio)) return;`, since 6.5); a FOLL_GET put drops a
    * plain reference, which never frees it.

@@ -1,6 +1,7 @@
 import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
 import { pfn as asPfn } from '../machine/ids';
-import type { GupPage, Machine, Walker } from '../machine/state';
+import type { GupFastStop, GupPage, Machine, Walker } from '../machine/state';
+import { assertNever } from '../assertNever';
 import { folioHead, frameAt } from '../machine/frames';
 import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt, tableEntries } from '../machine/pgtable';
 import type { PmdEntry, Pte } from '../machine/pte';
@@ -22,14 +23,18 @@ type GupFastWalker = Extract<Walker, { kind: 'gupFast' }>;
  */
 export abstract class WalkerPaths extends GupPaths {
   /**
-   * Mirrors `gup_fast()` (mm/gup.c), first half, for one page: `local_irq_save()`, read the PMD and
-   * the PTE locklessly (`pmdp_get_lockless()`, `ptep_get_lockless()` through `pte_offset_map()`),
-   * and take the reference or pin at once (`try_grab_folio_fast()`), as the kernel does a few
-   * instructions after the read. The recheck and the unshare test wait for `gupFastGrab`, so
-   * everything between the two ops happens inside the kernel's grab→recheck window. Holding the
-   * reference across that window also keeps the frame from being reused under the walk.
+   * Mirrors the first half of `gup_fast()` for one page (mm/gup.c, 6.12): `local_irq_save()`, read
+   * the PMD and the PTE locklessly (`pmdp_get_lockless()`, `ptep_get_lockless()` through
+   * `pte_offset_map()`), and — with `stop` 'recheck', the default — take the reference or pin at
+   * once (`try_grab_folio_fast()`), as the kernel does a few instructions after the read; the
+   * recheck and the unshare test wait for `gupFastGrab`, so everything between the two ops
+   * happens inside the kernel's grab→recheck window. With `stop` 'grab' the walk only reads: the
+   * grab waits for `gupFastGrab` too, so everything between the two ops happens between
+   * `ptep_get_lockless()` and `try_grab_folio_fast()`, where the page may be freed or reused
+   * (docs/concurrency.md, "The GUP-fast windows"). Either way the IRQs-off section spans the two
+   * ops.
    */
-  gupFastWalk(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pin: boolean, write: boolean): OpResult {
+  gupFastWalk(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pin: boolean, write: boolean, stop: GupFastStop = 'recheck'): OpResult {
     if (this.cpuBusyWalking(m, cpu)) return noop('cpu already walking');
     const mmState = mmAt(m, mm);
     switchMm(m, cpu, mm);
@@ -45,6 +50,7 @@ export abstract class WalkerPaths extends GupPaths {
     // for the fork's mmap_lock) takes the page at walkEnd. Simplified: the walk still shows as an
     // IRQs-off section until then, although the kernel's bail-out is immediate.
     const bailed = pin && seq === null;
+    const page = bailed ? null : this.gupFastReadPage(m, v, pmd, pte, write);
     walkerEnter(m, cpu, {
       kind: 'gupFast',
       mm,
@@ -55,10 +61,104 @@ export abstract class WalkerPaths extends GupPaths {
       pte,
       table,
       tableGen: table === null ? 0 : frameAt(m, table).gen,
-      grabbed: bailed ? null : this.gupFastTryGrab(m, v, pmd, pte, pin, write),
+      stop,
+      grabbed: stop === 'grab' || page === null ? null : this.gupFastTryGrab(m, page, pin),
       seq,
     });
     return { kind: 'done' };
+  }
+
+  /**
+   * Mirrors the tests `gup_fast_pte_range()` / `gup_fast_pmd_leaf()` (mm/gup.c, 6.12) make on the
+   * entry they read, before `try_grab_folio_fast()`: the page the walk may take, or null — a
+   * non-present or (for FOLL_WRITE) read-only entry (`pte_access_permitted()`,
+   * `pmd_access_permitted()`), or the shared zero page (`pte_special()` → `goto pte_unmap`),
+   * whose walk then falls back to the slow path at walkEnd. A function of the values read only.
+   */
+  gupFastReadPage(m: Machine, v: Vpn, pmd: PmdEntry, pte: Pte | null, write: boolean): Pfn | null {
+    if (pmd.kind === 'leaf') {
+      if (write && !pmd.writable) return null;
+      return asPfn(pmd.pfn + (v - pmdStart(m, pmdIndexOf(m, v))));
+    }
+    if (pte === null || pte.kind !== 'present' || (write && !pte.writable)) return null;
+    if (isZeroPfn(m, pte.pfn)) {
+      mark(m, 'GUP-fast fell back at the zero page');
+      return null;
+    }
+    return pte.pfn;
+  }
+
+  /**
+   * Mirrors `gup_fast_pte_range()`'s call `try_grab_folio_fast(page, 1, flags)` (mm/gup.c, 6.12),
+   * through `tryGrabFolioFast()`, for the page a walk read: the page it now holds, with the
+   * frame's generation at the grab, or null when the grab failed.
+   */
+  gupFastTryGrab(m: Machine, page: Pfn, pin: boolean): GupPage | null {
+    if (this.tryGrabFolioFast(m, page, 1, pin) === null) return null;
+    return { pfn: page, gen: frameAt(m, page).gen };
+  }
+
+  /**
+   * Would the grab of a walk stopped at 'grab' succeed now (`try_grab_folio_fast()`'s
+   * `folio_ref_try_add()`: a live data folio with references, and its `page_folio()` recheck)?
+   * Changes nothing: the runner asks it to decide whether the walk's end takes a lock
+   * (`gupFastKeepsPage()`).
+   */
+  gupFastGrabWouldSucceed(m: Machine, page: Pfn): boolean {
+    const head = folioHead(m, page);
+    const fr = frameAt(m, head);
+    return fr.state === 'data' && fr.folio !== null && fr.folio.refcount > 0 && this.gupFastFolioStillOwns(m, page, head);
+  }
+
+  /**
+   * Does the walk on `w` keep its page if it ends now (no slow-path fallback, which would take
+   * `mmap_lock`)? Changes nothing. For a walk stopped at 'grab' it asks whether the grab would
+   * succeed and what the recheck would then say.
+   */
+  gupFastKeepsPage(m: Machine, w: GupFastWalker): boolean {
+    switch (w.stop) {
+      case 'recheck':
+        return this.gupFastRecheckAll(m, w);
+      case 'grab': {
+        if (this.gupFastBailed(w)) return false;
+        const page = this.gupFastPageOf(m, w);
+        if (page === null || !this.gupFastGrabWouldSucceed(m, page)) return false;
+        return this.gupFastRecheckAll(m, { ...w, stop: 'recheck', grabbed: { pfn: page, gen: frameAt(m, page).gen } });
+      }
+      default:
+        return assertNever(w.stop);
+    }
+  }
+
+  /** A FOLL_PIN walk that began inside a fork's write-protect (odd `write_protect_seq`): it takes nothing. */
+  gupFastBailed(w: GupFastWalker): boolean {
+    return w.pin && w.seq === null;
+  }
+
+  /** The page the walk's read lets it take (`gupFastReadPage()` on the values it read), without the zero-page mark. */
+  protected gupFastPageOf(m: Machine, w: GupFastWalker): Pfn | null {
+    if (w.pte !== null && w.pte.kind === 'present' && isZeroPfn(m, w.pte.pfn)) return null;
+    return this.gupFastReadPage(m, w.vpn, w.pmd, w.pte, w.write);
+  }
+
+  /**
+   * A walk stopped at 'grab' does its `try_grab_folio_fast()` now, on the page its read found
+   * (nothing when that allowed none or the walk bailed for a fork): the walk as if it had
+   * stopped at 'recheck'. A walk stopped at 'recheck' is returned as it is.
+   */
+  gupFastGrabNow(m: Machine, w: GupFastWalker): GupFastWalker {
+    switch (w.stop) {
+      case 'recheck':
+        return w;
+      case 'grab': {
+        const page = this.gupFastBailed(w) ? null : this.gupFastPageOf(m, w);
+        const grabbed = page === null ? null : this.gupFastTryGrab(m, page, w.pin);
+        if (page !== null && grabbed === null) mark(m, 'GUP-fast grab failed: the page was freed (or split) after the read');
+        return { ...w, stop: 'recheck', grabbed };
+      }
+      default:
+        return assertNever(w.stop);
+    }
   }
 
   /**
@@ -84,38 +184,15 @@ export abstract class WalkerPaths extends GupPaths {
   }
 
   /**
-   * Mirrors `try_grab_folio_fast()` (mm/gup.c, 6.12) on the entry just read, if it maps a page the
-   * access may use: a non-present or (for FOLL_WRITE) read-only entry, or a frame that is not a
-   * live page, gets nothing — nor does the shared zero page (`gup_fast_pte_range()` bails on
-   * `pte_special()` before grabbing), whose walk then falls back to the slow path at walkEnd.
-   */
-  gupFastTryGrab(m: Machine, v: Vpn, pmd: PmdEntry, pte: Pte | null, pin: boolean, write: boolean): GupPage | null {
-    let page: Pfn;
-    if (pmd.kind === 'leaf') {
-      if (write && !pmd.writable) return null;
-      page = asPfn(pmd.pfn + (v - pmdStart(m, pmdIndexOf(m, v))));
-    } else {
-      if (pte === null || pte.kind !== 'present' || (write && !pte.writable)) return null;
-      if (isZeroPfn(m, pte.pfn)) {
-        mark(m, 'GUP-fast fell back at the zero page');
-        return null;
-      }
-      page = pte.pfn;
-    }
-    const fr = frameAt(m, page);
-    if (fr.state !== 'data') return null;
-    this.tryGrabFolio(m, fr.head, 1, pin);
-    return { pfn: page, gen: fr.gen };
-  }
-
-  /**
-   * Mirrors `gup_fast()` (mm/gup.c), second half: recheck that the PMD and PTE did not change since the read,
-   * then `gup_must_unshare()`; on any failure the reference is put back. `local_irq_restore()`
-   * ends the section either way.
+   * Mirrors `gup_fast()` (mm/gup.c, 6.12), second half: for a walk stopped at 'grab', first
+   * `try_grab_folio_fast()` on the page it read (`gupFastGrabNow()`); then recheck that the PMD
+   * and PTE did not change since the read, and `gup_must_unshare()`; on any failure the reference
+   * is put back. `local_irq_restore()` ends the section either way.
    */
   gupFastGrab(m: Machine, cpu: CpuId): OpResult {
-    const w = m.cpus[cpu]?.walker;
-    if (w === undefined || w === null || w.kind !== 'gupFast') return noop('no GUP-fast walk on this cpu');
+    const read = m.cpus[cpu]?.walker;
+    if (read === undefined || read === null || read.kind !== 'gupFast') return noop('no GUP-fast walk on this cpu');
+    const w = this.gupFastGrabNow(m, read);
     const passed = this.gupFastRecheckAll(m, w);
     // local_irq_restore() before anything else: the slow-path fallback sleeps and faults.
     walkerExit(m, cpu);
@@ -224,8 +301,9 @@ export abstract class WalkerPaths extends GupPaths {
   /**
    * Mirrors `tlb_remove_table_sync_one()` (mm/mmu_gather.c): an IPI to every CPU, waiting for each
    * to take it, before `tables` are freed. A CPU with IRQs off (GUP-fast) takes it only after its
-   * walk has done its last read of the table — the recheck; a `pte_offset_map()` reader takes it at
-   * once and keeps its table pointer.
+   * walk has done its last read of the table — the recheck, after the grab for a walk stopped
+   * before it (`ipiWaitsForIrqsOff()`); a `pte_offset_map()` reader takes it at once and keeps its
+   * table pointer.
    */
   tlbRemoveTableSyncOne(m: Machine, tables: readonly Pfn[]): void {
     m.stats.tableSyncIpis += m.cpus.length;
@@ -237,9 +315,15 @@ export abstract class WalkerPaths extends GupPaths {
    * `native_flush_tlb_multi()`, 6.12) reached `cpus`: a CPU running GUP-fast with IRQs off takes
    * it only once `gup_fast()` has done its last read of the table (its recheck), so the flush
    * returns after the walk's reads. Simplified: only a walk whose table is no longer linked from
-   * its PMD is made to finish here — the one case where it matters, since the table may be freed
-   * right after; its recheck fails now as it would at walkEnd. Finishing walks whose recheck
-   * could still pass would make their outcome depend on when each kernel flushes.
+   * its PMD is made to finish here — the one case where it matters for the table, since it may be
+   * freed right after; the walk grabs now if it stopped before its grab, and its recheck fails now
+   * as it would at walkEnd. Finishing walks whose recheck could still pass would make their
+   * outcome depend on when each kernel flushes. So a flush of a page whose table stays linked (a
+   * zap) does not wait for a walk stopped before its grab, and the zap may free the page the walk
+   * read before the walk grabs it: what a flush that sends no IPI allows — a paravirt flush
+   * (KVM's `kvm_flush_tlb_multi()` skips preempted vCPUs, Hyper-V's and Xen's hypercalls) or a
+   * broadcast TLB invalidation (arm64's TLBI) — and why `try_grab_folio_fast()` must use
+   * `folio_try_get()`. A native x86 IPI would hold the free back until the walk's grab.
    */
   flushIpiWaitsForIrqsOff(m: Machine, cpus: readonly CpuId[]): void {
     this.ipiWaitsForIrqsOff(m, cpus, (w) => w.table !== null && !this.tableLinkedFrom(m, w));
@@ -251,13 +335,21 @@ export abstract class WalkerPaths extends GupPaths {
     return pmd.kind === 'table' && pmd.table === w.table;
   }
 
-  /** The GUP-fast walks on `cpus` that `mustFinish` selects end their reads now (see Cpu.finishedWalk). */
+  /**
+   * The GUP-fast walks on `cpus` that `mustFinish` selects end their reads now (see
+   * Cpu.finishedWalk): the IPI is taken only at `local_irq_restore()`, so the rest of the
+   * IRQs-off section runs first. A walk stopped at 'grab' does its `try_grab_folio_fast()` now
+   * (`gupFastGrabNow()`: it fails on a freed page, takes nothing when its read allowed nothing),
+   * then its recheck, as one stopped at 'recheck' does; a walk that grabbed nothing is finished
+   * with nothing to put back.
+   */
   ipiWaitsForIrqsOff(m: Machine, cpus: readonly CpuId[], mustFinish: (w: GupFastWalker) => boolean): void {
     for (const id of cpus) {
       const c = m.cpus[id];
-      const w = c?.walker;
-      if (c === undefined || !c.irqsDisabled || w === undefined || w === null || w.kind !== 'gupFast' || !mustFinish(w)) continue;
+      const read = c?.walker;
+      if (c === undefined || !c.irqsDisabled || read === undefined || read === null || read.kind !== 'gupFast' || !mustFinish(read)) continue;
       mark(m, 'flush IPI waited for a GUP-fast walk');
+      const w = this.gupFastGrabNow(m, read);
       c.finishedWalk = { walk: w, recheckPassed: this.gupFastRecheckAll(m, w) };
       walkerExit(m, c.id);
     }

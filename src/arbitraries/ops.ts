@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { Geometry } from '../../models/machine/geometry';
 import type { Op } from '../ops/op';
+import { assertNever } from '../../models/assertNever';
 
 /**
  * Op generators weighted toward the states where batching bugs live (design §6): large folios,
@@ -138,8 +139,28 @@ function scheduleOps(g: Geometry, mm: fc.Arbitrary<number>, cpu: fc.Arbitrary<nu
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('zap'), mm, vpn: fc.constant(ppt + 5), nr: fc.integer({ min: 1, max: 2 }) }) },
     // Loads and stores of a hot page: a CPU that holds its translation when a zap of it is preempted
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('access'), cpu, mm, vpn: fc.constant(ppt + 5), write: fc.boolean() }) },
+    // Rarely, a GUP-fast walk of a hot page that stops before its grab (its read → grab window).
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('walkBegin'),
+        cpu,
+        mm,
+        vpn: fc.constant(ppt + 5),
+        walker: fc.constant('gupFast'),
+        pin: fc.boolean(),
+        write: fc.boolean(),
+        stop: fc.constant('grab'),
+      }),
+    },
   ];
 }
+
+/**
+ * Where a GUP-fast walk drawn inside a chunk stops: mostly after its grab (as walks always did),
+ * sometimes before it. 'recheck' is written as no field, so such walks are the ops they were.
+ */
+const walkStopArb: fc.Arbitrary<{ stop?: 'grab' }> = fc.oneof({ weight: 2, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: fc.constant({ stop: 'grab' as const }) });
 
 /**
  * A zap that runs as a preempted task: `preempt` right before a zap of the hot pages. As one
@@ -306,8 +327,8 @@ function preemptedWriterArb(g: Geometry, fork: boolean): fc.Arbitrary<Op[]> {
       writable: fc.boolean(),
       // fork: always a whole GUP-fast pin walk inside the window; mprotect: sometimes.
       walk: fork
-        ? fc.record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), write: fc.boolean() })
-        : fc.option(fc.record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), write: fc.boolean() }), { nil: null }),
+        ? fc.record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), write: fc.boolean(), stop: walkStopArb })
+        : fc.option(fc.record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), write: fc.boolean(), stop: walkStopArb }), { nil: null }),
     })
     .map(({ cpu, at, mm, nr, writable, walk }): Op[] => [
       { kind: 'preempt', cpu, at },
@@ -316,7 +337,7 @@ function preemptedWriterArb(g: Geometry, fork: boolean): fc.Arbitrary<Op[]> {
       ...(walk === null
         ? []
         : ([
-            { kind: 'walkBegin', cpu: walk.cpu, mm, vpn: ppt + 5, walker: 'gupFast', pin: true, write: walk.write },
+            { kind: 'walkBegin', cpu: walk.cpu, mm, vpn: ppt + 5, walker: 'gupFast', pin: true, write: walk.write, ...walk.stop },
             { kind: 'walkEnd', cpu: walk.cpu },
           ] satisfies Op[])),
     ]);
@@ -330,10 +351,55 @@ function preemptedWriterArb(g: Geometry, fork: boolean): fc.Arbitrary<Op[]> {
 function pinWalkArb(g: Geometry): fc.Arbitrary<Op[]> {
   const ppt = g.ptrsPerPte;
   return fc
-    .record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), mm: fc.integer({ min: 0, max: g.maxMms - 1 }), write: fc.boolean() })
-    .map(({ cpu, mm, write }): Op[] => [
-      { kind: 'walkBegin', cpu, mm, vpn: ppt + 5, walker: 'gupFast', pin: true, write },
+    .record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), mm: fc.integer({ min: 0, max: g.maxMms - 1 }), write: fc.boolean(), stop: walkStopArb })
+    .map(({ cpu, mm, write, stop }): Op[] => [
+      { kind: 'walkBegin', cpu, mm, vpn: ppt + 5, walker: 'gupFast', pin: true, write, ...stop },
       { kind: 'walkEnd', cpu },
+    ]);
+}
+
+/**
+ * A GUP-fast walk of the hot page stopped between its lockless read and `try_grab_folio_fast()`
+ * (walkBegin `stop: 'grab'`, docs/concurrency.md), with a rival inside that window that frees or
+ * replaces the page it read: a zap (the page is freed: the grab must fail), a zap and a store to
+ * the next page (the frame is freed and reused: the grab lands on another folio and the recheck
+ * must throw it back), a migration (the source is freed after the move), or another CPU's store
+ * (a COW after a fork replaces the page). Sometimes a store maps the page first.
+ */
+function grabWindowArb(g: Geometry): fc.Arbitrary<Op[]> {
+  const ppt = g.ptrsPerPte;
+  const hot = ppt + 5;
+  return fc
+    .record({
+      walkCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      storeCpu: fc.option(fc.integer({ min: 0, max: g.nrCpus - 1 }), { nil: null }),
+      rivalCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      pin: fc.boolean(),
+      write: fc.boolean(),
+      rival: fc.constantFrom('zap', 'reuse', 'migrate', 'store'),
+    })
+    .map(({ walkCpu, storeCpu, rivalCpu, mm, pin, write, rival }): Op[] => [
+      ...(storeCpu === null ? [] : [{ kind: 'access', cpu: storeCpu, mm, vpn: hot, write: true } as const]),
+      { kind: 'walkBegin', cpu: walkCpu, mm, vpn: hot, walker: 'gupFast', pin, write, stop: 'grab' },
+      ...((): Op[] => {
+        switch (rival) {
+          case 'zap':
+            return [{ kind: 'zap', mm, vpn: hot, nr: 1 }];
+          case 'reuse':
+            return [
+              { kind: 'zap', mm, vpn: hot, nr: 1 },
+              { kind: 'access', cpu: rivalCpu, mm, vpn: hot + 1, write: true },
+            ];
+          case 'migrate':
+            return [{ kind: 'migrate', mm, vpn: hot, count: 1 }];
+          case 'store':
+            return [{ kind: 'access', cpu: rivalCpu, mm, vpn: hot, write: true }];
+          default:
+            return assertNever(rival);
+        }
+      })(),
+      { kind: 'walkEnd', cpu: walkCpu },
     ]);
 }
 
@@ -350,6 +416,7 @@ export function opsArb(g: Geometry, maxOps: number, options: OpArbOptions = {}):
     { weight: 1, arbitrary: pinWalkArb(g) },
     { weight: 1, arbitrary: preemptedCowArb(g) },
     { weight: 1, arbitrary: preemptedGupArb(g) },
+    { weight: 1, arbitrary: grabWindowArb(g) },
   );
   return fc.array(chunk, { minLength: 1, maxLength: maxOps, size: 'max' }).map((chunks) => chunks.flat().slice(0, maxOps));
 }

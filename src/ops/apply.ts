@@ -89,7 +89,7 @@ function dispatch(k: ReferenceKernel, m: Machine, op: Op, value: number): OpResu
     }
     case 'walkBegin':
       return op.walker === 'gupFast'
-        ? k.gupFastWalk(m, cpu(op.cpu), mm(op.mm), v(op.vpn), op.pin, op.write)
+        ? k.gupFastWalk(m, cpu(op.cpu), mm(op.mm), v(op.vpn), op.pin, op.write, op.stop ?? 'recheck')
         : k.pteOffsetMapWalk(m, cpu(op.cpu), mm(op.mm), v(op.vpn));
     case 'walkEnd':
       return k.finishWalker(m, cpu(op.cpu));

@@ -52,7 +52,7 @@ export function formatOp(op: Op): string {
     case 'gupWrite':
       return `gupWrite handle#${op.handle} page ${op.index}`;
     case 'walkBegin':
-      return `walkBegin cpu${op.cpu} ${op.walker} mm#${op.mm} vpn ${op.vpn}${op.walker === 'gupFast' ? flag(op.pin, 'pin') + flag(op.write, 'write') : ''}`;
+      return `walkBegin cpu${op.cpu} ${op.walker} mm#${op.mm} vpn ${op.vpn}${op.walker === 'gupFast' ? flag(op.pin, 'pin') + flag(op.write, 'write') + flag(op.stop === 'grab', 'stop-before-grab') : ''}`;
     case 'walkEnd':
       return `walkEnd cpu${op.cpu}`;
     case 'tick':

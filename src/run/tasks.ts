@@ -170,8 +170,9 @@ function readOf(live: LiveTask): { read?: number } {
  * Ops that take no `mmap_lock` in the model, so they run inside the window of a task holding it
  * for write (mprotect, fork). A user access that hits the CPU's TLB (the hardware needs no lock;
  * one that would miss may fault, and so waits — a deliberate simplification: a hardware walk
- * of a present PTE needs no lock either), GUP-fast beginning its walk (IRQs off, no lock; one that falls back at once takes `mmap_lock`), a
- * GUP-fast walk ending when it keeps its page (ending with the slow-path fallback takes
+ * of a present PTE needs no lock either), GUP-fast beginning its walk (IRQs off, no lock; one
+ * that falls back at once takes `mmap_lock`), a GUP-fast walk ending when it keeps its page (its
+ * grab, if it stopped before it, and its recheck pass; ending with the slow-path fallback takes
  * `mmap_lock`), a `pte_offset_map()` reader leaving, and device accesses and unpins through handles.
  */
 function lockless(m: Machine, k: ReferenceKernel, op: Op): boolean {
@@ -192,7 +193,7 @@ function lockless(m: Machine, k: ReferenceKernel, op: Op): boolean {
       if (c === undefined) return true;
       if (c.finishedWalk !== null) return c.finishedWalk.recheckPassed;
       const w = c.walker;
-      return w === null || w.kind !== 'gupFast' || k.gupFastRecheckAll(m, w);
+      return w === null || w.kind !== 'gupFast' || k.gupFastKeepsPage(m, w);
     }
     case 'gupRead':
     case 'gupWrite':

@@ -28,14 +28,19 @@ export const opSchema = z
     op('unpin', 'Release a GUP handle.', { handle: int }),
     op('gupRead', 'A device reads page `index` of a handle.', { handle: int, index: int }),
     op('gupWrite', 'A device writes page `index` of a handle (a write pin only).', { handle: int, index: int }),
-    op('walkBegin', 'A lockless page-table walker (GUP-fast or a pte_offset_map() reader) starts on a CPU.', {
-      cpu: int,
-      mm: int,
-      vpn: int,
-      walker: z.enum(['gupFast', 'pteOffsetMap']),
-      pin: bool,
-      write: bool,
-    }),
+    op(
+      'walkBegin',
+      "A lockless page-table walker (GUP-fast or a pte_offset_map() reader) starts on a CPU. GUP-fast reads the PMD and PTE and stays in flight until walkEnd: with `stop` 'recheck' (or absent) it grabs the page at once and walkEnd rechecks; with 'grab' it only reads, and walkEnd grabs (try_grab_folio_fast()) and rechecks (docs/concurrency.md).",
+      {
+        cpu: int,
+        mm: int,
+        vpn: int,
+        walker: z.enum(['gupFast', 'pteOffsetMap']),
+        pin: bool,
+        write: bool,
+        stop: z.enum(['recheck', 'grab']).optional(),
+      },
+    ),
     op('walkEnd', 'The walker in flight on a CPU finishes.', { cpu: int }),
     op('tick', 'Time passes: RCU callbacks whose grace period has ended run.', {}),
     op('nowaitFail', "The next `nr` GFP_NOWAIT allocations fail: the mmu_gather's batch pages (tlb_next_batch()) and tlb_remove_table()'s table batch page. 0 lets them succeed again.", {

@@ -9,6 +9,7 @@ import { gupFastPinsDuringFork } from './gupFastPinsDuringFork';
 import { forkSkipsWriteProtectSeq } from './forkSkipsWriteProtectSeq';
 import { cowSkipsPteSame } from './cowSkipsPteSame';
 import { gupSkipsRetryLookup } from './gupSkipsRetryLookup';
+import { gupFastGrabsWithoutTry } from './gupFastGrabsWithoutTry';
 
 /**
  * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
@@ -27,4 +28,5 @@ export const RACE_MUTANTS: readonly MutantSpec[] = [
   forkSkipsWriteProtectSeq,
   cowSkipsPteSame,
   gupSkipsRetryLookup,
+  gupFastGrabsWithoutTry,
 ];
