@@ -9,6 +9,7 @@ import type { RecordedWindow, SkipReason, WindowOp } from '../run/windowRecorder
 import { SKIP_REASONS } from '../run/windowRecorder';
 import { firstDifference } from './observe';
 import { observeResult, userOutcome, without } from './windowOutcome';
+import { cloneMachine } from './cloneMachine';
 
 /**
  * The serialisability oracle (issue 11 item 3; docs/concurrency.md "What is compared, when"): the
@@ -20,8 +21,8 @@ import { observeResult, userOutcome, without } from './windowOutcome';
  * which run as one op per PMD slot of their range, each at its own position (in order): the kernel
  * works a table at a time under its PTL and lets other CPUs in between (its preemption points), so
  * a load may legitimately see one table zapped and the next one not yet. Ops of the closing step
- * that waited for the task run after it. Candidates are searched depth first, an op at a time,
- * pruning an order as soon as an op returns something else than it did in the interleaved run.
+ * that waited for the task run after it. Orders are tried one at a time from a copy of the start
+ * state, each given up as soon as an op returns something else than it did in the interleaved run.
  */
 
 /** What the oracle said about one window. */
@@ -33,21 +34,39 @@ export type SerialVerdict =
 /** Op applications the search may spend on one window before it gives up ('budget'). */
 export const SEARCH_BUDGET = 4000;
 
-/** Windows checked and skipped since the last reset (per process: the soak and tests read it). */
-const stats = { checked: 0, skipped: Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number> };
+/** Windows checked and skipped, per kernel whose run they are in. */
+export interface SerialCounts {
+  checked: number;
+  readonly skipped: Record<SkipReason, number>;
+}
 
-export function serialStats(): { readonly checked: number; readonly skipped: Readonly<Record<SkipReason, number>> } {
-  return { checked: stats.checked, skipped: { ...stats.skipped } };
+/** Since the last reset (per process: the soak and tests read it). */
+const stats = new Map<string, SerialCounts>();
+
+function countsOf(kernel: string): SerialCounts {
+  let c = stats.get(kernel);
+  if (c === undefined) stats.set(kernel, (c = { checked: 0, skipped: Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number> }));
+  return c;
+}
+
+/** The counts per kernel, or summed over every kernel when `kernel` is not given. */
+export function serialStats(kernel?: string): { readonly checked: number; readonly skipped: Readonly<Record<SkipReason, number>> } {
+  const sum = { checked: 0, skipped: Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number> };
+  for (const [k, c] of stats) {
+    if (kernel !== undefined && k !== kernel) continue;
+    sum.checked += c.checked;
+    for (const r of SKIP_REASONS) sum.skipped[r] += c.skipped[r];
+  }
+  return sum;
 }
 
 export function resetSerialStats(): void {
-  stats.checked = 0;
-  for (const r of SKIP_REASONS) stats.skipped[r] = 0;
+  stats.clear();
 }
 
-/** Count a window the runner could not check (no start state: 'out of sync'). */
-export function countSkipped(reason: SkipReason): void {
-  stats.skipped[reason]++;
+/** Count a window of `kernel`'s run the runner could not check (no start state: 'out of sync'). */
+export function countSkipped(kernel: string, reason: SkipReason): void {
+  countsOf(kernel).skipped[reason]++;
 }
 
 /**
@@ -76,12 +95,13 @@ interface Closest {
 
 /**
  * Check one closed window against the serial orders of its ops on `spec`, starting from `start`
- * (the reference's machine before the window's first step; not changed). Counts the verdict.
+ * (the reference's machine before the window's first step; not changed). Counts the verdict
+ * under `kernel`, the kernel whose run the window is in.
  */
-export function checkWindow(spec: ReferenceKernel, start: Machine, w: RecordedWindow, budget = SEARCH_BUDGET): SerialVerdict {
+export function checkWindow(spec: ReferenceKernel, start: Machine, w: RecordedWindow, kernel: string, budget = SEARCH_BUDGET): SerialVerdict {
   const v = search(spec, start, w, budget);
-  if (v.kind === 'skipped') stats.skipped[v.reason]++;
-  else stats.checked++;
+  if (v.kind === 'skipped') countsOf(kernel).skipped[v.reason]++;
+  else countsOf(kernel).checked++;
   return v;
 }
 
@@ -118,38 +138,31 @@ function search(spec: ReferenceKernel, start: Machine, w: RecordedWindow, budget
     miss(depth, `step ${o.step} (${formatOp(o.op)}) returned ${o.obs}; with ${where(placed)} it returns ${got ?? 'nothing'}`);
     return false;
   };
-  // Depth first over the orders: i window ops and j task pieces applied so far.
-  const explore = (m: Machine, i: number, j: number, placed: number[], folios: { n: number }): boolean => {
-    if (spent > budget) return false;
-    if (i === ops.length && j === pieces.length) return finish(m, placed);
-    if (j < pieces.length && i < ops.length) {
-      // Try the window's op first on a copy, then the task's next piece here.
-      const copy = structuredClone(m);
-      if (stepOp(copy, i, j, placed, { n: folios.n })) return true;
-      if (spent > budget) return false;
-    }
-    if (j < pieces.length) {
-      const r = apply(m, pieces[j]!, w.startStep, folios);
+  const K = ops.length;
+  // One order: the window's ops in their order, task piece j right before op placed[j] (K: after
+  // them all), then the closing step's ops. Stops at the first op that returns something else.
+  const tryOrder = (placed: readonly number[]): boolean => {
+    const m = cloneMachine(start);
+    const folios = { n: 0 };
+    let j = 0;
+    for (let i = 0; i <= K; i++) {
+      for (; j < pieces.length && placed[j] === i; j++) {
+        const r = apply(m, pieces[j]!, w.startStep, folios);
+        if (!r.ok) {
+          miss(i + j, `the reference raised ${r.why} running the task with ${where(placed)}`);
+          return false;
+        }
+      }
+      if (i === K) break;
+      const o = ops[i]!;
+      const r = apply(m, o.op, o.step);
       if (!r.ok) {
-        miss(i + j, `the reference raised ${r.why} running the task with ${where([...placed, i])}`);
+        miss(i + j, `the reference raised ${r.why} at step ${o.step} (${formatOp(o.op)}) with ${where(placed)}`);
         return false;
       }
-      return explore(m, i, j + 1, [...placed, i], folios);
+      if (!compare(o, r.obs, i + j, placed)) return false;
     }
-    return stepOp(m, i, j, placed, folios);
-  };
-  const stepOp = (m: Machine, i: number, j: number, placed: number[], folios: { n: number }): boolean => {
-    const o = ops[i]!;
-    const r = apply(m, o.op, o.step);
-    if (!r.ok) {
-      miss(i + j, `the reference raised ${r.why} at step ${o.step} (${formatOp(o.op)}) with ${where(placed)}`);
-      return false;
-    }
-    if (!compare(o, r.obs, i + j, [...placed, ...Array<number>(pieces.length - j).fill(ops.length)])) return false;
-    return explore(m, i + 1, j, placed, folios);
-  };
-  const finish = (m: Machine, placed: readonly number[]): boolean => {
-    const depth = ops.length + pieces.length;
+    const depth = K + pieces.length;
     for (const o of w.after) {
       const r = apply(m, o.op, o.step);
       if (!r.ok) {
@@ -159,16 +172,45 @@ function search(spec: ReferenceKernel, start: Machine, w: RecordedWindow, budget
       if (!compare(o, r.obs, depth, placed)) return false;
     }
     orders++;
-    const d = firstDifference(w.outcome, without(userOutcome(m), w.dropped), "memory");
+    const d = firstDifference(w.outcome, without(userOutcome(m), w.dropped), 'memory');
     if (d === null) return true;
     miss(depth + w.after.length, `afterwards ${d.path} is ${String(d.a ?? 0)}; with ${where(placed)} it is ${String(d.b ?? 0)}`);
     return false;
   };
-  const ok = explore(structuredClone(start), 0, 0, [], { n: 0 });
+  // Each order replays from a copy of the start state: cheaper here than copying at every branch
+  // of a tree, as most windows match the first or second order tried — the task before all the
+  // window's ops (a zap or fork does its work before its first point) or after them all (a fault
+  // or GUP takes effect when it completes).
+  let ok = false;
+  for (const placed of orderPositions(K, pieces.length)) {
+    if (spent > budget) break;
+    if ((ok = tryOrder(placed))) break;
+  }
   if (ok) return { kind: 'serialisable', orders };
   if (spent > budget) return { kind: 'skipped', reason: 'budget' };
   const list = [formatOp(w.task) + ' (the task)', ...ops.map((o) => `${o.step}: ${formatOp(o.op)}`), ...w.after.map((o) => `${o.step}: ${formatOp(o.op)} (after it)`)];
   return { kind: 'not serialisable', message: `window from step ${w.startStep} [${list.join('; ')}]: no serial order gives its outcome; closest: ${closest.text}` };
+}
+
+/**
+ * The positions of `n` task pieces among `k` ops (each piece before op p, k: after all; in
+ * order, so non-decreasing): all at 0 first, then all at k, then the rest in lexicographic order.
+ */
+export function* orderPositions(k: number, n: number): Generator<number[]> {
+  const first = Array<number>(n).fill(0);
+  const last = Array<number>(n).fill(k);
+  yield first;
+  if (k > 0) yield last;
+  const p = [...first];
+  for (;;) {
+    let i = n - 1;
+    while (i >= 0 && p[i] === k) i--;
+    if (i < 0) return;
+    const next = p[i]! + 1;
+    for (let t = i; t < n; t++) p[t] = next;
+    if (p.every((x) => x === k)) continue;
+    yield [...p];
+  }
 }
 
 /** The violation for a window no serial order explains. */

@@ -17,6 +17,7 @@ import { resolveOp } from '../ops/resolve';
 import { beat, beatEnd } from './heartbeat';
 import { WindowRecorder } from './windowRecorder';
 import { checkWindow, countSkipped, notSerialisable } from '../oracles/serialisable';
+import { cloneMachine } from '../oracles/cloneMachine';
 
 /** Which per-kernel oracles run after every op (hazards are always on: the machine raises them). */
 export interface OracleSwitches {
@@ -127,7 +128,9 @@ export class CheckedRun {
   /** Before a step: keep the start state a window opened by this step would need, note what the op will see. */
   private beforeSerial(resolved: Op | null, step: number): void {
     if (this.windows === null || this.serial === null) return;
-    if (this.serial.start === 'own' && !this.tasks.inFlight() && this.tasks.hasPending()) this.snapshot = { step, machine: structuredClone(this.machine) };
+    if (this.serial.start === 'own' && !this.tasks.inFlight() && this.tasks.hasPending() && resolved !== null && mayBeTask(resolved)) {
+      this.snapshot = { step, machine: cloneMachine(this.machine) };
+    }
     this.windows.before(this.machine, resolved);
   }
 
@@ -142,10 +145,10 @@ export class CheckedRun {
     const start = this.windowStart;
     this.windowStart = null;
     if (w.skip === null && start === null) {
-      countSkipped('out of sync');
+      countSkipped(this.kernel.name, 'out of sync');
       return;
     }
-    const v = checkWindow(this.serial.spec, start ?? this.machine, w);
+    const v = checkWindow(this.serial.spec, start ?? this.machine, w, this.kernel.name);
     if (v.kind === 'not serialisable') throw new ModelViolationError(notSerialisable(step, v.message));
   }
 
@@ -197,6 +200,11 @@ export class CheckedRun {
       return { applied: withNotes(applyOp(this.kernel, this.machine, op, step, true), [...waited, ...done]), racy };
     }
   }
+}
+
+/** Ops a pending `preempt` can make a task (the runner decides whether it does). */
+function mayBeTask(op: Op): boolean {
+  return op.kind === 'zap' || op.kind === 'mprotect' || op.kind === 'fork' || op.kind === 'gup' || op.kind === 'migrate' || (op.kind === 'access' && op.write);
 }
 
 function withNotes(a: Applied, notes: readonly TaskNote[]): Applied {
