@@ -12,6 +12,8 @@ import { runDifferential } from '../src/run/differential';
 import { runOps } from '../src/run/runOps';
 import { resetSerialStats, serialStats, taskPieces } from '../src/oracles/serialisable';
 import { createMachine } from '../models/machine/create';
+import { explainSteps, formatExplanationStep } from '../src/report/explain';
+import { MigrateUndoLosesExclusive } from '../models/mutants/migrateUndoLosesExclusive';
 import { G, HOT, load, map, preempt, resume, store, zap } from './__helpers__/taskOps';
 
 /**
@@ -62,6 +64,12 @@ describe('a window no serial order gives', () => {
     expect(out.violation.message).toContain('closest:');
   });
 
+  it('explain shows it at the step that closed the window', () => {
+    const steps = [...explainSteps(() => new ZapRewalksBeforeFinish(), () => new ReferenceKernel(), G, RACE)];
+    expect(steps.at(-1)?.step).toBe(6);
+    expect(steps.at(-1)?.kernels.map((k) => k.violation?.code ?? null)).toEqual([null, 'not_serialisable']);
+  });
+
   it('passes every other oracle: with serialisability off the run holds', () => {
     expect(runDifferential(new ReferenceKernel(), new ZapRewalksBeforeFinish(), G, RACE, NO_SERIAL).ok).toBe(true);
     // a read after the window does not help the memory oracle either (0 is what a zapped page reads)
@@ -87,6 +95,35 @@ describe('the correct kernels on interleaved seeds', () => {
       expect(serialStats().checked).toBeGreaterThan(20);
     });
   }
+});
+
+describe('the differential after a race', () => {
+  // A race inside a zap's window (cpu2's fault on the zapped page), then, once both sides agree
+  // again, a failed migration (a FOLL_GET reference holds the page) whose undo loses the write bit
+  // in a mutant only the differential catches.
+  const get: Op = { kind: 'gup', cpu: 0, mm: 0, vpn: 25, nr: 1, pin: false, write: false, fast: false };
+  const later: readonly Op[] = [map(25), store(0, 25), get, { kind: 'migrate', mm: 0, vpn: 25, count: 1 }];
+  const ops: readonly Op[] = [map(HOT), store(0), preempt(1, 2), zap(), store(2), resume(1), ...later];
+
+  it('resumes once no task is in flight and both sides agree again: a divergence after the race is found', () => {
+    const out = runDifferential(new ReferenceKernel(), new MigrateUndoLosesExclusive(), G, ops);
+    expect(out.ok).toBe(false);
+    if (!out.ok) expect(out.violation).toMatchObject({ code: 'divergence', step: 9 });
+  });
+
+  it('explain follows the same rules: the step of the race stops the comparison, the window\'s end resumes it', () => {
+    const steps = [...explainSteps(() => new MigrateUndoLosesExclusive(), () => new ReferenceKernel(), G, ops)];
+    expect(steps.map((x) => x.comparisonStops === true)).toEqual([false, false, false, false, true, false, false, false, false, false]);
+    expect(steps.map((x) => x.comparisonResumes === true)).toEqual([false, false, false, false, false, true, false, false, false, false]);
+    expect(formatExplanationStep(steps[5]!).at(-1)).toBe('    (no task in flight and the kernels agree again: compared from here on)');
+    expect(steps.at(-1)?.divergence).toContain('state.mms.0.pmds.1.9');
+  });
+
+  it('without the serialisability oracle the comparison stops at the race for good, and the bug hides', () => {
+    expect(runDifferential(new ReferenceKernel(), new MigrateUndoLosesExclusive(), G, ops, NO_SERIAL).ok).toBe(true);
+    // the same bug without the race is found either way
+    expect(runDifferential(new ReferenceKernel(), new MigrateUndoLosesExclusive(), G, later, NO_SERIAL).ok).toBe(false);
+  });
 });
 
 describe('task pieces', () => {

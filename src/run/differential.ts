@@ -65,7 +65,7 @@ export function runDifferential(
       // again: the windows' user-visible outcomes were checked against the serial orders
       // meanwhile (src/oracles/serialisable.ts), and from equal states on, any difference is
       // one the same serial ops make.
-      if (!inFlight && oracles.serial === true && agree(ref.machine, oth.machine, quiescent)) racy = false;
+      if (!inFlight && oracles.serial === true && statesAgree(ref.machine, oth.machine, quiescent)) racy = false;
       continue;
     }
     const d =
@@ -89,7 +89,7 @@ export function runDifferential(
  * values (the observation names folios, not their contents: after a race one side may have lost a
  * store the other kept, which the memory oracle allows).
  */
-function agree(a: Machine, b: Machine, quiescent: boolean): boolean {
+export function statesAgree(a: Machine, b: Machine, quiescent: boolean): boolean {
   return firstDifference(observe(a, quiescent), observe(b, quiescent), 'state') === null && firstDifference(userOutcome(a), userOutcome(b)) === null;
 }
 
