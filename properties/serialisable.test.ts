@@ -60,7 +60,7 @@ describe('a window no serial order gives', () => {
     expect(out.kernel).toBe('zap-rewalks-before-finish');
     if (out.violation.code !== 'not_serialisable') return;
     expect(out.violation.message).toContain('window from step 3');
-    expect(out.violation.message).toContain('zap mm#0 vpn 21+1 (the task)');
+    expect(out.violation.message).toContain('3: zap mm#0 vpn 21+1 (a task, in flight over ops 0–2)');
     expect(out.violation.message).toContain('closest:');
   });
 

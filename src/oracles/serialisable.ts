@@ -5,7 +5,7 @@ import { ModelViolationError } from '../../models/machine/violation';
 import { applyResolved } from '../ops/apply';
 import type { Op } from '../ops/op';
 import { formatOp } from '../ops/op';
-import type { RecordedWindow, SkipReason, WindowOp } from '../run/windowRecorder';
+import type { RecordedWindow, SkipReason } from '../run/windowRecorder';
 import { SKIP_REASONS } from '../run/windowRecorder';
 import { firstDifference } from './observe';
 import { observeResult, userOutcome, without } from './windowOutcome';
@@ -105,9 +105,12 @@ export function checkWindow(spec: ReferenceKernel, start: Machine, w: RecordedWi
   return v;
 }
 
+/** One item of a serial order: the window's op `i`, or piece `k` of task `t`. */
+type Item = { readonly op: number } | { readonly task: number; readonly piece: number };
+
 function search(spec: ReferenceKernel, start: Machine, w: RecordedWindow, budget: number): SerialVerdict {
   if (w.skip !== null) return { kind: 'skipped', reason: w.skip };
-  const pieces = taskPieces(start, w.task);
+  const pieces = w.tasks.map((t) => taskPieces(start, t.op));
   const ops = w.ops;
   let spent = 0;
   let orders = 0;
@@ -118,7 +121,7 @@ function search(spec: ReferenceKernel, start: Machine, w: RecordedWindow, budget
       closest.text = text;
     }
   };
-  // The task's own allocation clock runs across its pieces, as a task's does across its points.
+  // A task's own allocation clock runs across its pieces, as a task's does across its points.
   const apply = (m: Machine, op: Op, step: number, taskFolios?: { n: number }): { ok: true; obs: string | null } | { ok: false; why: string } => {
     spent++;
     const pinRead = op.kind === 'gupRead' && m.handles.find((h) => h.id === op.handle)?.pin === true;
@@ -131,86 +134,109 @@ function search(spec: ReferenceKernel, start: Machine, w: RecordedWindow, budget
       return { ok: false, why: e instanceof ModelViolationError ? e.message : e instanceof Error ? e.message : String(e) };
     }
   };
-  const where = (placed: readonly number[]): string =>
-    placed.length === 1 ? `the task after ${placed[0]} of the window's ops` : `the task's pieces after ${placed.join(', ')} of the window's ops`;
-  const compare = (o: WindowOp, got: string | null, depth: number, placed: readonly number[]): boolean => {
-    if (o.obs === null || o.obs === got) return true;
-    miss(depth, `step ${o.step} (${formatOp(o.op)}) returned ${o.obs}; with ${where(placed)} it returns ${got ?? 'nothing'}`);
-    return false;
+  // Where an order puts the tasks: "the task after 2 of the window's ops", or per task piece.
+  const where = (order: readonly Item[]): string => {
+    const at: string[] = [];
+    let c = 0;
+    for (const it of order) {
+      if ('op' in it) c++;
+      else at.push(w.tasks.length === 1 && pieces[0]!.length === 1 ? `the task after ${c} of the window's ops` : `${formatOp(pieces[it.task]![it.piece]!)} after ${c}`);
+    }
+    return at.length === 1 ? at[0]! : `${at.join(', ')} of the window's ops`;
   };
-  const K = ops.length;
-  // One order: the window's ops in their order, task piece j right before op placed[j] (K: after
-  // them all), then the closing step's ops. Stops at the first op that returns something else.
-  const tryOrder = (placed: readonly number[]): boolean => {
+  // One order, replayed from a copy of the start state; given up at the first op that returns
+  // something else than it did in the interleaved run.
+  const tryOrder = (order: readonly Item[]): boolean => {
     const m = cloneMachine(start);
-    const folios = { n: 0 };
-    let j = 0;
-    for (let i = 0; i <= K; i++) {
-      for (; j < pieces.length && placed[j] === i; j++) {
-        const r = apply(m, pieces[j]!, w.startStep, folios);
+    const folios = w.tasks.map(() => ({ n: 0 }));
+    let depth = 0;
+    for (const it of order) {
+      if ('task' in it) {
+        const r = apply(m, pieces[it.task]![it.piece]!, w.tasks[it.task]!.step, folios[it.task]);
         if (!r.ok) {
-          miss(i + j, `the reference raised ${r.why} running the task with ${where(placed)}`);
+          miss(depth, `the reference raised ${r.why} running ${formatOp(w.tasks[it.task]!.op)} with ${where(order)}`);
+          return false;
+        }
+      } else {
+        const o = ops[it.op]!;
+        const r = apply(m, o.op, o.step);
+        if (!r.ok) {
+          miss(depth, `the reference raised ${r.why} at step ${o.step} (${formatOp(o.op)}) with ${where(order)}`);
+          return false;
+        }
+        if (o.obs !== null && o.obs !== r.obs) {
+          miss(depth, `step ${o.step} (${formatOp(o.op)}) returned ${o.obs}; with ${where(order)} it returns ${r.obs ?? 'nothing'}`);
           return false;
         }
       }
-      if (i === K) break;
-      const o = ops[i]!;
-      const r = apply(m, o.op, o.step);
-      if (!r.ok) {
-        miss(i + j, `the reference raised ${r.why} at step ${o.step} (${formatOp(o.op)}) with ${where(placed)}`);
-        return false;
-      }
-      if (!compare(o, r.obs, i + j, placed)) return false;
-    }
-    const depth = K + pieces.length;
-    for (const o of w.after) {
-      const r = apply(m, o.op, o.step);
-      if (!r.ok) {
-        miss(depth, `the reference raised ${r.why} at step ${o.step} (${formatOp(o.op)}) with ${where(placed)}`);
-        return false;
-      }
-      if (!compare(o, r.obs, depth, placed)) return false;
+      depth++;
     }
     orders++;
     const d = firstDifference(w.outcome, without(userOutcome(m), w.dropped), 'memory');
     if (d === null) return true;
-    miss(depth + w.after.length, `afterwards ${d.path} is ${String(d.a ?? 0)}; with ${where(placed)} it is ${String(d.b ?? 0)}`);
+    miss(depth, `afterwards ${d.path} is ${String(d.a ?? 0)}; with ${where(order)} it is ${String(d.b ?? 0)}`);
     return false;
   };
-  // Each order replays from a copy of the start state: cheaper here than copying at every branch
-  // of a tree, as most windows match the first or second order tried — the task before all the
-  // window's ops (a zap or fork does its work before its first point) or after them all (a fault
-  // or GUP takes effect when it completes).
   let ok = false;
-  for (const placed of orderPositions(K, pieces.length)) {
+  for (const order of serialOrders(w, pieces.map((p) => p.length))) {
     if (spent > budget) break;
-    if ((ok = tryOrder(placed))) break;
+    if ((ok = tryOrder(order))) break;
   }
   if (ok) return { kind: 'serialisable', orders };
   if (spent > budget) return { kind: 'skipped', reason: 'budget' };
-  const list = [formatOp(w.task) + ' (the task)', ...ops.map((o) => `${o.step}: ${formatOp(o.op)}`), ...w.after.map((o) => `${o.step}: ${formatOp(o.op)} (after it)`)];
+  const list = [
+    ...w.tasks.map((t) => `${t.step}: ${formatOp(t.op)} (a task, in flight over ops ${t.from}–${t.to})`),
+    ...ops.map((o, i) => `${o.step}: ${formatOp(o.op)} (op ${i})`),
+  ];
   return { kind: 'not serialisable', message: `window from step ${w.startStep} [${list.join('; ')}]: no serial order gives its outcome; closest: ${closest.text}` };
 }
 
 /**
- * The positions of `n` task pieces among `k` ops (each piece before op p, k: after all; in
- * order, so non-decreasing): all at 0 first, then all at k, then the rest in lexicographic order.
+ * The serial orders of a window: its ops in their order, with the pieces of each task in their
+ * order, each piece placed while the task was in flight — after the ops recorded before the task
+ * started (`from`) and before those recorded after it completed (`to`). First the order with
+ * every piece as early as it may go (a zap or fork does most of its work before its first
+ * point), then the one with every piece as late as it may go (a fault or a GUP takes effect when
+ * it completes), then the rest, depth first.
  */
-export function* orderPositions(k: number, n: number): Generator<number[]> {
-  const first = Array<number>(n).fill(0);
-  const last = Array<number>(n).fill(k);
-  yield first;
-  if (k > 0) yield last;
-  const p = [...first];
-  for (;;) {
-    let i = n - 1;
-    while (i >= 0 && p[i] === k) i--;
-    if (i < 0) return;
-    const next = p[i]! + 1;
-    for (let t = i; t < n; t++) p[t] = next;
-    if (p.every((x) => x === k)) continue;
-    yield [...p];
+export function* serialOrders(w: Pick<RecordedWindow, 'tasks' | 'ops'>, nPieces: readonly number[]): Generator<Item[]> {
+  const K = w.ops.length;
+  const key = (o: readonly Item[]): string => o.map((it) => ('op' in it ? `o${it.op}` : `t${it.task}.${it.piece}`)).join(' ');
+  function* walk(prefix: Item[], c: number, next: number[], piecesFirst: boolean): Generator<Item[]> {
+    // A task whose window ended before op c must have placed all its pieces first.
+    const due = w.tasks.some((t, ti) => next[ti]! < nPieces[ti]! && t.to <= c);
+    const choices: Item[] = [];
+    w.tasks.forEach((t, ti) => {
+      if (next[ti]! < nPieces[ti]! && t.from <= c) choices.push({ task: ti, piece: next[ti]! });
+    });
+    if (c < K && !due) {
+      if (piecesFirst) choices.push({ op: c });
+      else choices.unshift({ op: c });
+    }
+    if (choices.length === 0) {
+      if (c === K && next.every((n, ti) => n === nPieces[ti])) yield [...prefix];
+      return;
+    }
+    for (const it of choices) {
+      prefix.push(it);
+      if ('op' in it) yield* walk(prefix, c + 1, next, piecesFirst);
+      else {
+        next[it.task]!++;
+        yield* walk(prefix, c, next, piecesFirst);
+        next[it.task]!--;
+      }
+      prefix.pop();
+    }
   }
+  const fresh = (): number[] => w.tasks.map(() => 0);
+  const seen = new Set<string>();
+  for (const g of [walk([], 0, fresh(), true), walk([], 0, fresh(), false)]) {
+    const r = g.next();
+    if (r.done === true || seen.has(key(r.value))) continue;
+    seen.add(key(r.value));
+    yield r.value;
+  }
+  for (const o of walk([], 0, fresh(), true)) if (!seen.has(key(o))) yield o;
 }
 
 /** The violation for a window no serial order explains. */

@@ -13,11 +13,11 @@ export interface WindowOp {
 
 /** Why a window is not checked (counted, so a property that never reaches its state shows). */
 export type SkipReason =
-  /** Another task started while the first was in flight: only one-task windows are checked. */
+  /** More tasks in one window than the search is bounded to (`MAX_WINDOW_TASKS`). */
   | 'several tasks'
   /**
-   * Two ops that may create a handle (gup, a GUP-fast walk's begin or end) or two forks: which one gets which id then
-   * depends on the order, and later ops name them by id.
+   * Two ops that may create a handle (gup, a GUP-fast walk's begin or end) or two forks: which
+   * one gets which id then depends on the order, and later ops name them by id.
    */
   | 'ids'
   /** A GUP task of several pages: it pins page by page, so no single position of it is its serial meaning. */
@@ -32,17 +32,32 @@ export type SkipReason =
 export const SKIP_REASONS: readonly SkipReason[] = ['several tasks', 'ids', 'multi-page gup', 'too long', 'out of sync', 'budget'];
 
 /**
- * A closed window (docs/concurrency.md "What is compared, when"): from the step whose op started a
- * task to the step after which no task was in flight.
+ * A task of a window: the op it ran (resolved), the step that started it (its allocation clock)
+ * and the stretch of the window's ops it was in flight over — its effect may come anywhere from
+ * before op `from` (the ops recorded before it started) to before op `to` (the ops recorded
+ * before it completed).
+ */
+export interface WindowTask {
+  readonly op: Op;
+  readonly step: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * A closed window (docs/concurrency.md "What is compared, when"): from the step whose op started
+ * a task on a machine with none in flight to the step after which no task was in flight again.
  */
 export interface RecordedWindow {
   readonly startStep: number;
-  /** The op that ran as the task (resolved). */
-  readonly task: Op;
-  /** The ops that ran while it was in flight, in order (schedule ops and ops that resolved to nothing left out). */
+  /** Its tasks, in the order they started (the first at `from` 0). */
+  readonly tasks: readonly WindowTask[];
+  /**
+   * The ops that ran whole meanwhile, in order (schedule ops, ops that resolved to nothing, the
+   * ops that ran as tasks and accesses through stale translations left out); an op that waited
+   * for a task comes after that task's `to`.
+   */
   readonly ops: readonly WindowOp[];
-  /** The closing step's op when it ran after the task completed (it waited for it, or `drain`). */
-  readonly after: readonly WindowOp[];
   /** The user-visible state at the end, without what a serial order does not fix. */
   readonly outcome: UserOutcome;
   /** The outcome keys left out (`unfixedKeys()`), to leave out of a serial run's outcome too. */
@@ -52,10 +67,11 @@ export interface RecordedWindow {
 
 interface Open {
   readonly startStep: number;
-  readonly task: Op;
+  /** Tasks in flight, by CPU slot. */
+  readonly live: Map<number, { readonly op: Op; readonly step: number; readonly from: number }>;
+  readonly tasks: WindowTask[];
   readonly ops: WindowOp[];
   readonly unfixed: Unfixed;
-  several: boolean;
 }
 
 const isSchedule = (op: Op): boolean => op.kind === 'preempt' || op.kind === 'resume';
@@ -97,41 +113,38 @@ export class WindowRecorder {
   after(m: Machine, applied: Applied, step: number, inFlight: number): void {
     const op = applied.resolved;
     const notes = applied.tasks ?? [];
+    const starts = notes.some((n) => n.how === 'start' && n.point !== null);
+    if (this.open === null) {
+      if (op === null || inFlight === 0 || !starts) return;
+      this.open = { startStep: step, live: new Map(), tasks: [], ops: [], unfixed: noUnfixed() };
+    }
     const w = this.open;
-    if (w === null) {
-      if (op !== null && inFlight > 0 && notes.some((n) => n.how === 'start' && n.point !== null)) {
-        this.open = { startStep: step, task: op, ops: [], unfixed: noUnfixed(), several: inFlight > 1 };
-      }
-      return;
-    }
-    if (notes.some((n) => n.how === 'start' && n.point !== null) || inFlight > 1) w.several = true;
     if (op !== null) carryUnfixed(w.unfixed, op, applied);
-    // An access through a stale translation is left out of the serial orders altogether: it
-    // reaches a frame the page tables no longer map there, as if it ran before the task, while
-    // the ops around it ran after; its frame and address are unfixed (`before()`).
-    const entry = (): WindowOp | null =>
-      op === null || isSchedule(op) || this.current.stale ? null : { step, op, obs: this.current.suppressed ? null : observeResult(op, applied.result, this.current.pinRead) };
-    if (inFlight > 0) {
-      const e = entry();
-      if (e !== null) w.ops.push(e);
-      return;
+    // In the order the step did them: tasks completed because the op waited for them, then the
+    // op — run whole, or started as a task that stays in flight.
+    for (const n of notes) {
+      if (n.point !== null || n.how === 'start') continue;
+      const t = w.live.get(n.cpu);
+      if (t === undefined) continue;
+      w.tasks.push({ ...t, to: w.ops.length });
+      w.live.delete(n.cpu);
     }
-    // The task completed in this step: a resume ran it to its end, or the op waited for it (an
-    // mmap_lock writer, a fault on a migration entry, drain) and then ran.
-    const e = entry();
-    const waited = notes.some((n) => n.point === null && (n.how === 'wait' || n.how === 'drain'));
-    const after = e === null ? [] : waited ? [e] : [];
-    if (e !== null && !waited) w.ops.push(e);
+    const started = notes.find((n) => n.how === 'start' && n.point !== null);
+    if (started !== undefined && op !== null) {
+      w.live.set(started.cpu, { op, step, from: w.ops.length });
+    } else if (op !== null && !isSchedule(op) && !this.current.stale) {
+      // An access through a stale translation is left out of the serial orders altogether: it
+      // reaches a frame the page tables no longer map there, as if it ran before the task, while
+      // the ops around it ran after; its frame and address are unfixed (`before()`).
+      w.ops.push({ step, op, obs: this.current.suppressed ? null : observeResult(op, applied.result, this.current.pinRead) });
+    }
+    if (inFlight > 0) return;
+    // Tasks a resume ran to their end at this step (the op is a schedule op, recorded nothing).
+    for (const t of w.live.values()) w.tasks.push({ ...t, to: w.ops.length });
+    w.live.clear();
     const dropped = unfixedKeys(m, w.unfixed);
-    this.closed = {
-      startStep: w.startStep,
-      task: w.task,
-      ops: w.ops,
-      after,
-      outcome: without(userOutcome(m), dropped),
-      dropped,
-      skip: skipReason(w, after),
-    };
+    const tasks = [...w.tasks].sort((x, y) => x.step - y.step);
+    this.closed = { startStep: w.startStep, tasks, ops: w.ops, outcome: without(userOutcome(m), dropped), dropped, skip: skipReason(tasks, w.ops) };
     this.open = null;
   }
 
@@ -170,10 +183,12 @@ function carryUnfixed(u: Unfixed, op: Op, applied: Applied): void {
 /** At most this many ops in a window (the orders searched grow with it). */
 export const MAX_WINDOW_OPS = 24;
 
-function skipReason(w: Open, after: readonly WindowOp[]): SkipReason | null {
-  if (w.several) return 'several tasks';
-  const all = [w.task, ...w.ops.map((o) => o.op), ...after.map((o) => o.op)];
-  const count = (p: (op: Op) => boolean): number => all.filter(p).length;
+/** At most this many tasks in one window (the orders searched grow with them). */
+export const MAX_WINDOW_TASKS = 3;
+
+function skipReason(tasks: readonly WindowTask[], ops: readonly WindowOp[]): SkipReason | null {
+  if (tasks.length > MAX_WINDOW_TASKS) return 'several tasks';
+  const all = [...tasks.map((t) => t.op), ...ops.map((o) => o.op)];
   // A GUP-fast walk begun inside the window makes at most one handle, at its begin or its end.
   const walking = new Set<number>();
   let handles = 0;
@@ -184,8 +199,8 @@ function skipReason(w: Open, after: readonly WindowOp[]): SkipReason | null {
       walking.add(op.cpu);
     } else if (op.kind === 'walkEnd' && !walking.delete(op.cpu)) handles++;
   }
-  if (count((op) => op.kind === 'fork') > 1 || handles > 1) return 'ids';
-  if (w.task.kind === 'gup' && w.task.nr > 1) return 'multi-page gup';
-  if (w.ops.length + after.length > MAX_WINDOW_OPS) return 'too long';
+  if (all.filter((op) => op.kind === 'fork').length > 1 || handles > 1) return 'ids';
+  if (tasks.some((t) => t.op.kind === 'gup' && t.op.nr > 1)) return 'multi-page gup';
+  if (ops.length > MAX_WINDOW_OPS) return 'too long';
   return null;
 }
