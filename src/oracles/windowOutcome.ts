@@ -72,9 +72,13 @@ export function frameReached(m: Machine, op: Op): Pfn | null {
  * what is not compared:
  * - a load's value, a store's success (a store task's 'done' included) or SIGSEGV, a device read through a **pin** (FOLL_GET
  *   promises no coherence: whether the kernel reused or copied a page under it may depend on a
- *   reference a batched zap still held), map/populate/mremap/exit/unpin/gupWrite success;
+ *   reference a batched zap still held), mremap/exit/unpin/gupWrite success;
  * - fork's child and GUP's handle (with its page count);
- * - not: migration's count (a folio whose move failed on a transient reference — a batched zap's
+ * - not: map and populate (they only ever map new zeroed folios where nothing is mapped, so no
+ *   value depends on whether they did; a THP `map` finds its PMD slot "in use" when a fault
+ *   task has allocated an empty PTE table there and not yet mapped its page, which no order of
+ *   whole ops shows);
+ *   migration's count (a folio whose move failed on a transient reference — a batched zap's
  *   gather, a GUP-fast walk — is a legitimate outcome of every order), PT reclaim, tick, nowaitFail,
  *   drain (kernel-internal), the schedule ops, and a lockless walk's two halves: whether a GUP-fast
  *   walk's handle comes at `walkBegin` (it found no table and fell back at once) or at `walkEnd`
@@ -92,8 +96,6 @@ export function observeResult(op: Op, r: OpResult, pinRead: boolean): string | n
       return pinRead ? resultText(r) : null;
     case 'fork':
     case 'gup':
-    case 'map':
-    case 'populate':
     case 'mremap':
     case 'exit':
     case 'unpin':
@@ -101,6 +103,8 @@ export function observeResult(op: Op, r: OpResult, pinRead: boolean): string | n
     case 'zap':
     case 'mprotect':
       return resultText(r);
+    case 'map':
+    case 'populate':
     case 'migrate':
     case 'freeTable':
     case 'walkBegin':
