@@ -150,9 +150,10 @@ export type UserOutcome = Readonly<Record<string, string>>;
  * zeroed page; only non-zero values are listed), the live GUP handles (kind, range, page count) and
  * what a device reads through each pinned page. Values are read from the frames the page tables
  * map, as a load that faults would: no task is in flight, so in a correct kernel no CPU may still
- * use another translation of a page.
+ * use another translation of a page. With `getContents`, what a device reads through FOLL_GET
+ * references too (no serial order fixes it, but two runs that agree hold the same).
  */
-export function userOutcome(m: Machine): UserOutcome {
+export function userOutcome(m: Machine, getContents = false): UserOutcome {
   const out: Record<string, string> = {};
   const n = mmNrPages(m.geometry);
   for (const mm of m.mms) {
@@ -166,7 +167,7 @@ export function userOutcome(m: Machine): UserOutcome {
   }
   for (const h of m.handles) {
     out[`handle#${h.id}`] = `${h.pin ? 'pin' : 'get'}${h.write ? ' write' : ''} mm#${h.mm} vpn ${h.vpn}+${h.pages.length}`;
-    if (h.pin) h.pages.forEach((p, k) => (out[`handle#${h.id} page ${k}`] = String(m.frames[p.pfn]?.content ?? 0)));
+    if (h.pin || getContents) h.pages.forEach((p, k) => (out[`handle#${h.id} page ${k}`] = String(m.frames[p.pfn]?.content ?? 0)));
   }
   return out;
 }

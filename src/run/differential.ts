@@ -85,12 +85,14 @@ export function runDifferential(
 }
 
 /**
- * Both machines in the same state as the differential sees it, and holding the same user-visible
- * values (the observation names folios, not their contents: after a race one side may have lost a
- * store the other kept, which the memory oracle allows).
+ * Both machines in the same state as the differential sees it, and holding the same values in
+ * every page a user or a device can reach, FOLL_GET references' included (the observation names
+ * folios, not their contents: after a race one side may have lost a store the other kept, which
+ * the memory oracle allows — a store through a stale translation into a page only a FOLL_GET
+ * reference still holds, say).
  */
 export function statesAgree(a: Machine, b: Machine, quiescent: boolean): boolean {
-  return firstDifference(observe(a, quiescent), observe(b, quiescent), 'state') === null && firstDifference(userOutcome(a), userOutcome(b)) === null;
+  return firstDifference(observe(a, quiescent), observe(b, quiescent), 'state') === null && firstDifference(userOutcome(a, true), userOutcome(b, true)) === null;
 }
 
 /** Did this step start a kernel task (even one that completed at once)? */

@@ -94,6 +94,14 @@ export class WindowRecorder {
     if (resolved.kind === 'gupRead') this.current.pinRead = m.handles.find((h) => h.id === resolved.handle)?.pin === true;
     const w = this.open;
     if (w === null) return;
+    // A store task stores when it completes, through its CPU's TLB like any store: if that holds
+    // a stale writable entry of the page now, the step may complete it through that entry.
+    for (const t of w.live.values()) {
+      const at = t.op.kind === 'access' && t.op.write ? staleHit(m, t.op) : null;
+      if (at === null || t.op.kind !== 'access') continue;
+      w.unfixed.pages.add(pageKey(t.op.mm, t.op.vpn));
+      w.unfixed.frames.add(at);
+    }
     const reached = frameReached(m, resolved);
     const stale = staleHit(m, resolved);
     if (resolved.kind === 'access') {
