@@ -40,16 +40,29 @@ function pteWritable(m: Machine, mm: MmId, v: number): boolean {
 /**
  * Will this user access go through a stale TLB entry — one whose frame the page tables no longer
  * map at that address, or a writable one whose PTE is no longer writable (for a store)? Returns
- * the frame it would reach, or null when the access sees what the page tables say.
+ * the frame it would reach, or null when the access sees what the page tables say — or what a
+ * migration entry there names (its data is copied after the access).
  */
 export function staleHit(m: Machine, op: Op): Pfn | null {
   if (op.kind !== 'access') return null;
   const e = tlbLookup(m, asCpu(op.cpu), asMm(op.mm), asVpn(op.vpn));
   // A store completes from the TLB only through a writable, dirty entry (accessThroughTlb()); else it walks or faults.
   if (e === undefined || (op.write && !(e.writable && e.dirty))) return null;
+  // A migration entry naming the frame the entry translates to: the migration copies that frame
+  // after its flush, so an access through the old translation is one before the migration.
+  if (migrationEntryPfn(m, asMm(op.mm), op.vpn) === e.pfn) return null;
   if (mappedPfn(m, asMm(op.mm), asVpn(op.vpn)) !== e.pfn) return e.pfn;
   if (op.write && e.writable && e.dirty && !pteWritable(m, asMm(op.mm), op.vpn)) return e.pfn;
   return null;
+}
+
+/** The frame a migration entry of (mm, v) names (a PTE's, or a PMD's plus the offset), or null. */
+function migrationEntryPfn(m: Machine, mm: MmId, v: number): Pfn | null {
+  const i = pmdIndexOf(m, asVpn(v));
+  const pmd = pmdAt(m, mm, i);
+  if (pmd.kind === 'migration') return (pmd.pfn + (v - i * m.geometry.ptrsPerPte)) as Pfn;
+  const pte = pteAt(m, mm, asVpn(v));
+  return pte !== null && pte.kind === 'migration' ? pte.pfn : null;
 }
 
 /** The frame a user access or a device access through a pin reaches now (TLB first), or null. */

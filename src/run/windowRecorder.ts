@@ -1,4 +1,6 @@
 import type { Machine } from '../../models/machine/state';
+import { mmId as asMm } from '../../models/machine/ids';
+import { pmdAt, tableEntries } from '../../models/machine/pgtable';
 import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
 import type { Unfixed, UserOutcome } from '../oracles/windowOutcome';
@@ -24,12 +26,25 @@ export type SkipReason =
   | 'multi-page gup'
   /** More ops in the window than the search is bounded to. */
   | 'too long'
+  /**
+   * A THP `map` met an empty PTE table while a fault or GUP task was in flight: the fault
+   * allocated it before its point and has not mapped its page yet, so the map did nothing (slot
+   * in use), which no order of whole ops shows — and what is mapped there decides later results
+   * (an mremap onto it).
+   */
+  | 'empty table'
+  /**
+   * A GUP-fast walk begun inside the window had not ended at its end: whether its handle came at
+   * `walkBegin` (no table: it fell back at once) or is still to come depends on a PTE table a task
+   * allocated without mapping anything, which no order of whole ops shows.
+   */
+  | 'walk in flight'
   /** The kernel under test was not in step with the reference when the window opened (no start state to replay from). */
   | 'out of sync'
   /** The search over orders ran out of its step budget. */
   | 'budget';
 
-export const SKIP_REASONS: readonly SkipReason[] = ['several tasks', 'ids', 'multi-page gup', 'too long', 'out of sync', 'budget'];
+export const SKIP_REASONS: readonly SkipReason[] = ['several tasks', 'ids', 'multi-page gup', 'too long', 'empty table', 'walk in flight', 'out of sync', 'budget'];
 
 /**
  * A task of a window: the op it ran (resolved), the step that started it (its allocation clock)
@@ -72,6 +87,7 @@ interface Open {
   readonly tasks: WindowTask[];
   readonly ops: WindowOp[];
   readonly unfixed: Unfixed;
+  emptyTable: boolean;
 }
 
 const isSchedule = (op: Op): boolean => op.kind === 'preempt' || op.kind === 'resume';
@@ -102,6 +118,10 @@ export class WindowRecorder {
       w.unfixed.pages.add(pageKey(t.op.mm, t.op.vpn));
       w.unfixed.frames.add(at);
     }
+    if (resolved.kind === 'map' && resolved.pmd && [...w.live.values()].some((t) => t.op.kind === 'access' || t.op.kind === 'gup')) {
+      const pmd = pmdAt(m, asMm(resolved.mm), Math.floor(resolved.vpn / m.geometry.ptrsPerPte));
+      if (pmd.kind === 'table' && tableEntries(m, pmd.table).every((e) => e.kind === 'none')) w.emptyTable = true;
+    }
     const reached = frameReached(m, resolved);
     const stale = staleHit(m, resolved);
     if (resolved.kind === 'access') {
@@ -124,7 +144,7 @@ export class WindowRecorder {
     const starts = notes.some((n) => n.how === 'start' && n.point !== null);
     if (this.open === null) {
       if (op === null || inFlight === 0 || !starts) return;
-      this.open = { startStep: step, live: new Map(), tasks: [], ops: [], unfixed: noUnfixed() };
+      this.open = { startStep: step, live: new Map(), tasks: [], ops: [], unfixed: noUnfixed(), emptyTable: false };
     }
     const w = this.open;
     if (op !== null) carryUnfixed(w.unfixed, op, applied);
@@ -152,7 +172,7 @@ export class WindowRecorder {
     w.live.clear();
     const dropped = unfixedKeys(m, w.unfixed);
     const tasks = [...w.tasks].sort((x, y) => x.step - y.step);
-    this.closed = { startStep: w.startStep, tasks, ops: w.ops, outcome: without(userOutcome(m), dropped), dropped, skip: skipReason(tasks, w.ops) };
+    this.closed = { startStep: w.startStep, tasks, ops: w.ops, outcome: without(userOutcome(m), dropped), dropped, skip: w.emptyTable ? 'empty table' : skipReason(tasks, w.ops) };
     this.open = null;
   }
 
@@ -208,6 +228,7 @@ function skipReason(tasks: readonly WindowTask[], ops: readonly WindowOp[]): Ski
     } else if (op.kind === 'walkEnd' && !walking.delete(op.cpu)) handles++;
   }
   if (all.filter((op) => op.kind === 'fork').length > 1 || handles > 1) return 'ids';
+  if (walking.size > 0) return 'walk in flight';
   if (tasks.some((t) => t.op.kind === 'gup' && t.op.nr > 1)) return 'multi-page gup';
   if (ops.length > MAX_WINDOW_OPS) return 'too long';
   return null;
