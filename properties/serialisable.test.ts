@@ -119,6 +119,18 @@ describe('what a serial order does not fix is not compared (2)', () => {
   });
 });
 
+describe('what a serial order does not fix is not compared (3)', () => {
+  it("a store through a parent's unflushed writable entry inside a fork window, then a migration of the shared page (check --interleave --seed 16, shrunk)", () => {
+    // mm#1's store lands in the page fork already shared with mm#2; the migration (it waits for
+    // the fork) moves both mappings to a new frame: the child's value is unfixed with the store's.
+    const ops = JSON.parse(
+      '[{"kind":"fork","mm":0},{"kind":"access","cpu":0,"mm":1,"vpn":21,"write":true},{"kind":"preempt","cpu":0,"at":2},{"kind":"fork","mm":1},{"kind":"walkBegin","cpu":0,"mm":0,"vpn":21,"walker":"gupFast","pin":true,"write":false},{"kind":"walkEnd","cpu":0},{"kind":"access","cpu":0,"mm":1,"vpn":21,"write":true},{"kind":"preempt","cpu":0,"at":1},{"kind":"migrate","mm":1,"vpn":21,"count":1}]',
+    ) as Op[];
+    expect(runOps(new ReferenceKernel(), G, ops).ok).toBe(true);
+    expect(runDifferential(new ReferenceKernel(), new BatchedKernel(), G, ops).ok).toBe(true);
+  });
+});
+
 describe('the differential after a race', () => {
   it('does not resume while a page only a FOLL_GET reference holds differs (check --interleave --seed 8, shrunk)', () => {
     // cpu0's store inside the zap's window lands through its stale entry in the page the GET

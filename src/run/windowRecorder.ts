@@ -1,6 +1,7 @@
 import type { Machine } from '../../models/machine/state';
-import { mmId as asMm } from '../../models/machine/ids';
-import { pmdAt, tableEntries } from '../../models/machine/pgtable';
+import { mmId as asMm, vpn as asVpn } from '../../models/machine/ids';
+import { mappedPfn, pmdAt, tableEntries } from '../../models/machine/pgtable';
+import { mmNrPages } from '../../models/machine/geometry';
 import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
 import type { Unfixed, UserOutcome } from '../oracles/windowOutcome';
@@ -131,6 +132,12 @@ export class WindowRecorder {
       if (stale !== null && resolved.write) {
         w.unfixed.pages.add(key);
         w.unfixed.frames.add(stale);
+        // Every address that maps the frame now (a fork child sharing it): a later migration
+        // may move them all to a frame of its own, carrying the racy value along.
+        for (const mm of m.mms) {
+          if (!mm.alive) continue;
+          for (let v = 0; v < mmNrPages(m.geometry); v++) if (mappedPfn(m, mm.id, asVpn(v)) === stale) w.unfixed.pages.add(pageKey(mm.id, v));
+        }
       }
     } else if (resolved.kind === 'gupRead' || resolved.kind === 'gupWrite') {
       this.current.suppressed = reached !== null && w.unfixed.frames.has(reached);
