@@ -182,7 +182,7 @@ describe('the litmus view of an interleaved counterexample', () => {
     expect(steps.map((s) => s.divergence)).toEqual(Array(8).fill(null));
     // The step of the race says so (the store on CPU1 to the zapped page), and only that one.
     expect(steps.map((s) => s.comparisonStops === true)).toEqual([false, false, false, false, true, false, false, false]);
-    expect(formatExplanationStep(steps[4]!).at(-1)).toBe('    (this op races with a preempted kernel task: the kernels are not compared from here on)');
+    expect(formatExplanationStep(steps[4]!).at(-1)).toBe('    (this op races with a preempted kernel task: the kernels are not compared until they agree again)');
     expect(renderExplanationHtml('t', steps)).toContain('<div class="note">this op races');
   });
 });

@@ -10,8 +10,9 @@ import type { WalkerKind } from './state';
  * tlb_use_after_free, handle_use_after_free. Kernel self-checks (VM_WARN_ON): kernel_warn,
  * model_crash for any other exception a kernel raised, step_timeout for an op that never ended.
  * Ledger audit: refcount_mismatch … deferred_split_missing. User-visible memory: stale_read,
- * pin_unreliable. Differential: divergence. Locks (model bugs): pte_without_ptl, pmd_without_lock,
- * lock_order, lock_conflict, lock_imbalance, preempt_under_spinlock.
+ * pin_unreliable. Differential: divergence. Serialisability of windows: not_serialisable. Locks
+ * (model bugs): pte_without_ptl, pmd_without_lock, lock_order, lock_conflict, lock_imbalance,
+ * preempt_under_spinlock.
  */
 export type Violation =
   | {
@@ -81,6 +82,12 @@ export type Violation =
   | { readonly code: 'stale_read'; readonly step: number; readonly mm: MmId; readonly vpn: Vpn; readonly expected: number; readonly actual: number }
   | { readonly code: 'pin_unreliable'; readonly step: number; readonly handle: HandleId; readonly index: number; readonly expected: number; readonly actual: number }
   | { readonly code: 'divergence'; readonly step: number; readonly path: string; readonly reference: string; readonly other: string }
+  /**
+   * A window (a task in flight, the ops that ran meanwhile) whose user-visible outcome no serial
+   * order of the same ops on the reference gives (src/oracles/serialisable.ts); `step` is the
+   * step that closed it.
+   */
+  | { readonly code: 'not_serialisable'; readonly step: number; readonly message: string }
   | LockViolation;
 
 /**

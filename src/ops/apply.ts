@@ -42,6 +42,18 @@ export function applyOp(k: ReferenceKernel, m: Machine, op: Op, step: number, re
   return { resolved: r, result: dispatch(k, m, r, value), value };
 }
 
+/**
+ * Apply an op whose targets are already resolved (concrete mm and handle ids, as `Applied.resolved`
+ * holds them) at logical step `step`: the serialisability oracle replays a window's ops in another
+ * order, where resolving the written op again could pick other targets (src/oracles/serialisable.ts).
+ */
+export function applyResolved(k: ReferenceKernel, m: Machine, op: Op, step: number, folios = 0): OpResult {
+  m.clock.step = step;
+  // A task's op cut in pieces allocates on one count across them (`folios`: what its earlier pieces allocated).
+  m.clock.folios = folios;
+  return dispatch(k, m, op, storeValue(step));
+}
+
 function dispatch(k: ReferenceKernel, m: Machine, op: Op, value: number): OpResult {
   const mm = (x: number): MmId => x as MmId;
   const v = (x: number): Vpn => x as Vpn;

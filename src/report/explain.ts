@@ -4,8 +4,8 @@ import type { Violation } from '../../models/machine/violation';
 import type { Op } from '../ops/op';
 import { formatOp } from '../ops/op';
 import { firstDifference, observe } from '../oracles/observe';
-import { CheckedRun, withDrain } from '../run/checkedRun';
-import { startedTask } from '../run/differential';
+import { ALL_ORACLES, CheckedRun, withDrain } from '../run/checkedRun';
+import { startedTask, statesAgree } from '../run/differential';
 import { diffViews, stateView } from './stateView';
 import { runsAlone } from '../check/runsAlone';
 import { formatResult } from './trace';
@@ -42,6 +42,8 @@ export interface StepExplanation {
    * preempted task, or one kernel ran an op as a task and the other whole (docs/concurrency.md).
    */
   readonly comparisonStops?: true;
+  /** Set on the step after which they are compared again: no task in flight, and both sides agree. */
+  readonly comparisonResumes?: true;
 }
 
 /**
@@ -54,16 +56,24 @@ export interface StepExplanation {
 export function* explainSteps(make: () => ReferenceKernel, reference: () => ReferenceKernel, geometry: Geometry, ops: readonly Op[], drain = true): Generator<StepExplanation, void, undefined> {
   const k = make();
   const ref = reference();
-  const runs = runsAlone(k, ref) ? [new CheckedRun(k, geometry)] : [new CheckedRun(ref, geometry), new CheckedRun(k, geometry)];
+  // The differential's rules (src/run/differential.ts), serialisability of windows included.
+  const synced = { step: -1, yes: true };
+  const refRun = new CheckedRun(ref, geometry, ALL_ORACLES, null, {}, { spec: ref, start: 'own' });
+  const runs = runsAlone(k, ref)
+    ? [new CheckedRun(k, geometry, ALL_ORACLES, null, {}, { spec: ref, start: 'own' })]
+    : [refRun, new CheckedRun(k, geometry, ALL_ORACLES, null, {}, { spec: ref, start: (step) => (synced.step === step && synced.yes ? refRun.snapshotAt(step) : null) })];
   // Each run's state after the previous step is its state before this one: one view per step, not two.
   const views = runs.map((run) => stateView(run.machine));
   const all = drain ? withDrain(ops) : ops;
   // The differential's rules (src/run/differential.ts, docs/concurrency.md): once an op raced with
-  // a preempted task, or one kernel ran an op as a task and the other whole, nothing more is
-  // compared; states are not compared while a task is in flight on either side.
+  // a preempted task, or one kernel ran an op as a task and the other whole, nothing is compared
+  // until no task is in flight and both sides agree again; states are not compared while a task
+  // is in flight on either side.
   let racy = false;
   for (let i = 0; i < all.length; i++) {
     const op = all[i]!;
+    synced.step = i;
+    synced.yes = !racy;
     const stepped: Array<ReturnType<CheckedRun['step']>> = [];
     const kernels = runs.map((run, j): KernelStep => {
       const before = views[j]!;
@@ -86,7 +96,13 @@ export function* explainSteps(make: () => ReferenceKernel, reference: () => Refe
     for (const r of stepped) if (!('violation' in r) && r.racy === true) racy = true;
     const started = stepped.map((r) => r.applied !== null && startedTask(r.applied));
     if (started.some((x) => x !== started[0])) racy = true;
-    if (runs.length === 2 && !racy && kernels.every((x) => x.violation === null)) {
+    let resumes = false;
+    if (runs.length === 2 && racy && kernels.every((x) => x.violation === null)) {
+      const [a, b] = runs as [CheckedRun, CheckedRun];
+      const quiet = !a.tasksInFlight() && !b.tasksInFlight();
+      resumes = quiet && statesAgree(a.machine, b.machine, op.kind === 'drain');
+      if (resumes) racy = false;
+    } else if (runs.length === 2 && !racy && kernels.every((x) => x.violation === null)) {
       const [a, b] = runs as [CheckedRun, CheckedRun];
       const inFlight = a.tasksInFlight() || b.tasksInFlight();
       const d = inFlight ? null : firstDifference(observe(a.machine, op.kind === 'drain'), observe(b.machine, op.kind === 'drain'), 'state');
@@ -94,7 +110,14 @@ export function* explainSteps(make: () => ReferenceKernel, reference: () => Refe
       divergence = rd ?? (d === null ? null : `${d.path}: reference ${JSON.stringify(d.a)} vs ${b.kernel.name} ${JSON.stringify(d.b)}`);
     }
     const stops = runs.length === 2 && racy && !wasRacy;
-    const step: StepExplanation = { step: i, op: label, kernels, divergence, ...(stops ? { comparisonStops: true as const } : {}) };
+    const step: StepExplanation = {
+      step: i,
+      op: label,
+      kernels,
+      divergence,
+      ...(stops ? { comparisonStops: true as const } : {}),
+      ...(resumes && wasRacy ? { comparisonResumes: true as const } : {}),
+    };
     yield step;
     if (isBadStep(step)) return;
   }
@@ -127,6 +150,7 @@ export function formatExplanationStep(s: StepExplanation): string[] {
     for (const c of k.changes) lines.push(`        ${c}`);
   }
   if (s.divergence !== null) lines.push(`    FIRST DIVERGENCE  ${s.divergence}`);
-  if (s.comparisonStops === true) lines.push('    (this op races with a preempted kernel task: the kernels are not compared from here on)');
+  if (s.comparisonStops === true) lines.push('    (this op races with a preempted kernel task: the kernels are not compared until they agree again)');
+  if (s.comparisonResumes === true) lines.push('    (no task in flight and the kernels agree again: compared from here on)');
   return lines;
 }

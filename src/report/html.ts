@@ -61,7 +61,12 @@ function renderStep(s: StepExplanation): string {
     })
     .join('');
   const div = s.divergence === null ? '' : `<div class="violation">first divergence: ${esc(s.divergence)}</div>`;
-  const stops = s.comparisonStops === true ? '<div class="note">this op races with a preempted kernel task: the kernels are not compared from here on</div>' : '';
+  const stops =
+    s.comparisonStops === true
+      ? '<div class="note">this op races with a preempted kernel task: the kernels are not compared until they agree again</div>'
+      : s.comparisonResumes === true
+        ? '<div class="note">no task in flight and the kernels agree again: compared from here on</div>'
+        : '';
   return `<article id="step-${s.step}" class="step ${isBadStep(s) ? 'bad' : ''}"><h2>step ${s.step}: ${esc(s.op)}</h2>${div}${stops}<div class="kernels">${kernels}</div></article>`;
 }
 

@@ -15,14 +15,33 @@ import { WaitForMigration } from '../../models/machine/tasks';
 import type { Op } from '../ops/op';
 import { resolveOp } from '../ops/resolve';
 import { beat, beatEnd } from './heartbeat';
+import { WindowRecorder } from './windowRecorder';
+import { checkWindow, countSkipped, notSerialisable } from '../oracles/serialisable';
+import { cloneMachine } from '../oracles/cloneMachine';
 
 /** Which per-kernel oracles run after every op (hazards are always on: the machine raises them). */
 export interface OracleSwitches {
   readonly ledger: boolean;
   readonly memory: boolean;
+  /**
+   * The serialisability of windows (src/oracles/serialisable.ts): off unless set, and only where
+   * the runner gives the run a `SerialSetup` (a specification and its start states).
+   */
+  readonly serial?: boolean;
 }
 
-export const ALL_ORACLES: OracleSwitches = { ledger: true, memory: true };
+export const ALL_ORACLES: OracleSwitches = { ledger: true, memory: true, serial: true };
+
+/**
+ * How a run's windows are checked for serialisability: the specification that runs the serial
+ * orders, and where the state at a window's start comes from — the run's own machine (`'own'`:
+ * the run *is* the reference), or the reference run beside it, which returns its machine as it
+ * was before `step` when the two were in step then (else null: the window is counted 'out of sync').
+ */
+export interface SerialSetup {
+  readonly spec: ReferenceKernel;
+  readonly start: 'own' | ((step: number) => Machine | null);
+}
 
 /** Watches the steps of a run (coverage probes); never changes anything. */
 export interface StepObserver {
@@ -50,6 +69,11 @@ export class CheckedRun {
   readonly machine: Machine;
   private readonly memory = new UserMemory();
   private readonly tasks: Tasks;
+  private readonly windows: WindowRecorder | null;
+  /** The machine before the last step that may have started a task (a `preempt` was pending, nothing in flight). */
+  private snapshot: { readonly step: number; readonly machine: Machine } | null = null;
+  /** The start state of the open window, for its serial orders (null: none to be had). */
+  private windowStart: Machine | null = null;
 
   constructor(
     readonly kernel: ReferenceKernel,
@@ -57,9 +81,19 @@ export class CheckedRun {
     private readonly oracles: OracleSwitches = ALL_ORACLES,
     private readonly observer: StepObserver | null = null,
     machineOptions: MachineOptions = {},
+    private readonly serial: SerialSetup | null = null,
   ) {
     this.machine = createMachine(geometry, machineOptions);
     this.tasks = new Tasks(kernel, this.machine);
+    this.windows = oracles.serial === true && serial !== null ? new WindowRecorder() : null;
+  }
+
+  /**
+   * This run's machine as it was before `step`, if the step could start a task from a quiescent
+   * machine (taken only when the serialisability oracle is on and the run keeps its own states).
+   */
+  snapshotAt(step: number): Machine | null {
+    return this.snapshot !== null && this.snapshot.step === step ? this.snapshot.machine : null;
   }
 
   /** A preempted kernel task is in flight (the machine is not quiescent). */
@@ -76,17 +110,46 @@ export class CheckedRun {
     const resolved = 'skip' in r ? null : r;
     try {
       this.observer?.before(this.machine, resolved);
+      this.beforeSerial(resolved, step);
       const done = this.apply(op, resolved, step);
       applied = done.applied;
       this.observer?.after(this.machine, applied);
       if (this.oracles.ledger && !this.tasks.inFlight()) auditLedger(this.machine, step);
       if (this.oracles.memory) this.memory.check(this.machine, applied, step);
+      this.afterSerial(applied, step);
       return done;
     } catch (e) {
       return { violation: toViolation(e, step), applied, resolved };
     } finally {
       beatEnd();
     }
+  }
+
+  /** Before a step: keep the start state a window opened by this step would need, note what the op will see. */
+  private beforeSerial(resolved: Op | null, step: number): void {
+    if (this.windows === null || this.serial === null) return;
+    if (this.serial.start === 'own' && !this.tasks.inFlight() && this.tasks.hasPending() && resolved !== null && mayBeTask(resolved)) {
+      this.snapshot = { step, machine: cloneMachine(this.machine) };
+    }
+    this.windows.before(this.machine, resolved);
+  }
+
+  /** After a step: record it; a window that closed is checked against the serial orders of its ops. */
+  private afterSerial(applied: Applied, step: number): void {
+    if (this.windows === null || this.serial === null) return;
+    const wasOpen = this.windows.isOpen();
+    this.windows.after(this.machine, applied, step, this.tasks.count());
+    if (!wasOpen && this.windows.isOpen()) this.windowStart = this.serial.start === 'own' ? this.snapshotAt(step) : this.serial.start(step);
+    const w = this.windows.takeClosed();
+    if (w === null) return;
+    const start = this.windowStart;
+    this.windowStart = null;
+    if (w.skip === null && start === null) {
+      countSkipped(this.kernel.name, 'out of sync');
+      return;
+    }
+    const v = checkWindow(this.serial.spec, start ?? this.machine, w, this.kernel.name);
+    if (v.kind === 'not serialisable') throw new ModelViolationError(notSerialisable(step, v.message));
   }
 
   /**
@@ -138,6 +201,11 @@ export class CheckedRun {
       return { applied: withNotes(applyOp(this.kernel, this.machine, op, step, true), [...waited, ...done]), racy };
     }
   }
+}
+
+/** Ops a pending `preempt` can make a task (the runner decides whether it does). */
+function mayBeTask(op: Op): boolean {
+  return op.kind === 'zap' || op.kind === 'mprotect' || op.kind === 'fork' || op.kind === 'gup' || op.kind === 'migrate' || (op.kind === 'access' && op.write);
 }
 
 function withNotes(a: Applied, notes: readonly TaskNote[]): Applied {

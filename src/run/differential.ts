@@ -5,6 +5,8 @@ import type { Violation } from '../../models/machine/violation';
 import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
 import { firstDifference, observe } from '../oracles/observe';
+import { userOutcome } from '../oracles/windowOutcome';
+import type { Machine } from '../../models/machine/state';
 import type { RunOutcome, StepRecord } from './outcome';
 import type { OracleSwitches, StepObserver } from './checkedRun';
 import { ALL_ORACLES, CheckedRun, withDrain } from './checkedRun';
@@ -13,8 +15,10 @@ import { ALL_ORACLES, CheckedRun, withDrain } from './checkedRun';
  * The differential oracle (design §5.4): the reference and another kernel step through the same
  * ops side by side, each with its own per-kernel oracles; after every op their results and
  * observations must be equal — except while a preempted kernel task is in flight on either side,
- * and for the rest of a run once an op raced with one (docs/concurrency.md). The first failure on either side, or the first difference, ends
- * the run. Both machines are made with `machineOptions` (default: none).
+ * and, once an op raced with one, until no task is in flight and both states agree again
+ * (docs/concurrency.md). With the serialisability oracle on (`oracles.serial`), each side's windows
+ * are checked against the serial orders of their ops on the reference, from the reference's state
+ * at the window's start. The first failure on either side, or the first difference, ends the run. Both machines are made with `machineOptions` (default: none).
  */
 export function runDifferential(
   reference: ReferenceKernel,
@@ -25,15 +29,23 @@ export function runDifferential(
   observer: StepObserver | null = null,
   machineOptions: MachineOptions = {},
 ): RunOutcome {
-  const ref = new CheckedRun(reference, geometry, oracles, null, machineOptions);
+  const ref = new CheckedRun(reference, geometry, oracles, null, machineOptions, { spec: reference, start: 'own' });
+  // Set once an op raced with a preempted task, until both sides agree again (docs/concurrency.md).
+  let racy = false;
+  // Whether the two sides were in step when step `syncedAt.step` began: then a window of the kernel
+  // under test opened by that step replays from the reference's state before it.
+  const syncedAt = { step: -1, synced: true };
   // Coverage is measured on the kernel under test: its tracepoints are the ones of interest.
-  const oth = new CheckedRun(other, geometry, oracles, observer, machineOptions);
+  const oth = new CheckedRun(other, geometry, oracles, observer, machineOptions, {
+    spec: reference,
+    start: (step) => (syncedAt.step === step && syncedAt.synced ? ref.snapshotAt(step) : null),
+  });
   const steps: StepRecord[] = [];
   const all = withDrain(ops);
-  // Set for the rest of the run once an op raced with a preempted task (docs/concurrency.md).
-  let racy = false;
   for (let i = 0; i < all.length; i++) {
     const op = all[i]!;
+    syncedAt.step = i;
+    syncedAt.synced = !racy;
     const a = ref.step(op, i);
     const b = oth.step(op, i);
     if ('violation' in b) return failed(steps, b, i, other.name);
@@ -44,11 +56,18 @@ export function runDifferential(
     // below its twin never runs it as a task: tasks.ts `twinsIntact()`): its result ('done' for a
     // task) and everything after it may legitimately differ, as after a race.
     racy ||= startedTask(a.applied) !== startedTask(b.applied);
-    if (racy) continue;
     // States are compared only where no task is in flight on either side: inside a window the
     // batched kernel legitimately still holds what the reference has already freed.
     const inFlight = ref.tasksInFlight() || oth.tasksInFlight();
     const quiescent = op.kind === 'drain';
+    if (racy) {
+      // After a race the comparison resumes once no task is in flight and both states agree
+      // again: the windows' user-visible outcomes were checked against the serial orders
+      // meanwhile (src/oracles/serialisable.ts), and from equal states on, any difference is
+      // one the same serial ops make.
+      if (!inFlight && oracles.serial === true && statesAgree(ref.machine, oth.machine, quiescent)) racy = false;
+      continue;
+    }
     const d =
       firstDifference(a.applied.result, b.applied.result, 'result') ??
       (inFlight ? null : firstDifference(observe(ref.machine, quiescent), observe(oth.machine, quiescent), 'state'));
@@ -63,6 +82,17 @@ export function runDifferential(
     }
   }
   return { ok: true, steps };
+}
+
+/**
+ * Both machines in the same state as the differential sees it, and holding the same values in
+ * every page a user or a device can reach, FOLL_GET references' included (the observation names
+ * folios, not their contents: after a race one side may have lost a store the other kept, which
+ * the memory oracle allows — a store through a stale translation into a page only a FOLL_GET
+ * reference still holds, say).
+ */
+export function statesAgree(a: Machine, b: Machine, quiescent: boolean): boolean {
+  return firstDifference(observe(a, quiescent), observe(b, quiescent), 'state') === null && firstDifference(userOutcome(a, true), userOutcome(b, true)) === null;
 }
 
 /** Did this step start a kernel task (even one that completed at once)? */

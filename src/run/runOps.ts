@@ -5,6 +5,8 @@ import type { Op } from '../ops/op';
 import type { RunOutcome, StepRecord } from './outcome';
 import type { OracleSwitches, StepObserver } from './checkedRun';
 import { ALL_ORACLES, CheckedRun, withDrain } from './checkedRun';
+import { specFor } from '../../models/specFor';
+import { runsAlone } from '../check/runsAlone';
 
 /** Run ops (plus the final drain) on one kernel with every per-kernel oracle, on a machine made with `machineOptions` (default: none). */
 export function runOps(
@@ -15,7 +17,11 @@ export function runOps(
   observer: StepObserver | null = null,
   machineOptions: MachineOptions = {},
 ): RunOutcome {
-  const run = new CheckedRun(kernel, geometry, oracles, observer, machineOptions);
+  // Windows are checked for serialisability only on the reference itself: its own states are the
+  // specification's (another kernel run alone has no reference states to replay from).
+  const spec = specFor(kernel)();
+  const serial = runsAlone(kernel, spec) ? { spec, start: 'own' as const } : null;
+  const run = new CheckedRun(kernel, geometry, oracles, observer, machineOptions, serial);
   const steps: StepRecord[] = [];
   const all = withDrain(ops);
   for (let i = 0; i < all.length; i++) {

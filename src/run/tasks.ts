@@ -294,6 +294,16 @@ export class Tasks {
     return this.live.size > 0;
   }
 
+  /** How many tasks are in flight. */
+  count(): number {
+    return this.live.size;
+  }
+
+  /** Is a `preempt` waiting for the next op? */
+  hasPending(): boolean {
+    return this.pending !== null;
+  }
+
   /** Take the `preempt` that applies to this op (every op consumes it, whatever it is). */
   takePending(): { readonly cpu: CpuId; readonly at: number } | null {
     const p = this.pending;

@@ -7,6 +7,7 @@ import { runCheck } from '../check/runCheck';
 import { writeCounterexample } from '../counterexample/file';
 import { parseGeometry, parsePositiveInt, parseSeed } from '../cli/options';
 import { UsageError } from '../cli/usageError';
+import { resetSerialStats, serialStats } from '../oracles/serialisable';
 
 /**
  * `npm run soak`: the long run that says whether the correct kernels really hold — never part of
@@ -89,6 +90,7 @@ function main(): number {
       const entry = kernelEntry(k);
       const target = (total * (SHARE[g] ?? 0.1)) / shareSum / kernels.length;
       const t: PairTotal = { kernel: k, geometry: g, checks: 0, sequences: 0, steps: 0, ms: 0, failures: [] };
+      resetSerialStats();
       for (let seed = firstSeed; t.steps < target; seed++) {
         const maxOps = MAX_OPS[(seed - firstSeed) % MAX_OPS.length]!;
         const r = runCheck({ kernel: entry.make, geometry: geometry(g), runs, seed, maxOps, ...(values.interleave ? { interleave: true } : {}) });
@@ -108,12 +110,22 @@ function main(): number {
       }
       totals.push(t);
       print(`  ${k.padEnd(18)} ${g.padEnd(10)} ${String(t.checks).padStart(5)} checks ${String(t.sequences).padStart(8)} sequences ${String(t.steps).padStart(10)} steps ${(t.ms / 1000).toFixed(0).padStart(6)} s  ${t.failures.length} failures`);
+      // A property that never reaches its state proves nothing: say how many windows the
+      // serialisability oracle checked in the kernel's own runs, and why it skipped the others.
+      if (values.interleave) print(`  ${''.padEnd(29)} windows: ${windowsLine(serialStats(entry.make().name), t.steps)}`);
     }
   }
   const all = totals.reduce((s, t) => ({ seq: s.seq + t.sequences, steps: s.steps + t.steps, fail: s.fail + t.failures.length }), { seq: 0, steps: 0, fail: 0 });
   print(`total: ${all.seq} sequences, ${all.steps} steps, ${all.fail} failures`);
   for (const t of totals) for (const f of t.failures) print(`  ${t.kernel} ${t.geometry}: ${f}`);
   return all.fail === 0 ? 0 : 1;
+}
+
+function windowsLine(c: ReturnType<typeof serialStats>, steps: number): string {
+  const per = (n: number): string => (steps === 0 ? '0' : ((n * 1000) / steps).toFixed(1));
+  const skipped = Object.entries(c.skipped).filter(([, n]) => n > 0);
+  const total = skipped.reduce((s, [, n]) => s + n, 0);
+  return `${c.checked} serialisable (${per(c.checked)} per 1,000 steps), ${total} skipped (${per(total)}${skipped.length > 0 ? `: ${skipped.map(([r, n]) => `${r} ${n}`).join(', ')}` : ''})`;
 }
 
 /** Bad input: one line naming what is wrong and the valid choices, exit 2, nothing run. */

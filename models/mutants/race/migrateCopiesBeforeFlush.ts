@@ -17,7 +17,9 @@ import { ownPtls } from '../../machine/locks';
  * `set_tlb_ubc_flush_pending()`), and a store through it needs no page walk: it lands on the
  * source. Copied before that, the store is not in the destination, and the source is freed.
  * Caught by: the user-memory oracle (stale_read: a later load returns the value from before the
- * store) with `--interleave`, a store from the CPU that holds the translation while the
+ * store), or the serialisability oracle (not_serialisable: the store returned, yet the page holds
+ * the value from before it when the window closes, which no order of the store and the migration
+ * gives) with `--interleave`, a store from the CPU that holds the translation while the
  * migration is preempted at 'migrate: folio copied, before remove_migration_ptes()'; without
  * schedule ops no store runs between the copy and the flush, so it is equivalent to batched.
  */
@@ -54,6 +56,6 @@ export class MigrateCopiesBeforeFlush extends BatchedKernel {
 export const migrateCopiesBeforeFlush: MutantSpec = defineMutant(MigrateCopiesBeforeFlush, {
   breaks: 'migrate_pages_batch() copies the folios before try_to_unmap_flush()',
   violates: 'mm/migrate.c migrate_pages_batch(): try_to_unmap_flush() before migrate_folios_move() copies',
-  caughtBy: ['stale_read', 'pin_unreliable'],
+  caughtBy: ['stale_read', 'pin_unreliable', 'not_serialisable'],
   needsInterleave: true,
 });
