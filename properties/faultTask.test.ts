@@ -110,6 +110,16 @@ describe('a load whose fault is preempted before the PTL', () => {
     }
   });
 
+  it('a load task that completes at once (at past its one point) returns its value as the step result, like a load run whole', () => {
+    for (const k of [new ReferenceKernel(), new BatchedKernel()]) {
+      const run = new CheckedRun(k, G, ALL_ORACLES, null, { zeroPage: true });
+      run.step(preempt(1, 2), 0);
+      const r = run.step(load(0), 1);
+      expect('violation' in r).toBe(false);
+      if (!('violation' in r)) expect(r.applied.result).toEqual({ kind: 'value', value: 0 });
+    }
+  });
+
   it.each([true, false])('zero page %s: a store faults the page in meanwhile — the load backs off, retries and reads the stored value', (zeroPage) => {
     for (const k of [new ReferenceKernel(), new BatchedKernel()]) {
       const { bad, run, reads } = runLoads(k, [preempt(1, 1), load(0), store(2), resume(1), load(3)], zeroPage);

@@ -437,12 +437,18 @@ export abstract class FaultPaths extends PageTablePaths {
    * Populate a new anonymous folio of `order` at `v` (aligned down to the folio size): PMD-mapped,
    * or PTE-mapped for pages [first, first+count) of it. Stands for a THP fault
    * (`do_huge_pmd_anonymous_page()`, or `do_anonymous_page()` with an mTHP order) followed, for a
-   * partial mapping, by MADV_DONTNEED of the rest. A no-op when any target page is populated.
+   * partial mapping, by MADV_DONTNEED of the rest. A no-op when any target page is populated, and
+   * when any page of the folio's range is not writable: the store fault it stands for would get
+   * SIGSEGV there (`access_error()`), and its entries are writable. Simplified: MAP_POPULATE of a
+   * read-only range (`populateRange()`) maps nothing, where the kernel's read faults would map it
+   * read-only.
    */
   mapAnonFolio(m: Machine, mm: MmId, v: Vpn, order: number, pmdMapped: boolean, first: number, count: number): OpResult {
     const nr = folioNrPages(order);
     const base = v - (v % nr);
     const i = pmdIndexOf(m, asVpn(base));
+    const writable = mmAt(m, mm).vmaWritable;
+    for (let k = base; k < base + nr; k++) if (writable[k] !== true) return noop('folio range not writable (its store fault would fail)');
     if (pmdMapped) {
       if (order !== m.geometry.maxFolioOrder) return noop('PMD mapping needs a PMD-order folio');
       if (pmdAt(m, mm, i).kind !== 'none') return noop('PMD slot in use');

@@ -1,3 +1,4 @@
+import type { OpResult } from '../../models/result';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import type { Geometry } from '../../models/machine/geometry';
 import type { Machine } from '../../models/machine/state';
@@ -181,7 +182,11 @@ export class CheckedRun {
     }
     if (pending !== null && resolved !== null && resolved.kind === 'access') {
       const note = this.tasks.startAccess(resolved, pending.cpu, pending.at, storeValue(step));
-      if (note !== null) return { applied: withNotes({ resolved, result: { kind: 'done' }, value: storeValue(step) }, [...waited, note]), racy };
+      if (note !== null) {
+        // A load task that completed at once returned its value at this step, as a load run whole.
+        const result: OpResult = note.point === null && note.read !== undefined ? { kind: 'value', value: note.read } : { kind: 'done' };
+        return { applied: withNotes({ resolved, result, value: storeValue(step) }, [...waited, note]), racy };
+      }
     }
     if (pending !== null && resolved !== null && resolved.kind === 'migrate') {
       const note = this.tasks.startMigrate(resolved, pending.cpu, pending.at);
