@@ -119,7 +119,11 @@ export class WindowRecorder {
       w.unfixed.pages.add(pageKey(t.op.mm, t.op.vpn));
       w.unfixed.frames.add(at);
     }
-    if (resolved.kind === 'map' && resolved.pmd && [...w.live.values()].some((t) => t.op.kind === 'access' || t.op.kind === 'gup')) {
+    // A THP map, or a GUP-fast walk (which falls back at once only where there is no table),
+    // that meets an empty PTE table a fault or GUP task allocated before its point: what it does
+    // depends on that table, which no order of whole ops shows.
+    const tableSensitive = (resolved.kind === 'map' && resolved.pmd) || (resolved.kind === 'walkBegin' && resolved.walker === 'gupFast');
+    if (tableSensitive && [...w.live.values()].some((t) => t.op.kind === 'access' || t.op.kind === 'gup')) {
       const pmd = pmdAt(m, asMm(resolved.mm), Math.floor(resolved.vpn / m.geometry.ptrsPerPte));
       if (pmd.kind === 'table' && tableEntries(m, pmd.table).every((e) => e.kind === 'none')) w.emptyTable = true;
     }
