@@ -119,6 +119,15 @@ describe('what a serial order does not fix is not compared (GUP-fast)', () => {
   });
 });
 
+describe('a store by a lazy CPU that missed a flush', () => {
+  it('is not an access through a stale entry: switching back drops its entries, the store walks (npm run soak -- --interleave, seed 503, shrunk)', () => {
+    const walk: Op = { kind: 'walkBegin', cpu: 0, mm: 0, vpn: HOT, walker: 'gupFast', pin: true, write: false };
+    const ops: Op[] = [store(2), { kind: 'migrate', mm: 0, vpn: HOT, count: 1 }, { kind: 'tick' }, preempt(0, 1), zap(HOT, 16), walk, { kind: 'walkEnd', cpu: 0 }, store(2)];
+    expect(runOps(new ReferenceKernel(), G, ops).ok).toBe(true);
+    expect(runDifferential(new ReferenceKernel(), new BatchedKernel(), G, ops).ok).toBe(true);
+  });
+});
+
 describe('what a serial order does not fix is not compared (2)', () => {
   it('a store task completing through a stale TLB entry its CPU got inside a zap window (check --interleave --seed 9, shrunk)', () => {
     // cpu0's second store faults a page in while the first store's fault is preempted; a zap task

@@ -43,6 +43,17 @@ export function tlbLookup(m: Machine, cpu: CpuId, mm: MmId, v: Vpn): TlbEntry | 
   return m.cpus[cpu]?.tlb.get(tlbKey(mm, v));
 }
 
+/**
+ * The entry a user access by `cpu` to (mm, v) would find once it has switched to `mm`
+ * (`switchMm()`): a lazy CPU that missed a flush of `mm` drops its entries of it then. For
+ * oracles that judge an access before it runs.
+ */
+export function tlbLookupOnAccess(m: Machine, cpu: CpuId, mm: MmId, v: Vpn): TlbEntry | undefined {
+  const c = m.cpus[cpu];
+  if (c !== undefined && c.loadedMm === mm && c.lazy && c.lazyMissedFlush) return undefined;
+  return tlbLookup(m, cpu, mm, v);
+}
+
 function dropEntry(m: Machine, e: TlbEntry): void {
   const f = m.frames[e.pfn];
   if (f !== undefined) f.tlbRefs--;

@@ -3,7 +3,7 @@ import { cpuId as asCpu, mmId as asMm, vpn as asVpn } from '../../models/machine
 import type { Machine } from '../../models/machine/state';
 import { mmNrPages } from '../../models/machine/geometry';
 import { mappedPfn, pmdAt, pmdIndexOf, pteAt } from '../../models/machine/pgtable';
-import { tlbLookup } from '../../models/machine/tlb';
+import { tlbLookupOnAccess } from '../../models/machine/tlb';
 import { assertNever } from '../../models/assertNever';
 import type { OpResult } from '../../models/result';
 import type { Op } from '../ops/op';
@@ -45,7 +45,7 @@ function pteWritable(m: Machine, mm: MmId, v: number): boolean {
  */
 export function staleHit(m: Machine, op: Op): Pfn | null {
   if (op.kind !== 'access') return null;
-  const e = tlbLookup(m, asCpu(op.cpu), asMm(op.mm), asVpn(op.vpn));
+  const e = tlbLookupOnAccess(m, asCpu(op.cpu), asMm(op.mm), asVpn(op.vpn));
   // A store completes from the TLB only through a writable, dirty entry (accessThroughTlb()); else it walks or faults.
   if (e === undefined || (op.write && !(e.writable && e.dirty))) return null;
   // A migration entry naming the frame the entry translates to: the migration copies that frame
@@ -69,7 +69,7 @@ function migrationEntryPfn(m: Machine, mm: MmId, v: number): Pfn | null {
 export function frameReached(m: Machine, op: Op): Pfn | null {
   switch (op.kind) {
     case 'access': {
-      const e = tlbLookup(m, asCpu(op.cpu), asMm(op.mm), asVpn(op.vpn));
+      const e = tlbLookupOnAccess(m, asCpu(op.cpu), asMm(op.mm), asVpn(op.vpn));
       return e !== undefined && (!op.write || (e.writable && e.dirty)) ? e.pfn : mappedPfn(m, asMm(op.mm), asVpn(op.vpn));
     }
     case 'gupRead':

@@ -6,7 +6,7 @@ import type { KernelSteps, KernelTaskView, PreemptPoint, TaskOp } from '../../mo
 import { overriddenBelow, POINTS_UNDER_PTL } from '../../models/machine/tasks';
 import { folioNrPages } from '../../models/machine/geometry';
 import { folioAt } from '../../models/machine/frames';
-import { tlbLookup } from '../../models/machine/tlb';
+import { tlbLookupOnAccess } from '../../models/machine/tlb';
 import { isZeroPfn } from '../../models/machine/zeroPage';
 import { assertNever } from '../../models/assertNever';
 import { mmAt, pmdAt, pmdIndexOf, tableEntries } from '../../models/machine/pgtable';
@@ -178,7 +178,7 @@ function readOf(live: LiveTask): { read?: number } {
 function lockless(m: Machine, k: ReferenceKernel, op: Op): boolean {
   switch (op.kind) {
     case 'access': {
-      const e = tlbLookup(m, asCpu(op.cpu), asMm(op.mm), op.vpn as Vpn);
+      const e = tlbLookupOnAccess(m, asCpu(op.cpu), asMm(op.mm), op.vpn as Vpn);
       return e !== undefined && (!op.write || (e.writable && e.dirty));
     }
     case 'walkBegin': {
@@ -417,7 +417,7 @@ export class Tasks {
     const v = op.vpn as Vpn;
     const c = this.m.cpus[op.cpu];
     if (c === undefined || !mmAt(this.m, mm).alive || (op.write && mmAt(this.m, mm).vmaWritable[v] !== true)) return null;
-    const e = tlbLookup(this.m, asCpu(op.cpu), mm, v);
+    const e = tlbLookupOnAccess(this.m, asCpu(op.cpu), mm, v);
     const folios = new Set<Pfn>();
     if (e === undefined && this.kernel.faultFindsPteNone(this.m, mm, v)) {
       if (!faultCanBeTask(this.kernel, 'anonymous')) return null;
