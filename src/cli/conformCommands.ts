@@ -164,7 +164,7 @@ function verdictLine(v: ConformOutcome['verdict'], r: KernelRelease, outcome: Co
     case 'FLAKY':
       return `FLAKY: the kernel did not show the difference again on every re-run (saved)`;
     case 'INTERRUPTED':
-      return `INTERRUPTED after ${outcome.stats.programs} programs`;
+      return `INTERRUPTED after ${outcome.stats.programs} programs${outcome.unconfirmedDifference === true ? ' (a program had differed before it, not yet shrunk or re-run: run the same seed again)' : ''}`;
     default:
       return assertNever(v);
   }

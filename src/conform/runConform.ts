@@ -31,6 +31,8 @@ export interface ConformOutcome {
   readonly verdict: ConformVerdict;
   readonly stats: ConformStats;
   readonly failure: ConformFailure | null;
+  /** INTERRUPTED only: a program had differed before the interrupt, unconfirmed (not shrunk or re-run). */
+  readonly unconfirmedDifference?: boolean;
 }
 
 export interface ConformOptions {
@@ -88,7 +90,10 @@ export async function runConform(t: ConformTarget, o: ConformOptions): Promise<C
   const r = await fc.check(property, { seed: o.seed, numRuns: o.runs, endOnFailure: false });
   if (runtimeError !== null) throw runtimeError;
   const seen = last as { ops: readonly Op[]; comparison: ProgramComparison } | null;
-  if (!r.failed || seen === null) return { verdict: o.signal.aborted || interrupted ? 'INTERRUPTED' : 'AGREES', stats, failure: null };
+  // Ctrl-C wins over a difference seen before it: the shrink and the re-runs that would confirm
+  // it did not (all) run, so it is neither DIFFERS nor FLAKY (and the runtime is gone).
+  if (o.signal.aborted || interrupted) return { verdict: 'INTERRUPTED', stats, failure: null, unconfirmedDifference: seen !== null };
+  if (!r.failed || seen === null) return { verdict: 'AGREES', stats, failure: null };
   // The shrunk program, run again: the kernel must show the same difference every time.
   const ops = r.counterexample?.[0] ?? seen.ops;
   const runs: ProgramComparison[] = [];
