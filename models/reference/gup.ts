@@ -247,14 +247,22 @@ export abstract class GupPaths extends MigratePaths {
    */
   tryGrabFolioFast(m: Machine, page: Pfn, refs: number, pin: boolean): Pfn | null {
     const head = folioHead(m, page);
-    const fr = frameAt(m, head);
-    if (fr.state !== 'data' || fr.folio === null || fr.folio.refcount <= 0) return null;
+    if (!this.folioRefTryable(m, head)) return null;
     this.tryGrabFolio(m, head, refs, pin);
     if (!this.gupFastFolioStillOwns(m, page, head)) {
       this.gupPutFolio(m, head, refs, pin);
       return null;
     }
     return head;
+  }
+
+  /**
+   * Mirrors the test of `folio_ref_try_add()` / `folio_try_get()` (include/linux/page_ref.h,
+   * 6.12): a reference may be taken only on a live folio whose refcount is not zero.
+   */
+  folioRefTryable(m: Machine, head: Pfn): boolean {
+    const fr = frameAt(m, head);
+    return fr.state === 'data' && fr.folio !== null && fr.folio.refcount > 0;
   }
 
   /** The `page_folio(page) == folio` recheck of `try_get_folio()` (mm/gup.c, 6.12): a split between the read and the grab fails it. */

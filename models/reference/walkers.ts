@@ -106,8 +106,7 @@ export abstract class WalkerPaths extends GupPaths {
    */
   gupFastGrabWouldSucceed(m: Machine, page: Pfn): boolean {
     const head = folioHead(m, page);
-    const fr = frameAt(m, head);
-    return fr.state === 'data' && fr.folio !== null && fr.folio.refcount > 0 && this.gupFastFolioStillOwns(m, page, head);
+    return this.folioRefTryable(m, head) && this.gupFastFolioStillOwns(m, page, head);
   }
 
   /**

@@ -3,6 +3,16 @@ import type { Geometry } from '../../models/machine/geometry';
 import type { Op } from '../ops/op';
 import { assertNever } from '../../models/assertNever';
 
+/** A CPU the chunks below name (any of the machine's). */
+function cpuIndexArb(g: Geometry): fc.Arbitrary<number> {
+  return fc.integer({ min: 0, max: g.nrCpus - 1 });
+}
+
+/** An mm index the chunks below name (resolved among the live mms when the op runs). */
+function mmIndexArb(g: Geometry): fc.Arbitrary<number> {
+  return fc.integer({ min: 0, max: g.maxMms - 1 });
+}
+
 /**
  * Op generators weighted toward the states where batching bugs live (design §6): large folios,
  * PTE-mapped and partially mapped; forks of populated mms; pins; zaps that fill a gather;
@@ -21,8 +31,8 @@ export interface OpArbOptions {
 export function opArb(g: Geometry, options: OpArbOptions = {}): fc.Arbitrary<Op> {
   const ppt = g.ptrsPerPte;
   const top = g.pmdsPerMm * ppt;
-  const mm = fc.integer({ min: 0, max: g.maxMms - 1 });
-  const cpu = fc.integer({ min: 0, max: g.nrCpus - 1 });
+  const mm = mmIndexArb(g);
+  const cpu = cpuIndexArb(g);
   const vpn = fc.oneof(
     { weight: 3, arbitrary: fc.integer({ min: 0, max: top - 1 }) },
     // near the start, the middle or the end of a table: folio and table boundaries
@@ -175,12 +185,12 @@ function preemptedZapArb(g: Geometry): fc.Arbitrary<Op[]> {
   const ppt = g.ptrsPerPte;
   return fc
     .record({
-      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      cpu: cpuIndexArb(g),
       at: fc.integer({ min: 1, max: 2 }),
-      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      mm: mmIndexArb(g),
       nr: fc.oneof(fc.integer({ min: 1, max: 2 }), fc.constant(ppt)),
       // One zap chunk in four: the CPU that stores first and loads inside the window.
-      nested: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: g.nrCpus - 1 }) }),
+      nested: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: cpuIndexArb(g) }),
     })
     .map(({ cpu, at, mm, nr, nested }): Op[] =>
       nested === null
@@ -209,12 +219,12 @@ function preemptedMigrateArb(g: Geometry): fc.Arbitrary<Op[]> {
   const ppt = g.ptrsPerPte;
   return fc
     .record({
-      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      cpu: cpuIndexArb(g),
       // Mostly the later point: the copy is done and the entry still in place.
       at: fc.oneof({ weight: 1, arbitrary: fc.constant(1) }, { weight: 3, arbitrary: fc.constant(2) }),
-      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      mm: mmIndexArb(g),
       // A store first, so that some CPU holds a writable, dirty translation the batch must flush.
-      storeCpu: fc.option(fc.integer({ min: 0, max: g.nrCpus - 1 }), { nil: null }),
+      storeCpu: fc.option(cpuIndexArb(g), { nil: null }),
     })
     .map(({ cpu, at, mm, storeCpu }): Op[] => [
       ...(storeCpu === null ? [] : [{ kind: 'access', cpu: storeCpu, mm, vpn: ppt + 5, write: true } as const]),
@@ -232,9 +242,9 @@ function preemptedFaultArb(g: Geometry): fc.Arbitrary<Op[]> {
   const ppt = g.ptrsPerPte;
   return fc
     .record({
-      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
-      storeCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
-      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      cpu: cpuIndexArb(g),
+      storeCpu: cpuIndexArb(g),
+      mm: mmIndexArb(g),
       write: fc.boolean(),
     })
     .map(({ cpu, storeCpu, mm, write }): Op[] => [
@@ -256,10 +266,10 @@ function preemptedCowArb(g: Geometry): fc.Arbitrary<Op[]> {
   const hot = ppt + 5;
   return fc
     .record({
-      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
-      storeCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
-      rivalCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
-      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      cpu: cpuIndexArb(g),
+      storeCpu: cpuIndexArb(g),
+      rivalCpu: cpuIndexArb(g),
+      mm: mmIndexArb(g),
       rival: fc.constantFrom('store', 'zap', 'none'),
     })
     .map(({ cpu, storeCpu, rivalCpu, mm, rival }): Op[] => [
@@ -290,9 +300,9 @@ function preemptedGupArb(g: Geometry): fc.Arbitrary<Op[]> {
   const hot = ppt + 5;
   return fc
     .record({
-      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
-      gupCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
-      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      cpu: cpuIndexArb(g),
+      gupCpu: cpuIndexArb(g),
+      mm: mmIndexArb(g),
       pin: fc.boolean(),
       write: fc.boolean(),
       fast: fc.boolean(),
@@ -320,15 +330,15 @@ function preemptedWriterArb(g: Geometry, fork: boolean): fc.Arbitrary<Op[]> {
   const ppt = g.ptrsPerPte;
   return fc
     .record({
-      cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
+      cpu: cpuIndexArb(g),
       at: fork ? fc.integer({ min: 1, max: 2 }) : fc.integer({ min: 1, max: 3 }),
-      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      mm: mmIndexArb(g),
       nr: fc.integer({ min: 1, max: 2 }),
       writable: fc.boolean(),
       // fork: always a whole GUP-fast pin walk inside the window; mprotect: sometimes.
       walk: fork
-        ? fc.record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), write: fc.boolean(), stop: walkStopArb })
-        : fc.option(fc.record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), write: fc.boolean(), stop: walkStopArb }), { nil: null }),
+        ? fc.record({ cpu: cpuIndexArb(g), write: fc.boolean(), stop: walkStopArb })
+        : fc.option(fc.record({ cpu: cpuIndexArb(g), write: fc.boolean(), stop: walkStopArb }), { nil: null }),
     })
     .map(({ cpu, at, mm, nr, writable, walk }): Op[] => [
       { kind: 'preempt', cpu, at },
@@ -351,7 +361,7 @@ function preemptedWriterArb(g: Geometry, fork: boolean): fc.Arbitrary<Op[]> {
 function pinWalkArb(g: Geometry): fc.Arbitrary<Op[]> {
   const ppt = g.ptrsPerPte;
   return fc
-    .record({ cpu: fc.integer({ min: 0, max: g.nrCpus - 1 }), mm: fc.integer({ min: 0, max: g.maxMms - 1 }), write: fc.boolean(), stop: walkStopArb })
+    .record({ cpu: cpuIndexArb(g), mm: mmIndexArb(g), write: fc.boolean(), stop: walkStopArb })
     .map(({ cpu, mm, write, stop }): Op[] => [
       { kind: 'walkBegin', cpu, mm, vpn: ppt + 5, walker: 'gupFast', pin: true, write, ...stop },
       { kind: 'walkEnd', cpu },
@@ -371,10 +381,10 @@ function grabWindowArb(g: Geometry): fc.Arbitrary<Op[]> {
   const hot = ppt + 5;
   return fc
     .record({
-      walkCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
-      storeCpu: fc.option(fc.integer({ min: 0, max: g.nrCpus - 1 }), { nil: null }),
-      rivalCpu: fc.integer({ min: 0, max: g.nrCpus - 1 }),
-      mm: fc.integer({ min: 0, max: g.maxMms - 1 }),
+      walkCpu: cpuIndexArb(g),
+      storeCpu: fc.option(cpuIndexArb(g), { nil: null }),
+      rivalCpu: cpuIndexArb(g),
+      mm: mmIndexArb(g),
       pin: fc.boolean(),
       write: fc.boolean(),
       rival: fc.constantFrom('zap', 'reuse', 'migrate', 'store'),

@@ -197,7 +197,8 @@ export class UserMemory {
       // a load whose fault was a task returns its value then, checked as a load at that point.
       if (n.op === 'access') {
         if (n.point === null && n.value !== undefined) this.storeLanded(n.mm, n.start, n.value);
-        if (n.point === null && n.read !== undefined) this.loadReturned(n.mm, n.start, n.read, step);
+        // (one that completed at once returned it as the step's result, checked below)
+        if (n.point === null && n.read !== undefined && n.how !== 'start') this.loadReturned(n.mm, n.start, n.read, step);
         continue;
       }
       if (n.op === 'fork') {
