@@ -2,6 +2,7 @@ import { ReferenceKernel } from './reference/ReferenceKernel';
 import { assertNever } from './assertNever';
 import { MUTANTS } from './mutants/index';
 import { RACE_MUTANTS } from './mutants/race/index';
+import { RARE_MUTANTS } from './mutants/rare/index';
 import { BatchedKernel } from './batched/BatchedKernel';
 import { BatchedNoMigrc } from './batched/BatchedNoMigrc';
 import { Reference615 } from './v615/Reference615';
@@ -81,6 +82,7 @@ export const KERNELS: readonly KernelEntry[] = [
   },
   ...MUTANTS.map((mu) => ({ name: mu.name, summary: `${mu.breaks} (${mu.violates})`, role: 'mutant' as const, make: mu.make })),
   ...RACE_MUTANTS.map((mu) => ({ name: mu.name, summary: `${mu.breaks} (${mu.violates}); a race: check it with --interleave`, role: 'mutant' as const, make: mu.make })),
+  ...RARE_MUTANTS.map((mu) => ({ name: mu.name, summary: `${mu.breaks} (${mu.violates}); needs a rare combination (docs/reach.md)`, role: 'mutant' as const, make: mu.make })),
 ];
 
 /** What `mmcheck models` prints for a role: whether a check of it is expected to hold (a posted patch: see its summary). */

@@ -29,6 +29,11 @@ export class MethodCalls {
     return kernel;
   }
 
+  /** The watched methods the sequence running now has called so far. */
+  calledThisSequence(): ReadonlySet<string> {
+    return this.current;
+  }
+
   /** The sequence run by the last watched instance is over: count what it called. */
   endSequence(): void {
     for (const name of this.current) this.sequences.set(name, (this.sequences.get(name) ?? 0) + 1);

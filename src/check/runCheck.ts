@@ -2,7 +2,10 @@ import fc from 'fast-check';
 import type { Geometry } from '../../models/machine/geometry';
 import type { MachineOptions } from '../../models/machine/create';
 import type { Op } from '../ops/op';
-import { opsArb } from '../arbitraries/ops';
+import type { Generation } from './generation';
+import { DEFAULT_GENERATION, sequencesArb } from './generation';
+import { featuresOf, guidedSearch } from './guided';
+import { opArb } from '../arbitraries/ops';
 import { CoverageTracker } from '../coverage/probes';
 import { MethodCalls } from './methodCalls';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
@@ -46,6 +49,8 @@ export interface CheckOptions {
    * before for every seed).
    */
   readonly interleave?: boolean;
+  /** How sequences are drawn (mode, focus, weights); DEFAULT_GENERATION when absent. */
+  readonly generation?: Generation;
 }
 
 export interface CheckFailure {
@@ -90,6 +95,10 @@ export interface CheckReport {
   readonly flaky: FlakyFailure | null;
   /** Per watched method: how many generated sequences called it at least once. */
   readonly methodCalls: Readonly<Record<string, number>>;
+  /** How the sequences were drawn. */
+  readonly generation: Generation;
+  /** Guided mode: the corpus it kept and how many sequences were mutations of it; null in other modes. */
+  readonly guided: { readonly corpus: number; readonly mutated: number } | null;
 }
 
 /**
@@ -110,13 +119,18 @@ export function runCheck(opts: CheckOptions): CheckReport {
   // Set when the first failure did not happen again on an immediate re-run: shrinking a failure
   // that does not reproduce would only chase noise, so every later candidate is passed unrun.
   let unreproducible = false;
-  const property = fc.property(opsArb(opts.geometry, opts.maxOps, { interleave: opts.interleave === true }), (ops) => {
+  let guided: CheckReport['guided'] = null;
+  const generation = opts.generation ?? DEFAULT_GENERATION;
+  const interleave = opts.interleave === true;
+  let lastFeatures: readonly string[] = [];
+  const check = (ops: readonly Op[]): boolean => {
     if (unreproducible) return true;
     opts.onSequence?.(ops, failing ? 'shrinking' : 'generated');
     const tracker = failing ? null : new CoverageTracker();
     const kernel = failing ? opts.kernel : () => calls.watch(opts.kernel());
     const outcome = runOne({ ...opts, kernel }, ops, tracker);
     if (!failing) {
+      if (generation.mode === 'guided' && tracker !== null) lastFeatures = featuresOf(tracker, calls.calledThisSequence());
       calls.endSequence();
       sequences++;
       steps += outcome.steps.length;
@@ -133,12 +147,34 @@ export function runCheck(opts: CheckOptions): CheckReport {
       failing = true;
     }
     return outcome.ok;
-  });
-  const details = fc.check(property, {
-    seed: opts.seed,
-    numRuns: opts.runs,
-    ...(opts.timeBudgetMs !== undefined ? { interruptAfterTimeLimit: opts.timeBudgetMs } : {}),
-  });
+  };
+  const arb = sequencesArb(opts.geometry, opts.maxOps, generation, interleave);
+  const budget = opts.timeBudgetMs !== undefined ? { interruptAfterTimeLimit: opts.timeBudgetMs } : {};
+  let details: Pick<fc.RunDetails<[readonly Op[]]>, 'failed' | 'counterexample' | 'seed' | 'counterexamplePath' | 'numShrinks' | 'interrupted'>;
+  if (generation.mode === 'guided') {
+    const found = guidedSearch({
+      seed: opts.seed,
+      runs: opts.runs,
+      maxOps: opts.maxOps,
+      deadline: opts.timeBudgetMs !== undefined ? started + opts.timeBudgetMs : null,
+      fresh: arb,
+      extra: sequencesArb(opts.geometry, GUIDED_EXTRA_OPS, generation, interleave),
+      run: (ops) => ({ ok: check(ops), features: lastFeatures }),
+    });
+    guided = { corpus: found.corpusSize, mutated: found.mutated };
+    if (found.failing === null) {
+      details = { failed: false, counterexample: null, seed: opts.seed, counterexamplePath: null, numShrinks: 0, interrupted: found.interrupted };
+    } else {
+      // fast-check shrinks the sequence the search found, given as an example of the plain
+      // (uniform) arbitrary: its ops are records it can shrink without the context of a draw.
+      const shrinkArb = fc.array(opArb(opts.geometry, { interleave }), { minLength: 1, maxLength: opts.maxOps });
+      const d = fc.check(fc.property(shrinkArb, (ops) => check(ops)), { seed: opts.seed, numRuns: 1, examples: [[[...found.failing]]] as Array<[Op[]]>, ...remaining(started, opts.timeBudgetMs) });
+      // The search's sequence is the counterexample even when fast-check could not shrink it.
+      details = { ...d, failed: true, counterexample: d.counterexample ?? [found.failing], counterexamplePath: null };
+    }
+  } else {
+    details = fc.check(fc.property(arb, check), { seed: opts.seed, numRuns: opts.runs, ...budget });
+  }
   let failure: CheckFailure | null = null;
   let flaky: FlakyFailure | null = null;
   if (details.failed && details.counterexample !== null) {
@@ -177,7 +213,17 @@ export function runCheck(opts: CheckOptions): CheckReport {
     failure,
     flaky,
     methodCalls: calls.counts(),
+    generation,
+    guided,
   };
+}
+
+/** Ops a guided mutation inserts or appends at a time (at most). */
+const GUIDED_EXTRA_OPS = 6;
+
+/** What is left of a time budget, for a fast-check run that starts now. */
+function remaining(started: number, budgetMs: number | undefined): { interruptAfterTimeLimit?: number } {
+  return budgetMs === undefined ? {} : { interruptAfterTimeLimit: Math.max(1, started + budgetMs - Date.now()) };
 }
 
 /**

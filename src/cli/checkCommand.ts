@@ -10,7 +10,9 @@ import { againstWhom, runsAlone } from '../check/runsAlone';
 import type { Exercise, Verdict } from '../check/verdict';
 import { verdictOf } from '../check/verdict';
 import type { ProgressSnapshot } from '../check/worker/protocol';
-import { reportedProbes } from '../coverage/probes';
+import { RARE_PERCENT, reportedProbes } from '../coverage/probes';
+import type { Generation } from '../check/generation';
+import { describeGeneration } from '../check/generation';
 import type { Counterexample } from '../counterexample/file';
 import { writeCounterexample } from '../counterexample/file';
 import type { Op } from '../ops/op';
@@ -39,6 +41,10 @@ export interface CheckCommandOptions {
   readonly signal?: AbortSignal;
   /** Generate schedule ops (`--interleave`, docs/concurrency.md); off by default. */
   readonly interleave?: boolean;
+  /** How sequences are drawn (`--mode`, `--focus`, `--weights`, the variant's static focus). */
+  readonly generation: Generation;
+  /** The focus the variant declared (`static focus`), to say where the report's focus came from. */
+  readonly declaredFocus: readonly string[];
 }
 
 /**
@@ -53,9 +59,10 @@ export async function checkCommand(o: CheckCommandOptions, print: (s: string) =>
   const alone = runsAlone(probe);
   const spec = specFor(probe);
   print(pc.bold(`mmcheck check: kernel ${o.kernel.name} ${alone ? 'alone (per-kernel oracles)' : `against the ${againstWhom(spec)}`}, geometry ${o.geometry.name}, seed ${o.seed}${o.interleave === true ? ', interleaved' : ''}`));
+  print(`  generation ${describeGeneration(o.generation)}${o.declaredFocus.length > 0 ? ` (the variant declares focus ${o.declaredFocus.join(',')})` : ''}`);
   o.progress.start(o.runs);
   const result = await superviseCheck(
-    { kind: 'check', kernelSpec: o.kernel.spec, variantFile: o.variantFile, geometry: o.geometry.name, runs: o.runs, seed: o.seed, maxOps: o.maxOps, timeBudgetMs: o.timeBudgetMs ?? null, failureFile: file, watchMethods: o.watchMethods, ...(o.interleave === true ? { interleave: true } : {}) },
+    { kind: 'check', kernelSpec: o.kernel.spec, variantFile: o.variantFile, geometry: o.geometry.name, runs: o.runs, seed: o.seed, maxOps: o.maxOps, timeBudgetMs: o.timeBudgetMs ?? null, failureFile: file, watchMethods: o.watchMethods, generation: o.generation, ...(o.interleave === true ? { interleave: true } : {}) },
     {
       stepTimeoutMs: o.stepTimeoutMs,
       onProgress: (s) => o.progress.update(s.sequences),
@@ -90,6 +97,7 @@ function savedNote(file: string): string {
 
 function reportDone(o: CheckCommandOptions, file: string, report: CheckReport, lines: VariantLines | null, probes: readonly string[], alone: boolean, print: (s: string) => void): Verdict {
   printSummary({ ...report }, probes, print, report.interrupted ? '(time budget reached)' : '');
+  if (report.guided !== null) print(`  guided     corpus of ${report.guided.corpus} sequences that reached something new; ${report.guided.mutated} of the ${report.sequences} sequences were mutations of it`);
   const exercise: Exercise | null = o.variantFile !== null ? { methodCalls: report.methodCalls, unexecutedLines: lines?.unexecuted ?? [] } : null;
   if (exercise !== null) printExercise(exercise, o.variantFile ?? '', print);
   const verdict = verdictOf(report, exercise);
@@ -172,13 +180,20 @@ function printSummary(r: Omit<ProgressSnapshot, 'elapsedMs'> & { readonly elapse
   print(`  lengths    ${Object.entries(r.lengths).sort(([a], [b]) => parseInt(a) - parseInt(b)).map(([k, v]) => `${k}:${v}`).join('  ')}`);
   print(`  steps      ${r.steps} (${Math.round(r.steps / Math.max(secs, 0.001))} steps/s)`);
   print(`  time       ${secs.toFixed(1)} s`);
-  print('  coverage   sequences that reached each state (✗: never reached, so never checked):');
+  print(`  coverage   sequences that reached each state (✗: never reached, so never checked; rare: under ${RARE_PERCENT}% of the sequences):`);
   const known = new Set(probes);
   const extra = Object.keys(r.coverage).filter((k) => !known.has(k)).sort();
+  let rare = 0;
   for (const name of [...probes, ...extra]) {
     const n = r.coverage[name] ?? 0;
-    print(`    ${n > 0 ? pc.green('✓') : pc.yellow('✗')} ${name.padEnd(58)} ${n}`);
+    const share = r.sequences > 0 ? (100 * n) / r.sequences : 0;
+    const isRare = n > 0 && share < RARE_PERCENT;
+    if (isRare) rare++;
+    const mark = n === 0 ? pc.yellow('✗') : isRare ? pc.yellow('!') : pc.green('✓');
+    print(`    ${mark} ${name.padEnd(58)} ${String(n).padStart(7)} ${share.toFixed(1).padStart(5)}%${isRare ? pc.yellow(' rare') : ''}`);
   }
+  const never = [...probes, ...extra].filter((name) => (r.coverage[name] ?? 0) === 0).length;
+  print(`  reach      ${never} never reached, ${rare} rare (reached but in under ${RARE_PERCENT}% of the sequences)`);
 }
 
 function printExercise(e: Exercise, file: string, print: (s: string) => void): void {

@@ -6,6 +6,7 @@ import type { VariantLoadOptions } from '../variants/loadVariant';
 import { loadVariant } from '../variants/loadVariant';
 import { variantMethods } from '../variants/kernelMethods';
 import { UsageError } from './usageError';
+import { FocusError, parseFocus } from '../arbitraries/focus';
 
 /** A kernel the CLI can run: its name and a factory (a fresh instance per sequence). */
 export interface LoadedKernel {
@@ -20,6 +21,11 @@ export interface LoadedKernel {
   readonly variant: { readonly file: string; readonly className: string } | null;
   /** The methods a variant's own classes define (overrides and helpers), whose calls a check counts; empty for a registered kernel. */
   readonly watchMethods: readonly string[];
+  /**
+   * The ops the variant's patch is about, from its class's `static focus` (op kinds or areas,
+   * src/arbitraries/focus.ts): a check spends more of its runs on them. Empty when not declared.
+   */
+  readonly focus: readonly string[];
 }
 
 const looksLikePath = (s: string): boolean => s.endsWith('.ts') || s.endsWith('.js') || s.includes('/');
@@ -33,7 +39,7 @@ export async function loadKernel(spec: string, options: VariantLoadOptions = { t
   if (!looksLikePath(spec)) {
     try {
       const e = kernelEntry(spec);
-      return { name: e.name, spec: e.name, make: e.make, variant: null, watchMethods: [] };
+      return { name: e.name, spec: e.name, make: e.make, variant: null, watchMethods: [], focus: [] };
     } catch (err) {
       if (err instanceof UnknownKernelError) throw new UsageError(err.message);
       throw err;
@@ -44,7 +50,21 @@ export async function loadKernel(spec: string, options: VariantLoadOptions = { t
   const v = await loadVariant(file, options);
   const Ctor = v.Ctor;
   const methods = variantMethods(Ctor);
-  return { name: v.name, spec: file, make: () => named(new Ctor(), v.name), variant: { file, className: v.className }, watchMethods: [...methods.overrides, ...methods.helpers].sort() };
+  return { name: v.name, spec: file, make: () => named(new Ctor(), v.name), variant: { file, className: v.className }, watchMethods: [...methods.overrides, ...methods.helpers].sort(), focus: declaredFocus(Ctor, spec) };
+}
+
+/** A variant class's `static focus`: checked to be op kinds or areas, else a usage error naming the file. */
+function declaredFocus(Ctor: object, spec: string): readonly string[] {
+  const focus: unknown = (Ctor as { focus?: unknown }).focus;
+  if (focus === undefined) return [];
+  if (!Array.isArray(focus) || !focus.every((f): f is string => typeof f === 'string')) throw new UsageError(`variant '${spec}': static focus must be an array of op kinds or areas, e.g. static focus = ['fork', 'gup']`);
+  try {
+    parseFocus(focus);
+  } catch (e) {
+    if (e instanceof FocusError) throw new UsageError(`variant '${spec}': static focus: ${e.message}`);
+    throw e;
+  }
+  return focus;
 }
 
 /**

@@ -12,6 +12,8 @@ import { mutantsCommand } from './mutantsCommand';
 import { explainCommand, HTML_MAX_STEPS, replayCommand } from './replayCommands';
 import { runCommand } from './runCommand';
 import { UsageError } from './usageError';
+import { FOCUS_HELP, MODE_HELP, WEIGHTS_HELP, parseGeneration, parseModes } from './generationOptions';
+import { DEFAULT_MODE, GENERATION_MODES } from '../check/generation';
 import { checkWritableDir } from './writableDir';
 import { NO_TYPECHECK_HELP } from '../variants/noTypecheck';
 import { WORKLOADS } from '../cost/workloads/index';
@@ -42,7 +44,11 @@ function program(setExit: (code: number) => void): Command {
     .option('--step-timeout <seconds>', 'an op running longer than this is reported as a hang (step_timeout)', '10')
     .option('--no-typecheck', NO_TYPECHECK_HELP)
     .option('--interleave', 'also generate schedule ops: zaps run as preempted kernel tasks with other ops in their windows (docs/concurrency.md)')
-    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean; stepTimeout: string; typecheck: boolean; interleave?: boolean }) => {
+    .option('--mode <mode>', MODE_HELP)
+    .option('--guided', 'the same as --mode guided: mutate a corpus of sequences that reached something new')
+    .option('--focus <list>', FOCUS_HELP)
+    .option('--weights <list>', WEIGHTS_HELP)
+    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean; stepTimeout: string; typecheck: boolean; interleave?: boolean; mode?: string; guided?: boolean; focus?: string; weights?: string }) => {
       const geometry = parseGeometry(o.geometry);
       const runs = parsePositiveInt('--runs', o.runs);
       const maxOps = parsePositiveInt('--max-ops', o.maxOps);
@@ -50,7 +56,10 @@ function program(setExit: (code: number) => void): Command {
       const timeBudgetMs = o.time === undefined ? undefined : parsePositiveInt('--time', o.time) * 1000;
       const stepTimeoutMs = parsePositiveInt('--step-timeout', o.stepTimeout) * 1000;
       checkWritableDir('--failures', o.failures);
+      // Flags first, so a bad one is refused before a variant is type-checked.
+      parseGeneration(o, []);
       const kernel = await loadKernel(o.kernel, { typecheck: o.typecheck });
+      const generation = parseGeneration(o, kernel.focus);
       // Ctrl-C stops the check's worker and prints the summary so far (bin/mmcheck.js then dies
       // by SIGINT, as shells expect); the handler lives only as long as the check.
       const interrupt = new AbortController();
@@ -58,7 +67,7 @@ function program(setExit: (code: number) => void): Command {
       process.on('SIGINT', onSigint);
       try {
         const progress = makeProgress(process.stderr, o.quiet === true);
-        const verdict = await checkCommand({ kernel, geometry, runs, seed, maxOps, timeBudgetMs, stepTimeoutMs, failureDir: o.failures, progress, watchMethods: kernel.watchMethods, variantFile: kernel.variant?.file ?? null, signal: interrupt.signal, interleave: o.interleave === true }, print);
+        const verdict = await checkCommand({ kernel, geometry, runs, seed, maxOps, timeBudgetMs, stepTimeoutMs, failureDir: o.failures, progress, watchMethods: kernel.watchMethods, variantFile: kernel.variant?.file ?? null, signal: interrupt.signal, interleave: o.interleave === true, generation, declaredFocus: kernel.focus }, print);
         setExit(EXIT_CODES[verdict]);
       } finally {
         process.off('SIGINT', onSigint);
@@ -98,7 +107,8 @@ function program(setExit: (code: number) => void): Command {
     .option('--max-ops <n>', 'longest sequence, in ops', '60')
     .option('--only <names...>', 'only these mutants')
     .option('--write-fixtures <dir>', "save each mutant's shortest counterexample there (properties/fixtures/mutants)")
-    .action((o: { runs: string; seeds: string; geometry: string; maxOps: string; only?: string[]; writeFixtures?: string }) => {
+    .option('--modes <list>', `generation modes to compare, comma-separated (${GENERATION_MODES.join(', ')}); the first decides the exit code`, DEFAULT_MODE)
+    .action((o: { runs: string; seeds: string; geometry: string; maxOps: string; only?: string[]; writeFixtures?: string; modes: string }) => {
       const nSeeds = parsePositiveInt('--seeds', o.seeds);
       if (o.writeFixtures !== undefined) checkWritableDir('--write-fixtures', o.writeFixtures);
       setExit(
@@ -110,6 +120,7 @@ function program(setExit: (code: number) => void): Command {
             seeds: Array.from({ length: nSeeds }, (_, i) => i + 1),
             only: o.only ?? [],
             fixturesDir: o.writeFixtures ?? null,
+            modes: parseModes(o.modes),
           },
           print,
         ),

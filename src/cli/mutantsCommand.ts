@@ -1,11 +1,14 @@
 import pc from 'picocolors';
 import { MUTANTS } from '../../models/mutants/index';
 import { RACE_MUTANTS } from '../../models/mutants/race/index';
+import { RARE_MUTANTS } from '../../models/mutants/rare/index';
 import type { Geometry } from '../../models/machine/geometry';
+import type { MutantSpec } from '../../models/mutants/mutant';
 import { writeCounterexample } from '../counterexample/file';
 import type { KillResult } from '../mutants/killMutant';
 import { killMutant, median } from '../mutants/killMutant';
 import { runOne } from '../check/runCheck';
+import type { GenerationMode } from '../check/generation';
 import { UsageError } from './usageError';
 
 export interface MutantsCommandOptions {
@@ -16,47 +19,62 @@ export interface MutantsCommandOptions {
   readonly only: readonly string[];
   /** Write each mutant's shortest counterexample to this directory (the committed fixtures). */
   readonly fixturesDir: string | null;
+  /** The generation modes to run each mutant under (one column group each); the first decides the exit code and the fixtures. */
+  readonly modes: readonly GenerationMode[];
 }
+
+/** Every registered mutant: the plain ones, the races (need --interleave) and the rare combinations. */
+export const ALL_MUTANTS: readonly MutantSpec[] = [...MUTANTS, ...RACE_MUTANTS, ...RARE_MUTANTS];
 
 /**
  * `mmcheck mutants`: the kill matrix. Each mutant runs the standard properties once per seed
- * within the budget; per mutant it reports the oracle that fired, the median runs to the first
- * failure, the median shrunk length and the median time. Exit 1 if any mutant survives.
+ * within the budget, under each generation mode asked for; per mutant and mode it reports the
+ * oracle that fired, the median sequences to the first failure, the median shrunk length and the
+ * median seconds (find and shrink). Exit 1 if any mutant survives a seed in the first mode.
  */
 export function mutantsCommand(o: MutantsCommandOptions, print: (s: string) => void): number {
-  // Race mutants (models/mutants/race/) are equivalent to their kernels without schedule ops:
-  // killMutant() checks them with --interleave, and the matrix marks them `race`.
-  const all = [...MUTANTS, ...RACE_MUTANTS];
-  const unknown = o.only.filter((n) => !all.some((mu) => mu.name === n));
-  if (unknown.length > 0) throw new UsageError(`unknown mutant(s) ${unknown.join(', ')}; registered: ${all.map((mu) => mu.name).join(', ')}`);
-  const chosen = all.filter((mu) => o.only.length === 0 || o.only.includes(mu.name));
-  print(pc.bold(`kill matrix: ${chosen.length} mutants × ${o.seeds.length} seeds, budget ${o.runs} sequences of up to ${o.maxOps} ops, geometry ${o.geometry.name}`));
-  print(`${'mutant'.padEnd(38)} ${'killed'.padEnd(7)} ${'oracle'.padEnd(26)} ${'runs (median)'.padEnd(14)} ${'ops (median)'.padEnd(13)} ms (median)`);
-  let survivors = 0;
-  const allRuns: number[] = [];
-  const allLens: number[] = [];
+  const unknown = o.only.filter((n) => !ALL_MUTANTS.some((mu) => mu.name === n));
+  if (unknown.length > 0) throw new UsageError(`unknown mutant(s) ${unknown.join(', ')}; registered: ${ALL_MUTANTS.map((mu) => mu.name).join(', ')}`);
+  const chosen = ALL_MUTANTS.filter((mu) => o.only.length === 0 || o.only.includes(mu.name));
+  print(pc.bold(`kill matrix: ${chosen.length} mutants × ${o.seeds.length} seeds, budget ${o.runs} sequences of up to ${o.maxOps} ops, geometry ${o.geometry.name}, modes ${o.modes.join(', ')}`));
+  print(`${'mutant'.padEnd(38)} ${'mode'.padEnd(8)} ${'killed'.padEnd(7)} ${'oracle'.padEnd(26)} ${'seqs (median)'.padEnd(14)} ${'ops (median)'.padEnd(13)} s (median)`);
+  const totals = new Map<GenerationMode, { runs: number[]; lens: number[]; secs: number[]; survivors: number; slowest: { name: string; runs: number } | null }>(
+    o.modes.map((m) => [m, { runs: [], lens: [], secs: [], survivors: 0, slowest: null }]),
+  );
   for (const mu of chosen) {
-    const results: KillResult[] = o.seeds.map((seed) => killMutant(mu, { geometry: o.geometry, runs: o.runs, maxOps: o.maxOps }, seed));
-    const killed = results.filter((r) => r.killed);
-    if (killed.length < results.length) survivors++;
-    const oracles = [...new Set(killed.map((r) => `${r.oracle}${r.expectedOracle ? '' : '(!)'}`))].join(',');
-    const runs = median(killed.map((r) => r.runsToKill ?? 0));
-    const lens = median(killed.map((r) => r.shrunkLength ?? 0));
-    allRuns.push(...killed.map((r) => r.runsToKill ?? 0));
-    allLens.push(...killed.map((r) => r.shrunkLength ?? 0));
-    const name = mu.needsInterleave === true ? `${mu.name} (race)` : mu.name;
-    const line = `${name.padEnd(38)} ${`${killed.length}/${results.length}`.padEnd(7)} ${oracles.padEnd(26)} ${String(runs ?? '-').padEnd(14)} ${String(lens ?? '-').padEnd(13)} ${median(results.map((r) => r.ms))}`;
-    print(killed.length === results.length ? line : pc.red(line));
-    // The fixture: the shortest kill by an oracle the mutant's header expects (any kill if none did).
-    const byLength = [...killed].sort((a, b) => (a.shrunkLength ?? 0) - (b.shrunkLength ?? 0));
-    const best = byLength.find((r) => r.expectedOracle) ?? byLength[0];
-    if (o.fixturesDir !== null && mu.needsInterleave !== true && best?.ops !== null && best !== undefined) {
-      const outcome = runOne({ kernel: mu.make, geometry: o.geometry }, best.ops);
-      if (!outcome.ok) {
-        writeCounterexample(`${o.fixturesDir}/${mu.name}.json`, { format: 'mmcheck-counterexample/1', kernel: mu.name, kernelSpec: mu.name, geometry: o.geometry.name, seed: best.seed, path: '', status: 'shrunk', ops: best.ops, violation: outcome.violation });
-      }
-    }
+    o.modes.forEach((mode, mi) => {
+      const results: KillResult[] = o.seeds.map((seed) => killMutant(mu, { geometry: o.geometry, runs: o.runs, maxOps: o.maxOps, generation: { mode, focus: [], weights: {} } }, seed));
+      const t = totals.get(mode)!;
+      const killed = results.filter((r) => r.killed);
+      if (killed.length < results.length) t.survivors++;
+      const oracles = [...new Set(killed.map((r) => `${r.oracle}${r.expectedOracle ? '' : '(!)'}`))].join(',');
+      // A seed that survived counts as the whole budget: the median says how hard it was to kill.
+      const runs = median(results.map((r) => r.runsToKill ?? o.runs));
+      const lens = median(killed.map((r) => r.shrunkLength ?? 0));
+      const secs = median(results.map((r) => r.ms / 1000)) ?? 0;
+      t.runs.push(...results.map((r) => r.runsToKill ?? o.runs));
+      t.lens.push(...killed.map((r) => r.shrunkLength ?? 0));
+      t.secs.push(secs);
+      if (runs !== null && (t.slowest === null || runs > t.slowest.runs)) t.slowest = { name: mu.name, runs };
+      const name = mi > 0 ? '' : mu.needsInterleave === true ? `${mu.name} (race)` : RARE_MUTANTS.includes(mu) ? `${mu.name} (rare)` : mu.name;
+      const line = `${name.padEnd(38)} ${mode.padEnd(8)} ${`${killed.length}/${results.length}`.padEnd(7)} ${oracles.padEnd(26)} ${String(runs ?? '-').padEnd(14)} ${String(lens ?? '-').padEnd(13)} ${secs.toFixed(2)}`;
+      print(killed.length === results.length ? line : pc.red(line));
+      if (mi === 0) writeFixture(o, mu, killed);
+    });
   }
-  print(`killed ${chosen.length - survivors}/${chosen.length}; median runs to kill ${median(allRuns)}, median shrunk length ${median(allLens)} ops, longest ${Math.max(0, ...allLens)} ops`);
-  return survivors === 0 ? 0 : 1;
+  for (const [mode, t] of totals) {
+    print(`${mode}: killed ${chosen.length - t.survivors}/${chosen.length} on every seed; median sequences to kill ${median(t.runs)} (slowest mutant ${t.slowest?.name ?? '-'}, median ${t.slowest?.runs ?? '-'}), median shrunk length ${median(t.lens)} ops, longest ${Math.max(0, ...t.lens)} ops; median seconds per mutant ${(median(t.secs) ?? 0).toFixed(2)}, total ${t.secs.reduce((a, b) => a + b, 0).toFixed(0)}`);
+  }
+  return totals.get(o.modes[0]!)!.survivors === 0 ? 0 : 1;
+}
+
+/** The fixture: the shortest kill by an oracle the mutant's header expects (any kill if none did). */
+function writeFixture(o: MutantsCommandOptions, mu: MutantSpec, killed: readonly KillResult[]): void {
+  const byLength = [...killed].sort((a, b) => (a.shrunkLength ?? 0) - (b.shrunkLength ?? 0));
+  const best = byLength.find((r) => r.expectedOracle) ?? byLength[0];
+  if (o.fixturesDir === null || mu.needsInterleave === true || best?.ops === null || best === undefined) return;
+  const outcome = runOne({ kernel: mu.make, geometry: o.geometry }, best.ops);
+  if (!outcome.ok) {
+    writeCounterexample(`${o.fixturesDir}/${mu.name}.json`, { format: 'mmcheck-counterexample/1', kernel: mu.name, kernelSpec: mu.name, geometry: o.geometry.name, seed: best.seed, path: '', status: 'shrunk', ops: best.ops, violation: outcome.violation });
+  }
 }

@@ -33,6 +33,9 @@ export const STATE_PROBES = [
 
 export type StateProbe = (typeof STATE_PROBES)[number];
 
+/** A probe reached in fewer than this share of a check's sequences (in percent) is flagged rare. */
+export const RARE_PERCENT = 0.5;
+
 /**
  * Every probe and tracepoint a check of `kernel` can report, in the order the summary lists them:
  * the state probes, the machine's and the reference paths' tracepoints, the batched paths' for a
@@ -58,6 +61,8 @@ export function reportedProbes(kernel: ReferenceKernel, zeroPage = false, interl
 /** Watches one kernel's run; `before`/`after` bracket each op. */
 export class CoverageTracker {
   readonly reached = new Set<string>();
+  /** How many times each tracepoint fired in the run so far (guided mode tells 1 from many). */
+  readonly markCounts = new Map<string, number>();
   private copiesBefore = 0;
   private wpFaultCandidate = false;
   /** An R/O pin was requested on a page that is mapped but not exclusive (it must unshare). */
@@ -93,7 +98,10 @@ export class CoverageTracker {
     if (op !== null && op.kind === 'walkEnd' && a.result.kind === 'handle') this.reached.add('GUP-fast walk finished with a handle');
     if (a.result.kind === 'migrated' && a.result.folios > 0) this.reached.add('migration moved a folio');
     this.scanState(m);
-    for (const name of Object.keys(m.marks)) this.reached.add(`mark:${name}`);
+    for (const [name, n] of Object.entries(m.marks)) {
+      this.reached.add(`mark:${name}`);
+      this.markCounts.set(name, n);
+    }
   }
 
   private scanState(m: Machine): void {

@@ -3,12 +3,15 @@ import type { ViolationCode } from '../../models/machine/violation';
 import type { MutantSpec } from '../../models/mutants/mutant';
 import { runCheck } from '../check/runCheck';
 import type { Op } from '../ops/op';
+import type { Generation } from '../check/generation';
 
 export interface KillBudget {
   readonly geometry: Geometry;
   /** Most sequences to generate before the mutant counts as surviving. */
   readonly runs: number;
   readonly maxOps: number;
+  /** How sequences are drawn; the check's default when absent. */
+  readonly generation?: Generation;
 }
 
 /** One mutant against one seed: did the standard properties fail, how fast, how short. */
@@ -31,7 +34,7 @@ export interface KillResult {
 /** Run the standard properties (differential against the reference, every oracle) on a mutant; a race mutant's check generates schedule ops. */
 export function killMutant(spec: MutantSpec, budget: KillBudget, seed: number): KillResult {
   const t = Date.now();
-  const r = runCheck({ kernel: spec.make, geometry: budget.geometry, runs: budget.runs, seed, maxOps: budget.maxOps, ...(spec.needsInterleave === true ? { interleave: true } : {}) });
+  const r = runCheck({ kernel: spec.make, geometry: budget.geometry, runs: budget.runs, seed, maxOps: budget.maxOps, ...(budget.generation !== undefined ? { generation: budget.generation } : {}), ...(spec.needsInterleave === true ? { interleave: true } : {}) });
   const f = r.failure;
   const code = f?.outcome.violation.code ?? null;
   return {

@@ -38,6 +38,7 @@ async function check(task: CheckTask, send: (msg: WorkerMessage) => void): Promi
     ...(task.timeBudgetMs !== null ? { timeBudgetMs: task.timeBudgetMs } : {}),
     watchMethods: task.watchMethods,
     ...(task.interleave === true ? { interleave: true } : {}),
+    generation: task.generation,
     onSequence: (ops, phase) => send({ type: 'sequence', ops, phase }),
     onProgress: (done, soFar) => {
       // At most every 100 ms (and at the last sequence): the totals are cloned at each message.

@@ -1,6 +1,7 @@
 import type { Op } from '../../ops/op';
 import type { RunOutcome } from '../../run/outcome';
 import type { CheckReport } from '../runCheck';
+import type { Generation } from '../generation';
 import type { VariantLines } from '../../variants/lineCoverage';
 
 /** What a worker is asked to do, as plain data (workerData): a random check, or one sequence. */
@@ -33,6 +34,8 @@ export interface CheckTask {
   readonly variantFile: string | null;
   /** Generate schedule ops (docs/concurrency.md); absent means off. */
   readonly interleave?: boolean;
+  /** How sequences are drawn (mode, focus, weights). */
+  readonly generation: Generation;
   /** Shared with the supervisor: the worker's heartbeat (src/run/heartbeat.ts). */
   readonly heartbeat: SharedArrayBuffer;
 }

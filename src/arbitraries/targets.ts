@@ -1,0 +1,19 @@
+import fc from 'fast-check';
+import type { GenProfile } from './profile';
+
+/** A CPU an op names: one of the profile's (all the machine's in the uniform profile). */
+export function cpuArb(p: GenProfile): fc.Arbitrary<number> {
+  return fc.integer({ min: 0, max: p.nrCpus - 1 });
+}
+
+/** An mm index an op names (resolved among the live mms when the op runs). */
+export function mmArb(p: GenProfile): fc.Arbitrary<number> {
+  return fc.integer({ min: 0, max: p.nrMms - 1 });
+}
+
+/** fc.oneof over the entries of positive weight (a profile may give some 0: never drawn). */
+export function weighted<T>(choices: ReadonlyArray<{ weight: number; arbitrary: fc.Arbitrary<T> }>): fc.Arbitrary<T> {
+  const on = choices.filter((c) => c.weight > 0);
+  if (on.length === 0) throw new Error('a generator profile with every choice at weight 0');
+  return fc.oneof(...on);
+}
