@@ -1,0 +1,57 @@
+import type { MachineOptions } from '../../models/machine/create';
+import type { Op } from '../ops/op';
+
+/**
+ * Hand-written sequences that build states the random generator almost never builds within the
+ * mutation budget, each run by src/mutation/command.ts before the random phases (a few ms each).
+ * Every entry names the state, the Stryker mutant(s) of models/batched/ it kills (by file, line
+ * and replacement: ids change when the files do) and ends with a drain, as a check's sequence is
+ * judged. Each must HOLD on every correct kernel (properties/mutationCorpus.test.ts) — they are
+ * also what the generator should learn to build (issue 12, docs/mutation.md).
+ */
+export interface CorpusEntry {
+  readonly name: string;
+  /** The state the sequence builds, and why the generator misses it. */
+  readonly state: string;
+  /** The mutants it kills: `file:line replacement`. */
+  readonly kills: readonly string[];
+  readonly ops: readonly Op[];
+  /** Machine options the state needs (the shared zero page is off in the default check). */
+  readonly machine?: MachineOptions;
+}
+
+const map = (mm: number, vpn: number, order: number, pmd = false): Op => ({ kind: 'map', mm, vpn, order, pmd, first: 0, count: 1 << order });
+const mprotect = (mm: number, vpn: number, nr: number, writable: boolean): Op => ({ kind: 'mprotect', mm, vpn, nr, writable });
+const access = (cpu: number, mm: number, vpn: number, write: boolean): Op => ({ kind: 'access', cpu, mm, vpn, write });
+const fork = (mm: number): Op => ({ kind: 'fork', mm });
+const gup = (cpu: number, mm: number, vpn: number, nr: number, pin: boolean, write: boolean, fast: boolean): Op => ({ kind: 'gup', cpu, mm, vpn, nr, pin, write, fast });
+const gupWrite = (handle: number, index: number): Op => ({ kind: 'gupWrite', handle, index });
+const drain: Op = { kind: 'drain' };
+
+export const MUTATION_CORPUS: readonly CorpusEntry[] = [
+  {
+    name: 'fork-batch-first-pte-read-only',
+    state: 'a PTE-mapped large folio whose first PTE is read-only and the rest writable (mprotect RO of its first page), then fork: the batch must write-protect the writable PTEs after the first',
+    kills: ['folioPteBatch.ts:52 anyWritable &&= next.writable'],
+    ops: [map(0, 0, 2), mprotect(0, 0, 1, false), fork(0), access(0, 0, 1, true), access(1, 1, 1, false), drain],
+  },
+  {
+    name: 'zap-pmd-leaf',
+    state: 'a PMD-mapped folio read through a TLB entry of another CPU, zapped whole, then the range mapped again and read from that CPU: the zap must record the leaf range for the flush',
+    kills: ['gather.ts:65 tlbRemovePmdTlbEntry() emptied'],
+    ops: [map(0, 16, 4, true), access(1, 0, 17, false), { kind: 'zap', mm: 0, vpn: 16, nr: 16 }, map(0, 16, 4), access(1, 0, 17, false), drain],
+  },
+  {
+    name: 'fork-pinned-large-folio',
+    state: 'fork of a PTE-mapped large folio with one page pinned (FOLL_PIN, R/W): the batch must fall back per PTE and copy the pinned page for the child; the pin then writes and the child reads',
+    kills: ['fork.ts:117 the fallback block emptied', 'fork.ts:121 return {} instead of -EAGAIN'],
+    ops: [map(0, 0, 2), gup(0, 0, 1, 1, true, true, false), fork(0), gupWrite(0, 0), access(1, 1, 1, false), drain],
+  },
+  {
+    name: 'fork-zero-page',
+    state: 'fork of an mm mapping the shared zero page (off in the default check): the PTE is copied as an entry, nothing counted; then both write',
+    kills: ['fork.ts:107 the zero-page branch (condition false, block emptied, its return value)'],
+    machine: { zeroPage: true },
+    ops: [access(0, 0, 3, false), access(0, 0, 4, false), fork(0), access(1, 1, 3, true), access(0, 0, 4, true), access(2, 1, 4, false), drain],
+  },
+];
