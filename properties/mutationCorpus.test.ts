@@ -8,6 +8,8 @@ import { folioPteBatch } from '../models/batched/folioPteBatch';
 import { KERNELS } from '../models/registry';
 import type { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import type { MmuGather } from '../models/batched/mmuGather';
+import type { Pfn } from '../models/machine/ids';
+import { BatchedNoRcuTableFree } from '../models/batched/BatchedNoRcuTableFree';
 import { runOne } from '../src/check/runCheck';
 import { MUTATION_CORPUS } from '../src/mutation/corpus';
 import { SMALL } from './__helpers__/bench';
@@ -43,6 +45,14 @@ class PmdRangeNotRecorded extends BatchedKernel {
   override tlbRemovePmdTlbEntry(_m: Machine, _tlb: MmuGather, _i: number): void {}
 }
 
+/** Stryker's BatchedNoRcuTableFree.ts:31 and :40: the table batch, or the single table, never freed. */
+class TablesLeak extends BatchedNoRcuTableFree {
+  override tlbRemoveTableFree(_m: Machine, _tables: readonly Pfn[]): void {}
+}
+class TableOneLeaks extends BatchedNoRcuTableFree {
+  override tlbRemoveTableOne(_m: Machine, _table: Pfn): void {}
+}
+
 const registered = (name: string): (() => ReferenceKernel) => {
   const make = KERNELS.find((k) => k.name === name)?.make;
   if (make === undefined) throw new Error(`no kernel ${name}`);
@@ -56,6 +66,11 @@ describe('the mutation corpus', () => {
 
   it('fork-batch-first-pte-read-only kills folioPteBatch.ts:52 anyWritable &&= next.writable', () => {
     expect(outcomeOn(() => new AnyWritableAnd(), 'fork-batch-first-pte-read-only')).toBe('writable_not_exclusive');
+  });
+
+  it('exit-frees-table-batch and table-batch-page-fails kill a leaked table batch and a leaked single table', () => {
+    expect(outcomeOn(() => new TablesLeak(), 'exit-frees-table-batch')).toBe('divergence');
+    expect(outcomeOn(() => new TableOneLeaks(), 'table-batch-page-fails')).toBe('divergence');
   });
 
   it('zap-pmd-leaf kills gather.ts:65 tlbRemovePmdTlbEntry() emptied', () => {

@@ -28,12 +28,27 @@ const gup = (cpu: number, mm: number, vpn: number, nr: number, pin: boolean, wri
 const gupWrite = (handle: number, index: number): Op => ({ kind: 'gupWrite', handle, index });
 const drain: Op = { kind: 'drain' };
 
+const write = (mm: number, vpn: number): Op => access(0, mm, vpn, true);
+const nowaitFail = (nr: number): Op => ({ kind: 'nowaitFail', nr });
+
 export const MUTATION_CORPUS: readonly CorpusEntry[] = [
   {
     name: 'fork-batch-first-pte-read-only',
     state: 'a PTE-mapped large folio whose first PTE is read-only and the rest writable (mprotect RO of its first page), then fork: the batch must write-protect the writable PTEs after the first',
     kills: ['folioPteBatch.ts:52 anyWritable &&= next.writable'],
     ops: [map(0, 0, 2), mprotect(0, 0, 1, false), fork(0), access(0, 0, 1, true), access(1, 1, 1, false), drain],
+  },
+  {
+    name: 'exit-frees-table-batch',
+    state: 'an exit that frees three PTE tables (MAX_TABLE_BATCH is 2 in small): a full table batch goes to RCU (or, without RCU table free, with the pages), the third with the gather',
+    kills: ['BatchedNoRcuTableFree.ts:31 tlbRemoveTableFree() emptied (the tables leak)'],
+    ops: [write(0, 0), write(0, 16), write(0, 32), fork(0), { kind: 'exit', mm: 1 }, drain],
+  },
+  {
+    name: 'table-batch-page-fails',
+    state: 'an exit whose table-batch page allocation fails (nowaitFail): each table is invalidated and freed on its own',
+    kills: ['BatchedNoRcuTableFree.ts:40 tlbRemoveTableOne() emptied (the table leaks)'],
+    ops: [write(0, 0), write(0, 16), fork(0), nowaitFail(4), { kind: 'exit', mm: 1 }, drain],
   },
   {
     name: 'zap-pmd-leaf',
