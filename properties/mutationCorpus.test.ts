@@ -53,6 +53,13 @@ class TableOneLeaks extends BatchedNoRcuTableFree {
   override tlbRemoveTableOne(_m: Machine, _table: Pfn): void {}
 }
 
+/** As Stryker's fork.ts:65/66 `ppt + k`: the batch is not clamped at the end of the PTE table. */
+class BatchPastTableEnd extends BatchedKernel {
+  override folioPteBatch(m: Machine, mm: MmId, v: Vpn, pte: PresentPte, _maxNr: number, flags: FpbFlags): PteBatch {
+    return folioPteBatch(m, mm, v, pte, 64, flags);
+  }
+}
+
 const registered = (name: string): (() => ReferenceKernel) => {
   const make = KERNELS.find((k) => k.name === name)?.make;
   if (make === undefined) throw new Error(`no kernel ${name}`);
@@ -71,6 +78,10 @@ describe('the mutation corpus', () => {
   it('exit-frees-table-batch and table-batch-page-fails kill a leaked table batch and a leaked single table', () => {
     expect(outcomeOn(() => new TablesLeak(), 'exit-frees-table-batch')).toBe('divergence');
     expect(outcomeOn(() => new TableOneLeaks(), 'table-batch-page-fails')).toBe('divergence');
+  });
+
+  it('folio-across-table-boundary kills a batch not clamped at the table end', () => {
+    expect(outcomeOn(() => new BatchPastTableEnd(), 'folio-across-table-boundary')).toBe('model_crash');
   });
 
   it('zap-pmd-leaf kills gather.ts:65 tlbRemovePmdTlbEntry() emptied', () => {

@@ -57,6 +57,12 @@ export const MUTATION_CORPUS: readonly CorpusEntry[] = [
     ops: [map(0, 16, 4, true), access(1, 0, 17, false), { kind: 'zap', mm: 0, vpn: 16, nr: 16 }, map(0, 16, 4), access(1, 0, 17, false), drain],
   },
   {
+    name: 'folio-across-table-boundary',
+    state: 'a PTE-mapped large folio moved by mremap so that it straddles two PTE tables, then fork and zap over the boundary: every batch must stop at the table end (the generator maps folios aligned; only an mremap to an unaligned address near a PMD boundary builds this)',
+    kills: ['fork.ts:65/66 maxNr `ppt + k`', 'the table-end clamps of zap.ts'],
+    ops: [map(0, 0, 2), { kind: 'mremap', mm: 0, from: 0, to: 14, nr: 4 }, fork(0), { kind: 'zap', mm: 0, vpn: 12, nr: 8 }, access(1, 1, 16, true), drain],
+  },
+  {
     name: 'fork-pinned-large-folio',
     state: 'fork of a PTE-mapped large folio with one page pinned (FOLL_PIN, R/W): the batch must fall back per PTE and copy the pinned page for the child; the pin then writes and the child reads',
     kills: ['fork.ts:117 the fallback block emptied', 'fork.ts:121 return {} instead of -EAGAIN'],
