@@ -63,6 +63,26 @@ export const MUTATION_CORPUS: readonly CorpusEntry[] = [
     ops: [map(0, 0, 2), { kind: 'mremap', mm: 0, from: 0, to: 14, nr: 4 }, fork(0), { kind: 'zap', mm: 0, vpn: 12, nr: 8 }, access(1, 1, 16, true), drain],
   },
   {
+    name: 'gup-fast-write-pin-read-only-pmd-leaf',
+    state: 'GUP-fast asked for a writable pin of a PMD leaf that fork made read-only: pmd_access_permitted() must send it to the slow path, which unshares (copies) first; the pin then writes and the child reads',
+    kills: ['gup.ts:98 `if (false)` (pmd_access_permitted() ignored)'],
+    ops: [map(0, 16, 4, true), fork(0), gup(0, 0, 17, 2, true, true, true), gupWrite(0, 0), access(1, 1, 17, false), drain],
+  },
+  {
+    name: 'gup-fast-read-only-pin-after-fork',
+    state: 'GUP-fast R/O FOLL_PIN of pages fork left shared, a PMD leaf and a PTE-mapped page: gup_must_unshare() must send both to the slow path, which unshares (copies) first; then the parent writes and the pins read',
+    kills: ['gup.ts:102 and gup.ts:132 the unshare test skipped, inverted or its put-back block emptied'],
+    ops: [map(0, 16, 4, true), map(0, 0, 0), fork(0), gup(0, 0, 16, 2, true, false, true), gup(0, 0, 0, 1, true, false, true), access(1, 0, 16, true), access(1, 0, 0, true),
+      { kind: 'gupRead', handle: 0, index: 0 }, { kind: 'gupRead', handle: 1, index: 0 }, drain],
+  },
+  {
+    name: 'gup-fast-zero-page',
+    state: 'GUP-fast over the shared zero page (off in the default check): pte_special() stops it, the slow path pins it (or unshares); then the mm writes and the pin reads',
+    kills: ['gup.ts:123 the zero-page test of gup_fast_pte_range() (condition false, block emptied)'],
+    machine: { zeroPage: true },
+    ops: [access(0, 0, 3, false), gup(1, 0, 3, 1, true, false, true), access(2, 0, 3, true), { kind: 'gupRead', handle: 0, index: 0 }, drain],
+  },
+  {
     name: 'fork-pinned-large-folio',
     state: 'fork of a PTE-mapped large folio with one page pinned (FOLL_PIN, R/W): the batch must fall back per PTE and copy the pinned page for the child; the pin then writes and the child reads',
     kills: ['fork.ts:117 the fallback block emptied', 'fork.ts:121 return {} instead of -EAGAIN'],
