@@ -53,13 +53,13 @@ export const MUTATION_CORPUS: readonly CorpusEntry[] = [
   {
     name: 'zap-pmd-leaf',
     state: 'a PMD-mapped folio read through a TLB entry of another CPU, zapped whole, then the range mapped again and read from that CPU: the zap must record the leaf range for the flush',
-    kills: ['gather.ts:65 tlbRemovePmdTlbEntry() emptied'],
+    kills: ['gather.ts:65 tlbRemovePmdTlbEntry() emptied', 'gather.ts:144-149 tlb_remove_page_size() and its raw half emptied or always full'],
     ops: [map(0, 16, 4, true), access(1, 0, 17, false), { kind: 'zap', mm: 0, vpn: 16, nr: 16 }, map(0, 16, 4), access(1, 0, 17, false), drain],
   },
   {
     name: 'folio-across-table-boundary',
     state: 'a PTE-mapped large folio moved by mremap so that it straddles two PTE tables, then fork and zap over the boundary: every batch must stop at the table end (the generator maps folios aligned; only an mremap to an unaligned address near a PMD boundary builds this)',
-    kills: ['fork.ts:65/66 maxNr `ppt + k`', 'the table-end clamps of zap.ts'],
+    kills: ['fork.ts:66 maxNr `ppt + k` (the stepped path; :65 is the plain twin)'],
     ops: [map(0, 0, 2), { kind: 'mremap', mm: 0, from: 0, to: 14, nr: 4 }, fork(0), { kind: 'zap', mm: 0, vpn: 12, nr: 8 }, access(1, 1, 16, true), drain],
   },
   {
@@ -71,16 +71,16 @@ export const MUTATION_CORPUS: readonly CorpusEntry[] = [
   {
     name: 'gup-fast-read-only-pin-after-fork',
     state: 'GUP-fast R/O FOLL_PIN of pages fork left shared, a PMD leaf and a PTE-mapped page: gup_must_unshare() must send both to the slow path, which unshares (copies) first; then the parent writes and the pins read',
-    kills: ['gup.ts:102 and gup.ts:132 the unshare test skipped, inverted or its put-back block emptied'],
+    kills: ['gup.ts:102-104 the unshare test of gup_fast_pmd_leaf() skipped or its put-back block emptied, or true returned after the put-back'],
     ops: [map(0, 16, 4, true), map(0, 0, 0), fork(0), gup(0, 0, 16, 2, true, false, true), gup(0, 0, 0, 1, true, false, true), access(1, 0, 16, true), access(1, 0, 0, true),
       { kind: 'gupRead', handle: 0, index: 0 }, { kind: 'gupRead', handle: 1, index: 0 }, drain],
   },
   {
-    name: 'gup-fast-zero-page',
-    state: 'GUP-fast over the shared zero page (off in the default check): pte_special() stops it, the slow path pins it (or unshares); then the mm writes and the pin reads',
-    kills: ['gup.ts:123 the zero-page test of gup_fast_pte_range() (condition false, block emptied)'],
-    machine: { zeroPage: true },
-    ops: [access(0, 0, 3, false), gup(1, 0, 3, 1, true, false, true), access(2, 0, 3, true), { kind: 'gupRead', handle: 0, index: 0 }, drain],
+    name: 'gup-slow-pmd-leaf-run',
+    state: 'the slow path (no GUP-fast) pinning several pages of a PMD leaf: page_increm takes the rest of the leaf with one more try_grab_folio(); then an unpin, a zap and a drain (the refcounts must balance)',
+    kills: ['gup.ts:161-166 and gup.ts:180-181: page_increm and the one-more grab'],
+    ops: [map(0, 16, 4, true), gup(0, 0, 18, 5, true, false, false), gup(1, 0, 30, 4, false, false, false), { kind: 'gupRead', handle: 0, index: 4 }, { kind: 'unpin', handle: 0 },
+      { kind: 'zap', mm: 0, vpn: 16, nr: 16 }, { kind: 'unpin', handle: 0 }, drain],
   },
   {
     name: 'fork-pinned-large-folio',
@@ -91,7 +91,7 @@ export const MUTATION_CORPUS: readonly CorpusEntry[] = [
   {
     name: 'fork-zero-page',
     state: 'fork of an mm mapping the shared zero page (off in the default check): the PTE is copied as an entry, nothing counted; then both write',
-    kills: ['fork.ts:107 the zero-page branch (condition false, block emptied, its return value)'],
+    kills: ['fork.ts:107 the zero-page branch (condition false, block emptied, an empty result object)'],
     machine: { zeroPage: true },
     ops: [access(0, 0, 3, false), access(0, 0, 4, false), fork(0), access(1, 1, 3, true), access(0, 0, 4, true), access(2, 1, 4, false), drain],
   },
