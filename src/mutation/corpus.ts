@@ -85,8 +85,14 @@ export const MUTATION_CORPUS: readonly CorpusEntry[] = [
   {
     name: 'fork-pinned-large-folio',
     state: 'fork of a PTE-mapped large folio with one page pinned (FOLL_PIN, R/W): the batch must fall back per PTE and copy the pinned page for the child; the pin then writes and the child reads',
-    kills: ['fork.ts:117 the fallback block emptied', 'fork.ts:121 return {} instead of -EAGAIN'],
+    kills: ['fork.ts:117 the fallback block emptied', 'fork.ts:121 return {} instead of -EAGAIN', 'fork.ts:113 the batched path taken while a page is preallocated'],
     ops: [map(0, 0, 2), gup(0, 0, 1, 1, true, true, false), fork(0), gupWrite(0, 0), access(1, 1, 1, false), drain],
+  },
+  {
+    name: 'fork-pinned-folio-first-page-shared',
+    state: "fork of a pinned large folio whose first page is not exclusive but a later one is (6.15's large-folio reuse makes page 1 exclusive again; 6.12 never does, so only batched-6.15 builds it): the batch falls back, the per-PTE retry shares page 0 while holding the preallocated page, then copies pinned page 1 into it",
+    kills: ['fork.ts:75 prealloc dropped after a PTE copied without it', 'fork.ts:138 usedPrealloc true for a per-PTE copy that did not use it'],
+    ops: [map(0, 0, 2), fork(0), { kind: 'exit', mm: 1 }, access(0, 0, 1, true), gup(0, 0, 1, 1, true, true, false), fork(0), gupWrite(0, 0), access(1, 1, 1, false), access(1, 1, 0, true), drain],
   },
   {
     name: 'fork-zero-page',
