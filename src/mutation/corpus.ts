@@ -83,6 +83,13 @@ export const MUTATION_CORPUS: readonly CorpusEntry[] = [
       { kind: 'zap', mm: 0, vpn: 16, nr: 16 }, { kind: 'unpin', handle: 0 }, drain],
   },
   {
+    name: 'mprotect-pmd-leaf',
+    state: 'mprotect of a whole PMD leaf to read-only while another CPU holds a writable TLB entry for it, back to read-write, then of part of it (the leaf is split first): each downgrade must be flushed, each store and load must see the same values as the reference',
+    kills: ['mprotect.ts:64-71 the PMD-leaf branch of change_pmd_range() (skipped, split or not, huge_pmd_needs_flush() ignored)'],
+    ops: [map(0, 16, 4, true), access(1, 0, 17, true), mprotect(0, 16, 16, false), access(2, 0, 18, false), access(1, 0, 17, true), mprotect(0, 16, 16, true), access(1, 0, 17, true),
+      access(2, 0, 17, false), mprotect(0, 20, 4, false), access(1, 0, 20, true), access(2, 0, 21, false), drain],
+  },
+  {
     name: 'fork-pinned-large-folio',
     state: 'fork of a PTE-mapped large folio with one page pinned (FOLL_PIN, R/W): the batch must fall back per PTE and copy the pinned page for the child; the pin then writes and the child reads',
     kills: ['fork.ts:117 the fallback block emptied', 'fork.ts:121 return {} instead of -EAGAIN', 'fork.ts:113 the batched path taken while a page is preallocated'],
