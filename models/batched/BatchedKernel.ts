@@ -39,5 +39,6 @@ import { BatchedMremap } from './mremap';
  * memory, its limits checked at every store), folioPteBatch.ts, recordSubpages.ts, tlbUbc.ts.
  */
 export class BatchedKernel extends BatchedMremap {
+  // Stryker disable next-line StringLiteral: kernel name, identifies the kernel in reports
   override readonly name: string = 'batched';
 }

