@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { Geometry } from '../../models/machine/geometry';
 import type { Op } from '../ops/op';
 import { assertNever } from '../../models/assertNever';
+import { physMemOpArb } from './physMem';
 
 /** A CPU the chunks below name (any of the machine's). */
 function cpuIndexArb(g: Geometry): fc.Arbitrary<number> {
@@ -128,6 +129,8 @@ export function opArb(g: Geometry, options: OpArbOptions = {}): fc.Arbitrary<Op>
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick') }) },
     // GFP_NOWAIT failures (row 20): the next zap or table free meets a batch page it cannot have
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('nowaitFail'), nr: fc.integer({ min: 1, max: 3 }) }) },
+    // Physical memory (issue 12 item 4): holes next to where folios land, allocation not first-fit
+    { weight: 1, arbitrary: physMemOpArb(g) },
   ];
   if (options.interleave === true) ops.push(...scheduleOps(g, mm, cpu));
   return fc.oneof(...ops);
