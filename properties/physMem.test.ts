@@ -19,6 +19,7 @@ import { counterexampleSchema } from '../src/schema/counterexample';
 import { parseWith } from '../src/schema/parse';
 import { Bench, SMALL, catchViolation, violationOf } from './__helpers__/bench';
 import { op } from './__helpers__/ops';
+import { stateView } from '../src/report/stateView';
 
 /**
  * Physical memory as the kernel sees it (issue 12 item 4, models/machine/physMem.ts): holes that
@@ -108,6 +109,15 @@ describe('holes', () => {
     expect(holeFrames(b.m)).toHaveLength(holeBlockBudget(g) * block);
     expect(violationOf(runOps(new ReferenceKernel(), g, ops))).toBeNull();
     expect(violationOf(runOps(new BatchedKernel(), g, ops))).toBeNull();
+  });
+
+  it('a trace shows the holes as PFN ranges and the policy, once a sequence set them', () => {
+    const b = new Bench();
+    b.run([op.map(0, 0, 2)]);
+    expect([...stateView(b.m).keys()].filter((k) => k.startsWith('physmem'))).toEqual([]);
+    b.run([hole(2, 8), hole(100, 1), from(7)]);
+    expect(stateView(b.m).get('physmem.holes')).toBe('2-3 8-9 100');
+    expect(stateView(b.m).get('physmem.allocPolicy')).toBe('from pfn 7');
   });
 
   it('frameAt() of a hole, past the end of memory or below PFN 0 is the touched_non_ram hazard, not a crash', () => {
