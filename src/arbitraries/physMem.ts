@@ -18,11 +18,18 @@ export function physMemOpArb(g: Geometry): fc.Arbitrary<Op> {
     .tuple(order, fc.integer({ min: 1, max: 4 }), fc.constantFrom(0, 0, -1, 1))
     .map(([o, k, d]) => Math.max(0, k * folioNrPages(o) + d));
   const pfn = fc.oneof({ weight: 4, arbitrary: boundary }, { weight: 1, arbitrary: fc.integer({ min: 0, max: g.nrFrames - 1 }) });
-  const nr = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 2 }) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: folioNrPages(g.maxFolioOrder) }) });
+  const block = folioNrPages(g.maxFolioOrder);
+  // Narrow holes, or wide ones: made after some folios, a wide hole takes every free frame around
+  // them, so each folio it spans now borders a hole (the holes stop at holeBlockBudget() blocks).
+  const nr = fc.oneof(
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 2 }) },
+    { weight: 2, arbitrary: fc.constantFrom(block, 2 * block, 8 * block) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: block }) },
+  );
   return fc.oneof(
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant('memHole' as const), pfn, nr }) },
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('memHole' as const), pfn, nr }) },
     {
-      weight: 2,
+      weight: 1,
       arbitrary: fc.oneof(
         fc.record({ kind: fc.constant('allocPolicy' as const), policy: fc.constantFrom('lowest-first' as const, 'highest-first' as const) }),
         fc.record({ kind: fc.constant('allocPolicy' as const), policy: fc.constant('from' as const), pfn }),
