@@ -169,6 +169,19 @@ describe('the hazard: a batch that reads the page after its folio', () => {
   });
 });
 
+describe('the differential with holes', () => {
+  it('counts holes with free frames: a MIGRC source still held by batched becomes a hole only on the reference', () => {
+    // A read-only page migrated with its flush deferred: batched keeps the source (PFN 1) pending,
+    // the reference has freed it. The hole op then takes PFN 1 on the reference only; at the end
+    // (drain) batched frees it, so each side has one frame more of one kind than the other.
+    const pre: Op[] = [op.mprotect(0, 22, 1, false), op.read(1, 0, 22), op.migrate(0, 22, 1)];
+    const b = new Bench(new BatchedKernel());
+    b.run(pre);
+    expect(b.m.migrc.pending).toEqual([1]);
+    expect(runDifferential(new ReferenceKernel(), new BatchedKernel(), SMALL, [...pre, hole(0, 8)]).ok).toBe(true);
+  });
+});
+
 describe('the ops as data', () => {
   it('round-trip through the counterexample schema and print one line each', () => {
     const ops: Op[] = [hole(3, 2), policy('lowest-first'), policy('highest-first'), from(40)];
