@@ -40,7 +40,10 @@ describe('an interrupted check', () => {
     const file = join(dir, files[0]!);
     const cx = readCounterexample(file);
     expect(cx.status).toBe('found');
-    expect(cx.violation.code).toBe('free_with_stale_tlb');
+    // What the unflushed zap leaves: a freed page under a TLB entry, or (the page still held) a
+    // load through the stale entry that the reference faults instead. Which one the file holds
+    // depends on how far shrinking got before the SIGINT (seed 3's first failure is a divergence).
+    expect(['free_with_stale_tlb', 'divergence']).toContain(cx.violation.code);
     // and it replays: still failing, same violation
     const write = process.stdout.write.bind(process.stdout);
     let replayed = '';
@@ -50,6 +53,6 @@ describe('an interrupted check', () => {
     } finally {
       process.stdout.write = write;
     }
-    expect(replayed).toContain('same violation: free_with_stale_tlb');
+    expect(replayed).toContain(`same violation: ${cx.violation.code}`);
   });
 });

@@ -108,7 +108,7 @@ export abstract class BatchedGup extends BatchedFork {
       this.gupPutFolio(m, head, subpages.length, flags.pin);
       return false;
     }
-    for (const p of subpages) pages.push({ pfn: p, gen: frameAt(m, p).gen });
+    for (const p of subpages) pages.push({ pfn: p, gen: frameAt(m, p, 'record_subpages()').gen });
     // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: tracepoint only (coverage, not behaviour)
     if (subpages.length > 1) mark(m, 'gup-fast grabbed a PMD leaf once');
     return true;
@@ -175,7 +175,7 @@ export abstract class BatchedGup extends BatchedFork {
       }
       for (let j = 0; j < increm; j++) {
         const p = asPfn(page + j);
-        pages.push({ pfn: p, gen: frameAt(m, p).gen });
+        pages.push({ pfn: p, gen: frameAt(m, p, '__get_user_pages()').gen });
       }
       v = asVpn(v + increm);
     }

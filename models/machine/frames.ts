@@ -4,6 +4,8 @@ import { pfn as asPfn } from './ids';
 import type { Folio, Frame, Machine } from './state';
 import { ModelViolationError } from './violation';
 import { findPwcEntryFor, findTlbEntryFor } from './tlb';
+import { LOWEST_FIRST } from './physMem';
+import { assertNever } from '../assertNever';
 
 /**
  * The frame allocator and the hazard checks at free time: a frame must not be freed while a TLB
@@ -11,25 +13,33 @@ import { findPwcEntryFor, findTlbEntryFor } from './tlb';
  * invalidate, then free), and a page-table frame must not be freed while a walker holds it, a
  * CPU's paging-structure cache may point to it, or a PMD still points to it.
  *
- * First fit from the lowest PFN, so freed frames are reused at once: that is what turns a missing
- * flush into an observable use-after-free.
+ * First fit from the lowest PFN by default, so freed frames are reused at once: that is what turns
+ * a missing flush into an observable use-after-free. An `allocPolicy` op makes it look from the top
+ * or from a hint instead (physMem.ts); every policy still reuses a freed frame it meets first.
  */
 
-export function frameAt(m: Machine, p: Pfn): Frame {
+/**
+ * The struct page of frame `p` (`pfn_to_page()`). A PFN that is not RAM — a hole, past the end
+ * of memory, negative — has none to read: the `touched_non_ram` hazard, naming `by`, the kernel
+ * function that computed the PFN (callers that do PFN arithmetic say who they are). A PFN that is
+ * not an integer is a model bug (a plain Error).
+ */
+export function frameAt(m: Machine, p: Pfn, by = 'pfn_to_page()'): Frame {
   const f = m.frames[p];
-  if (f === undefined) throw new Error(`no frame ${p}`);
-  return f;
+  if (f !== undefined && f.state !== 'hole') return f;
+  if (!Number.isInteger(p)) throw new Error(`no frame ${p}`);
+  throw new ModelViolationError({ code: 'touched_non_ram', step: m.clock.step, pfn: p, by });
 }
 
 /** The folio fields of the folio containing `p`; throws if `p` is not part of a data folio. */
-export function folioAt(m: Machine, p: Pfn): Folio {
-  const f = frameAt(m, frameAt(m, p).head).folio;
+export function folioAt(m: Machine, p: Pfn, by = 'page_folio()'): Folio {
+  const f = frameAt(m, frameAt(m, p, by).head, by).folio;
   if (f === null) throw new Error(`frame ${p} is not part of a folio`);
   return f;
 }
 
-export function folioHead(m: Machine, p: Pfn): Pfn {
-  return frameAt(m, p).head;
+export function folioHead(m: Machine, p: Pfn, by = 'page_folio()'): Pfn {
+  return frameAt(m, p, by).head;
 }
 
 /** Free frames (kept by the allocator, so the MIGRC watermark test does not scan memory). */
@@ -37,19 +47,37 @@ export function freeFrameCount(m: Machine): number {
   return m.freeFrames;
 }
 
-/** Find `count` free, naturally aligned frames; null when memory is exhausted. */
+function isFreeRun(m: Machine, base: number, count: number): boolean {
+  for (let i = 0; i < count; i++) if (m.frames[base + i]?.state !== 'free') return false;
+  return true;
+}
+
+/**
+ * Find `count` free, naturally aligned frames where the machine's allocation policy looks first
+ * (physMem.ts); null when memory is exhausted. Deterministic: the same state gives the same run.
+ */
 function findFreeRun(m: Machine, count: number): Pfn | null {
-  const start = m.allocHint - (m.allocHint % count);
-  for (let base = start; base + count <= m.frames.length; base += count) {
-    let ok = true;
-    for (let i = 0; i < count; i++) {
-      if (m.frames[base + i]?.state !== 'free') {
-        ok = false;
-        break;
-      }
+  const n = m.geometry.nrFrames;
+  const policy = m.allocPolicy ?? LOWEST_FIRST;
+  switch (policy.kind) {
+    case 'lowest-first':
+      return scanUp(m, m.allocHint - (m.allocHint % count), n, count);
+    case 'highest-first':
+      for (let base = n - count - ((n - count) % count); base >= 0; base -= count) if (isFreeRun(m, base, count)) return asPfn(base);
+      return null;
+    case 'from': {
+      const from = Math.min(Math.max(0, policy.pfn), n - 1);
+      const start = from - (from % count);
+      return scanUp(m, start, n, count) ?? scanUp(m, 0, start, count);
     }
-    if (ok) return asPfn(base);
+    default:
+      return assertNever(policy);
   }
+}
+
+/** The first free aligned run of `count` frames starting in [start, end) (`start` aligned). */
+function scanUp(m: Machine, start: number, end: number, count: number): Pfn | null {
+  for (let base = start; base + count <= m.geometry.nrFrames && base < end; base += count) if (isFreeRun(m, base, count)) return asPfn(base);
   return null;
 }
 

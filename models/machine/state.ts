@@ -3,6 +3,7 @@ import type { CpuId, HandleId, MmId, Pfn, Vpn } from './ids';
 import type { PmdEntry, Pte } from './pte';
 import type { KernelTaskView } from './tasks';
 import type { LockRef, LockState } from './locks';
+import type { AllocPolicy } from './physMem';
 
 /**
  * The whole machine as plain data: frames with their struct-page fields, mms with page tables,
@@ -30,6 +31,11 @@ export interface Machine {
   readonly clock: AllocClock;
   /** Lowest PFN that may be free: a search hint for the allocator, never a correctness input. */
   allocHint: number;
+  /**
+   * Where the allocator looks first (an `allocPolicy` op sets it; physMem.ts). Absent means
+   * 'lowest-first', today's first fit, so a machine without the op is byte-identical to before.
+   */
+  allocPolicy?: AllocPolicy;
   /** Frames in state 'free', kept by the allocator (the ledger audit recounts it). */
   freeFrames: number;
   /**
@@ -75,7 +81,12 @@ export interface ZeroPage {
   gupRefs: number;
 }
 
-export type FrameState = 'free' | 'data' | 'table' | 'zero';
+/**
+ * 'hole': not RAM — a firmware hole or memory taken away by hot-remove (a `memHole` op,
+ * models/machine/physMem.ts). Never allocated, never freed, never counted free; touching its
+ * struct page is the `touched_non_ram` hazard (frameAt()).
+ */
+export type FrameState = 'free' | 'data' | 'table' | 'zero' | 'hole';
 
 /** One physical page frame and its struct page. */
 export interface Frame {

@@ -7,7 +7,7 @@ import type { WalkerKind } from './state';
  *
  * Hazards (the machine reports them, like hardware reporting misuse): free_with_stale_tlb,
  * table_freed_under_walker, table_freed_while_linked, table_freed_with_cached_pointer, stale_tlb_divergent_write,
- * tlb_use_after_free, handle_use_after_free. Kernel self-checks (VM_WARN_ON): kernel_warn,
+ * tlb_use_after_free, handle_use_after_free, touched_non_ram. Kernel self-checks (VM_WARN_ON): kernel_warn,
  * model_crash for any other exception a kernel raised, step_timeout for an op that never ended.
  * Ledger audit: refcount_mismatch … deferred_split_missing. User-visible memory: stale_read,
  * pin_unreliable. Differential: divergence. Serialisability of windows: not_serialisable. Locks
@@ -70,6 +70,13 @@ export type Violation =
       readonly pfn: Pfn;
     }
   | { readonly code: 'handle_use_after_free'; readonly step: number; readonly handle: HandleId; readonly pfn: Pfn }
+  /**
+   * Kernel code read the struct page of a PFN that is not RAM (a hole, or past the end of
+   * memory): what `pfn_valid()` says no to. With SPARSEMEM_VMEMMAP the memmap of an offlined or
+   * absent section is unmapped or poisoned, so `pfn_to_page()` arithmetic past a folio's end there
+   * faults or reads garbage. `by` names the kernel function that touched it.
+   */
+  | { readonly code: 'touched_non_ram'; readonly step: number; readonly pfn: Pfn; readonly by: string }
   | { readonly code: 'kernel_warn'; readonly step: number; readonly message: string }
   /** A kernel threw something other than a finding (a broken invariant the model itself tripped on). */
   | { readonly code: 'model_crash'; readonly step: number; readonly message: string }

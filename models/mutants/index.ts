@@ -1,6 +1,7 @@
 import type { MutantSpec } from './mutant';
 import { batchIgnoresPfnGap } from './batchIgnoresPfnGap';
 import { batchPastFolioEnd } from './batchPastFolioEnd';
+import { batchReadsPageAfterFolio } from './batchReadsPageAfterFolio';
 import { cowReuseFirstSubpage } from './cowReuseFirstSubpage';
 import { cowReuseFolioMapcount } from './cowReuseFolioMapcount';
 import { forkBatchIgnoresPins } from './forkBatchIgnoresPins';
@@ -32,6 +33,7 @@ export const MUTANTS: readonly MutantSpec[] = [
   noFlushWhenGatherFull,
   batchPastFolioEnd,
   batchIgnoresPfnGap,
+  batchReadsPageAfterFolio,
   zapDropsOneRefPerBatch,
   freeChunkSplitsNrPages,
   gatherNoRoomForNrPages,

@@ -305,7 +305,7 @@ export abstract class MigratePaths extends ProtectPaths {
     const sf = folioAt(m, src);
     if (sf.refcount !== this.migrateExpectedRefs(m, src)) return false;
     for (let k = 0; k < folioNrPages(sf.order); k++) {
-      frameAt(m, asPfn(dst + k)).content = frameAt(m, asPfn(src + k)).content;
+      frameAt(m, asPfn(dst + k), 'folio_mc_copy()').content = frameAt(m, asPfn(src + k), 'folio_mc_copy()').content;
     }
     m.stats.pagesCopied += folioNrPages(sf.order);
     folioAt(m, dst).deferredSplit = srcQueued;

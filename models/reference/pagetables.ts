@@ -89,7 +89,7 @@ export abstract class PageTablePaths extends RmapPaths {
     const entries = tableEntries(m, table);
     for (let k = 0; k < nr; k++) {
       entries[k] = { kind: 'present', pfn: asPfn(head + k), writable: pmd.writable, dirty: pmd.dirty, young: pmd.young };
-      const fr = frameAt(m, asPfn(head + k));
+      const fr = frameAt(m, asPfn(head + k), '__split_huge_pmd_locked()');
       fr.mapcount++;
       fr.anonExclusive = exclusive;
     }

@@ -108,7 +108,7 @@ export abstract class RmapPaths {
     const f = folioAt(m, head);
     m.stats.rmapCalls++;
     for (let i = 0; i < nr; i++) {
-      const fr = frameAt(m, asPfn(page + i));
+      const fr = frameAt(m, asPfn(page + i), 'folio_add_anon_rmap_ptes()');
       this.warnOn(m, fr.head !== head, `rmap batch of ${nr} from ${page} crosses folio ${f.id}`);
       this.warnOn(m, exclusive && fr.mapcount > 0, `exclusive map of page ${page + i} that is already mapped`);
       fr.mapcount++;
@@ -141,7 +141,7 @@ export abstract class RmapPaths {
     if (f.order > 0) this.folioSubLargeMapcount(m, head, nr, mm);
     let last = 0;
     for (let i = 0; i < nr; i++) {
-      const fr = frameAt(m, asPfn(page + i));
+      const fr = frameAt(m, asPfn(page + i), 'folio_remove_rmap_ptes()');
       this.warnOn(m, fr.head !== head || fr.mapcount <= 0, `rmap removal of unmapped page ${page + i} (folio ${f.id})`);
       fr.mapcount--;
       if (fr.mapcount === 0) last++;
@@ -188,9 +188,9 @@ export abstract class RmapPaths {
     const head = folioHead(m, page);
     const maybePinned = this.folioNeedsCowForDma(m, srcMm, head);
     if (maybePinned) {
-      for (let i = 0; i < nr; i++) if (frameAt(m, asPfn(page + i)).anonExclusive) return false;
+      for (let i = 0; i < nr; i++) if (frameAt(m, asPfn(page + i), 'folio_try_dup_anon_rmap_ptes()').anonExclusive) return false;
     }
-    for (let i = 0; i < nr; i++) frameAt(m, asPfn(page + i)).anonExclusive = false;
+    for (let i = 0; i < nr; i++) frameAt(m, asPfn(page + i), 'folio_try_dup_anon_rmap_ptes()').anonExclusive = false;
     this.folioAddAnonRmapPtes(m, page, nr, false, dstMm);
     return true;
   }

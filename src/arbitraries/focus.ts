@@ -18,6 +18,7 @@ export const FOCUS_AREAS = {
   migration: ['migrate', 'access', 'access hot page', 'preempted migrate'],
   mprotect: ['mprotect', 'mprotect hot pages', 'preempted mprotect'],
   mremap: ['mremap', 'mremap straddling a table', 'mremap whole PMDs'],
+  physmem: ['memHole', 'allocPolicy'],
   races: ['preempt', 'resume', ...CHUNKS.filter((c) => c !== 'single op')],
 } as const satisfies Record<string, ReadonlyArray<EntryName | ChunkName>>;
 

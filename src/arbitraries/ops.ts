@@ -9,6 +9,7 @@ import { grabWindowArb, pinWalkArb, preemptedCowArb, preemptedFaultArb, preempte
 import type { SwarmOptions } from './swarm';
 import { swarmProfileArb } from './swarm';
 import { fullLengthArrayArb } from './fullLength';
+import { allocPolicyArb, memHoleArb } from './physMem';
 
 /** Generator options. Every one is off by default: the arbitrary, and so every seed, is unchanged. */
 export interface OpArbOptions {
@@ -117,6 +118,10 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
     tick: fc.record({ kind: fc.constant('tick') }),
     // GFP_NOWAIT failures (row 20): the next zap or table free meets a batch page it cannot have
     nowaitFail: fc.record({ kind: fc.constant('nowaitFail'), nr: fc.integer({ min: 1, max: 3 }) }),
+    // Physical memory (docs/fidelity/physical-memory.md): holes next to where folios land, and
+    // allocation that is not first-fit
+    memHole: memHoleArb(g),
+    allocPolicy: allocPolicyArb(g),
     ...scheduleEntryArbs(g, mm, cpu, write),
   };
 }

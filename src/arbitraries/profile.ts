@@ -29,6 +29,8 @@ export const OP_ENTRIES = {
   walkEnd: 'walkEnd',
   tick: 'tick',
   nowaitFail: 'nowaitFail',
+  memHole: 'memHole',
+  allocPolicy: 'allocPolicy',
   // With --interleave only (the schedule ops, and hot-page ops for the windows):
   preempt: 'preempt',
   resume: 'resume',
@@ -124,6 +126,9 @@ export const DEFAULT_ENTRY_WEIGHTS: Readonly<Record<EntryName, number>> = {
   walkEnd: 2,
   tick: 2,
   nowaitFail: 1,
+  // Physical memory (docs/fidelity/physical-memory.md): rare enough not to crowd the other ops
+  memHole: 1,
+  allocPolicy: 1,
   preempt: 4,
   resume: 3,
   'zap hot pages': 3,

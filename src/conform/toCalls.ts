@@ -75,6 +75,10 @@ export function toCalls(m: Machine, op: Op, result: OpResult, before: BeforeOp, 
     case 'preempt':
     case 'resume':
       return [];
+    case 'memHole':
+    case 'allocPolicy':
+      // planOp() leaves them out of every program (no user-level counterpart): never translated.
+      throw new Error(`${op.kind} has no user-level counterpart: planOp() leaves it out`);
     default:
       return assertNever(op);
   }

@@ -76,6 +76,9 @@ export function planOp(m: Machine, layout: VmaLayout, op: Op, on: UserLevelMachi
     case 'preempt':
     case 'resume':
       return skip('a schedule op: a program cannot choose where the kernel is preempted');
+    case 'memHole':
+    case 'allocPolicy':
+      return skip('physical memory layout: no system call makes a hole in RAM or chooses which frame the allocator returns');
     default:
       return assertNever(op);
   }

@@ -29,6 +29,10 @@ export const STATE_PROBES = [
   'R/O pin unshared a shared page',
   'GUP-fast walk finished with a handle',
   'migration moved a folio',
+  // Physical memory (memHole, allocPolicy): a folio whose next frame is not RAM, and one at the
+  // top of memory, are where a walk one past the folio end reads a struct page that is not there.
+  'folio allocated next to a hole',
+  'folio at the top of memory',
 ] as const;
 
 export type StateProbe = (typeof STATE_PROBES)[number];
@@ -67,12 +71,15 @@ export class CoverageTracker {
   private wpFaultCandidate = false;
   /** An R/O pin was requested on a page that is mapped but not exclusive (it must unshare). */
   private roPinOnShared = false;
+  /** A physical-memory op ran in this sequence: only then can a folio border a hole or the top. */
+  private physMem = false;
 
   before(m: Machine, op: Op | null): void {
     this.copiesBefore = m.stats.pagesCopied;
     this.wpFaultCandidate = false;
     this.roPinOnShared = false;
     if (op === null) return;
+    if (op.kind === 'memHole' || op.kind === 'allocPolicy') this.physMem = true;
     if (op.kind === 'access' && op.write) {
       const pte = pteAt(m, mmId(op.mm), asVpn(op.vpn));
       this.wpFaultCandidate = pte !== null && pte.kind === 'present' && !pte.writable;
@@ -131,5 +138,19 @@ export class CoverageTracker {
       }
     }
     if (!this.reached.has('freed frame reused') && m.frames.some((f) => f.gen >= 2 && f.state !== 'free')) this.reached.add('freed frame reused');
+    if (this.physMem) this.scanPhysMem(m);
+  }
+
+  /** Data folios whose frame after the last page is a hole, or that end at the last frame of RAM. */
+  private scanPhysMem(m: Machine): void {
+    const n = m.geometry.nrFrames;
+    for (let p = 0; p < n; p++) {
+      if (this.reached.has('folio allocated next to a hole') && this.reached.has('folio at the top of memory')) return;
+      const f = m.frames[p]!.folio;
+      if (m.frames[p]!.state !== 'data' || f === null) continue;
+      const after = p + folioNrPages(f.order);
+      if (after >= n) this.reached.add('folio at the top of memory');
+      else if (m.frames[after]!.state === 'hole') this.reached.add('folio allocated next to a hole');
+    }
   }
 }

@@ -2,6 +2,8 @@ import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import type { Machine } from '../../models/machine/state';
 import type { CpuId, HandleId, MmId, Vpn } from '../../models/machine/ids';
 import { dmaAccess } from '../../models/machine/dma';
+import type { AllocPolicy, AllocPolicyName } from '../../models/machine/physMem';
+import { offlineFreeFrames } from '../../models/machine/physMem';
 import type { OpResult } from '../../models/result';
 import { noop } from '../../models/result';
 import { assertNever } from '../../models/assertNever';
@@ -111,6 +113,13 @@ function dispatch(k: ReferenceKernel, m: Machine, op: Op, value: number): OpResu
       // Fault injection, not a kernel function: every kernel sees the same failures.
       m.nowaitFailures = op.nr;
       return { kind: 'done' };
+    case 'memHole':
+      // Physical memory, not a kernel function: every kernel loses the same range (its free frames).
+      offlineFreeFrames(m, op.pfn, op.nr);
+      return { kind: 'done' };
+    case 'allocPolicy':
+      m.allocPolicy = allocPolicyOf(op.policy, op.pfn ?? 0);
+      return { kind: 'done' };
     case 'drain':
       return k.drain(m);
     case 'preempt':
@@ -120,5 +129,17 @@ function dispatch(k: ReferenceKernel, m: Machine, op: Op, value: number): OpResu
       return noop('schedule op outside a task runner');
     default:
       return assertNever(op);
+  }
+}
+
+function allocPolicyOf(name: AllocPolicyName, pfn: number): AllocPolicy {
+  switch (name) {
+    case 'lowest-first':
+    case 'highest-first':
+      return { kind: name };
+    case 'from':
+      return { kind: 'from', pfn };
+    default:
+      return assertNever(name);
   }
 }

@@ -59,6 +59,10 @@ export function formatOp(op: Op): string {
       return 'tick';
     case 'nowaitFail':
       return `nowaitFail next ${op.nr} GFP_NOWAIT allocations`;
+    case 'memHole':
+      return `memHole pfn ${op.pfn}+${op.nr}`;
+    case 'allocPolicy':
+      return `allocPolicy ${op.policy}${op.policy === 'from' ? ` pfn ${op.pfn ?? 0}` : ''}`;
     case 'drain':
       return 'drain';
     case 'preempt':

@@ -22,6 +22,13 @@ export function resolveOp(m: Machine, op: Op): Op | { readonly skip: string } {
       return op;
     case 'nowaitFail':
       return { ...op, nr: Math.max(0, op.nr) };
+    case 'memHole': {
+      // Within RAM (never the zero page beyond it); nr at least 1 and not past the end.
+      const p = mod(op.pfn, g.nrFrames);
+      return { ...op, pfn: p, nr: Math.min(Math.max(1, op.nr), g.nrFrames - p) };
+    }
+    case 'allocPolicy':
+      return op.policy === 'from' ? { ...op, pfn: mod(op.pfn ?? 0, g.nrFrames) } : { kind: op.kind, policy: op.policy };
     case 'walkEnd':
       return { ...op, cpu: cpu(op.cpu) };
     case 'preempt':

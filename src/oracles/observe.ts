@@ -1,3 +1,4 @@
+import { holeFrames } from '../../models/machine/physMem';
 import { folioNrPages } from '../../models/machine/geometry';
 import type { Pfn } from '../../models/machine/ids';
 import { pfn as asPfn } from '../../models/machine/ids';
@@ -28,7 +29,13 @@ export interface Observation {
   readonly folios: Readonly<Record<string, ObservedFolio>>;
   /** Per live handle: its pages as "folio/page". */
   readonly handles: Readonly<Record<number, readonly string[]>>;
-  /** Free frames, only once the machine is quiescent (after drain). */
+  /**
+   * Frames not in use — free, or holes made by `memHole` — only once the machine is quiescent
+   * (after drain). Holes count with the free frames because a hole op takes the frames free at
+   * that moment: a frame that one kernel still holds (a MIGRC source kept for a deferred flush)
+   * and the other has freed becomes a hole on one side only, and is free on the other side later.
+   * Without holes this is the free-frame count.
+   */
   readonly freeFrames: number | null;
   /**
    * The references FOLL_GET holds on the shared zero page; present only on a machine with one
@@ -87,7 +94,7 @@ export function observe(m: Machine, quiescent: boolean): Observation {
     mms,
     folios,
     handles,
-    freeFrames: quiescent ? freeFrameCount(m) : null,
+    freeFrames: quiescent ? freeFrameCount(m) + holeFrames(m).length : null,
     ...(m.zeroPage !== undefined ? { zeroPageGupRefs: m.zeroPage.gupRefs } : {}),
   };
 }

@@ -125,6 +125,8 @@ export function observeResult(op: Op, r: OpResult, pinRead: boolean): string | n
     case 'tick':
     case 'nowaitFail':
     case 'drain':
+    case 'memHole':
+    case 'allocPolicy':
     case 'preempt':
     case 'resume':
       return null;

@@ -72,6 +72,8 @@ export function opCpu(op: Op): number | null {
     case 'tick':
     case 'nowaitFail':
     case 'drain':
+    case 'memHole':
+    case 'allocPolicy':
       return null;
     default:
       return assertNever(op);

@@ -1,6 +1,7 @@
 import { describeLock } from '../../models/machine/locks';
 import type { Machine } from '../../models/machine/state';
 import { observe } from '../oracles/observe';
+import { holeFrames } from '../../models/machine/physMem';
 
 /** The MM_ID slots of a folio no 6.15 kernel touched (every folio of a 6.12 kernel): not printed. */
 const NO_MM_IDS = '-:0 -:0';
@@ -61,6 +62,10 @@ export function stateView(m: Machine): Map<string, string> {
   }
   out.set('rcu.callbacksPending', String(m.rcu.callbacks.length));
   if (m.nowaitFailures > 0) out.set('nowaitFailures', String(m.nowaitFailures));
+  // Physical memory (memHole, allocPolicy): shown only once a sequence changed it.
+  const holes = holeFrames(m);
+  if (holes.length > 0) out.set('physmem.holes', pfnRanges(holes));
+  if (m.allocPolicy !== undefined) out.set('physmem.allocPolicy', m.allocPolicy.kind === 'from' ? `from pfn ${m.allocPolicy.pfn}` : m.allocPolicy.kind);
   if (m.migrc.pending.length > 0) out.set('migrc.pending', m.migrc.pending.map((p) => m.frames[p]?.folio?.id ?? `pfn ${p}`).join(' '));
   // PG_migrc (only the migrc-as-posted kernel sets it): which folios carry the flag.
   const flagged = m.frames.flatMap((f) => (f.folio?.pgMigrc === true ? [f.folio.id] : []));
@@ -78,4 +83,16 @@ export function diffViews(before: Map<string, string>, after: Map<string, string
   }
   for (const [k, v] of before) if (!after.has(k)) lines.push(`- ${k}: ${v}`);
   return lines;
+}
+
+/** Ascending PFNs as ranges: "3-4 9 100-115". */
+function pfnRanges(pfns: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < pfns.length; ) {
+    let j = i;
+    while (j + 1 < pfns.length && pfns[j + 1] === pfns[j]! + 1) j++;
+    out.push(j === i ? `${pfns[i]}` : `${pfns[i]}-${pfns[j]}`);
+    i = j + 1;
+  }
+  return out.join(' ');
 }

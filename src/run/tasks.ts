@@ -200,6 +200,8 @@ function lockless(m: Machine, k: ReferenceKernel, op: Op): boolean {
     case 'unpin':
     case 'tick':
     case 'nowaitFail':
+    case 'memHole':
+    case 'allocPolicy':
     case 'preempt':
     case 'resume':
       return true;
@@ -547,6 +549,8 @@ export class Tasks {
       case 'tick':
       case 'nowaitFail':
       case 'drain':
+      case 'memHole':
+      case 'allocPolicy':
       case 'preempt':
       case 'resume':
         return false;

@@ -46,6 +46,16 @@ export const opSchema = z
     op('nowaitFail', "The next `nr` GFP_NOWAIT allocations fail: the mmu_gather's batch pages (tlb_next_batch()) and tlb_remove_table()'s table batch page. 0 lets them succeed again.", {
       nr: int,
     }),
+    op(
+      'memHole',
+      "Physical memory: the FREE frames of [pfn, pfn+nr) stop being RAM, as memory hot-remove (offline_pages()) or a firmware hole leaves them; frames in use are skipped, and so is any frame whose hole would leave fewer than three quarters of the max-order blocks hole-free (what the model's runs need, physMem.ts). Not a kernel call: the same on every kernel. Touching a hole's struct page is the touched_non_ram hazard.",
+      { pfn: int, nr: int },
+    ),
+    op(
+      'allocPolicy',
+      "Physical memory: where the frame allocator looks from now on: 'lowest-first' (first fit, the default), 'highest-first', or 'from' the first free run at or above `pfn` (wrapping). Not a kernel call: the same on every kernel.",
+      { policy: z.enum(['lowest-first', 'highest-first', 'from']), pfn: int.optional() },
+    ),
     op('drain', 'End of a sequence: every preempted kernel task runs to completion (in CPU order), every walker finishes and deferred work runs until none is left (a run ends with one).', {}),
     op('preempt', 'The next op runs as a kernel task on `cpu` and is preempted once it has passed `at` preemption points (at least 1; at or beyond its last point it runs to completion). Only an op whose kernel path owns preemption points (zap) can be a task; for any other op, or when `cpu` already has a task, a no-op (docs/concurrency.md).', {
       cpu: int,

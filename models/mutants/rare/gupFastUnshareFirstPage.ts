@@ -3,6 +3,7 @@ import type { Machine } from '../../machine/state';
 import type { GupFlags } from '../../reference/gup';
 import type { GupPage } from '../../machine/state';
 import { BatchedKernel } from '../../batched/BatchedKernel';
+import { pteIndexOf, tableEntries } from '../../machine/pgtable';
 import type { MutantSpec } from '../mutant';
 import { defineMutant } from '../mutant';
 
@@ -18,22 +19,22 @@ import { defineMutant } from '../mutant';
  */
 export class GupFastUnshareFirstPage extends BatchedKernel {
   override readonly name: string = 'gup-fast-unshare-first-page';
-  /** Inside gupFastPteRange(): how many pages of the run were asked about so far; null outside. */
-  private askedInRun: number | null = null;
+  /** Inside gupFastPteRange(): the page its first PTE maps (the only one asked about); null outside. */
+  private runFirstPage: Pfn | null = null;
 
   override gupFastPteRange(m: Machine, mm: MmId, table: Pfn, start: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): Vpn {
-    this.askedInRun = 0;
+    const first = tableEntries(m, table)[pteIndexOf(m, start)];
+    this.runFirstPage = first !== undefined && first.kind === 'present' ? first.pfn : null;
     try {
       return super.gupFastPteRange(m, mm, table, start, end, flags, pages);
     } finally {
-      this.askedInRun = null;
+      this.runFirstPage = null;
     }
   }
 
   override gupMustUnshare(m: Machine, flags: GupFlags, page: Pfn): boolean {
-    if (this.askedInRun === null) return super.gupMustUnshare(m, flags, page);
-    this.askedInRun++;
-    return this.askedInRun === 1 ? super.gupMustUnshare(m, flags, page) : false;
+    if (this.runFirstPage !== null && page !== this.runFirstPage) return false;
+    return super.gupMustUnshare(m, flags, page);
   }
 }
 
