@@ -10,8 +10,8 @@ import { applyFocus, applyWeights, parseFocus } from '../arbitraries/focus';
  * How a check draws its sequences:
  * - 'uniform': every sequence from the same mix (the default weights);
  * - 'swarm': every sequence first draws its own mix (src/arbitraries/swarm.ts);
- * - 'guided': swarm sequences, plus mutations of a corpus of sequences that reached something
- *   new (src/check/guided.ts).
+ * - 'guided': sequences of the fixed mix, plus mutations of a corpus of sequences that reached
+ *   something new (src/check/guided.ts).
  */
 export const GENERATION_MODES = ['uniform', 'swarm', 'guided'] as const;
 export type GenerationMode = (typeof GENERATION_MODES)[number];
@@ -40,9 +40,10 @@ export function sequencesArb(g: Geometry, maxOps: number, gen: Generation, inter
   const profile = applyWeights(applyFocus(uniformProfile(g), focus), gen.weights);
   switch (gen.mode) {
     case 'uniform':
+    // Guided mode's fresh sequences are the default mix: it won the kill matrix (docs/reach.md).
+    case 'guided':
       return opsArb(g, maxOps, { interleave, profile });
     case 'swarm':
-    case 'guided':
       return opsArb(g, maxOps, { interleave, profile, swarm: { keep: focus.targets } });
     default:
       return assertNever(gen.mode);

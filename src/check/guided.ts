@@ -8,7 +8,7 @@ import { assertNever } from '../../models/assertNever';
  * sequences. A corpus keeps every sequence that reached something no earlier sequence had: a
  * probe or tracepoint, a tracepoint fired a new order of magnitude of times, a watched method of
  * the kernel under test (a variant's overrides), or a new pair of probes and tracepoints reached
- * together. Part of the budget draws fresh (swarm) sequences; the rest mutates corpus entries —
+ * together. Half the budget draws fresh sequences (the fixed mix); the rest mutates corpus entries —
  * extends them, inserts ops, deletes a block, repeats a block, replaces an op, or splices two —
  * so a sequence that built a rare state is built on instead of being left to chance again.
  *
@@ -42,7 +42,7 @@ export interface GuidedResult {
 }
 
 /** Share of the budget (in percent) that draws fresh sequences once the corpus is not empty. */
-const FRESH_PERCENT = 30;
+const FRESH_PERCENT = 50;
 /** Plans are sampled in blocks, each from its own seed derived from the check's. */
 const BLOCK = 64;
 
