@@ -59,7 +59,7 @@ describe('a variant whose change never ran is NOT EXERCISED, never HOLDS', () =>
 describe('the coverage lines list every probe and tracepoint', () => {
   it('a short check of the batched kernel names every batched tracepoint, ✗ for the unreached', async () => {
     expect(await main(['check', '--kernel', 'batched', '--runs', '5', '--seed', '1', '--quiet', '--no-typecheck', '--failures', tmp()])).toBe(0);
-    for (const t of BATCHED_TRACEPOINTS) expect(io.out).toMatch(new RegExp(`[✓✗] mark:${t.replace(/[()]/g, '\\$&')}\\s+\\d+`));
-    expect(io.out).toMatch(/✗ mark:\S.*\s0\n/);
+    for (const t of BATCHED_TRACEPOINTS) expect(io.out).toMatch(new RegExp(`[✓✗!] mark:${t.replace(/[()]/g, '\\$&')}\\s+\\d+\\s+\\d+\\.\\d%`));
+    expect(io.out).toMatch(/✗ mark:\S.*\s0 +0\.0%\n/);
   });
 });
