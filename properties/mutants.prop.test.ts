@@ -16,10 +16,10 @@ import { killMutant } from '../src/mutants/killMutant';
  * Every registered mutant is killed by the standard properties (differential against the
  * reference, every oracle on), and its committed counterexample replays without fast-check.
  *
- * Budget: 3000 sequences of up to 60 ops on the small geometry, one fixed seed. With seed 3 the
- * slowest mutants need ~1250 (migrc-no-giveup-on-write) and ~460 (migrc-defers-writable)
- * sequences, everything else under 250; the whole file runs in about 15 s. The kill matrix over
- * more seeds is `mmcheck mutants --seeds 5`.
+ * Budget: 3000 sequences of 60 ops on the small geometry, one fixed seed (the kill matrix over 5
+ * seeds and each generation mode, with its medians, is in docs/reach.md; the slowest non-rare
+ * mutant there is migrc-no-giveup-on-write, median 418 sequences). The kill matrix over more
+ * seeds is `mmcheck mutants --seeds 5`.
  *
  * The seed is fixed, not random, because the check is "killed within the budget with the expected
  * oracle and a short counterexample" — a statement about one reproducible run. (Seed 3 was chosen
