@@ -1,7 +1,6 @@
 import type { OpKind } from '../ops/op';
-import { OP_KINDS } from '../ops/op';
 import type { ChunkName, EntryName, GenProfile } from './profile';
-import { CHUNK_KINDS, CHUNKS, OP_ENTRIES } from './profile';
+import { CHUNK_KINDS, CHUNKS, GENERATED_KINDS, entriesOfKind } from './profile';
 
 /**
  * Focus: where a review spends its runs. `--focus` (or a variant's static `focus`) names op kinds
@@ -40,18 +39,15 @@ export function parseFocus(names: readonly string[]): Focus {
   for (const name of names) {
     if (name in FOCUS_AREAS) {
       for (const t of FOCUS_AREAS[name as FocusArea]) targets.add(t);
-    } else if ((OP_KINDS as readonly string[]).includes(name)) {
-      for (const [e, k] of Object.entries(OP_ENTRIES)) if (k === name) targets.add(e as EntryName);
+    } else if ((GENERATED_KINDS as readonly string[]).includes(name)) {
+      for (const e of entriesOfKind(name as OpKind)) targets.add(e);
     } else {
-      throw new FocusError(`unknown focus '${name}'; valid: areas ${Object.keys(FOCUS_AREAS).join(', ')} or op kinds ${focusableKinds().join(', ')}`);
+      throw new FocusError(`unknown focus '${name}'; valid: areas ${Object.keys(FOCUS_AREAS).join(', ')} or op kinds ${GENERATED_KINDS.join(', ')}`);
     }
   }
   return { names: [...names], targets };
 }
 
-function focusableKinds(): OpKind[] {
-  return [...new Set(Object.values(OP_ENTRIES))];
-}
 
 /** The profile with the focus's entries and chunks boosted. */
 export function applyFocus(p: GenProfile, focus: Focus): GenProfile {
@@ -71,8 +67,8 @@ export function parseWeights(spec: string): Partial<Record<OpKind, number>> {
   for (const part of spec.split(',').filter((s) => s.trim() !== '')) {
     const m = /^\s*([A-Za-z]+)\s*=\s*(\d+)\s*$/.exec(part);
     const kind = m?.[1];
-    if (m === null || kind === undefined || !focusableKinds().includes(kind as OpKind)) {
-      throw new FocusError(`bad --weights entry '${part}'; write kind=n (n ≥ 0) with kind one of ${focusableKinds().join(', ')}`);
+    if (m === null || kind === undefined || !GENERATED_KINDS.includes(kind as OpKind)) {
+      throw new FocusError(`bad --weights entry '${part}'; write kind=n (n ≥ 0) with kind one of ${GENERATED_KINDS.join(', ')}`);
     }
     out[kind as OpKind] = Number(m[2]);
   }
@@ -82,7 +78,7 @@ export function parseWeights(spec: string): Partial<Record<OpKind, number>> {
 export function applyWeights(p: GenProfile, weights: Partial<Record<OpKind, number>>): GenProfile {
   const entries = { ...p.entries };
   for (const [kind, total] of Object.entries(weights) as Array<[OpKind, number]>) {
-    const names = (Object.keys(OP_ENTRIES) as EntryName[]).filter((e) => OP_ENTRIES[e] === kind);
+    const names = entriesOfKind(kind);
     const sum = names.reduce((s, e) => s + p.entries[e], 0);
     for (const e of names) entries[e] = total === 0 ? 0 : Math.max(1, Math.round((total * p.entries[e]) / sum));
   }

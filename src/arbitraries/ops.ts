@@ -3,7 +3,7 @@ import type { Geometry } from '../../models/machine/geometry';
 import type { Op } from '../ops/op';
 import type { ChunkName, EntryName, GenProfile } from './profile';
 import type { SCHEDULE_ENTRIES } from './profile';
-import { CHUNKS, OP_ENTRIES, isScheduleEntry, uniformProfile } from './profile';
+import { CHUNKS, ENTRY_NAMES, isScheduleEntry, uniformProfile } from './profile';
 import { cpuArb, mmArb, weighted } from './targets';
 import { grabWindowArb, pinWalkArb, preemptedCowArb, preemptedFaultArb, preemptedGupArb, preemptedMigrateArb, preemptedWriterArb, preemptedZapArb } from './chunks';
 import type { SwarmOptions } from './swarm';
@@ -32,7 +32,7 @@ export interface OpArbOptions {
 export function opArb(g: Geometry, options: OpArbOptions = {}): fc.Arbitrary<Op> {
   const p = options.profile ?? uniformProfile(g);
   const arbs = entryArbs(g, p);
-  const names = (Object.keys(OP_ENTRIES) as EntryName[]).filter((n) => options.interleave === true || !isScheduleEntry(n));
+  const names = ENTRY_NAMES.filter((n) => options.interleave === true || !isScheduleEntry(n));
   return weighted(names.map((n) => ({ weight: p.entries[n], arbitrary: arbs[n] })));
 }
 

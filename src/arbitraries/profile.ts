@@ -162,4 +162,11 @@ export function uniformProfile(g: Geometry): GenProfile {
   };
 }
 
-export const entryNames = (): EntryName[] => Object.keys(OP_ENTRIES) as EntryName[];
+/** Every entry, in the order fc.oneof draws them (the order of OP_ENTRIES). */
+export const ENTRY_NAMES = Object.keys(OP_ENTRIES) as EntryName[];
+
+/** The entries that draw ops of `kind`. */
+export const entriesOfKind = (kind: OpKind): EntryName[] => ENTRY_NAMES.filter((e) => OP_ENTRIES[e] === kind);
+
+/** The op kinds the generator draws (the ones --focus and --weights can name). */
+export const GENERATED_KINDS: readonly OpKind[] = [...new Set(Object.values(OP_ENTRIES))];

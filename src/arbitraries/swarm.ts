@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Geometry } from '../../models/machine/geometry';
 import type { OpKind } from '../ops/op';
 import type { ChunkName, EntryName, GenProfile } from './profile';
-import { CHUNKS, OP_ENTRIES, isScheduleEntry } from './profile';
+import { CHUNKS, ENTRY_NAMES, OP_ENTRIES, isScheduleEntry } from './profile';
 
 /**
  * Swarm testing (Groce et al., "Swarm Testing", ISSTA 2012): every sequence first draws its own
@@ -25,7 +25,7 @@ export interface SwarmOptions {
 const switchArb = fc.oneof(fc.constant(0), fc.constantFrom(1, 2, 4));
 
 export function swarmProfileArb(g: Geometry, base: GenProfile, swarm: SwarmOptions, interleave: boolean): fc.Arbitrary<GenProfile> {
-  const entryNames = (Object.keys(OP_ENTRIES) as EntryName[]).filter((n) => interleave || !isScheduleEntry(n));
+  const entryNames = ENTRY_NAMES.filter((n) => interleave || !isScheduleEntry(n));
   const kinds = [...new Set(entryNames.map((n) => OP_ENTRIES[n]))];
   const chunks = interleave ? CHUNKS.filter((c) => c !== 'single op') : [];
   return fc

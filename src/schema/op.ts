@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ALLOC_POLICIES } from '../../models/machine/physMem';
 
 /**
  * The op vocabulary as data: the one definition the `Op` type, the file validation and
@@ -54,7 +55,7 @@ export const opSchema = z
     op(
       'allocPolicy',
       "Physical memory: where the frame allocator looks from now on: 'lowest-first' (first fit, the default), 'highest-first', or 'from' the first free run at or above `pfn` (wrapping). Not a kernel call: the same on every kernel.",
-      { policy: z.enum(['lowest-first', 'highest-first', 'from']), pfn: int.optional() },
+      { policy: z.enum(ALLOC_POLICIES), pfn: int.optional() },
     ),
     op('drain', 'End of a sequence: every preempted kernel task runs to completion (in CPU order), every walker finishes and deferred work runs until none is left (a run ends with one).', {}),
     op('preempt', 'The next op runs as a kernel task on `cpu` and is preempted once it has passed `at` preemption points (at least 1; at or beyond its last point it runs to completion). Only an op whose kernel path owns preemption points (zap) can be a task; for any other op, or when `cpu` already has a task, a no-op (docs/concurrency.md).', {
