@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureOutput } from './__helpers__/captureOutput';
 import { main } from '../src/cli/main';
+import { GENERATED_KINDS } from '../src/arbitraries/profile';
 
 const io = captureOutput();
 const variants = join(import.meta.dirname, 'fixtures', 'variants');
@@ -47,6 +48,7 @@ describe('check --mode, --guided, --focus, --weights', () => {
     [['--focus', 'gupp'], "unknown focus 'gupp'; valid: areas cow, fork, gup"],
     [['--weights', 'fork=two'], "bad --weights entry 'fork=two'"],
     [['--weights', ','], '--weights is empty'],
+    [['--weights', GENERATED_KINDS.map((k) => `${k}=0`).join(',')], '--weights leaves every op kind out'],
   ])('%j is refused in one line', async (flags, says) => {
     await expectRefused(check(...flags), says);
   });

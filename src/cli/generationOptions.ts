@@ -1,6 +1,7 @@
 import type { Generation, GenerationMode } from '../check/generation';
 import { DEFAULT_MODE, GENERATION_MODES } from '../check/generation';
 import { FOCUS_AREAS, FocusError, parseFocus, parseWeights } from '../arbitraries/focus';
+import { GENERATED_KINDS } from '../arbitraries/profile';
 import { UsageError } from './usageError';
 
 export const MODE_HELP = `how sequences are drawn: ${GENERATION_MODES.join(' | ')} (default ${DEFAULT_MODE}; docs/reach.md)`;
@@ -27,6 +28,7 @@ export function parseGeneration(o: { mode?: string; guided?: boolean; focus?: st
     parseFocus(focus);
     const weights = o.weights === undefined ? {} : parseWeights(o.weights);
     if (o.weights !== undefined && Object.keys(weights).length === 0) throw new FocusError(`--weights is empty; write kind=n,...`);
+    if (GENERATED_KINDS.every((k) => weights[k] === 0)) throw new FocusError(`--weights leaves every op kind out; give at least one of ${GENERATED_KINDS.join(', ')} a weight above 0`);
     return { mode, focus, weights };
   } catch (e) {
     if (e instanceof FocusError) throw new UsageError(e.message);
