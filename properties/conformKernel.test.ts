@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +72,29 @@ describe.skipIf(why !== null)('conform: exported programs on this kernel show wh
     expect(r.failure?.comparison.difference ?? null).toBeNull();
     expect(r.verdict).toBe('AGREES');
     expect(r.stats.programs).toBe(25);
+    expect(readThpSettings()).toEqual(before);
+  }, 120_000);
+
+  // In this file, not conformCli.test.ts: vitest runs files in parallel, and two files changing the
+  // THP settings at once each read the other's change as their own 'before'.
+  it('Ctrl-C stops it with exit 130 and the THP settings as they were', async () => {
+    const before = readThpSettings();
+    const child = spawn(process.execPath, ['bin/mmcheck.js', 'conform', '--runs', '100000', '--seed', '5', '--out', dir], { cwd: join(import.meta.dirname, '..'), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    let interrupted = false;
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (!interrupted && err.includes('50 programs')) {
+        interrupted = true;
+        process.kill(-child.pid!, 'SIGINT'); // the whole process group, as a terminal's ^C
+      }
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('close', (c, s) => r(c ?? (s === 'SIGINT' ? 130 : -1))));
+    expect(interrupted).toBe(true);
+    expect(code).toBe(130);
+    expect(out).toMatch(/INTERRUPTED after \d+ programs/);
     expect(readThpSettings()).toEqual(before);
   }, 120_000);
 });
