@@ -3,7 +3,7 @@ import type { MmId, Vpn } from '../models/machine/ids';
 import { cpuId, mmId, vpn as asVpn } from '../models/machine/ids';
 import type { Machine } from '../models/machine/state';
 import type { PmdEntry, Pte } from '../models/machine/pte';
-import { folioAt } from '../models/machine/frames';
+import { folioAt, frameAt } from '../models/machine/frames';
 import { pmdAt, pteAt, setPte } from '../models/machine/pgtable';
 import { tlbLookup } from '../models/machine/tlb';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
@@ -209,6 +209,25 @@ describe('mremap: PMD-level moves (move_page_tables(), mm/mremap.c and mm/huge_m
     expect(pmdAt(b.m, MM0, 0).kind).toBe('table');
     expect(b.m.marks['mremap moved a PTE table']).toBeUndefined();
     expect(b.pte(0, PPT + 3).kind).toBe('present');
+  });
+
+  it('MREMAP_FIXED onto a populated destination unmaps it first (its folio is freed, a CPU\'s entry to it flushed), then moves; the emptied table stays linked (simplified: no free_pgtables())', () => {
+    for (const k of [new ReferenceKernel(), new BatchedKernel()]) {
+      const b = new Bench(k);
+      const stored = b.apply(op.write(0, 0, 3)).result;
+      b.run([op.write(0, 0, PPT + 3), op.read(1, 0, PPT + 3)]);
+      const old = b.pte(0, PPT + 3);
+      if (old.kind !== 'present') throw new Error('destination not mapped');
+      const dstTable = pmdAt(b.m, MM0, 1);
+      expect(b.apply(op.mremap(0, 3, PPT + 3, 1)).result).toEqual({ kind: 'done' });
+      // the moved page is now at the destination, the old one is gone from every TLB and freed
+      expect(b.apply(op.read(1, 0, PPT + 3)).result).toEqual(stored);
+      expect(pteAt(b.m, MM0, asVpn(3))?.kind ?? 'none').toBe('none');
+      expect(tlbLookup(b.m, cpuId(1), MM0, asVpn(PPT + 3))?.pfn).not.toBe(old.pfn);
+      expect(frameAt(b.m, old.pfn).state).toBe('free');
+      // the limit: the kernel's unmap_region() would free a table no VMA spans; the model keeps it
+      expect(pmdAt(b.m, MM0, 1)).toEqual(dstTable);
+    }
   });
 
   it('move_huge_pmd(): a PMD leaf moves whole — no split, the same entire mapping and references', () => {

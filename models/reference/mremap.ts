@@ -22,6 +22,29 @@ import { ForkPaths } from './fork';
  * once (batched/mremap.ts).
  */
 export abstract class MremapPaths extends ForkPaths {
+  /** Some page of [v, v+nr) is mapped: a PMD leaf covers it or its PTE is not none. */
+  rangePopulated(m: Machine, mm: MmId, v: Vpn, nr: number): boolean {
+    for (let k = 0; k < nr; k++) {
+      const u = asVpn(v + k);
+      if (pmdAt(m, mm, pmdIndexOf(m, u)).kind === 'leaf') return true;
+      const pte = pteAt(m, mm, u);
+      if (pte !== null && pte.kind !== 'none') return true;
+    }
+    return false;
+  }
+
+  /**
+   * Mirrors `mremap_to()`'s `do_munmap()` of the target (mm/mremap.c, 6.12): MREMAP_FIXED
+   * replaces whatever is mapped at the destination, so it is unmapped before anything moves.
+   * Simplified: the unmap is `zap_page_range_single()`'s (the range's pages are zapped and
+   * flushed through a gather, a partly covered PMD leaf is split) and the emptied tables stay
+   * linked, where `unmap_region()` would also free the tables no VMA spans any more
+   * (`free_pgtables()`); PT reclaim and exit free them later.
+   */
+  unmapDestination(m: Machine, mm: MmId, start: Vpn, end: Vpn): void {
+    this.zapPageRange(m, mm, start, end);
+  }
+
   /**
    * Mirrors `move_vma()` → `move_page_tables()` (mm/mremap.c, 6.12): move the entries of
    * [from, from+nr) to [to, to+nr), one `get_extent(NORMAL_PMD)` extent at a time — up to the next
@@ -29,22 +52,17 @@ export abstract class MremapPaths extends ForkPaths {
    * (`move_huge_pmd()`), else split; a PTE table is moved whole when the extent is a whole PMD
    * and the destination PMD is none (`move_normal_pmd()`); otherwise the destination table is
    * allocated (`pte_alloc()`) and `move_ptes()` moves the PTEs. Mapcounts and references do not
-   * change. A no-op when the ranges overlap, leave the mm, or the destination is populated
-   * (the model has no MREMAP_FIXED unmapping of the target). The new area takes the old one's
-   * protection (`copy_vma()`); the old area stays in the model's VMA (there is no `do_munmap()` of
-   * it, so its empty tables stay linked).
+   * change. A no-op when the ranges overlap or leave the mm. A populated destination is unmapped
+   * first, as `mremap_to()` does for MREMAP_FIXED (`unmapDestination()`). The new area takes the
+   * old one's protection (`copy_vma()`); the old area stays in the model's VMA (there is no
+   * `do_munmap()` of it, so its empty tables stay linked).
    */
   movePageTables(m: Machine, mm: MmId, from: Vpn, to: Vpn, nr: number): OpResult {
     const ppt = m.geometry.ptrsPerPte;
     const top = m.geometry.pmdsPerMm * ppt;
     if (nr <= 0 || from + nr > top || to + nr > top) return noop('range outside the mm');
     if (from < to + nr && to < from + nr) return noop('ranges overlap');
-    for (let k = 0; k < nr; k++) {
-      const v = asVpn(to + k);
-      if (pmdAt(m, mm, pmdIndexOf(m, v)).kind === 'leaf') return noop('destination is PMD-mapped');
-      const pte = pteAt(m, mm, v);
-      if (pte !== null && pte.kind !== 'none') return noop('destination populated');
-    }
+    if (this.rangePopulated(m, mm, to, nr)) this.unmapDestination(m, mm, to, asVpn(to + nr));
     const vma = mmAt(m, mm).vmaWritable;
     for (let k = 0; k < nr; k++) vma[to + k] = vma[from + k] ?? true;
     const end = from + nr;

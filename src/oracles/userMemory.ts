@@ -254,7 +254,11 @@ export class UserMemory {
           if (r.kind === 'done') this.forget(asMm(op.mm), 0, Number.MAX_SAFE_INTEGER);
           break;
         case 'mremap':
-          if (r.kind === 'done') this.move(asMm(op.mm), op.from, op.to, op.nr);
+          // MREMAP_FIXED unmaps what the destination held (its pins detach), then the pages move
+          if (r.kind === 'done') {
+            this.forget(asMm(op.mm), op.to, op.to + op.nr);
+            this.move(asMm(op.mm), op.from, op.to, op.nr);
+          }
           break;
         case 'gupRead':
         case 'gupWrite':
