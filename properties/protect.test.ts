@@ -211,7 +211,7 @@ describe('mremap: PMD-level moves (move_page_tables(), mm/mremap.c and mm/huge_m
     expect(b.pte(0, PPT + 3).kind).toBe('present');
   });
 
-  it('MREMAP_FIXED onto a populated destination unmaps it first (its folio is freed, a CPU\'s entry to it flushed), then moves; the emptied table stays linked (simplified: no free_pgtables())', () => {
+  it('MREMAP_FIXED onto a populated destination unmaps it first (its folio is freed, a CPU\'s entry to it flushed), then moves; a table the hole only partly covers stays linked', () => {
     for (const k of [new ReferenceKernel(), new BatchedKernel()]) {
       const b = new Bench(k);
       const stored = b.apply(op.write(0, 0, 3)).result;
@@ -225,8 +225,19 @@ describe('mremap: PMD-level moves (move_page_tables(), mm/mremap.c and mm/huge_m
       expect(pteAt(b.m, MM0, asVpn(3))?.kind ?? 'none').toBe('none');
       expect(tlbLookup(b.m, cpuId(1), MM0, asVpn(PPT + 3))?.pfn).not.toBe(old.pfn);
       expect(frameAt(b.m, old.pfn).state).toBe('free');
-      // the limit: the kernel's unmap_region() would free a table no VMA spans; the model keeps it
+      // free_pgtables() frees only tables wholly inside the hole, which here is one page of table 1
       expect(pmdAt(b.m, MM0, 1)).toEqual(dstTable);
+    }
+  });
+
+  it('MREMAP_FIXED onto a whole populated PMD: unmap_region() frees its table, so the move takes the none PMD with move_normal_pmd()', () => {
+    for (const k of [new ReferenceKernel(), new BatchedKernel()]) {
+      const b = new Bench(k);
+      b.run([op.write(0, 0, 3), op.write(0, 0, 2 * PPT + 4)]);
+      const src = pmdAt(b.m, MM0, 0);
+      expect(b.apply(op.mremap(0, 0, 2 * PPT, PPT)).result).toEqual({ kind: 'done' });
+      expect(pmdAt(b.m, MM0, 2)).toEqual(src);
+      expect(b.m.marks['mremap moved a PTE table']).toBe(1);
     }
   });
 

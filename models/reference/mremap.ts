@@ -22,6 +22,12 @@ import { ForkPaths } from './fork';
  * once (batched/mremap.ts).
  */
 export abstract class MremapPaths extends ForkPaths {
+  /** PT reclaim of PMD slot i's table if it is empty (ReferenceKernel.reclaimPteTable()). */
+  abstract reclaimPteTable(m: Machine, mm: MmId, i: number): OpResult;
+
+  /** The mmap write lock waits for the mm's pte_offset_map() readers (WalkerPaths). */
+  abstract mmapWriteLockWaitsForReaders(m: Machine, mm: MmId): void;
+
   /** Some page of [v, v+nr) is mapped: a PMD leaf covers it or its PTE is not none. */
   rangePopulated(m: Machine, mm: MmId, v: Vpn, nr: number): boolean {
     for (let k = 0; k < nr; k++) {
@@ -35,14 +41,22 @@ export abstract class MremapPaths extends ForkPaths {
 
   /**
    * Mirrors `mremap_to()`'s `do_munmap()` of the target (mm/mremap.c, 6.12): MREMAP_FIXED
-   * replaces whatever is mapped at the destination, so it is unmapped before anything moves.
-   * Simplified: the unmap is `zap_page_range_single()`'s (the range's pages are zapped and
-   * flushed through a gather, a partly covered PMD leaf is split) and the emptied tables stay
-   * linked, where `unmap_region()` would also free the tables no VMA spans any more
-   * (`free_pgtables()`); PT reclaim and exit free them later.
+   * replaces whatever is mapped at the destination, so it is unmapped before anything moves —
+   * `unmap_region()`: the pages are zapped, then `free_pgtables()` frees the PTE tables that lie
+   * wholly inside the hole (the model's one VMA spans the rest, so a table the hole only partly
+   * covers stays, as the kernel's floor/ceiling keep it). A whole PMD-sized destination therefore
+   * has a none PMD, and the move can take it with `move_normal_pmd()` / `move_huge_pmd()`.
+   * Simplified: the zap and the table frees are `zap_page_range_single()` and PT reclaim
+   * (`reclaimPteTable()`), each with its own gather, where `unmap_region()` uses one gather for both.
    */
   unmapDestination(m: Machine, mm: MmId, start: Vpn, end: Vpn): void {
+    // mremap() holds the mmap write lock, which a pte_offset_map() reader of the mm (it holds the
+    // read lock) has left before any of this runs. Simplified: the model lets its readers finish
+    // only here, where mremap frees something under them; a move alone keeps them parked.
+    this.mmapWriteLockWaitsForReaders(m, mm);
     this.zapPageRange(m, mm, start, end);
+    const ppt = m.geometry.ptrsPerPte;
+    for (let i = Math.ceil(start / ppt); (i + 1) * ppt <= end; i++) this.reclaimPteTable(m, mm, i);
   }
 
   /**
