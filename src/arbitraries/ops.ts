@@ -11,6 +11,9 @@ import { swarmProfileArb } from './swarm';
 import { fullLengthArrayArb } from './fullLength';
 import { allocPolicyArb, memHoleArb } from './physMem';
 
+/** The table the reclaim entries aim at: the third (the hot pages are in the second). */
+const RECLAIM_PMD = 2;
+
 /** Generator options. Every one is off by default: the arbitrary, and so every seed, is unchanged. */
 export interface OpArbOptions {
   /**
@@ -68,6 +71,11 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
     { weight: p.order.largest, arbitrary: fc.constant(g.maxFolioOrder) },
   ]);
   const handle = fc.integer({ min: 0, max: g.maxHandles - 1 });
+  // Half the whole-table zaps and PT reclaims, and a reader entry, aim at one table (not the hot
+  // pages' one, whose states other bugs need): an RCU table free that must wait for a
+  // pte_offset_map() reader needs all three on one table, which uniform tables gave in 0.3-0.5% of
+  // sequences (docs/reach.md).
+  const reclaimPmd = fc.oneof(fc.constant(RECLAIM_PMD), fc.integer({ min: 0, max: g.pmdsPerMm - 1 }));
   // A fair coin as fc.boolean() (it shrinks a store to a load); otherwise the profile's share.
   const write = p.storesIn8 === 4 ? fc.boolean() : fc.integer({ min: 0, max: 7 }).map((x) => x < p.storesIn8);
   return {
@@ -81,6 +89,11 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
     'zap across tables': fc
       .record({ mm, boundary: fc.integer({ min: 1, max: g.pmdsPerMm - 1 }), half: fc.integer({ min: 1, max: ppt }) })
       .map(({ mm: m, boundary, half }): Op => ({ kind: 'zap', mm: m, vpn: boundary * ppt - half, nr: 2 * half })),
+    // a zap of one whole table: PT reclaim (`freeTable`) only frees an empty table, and a reader
+    // parked on it is what the RCU table free must wait for (see reclaimPmd below)
+    'zap whole table': fc
+      .record({ mm, pmd: reclaimPmd })
+      .map(({ mm: m, pmd }): Op => ({ kind: 'zap', mm: m, vpn: pmd * ppt, nr: ppt })),
     exit: fc.record({ kind: fc.constant('exit'), mm }),
     mprotect: fc.record({ kind: fc.constant('mprotect'), mm, vpn, nr, writable: fc.boolean() }),
     // mprotect of the hot pages: a write-protect between two stores to the same page is what a
@@ -93,7 +106,8 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
       .record({
         mm,
         order: fc.integer({ min: 1, max: g.maxFolioOrder }),
-        slot: fc.integer({ min: 0, max: top - 1 }),
+        // often a table start, where the boundary-shaped maps put their folios
+        slot: fc.oneof(fc.integer({ min: 0, max: top - 1 }), fc.integer({ min: 0, max: g.pmdsPerMm - 1 }).map((i) => i * ppt)),
         boundary: fc.integer({ min: 1, max: g.pmdsPerMm - 1 }),
         shift: fc.integer({ min: 1, max: ppt - 1 }),
       })
@@ -108,12 +122,26 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
       .record({ mm, src: fc.integer({ min: 0, max: g.pmdsPerMm - 1 }), dst: fc.integer({ min: 0, max: g.pmdsPerMm - 1 }), pmds: fc.integer({ min: 1, max: 2 }) })
       .map(({ mm: m, src, dst, pmds }): Op => ({ kind: 'mremap', mm: m, from: src * ppt, to: dst * ppt, nr: pmds * ppt })),
     migrate: fc.record({ kind: fc.constant('migrate'), mm, vpn, count: fc.integer({ min: 1, max: 4 }) }),
-    freeTable: fc.record({ kind: fc.constant('freeTable'), mm, pmd: fc.integer({ min: 0, max: g.pmdsPerMm - 1 }) }),
+    // migration of the hot pages: MIGRC's deferred flush needs a read-only page that one CPU has
+    // read, migrated, then written from another CPU, all on one page (median 418 sequences to
+    // catch a missing release on the write fault before this entry)
+    'migrate hot pages': fc.record({ kind: fc.constant('migrate'), mm, vpn: fc.constant(ppt + 5), count: fc.integer({ min: 1, max: 2 }) }),
+    freeTable: fc.record({ kind: fc.constant('freeTable'), mm, pmd: reclaimPmd }),
     gup: fc.record({ kind: fc.constant('gup'), cpu, mm, vpn, nr, pin: fc.boolean(), write: fc.boolean(), fast: fc.boolean() }),
     unpin: fc.record({ kind: fc.constant('unpin'), handle }),
     gupRead: fc.record({ kind: fc.constant('gupRead'), handle, index: fc.integer({ min: 0, max: ppt - 1 }) }),
     gupWrite: fc.record({ kind: fc.constant('gupWrite'), handle, index: fc.integer({ min: 0, max: ppt - 1 }) }),
     walkBegin: fc.record({ kind: fc.constant('walkBegin'), cpu, mm, vpn, walker: fc.constantFrom('gupFast', 'pteOffsetMap'), pin: fc.boolean(), write: fc.boolean() }),
+    // a pte_offset_map() reader parked on the reclaim table (see reclaimPmd)
+    'reader on the reclaim table': fc.record({
+      kind: fc.constant('walkBegin'),
+      cpu,
+      mm,
+      vpn: fc.integer({ min: RECLAIM_PMD * ppt, max: RECLAIM_PMD * ppt + ppt - 1 }),
+      walker: fc.constant('pteOffsetMap'),
+      pin: fc.constant(false),
+      write: fc.constant(false),
+    }),
     walkEnd: fc.record({ kind: fc.constant('walkEnd'), cpu }),
     tick: fc.record({ kind: fc.constant('tick') }),
     // GFP_NOWAIT failures (row 20): the next zap or table free meets a batch page it cannot have
