@@ -58,7 +58,7 @@ export class BatchedGupRuns extends BatchedKernel {
       if (pte === undefined || pte.kind !== 'present' || (flags.write && !pte.writable)) break;
       // Stryker disable next-line BlockStatement,ConditionalExpression: the same pages and references end up in the handle
       if (isZeroPfn(m, pte.pfn)) {
-        // Stryker disable next-line StringLiteral: the same pages and references end up in the handle
+        // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
         mark(m, 'GUP-fast fell back at the zero page');
         break;
       }
