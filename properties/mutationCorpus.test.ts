@@ -10,6 +10,8 @@ import type { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import type { MmuGather } from '../models/batched/mmuGather';
 import type { Pfn } from '../models/machine/ids';
 import { BatchedNoRcuTableFree } from '../models/batched/BatchedNoRcuTableFree';
+import { BatchedNoMigrc } from '../models/batched/BatchedNoMigrc';
+import type { TlbUbc } from '../models/batched/tlbUbc';
 import { runOne } from '../src/check/runCheck';
 import { MUTATION_CORPUS } from '../src/mutation/corpus';
 import { SMALL } from './__helpers__/bench';
@@ -60,6 +62,16 @@ class BatchPastTableEnd extends BatchedKernel {
   }
 }
 
+/** Stryker's migrate.ts:274 `foldUbcRo() {}`: the read-only entries of a folio MIGRC does not defer are never flushed. */
+class RoNotFolded extends BatchedNoMigrc {
+  override foldUbcRo(_ubc: TlbUbc, _ro: TlbUbc): void {}
+}
+
+/** Stryker's migrate.ts:265 `incTlbFlushBatched() {}`: mm->tlb_flush_batched never records a batched unmap. */
+class FlushBatchedNotCounted extends BatchedKernel {
+  override incTlbFlushBatched(_m: Machine, _mm: MmId): void {}
+}
+
 const registered = (name: string): (() => ReferenceKernel) => {
   const make = KERNELS.find((k) => k.name === name)?.make;
   if (make === undefined) throw new Error(`no kernel ${name}`);
@@ -86,6 +98,14 @@ describe('the mutation corpus', () => {
 
   it('zap-pmd-leaf kills gather.ts:65 tlbRemovePmdTlbEntry() emptied', () => {
     expect(outcomeOn(() => new PmdRangeNotRecorded(), 'zap-pmd-leaf')).toBe('kernel_warn');
+  });
+
+  it('migrate-read-only-stale-tlb kills migrate.ts:274 fold_ubc_ro() skipped (batched-no-migrc)', () => {
+    expect(outcomeOn(() => new RoNotFolded(), 'migrate-read-only-stale-tlb')).toBe('free_with_stale_tlb');
+  });
+
+  it('migrc-then-mprotect-rw kills migrate.ts:265 incTlbFlushBatched() emptied', () => {
+    expect(outcomeOn(() => new FlushBatchedNotCounted(), 'migrc-then-mprotect-rw')).toBe('stale_read');
   });
 
   it('fork-pinned-large-folio kills a batch that ignores the failed dup (as the registered mutant fork-batch-ignores-pins does)', () => {

