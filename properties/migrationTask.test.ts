@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Machine } from '../models/machine/state';
+import type { MmId, Pfn, Vpn } from '../models/machine/ids';
+import { splitLocked } from '../models/machine/lockedCall';
+import type { PreemptPoint } from '../models/machine/tasks';
 import { tlbLookup } from '../models/machine/tlb';
 import { pteAt } from '../models/machine/pgtable';
 import { BatchedKernel } from '../models/batched/BatchedKernel';
@@ -145,6 +148,41 @@ describe('a migration preempted in its window', () => {
     const text = formatTrace(ops, runOps(new BatchedKernel(), G, ops)).join('\n');
     expect(text).toContain('cpu1 ▶ migrate mm#0');
     expect(text).toContain('(access waits for its migration entries)');
+  });
+});
+
+/** A migration task that splits a partly mapped folio but then migrates only the folios it did not split. */
+class MigrationTaskDropsSplitPieces extends BatchedKernel {
+  override readonly name: string = 'migration-task-drops-split-pieces';
+  override *migratePagesSteps(m: Machine, mm: MmId, start: Vpn, count: number): Generator<PreemptPoint, number, void> {
+    const whole: Pfn[] = [];
+    for (const head of this.selectFoliosForMigration(m, mm, start, count)) {
+      if (splitLocked(m, head, () => this.splitForMigration(m, head)) === null) whole.push(head);
+    }
+    return yield* this.migratePagesBatchSteps(m, whole);
+  }
+}
+
+describe("a migration task's result: the folios it moved", () => {
+  // A large folio with two of its four pages mapped (migration splits it) and a small one.
+  const ops: Op[] = [
+    { kind: 'map', mm: 0, vpn: 20, order: 2, pmd: false, first: 0, count: 2 },
+    { kind: 'map', mm: 0, vpn: 24, order: 0, pmd: false, first: 0, count: 1 },
+    store(0, 20),
+    preempt(1, 1),
+    { kind: 'migrate', mm: 0, vpn: 20, count: 3 },
+    resume(1, 9),
+    load(0, 20),
+  ];
+
+  it('is compared with the reference when both tasks have completed, as a plain migration\'s result is (the step that started it reported only "done")', () => {
+    expect(runDifferential(new ReferenceKernel(), new BatchedKernel(), G, ops).ok).toBe(true);
+    const d = runDifferential(new ReferenceKernel(), new MigrationTaskDropsSplitPieces(), G, ops);
+    expect(d.ok ? null : d.violation).toMatchObject({ code: 'divergence', step: 5, path: 'result of migration task 1: folios migrated', reference: '3', other: '1' });
+  });
+
+  it('without the preempt the plain migratePages() runs (the variant overrides only its twin) and the same ops hold', () => {
+    expect(runDifferential(new ReferenceKernel(), new MigrationTaskDropsSplitPieces(), G, ops.filter((o) => o.kind !== 'preempt' && o.kind !== 'resume')).ok).toBe(true);
   });
 });
 

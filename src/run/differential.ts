@@ -41,6 +41,10 @@ export function runDifferential(
     start: (step) => (syncedAt.step === step && syncedAt.synced ? ref.snapshotAt(step) : null),
   });
   const steps: StepRecord[] = [];
+  // The folios each completed migration task moved, per side in completion order, and how many
+  // of them were compared: a task's count is its result, which the step that started it could not
+  // report ('done').
+  const migrated = { ref: [] as number[], oth: [] as number[], compared: 0 };
   const all = withDrain(ops);
   for (let i = 0; i < all.length; i++) {
     const op = all[i]!;
@@ -60,6 +64,17 @@ export function runDifferential(
     // batched kernel legitimately still holds what the reference has already freed.
     const inFlight = ref.tasksInFlight() || oth.tasksInFlight();
     const quiescent = op.kind === 'drain';
+    migrated.ref.push(...migrationsCompleted(a.applied));
+    migrated.oth.push(...migrationsCompleted(b.applied));
+    const both = Math.min(migrated.ref.length, migrated.oth.length);
+    // After a race a migration may legitimately move fewer folios (a pin or a fault in its window).
+    for (; migrated.compared < both && !racy; migrated.compared++) {
+      const [r, o] = [migrated.ref[migrated.compared]!, migrated.oth[migrated.compared]!];
+      if (r === o) continue;
+      const path = `result of migration task ${migrated.compared + 1}: folios migrated`;
+      return { ok: false, steps, kernel: other.name, failingOp: b.applied.resolved, violation: { code: 'divergence', step: i, path, reference: String(r), other: String(o) } };
+    }
+    migrated.compared = Math.max(migrated.compared, both);
     if (racy) {
       // After a race the comparison resumes once no task is in flight and both states agree
       // again: the windows' user-visible outcomes were checked against the serial orders
@@ -93,6 +108,11 @@ export function runDifferential(
  */
 export function statesAgree(a: Machine, b: Machine, quiescent: boolean): boolean {
   return firstDifference(observe(a, quiescent), observe(b, quiescent), 'state') === null && firstDifference(userOutcome(a, true), userOutcome(b, true)) === null;
+}
+
+/** The moved-folio counts of the migration tasks that completed in this step. */
+function migrationsCompleted(a: Applied): number[] {
+  return (a.tasks ?? []).flatMap((n) => (n.op === 'migrate' && n.point === null && n.migrated !== undefined ? [n.migrated] : []));
 }
 
 /** Did this step start a kernel task (even one that completed at once)? */

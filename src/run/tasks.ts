@@ -37,6 +37,8 @@ export interface TaskNote {
   readonly value?: number;
   /** For a load's fault (`op` 'access'), once it completed: the value the load returned. */
   readonly read?: number;
+  /** For a migration, once it completed: how many folios it moved (`migrate_pages()`' count). */
+  readonly migrated?: number;
 }
 
 /**
@@ -159,6 +161,12 @@ function valueOf(live: LiveTask): { value?: number } {
   return live.value === undefined ? {} : { value: live.value };
 }
 
+/** A migration task's count of moved folios once it completed (absent for every other task). */
+function migratedOf(live: LiveTask): { migrated?: number } {
+  const r = live.done.value;
+  return live.migration === true && typeof r === 'number' ? { migrated: r } : {};
+}
+
 /** A load task's result once it completed (absent for every other task). */
 function readOf(live: LiveTask): { read?: number } {
   const r = live.done.value;
@@ -273,6 +281,8 @@ interface LiveTask {
   readonly value?: number;
   /** A load's fault: its note reports the value read when the task completes. */
   readonly load?: boolean;
+  /** A migration: its note reports the folios moved when the task completes. */
+  readonly migration?: boolean;
   /** What the path returned, once it has completed (fork's OpResult). */
   readonly done: { value: unknown };
 }
@@ -394,10 +404,13 @@ export class Tasks {
     }
     const k = this.kernel;
     const m = this.m;
-    function* steps(): KernelSteps {
-      yield* k.migratePagesSteps(m, mm, vpn, op.count);
+    // The count of moved folios is the task's value: the differential compares it with the
+    // reference's when both have completed (src/run/differential.ts), as it compares a plain
+    // migration's result.
+    function* steps(): Generator<PreemptPoint, number, void> {
+      return yield* k.migratePagesSteps(m, mm, vpn, op.count);
     }
-    this.live.set(cpu, { steps: steps(), folios, clock: { step: this.m.clock.step, folios: 0 }, done: { value: undefined } });
+    this.live.set(cpu, { steps: steps(), folios, clock: { step: this.m.clock.step, folios: 0 }, done: { value: undefined }, migration: true });
     const top = this.m.geometry.pmdsPerMm * this.m.geometry.ptrsPerPte;
     return this.advance(cpu, at, 'start', () => ({ op: 'migrate', mm, start: vpn, end: top as Vpn }));
   }
@@ -626,7 +639,7 @@ export class Tasks {
     const noteOf = (point: PreemptPoint | null): TaskNote => {
       const d = desc ?? fresh?.();
       if (d === undefined) throw new Error(`task on cpu${cpu} has no description`);
-      return { op: d.op, cpu, how, mm: d.mm, start: d.start, end: d.end, point, pointsPassed: passed, ...valueOf(live), ...(point === null ? readOf(live) : {}) };
+      return { op: d.op, cpu, how, mm: d.mm, start: d.start, end: d.end, point, pointsPassed: passed, ...valueOf(live), ...(point === null ? { ...readOf(live), ...migratedOf(live) } : {}) };
     };
     for (let k = 0; k < n; k++) {
       const r = this.stepOnOwnClock(live, cpu);
