@@ -3,7 +3,7 @@ import type { Geometry } from '../../models/machine/geometry';
 import type { Op } from '../ops/op';
 import { assertNever } from '../../models/assertNever';
 import type { GenProfile } from './profile';
-import { cpuArb, mmArb } from './targets';
+import { cpuArb, hotPage, mmArb } from './targets';
 
 /**
  * Where a GUP-fast walk drawn inside a chunk stops: mostly after its grab (as walks always did),
@@ -21,13 +21,13 @@ const walkStopArb: fc.Arbitrary<{ stop?: 'grab' }> = fc.oneof({ weight: 2, arbit
  * zap's forced full flush keeps the load from reading the zapped page.
  */
 export function preemptedZapArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
-  const ppt = g.ptrsPerPte;
+  const hot = hotPage(g);
   return fc
     .record({
       cpu: cpuArb(p),
       at: fc.integer({ min: 1, max: 2 }),
       mm: mmArb(p),
-      nr: fc.oneof(fc.integer({ min: 1, max: 2 }), fc.constant(ppt)),
+      nr: fc.oneof(fc.integer({ min: 1, max: 2 }), fc.constant(g.ptrsPerPte)),
       // One zap chunk in four: the CPU that stores first and loads inside the window.
       nested: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: cpuArb(p) }),
     })
@@ -35,14 +35,14 @@ export function preemptedZapArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> 
       nested === null
         ? [
             { kind: 'preempt', cpu, at },
-            { kind: 'zap', mm, vpn: ppt + 5, nr },
+            { kind: 'zap', mm, vpn: hot, nr },
           ]
         : [
-            { kind: 'access', cpu: nested, mm, vpn: ppt + 5, write: true },
+            { kind: 'access', cpu: nested, mm, vpn: hot, write: true },
             { kind: 'preempt', cpu, at },
-            { kind: 'zap', mm, vpn: ppt + 5, nr },
-            { kind: 'zap', mm, vpn: ppt + 5, nr: 1 },
-            { kind: 'access', cpu: nested, mm, vpn: ppt + 5, write: false },
+            { kind: 'zap', mm, vpn: hot, nr },
+            { kind: 'zap', mm, vpn: hot, nr: 1 },
+            { kind: 'access', cpu: nested, mm, vpn: hot, write: false },
           ],
     );
 }
@@ -55,7 +55,7 @@ export function preemptedZapArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> 
  * which the schedule ops already bring.
  */
 export function preemptedMigrateArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
-  const ppt = g.ptrsPerPte;
+  const hot = hotPage(g);
   return fc
     .record({
       cpu: cpuArb(p),
@@ -66,9 +66,9 @@ export function preemptedMigrateArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op
       storeCpu: fc.option(cpuArb(p), { nil: null }),
     })
     .map(({ cpu, at, mm, storeCpu }): Op[] => [
-      ...(storeCpu === null ? [] : [{ kind: 'access', cpu: storeCpu, mm, vpn: ppt + 5, write: true } as const]),
+      ...(storeCpu === null ? [] : [{ kind: 'access', cpu: storeCpu, mm, vpn: hot, write: true } as const]),
       { kind: 'preempt', cpu, at },
-      { kind: 'migrate', mm, vpn: ppt + 5, count: 1 },
+      { kind: 'migrate', mm, vpn: hot, count: 1 },
     ]);
 }
 
@@ -78,7 +78,7 @@ export function preemptedMigrateArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op
  * the page (a hot-page access from another CPU) before it takes the PTL.
  */
 export function preemptedFaultArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
-  const ppt = g.ptrsPerPte;
+  const hot = hotPage(g);
   return fc
     .record({
       cpu: cpuArb(p),
@@ -88,7 +88,7 @@ export function preemptedFaultArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]
     })
     .map(({ cpu, storeCpu, mm, write }): Op[] => [
       { kind: 'preempt', cpu, at: 1 },
-      { kind: 'access', cpu: storeCpu, mm, vpn: ppt + 5, write },
+      { kind: 'access', cpu: storeCpu, mm, vpn: hot, write },
     ]);
 }
 
@@ -101,8 +101,7 @@ export function preemptedFaultArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]
  * child exits at its end.
  */
 export function preemptedCowArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
-  const ppt = g.ptrsPerPte;
-  const hot = ppt + 5;
+  const hot = hotPage(g);
   return fc
     .record({
       cpu: cpuArb(p),
@@ -135,8 +134,7 @@ export function preemptedCowArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> 
  * that changes what the fault mapped: a zap of the page or a migration of it.
  */
 export function preemptedGupArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
-  const ppt = g.ptrsPerPte;
-  const hot = ppt + 5;
+  const hot = hotPage(g);
   return fc
     .record({
       cpu: cpuArb(p),
@@ -166,7 +164,7 @@ export function preemptedGupArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> 
  * first shared page still writable in the parent.
  */
 export function preemptedWriterArb(g: Geometry, p: GenProfile, fork: boolean): fc.Arbitrary<Op[]> {
-  const ppt = g.ptrsPerPte;
+  const hot = hotPage(g);
   return fc
     .record({
       cpu: cpuArb(p),
@@ -181,12 +179,12 @@ export function preemptedWriterArb(g: Geometry, p: GenProfile, fork: boolean): f
     })
     .map(({ cpu, at, mm, nr, writable, walk }): Op[] => [
       { kind: 'preempt', cpu, at },
-      fork ? { kind: 'fork', mm } : { kind: 'mprotect', mm, vpn: ppt + 5, nr, writable },
+      fork ? { kind: 'fork', mm } : { kind: 'mprotect', mm, vpn: hot, nr, writable },
       // Sometimes a whole GUP-fast pin walk of the hot page inside the window (see pinWalkArb()).
       ...(walk === null
         ? []
         : ([
-            { kind: 'walkBegin', cpu: walk.cpu, mm, vpn: ppt + 5, walker: 'gupFast', pin: true, write: walk.write, ...walk.stop },
+            { kind: 'walkBegin', cpu: walk.cpu, mm, vpn: hot, walker: 'gupFast', pin: true, write: walk.write, ...walk.stop },
             { kind: 'walkEnd', cpu: walk.cpu },
           ] satisfies Op[])),
     ]);
@@ -198,11 +196,11 @@ export function preemptedWriterArb(g: Geometry, p: GenProfile, fork: boolean): f
  * (two independent walkBegin/walkEnd draws on one CPU around a preempted fork rarely line up).
  */
 export function pinWalkArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
-  const ppt = g.ptrsPerPte;
+  const hot = hotPage(g);
   return fc
     .record({ cpu: cpuArb(p), mm: mmArb(p), write: fc.boolean(), stop: walkStopArb })
     .map(({ cpu, mm, write, stop }): Op[] => [
-      { kind: 'walkBegin', cpu, mm, vpn: ppt + 5, walker: 'gupFast', pin: true, write, ...stop },
+      { kind: 'walkBegin', cpu, mm, vpn: hot, walker: 'gupFast', pin: true, write, ...stop },
       { kind: 'walkEnd', cpu },
     ]);
 }
@@ -216,8 +214,7 @@ export function pinWalkArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
  * (a COW after a fork replaces the page). Sometimes a store maps the page first.
  */
 export function grabWindowArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
-  const ppt = g.ptrsPerPte;
-  const hot = ppt + 5;
+  const hot = hotPage(g);
   return fc
     .record({
       walkCpu: cpuArb(p),

@@ -4,14 +4,14 @@ import type { Op } from '../ops/op';
 import type { ChunkName, EntryName, GenProfile } from './profile';
 import type { SCHEDULE_ENTRIES } from './profile';
 import { CHUNKS, ENTRY_NAMES, isScheduleEntry, uniformProfile } from './profile';
-import { cpuArb, mmArb, weighted } from './targets';
+import { cpuArb, hotPage, mmArb, weighted } from './targets';
 import { grabWindowArb, pinWalkArb, preemptedCowArb, preemptedFaultArb, preemptedGupArb, preemptedMigrateArb, preemptedWriterArb, preemptedZapArb } from './chunks';
 import type { SwarmOptions } from './swarm';
 import { swarmProfileArb } from './swarm';
 import { fullLengthArrayArb } from './fullLength';
 import { allocPolicyArb, memHoleArb } from './physMem';
 
-/** The table the reclaim entries aim at: the third (the hot pages are in the second). */
+/** The table the reclaim entries aim at: the third (the hot pages, hotPage(), are in the second). */
 const RECLAIM_PMD = 2;
 
 /** Generator options. Every one is off by default: the arbitrary, and so every seed, is unchanged. */
@@ -42,6 +42,7 @@ export function opArb(g: Geometry, options: OpArbOptions = {}): fc.Arbitrary<Op>
 /** One arbitrary per entry, its fields drawn from the profile's CPUs, mms, addresses and orders. */
 function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<Op>> {
   const ppt = g.ptrsPerPte;
+  const hot = hotPage(g);
   const top = g.pmdsPerMm * ppt;
   const mm = mmArb(p);
   const cpu = cpuArb(p);
@@ -58,7 +59,7 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
     // revisit: bugs that need several ops on one page — a read fault, a migration and a store
     // from another CPU to the same address (MIGRC), or two folios mapped side by side — are
     // otherwise a few-in-a-thousand event with 64 pages to choose from.
-    { weight: p.vpn.hot, arbitrary: fc.integer({ min: ppt + 5, max: ppt + 6 }) },
+    { weight: p.vpn.hot, arbitrary: fc.integer({ min: hot, max: hot + 1 }) },
   ]);
   const nr = fc.oneof(
     { weight: 3, arbitrary: fc.integer({ min: 1, max: 4 }) },
@@ -98,7 +99,7 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
     mprotect: fc.record({ kind: fc.constant('mprotect'), mm, vpn, nr, writable: fc.boolean() }),
     // mprotect of the hot pages: a write-protect between two stores to the same page is what a
     // missing or late mprotect() flush needs to show (the store through the stale writable entry)
-    'mprotect hot pages': fc.record({ kind: fc.constant('mprotect'), mm, vpn: fc.constant(ppt + 5), nr: fc.integer({ min: 1, max: 2 }), writable: fc.boolean() }),
+    'mprotect hot pages': fc.record({ kind: fc.constant('mprotect'), mm, vpn: fc.constant(hot), nr: fc.integer({ min: 1, max: 2 }), writable: fc.boolean() }),
     mremap: fc.record({ kind: fc.constant('mremap'), mm, from: vpn, to: vpn, nr }),
     // move one folio-sized, folio-aligned range so that it straddles a table boundary: the only
     // way a large folio's PTEs span two tables, where a PTE batch must stop at the table end
@@ -125,7 +126,7 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
     // migration of the hot pages: MIGRC's deferred flush needs a read-only page that one CPU has
     // read, migrated, then written from another CPU, all on one page (median 418 sequences to
     // catch a missing release on the write fault before this entry)
-    'migrate hot pages': fc.record({ kind: fc.constant('migrate'), mm, vpn: fc.constant(ppt + 5), count: fc.integer({ min: 1, max: 2 }) }),
+    'migrate hot pages': fc.record({ kind: fc.constant('migrate'), mm, vpn: fc.constant(hot), count: fc.integer({ min: 1, max: 2 }) }),
     freeTable: fc.record({ kind: fc.constant('freeTable'), mm, pmd: reclaimPmd }),
     gup: fc.record({ kind: fc.constant('gup'), cpu, mm, vpn, nr, pin: fc.boolean(), write: fc.boolean(), fast: fc.boolean() }),
     unpin: fc.record({ kind: fc.constant('unpin'), handle }),
@@ -161,21 +162,21 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
  * Drawn only with --interleave, after the default choices, so the default arbitrary stays as it was.
  */
 function scheduleEntryArbs(g: Geometry, mm: fc.Arbitrary<number>, cpu: fc.Arbitrary<number>, write: fc.Arbitrary<boolean>): Record<(typeof SCHEDULE_ENTRIES)[number], fc.Arbitrary<Op>> {
-  const ppt = g.ptrsPerPte;
+  const hot = hotPage(g);
   // Points a zap of a few tables passes: one per table it changes, and one before tlb_finish_mmu().
   const points = fc.integer({ min: 1, max: 4 });
   return {
     preempt: fc.record({ kind: fc.constant('preempt'), cpu, at: points }),
     resume: fc.record({ kind: fc.constant('resume'), cpu, points }),
-    'zap hot pages': fc.record({ kind: fc.constant('zap'), mm, vpn: fc.constant(ppt + 5), nr: fc.integer({ min: 1, max: 2 }) }),
+    'zap hot pages': fc.record({ kind: fc.constant('zap'), mm, vpn: fc.constant(hot), nr: fc.integer({ min: 1, max: 2 }) }),
     // Loads and stores of a hot page: a CPU that holds its translation when a zap of it is preempted
-    'access hot page': fc.record({ kind: fc.constant('access'), cpu, mm, vpn: fc.constant(ppt + 5), write }),
+    'access hot page': fc.record({ kind: fc.constant('access'), cpu, mm, vpn: fc.constant(hot), write }),
     // Rarely, a GUP-fast walk of a hot page that stops before its grab (its read → grab window).
     'walkBegin before grab': fc.record({
       kind: fc.constant('walkBegin'),
       cpu,
       mm,
-      vpn: fc.constant(ppt + 5),
+      vpn: fc.constant(hot),
       walker: fc.constant('gupFast'),
       pin: fc.boolean(),
       write: fc.boolean(),

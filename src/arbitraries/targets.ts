@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import type { Geometry } from '../../models/machine/geometry';
 import type { GenProfile } from './profile';
 
 /** A CPU an op names: one of the profile's (all the machine's in the uniform profile). */
@@ -16,4 +17,14 @@ export function weighted<T>(choices: ReadonlyArray<{ weight: number; arbitrary: 
   const on = choices.filter((c) => c.weight > 0);
   if (on.length === 0) throw new Error('a generator profile with every choice at weight 0');
   return fc.oneof(...on);
+}
+
+/**
+ * The first of the two hot pages, inside the second table and on no folio or table boundary: the
+ * page many entries and chunks revisit, because bugs that need several ops on one page (a fault,
+ * a migration and a store from another CPU; a zap preempted under a load) rarely meet by chance
+ * among all the pages of an mm. The second hot page is the one after it.
+ */
+export function hotPage(g: Geometry): number {
+  return g.ptrsPerPte + 5;
 }
