@@ -1,6 +1,6 @@
 import type { OpKind } from '../ops/op';
 import type { ChunkName, EntryName, GenProfile } from './profile';
-import { CHUNK_KINDS, CHUNKS, GENERATED_KINDS, entriesOfKind } from './profile';
+import { CHUNK_KINDS, CHUNKS, GENERATED_KINDS, chunksOf, entriesOfKind } from './profile';
 
 /**
  * Focus: where a review spends its runs. `--focus` (or a variant's static `focus`) names op kinds
@@ -18,7 +18,7 @@ export const FOCUS_AREAS = {
   mprotect: ['mprotect', 'mprotect hot pages', 'preempted mprotect'],
   mremap: ['mremap', 'mremap straddling a table', 'mremap whole PMDs'],
   physmem: ['memHole', 'allocPolicy'],
-  races: ['preempt', 'resume', ...CHUNKS.filter((c) => c !== 'single op')],
+  races: ['preempt', 'resume', ...chunksOf(true).filter((c) => c !== 'single op')],
 } as const satisfies Record<string, ReadonlyArray<EntryName | ChunkName>>;
 
 export type FocusArea = keyof typeof FOCUS_AREAS;

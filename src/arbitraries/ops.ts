@@ -3,13 +3,14 @@ import type { Geometry } from '../../models/machine/geometry';
 import type { Op } from '../ops/op';
 import type { ChunkName, EntryName, GenProfile } from './profile';
 import type { SCHEDULE_ENTRIES } from './profile';
-import { CHUNKS, ENTRY_NAMES, isScheduleEntry, uniformProfile } from './profile';
-import { cpuArb, hotPage, mmArb, weighted } from './targets';
+import { ENTRY_NAMES, chunksOf, isScheduleEntry, uniformProfile } from './profile';
+import { cpuArb, hotPage, mmArb, weighted, writeArb } from './targets';
 import { grabWindowArb, pinWalkArb, preemptedCowArb, preemptedFaultArb, preemptedGupArb, preemptedMigrateArb, preemptedWriterArb, preemptedZapArb } from './chunks';
 import type { SwarmOptions } from './swarm';
 import { swarmProfileArb } from './swarm';
-import { fullLengthArrayArb } from './fullLength';
+import { fullLengthChunksArb } from './fullLength';
 import { allocPolicyArb, memHoleArb } from './physMem';
+import { changeBetweenAccessesArb, onHotPages } from './changeBetweenAccesses';
 
 /** The table the reclaim entries aim at: the third (the hot pages, hotPage(), are in the second). */
 const RECLAIM_PMD = 2;
@@ -77,8 +78,7 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
   // pte_offset_map() reader needs all three on one table, which uniform tables gave in 0.3-0.5% of
   // sequences (docs/reach.md).
   const reclaimPmd = fc.oneof(fc.constant(RECLAIM_PMD), fc.integer({ min: 0, max: g.pmdsPerMm - 1 }));
-  // A fair coin as fc.boolean() (it shrinks a store to a load); otherwise the profile's share.
-  const write = p.storesIn8 === 4 ? fc.boolean() : fc.integer({ min: 0, max: 7 }).map((x) => x < p.storesIn8);
+  const write = writeArb(p);
   return {
     map: fc.record({ kind: fc.constant('map'), mm, vpn, order, pmd: fc.boolean(), first: fc.integer({ min: 0, max: ppt - 1 }), count: fc.oneof(fc.constant(ppt), fc.integer({ min: 1, max: ppt })) }),
     // MAP_POPULATE of a range: many folios in one op, so gathers fill and batches repeat in few ops
@@ -204,10 +204,10 @@ export function opsArb(g: Geometry, maxOps: number, options: OpsArbOptions = {})
 }
 
 function opsOfProfileArb(g: Geometry, maxOps: number, options: OpArbOptions): fc.Arbitrary<Op[]> {
-  if (options.interleave !== true) return fullLengthArrayArb(opArb(g, options), maxOps);
   const p = options.profile ?? uniformProfile(g);
   const chunkArbs: Record<ChunkName, fc.Arbitrary<Op[]>> = {
     'single op': opArb(g, options).map((op) => [op]),
+    'change between two accesses': changeBetweenAccessesArb(g, p, opArb(g, { ...options, profile: onHotPages(p) })),
     'preempted zap': preemptedZapArb(g, p),
     'preempted migrate': preemptedMigrateArb(g, p),
     'preempted fault': preemptedFaultArb(g, p),
@@ -218,6 +218,6 @@ function opsOfProfileArb(g: Geometry, maxOps: number, options: OpArbOptions): fc
     'preempted GUP': preemptedGupArb(g, p),
     'grab window': grabWindowArb(g, p),
   };
-  const chunk = weighted(CHUNKS.map((c) => ({ weight: p.chunks[c], arbitrary: chunkArbs[c] })));
-  return fullLengthArrayArb(chunk, maxOps).map((chunks) => chunks.flat().slice(0, maxOps));
+  const chunk = weighted(chunksOf(options.interleave === true).map((c) => ({ weight: p.chunks[c], arbitrary: chunkArbs[c] })));
+  return fullLengthChunksArb(chunk, maxOps);
 }

@@ -2,11 +2,11 @@ import fc from 'fast-check';
 import type { Geometry } from '../../models/machine/geometry';
 import type { OpKind } from '../ops/op';
 import type { ChunkName, EntryName, GenProfile } from './profile';
-import { CHUNKS, ENTRY_NAMES, OP_ENTRIES, isScheduleEntry } from './profile';
+import { ENTRY_NAMES, OP_ENTRIES, chunksOf, isScheduleEntry } from './profile';
 
 /**
  * Swarm testing (Groce et al., "Swarm Testing", ISSTA 2012): every sequence first draws its own
- * profile, then its ops from it. Each op kind (and each race chunk) is left out with probability
+ * profile, then its ops from it. Each op kind (and each chunk) is left out with probability
  * 1/2 and the rest get a weight ×1, ×2 or ×4; the sequence names 1..all CPUs and mms; its
  * addresses favour some shapes (anywhere, boundaries, the hot pages) and drop others; it maps some
  * folio orders and not others; its accesses are even, mostly loads or mostly stores. A fixed mix always has the average of everything, so a state that
@@ -27,7 +27,7 @@ const switchArb = fc.oneof(fc.constant(0), fc.constantFrom(1, 2, 4));
 export function swarmProfileArb(g: Geometry, base: GenProfile, swarm: SwarmOptions, interleave: boolean): fc.Arbitrary<GenProfile> {
   const entryNames = ENTRY_NAMES.filter((n) => interleave || !isScheduleEntry(n));
   const kinds = [...new Set(entryNames.map((n) => OP_ENTRIES[n]))];
-  const chunks = interleave ? CHUNKS.filter((c) => c !== 'single op') : [];
+  const chunks = chunksOf(interleave).filter((c) => c !== 'single op');
   return fc
     .record({
       kinds: fc.tuple(...kinds.map(() => switchArb)),

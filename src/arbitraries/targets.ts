@@ -12,6 +12,11 @@ export function mmArb(p: GenProfile): fc.Arbitrary<number> {
   return fc.integer({ min: 0, max: p.nrMms - 1 });
 }
 
+/** Whether a user access stores: a fair coin as fc.boolean() (it shrinks a store to a load); otherwise the profile's share. */
+export function writeArb(p: GenProfile): fc.Arbitrary<boolean> {
+  return p.storesIn8 === 4 ? fc.boolean() : fc.integer({ min: 0, max: 7 }).map((x) => x < p.storesIn8);
+}
+
 /** fc.oneof over the entries of positive weight (a profile may give some 0: never drawn). */
 export function weighted<T>(choices: ReadonlyArray<{ weight: number; arbitrary: fc.Arbitrary<T> }>): fc.Arbitrary<T> {
   const on = choices.filter((c) => c.weight > 0);

@@ -180,7 +180,8 @@ export function runCheck(opts: CheckOptions): CheckReport {
   if (details.failed && details.counterexample !== null) {
     const shrunk = truncateAfterFailure(opts, details.counterexample[0]);
     if (shrunk !== null) {
-      // fast-check's shrinker stops in local minima of interleaved sequences; minimise() goes on
+      // fast-check's shrinker stops in local minima of chunked sequences (it drops a chunk whole);
+      // minimise() goes on
       // from its result (within what is left of the time budget).
       const min = minimise(opts, shrunk, { maxRuns: MINIMISE_RUNS, deadline: opts.timeBudgetMs !== undefined ? started + opts.timeBudgetMs : null });
       failure = {
