@@ -171,4 +171,27 @@ export const MUTATION_CORPUS: readonly CorpusEntry[] = [
     ops: [write(0, 0), { kind: 'preempt', cpu: 0, at: 1 }, gup(0, 0, 3, 2, true, true, false), access(1, 0, 0, true), access(2, 0, 0, false), { kind: 'resume', cpu: 0, points: 5 },
       gupWrite(0, 0), access(1, 0, 3, false), { kind: 'unpin', handle: 0 }, drain],
   },
+  // --- Entries added when the generator changed again (docs/mutation.md, "The generator's third round"). ---
+  {
+    name: 'gup-fast-pmd-leaf-subpages',
+    state: 'GUP-fast of pages in the middle of a PMD leaf: record_subpages() starts at the subpage of the address, and the handle must hold those pages (read through it after a store), one grab for all; then unpin, zap and drain balance every refcount',
+    kills: ['recordSubpages.ts:16-18 the first subpage and the loop bounds', 'gup.ts:111 the handle pages (an empty object)', 'gup.ts:114 gupFastPmdLeaf() returning false after it kept the pages'],
+    ops: [map(0, 16, 4, true), write(0, 23), write(0, 25), gup(1, 0, 23, 3, false, false, true), { kind: 'gupRead', handle: 0, index: 0 }, { kind: 'gupRead', handle: 0, index: 2 },
+      { kind: 'unpin', handle: 0 }, { kind: 'zap', mm: 0, vpn: 16, nr: 16 }, drain],
+  },
+  {
+    name: 'gup-fast-starts-or-stops-at-none',
+    state: 'GUP-fast whose first PTE is none (the walk takes nothing, no run was started), one that stops at a none PTE after a run, and write pins that stop at a read-only PTE (after a writable one, and at the first PTE): batched-gup-runs must break out of its walk at each, before reading the entry, and grab only the run it has',
+    kills: ['gupRuns.ts:58 the break conditions (none, not present, read-only for a write; the last alone needs the walk to start at the read-only PTE)', 'gupRuns.ts:79 the last run grabbed when there is none'],
+    ops: [map(0, 0, 1), gup(0, 0, 2, 2, false, false, true), gup(0, 0, 0, 4, false, false, true), mprotect(0, 1, 1, false), gup(1, 0, 0, 2, true, true, true), gupWrite(2, 0),
+      access(2, 0, 0, false), access(2, 0, 1, false), { kind: 'unpin', handle: 0 }, { kind: 'unpin', handle: 1 }, { kind: 'unpin', handle: 2 },
+      gup(1, 0, 1, 1, true, true, true), access(2, 0, 1, false), drain],
+  },
+  {
+    name: 'migrc-undo-then-migrate',
+    state: 'MIGRC marks a clean read-only page pending (mprotect RO, a read fault), its move fails on a GUP reference (migrc_undo_folios()), the reference goes, and the page is migrated again: the undo must clear the pending flag, or the second move expects one reference too many and fails where the reference moves it',
+    kills: ['migrc.ts:79 migrcUndoFolios() leaving the folio pending'],
+    ops: [mprotect(0, 0, 1, false), access(1, 0, 0, false), gup(0, 0, 0, 1, false, false, false), { kind: 'migrate', mm: 0, vpn: 0, count: 1 }, { kind: 'unpin', handle: 0 },
+      { kind: 'migrate', mm: 0, vpn: 0, count: 1 }, { kind: 'tick' }, access(1, 0, 0, false), drain],
+  },
 ];
