@@ -175,7 +175,7 @@ export const MUTATION_CORPUS: readonly CorpusEntry[] = [
   {
     name: 'gup-fast-pmd-leaf-subpages',
     state: 'GUP-fast of pages in the middle of a PMD leaf: record_subpages() starts at the subpage of the address, and the handle must hold those pages (read through it after a store), one grab for all; then unpin, zap and drain balance every refcount',
-    kills: ['recordSubpages.ts:16-18 the first subpage and the loop bounds', 'gup.ts:111 the handle pages (an empty object)', 'gup.ts:114 gupFastPmdLeaf() returning false after it kept the pages'],
+    kills: ['recordSubpages.ts:16-18 the first subpage and the loop bounds', 'gup.ts:111 the handle pages (an empty object)', 'gup.ts:117 gupFastPmdLeaf() returning false after it kept the pages (the slow path takes them again)'],
     ops: [map(0, 16, 4, true), write(0, 23), write(0, 25), gup(1, 0, 23, 3, false, false, true), { kind: 'gupRead', handle: 0, index: 0 }, { kind: 'gupRead', handle: 0, index: 2 },
       { kind: 'unpin', handle: 0 }, { kind: 'zap', mm: 0, vpn: 16, nr: 16 }, drain],
   },
