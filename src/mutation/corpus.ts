@@ -194,4 +194,11 @@ export const MUTATION_CORPUS: readonly CorpusEntry[] = [
     ops: [mprotect(0, 0, 1, false), access(1, 0, 0, false), gup(0, 0, 0, 1, false, false, false), { kind: 'migrate', mm: 0, vpn: 0, count: 1 }, { kind: 'unpin', handle: 0 },
       { kind: 'migrate', mm: 0, vpn: 0, count: 1 }, { kind: 'tick' }, access(1, 0, 0, false), drain],
   },
+  {
+    name: 'migration-task-splits-a-folio',
+    state: 'a migration as a preempted task over a partly mapped large folio (split first, its pieces migrated after the whole folios) and a small one, resumed to its end with nothing in its window (an access there would be a race, after which the count may differ): the folios it moved must be what the reference moved (the result is compared when both tasks complete); the migrate entries of random sequences are rarely both preempted and partly mapped within the 8 interleaved sequences of the budget',
+    kills: ['migrate.ts:101 split pieces migrated as one whole folio', 'migrate.ts:105 the pieces\' count subtracted'],
+    ops: [map(0, 0, 0), { kind: 'map', mm: 0, vpn: 4, order: 2, pmd: false, first: 0, count: 2 }, { kind: 'preempt', cpu: 0, at: 1 }, { kind: 'migrate', mm: 0, vpn: 0, count: 3 },
+      { kind: 'resume', cpu: 0, points: 20 }, access(1, 0, 0, false), access(1, 0, 4, true), access(2, 0, 5, false), drain],
+  },
 ];
