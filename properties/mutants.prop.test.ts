@@ -18,7 +18,7 @@ import { killMutant } from '../src/mutants/killMutant';
  *
  * Budget: 3000 sequences of 60 ops on the small geometry, one fixed seed (the kill matrix over 5
  * seeds and each generation mode, with its medians, is in docs/reach.md; the slowest non-rare
- * mutant there is migrc-no-giveup-on-write, median 181 sequences). The kill matrix over more
+ * mutant there is migrate-copies-before-flush, median 66 sequences). The kill matrix over more
  * seeds is `mmcheck mutants --seeds 5`.
  *
  * The seed is fixed, not random, because the check is "killed within the budget with the expected
