@@ -38,6 +38,7 @@ class FullLengthArrayArbitrary<T> extends fc.Arbitrary<T[]> {
   }
 }
 
+/** Arrays of exactly `length` items that shrink to any length (op sequences use fullLengthChunksArb() below). */
 export function fullLengthArrayArb<T>(item: fc.Arbitrary<T>, length: number): fc.Arbitrary<T[]> {
   return new FullLengthArrayArbitrary(fc.array(item, { minLength: length, maxLength: length }), fc.array(item, { minLength: 1, maxLength: length }));
 }
