@@ -1,48 +1,55 @@
 import type { Geometry } from '../../models/machine/geometry';
+import mapValues from 'lodash/mapValues';
 import type { OpKind } from '../ops/op';
 
 /**
  * The generator's entries: each a way of drawing one op (several per kind where an op has a shape
- * that random fields almost never give, e.g. a zap across a table boundary). Named so that a
- * profile can weigh or omit each, and the report can say what was drawn.
+ * that random fields almost never give, e.g. a zap across a table boundary), with the op kind it
+ * draws and its default weight (tuned toward the states where batching bugs live, see ops.ts).
+ * Named so that a profile can weigh or omit each, and the report can say what was drawn. The
+ * order is the order fc.oneof draws them in: changing it re-draws every seed.
  */
-export const OP_ENTRIES = {
-  map: 'map',
-  populate: 'populate',
-  access: 'access',
-  fork: 'fork',
-  zap: 'zap',
-  'zap across tables': 'zap',
-  'zap whole table': 'zap',
-  exit: 'exit',
-  mprotect: 'mprotect',
-  'mprotect hot pages': 'mprotect',
-  mremap: 'mremap',
-  'mremap straddling a table': 'mremap',
-  'mremap whole PMDs': 'mremap',
-  migrate: 'migrate',
-  'migrate hot pages': 'migrate',
-  freeTable: 'freeTable',
-  gup: 'gup',
-  unpin: 'unpin',
-  gupRead: 'gupRead',
-  gupWrite: 'gupWrite',
-  walkBegin: 'walkBegin',
-  'reader on the reclaim table': 'walkBegin',
-  walkEnd: 'walkEnd',
-  tick: 'tick',
-  nowaitFail: 'nowaitFail',
-  memHole: 'memHole',
-  allocPolicy: 'allocPolicy',
+export const ENTRIES = {
+  map: { kind: 'map', weight: 6 },
+  populate: { kind: 'populate', weight: 2 },
+  access: { kind: 'access', weight: 9 },
+  fork: { kind: 'fork', weight: 3 },
+  zap: { kind: 'zap', weight: 4 },
+  'zap across tables': { kind: 'zap', weight: 1 },
+  'zap whole table': { kind: 'zap', weight: 1 },
+  exit: { kind: 'exit', weight: 1 },
+  mprotect: { kind: 'mprotect', weight: 2 },
+  'mprotect hot pages': { kind: 'mprotect', weight: 2 },
+  mremap: { kind: 'mremap', weight: 1 },
+  'mremap straddling a table': { kind: 'mremap', weight: 2 },
+  'mremap whole PMDs': { kind: 'mremap', weight: 3 },
+  migrate: { kind: 'migrate', weight: 3 },
+  'migrate hot pages': { kind: 'migrate', weight: 2 },
+  freeTable: { kind: 'freeTable', weight: 2 },
+  gup: { kind: 'gup', weight: 4 },
+  unpin: { kind: 'unpin', weight: 2 },
+  gupRead: { kind: 'gupRead', weight: 3 },
+  gupWrite: { kind: 'gupWrite', weight: 2 },
+  walkBegin: { kind: 'walkBegin', weight: 2 },
+  'reader on the reclaim table': { kind: 'walkBegin', weight: 1 },
+  walkEnd: { kind: 'walkEnd', weight: 2 },
+  tick: { kind: 'tick', weight: 2 },
+  nowaitFail: { kind: 'nowaitFail', weight: 1 },
+  // Physical memory (docs/fidelity/physical-memory.md): rare enough not to crowd the other ops
+  memHole: { kind: 'memHole', weight: 1 },
+  allocPolicy: { kind: 'allocPolicy', weight: 1 },
   // With --interleave only (the schedule ops, and hot-page ops for the windows):
-  preempt: 'preempt',
-  resume: 'resume',
-  'zap hot pages': 'zap',
-  'access hot page': 'access',
-  'walkBegin before grab': 'walkBegin',
-} as const satisfies Record<string, OpKind>;
+  preempt: { kind: 'preempt', weight: 4 },
+  resume: { kind: 'resume', weight: 3 },
+  'zap hot pages': { kind: 'zap', weight: 3 },
+  'access hot page': { kind: 'access', weight: 3 },
+  'walkBegin before grab': { kind: 'walkBegin', weight: 1 },
+} as const satisfies Record<string, { readonly kind: OpKind; readonly weight: number }>;
 
-export type EntryName = keyof typeof OP_ENTRIES;
+export type EntryName = keyof typeof ENTRIES;
+
+/** The op kind each entry draws. */
+export const OP_ENTRIES: Readonly<Record<EntryName, OpKind>> = mapValues(ENTRIES, (e) => e.kind);
 
 /** The entries drawn only with --interleave. */
 export const SCHEDULE_ENTRIES = ['preempt', 'resume', 'zap hot pages', 'access hot page', 'walkBegin before grab'] as const satisfies readonly EntryName[];
@@ -115,41 +122,7 @@ export interface GenProfile {
 }
 
 /** The default weights: tuned toward the states where batching bugs live (see ops.ts). */
-export const DEFAULT_ENTRY_WEIGHTS: Readonly<Record<EntryName, number>> = {
-  map: 6,
-  populate: 2,
-  access: 9,
-  fork: 3,
-  zap: 4,
-  'zap across tables': 1,
-  'zap whole table': 1,
-  exit: 1,
-  mprotect: 2,
-  'mprotect hot pages': 2,
-  mremap: 1,
-  'mremap straddling a table': 2,
-  'mremap whole PMDs': 3,
-  migrate: 3,
-  'migrate hot pages': 2,
-  freeTable: 2,
-  gup: 4,
-  unpin: 2,
-  gupRead: 3,
-  gupWrite: 2,
-  walkBegin: 2,
-  'reader on the reclaim table': 1,
-  walkEnd: 2,
-  tick: 2,
-  nowaitFail: 1,
-  // Physical memory (docs/fidelity/physical-memory.md): rare enough not to crowd the other ops
-  memHole: 1,
-  allocPolicy: 1,
-  preempt: 4,
-  resume: 3,
-  'zap hot pages': 3,
-  'access hot page': 3,
-  'walkBegin before grab': 1,
-};
+export const DEFAULT_ENTRY_WEIGHTS: Readonly<Record<EntryName, number>> = mapValues(ENTRIES, (e) => e.weight);
 
 export const DEFAULT_CHUNK_WEIGHTS: Readonly<Record<ChunkName, number>> = {
   'single op': 12,
