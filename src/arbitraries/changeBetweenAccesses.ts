@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Geometry } from '../../models/machine/geometry';
 import type { Op } from '../ops/op';
 import type { GenProfile } from './profile';
-import { cpuArb, hotPage, mmArb, writeArb } from './targets';
+import { cpuArb, hotPagesArb, mmArb, writeArb } from './targets';
 
 /**
  * A change between two accesses: a CPU loads or stores one of the hot pages (its TLB now holds
@@ -16,8 +16,7 @@ import { cpuArb, hotPage, mmArb, writeArb } from './targets';
  * drops the chunk whole and the minimiser (src/check/minimise.ts) any op of it.
  */
 export function changeBetweenAccessesArb(g: Geometry, p: GenProfile, middle: fc.Arbitrary<Op>): fc.Arbitrary<Op[]> {
-  const hot = hotPage(g);
-  const page = fc.integer({ min: hot, max: hot + 1 });
+  const page = hotPagesArb(g);
   const write = writeArb(p);
   return fc
     .record({ first: fc.record({ cpu: cpuArb(p), vpn: page, write }), mm: mmArb(p), middle, second: fc.record({ cpu: cpuArb(p), vpn: page, write }) })

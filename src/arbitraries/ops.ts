@@ -4,7 +4,7 @@ import type { Op } from '../ops/op';
 import type { ChunkName, EntryName, GenProfile } from './profile';
 import type { SCHEDULE_ENTRIES } from './profile';
 import { ENTRY_NAMES, chunksOf, isScheduleEntry, uniformProfile } from './profile';
-import { cpuArb, hotPage, mmArb, weighted, writeArb } from './targets';
+import { cpuArb, hotPage, hotPagesArb, mmArb, weighted, writeArb } from './targets';
 import { grabWindowArb, pinWalkArb, preemptedCowArb, preemptedFaultArb, preemptedGupArb, preemptedMigrateArb, preemptedWriterArb, preemptedZapArb } from './chunks';
 import type { SwarmOptions } from './swarm';
 import { swarmProfileArb } from './swarm';
@@ -60,7 +60,7 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
     // revisit: bugs that need several ops on one page — a read fault, a migration and a store
     // from another CPU to the same address (MIGRC), or two folios mapped side by side — are
     // otherwise a few-in-a-thousand event with 64 pages to choose from.
-    { weight: p.vpn.hot, arbitrary: fc.integer({ min: hot, max: hot + 1 }) },
+    { weight: p.vpn.hot, arbitrary: hotPagesArb(g) },
   ]);
   const nr = fc.oneof(
     { weight: 3, arbitrary: fc.integer({ min: 1, max: 4 }) },

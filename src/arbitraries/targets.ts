@@ -33,3 +33,9 @@ export function weighted<T>(choices: ReadonlyArray<{ weight: number; arbitrary: 
 export function hotPage(g: Geometry): number {
   return g.ptrsPerPte + 5;
 }
+
+/** One of the two hot pages. */
+export function hotPagesArb(g: Geometry): fc.Arbitrary<number> {
+  const hot = hotPage(g);
+  return fc.integer({ min: hot, max: hot + 1 });
+}
