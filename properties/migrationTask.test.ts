@@ -5,6 +5,7 @@ import { splitLocked } from '../models/machine/lockedCall';
 import type { PreemptPoint } from '../models/machine/tasks';
 import { tlbLookup } from '../models/machine/tlb';
 import { pteAt } from '../models/machine/pgtable';
+import { BatchedGupRuns } from '../models/batched/gupRuns';
 import { BatchedKernel } from '../models/batched/BatchedKernel';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { MigrcAsPosted } from '../models/migrcAsPosted/MigrcAsPosted';
@@ -42,7 +43,7 @@ function stepAll(kernel: ReferenceKernel, ops: readonly Op[]): { run: CheckedRun
 const pteKind = (m: Machine, vpn = HOT): string => pteAt(m, mm0, v(vpn))?.kind ?? 'none';
 const ptePfn = (m: Machine, vpn = HOT): number => {
   const p = pteAt(m, mm0, v(vpn));
-  return p !== null && p.kind !== 'none' ? p.pfn : -1;
+  return p !== null && (p.kind === 'present' || p.kind === 'migration') ? p.pfn : -1;
 };
 
 describe('a migration preempted in its window', () => {
@@ -178,7 +179,26 @@ describe("a migration task's result: the folios it moved", () => {
   it('is compared with the reference when both tasks have completed, as a plain migration\'s result is (the step that started it reported only "done")', () => {
     expect(runDifferential(new ReferenceKernel(), new BatchedKernel(), G, ops).ok).toBe(true);
     const d = runDifferential(new ReferenceKernel(), new MigrationTaskDropsSplitPieces(), G, ops);
-    expect(d.ok ? null : d.violation).toMatchObject({ code: 'divergence', step: 5, path: 'result of migration task 1: folios migrated', reference: '3', other: '1' });
+    expect(d.ok ? null : d.violation).toMatchObject({ code: 'divergence', step: 5, path: 'result of the migration task started at step 4: folios migrated', reference: '3', other: '1' });
+  });
+
+  it('is paired with the reference task started by the same step: a side that ran an earlier migration whole has no task for it (soak seed 2001, batched-gup-runs)', () => {
+    // The reference runs the GUP as a task, so the first preempt is used up and the first
+    // migration runs whole there; batched-gup-runs cannot run its GUP as a task, so that
+    // migration is its task. Paired by completion order, its first task (0 folios) met the
+    // reference's first (the second migration, 1 folio): a false divergence.
+    const seq: Op[] = [
+      { kind: 'fork', mm: 0 },
+      preempt(0, 1),
+      { kind: 'gup', cpu: 0, mm: 1, vpn: 21, nr: 1, pin: false, write: true, fast: false },
+      preempt(0, 2),
+      { kind: 'migrate', mm: 0, vpn: 21, count: 1 },
+      store(0, 21),
+      { kind: 'mprotect', mm: 1, vpn: 21, nr: 1, writable: false },
+      preempt(0, 1),
+      { kind: 'migrate', mm: 0, vpn: 21, count: 1 },
+    ];
+    expect(runDifferential(new ReferenceKernel(), new BatchedGupRuns(), G, seq).ok).toBe(true);
   });
 
   it('without the preempt the plain migratePages() runs (the variant overrides only its twin) and the same ops hold', () => {

@@ -41,10 +41,11 @@ export function runDifferential(
     start: (step) => (syncedAt.step === step && syncedAt.synced ? ref.snapshotAt(step) : null),
   });
   const steps: StepRecord[] = [];
-  // The folios each completed migration task moved, per side in completion order, and how many
-  // of them were compared: a task's count is its result, which the step that started it could not
-  // report ('done').
-  const migrated = { ref: [] as number[], oth: [] as number[], compared: 0 };
+  // The folios each completed migration task moved, per side, keyed by the step that started it: a
+  // task's count is its result, which that step could not report ('done'). Paired by that step,
+  // not by completion order: a side that ran the op whole (a variant that overrides a plain step
+  // below the twin) has no task for it.
+  const migrated = { ref: new Map<number, number>(), oth: new Map<number, number>(), done: new Set<number>() };
   const all = withDrain(ops);
   for (let i = 0; i < all.length; i++) {
     const op = all[i]!;
@@ -64,17 +65,17 @@ export function runDifferential(
     // batched kernel legitimately still holds what the reference has already freed.
     const inFlight = ref.tasksInFlight() || oth.tasksInFlight();
     const quiescent = op.kind === 'drain';
-    migrated.ref.push(...migrationsCompleted(a.applied));
-    migrated.oth.push(...migrationsCompleted(b.applied));
-    const both = Math.min(migrated.ref.length, migrated.oth.length);
-    // After a race a migration may legitimately move fewer folios (a pin or a fault in its window).
-    for (; migrated.compared < both && !racy; migrated.compared++) {
-      const [r, o] = [migrated.ref[migrated.compared]!, migrated.oth[migrated.compared]!];
-      if (r === o) continue;
-      const path = `result of migration task ${migrated.compared + 1}: folios migrated`;
+    for (const [at, n] of migrationsCompleted(a.applied)) migrated.ref.set(at, n);
+    for (const [at, n] of migrationsCompleted(b.applied)) migrated.oth.set(at, n);
+    for (const [at, r] of migrated.ref) {
+      const o = migrated.oth.get(at);
+      if (o === undefined || migrated.done.has(at)) continue;
+      migrated.done.add(at);
+      // After a race a migration may legitimately move fewer folios (a pin or a fault in its window).
+      if (r === o || racy) continue;
+      const path = `result of the migration task started at step ${at}: folios migrated`;
       return { ok: false, steps, kernel: other.name, failingOp: b.applied.resolved, violation: { code: 'divergence', step: i, path, reference: String(r), other: String(o) } };
     }
-    migrated.compared = Math.max(migrated.compared, both);
     if (racy) {
       // After a race the comparison resumes once no task is in flight and both states agree
       // again: the windows' user-visible outcomes were checked against the serial orders
@@ -110,9 +111,9 @@ export function statesAgree(a: Machine, b: Machine, quiescent: boolean): boolean
   return firstDifference(observe(a, quiescent), observe(b, quiescent), 'state') === null && firstDifference(userOutcome(a, true), userOutcome(b, true)) === null;
 }
 
-/** The moved-folio counts of the migration tasks that completed in this step. */
-function migrationsCompleted(a: Applied): number[] {
-  return (a.tasks ?? []).flatMap((n) => (n.op === 'migrate' && n.point === null && n.migrated !== undefined ? [n.migrated] : []));
+/** The migration tasks that completed in this step: the step that started each, and the folios it moved. */
+function migrationsCompleted(a: Applied): Array<readonly [number, number]> {
+  return (a.tasks ?? []).flatMap((n) => (n.op === 'migrate' && n.point === null && n.migrated !== undefined && n.startedAt !== undefined ? [[n.startedAt, n.migrated] as const] : []));
 }
 
 /** Did this step start a kernel task (even one that completed at once)? */

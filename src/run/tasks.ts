@@ -39,6 +39,8 @@ export interface TaskNote {
   readonly read?: number;
   /** For a migration, once it completed: how many folios it moved (`migrate_pages()`' count). */
   readonly migrated?: number;
+  /** For a migration, once it completed: the step whose op started it (the differential pairs tasks by it). */
+  readonly startedAt?: number;
 }
 
 /**
@@ -161,10 +163,10 @@ function valueOf(live: LiveTask): { value?: number } {
   return live.value === undefined ? {} : { value: live.value };
 }
 
-/** A migration task's count of moved folios once it completed (absent for every other task). */
-function migratedOf(live: LiveTask): { migrated?: number } {
+/** A migration task's count of moved folios, and the step that started it, once it completed (absent for every other task). */
+function migratedOf(live: LiveTask): { migrated?: number; startedAt?: number } {
   const r = live.done.value;
-  return live.migration === true && typeof r === 'number' ? { migrated: r } : {};
+  return live.migration === true && typeof r === 'number' ? { migrated: r, startedAt: live.clock.step } : {};
 }
 
 /** A load task's result once it completed (absent for every other task). */
