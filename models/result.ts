@@ -17,7 +17,9 @@ export type OpResult =
   | { readonly kind: 'handle'; readonly handle: HandleId; readonly pages: number }
   /** GUP got no page at all. */
   | { readonly kind: 'gupFailed' }
-  | { readonly kind: 'migrated'; readonly folios: number };
+  | { readonly kind: 'migrated'; readonly folios: number }
+  /** Reclaim (a `reclaim` op, or MADV_PAGEOUT) freed this many folios. */
+  | { readonly kind: 'reclaimed'; readonly folios: number };
 
 export const DONE: OpResult = Object.freeze({ kind: 'done' });
 export const noop = (reason: string): OpResult => ({ kind: 'noop', reason });

@@ -22,6 +22,32 @@ export const MACHINE_TRACEPOINTS = [
  */
 export const REFERENCE_TRACEPOINTS = ['mremap moved a PTE table', 'mremap moved a PMD leaf'] as const;
 
+/**
+ * Fired by the reference's reclaim, swap and madvise paths (issue 13), and so by every kernel:
+ * how reclaim treated a folio, what a swap-in found, and MADV_COLD/PAGEOUT's large-folio rule.
+ */
+export const RECLAIM_TRACEPOINTS = [
+  'reclaim swapped a folio out',
+  'reclaim kept a folio it could not unmap',
+  'reclaim kept a folio with an extra reference',
+  'reclaim split a large folio',
+  'swap-in mapped a swap-cache page',
+  'swap-in freed the swap cache',
+  'zap freed a swap-cache folio with its last swap entry',
+  'madvise split a large folio',
+  'madvise left a likely shared large folio alone',
+  'madvise marked a folio lazyfree',
+  'reclaim discarded a clean lazyfree folio',
+  'reclaim found a lazyfree folio redirtied',
+] as const;
+
+/**
+ * A reclaim path that needs a swap device whose free slots are so fragmented that no run fits a
+ * large folio, which no sequence of the default check builds: listed in the docs, not in a check's
+ * summary (properties/reclaim.test.ts reaches it).
+ */
+export const RARE_RECLAIM_TRACEPOINTS = ['add_to_swap found no free slot run'] as const;
+
 /** Where MIGRC gives its deferral up (flushes and frees the pending source folios). */
 export const MIGRC_RELEASE_POINTS = ['write fault', 'memory pressure', 'tick'] as const;
 export type MigrcReleasePoint = (typeof MIGRC_RELEASE_POINTS)[number];
@@ -52,6 +78,8 @@ export const BATCHED_TRACEPOINTS = [
   'migrc released by tick',
   'mprotect left a flush to tlb_finish_mmu',
   'mremap flushed a PTE table once',
+  'zap freed a run of swap entries once',
+  'reclaim deferred its flush (TTU_BATCH_FLUSH)',
 ] as const satisfies readonly (string | `migrc released by ${MigrcReleasePoint}`)[];
 
 /** Fired by the 6.15 COW-reuse policy (reference-6.15, batched-6.15): how a write fault on a large folio was decided. */
@@ -105,6 +133,8 @@ export type Tracepoint =
   | (typeof TASK_TRACEPOINTS)[number]
   | (typeof MACHINE_TRACEPOINTS)[number]
   | (typeof REFERENCE_TRACEPOINTS)[number]
+  | (typeof RECLAIM_TRACEPOINTS)[number]
+  | (typeof RARE_RECLAIM_TRACEPOINTS)[number]
   | (typeof BATCHED_TRACEPOINTS)[number]
   | (typeof COW615_TRACEPOINTS)[number]
   | (typeof MIGRC_AS_POSTED_TRACEPOINTS)[number]

@@ -46,7 +46,7 @@ function mmIds(f: Folio): [readonly (number | null)[], readonly number[], boolea
 }
 
 describe('MM_ID slots (folio_add/sub_return_large_mapcount(), include/linux/rmap.h, 6.15)', () => {
-  const fresh = (): Folio => ({ id: 't', order: 4, refcount: 1, largeMapcount: 0, entireMapcount: 0, pincount: 0, deferredSplit: false, migrcPending: false, mmId: [null, null], mmIdMapcount: [0, 0], maybeMappedShared: false, pgMigrc: false });
+  const fresh = (): Folio => ({ id: 't', order: 4, refcount: 1, largeMapcount: 0, entireMapcount: 0, pincount: 0, deferredSplit: false, migrcPending: false, mmId: [null, null], mmIdMapcount: [0, 0], maybeMappedShared: false, pgMigrc: false, swap: null, dirty: false, swapbacked: true });
   const add = (f: Folio, n: number, mm: number): void => {
     f.largeMapcount += n;
     mmIdAdd(f, n, mmId(mm));

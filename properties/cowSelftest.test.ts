@@ -6,6 +6,9 @@ import { folioAt, frameAt } from '../models/machine/frames';
 import { pmdAt, pmdIndexOf, pmdStart, pteAt, setPmd } from '../models/machine/pgtable';
 import type { FaultKind } from '../models/reference/faults';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
+import { BatchedKernel } from '../models/batched/BatchedKernel';
+import { ForkKeepsSwapExclusive } from '../models/mutants/forkKeepsSwapExclusive';
+import { SwapinIgnoresExclusiveBit } from '../models/mutants/swapinIgnoresExclusiveBit';
 import type { OpResult } from '../models/result';
 import { runDifferential } from '../src/run/differential';
 import { runOps } from '../src/run/runOps';
@@ -25,8 +28,10 @@ import { Script } from './__helpers__/script';
  * Conventions: the parent is live mm #0 and stores on CPU 0 and loads on CPU 2; the child is live
  * mm #1 (the newest) and uses CPU 1. The area under test is [BASE, BASE + size) — `memset()` in
  * the selftest is one store per page here. A pin is the only live GUP handle, so handle index 0.
- * The selftest's swapped-out and hugetlb backings, io_uring and the non-anonymous cases have no
- * counterpart in the op vocabulary and are left out.
+ * The swapped-out backings (issue 13) store their data first and page it out with MADV_PAGEOUT,
+ * as the selftest's `run_with_*_swap()` do, so each case starts on swap entries (fork duplicates
+ * them, the first access swaps in). The hugetlb backings, io_uring and the non-anonymous cases
+ * have no counterpart in the op vocabulary and are left out.
  */
 
 const THP_ORDER = SMALL.maxFolioOrder;
@@ -42,9 +47,24 @@ interface Backing {
   readonly name: string;
   /** Pages under test, from BASE (the selftest's `size`). */
   readonly size: number;
-  readonly setup: (s: Script) => void;
-  /** What setup leaves at BASE in the parent: folio order (null: nothing yet), PMD-mapped, the folio's mappings. */
-  readonly shape: { readonly order: number | null; readonly pmd: boolean; readonly mappings: number };
+  /**
+   * Sets the area up. A swapped-out backing stores its data first and returns the values as an
+   * array (the case then stores nothing before its fork: the data must be on swap when fork
+   * runs); anything else it returns is ignored.
+   */
+  readonly setup: (s: Script) => unknown;
+  /**
+   * What setup leaves at BASE in the parent: folio order (null: nothing mapped), PMD-mapped, the
+   * folio's mappings; for a swapped-out backing, how many pages of the area are swap entries.
+   */
+  readonly shape: { readonly order: number | null; readonly pmd: boolean; readonly mappings: number; readonly swapped?: number };
+}
+
+/** Store to every page of [BASE, BASE + n) from the parent, then MADV_PAGEOUT [BASE + from, BASE + from + out). */
+function storeAndPageOut(s: Script, n: number, from: number, out: number, folios: number): number[] {
+  const values = Array.from({ length: n }, (_, k) => s.write(0, 0, BASE + k));
+  s.do(op.madvise(0, BASE + from, out, 'pageout'), { kind: 'reclaimed', folios }, 'MADV_PAGEOUT');
+  return values;
 }
 
 const BACKINGS: readonly Backing[] = [
@@ -119,6 +139,58 @@ const BACKINGS: readonly Backing[] = [
     },
     shape: { order: THP_ORDER, pmd: false, mappings: THP_PAGES },
   },
+  // The swapped-out backings of cow.c (run_with_base_page_swap(), THP_RUN_PMD_SWAPOUT,
+  // THP_RUN_PTE_SWAPOUT, THP_RUN_SINGLE_PTE_SWAPOUT, THP_RUN_PARTIAL_SWAPOUT).
+  {
+    name: 'swapped-out base page',
+    size: 1,
+    setup: (s) => {
+      s.do(op.map(0, BASE, 0), DONE, 'map a base page');
+      return storeAndPageOut(s, 1, 0, 1, 1);
+    },
+    shape: { order: null, pmd: false, mappings: 0, swapped: 1 },
+  },
+  {
+    // Reclaim splits the PMD (TTU_SPLIT_HUGE_PMD) and swaps the folio out whole.
+    name: 'swapped-out THP',
+    size: THP_PAGES,
+    setup: (s) => {
+      s.do(op.map(0, BASE, THP_ORDER, { pmd: true }), DONE, 'map a PMD THP');
+      return storeAndPageOut(s, THP_PAGES, 0, THP_PAGES, 1);
+    },
+    shape: { order: null, pmd: false, mappings: 0, swapped: THP_PAGES },
+  },
+  {
+    name: 'swapped-out, PTE-mapped THP',
+    size: THP_PAGES,
+    setup: (s) => {
+      s.do(op.map(0, BASE, THP_ORDER), DONE, 'map a PMD-order folio with PTEs');
+      return storeAndPageOut(s, THP_PAGES, 0, THP_PAGES, 1);
+    },
+    shape: { order: null, pmd: false, mappings: 0, swapped: THP_PAGES },
+  },
+  {
+    // MADV_PAGEOUT of one page of a THP mapped whole: the range does not cover the folio, so
+    // madvise splits it (it is exclusive) and pages out the one order-0 piece.
+    name: 'single PTE of swapped-out THP',
+    size: 1,
+    setup: (s) => {
+      s.do(op.map(0, BASE, THP_ORDER, { pmd: true }), DONE, 'map a PMD THP');
+      s.do(op.zap(0, BASE + 1, THP_PAGES - 1), DONE, 'MADV_DONTNEED all but page 0');
+      return storeAndPageOut(s, 1, 0, 1, 1);
+    },
+    shape: { order: null, pmd: false, mappings: 0, swapped: 1 },
+  },
+  {
+    // Half the THP paged out: split by madvise, the pieces in range swapped out, the rest mapped.
+    name: 'partially swapped-out THP',
+    size: THP_PAGES,
+    setup: (s) => {
+      s.do(op.map(0, BASE, THP_ORDER), DONE, 'map a PMD-order folio with PTEs');
+      return storeAndPageOut(s, THP_PAGES, THP_PAGES / 2, THP_PAGES / 2, THP_PAGES / 2);
+    },
+    shape: { order: 0, pmd: false, mappings: 1, swapped: THP_PAGES / 2 },
+  },
 ];
 
 interface TestCase {
@@ -126,8 +198,11 @@ interface TestCase {
   readonly name: string;
   /** The check the selftest reports. */
   readonly law: string;
-  /** The test function, on the area [BASE, BASE + area.length). */
-  readonly run: (s: Script, area: readonly number[]) => void;
+  /**
+   * The test function, on the area [BASE, BASE + area.length); `stored` holds what a swapped-out
+   * backing stored (null: the case stores its own data first).
+   */
+  readonly run: (s: Script, area: readonly number[], stored: readonly number[] | null) => void;
 }
 
 const LEAK_P2C = 'No leak from parent into child';
@@ -141,12 +216,14 @@ function mprotectRoRw(s: Script, n: number): void {
 }
 
 const parentStores = (s: Script, area: readonly number[]): number[] => area.map((v) => s.write(0, 0, v));
+/** The data the case starts from: what a swapped-out backing stored, or the parent's stores now. */
+const initialData = (s: Script, area: readonly number[], stored: readonly number[] | null): readonly number[] => stored ?? parentStores(s, area);
 const childStores = (s: Script, area: readonly number[]): number[] => area.map((v) => s.write(1, 1, v));
 
 /** "Basic COW after fork()" (do_test_cow_in_parent), extended with the child→parent direction. */
 function basicCow(withMprotect: boolean): TestCase['run'] {
-  return (s, area) => {
-    const before = parentStores(s, area);
+  return (s, area, stored) => {
+    const before = initialData(s, area, stored);
     s.fork(0);
     if (withMprotect) mprotectRoRw(s, area.length);
     const parentAfter = parentStores(s, area);
@@ -159,8 +236,8 @@ function basicCow(withMprotect: boolean): TestCase['run'] {
 
 /** "vmsplice() + unmap in child": the child takes an R/O pin and unmaps; the parent writes; the pin still has the old data. */
 function pinUnmapInChild(withMprotect: boolean): TestCase['run'] {
-  return (s, area) => {
-    const before = parentStores(s, area);
+  return (s, area, stored) => {
+    const before = initialData(s, area, stored);
     s.fork(0);
     s.gup(1, 1, BASE, area.length, PIN_RO);
     s.do(op.zap(1, BASE, area.length), DONE, 'the child unmaps the pinned range');
@@ -173,8 +250,8 @@ function pinUnmapInChild(withMprotect: boolean): TestCase['run'] {
 
 /** "vmsplice() [before fork()] + unmap in parent after fork()": the parent pins and unmaps; the child writes; the pin has the old data. */
 function pinUnmapInParent(pinBeforeFork: boolean): TestCase['run'] {
-  return (s, area) => {
-    const before = parentStores(s, area);
+  return (s, area, stored) => {
+    const before = initialData(s, area, stored);
     if (pinBeforeFork) s.gup(0, 0, BASE, area.length, PIN_RO);
     s.fork(0);
     if (!pinBeforeFork) s.gup(0, 0, BASE, area.length, PIN_RO);
@@ -193,8 +270,8 @@ type RoPinTest = 'shared' | 'previously-shared' | 'exclusive';
  * page), let the parent store, read back through the pin: it must see the parent's new data.
  */
 function roPin(test: RoPinTest, flags: GupOpts): TestCase['run'] {
-  return (s, area) => {
-    const before = parentStores(s, area);
+  return (s, area, stored) => {
+    const before = initialData(s, area, stored);
     switch (test) {
       case 'shared':
         s.fork(0);
@@ -232,12 +309,16 @@ const CASES: readonly TestCase[] = [
   { name: 'R/O GUP-fast pin on R/O-mapped exclusive page', law: PIN_RELIABLE, run: roPin('exclusive', PIN_RO_FAST) },
 ];
 
+/** The swapped-out backings (issue 13). */
+const SWAPPED = BACKINGS.filter((b) => (b.shape.swapped ?? 0) > 0);
+
 const areaOf = (b: Backing): number[] => Array.from({ length: b.size }, (_, k) => BASE + k);
 
 function scenario(c: TestCase, b: Backing): Script {
   const s = new Script();
-  b.setup(s);
-  c.run(s, areaOf(b));
+  const r = b.setup(s);
+  const stored = Array.isArray(r) ? (r as number[]) : null;
+  c.run(s, areaOf(b), stored);
   return s;
 }
 
@@ -252,18 +333,22 @@ describe('the backings set up what the selftest names', () => {
     const pmd = pmdAt(bench.m, parent, pmdIndexOf(bench.m, asVpn(BASE)));
     expect(pmd.kind === 'leaf').toBe(b.shape.pmd);
     const pages: Pfn[] = [];
+    let swapped = 0;
     for (const v of areaOf(b)) {
       const pte = pteAt(bench.m, parent, asVpn(v));
       if (pmd.kind === 'leaf') pages.push((pmd.pfn + (v - pmdStart(bench.m, 1))) as Pfn);
       else if (pte !== null && pte.kind === 'present') pages.push(pte.pfn);
+      else if (pte !== null && pte.kind === 'swap') swapped++;
     }
+    expect(swapped).toBe(b.shape.swapped ?? 0);
     if (b.shape.order === null) {
       expect(pages).toEqual([]);
       return;
     }
-    expect(pages).toHaveLength(b.size);
+    expect(pages).toHaveLength(b.size - swapped);
     const folios = new Set(pages.map((p) => bench.frame(p).head));
-    expect(folios.size).toBe(1);
+    // A partly swapped-out THP was split: its mapped pages are order-0 folios of their own.
+    expect(folios.size).toBe(swapped > 0 ? pages.length : 1);
     const f = folioAt(bench.m, pages[0]!);
     expect(f.order).toBe(b.shape.order);
     const mappings = f.order > 0 ? f.largeMapcount : bench.frame(pages[0]!).mapcount;
@@ -280,6 +365,11 @@ describe.each(CASES)('$name', (c) => {
     // The law itself is checked on at least one value per page of the area.
     const lawChecks = s.expectations.filter((e) => e.why.includes(c.law) || (c.law.startsWith('no leak') && e.why.includes('No leak')));
     expect(lawChecks.length).toBeGreaterThanOrEqual(b.size);
+  });
+
+  it.each(SWAPPED)(`${c.name} with $name: the batched kernel (TTU_BATCH_FLUSH, swap entry batches) agrees with the reference step by step`, (b) => {
+    const s = scenario(c, b);
+    expect(violationOf(runDifferential(new ReferenceKernel(), new BatchedKernel(), SMALL, s.ops))).toBeNull();
   });
 
   it.each(BACKINGS)(`${c.name} with $name: two reference kernels agree step by step`, (b) => {
@@ -349,5 +439,19 @@ describe('the scenarios catch the bugs the selftest was written for', () => {
   it.each(smallFolioBackings)('R/O pin + unmap in child with $name fails on the mapcount-based reuse rule of CVE-2020-29374', (b) => {
     const ops = scenario(caseNamed('R/O pin + unmap in child'), b).ops;
     expect(violationOf(runOps(new MapcountReuse(), SMALL, ops, MEMORY_ONLY))).toMatchObject({ code: 'pin_unreliable' });
+  });
+
+  it.each(SWAPPED)('Basic COW after fork() with $name fails on a kernel whose fork keeps the swap entry exclusive', (b) => {
+    const ops = scenario(caseNamed('Basic COW after fork()'), b).ops;
+    expect(runOps(new ForkKeepsSwapExclusive(), SMALL, ops).ok).toBe(false);
+    // The second swap-in maps the one page exclusive again: the rmap self-check (VM_WARN) fires, or the leak is read.
+    expect(['stale_read', 'kernel_warn']).toContain(violationOf(runOps(new ForkKeepsSwapExclusive(), SMALL, ops, MEMORY_ONLY))?.code);
+  });
+
+  it.each(SWAPPED)('Basic COW after fork() with $name fails on a kernel whose swap-in ignores the exclusive marker', (b) => {
+    const ops = scenario(caseNamed('Basic COW after fork()'), b).ops;
+    expect(runOps(new SwapinIgnoresExclusiveBit(), SMALL, ops).ok).toBe(false);
+    // The second swap-in maps the one page exclusive again: the rmap self-check (VM_WARN) fires, or the leak is read.
+    expect(['stale_read', 'kernel_warn']).toContain(violationOf(runOps(new SwapinIgnoresExclusiveBit(), SMALL, ops, MEMORY_ONLY))?.code);
   });
 });

@@ -152,8 +152,12 @@ describe('limit: dropping the share protocol is not observable with atomic ops',
     expect(b.frame(before.pfn).anonExclusive).toBe(true);
   });
 
-  it('a random check finds no difference from the reference', () => {
-    const r = runCheck({ kernel: () => new NoAnonShare(), reference: () => new ReferenceKernel(), geometry: geometry('small'), runs: 150, seed: 9, maxOps: 60 });
+  it('a random check without reclaim finds no difference from the reference', () => {
+    // Reclaim shares the protocol (try_to_unmap_one() → folio_try_share_anon_rmap_pte()): there
+    // a page left PageAnonExclusive in the swap cache is visible to the differential check, so
+    // the limit is migration's only.
+    const generation = { mode: 'uniform' as const, focus: [], weights: { reclaim: 0, madvise: 0 } };
+    const r = runCheck({ kernel: () => new NoAnonShare(), reference: () => new ReferenceKernel(), geometry: geometry('small'), runs: 150, seed: 9, maxOps: 60, generation });
     expect(r.failure).toBeNull();
     expect(r.coverage['mark:migration undone after the move failed'] ?? 0).toBeGreaterThan(0);
   });

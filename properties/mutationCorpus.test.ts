@@ -11,7 +11,7 @@ import type { MmuGather } from '../models/batched/mmuGather';
 import type { Pfn } from '../models/machine/ids';
 import { BatchedNoRcuTableFree } from '../models/batched/BatchedNoRcuTableFree';
 import { BatchedNoMigrc } from '../models/batched/BatchedNoMigrc';
-import type { TlbUbc } from '../models/batched/tlbUbc';
+import type { TlbUbc } from '../models/machine/tlbUbc';
 import { runOne } from '../src/check/runCheck';
 import { MUTATION_CORPUS } from '../src/mutation/corpus';
 import { SMALL } from './__helpers__/bench';

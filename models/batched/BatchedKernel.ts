@@ -1,4 +1,4 @@
-import { BatchedMremap } from './mremap';
+import { BatchedReclaim } from './reclaim';
 
 /**
  * The batched kernel: ReferenceKernel with the optimizations of the five seed discussions, each
@@ -36,9 +36,9 @@ import { BatchedMremap } from './mremap';
  * - mremap.ts      move_ptes(): one flush_tlb_range() of the old range under the PTL
  *
  * Plain data and pure helpers live beside them: mmuGather.ts, gatherLimits.ts (the gather's
- * memory, its limits checked at every store), folioPteBatch.ts, recordSubpages.ts, tlbUbc.ts.
+ * memory, its limits checked at every store), folioPteBatch.ts, recordSubpages.ts; the task's deferred-flush record is models/machine/tlbUbc.ts.
  */
-export class BatchedKernel extends BatchedMremap {
+export class BatchedKernel extends BatchedReclaim {
   // Stryker disable next-line StringLiteral: kernel name, identifies the kernel in reports
   override readonly name: string = 'batched';
 }

@@ -58,6 +58,7 @@ export abstract class BatchedFork extends BatchedZap {
     for (let k = 0; k < ppt; ) {
       const v = asVpn(base + k);
       const pte = pteAt(m, parent, v);
+      if (pte !== null && pte.kind === 'swap') this.copyNonpresentPte(m, parent, child, v, pte);
       if (pte === null || pte.kind !== 'present') {
         k++;
         continue;

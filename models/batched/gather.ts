@@ -312,7 +312,7 @@ export abstract class BatchedGather extends ReferenceKernel {
 
   /**
    * Mirrors `free_pages_and_swap_cache()` (mm/swap_state.c, 6.12): free the first `nr` pending
-   * slots of a batch, per entry `free_swap_cache()` (no swap cache here) and one
+   * slots of a batch, per entry `free_swap_cache()` and one
    * `folio_put_refs(refs)`, refs being 1 or the entry's nr_pages. Like the C loop (`pages[++i]`), the nr_pages slot of an
    * entry is read even when it lies just past the chunk — it is the caller's job not to cut there.
    */
@@ -321,6 +321,7 @@ export abstract class BatchedGather extends ReferenceKernel {
       const slot = loadSlot(m, batch, i);
       const page = encodedPagePtr(m, slot);
       const refs = hasNrPagesNext(slot) ? encodedNrPages(m, loadSlot(m, batch, ++i)) : 1;
+      this.freeSwapCache(m, folioHead(m, page));
       this.folioPutRefs(m, folioHead(m, page), refs);
     }
   }

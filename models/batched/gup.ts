@@ -207,6 +207,7 @@ export abstract class BatchedGup extends BatchedFork {
     const h = this.takeHandle(m, id);
     // Stryker disable next-line StringLiteral: the other side is unreachable in the model
     if (h === null) return noop('no such handle');
+    this.unpinMarkDirty(m, h);
     for (let i = 0; i < h.pages.length; ) {
       const { head, nr } = this.gupFolioNext(m, h.pages, i);
       this.gupPutFolio(m, head, nr, h.pin);

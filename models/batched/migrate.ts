@@ -9,8 +9,8 @@ import type { OpResult } from '../result';
 import type { PreemptPoint } from '../machine/tasks';
 import { overriddenBelow, runToEnd } from '../machine/tasks';
 import type { UnmappedMapping } from '../reference/migrate';
-import type { TlbUbc } from './tlbUbc';
-import { newTlbUbc, tlbbatchAddPending, tlbbatchFold, tlbUbcClear } from './tlbUbc';
+import type { TlbUbc } from '../machine/tlbUbc';
+import { newTlbUbc, tlbbatchAddPending, tlbbatchFold, tlbUbcClear } from '../machine/tlbUbc';
 import type { MigrcReq } from './migrc';
 import { BatchedMigrc } from './migrc';
 import { lockAcquire, lockRelease, ownPtls } from '../machine/locks';
@@ -304,13 +304,6 @@ export abstract class BatchedMigrate extends BatchedMigrc {
     if (!ro.flushRequired) return;
     tlbbatchFold(req, ro);
     tlbUbcClear(ro);
-  }
-
-  /** Mirrors `try_to_unmap_flush()` (mm/rmap.c): the one flush for everything the batch unmapped. */
-  tryToUnmapFlush(m: Machine, ubc: TlbUbc): void {
-    if (!ubc.flushRequired) return;
-    this.archTlbbatchFlush(m, ubc.cpus);
-    tlbUbcClear(ubc);
   }
 
   /** Mirrors `migrate_folio_done()` (mm/migrate.c): drop the isolation reference; frees the source unless MIGRC holds it. */

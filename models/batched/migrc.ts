@@ -3,7 +3,6 @@ import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
 import { folioAt, freeFrameCount } from '../machine/frames';
-import { flushTlbCpus } from '../machine/tlb';
 import { mark } from '../machine/marks';
 import type { KernelSteps } from '../machine/tasks';
 import type { OpResult } from '../result';
@@ -44,11 +43,6 @@ export interface MigrcReq {
  * to flush): that race needs interleaved ops (issue 11).
  */
 export abstract class BatchedMigrc extends BatchedGup {
-  /** Mirrors `arch_tlbbatch_flush()` (arch/x86/mm/tlb.c): a full flush of every CPU in the mask, whatever mm. */
-  archTlbbatchFlush(m: Machine, cpus: readonly boolean[]): void {
-    flushTlbCpus(m, cpus);
-  }
-
   /** Mirrors `migrc_req_start()` (mm/migrate.c): an empty request for one migration batch. */
   migrcReqStart(m: Machine): MigrcReq {
     // Stryker disable next-line BooleanLiteral: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour

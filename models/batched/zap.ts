@@ -2,7 +2,7 @@ import { folioNrPages } from '../machine/geometry';
 import type { MmId, Vpn } from '../machine/ids';
 import { vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
-import type { PresentPte } from '../machine/pte';
+import type { PresentPte, SwapPte } from '../machine/pte';
 import { folioAt, folioHead } from '../machine/frames';
 import { mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte, tableEntries } from '../machine/pgtable';
 import { mark } from '../machine/marks';
@@ -105,8 +105,9 @@ export abstract class BatchedZap extends BatchedTableFree {
    * Under the PTL it first calls `flush_tlb_batched_pending()`. After the loop, a forced flush
    * happens in two halves: TLB flush and delayed rmaps *with the PTL held* (folio_mkclean() takes
    * it), then freeing the pages after the PTL is dropped.
-   * Simplified: no need_resched() break, no non-present entries (migration entries never outlive
-   * an op).
+   * Swap entries go a run at a time through `zapSwapPtes()` (`zap_nonpresent_ptes()`).
+   * Simplified: no need_resched() break; no migration entries (they never outlive an op outside
+   * a migration task, and a zap waits for those).
    */
   override zapPteRange(m: Machine, mm: MmId, start: Vpn, end: Vpn, tlb?: MmuGather): Vpn {
     // Stryker disable next-line BlockStatement: the other side is unreachable in the model
@@ -124,6 +125,12 @@ export abstract class BatchedZap extends BatchedTableFree {
     let v = start;
     while (v < end) {
       const pte = pteAt(m, mm, v);
+      if (pte !== null && pte.kind === 'swap') {
+        const nr = this.swapPteBatch(m, mm, v, pte, end - v);
+        this.zapSwapPtes(m, mm, v, nr);
+        v = asVpn(v + nr);
+        continue;
+      }
       if (pte === null || pte.kind !== 'present') {
         v = asVpn(v + 1);
         continue;
@@ -145,6 +152,22 @@ export abstract class BatchedZap extends BatchedTableFree {
     // pte_unmap_unlock()
     if (forceFlush) this.tlbFlushMmu(m, tlb);
     return v;
+  }
+
+  /**
+   * Mirrors `swap_pte_batch()` (mm/internal.h, 6.12): how many PTEs from v (at most `maxNr`) hold
+   * swap entries of consecutive slots with the same exclusive bit as the first, so that
+   * `free_swap_and_cache_nr()` can drop them in one call.
+   */
+  override swapPteBatch(m: Machine, mm: MmId, v: Vpn, first: SwapPte, maxNr: number): number {
+    let nr = 1;
+    while (nr < maxNr) {
+      const next = pteAt(m, mm, asVpn(v + nr));
+      if (next === null || next.kind !== 'swap' || next.slot !== first.slot + nr || next.exclusive !== first.exclusive) break;
+      nr++;
+    }
+    if (nr > 1) mark(m, 'zap freed a run of swap entries once');
+    return nr;
   }
 
   /**

@@ -114,6 +114,9 @@ function newFolio(id: string, order: number): Folio {
     mmIdMapcount: [0, 0],
     maybeMappedShared: false,
     pgMigrc: false,
+    swap: null,
+    dirty: false,
+    swapbacked: true,
   };
 }
 
@@ -227,6 +230,9 @@ export function freeTableFrame(m: Machine, table: Pfn): void {
  * its own with one reference (the head keeps the caller's; each tail gets the one
  * `lru_add_split_folio()` takes for the caller's list), off the deferred split queue.
  * PageAnonExclusive stays per page. The head keeps its logical id; tail k is "<id>~k".
+ * A folio in the swap cache stays there page by page: piece k takes slot `swap + k` and one more
+ * reference, the swap cache's (`folio_ref_unfreeze(new_folio, 1 + folio_nr_pages(new_folio))`),
+ * and every piece keeps PG_dirty and PG_swapbacked.
  */
 export function splitFolioFrames(m: Machine, head: Pfn): Pfn[] {
   const folio = folioAt(m, head);
@@ -235,7 +241,14 @@ export function splitFolioFrames(m: Machine, head: Pfn): Pfn[] {
     const p = asPfn(head + k);
     const f = frameAt(m, p);
     f.head = p;
-    f.folio = newFolio(k === 0 ? folio.id : `${folio.id}~${k}`, 0);
+    const piece = newFolio(k === 0 ? folio.id : `${folio.id}~${k}`, 0);
+    piece.dirty = folio.dirty;
+    piece.swapbacked = folio.swapbacked;
+    if (folio.swap !== null) {
+      piece.swap = folio.swap + k;
+      piece.refcount++;
+    }
+    f.folio = piece;
     pages.push(p);
   }
   return pages;

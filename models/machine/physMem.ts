@@ -84,10 +84,11 @@ export function offlineFreeFrames(m: Machine, pfn: number, nr: number): number {
   const size = blockSize(g);
   const budget = holeBlockBudget(g);
   const touched = blocksWithHoles(m);
+  const read = framesReadByWalks(m);
   let n = 0;
   for (let p = Math.max(0, pfn); p < Math.min(g.nrFrames, pfn + nr); p++) {
     const f = m.frames[p]!;
-    if (f.state !== 'free') continue;
+    if (f.state !== 'free' || read.has(p)) continue;
     const block = Math.floor(p / size);
     if (!touched.has(block)) {
       if (touched.size >= budget) continue;
@@ -98,6 +99,26 @@ export function offlineFreeFrames(m: Machine, pfn: number, nr: number): number {
     n++;
   }
   return n;
+}
+
+/**
+ * The frames a GUP-fast walk in flight has read an entry for, and may still look up
+ * (`try_grab_folio_fast()`'s `page_folio()`, after a zap freed the page in its read→grab
+ * window): never taken away under it. Simplified: a walk's window is one IRQs-off section, and
+ * hot-remove (isolate, migrate, drain, then `remove_memory()` frees the memmap) is far longer;
+ * the model's `memHole` is atomic, so without this rule one op of the window would be a whole
+ * hot-remove (soak seed 7018, interleaved: a false `touched_non_ram` on a correct kernel).
+ */
+function framesReadByWalks(m: Machine): Set<number> {
+  const out = new Set<number>();
+  for (const c of m.cpus) {
+    for (const w of [c.walker, c.finishedWalk?.walk ?? null]) {
+      if (w === null || w.kind !== 'gupFast') continue;
+      if (w.pte !== null && w.pte.kind === 'present') out.add(w.pte.pfn);
+      if (w.pmd.kind === 'leaf') for (let k = 0; k < m.geometry.ptrsPerPte; k++) out.add(w.pmd.pfn + k);
+    }
+  }
+  return out;
 }
 
 /** The frames that are holes (for reports and tests). */

@@ -15,7 +15,18 @@ export type Pte =
       readonly dirty: boolean;
       readonly young: boolean;
     }
-  | { readonly kind: 'migration'; readonly pfn: Pfn; readonly access: MigrationAccess };
+  | { readonly kind: 'migration'; readonly pfn: Pfn; readonly access: MigrationAccess }
+  | SwapPte;
+
+/**
+ * A swap entry (`swp_entry_to_pte()`, include/linux/swapops.h): the page was unmapped by reclaim
+ * and lives in slot `slot` of the swap device (swap.ts), or in the swap cache while a folio is
+ * still there. `exclusive` is x86's `_PAGE_SWP_EXCLUSIVE` (`pte_swp_mkexclusive()`): the page was
+ * PageAnonExclusive when it was unmapped, so `do_swap_page()` may map it writable at once; fork
+ * clears it (`copy_nonpresent_pte()`). Simplified: the soft-dirty and uffd-wp swap bits are not
+ * modelled (neither is any of their users).
+ */
+export type SwapPte = { readonly kind: 'swap'; readonly slot: number; readonly exclusive: boolean };
 
 /** What a migration entry remembers of the PTE it replaced (make_*_migration_entry()). */
 export type MigrationAccess = 'writable' | 'readableExclusive' | 'readable';
@@ -59,6 +70,10 @@ export function pteSame(a: Pte, b: Pte): boolean {
     case 'migration': {
       const o = b as Extract<Pte, { kind: 'migration' }>;
       return a.pfn === o.pfn && a.access === o.access;
+    }
+    case 'swap': {
+      const o = b as SwapPte;
+      return a.slot === o.slot && a.exclusive === o.exclusive;
     }
     default:
       return assertNever(a);

@@ -4,6 +4,7 @@ import type { PmdEntry, Pte } from './pte';
 import type { KernelTaskView } from './tasks';
 import type { LockRef, LockState } from './locks';
 import type { AllocPolicy } from './physMem';
+import type { SwapDevice } from './swap';
 
 /**
  * The whole machine as plain data: frames with their struct-page fields, mms with page tables,
@@ -58,6 +59,11 @@ export interface Machine {
    * byte-identical to one from before the option existed). See ZeroPage.
    */
   readonly zeroPage?: ZeroPage;
+  /**
+   * The swap device (swap.ts), made by the first swap-out; absent until then, so a machine that
+   * never swaps is byte-identical to one from before swap existed.
+   */
+  swap?: SwapDevice;
 }
 
 /**
@@ -143,6 +149,24 @@ export interface Folio {
    * Cleared on allocation (`migrc_init_page()` in `post_alloc_hook()`), so a new folio starts clear.
    */
   pgMigrc: boolean;
+  /**
+   * PG_swapcache with `folio->swap`: the first of the folio's swap slots while it is in the swap
+   * cache (`add_to_swap()` until `delete_from_swap_cache()`), else null. The swap cache holds one
+   * reference per page of the folio.
+   */
+  swap: number | null;
+  /**
+   * PG_dirty: the folio's data is newer than its swap copy. Set when `add_to_swap()` puts it in
+   * the swap cache, when an unmap finds a dirty PTE (`folio_mark_dirty()`) and when it leaves the
+   * swap cache (`folio_free_swap()`); cleared by `pageout()` (`folio_clear_dirty_for_io()`) and
+   * by MADV_FREE. An anonymous folio's dirtiness lives mostly in its PTEs' dirty bits.
+   */
+  dirty: boolean;
+  /**
+   * PG_swapbacked: set on every anonymous folio; MADV_FREE clears it (`folio_mark_lazyfree()`),
+   * and reclaim may then discard the folio without writing it out, if it is still clean.
+   */
+  swapbacked: boolean;
 }
 
 export interface Mm {

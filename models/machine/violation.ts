@@ -7,7 +7,7 @@ import type { WalkerKind } from './state';
  *
  * Hazards (the machine reports them, like hardware reporting misuse): free_with_stale_tlb,
  * table_freed_under_walker, table_freed_while_linked, table_freed_with_cached_pointer, stale_tlb_divergent_write,
- * tlb_use_after_free, handle_use_after_free, touched_non_ram. Kernel self-checks (VM_WARN_ON): kernel_warn,
+ * tlb_use_after_free, handle_use_after_free, touched_non_ram, writeback_with_writable_tlb. Kernel self-checks (VM_WARN_ON): kernel_warn,
  * model_crash for any other exception a kernel raised, step_timeout for an op that never ended.
  * Ledger audit: refcount_mismatch … deferred_split_missing. User-visible memory: stale_read,
  * pin_unreliable. Differential: divergence. Serialisability of windows: not_serialisable. Locks
@@ -70,6 +70,20 @@ export type Violation =
       readonly pfn: Pfn;
     }
   | { readonly code: 'handle_use_after_free'; readonly step: number; readonly handle: HandleId; readonly pfn: Pfn }
+  /**
+   * Reclaim started writing a page out to swap (`swap_writepage()`) while a CPU's TLB still held
+   * a writable, dirty translation of it (its PTE gone, the flush still owed): that CPU's stores
+   * complete from the TLB without a page walk, after the data was copied out, and are lost when
+   * the page is freed. `try_to_unmap_flush_dirty()` before `pageout()` is what prevents it.
+   */
+  | {
+      readonly code: 'writeback_with_writable_tlb';
+      readonly step: number;
+      readonly pfn: Pfn;
+      readonly cpu: CpuId;
+      readonly mm: MmId;
+      readonly vpn: Vpn;
+    }
   /**
    * Kernel code read the struct page of a PFN that is not RAM (a hole, or past the end of
    * memory): what `pfn_valid()` says no to. With SPARSEMEM_VMEMMAP the memmap of an offlined or
@@ -135,7 +149,8 @@ export type LedgerViolation = {
     | 'exclusive_mapped_twice'
     | 'pinned_not_exclusive'
     | 'deferred_split_missing'
-    | 'freed_frame_in_use';
+    | 'freed_frame_in_use'
+    | 'swap_count_mismatch';
   readonly step: number;
   /** The folio's logical id, or the PFN for frames that have none. */
   readonly folio: string;

@@ -16,7 +16,10 @@ import { defineMutant } from './mutant';
  * contiguity — there is no per-entry `page_folio()` check. Seed 000: one refcount, one rmap call
  * and one gather entry per batch assume the batch is inside one folio.
  * Caught by: the rmap self-check (kernel_warn: an rmap batch crossing a folio), or the ledger
- * (refcount_mismatch / mapcount_mismatch: zap or fork charges the next folio's pages to this one).
+ * (refcount_mismatch / mapcount_mismatch: zap or fork charges the next folio's pages to this one),
+ * or the differential check: MADV_PAGEOUT/FREE batch with folio_pte_batch() too, and a batch that
+ * runs into the next folio says a folio is not mapped whole, so it is split (the reference keeps
+ * it whole and reclaims it).
  */
 export class BatchPastFolioEnd extends BatchedKernel {
   override readonly name: string = 'batch-past-folio-end';
@@ -37,5 +40,5 @@ export class BatchPastFolioEnd extends BatchedKernel {
 export const batchPastFolioEnd: MutantSpec = defineMutant(BatchPastFolioEnd, {
   breaks: 'folio_pte_batch() does not clamp the batch at the end of the folio',
   violates: 'kernel-semantics §1: the PFN clamp at the folio end is the only same-folio check; seed 000',
-  caughtBy: ['kernel_warn', 'refcount_mismatch', 'mapcount_mismatch'],
+  caughtBy: ['kernel_warn', 'refcount_mismatch', 'mapcount_mismatch', 'divergence'],
 });

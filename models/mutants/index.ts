@@ -25,6 +25,18 @@ import { tableFreeNoFreedTables } from './tableFreeNoFreedTables';
 import { flushSkipsLazyCpus } from './flushSkipsLazyCpus';
 import { tableBatchNoRcu } from './tableBatchNoRcu';
 import { zapDropsOneRefPerBatch } from './zapDropsOneRefPerBatch';
+import { reclaimNoFlushDirty } from './reclaimNoFlushDirty';
+import { reclaimFreesBeforeFlush } from './reclaimFreesBeforeFlush';
+import { unmapLosesPteDirty } from './unmapLosesPteDirty';
+import { forkKeepsSwapExclusive } from './forkKeepsSwapExclusive';
+import { swapinIgnoresExclusiveBit } from './swapinIgnoresExclusiveBit';
+import { swapBatchIgnoresSlotGap } from './swapBatchIgnoresSlotGap';
+import { freeSwapWhileSwapped } from './freeSwapWhileSwapped';
+import { madviseEstimatesSharers } from './madviseEstimatesSharers';
+import { madvisePageoutSkipsLargeFolios } from './madvisePageoutSkipsLargeFolios';
+import { madviseFreeNoFlush } from './madviseFreeNoFlush';
+import { madviseFreeIgnoresOtherMappings } from './madviseFreeIgnoresOtherMappings';
+import { lazyfreeDiscardsDirty } from './lazyfreeDiscardsDirty';
 
 /** Every registered mutant, one file each, grouped by seed discussion. */
 export const MUTANTS: readonly MutantSpec[] = [
@@ -62,4 +74,17 @@ export const MUTANTS: readonly MutantSpec[] = [
   mprotectNoFlushOnWrprotect,
   mremapFlushesNewRange,
   movePmdNoFlush,
+  // reclaim, swap and madvise on large folios (issue 13; seed 001's MADV_PAGEOUT thread)
+  reclaimNoFlushDirty,
+  reclaimFreesBeforeFlush,
+  unmapLosesPteDirty,
+  forkKeepsSwapExclusive,
+  swapinIgnoresExclusiveBit,
+  swapBatchIgnoresSlotGap,
+  freeSwapWhileSwapped,
+  madviseEstimatesSharers,
+  madvisePageoutSkipsLargeFolios,
+  madviseFreeNoFlush,
+  madviseFreeIgnoresOtherMappings,
+  lazyfreeDiscardsDirty,
 ];

@@ -18,7 +18,8 @@ import { defineMutant } from './mutant';
  * Caught by: the stale_tlb_divergent_write hazard (a store to dst while a CPU caches a writable
  * src for the same address), the memory oracle (stale_read: a store through the stale entry is
  * lost to dst), or the differential check when that lost store is read back through a FOLL_GET
- * reference, which only the differential check compares.
+ * reference, which only the differential check compares; or writeback_with_writable_tlb, when
+ * reclaim writes the destination out while the stale writable entry is still cached.
  */
 export class MigrcDefersWritable extends BatchedKernel {
   override readonly name: string = 'migrc-defers-writable';
@@ -31,5 +32,5 @@ export class MigrcDefersWritable extends BatchedKernel {
 export const migrcDefersWritable: MutantSpec = defineMutant(MigrcDefersWritable, {
   breaks: 'MIGRC defers the flush for a folio with a writable mapping (tests the cleared PTE)',
   violates: 'seed 002: only folios whose mappings were all read-only may skip the flush; rule R3',
-  caughtBy: ['stale_tlb_divergent_write', 'stale_read', 'divergence'],
+  caughtBy: ['stale_tlb_divergent_write', 'stale_read', 'divergence', 'writeback_with_writable_tlb'],
 });

@@ -2,7 +2,7 @@ import { folioNrPages } from '../machine/geometry';
 import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
 import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
-import type { PresentPte } from '../machine/pte';
+import type { PresentPte, Pte } from '../machine/pte';
 import { folioAt, folioHead, frameAt } from '../machine/frames';
 import { mmAt, mmapLockOf, pmdAt, pmdIndexOf, pmdStart, pteAt, ptlOf, setPmd, setPte } from '../machine/pgtable';
 import { asHardware, lockAcquire, lockRelease, ownPtls } from '../machine/locks';
@@ -13,7 +13,7 @@ import { mark } from '../machine/marks';
 import { isZeroPfn, myZeroPfn } from '../machine/zeroPage';
 import type { OpResult } from '../result';
 import { noop } from '../result';
-import { PageTablePaths } from './pagetables';
+import { SwapPaths } from './swap';
 import { migrationInFlight, overriddenBelow, runToEnd, WaitForMigration } from '../machine/tasks';
 import type { KernelSteps, PreemptPoint } from '../machine/tasks';
 import { pteSame } from '../machine/pte';
@@ -39,7 +39,7 @@ export type FaultKind = 'read' | 'write' | 'unshare';
  * Populating memory and handling faults: anonymous faults, COW (reuse or copy), unsharing for
  * R/O pins, and the PMD-level write fault.
  */
-export abstract class FaultPaths extends PageTablePaths {
+export abstract class FaultPaths extends SwapPaths {
   /**
    * A user load or store by `cpu` to (mm, v): the TLB first, then a hardware walk, then a fault,
    * then the access again. A store the VMA does not permit gets SIGSEGV. Stands for the MMU plus
@@ -220,6 +220,10 @@ export abstract class FaultPaths extends PageTablePaths {
       this.migrationEntryWait(m, mm, v, 'PTE');
       return;
     }
+    if (pte.kind === 'swap') {
+      this.doSwapPage(m, cpu, mm, v, pte, kind);
+      return;
+    }
     this.warnOn(m, pte.kind !== 'present', `fault on a ${pte.kind} PTE`);
     if (pte.kind !== 'present') return;
     if (kind === 'read' || (kind === 'write' && pte.writable)) return;
@@ -314,14 +318,67 @@ export abstract class FaultPaths extends PageTablePaths {
 
   /**
    * Mirrors `wp_can_reuse_anon_folio()` (mm/memory.c, 6.12): never a large folio; otherwise reuse
-   * only when the mapping holds the sole reference (refcount == 1), which also rules out pins.
-   * Swap cache, KSM and the LRU-add batch reference are not modelled. `mm` is the faulting mm
-   * (`vma->vm_mm`), which 6.15's large-folio rule needs (reference-6.15).
+   * only when the mapping holds the sole reference (refcount == 1), which also rules out pins. A
+   * folio in the swap cache may hold one more, the cache's (`folio_ref_count(folio) > 1 +
+   * folio_test_swapcache(folio)` fails first); then `folio_free_swap()` tries to drop it, which
+   * works only when no swap PTE refers to the page any more. KSM and the LRU-add batch reference
+   * are not modelled. `mm` is the faulting mm (`vma->vm_mm`), which 6.15's large-folio rule needs
+   * (reference-6.15).
    */
   wpCanReuseAnonFolio(m: Machine, head: Pfn, _mm: MmId): boolean {
     const f = folioAt(m, head);
     if (f.order > 0) return false;
+    if (f.refcount > 1 + (f.swap !== null ? 1 : 0)) return false;
+    if (f.swap !== null) this.folioFreeSwap(m, head);
     return f.refcount === 1;
+  }
+
+  /**
+   * Mirrors `do_swap_page()` (mm/memory.c, 6.12) for a swap entry `orig` at (mm, v): find the page
+   * in the swap cache or read it in (`swapin_readahead()`: a new order-0 folio in the swap cache),
+   * then under the PTL: drop the entry's count (`swap_free_nr()`), let the swap cache go if the
+   * page will likely be ours alone (`should_try_to_free_swap()`), and map the page. It is mapped
+   * exclusive — and writable, dirty for a store, when the VMA allows writing — if the entry was
+   * exclusive (`pte_swp_exclusive()`) or the fault holds the only reference
+   * (`folio_ref_count() == 1`); otherwise read-only and shared, and a store goes on to
+   * `do_wp_page()`. The fault's reference becomes the mapping's.
+   * Simplified: only the faulting page is mapped (6.12 maps a whole large folio found in the swap
+   * cache when every PTE of its range still holds its entries; the model maps it page by page, as
+   * 6.12 does whenever they do not), and the swap device is not SWP_SYNCHRONOUS_IO, so a page
+   * read in always goes through the swap cache (`folio != swapcache` never holds).
+   */
+  doSwapPage(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, orig: Extract<Pte, { kind: 'swap' }>, kind: FaultKind): void {
+    const page = this.swapCacheGetPage(m, orig.slot) ?? this.readSwapCacheAsync(m, orig.slot);
+    const head = folioHead(m, page);
+    const f = folioAt(m, head);
+    this.swapFreeNr(m, orig.slot, 1);
+    if (this.shouldTryToFreeSwap(m, head, kind === 'write')) this.folioFreeSwap(m, head);
+    let writable = false;
+    let dirty = false;
+    let exclusive = false;
+    if (orig.exclusive || f.refcount === 1) {
+      writable = mmAt(m, mm).vmaWritable[v] ?? false;
+      dirty = writable && kind === 'write';
+      exclusive = true;
+    }
+    this.folioAddAnonRmapPtes(m, page, 1, exclusive, mm);
+    const pte: PresentPte = { kind: 'present', pfn: page, writable, dirty, young: true };
+    setPte(m, mm, v, pte);
+    mark(m, f.swap !== null ? 'swap-in mapped a swap-cache page' : 'swap-in freed the swap cache');
+    if (kind === 'write' && !dirty) this.doWpPage(m, cpu, mm, v, pte, false);
+  }
+
+  /**
+   * Mirrors `should_try_to_free_swap()` (mm/memory.c, 6.12): a folio in the swap cache is worth
+   * taking out of it when a store will want to map it writable and the refcount says the fault
+   * and the swap cache hold all references (`folio_ref_count() == 1 + folio_nr_pages()`).
+   * Simplified: the swap device is never half full (`mem_cgroup_swap_full()`) and nothing is
+   * mlocked, so only the store case applies.
+   */
+  shouldTryToFreeSwap(m: Machine, head: Pfn, write: boolean): boolean {
+    const f = folioAt(m, head);
+    if (f.swap === null) return false;
+    return write && f.refcount === 1 + folioNrPages(f.order);
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { MmId, Vpn } from '../machine/ids';
 import { vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
-import type { PresentPte } from '../machine/pte';
+import type { PresentPte, Pte } from '../machine/pte';
 import { addMm } from '../machine/create';
 import { folioHead, frameAt } from '../machine/frames';
 import { liveMms, mmAt, mmapLockOf, pmdAt, pmdLockOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
@@ -113,6 +113,7 @@ export abstract class ForkPaths extends ZapPaths {
     for (let k = 0; k < m.geometry.ptrsPerPte; k++) {
       const v = asVpn(base + k);
       const pte = pteAt(m, parent, v);
+      if (pte !== null && pte.kind === 'swap') this.copyNonpresentPte(m, parent, child, v, pte);
       if (pte === null || pte.kind !== 'present') continue;
       if (overriddenBelow(this, 'copyPresentPteSteps', 'copyPresentPte')) this.copyPresentPte(m, parent, child, v, pte);
       else yield* this.copyPresentPteSteps(m, parent, child, v, pte);
@@ -155,6 +156,19 @@ export abstract class ForkPaths extends ZapPaths {
     const now = pteAt(m, parent, v);
     if (pte.writable && now !== null && now.kind === 'present' && now.writable) setPte(m, parent, v, { ...now, writable: false });
     setPte(m, child, v, { ...pte, writable: false, young: false });
+  }
+
+  /**
+   * Mirrors the swap-entry branch of `copy_nonpresent_pte()` (mm/memory.c, 6.12): the child gets
+   * the same entry (`swap_duplicate()`: one more count on the slot), and an exclusive entry
+   * stops being exclusive in the parent and the child (`pte_swp_clear_exclusive()`): the page is
+   * shared now, so whoever swaps it in first must not map it writable without a COW check.
+   */
+  copyNonpresentPte(m: Machine, parent: MmId, child: MmId, v: Vpn, pte: Extract<Pte, { kind: 'swap' }>): void {
+    this.swapDuplicate(m, pte.slot);
+    const shared = { ...pte, exclusive: false };
+    if (pte.exclusive) setPte(m, parent, v, shared);
+    setPte(m, child, v, shared);
   }
 
   /**

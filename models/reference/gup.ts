@@ -10,7 +10,7 @@ import { noop } from '../result';
 import { isZeroPfn } from '../machine/zeroPage';
 import { mark } from '../machine/marks';
 import { GUP_PIN_COUNTING_BIAS } from './rmap';
-import { MigratePaths } from './migrate';
+import { MadvisePaths } from './madvise';
 import type { PmdEntry, Pte } from '../machine/pte';
 import { pmdSame, pteSame } from '../machine/pte';
 import { overriddenBelow, runToEnd } from '../machine/tasks';
@@ -30,7 +30,7 @@ export interface GupFlags {
  * get_user_pages / pin_user_pages and their release. The reference takes one reference (or
  * pin) per page and releases one per page.
  */
-export abstract class GupPaths extends MigratePaths {
+export abstract class GupPaths extends MadvisePaths {
   /**
    * Mirrors `__get_user_pages()` / `gup_fast_fallback()` (mm/gup.c): GUP `nr` pages from `start`
    * into a new handle. GUP-fast takes what it can without faulting; the rest goes the slow way,
@@ -302,8 +302,21 @@ export abstract class GupPaths extends MigratePaths {
   unpinUserPages(m: Machine, id: HandleId): OpResult {
     const h = this.takeHandle(m, id);
     if (h === null) return noop('no such handle');
+    this.unpinMarkDirty(m, h);
     for (const p of h.pages) this.gupPutFolio(m, folioHead(m, p.pfn), 1, h.pin);
     return { kind: 'done' };
+  }
+
+  /**
+   * The `make_dirty` half of `unpin_user_pages_dirty_lock()` (mm/gup.c, 6.12), which a driver that
+   * let its device write through a FOLL_WRITE pin calls instead of `unpin_user_pages()`: every
+   * page's folio is marked dirty (`folio_mark_dirty()`) before the pin goes, so reclaim writes
+   * the device's data out instead of freeing a clean page (DMA sets no PTE dirty bit). Read pins
+   * and FOLL_GET handles (the model lets devices write only through write pins) change nothing.
+   */
+  unpinMarkDirty(m: Machine, h: GupHandle): void {
+    if (!h.pin || !h.write) return;
+    for (const p of h.pages) if (!isZeroPfn(m, p.pfn)) folioAt(m, p.pfn).dirty = true;
   }
 
   /** Remove a handle from the machine (the caller is about to release its pages). */

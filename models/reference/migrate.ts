@@ -10,6 +10,7 @@ import { PTE_NONE } from '../machine/pte';
 import type { FolioMapping } from '../machine/rmapWalk';
 import { rmapWalk } from '../machine/rmapWalk';
 import { isZeroPfn } from '../machine/zeroPage';
+import { swapSlot } from '../machine/swap';
 import type { OpResult } from '../result';
 import type { PreemptPoint } from '../machine/tasks';
 import { ProtectPaths } from './protect';
@@ -102,10 +103,12 @@ export abstract class MigratePaths extends ProtectPaths {
    */
   trySplitFolio(m: Machine, head: Pfn): Pfn[] | null {
     const f = folioAt(m, head);
-    if (f.refcount - 1 !== f.largeMapcount) return null;
+    // The swap cache's references are expected too (can_split_folio()'s extra_pins).
+    const cache = f.swap !== null ? folioNrPages(f.order) : 0;
+    if (f.refcount - 1 - cache !== f.largeMapcount) return null;
     for (const mp of rmapWalk(m, head)) if (mp.kind === 'pmd') this.splitHugePmd(m, mp.mm, mp.pmdIndex);
     const r = this.tryToMigrate(m, head, true);
-    if (r.stillMapped || f.refcount !== 1) {
+    if (r.stillMapped || f.refcount !== 1 + cache) {
       // folio_ref_freeze() failed (cannot happen after can_split_folio() in one op): remap_page(), -EAGAIN.
       this.migrateFolioUndoSrc(m, head, r.unmapped);
       return null;
@@ -138,12 +141,14 @@ export abstract class MigratePaths extends ProtectPaths {
   }
 
   /**
-   * Mirrors `folio_expected_ref_count()` (include/linux/mm.h, 6.12.y / 6.16) for an unswapped anon
-   * folio: one reference per mapping. Migration asks it once the folio is unmapped, when it is 0.
+   * Mirrors `folio_expected_ref_count()` (include/linux/mm.h, 6.12.y / 6.16) for an anon folio:
+   * one reference per mapping, plus one per page while it is in the swap cache. Migration asks it
+   * once the folio is unmapped, when only the swap cache's are left.
    */
   folioExpectedRefCount(m: Machine, head: Pfn): number {
     const f = folioAt(m, head);
-    return f.order > 0 ? f.largeMapcount : frameAt(m, head).mapcount;
+    const cache = f.swap !== null ? folioNrPages(f.order) : 0;
+    return cache + (f.order > 0 ? f.largeMapcount : frameAt(m, head).mapcount);
   }
 
   /**
@@ -309,7 +314,28 @@ export abstract class MigratePaths extends ProtectPaths {
     }
     m.stats.pagesCopied += folioNrPages(sf.order);
     folioAt(m, dst).deferredSplit = srcQueued;
+    this.folioMigrateSwapCache(m, src, dst);
     return true;
+  }
+
+  /**
+   * The swap-cache half of `folio_migrate_mapping()` and `folio_migrate_flags()` (mm/migrate.c,
+   * 6.12): a source in the swap cache hands its slots to the destination (`folio->swap`, the
+   * cache's entries and their references move over), and PG_dirty and PG_swapbacked go with the
+   * data.
+   */
+  folioMigrateSwapCache(m: Machine, src: Pfn, dst: Pfn): void {
+    const sf = folioAt(m, src);
+    const df = folioAt(m, dst);
+    df.dirty = sf.dirty;
+    df.swapbacked = sf.swapbacked;
+    if (sf.swap === null) return;
+    const nr = folioNrPages(sf.order);
+    for (let k = 0; k < nr; k++) swapSlot(m, sf.swap + k).cached = asPfn(dst + k);
+    df.swap = sf.swap;
+    sf.swap = null;
+    df.refcount += nr;
+    sf.refcount -= nr;
   }
 
   /** The second half of `migrate_folio_move()` (mm/migrate.c, 6.12): `remove_migration_ptes(src, dst)`, then drop the allocation reference. */

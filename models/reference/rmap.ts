@@ -74,6 +74,28 @@ export abstract class RmapPaths {
     return f.order > 0 ? f.pincount > 0 : f.refcount >= GUP_PIN_COUNTING_BIAS;
   }
 
+  /**
+   * Mirrors `folio_likely_mapped_shared()` (include/linux/mm.h, 6.12): a small folio is shared
+   * when mapped more than once; a large one when any page is mapped twice (an entire mapping, or
+   * more mappings than pages), else it guesses from the first page's mapcount — the guess the
+   * MADV_COLD/PAGEOUT thread discussed: a folio whose first page is unmapped here but mapped by
+   * another mm looks exclusive (a false negative).
+   */
+  folioLikelyMappedShared(m: Machine, head: Pfn): boolean {
+    const f = folioAt(m, head);
+    if (f.order === 0) return frameAt(m, head).mapcount > 1;
+    const mapcount = f.largeMapcount;
+    if (mapcount <= 1) return false;
+    if (f.entireMapcount > 0 || mapcount > folioNrPages(f.order)) return true;
+    return frameAt(m, head).mapcount > 1;
+  }
+
+  /** Mirrors `folio_mapcount()` (include/linux/mm.h, 6.12): every PTE and PMD mapping of the folio. */
+  folioMapcount(m: Machine, head: Pfn): number {
+    const f = folioAt(m, head);
+    return f.order > 0 ? f.largeMapcount : frameAt(m, head).mapcount;
+  }
+
   /** Mirrors `folio_needs_cow_for_dma()` (include/linux/mm.h): only an mm that ever pinned can have a pinned page. */
   folioNeedsCowForDma(m: Machine, mm: MmId, head: Pfn): boolean {
     return mmAt(m, mm).hasPinned && this.folioMaybeDmaPinned(m, head);

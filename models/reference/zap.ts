@@ -104,6 +104,10 @@ export abstract class ZapPaths extends FaultPaths {
    */
   zapOnePte(m: Machine, mm: MmId, v: Vpn): void {
     const pte = pteAt(m, mm, v);
+    if (pte !== null && pte.kind === 'swap') {
+      this.zapSwapPtes(m, mm, v, 1);
+      return;
+    }
     if (pte === null || pte.kind !== 'present') return;
     setPte(m, mm, v, { kind: 'none' });
     this.flushTlbPage(m, mm, v);
@@ -112,7 +116,21 @@ export abstract class ZapPaths extends FaultPaths {
       return;
     }
     this.folioRemoveRmapPtes(m, pte.pfn, 1, mm);
+    this.freeSwapCache(m, folioHead(m, pte.pfn)); // free_pages_and_swap_cache()
     this.folioPut(m, folioHead(m, pte.pfn));
+  }
+
+  /**
+   * The swap branch of `zap_nonpresent_ptes()` (mm/memory.c, 6.12) for `nr` swap entries from v
+   * whose slots are consecutive: clear them (`clear_not_present_full_ptes()`; no flush, they were
+   * not present) and `free_swap_and_cache_nr()`. The reference zaps one entry at a time; the
+   * batched kernel finds runs with `swap_pte_batch()`.
+   */
+  zapSwapPtes(m: Machine, mm: MmId, v: Vpn, nr: number): void {
+    const first = pteAt(m, mm, v);
+    if (first === null || first.kind !== 'swap') return;
+    for (let k = 0; k < nr; k++) setPte(m, mm, asVpn(v + k), { kind: 'none' });
+    this.freeSwapAndCacheNr(m, first.slot, nr);
   }
 
   /**
@@ -125,6 +143,7 @@ export abstract class ZapPaths extends FaultPaths {
     setPmd(m, mm, i, { kind: 'none' });
     this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + m.geometry.ptrsPerPte);
     this.folioRemoveRmapPmd(m, pmd.pfn, mm);
+    this.freeSwapCache(m, pmd.pfn); // free_pages_and_swap_cache()
     this.folioPut(m, pmd.pfn);
   }
 

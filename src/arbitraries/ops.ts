@@ -127,6 +127,12 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
     // read, migrated, then written from another CPU, all on one page (median 418 sequences to
     // catch a missing release on the write fault before this entry)
     'migrate hot pages': fc.record({ kind: fc.constant('migrate'), mm, vpn: fc.constant(hot), count: fc.integer({ min: 1, max: 2 }) }),
+    reclaim: fc.record({ kind: fc.constant('reclaim'), mm, vpn, count: fc.integer({ min: 1, max: 4 }) }),
+    // reclaim of the hot pages: a page swapped out between two accesses to it (the stale writable
+    // entry reclaim must flush before writeback), and swapped in again by the second one
+    'reclaim hot pages': fc.record({ kind: fc.constant('reclaim'), mm, vpn: fc.constant(hot), count: fc.integer({ min: 1, max: 2 }) }),
+    // MADV_PAGEOUT and MADV_FREE more often than MADV_COLD, which changes no value memory holds
+    madvise: fc.record({ kind: fc.constant('madvise'), mm, vpn, nr, advice: fc.constantFrom('pageout', 'pageout', 'free', 'free', 'cold') }),
     freeTable: fc.record({ kind: fc.constant('freeTable'), mm, pmd: reclaimPmd }),
     gup: fc.record({ kind: fc.constant('gup'), cpu, mm, vpn, nr, pin: fc.boolean(), write: fc.boolean(), fast: fc.boolean() }),
     unpin: fc.record({ kind: fc.constant('unpin'), handle }),

@@ -90,6 +90,7 @@ export function resultLines(op: Op, r: OpResult): string[] {
     case 'noop':
     case 'forked':
     case 'migrated':
+    case 'reclaimed':
       return [];
     default:
       return assertNever(r);

@@ -66,6 +66,8 @@ export function toCalls(m: Machine, op: Op, result: OpResult, before: BeforeOp, 
     case 'gupWrite':
       return [{ fn: 'devwrite', handle: op.handle, index: op.index, value }];
     case 'migrate':
+    case 'reclaim':
+    case 'madvise':
     case 'freeTable':
     case 'walkBegin':
     case 'walkEnd':

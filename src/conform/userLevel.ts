@@ -73,6 +73,9 @@ export function planOp(m: Machine, layout: VmaLayout, op: Op, on: UserLevelMachi
     case 'nowaitFail':
     case 'drain':
       return skip('a kernel-internal event: no system call makes it happen at this point');
+    case 'reclaim':
+    case 'madvise':
+      return skip('reclaim swaps pages out, and conform programs run without a swap device (the model always has one): what pagemap would show differs by design');
     case 'preempt':
     case 'resume':
       return skip('a schedule op: a program cannot choose where the kernel is preempted');

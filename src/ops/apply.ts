@@ -87,6 +87,12 @@ function dispatch(k: ReferenceKernel, m: Machine, op: Op, value: number): OpResu
       return k.movePageTables(m, mm(op.mm), v(op.from), v(op.to), op.nr);
     case 'migrate':
       return k.migratePages(m, mm(op.mm), v(op.vpn), op.count);
+    case 'reclaim':
+      return k.reclaimFolios(m, mm(op.mm), v(op.vpn), op.count);
+    case 'madvise': {
+      const r = k.clipRange(m, op.vpn, op.nr);
+      return k.madvise(m, mm(op.mm), r.start, r.end, op.advice);
+    }
     case 'freeTable':
       return k.reclaimPteTable(m, mm(op.mm), op.pmd);
     case 'gup':

@@ -41,6 +41,10 @@ export function formatOp(op: Op): string {
       return `mremap mm#${op.mm} vpn ${op.from}+${op.nr} -> ${op.to}`;
     case 'migrate':
       return `migrate mm#${op.mm} vpn ${op.vpn} folios ${op.count}`;
+    case 'reclaim':
+      return `reclaim mm#${op.mm} vpn ${op.vpn} folios ${op.count}`;
+    case 'madvise':
+      return `madvise mm#${op.mm} vpn ${op.vpn}+${op.nr} MADV_${op.advice.toUpperCase()}`;
     case 'freeTable':
       return `freeTable mm#${op.mm} pmd ${op.pmd}`;
     case 'gup':

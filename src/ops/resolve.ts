@@ -65,7 +65,10 @@ export function resolveOp(m: Machine, op: Op): Op | { readonly skip: string } {
     case 'mremap':
       return { ...op, mm, from: vpn(op.from), to: vpn(op.to), nr: Math.max(1, op.nr) };
     case 'migrate':
+    case 'reclaim':
       return { ...op, mm, vpn: vpn(op.vpn), count: Math.max(1, op.count) };
+    case 'madvise':
+      return { ...op, mm, vpn: vpn(op.vpn), nr: Math.max(1, op.nr) };
     case 'freeTable':
       return { ...op, mm, pmd: mod(op.pmd, g.pmdsPerMm) };
     case 'gup':

@@ -24,6 +24,9 @@ interface Implied {
   /** Writable PTE mappings per PFN; writable PMD mappings per head PFN. */
   readonly writablePte: Set<Pfn>;
   readonly writablePmd: Set<Pfn>;
+  /** Swap PTEs per swap slot (absent: none), and the slots some swap PTE marks exclusive. */
+  readonly swapPtes: Map<number, number>;
+  readonly exclusiveSwap: Set<number>;
 }
 
 /**
@@ -44,6 +47,8 @@ function tally(m: Machine, step: number): Implied {
     pinned: new Set(),
     writablePte: new Set(),
     writablePmd: new Set(),
+    swapPtes: new Map(),
+    exclusiveSwap: new Set(),
   };
   for (const mm of m.mms) {
     if (!mm.alive) continue;
@@ -61,6 +66,11 @@ function tally(m: Machine, step: number): Implied {
           tableEntries(m, pmd.table).forEach((pte, k) => {
             if (pte.kind === 'none') return;
             if (pte.kind === 'migration') throw migrationEntryViolation(step, mm.id, `pmd ${i} pte ${k}`);
+            if (pte.kind === 'swap') {
+              t.swapPtes.set(pte.slot, (t.swapPtes.get(pte.slot) ?? 0) + 1);
+              if (pte.exclusive) t.exclusiveSwap.add(pte.slot);
+              return;
+            }
             t.pte[pte.pfn]!++;
             if (pte.writable) t.writablePte.add(pte.pfn);
           });
@@ -126,6 +136,7 @@ export function auditLedger(m: Machine, step: number): void {
     auditFolio(m, p, fr.folio, t, fail);
   }
   if (free !== m.freeFrames) throw new ModelViolationError({ code: 'kernel_warn', step, message: `allocator counts ${m.freeFrames} free frames, ${free} are free` });
+  auditSwap(m, t, fail);
   auditMmIds(m, step);
 }
 
@@ -177,8 +188,40 @@ function auditFolio(m: Machine, head: Pfn, f: Folio, t: Implied, fail: Fail): vo
       fail('deferred_split_missing', head, f, `${mappedPages} of ${nr} pages mapped, not on the deferred split queue`);
     }
   }
-  const expected = ptes + pmds + t.held[head]!;
+  const cache = f.swap !== null ? nr : 0;
+  const expected = ptes + pmds + t.held[head]! + cache;
   if (f.refcount !== expected) {
-    fail('refcount_mismatch', head, f, `_refcount ${f.refcount}, expected ${expected} (${ptes} PTE + ${pmds} PMD mappings, ${t.held[head]} held by GUP, GUP-fast walks or a deferred flush)`);
+    fail('refcount_mismatch', head, f, `_refcount ${f.refcount}, expected ${expected} (${ptes} PTE + ${pmds} PMD mappings, ${t.held[head]} held by GUP, GUP-fast walks or a deferred flush, ${cache} by the swap cache)`);
   }
+  const base = f.swap;
+  for (let k = 0; base !== null && k < nr; k++) {
+    if (m.swap?.slots[base + k]?.cached !== head + k) fail('swap_count_mismatch', head, f, `folio ${f.id} is in the swap cache at slot ${base + k}, which does not hold its page ${k}`);
+  }
+}
+
+/**
+ * The swap device (issue 13): every slot's count equals the swap PTEs that refer to it (over the
+ * live mms); a slot's swap-cache page is a page of a folio in the swap cache at that slot, and
+ * every folio in the swap cache is found at each of its slots; a slot an exclusive swap PTE
+ * refers to has only that one reference (the page was exclusive when it was unmapped, and fork
+ * clears the bit when it shares the entry); and no swap PTE refers to a free slot. (That a folio
+ * in the swap cache is found at each of its slots is checked with its references, auditFolio.)
+ */
+function auditSwap(m: Machine, t: Implied, fail: Fail): void {
+  const slots = m.swap?.slots ?? [];
+  for (const [slot, n] of t.swapPtes) {
+    const s = slots[slot];
+    if (s === undefined || s.count !== n) fail('swap_count_mismatch', asPfn(slot), null, `swap slot ${slot}: count ${s?.count ?? 'none'}, swap PTEs referring to it ${n}`);
+  }
+  slots.forEach((s, slot) => {
+    const n = t.swapPtes.get(slot) ?? 0;
+    if (s.count !== n) fail('swap_count_mismatch', asPfn(slot), null, `swap slot ${slot}: count ${s.count}, swap PTEs referring to it ${n}`);
+    if (t.exclusiveSwap.has(slot) && n > 1) fail('swap_count_mismatch', asPfn(slot), null, `swap slot ${slot} is referred to by ${n} swap PTEs, one of them exclusive`);
+    if (s.cached === null) return;
+    const head = m.frames[s.cached]?.head;
+    const f = head === undefined ? null : m.frames[head]?.folio ?? null;
+    if (f === null || head === undefined || f.swap === null || f.swap + (s.cached - head) !== slot) {
+      fail('swap_count_mismatch', asPfn(slot), f, `swap slot ${slot} has page ${s.cached} in the swap cache, which is not in the swap cache at that slot`);
+    }
+  });
 }

@@ -82,6 +82,7 @@ export function observe(m: Machine, quiescent: boolean): Observation {
           tableEntries(m, pmd.table).forEach((e, k) => {
             if (e.kind === 'present') out[k] = `${ref(e.pfn)}${e.writable ? ' w' : ''}`;
             else if (e.kind === 'migration') out[k] = `migration ${ref(e.pfn)}`;
+            else if (e.kind === 'swap') out[k] = observeSwapEntry(m, e.slot, e.exclusive, ref);
           });
           return out;
         }
@@ -127,4 +128,15 @@ export function firstDifference(a: unknown, b: unknown, path = ''): { path: stri
     if (d !== null) return d;
   }
   return null;
+}
+
+/**
+ * A swap PTE as the differential check sees it: the page it was unmapped from (the slot's logical
+ * id, not its offset, which may differ between kernels that free slots at different times), its
+ * exclusive bit, the slot's count, and the page in the swap cache for it, if any.
+ */
+function observeSwapEntry(m: Machine, slot: number, exclusive: boolean, ref: (p: Pfn) => string): string {
+  const s = m.swap?.slots[slot];
+  if (s === undefined) return `swap ?${slot}`;
+  return `swap ${s.id}${exclusive ? ' x' : ''} count ${s.count}${s.cached !== null ? ` cache ${ref(s.cached)}` : ''}`;
 }

@@ -55,6 +55,12 @@ export class UserMemory {
    * read. Overrides `mem` for the page; empty unless a run has schedule ops.
    */
   private readonly maybe = new Map<MmId, Map<number, Set<number>>>();
+  /**
+   * Pages given MADV_FREE and not stored to since (issue 13): reclaim may drop a clean lazyfree
+   * page at any time, so a read may also return 0 — until the next store, which dirties the PTE
+   * and makes the page the process's again. A read of 0 means it was dropped: 0 from then on.
+   */
+  private readonly lazyfree = new Map<MmId, Set<number>>();
   /** The windows of zap tasks in flight, by CPU. */
   private readonly windows = new Map<number, Window>();
   /**
@@ -85,9 +91,15 @@ export class UserMemory {
     return this.mem.get(mm)?.get(vpn) ?? 0;
   }
 
-  /** The values a read of (mm, vpn) may return now: one, or several after a race. */
+  /** The values a read of (mm, vpn) may return now: one, or several after a race or MADV_FREE. */
   private acceptable(mm: MmId, vpn: number): ReadonlySet<number> {
-    return this.maybe.get(mm)?.get(vpn) ?? new Set([this.read(mm, vpn)]);
+    const ok = this.maybe.get(mm)?.get(vpn) ?? new Set([this.read(mm, vpn)]);
+    return this.lazyfree.get(mm)?.has(vpn) === true ? new Set([...ok, 0]) : ok;
+  }
+
+  /** A store reached (mm, vpn): a MADV_FREE page is the process's again. */
+  private stored(mm: MmId, vpn: number): void {
+    this.lazyfree.get(mm)?.delete(vpn);
   }
 
   /** A zap task in flight covers (mm, vpn): accesses there race with it. */
@@ -169,7 +181,10 @@ export class UserMemory {
   /** A store landed at (mm, vpn): inside a zap's window it may yet be lost, elsewhere it is what the page holds. */
   private storeLanded(mm: MmId, vpn: number, value: number): void {
     if (this.covered(mm, vpn)) this.racyStore(mm, vpn, value);
-    else this.setDefinite(mm, vpn, value);
+    else {
+      this.setDefinite(mm, vpn, value);
+      this.stored(mm, vpn);
+    }
   }
 
   /** A load of (mm, vpn) returned `value`: it must be one the page may hold now. */
@@ -178,6 +193,8 @@ export class UserMemory {
     if (!ok.has(value)) {
       throw new ModelViolationError({ code: 'stale_read', step, mm, vpn: asVpn(vpn), expected: [...ok][0] ?? 0, actual: value });
     }
+    // A MADV_FREE page read as 0 was dropped (or held 0): it reads 0 from now on.
+    if (value === 0) this.stored(mm, vpn);
     // Outside every window the page has one view again: what was read is what it holds.
     if (ok.size > 1 && !this.covered(mm, vpn)) this.setDefinite(mm, vpn, value);
   }
@@ -229,7 +246,10 @@ export class UserMemory {
           const mm = asMm(op.mm);
           if (op.write) {
             if (this.covered(mm, op.vpn)) this.racyStore(mm, op.vpn, r.value);
-            else this.setDefinite(mm, op.vpn, r.value);
+            else {
+              this.setDefinite(mm, op.vpn, r.value);
+              this.stored(mm, op.vpn);
+            }
             this.forkRacyStore(mm, op.vpn, r.value);
             break;
           }
@@ -241,6 +261,17 @@ export class UserMemory {
             this.mem.set(r.child, new Map(this.mem.get(asMm(op.mm)) ?? []));
             const mp = this.maybe.get(asMm(op.mm));
             if (mp !== undefined) this.maybe.set(r.child, new Map([...mp].map(([v, set]) => [v, new Set(set)])));
+            // The child maps the same lazyfree folios: reclaim may drop them for both.
+            const lz = this.lazyfree.get(asMm(op.mm));
+            if (lz !== undefined) this.lazyfree.set(r.child, new Set(lz));
+          }
+          break;
+        case 'madvise':
+          if (op.advice === 'free' && r.kind === 'done') {
+            let lz = this.lazyfree.get(asMm(op.mm));
+            if (lz === undefined) this.lazyfree.set(asMm(op.mm), (lz = new Set()));
+            const top = m.geometry.pmdsPerMm * m.geometry.ptrsPerPte;
+            for (let v = op.vpn; v < Math.min(top, op.vpn + op.nr); v++) lz.add(v);
           }
           break;
         case 'zap': {
@@ -277,7 +308,10 @@ export class UserMemory {
     if (write) {
       if (page.kind === 'attached') {
         if (this.covered(page.mm, page.vpn)) this.racyStore(page.mm, page.vpn, value);
-        else this.setDefinite(page.mm, page.vpn, value);
+        else {
+          this.setDefinite(page.mm, page.vpn, value);
+          this.stored(page.mm, page.vpn);
+        }
         this.forkRacyStore(page.mm, page.vpn, value);
       } else {
         page.page.value = value;
@@ -290,6 +324,12 @@ export class UserMemory {
     }
     const ok = page.kind === 'attached' ? this.acceptable(page.mm, page.vpn) : (page.page.also ?? new Set([page.page.value]));
     if (!ok.has(value)) throw new ModelViolationError({ code: 'pin_unreliable', step, handle: h, index, expected: [...ok][0] ?? 0, actual: value });
+    // A MADV_FREE page a pin reads as 0 was dropped before the pin took it (a pinned folio is
+    // never discarded: try_to_unmap_one() sees the extra references), and the mm maps that page.
+    if (page.kind === 'attached' && value === 0 && this.lazyfree.get(page.mm)?.has(page.vpn) === true) {
+      this.stored(page.mm, page.vpn);
+      if (!this.covered(page.mm, page.vpn)) this.setDefinite(page.mm, page.vpn, 0);
+    }
   }
 
   /** Zap or exit of [start, end): the values are gone; the pins of a page there share its last value. */
@@ -300,8 +340,10 @@ export class UserMemory {
         if (p.kind === 'attached' && p.mm === mm && p.vpn >= start && p.vpn < end) {
           let page = detached.get(p.vpn);
           if (page === undefined) {
-            const ok = this.maybe.get(mm)?.get(p.vpn);
-            detached.set(p.vpn, (page = { value: this.read(mm, p.vpn), ...(ok !== undefined ? { also: new Set(ok) } : {}) }));
+            // Several values after a race, or a MADV_FREE page that may have been dropped before
+            // the pin took it: the page keeps them all.
+            const ok = this.acceptable(mm, p.vpn);
+            detached.set(p.vpn, (page = { value: [...ok][0] ?? 0, ...(ok.size > 1 ? { also: new Set(ok) } : {}) }));
           }
           pin.pages[i] = { kind: 'detached', page };
         }
@@ -317,12 +359,20 @@ export class UserMemory {
       }
     }
     for (const w of this.windows.values()) if (w.mm === mm) for (const vpn of [...w.stored.keys()]) if (vpn >= start && vpn < end) w.stored.delete(vpn);
+    const lz = this.lazyfree.get(mm);
+    if (lz !== undefined) for (const vpn of [...lz]) if (vpn >= start && vpn < end) lz.delete(vpn);
     const vals = this.mem.get(mm);
     if (vals === undefined) return;
     for (const vpn of [...vals.keys()]) if (vpn >= start && vpn < end) vals.delete(vpn);
   }
 
   private move(mm: MmId, from: number, to: number, nr: number): void {
+    const lz = this.lazyfree.get(mm);
+    if (lz !== undefined) {
+      const moved = [...lz].filter((v) => v >= from && v < from + nr);
+      for (const v of moved) lz.delete(v);
+      for (const v of moved) lz.add(v + to - from);
+    }
     const mp = this.maybe.get(mm);
     if (mp !== undefined) {
       const moved = new Map<number, Set<number>>();

@@ -4,6 +4,7 @@ import type { Machine } from '../../models/machine/state';
 import { mmNrPages } from '../../models/machine/geometry';
 import { mappedPfn, pmdAt, pmdIndexOf, pteAt } from '../../models/machine/pgtable';
 import { tlbLookupOnAccess } from '../../models/machine/tlb';
+import { swapSlot } from '../../models/machine/swap';
 import { assertNever } from '../../models/assertNever';
 import type { OpResult } from '../../models/result';
 import type { Op } from '../ops/op';
@@ -119,6 +120,8 @@ export function observeResult(op: Op, r: OpResult, pinRead: boolean): string | n
     case 'map':
     case 'populate':
     case 'migrate':
+    case 'reclaim':
+    case 'madvise':
     case 'freeTable':
     case 'walkBegin':
     case 'walkEnd':
@@ -150,7 +153,8 @@ function resultText(r: OpResult): string {
     case 'handle':
       return `handle#${r.handle} ${r.pages} pages`;
     case 'migrated':
-      return 'migrated';
+    case 'reclaimed':
+      return r.kind;
     default:
       return assertNever(r);
   }
@@ -175,8 +179,7 @@ export function userOutcome(m: Machine, getContents = false): UserOutcome {
     out[`mm#${mm.id}`] = mm.alive ? `alive ${mm.vmaWritable.map((w) => (w ? 'w' : 'r')).join('')}` : 'exited';
     if (!mm.alive) continue;
     for (let v = 0; v < n; v++) {
-      const p = mappedPfn(m, mm.id, asVpn(v));
-      const value = p === null ? 0 : (m.frames[p]?.content ?? 0);
+      const value = pageValue(m, mm.id, v);
       if (value !== 0) out[pageKey(mm.id, v)] = String(value);
     }
   }
@@ -188,6 +191,19 @@ export function userOutcome(m: Machine, getContents = false): UserOutcome {
 }
 
 export const pageKey = (mm: number, v: number): string => `mm#${mm} vpn ${v}`;
+
+/**
+ * What a load of (mm, v) would read: the mapped frame's content, or, for a page swapped out, its
+ * swap-cache page's or else its slot's (a swap-in brings that back); 0 where nothing is mapped.
+ */
+function pageValue(m: Machine, mm: MmId, v: number): number {
+  const p = mappedPfn(m, mm, asVpn(v));
+  if (p !== null) return m.frames[p]?.content ?? 0;
+  const pte = pteAt(m, mm, asVpn(v));
+  if (pte === null || pte.kind !== 'swap') return 0;
+  const slot = swapSlot(m, pte.slot);
+  return slot.cached !== null ? (m.frames[slot.cached]?.content ?? 0) : slot.content;
+}
 
 /**
  * The keys of `userOutcome()` that `unfixed` leaves out, named on the interleaved run's machine

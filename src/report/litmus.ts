@@ -65,6 +65,8 @@ export function opCpu(op: Op): number | null {
     case 'mprotect':
     case 'mremap':
     case 'migrate':
+    case 'reclaim':
+    case 'madvise':
     case 'freeTable':
     case 'unpin':
     case 'gupRead':

@@ -28,6 +28,8 @@ export function formatResult(r: OpResult): string {
       return 'GUP got no page';
     case 'migrated':
       return `${r.folios} folio(s) migrated`;
+    case 'reclaimed':
+      return `${r.folios} folio(s) reclaimed`;
     default:
       return assertNever(r);
   }

@@ -253,13 +253,15 @@ function mmapConflict(locks: readonly LockRef[], mm: MmId, mode: 'read' | 'write
  * mode the task's excludes (`mmapModeOf()`) — a zap or a store's fault holds it for read, so the
  * mm's writers wait; mprotect and fork hold it for write, so every op on the mm but the lockless
  * ones waits. Two rules are not locks: every op on fork's child waits (no one can reach the child
- * before fork returns), and migration waits for a fork of any mm (simplified: its rmap walk may
- * meet the folios fork is sharing, which the model does not let interleave). Who waits for a
+ * before fork returns), and migration, reclaim and madvise(COLD/PAGEOUT/FREE) wait for a fork of
+ * any mm (simplified: their rmap walks — a reclaim's unmap, a madvise's split of a large folio —
+ * may meet the folios fork is sharing, where `page_vma_mapped_walk()` would spin on the PTL fork
+ * holds; the model does not let them interleave). Who waits for a
  * migration is decided by its folios (`Tasks.waitFor()`).
  */
 function waitsFor(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView, locks: readonly LockRef[]): boolean {
   if (t.op === 'migrate') return false;
-  if (t.op === 'fork' && op.kind === 'migrate') return true;
+  if (t.op === 'fork' && (op.kind === 'migrate' || op.kind === 'reclaim' || op.kind === 'madvise')) return true;
   const mm = mmOf(m, op);
   if (mm === null) return false;
   if (t.op === 'fork' && mm === t.child) return true;

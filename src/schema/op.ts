@@ -24,6 +24,13 @@ export const opSchema = z
     op('mprotect', 'mprotect() of [vpn, vpn+nr) to read-write or read-only.', { mm: int, vpn: int, nr: int, writable: bool }),
     op('mremap', 'mremap() of [from, from+nr) to `to`.', { mm: int, from: int, to: int, nr: int }),
     op('migrate', 'Migrate up to `count` folios mapped from vpn upwards.', { mm: int, vpn: int, count: int }),
+    op('reclaim', 'Reclaim (kswapd or direct reclaim: shrink_folio_list()) of up to `count` folios mapped from vpn upwards: each is swapped out and freed, or kept (pinned, referenced, or it could not be unmapped).', { mm: int, vpn: int, count: int }),
+    op('madvise', "madvise() of [vpn, vpn+nr) with MADV_COLD ('cold': make the exclusive folios old), MADV_PAGEOUT ('pageout': reclaim them now) or MADV_FREE ('free': their data may be dropped until the next store; swapped-out pages are dropped at once); a large folio not mapped whole in the range is split unless it is likely shared.", {
+      mm: int,
+      vpn: int,
+      nr: int,
+      advice: z.enum(['cold', 'pageout', 'free']),
+    }),
     op('freeTable', 'Reclaim the PTE table of PMD slot `pmd` if it is empty.', { mm: int, pmd: int }),
     op('gup', 'get_user_pages (pin false) or pin_user_pages of [vpn, vpn+nr), GUP-fast or not.', { cpu: int, mm: int, vpn: int, nr: int, pin: bool, write: bool, fast: bool }),
     op('unpin', 'Release a GUP handle.', { handle: int }),

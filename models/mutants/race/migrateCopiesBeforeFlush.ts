@@ -3,7 +3,7 @@ import type { PreemptPoint } from '../../machine/tasks';
 import { BatchedKernel } from '../../batched/BatchedKernel';
 import type { UnmappedFolio } from '../../batched/migrate';
 import type { MigrcReq } from '../../batched/migrc';
-import type { TlbUbc } from '../../batched/tlbUbc';
+import type { TlbUbc } from '../../machine/tlbUbc';
 import type { MutantSpec } from '../mutant';
 import { defineMutant } from '../mutant';
 import { ownPtls } from '../../machine/locks';

@@ -1,5 +1,5 @@
-import type { MmId } from '../machine/ids';
-import type { Machine } from '../machine/state';
+import type { MmId } from './ids';
+import type { Machine } from './state';
 
 /**
  * `struct tlbflush_unmap_batch` (include/linux/mm_types_task.h; x86 `arch_tlbflush_unmap_batch`):

@@ -1,0 +1,66 @@
+import type { MmId, Vpn } from '../machine/ids';
+import { vpn as asVpn } from '../machine/ids';
+import type { Machine } from '../machine/state';
+import type { PresentPte } from '../machine/pte';
+import { PTE_NONE } from '../machine/pte';
+import { pteAt, setPte } from '../machine/pgtable';
+import { mark } from '../machine/marks';
+import type { TlbUbc } from '../machine/tlbUbc';
+import { newTlbUbc } from '../machine/tlbUbc';
+import { BatchedMremap } from './mremap';
+
+/**
+ * Reclaim as 6.12 batches it (mm/vmscan.c, mm/rmap.c, mm/madvise.c): `shrink_folio_list()` unmaps
+ * with TTU_BATCH_FLUSH, so `try_to_unmap_one()` clears each PTE with `ptep_get_and_clear()` and
+ * records the owed flush in the task's `tlb_ubc` (`set_tlb_ubc_flush_pending()`, which also
+ * bumps `mm->tlb_flush_batched` for `flush_tlb_batched_pending()`); the flush comes once, before
+ * the first page is written out if a dirty entry was unmapped (`try_to_unmap_flush_dirty()`),
+ * and before the folios are freed (`try_to_unmap_flush()`). MADV_COLD/PAGEOUT batch a large
+ * folio's PTEs with `folio_pte_batch()` and flush the young bits they clear once per batch.
+ *
+ * `set_tlb_ubc_flush_pending()` is 6.12's: the MIGRC seed's read-only split (`tlb_ubc_ro`) is for
+ * migration only here, so every entry reclaim unmaps goes to the one record.
+ */
+export abstract class BatchedReclaim extends BatchedMremap {
+  /** `current->tlb_ubc`: `shrink_folio_list()` unmaps with TTU_BATCH_FLUSH (`should_defer_flush()`). */
+  override reclaimUnmapBatch(m: Machine): TlbUbc | null {
+    return newTlbUbc(m);
+  }
+
+  /**
+   * The TTU_BATCH_FLUSH side of `try_to_unmap_one()`'s "Nuke the page table entry" (mm/rmap.c,
+   * 6.12): `ptep_get_and_clear()` and `set_tlb_ubc_flush_pending()`: no flush now, the CPUs that
+   * ran the mm join the record.
+   */
+  override tryToUnmapClearPte(m: Machine, mm: MmId, v: Vpn, ubc: TlbUbc | null): PresentPte {
+    if (ubc === null) return super.tryToUnmapClearPte(m, mm, v, ubc);
+    const pte = pteAt(m, mm, v);
+    if (pte === null || pte.kind !== 'present') throw new Error('rmap walk returned a stale PTE mapping');
+    setPte(m, mm, v, PTE_NONE);
+    this.setTlbUbcFlushPending(m, { ubc, ro: ubc, canMigrc: false }, mm, pte.writable, pte.dirty);
+    mark(m, 'reclaim deferred its flush (TTU_BATCH_FLUSH)');
+    return pte;
+  }
+
+  /** `folio_pte_batch()` (mm/internal.h, 6.12) with FPB_IGNORE_DIRTY | FPB_IGNORE_SOFT_DIRTY, as madvise batches. */
+  override madvisePteBatch(m: Machine, mm: MmId, v: Vpn, e: Vpn, first: PresentPte): number {
+    return this.folioPteBatch(m, mm, v, first, e - v, { ignoreDirty: true }).nr;
+  }
+
+  /**
+   * `clear_young_dirty_ptes()` for a batch of `nr` PTEs (MADV_COLD: young; MADV_FREE: young and
+   * dirty), then one flush of the batch's range. Simplified: the kernel records the range in the
+   * madvise call's mmu_gather (`tlb_remove_tlb_entries()`) and flushes once at `tlb_finish_mmu()`;
+   * at an op's end the TLBs are the same (a preempted madvise is not modelled).
+   */
+  override madviseClearPtes(m: Machine, mm: MmId, v: Vpn, nr: number, clean: boolean): void {
+    let cleared = false;
+    for (let k = 0; k < nr; k++) {
+      const pte = pteAt(m, mm, asVpn(v + k));
+      if (pte === null || pte.kind !== 'present' || !(pte.young || (clean && pte.dirty))) continue;
+      setPte(m, mm, asVpn(v + k), { ...pte, young: false, dirty: clean ? false : pte.dirty });
+      cleared = true;
+    }
+    if (cleared) this.flushTlbRange(m, mm, v, v + nr);
+  }
+}
