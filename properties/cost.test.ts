@@ -108,6 +108,32 @@ describe('cost workloads on the realistic geometry', () => {
     expect(b.stats.tlbFlushIpis).toBeLessThanOrEqual(plain.stats.tlbFlushIpis / 2);
   });
 
+  it('seed 001 / reclaim: TTU_BATCH_FLUSH flushes a list of clean-PTE pages once; written pages are flushed per folio before pageout, as in the reference', () => {
+    const r = ref('reclaim-touched-pages');
+    const b = measure('reclaim-touched-pages');
+    for (const m of [r, b]) expect(resultsOf(m.results, 'reclaimed')).toEqual([{ kind: 'reclaimed', folios: 128 }]);
+    expect(r.stats.tlbFlushCalls).toBe(128);
+    expect(r.stats.tlbFlushIpis).toBe(128 * 4);
+    expect(b.stats.tlbFlushCalls).toBe(1);
+    expect(b.stats.tlbFlushIpis).toBe(4);
+    // The same pages written first: every PTE is dirty, so try_to_unmap_flush_dirty() flushes
+    // before each pageout and the deferral saves nothing on order-0 folios.
+    const [w] = selectWorkloads(['reclaim-touched-pages']) as [CostWorkload];
+    const written: CostWorkload = {
+      ...w,
+      name: 'reclaim-written-pages',
+      build: (g) => {
+        const ops = w.build(g);
+        return { ...ops, setup: ops.setup.map((o) => (o.kind === 'access' ? { ...o, write: true } : o)) };
+      },
+    };
+    const rw = measureWorkload(new ReferenceKernel(), REALISTIC, written, { oracles: true });
+    const bw = measureWorkload(new BatchedKernel(), REALISTIC, written, { oracles: true });
+    expect(bw.verdict).toMatchObject({ ok: true });
+    expect(rw.stats.tlbFlushCalls).toBe(128);
+    expect(bw.stats.tlbFlushCalls).toBe(128);
+  });
+
   it('seed 003: freeing page tables sends no table-sync IPI and batches RCU callbacks', () => {
     const r = ref('free-page-tables').stats;
     const b = measure('free-page-tables').stats;

@@ -19,6 +19,7 @@ export const costOp = {
   zap: (mm: number, vpn: number, nr: number): OpOf<'zap'> => ({ kind: 'zap', mm, vpn, nr }),
   exit: (mm: number): OpOf<'exit'> => ({ kind: 'exit', mm }),
   migrate: (mm: number, vpn: number, count: number): OpOf<'migrate'> => ({ kind: 'migrate', mm, vpn, count }),
+  reclaim: (mm: number, vpn: number, count: number): OpOf<'reclaim'> => ({ kind: 'reclaim', mm, vpn, count }),
   freeTable: (mm: number, pmd: number): OpOf<'freeTable'> => ({ kind: 'freeTable', mm, pmd }),
   gupFast: (cpu: number, mm: number, vpn: number, nr: number, pin: boolean, write: boolean): OpOf<'gup'> => ({ kind: 'gup', cpu, mm, vpn, nr, pin, write, fast: true }),
   tick: (): OpOf<'tick'> => ({ kind: 'tick' }),

@@ -6,6 +6,7 @@ import type { Op } from '../ops/op';
 /** The seed discussions a workload can reproduce (reference/seeds.md). */
 export const SEEDS = {
   '000': 'mm/memory: optimize unmap/zap with PTE-mapped THP',
+  '001': 'madvise: make madvise_cold_or_pageout_pte_range() support large folio',
   '002': 'mm: Defer TLB flush by keeping both src and dst folios at migration (MIGRC)',
   '003': 'x86: mm: free page table pages by RCU instead of semi RCU',
   '004': 'mm/gup: Grab head page refcount once for group of subpages',

@@ -3,6 +3,7 @@ import { forkPinnedPteMappedThp, forkPteMappedThp } from './fork';
 import { freePageTables } from './tables';
 import { gupPinPmdThp, gupPinPteThp, gupPmdThp, gupPteThp } from './gup';
 import { migrateReadMostly } from './migrate';
+import { reclaimTouchedPages } from './reclaim';
 import { zapPteMappedThp } from './zap';
 
 /** Every named cost workload, in the order `mmcheck cost` prints them. */
@@ -11,6 +12,7 @@ export const WORKLOADS: readonly CostWorkload[] = [
   gupPinPmdThp,
   zapPteMappedThp,
   migrateReadMostly,
+  reclaimTouchedPages,
   freePageTables,
   forkPteMappedThp,
   forkPinnedPteMappedThp,
