@@ -44,9 +44,9 @@ export interface CheckOptions {
    */
   readonly watchMethods?: readonly string[];
   /**
-   * Generate schedule ops (`preempt`, `resume`): zaps run as preempted kernel tasks with other ops
-   * inside their windows (issue 11, docs/concurrency.md). Off by default (the same sequences as
-   * before for every seed).
+   * Generate schedule ops (`preempt`, `resume`): zap, mprotect, fork, migration, faults and GUP
+   * run as preempted kernel tasks with other ops inside their windows (issue 11,
+   * docs/concurrency.md). Off by default (the same sequences as before for every seed).
    */
   readonly interleave?: boolean;
   /** How sequences are drawn (mode, focus, weights); DEFAULT_GENERATION when absent. */
