@@ -219,8 +219,9 @@ export abstract class MadvisePaths extends ReclaimPaths {
   }
 
   /**
-   * The test madvise makes before it touches a folio (mm/madvise.c, 6.12): "Do not interfere with
-   * other mappings of this folio" — `folio_mapcount(folio) != folio_nr_pages(folio)`. A large
+   * Mirrors the test `madvise_cold_or_pageout_pte_range()` and `madvise_free_pte_range()`
+   * (mm/madvise.c, 6.12) make before they touch a folio: "Do not interfere with other mappings of
+   * this folio" — `folio_mapcount(folio) != folio_nr_pages(folio)`. A large
    * folio got here only if this range maps all its pages, so any mapping beyond one per page is
    * someone else's. (From 6.2 to 6.8, `folio_mapcount(folio) != 1` skipped every PTE-mapped
    * large folio: commit 07e8c82b5eff, seed 001's thread.)
