@@ -127,6 +127,8 @@ export const TASK_TRACEPOINTS = [
   'COW fault backed off: another CPU changed the PTE (pte_same)',
   'GUP retried its lookup after the faulted entry changed',
   'GUP-fast grab failed: the page was freed (or split) after the read',
+  'flush_tlb_batched_pending flushed for a preempted reclaim',
+  'a store met an old translation a preempted reclaim owes the flush of',
 ] as const;
 
 export type Tracepoint =

@@ -46,6 +46,10 @@ describe('correct kernels with interleaving on', () => {
     expect(r.coverage['mark:GUP retried its lookup after the faulted entry changed'] ?? 0).toBeGreaterThan(10);
     // GUP-fast walks stopped before their grab whose page was freed inside the read→grab window.
     expect(r.coverage['mark:GUP-fast grab failed: the page was freed (or split) after the read'] ?? 0).toBeGreaterThan(10);
+    // Reclaims preempted between folios with their TTU_BATCH_FLUSH flush owed, met by a zap of the mm.
+    expect(r.coverage['mark:flush_tlb_batched_pending flushed for a preempted reclaim'] ?? 0).toBeGreaterThan(10);
+    // ... and by a store on another CPU, whose fault read the slot into a new page: mainline's accepted window.
+    expect(r.coverage['mark:a store met an old translation a preempted reclaim owes the flush of'] ?? 0).toBeGreaterThan(10);
   }, 120_000);
 });
 

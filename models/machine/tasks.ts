@@ -34,6 +34,14 @@ export type PreemptPoint =
    */
   | 'migrate: folio copied, before remove_migration_ptes()'
   /**
+   * `shrink_folio_list()` (mm/vmscan.c, 6.12) is done with one folio and at the top of its loop
+   * for the next (`cond_resched()`): the folio was unmapped and written out or kept, its lock is
+   * dropped, and a freed one waits on `free_folios`; the batched kernel still owes the flush of
+   * every clean entry it unmapped (`try_to_unmap_flush()` comes after the loop; a dirty one was
+   * flushed before its pageout), the reference flushed each PTE.
+   */
+  | 'reclaim: folio done, before the next (cond_resched())'
+  /**
    * `do_anonymous_page()` (mm/memory.c, 6.12) for a store: the fault read `vmf->orig_pte` (none)
    * without the PTL and allocated its page (`alloc_anon_folio()`); it has not yet taken the PTL
    * (`pte_offset_map_lock()`) to recheck `vmf_pte_changed()` and install it.
@@ -94,6 +102,7 @@ export const PREEMPT_POINTS: readonly PreemptPoint[] = [
   'zap: before tlb_finish_mmu()',
   'migrate: folio unmapped',
   'migrate: folio copied, before remove_migration_ptes()',
+  'reclaim: folio done, before the next (cond_resched())',
   'fault: page allocated, before the PTL',
   'fault: COW page copied, before the PTL',
   'gup: faulted, before the retried lookup',
@@ -140,13 +149,13 @@ export function runToEndWith<T>(steps: Generator<PreemptPoint, T, void>): T {
  * fault (`access`), mprotect(), fork() and GUP's slow path (`gup`). A closed union: the runner's per-op rules
  * (src/run/tasks.ts) switch over it exhaustively.
  */
-export type TaskOp = 'zap' | 'migrate' | 'access' | 'mprotect' | 'fork' | 'gup';
+export type TaskOp = 'zap' | 'migrate' | 'reclaim' | 'access' | 'mprotect' | 'fork' | 'gup';
 
 /** What a CPU's preempted kernel task is doing, as plain data (`Cpu.task`). */
 export interface KernelTaskView {
   /**
-   * The op that runs as the task: MADV_DONTNEED or mprotect() of [start, end), a migration of
-   * folios mapped from `start` on (`end` is then the top of the mm), a store to page `start`
+   * The op that runs as the task: MADV_DONTNEED or mprotect() of [start, end), a migration or a
+   * reclaim of folios mapped from `start` on (`end` is then the top of the mm), a store to page `start`
    * whose fault (anonymous or COW) is in flight (`end` = `start` + 1), fork() of the whole mm (start 0, end the
    * top of the mm), or GUP of [start, end).
    */

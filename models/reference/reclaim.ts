@@ -15,6 +15,8 @@ import type { TlbUbc } from '../machine/tlbUbc';
 import { tlbUbcClear } from '../machine/tlbUbc';
 import { ownPtls } from '../machine/locks';
 import type { OpResult } from '../result';
+import type { PreemptPoint } from '../machine/tasks';
+import { runToEndWith } from '../machine/tasks';
 import { MigratePaths } from './migrate';
 
 /** What `shrink_folio_list()` did with one folio of its list. */
@@ -56,15 +58,40 @@ export abstract class ReclaimPaths extends MigratePaths {
    * on the LRU, dropping the isolation reference); the pieces of a folio split on the way join
    * the list. The freed folios wait on `free_folios` until `try_to_unmap_flush()` — no page is
    * freed while a TLB may still translate to it (rule R1) — and are freed together
-   * (`free_unref_folios()`). Returns how many folios were freed.
+   * (`free_unref_folios()`). Returns how many folios were freed. Runs `shrinkFolioListSteps()` to
+   * its end. Simplified: 6.12 collects the freed folios in a `folio_batch` and, when it fills
+   * (PAGEVEC_SIZE, 31), flushes and frees them inside the loop; the model's lists are shorter
+   * than that, so it flushes and frees once, after the loop.
    */
   shrinkFolioList(m: Machine, folios: readonly Pfn[]): number {
+    return runToEndWith(this.shrinkFolioListSteps(m, folios));
+  }
+
+  /**
+   * `reclaimFolios()` as a task (docs/concurrency.md): the same isolation and
+   * `shrinkFolioListSteps()`, which stops between folios.
+   */
+  *reclaimFoliosSteps(m: Machine, mm: MmId, start: Vpn, count: number): Generator<PreemptPoint, OpResult, void> {
+    const folios = this.selectFoliosForMigration(m, mm, start, count);
+    for (const head of folios) this.folioGet(m, head); // folio_isolate_lru()
+    return { kind: 'reclaimed', folios: yield* this.shrinkFolioListSteps(m, folios) };
+  }
+
+  /**
+   * `shrinkFolioList()` with its preemption point: the `cond_resched()` at the top of
+   * `shrink_folio_list()`'s loop, before every folio but the first ('reclaim: folio done, before
+   * the next (cond_resched())'). The folios freed so far wait on `free_folios`; the batched
+   * kernel's `tlb_ubc` still owes the flush of the clean entries it unmapped.
+   */
+  *shrinkFolioListSteps(m: Machine, folios: readonly Pfn[]): Generator<PreemptPoint, number, void> {
     const ubc = this.reclaimUnmapBatch(m);
     const list = [...folios];
     const free: Pfn[] = [];
     for (let i = 0; i < list.length; i++) {
+      if (i > 0) yield 'reclaim: folio done, before the next (cond_resched())';
       const head = list[i]!;
-      if (this.shrinkFolio(m, head, list, ubc) === 'freed') free.push(head);
+      // The rmap walks (unmap, split) take each mapping's PTL in turn (page_vma_mapped_walk()).
+      if (ownPtls(m, () => this.shrinkFolio(m, head, list, ubc)) === 'freed') free.push(head);
       else this.folioPut(m, head); // folio_putback_lru(): the isolation reference
     }
     this.tryToUnmapFlush(m, ubc);

@@ -95,6 +95,8 @@ export abstract class ZapPaths extends FaultPaths {
     this.flushTlbMm(m, mm);
     b.flushed = b.pending;
     mark(m, 'flush_tlb_batched_pending flushed an mm');
+    // The race it exists for (3ea277194daa): a reclaim stopped with its tlb_ubc flush owed.
+    if (m.cpus.some((c) => c.task?.op === 'reclaim')) mark(m, 'flush_tlb_batched_pending flushed for a preempted reclaim');
   }
 
   /**

@@ -48,6 +48,49 @@ export function preemptedZapArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> 
 }
 
 /**
+ * A reclaim that runs as a preempted task: `preempt` right before a reclaim of two folios from the
+ * hot page, so that it stops between them ('reclaim: folio done, before the next
+ * (cond_resched())'). One chunk in four sets up each of the two races of that window: a CPU holds
+ * a clean translation of a page with data (stored, swapped out, read back in: TTU_BATCH_FLUSH
+ * defers only clean entries) and the reclaim unmaps it without flushing and stops; then
+ * - `zap`: a MADV_DONTNEED of the page drops the swap entry and the CPU loads it: it must read 0
+ *   (`flush_tlb_batched_pending()`, 3ea277194daa);
+ * - `store`: another CPU stores to the page (its fault reads the slot into a new page) and the
+ *   CPU loads it through its old translation — mainline's accepted window (docs/concurrency.md).
+ */
+export function preemptedReclaimArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
+  const hot = hotPage(g);
+  return fc
+    .record({
+      cpu: cpuArb(p),
+      at: fc.integer({ min: 1, max: 2 }),
+      mm: mmArb(p),
+      race: fc.oneof({ weight: 2, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constant('zap' as const) }, { weight: 1, arbitrary: fc.constant('store' as const) }),
+      reader: cpuArb(p),
+      writer: cpuArb(p),
+    })
+    .map(({ cpu, at, mm, race, reader, writer }): Op[] => {
+      if (race === null) {
+        return [
+          { kind: 'preempt', cpu, at },
+          { kind: 'reclaim', mm, vpn: hot, count: 2 },
+        ];
+      }
+      const inWindow: Op = race === 'zap' ? { kind: 'zap', mm, vpn: hot, nr: 1 } : { kind: 'access', cpu: writer, mm, vpn: hot, write: true };
+      return [
+        { kind: 'access', cpu: reader, mm, vpn: hot, write: true },
+        { kind: 'access', cpu: reader, mm, vpn: hot + 1, write: true },
+        { kind: 'reclaim', mm, vpn: hot, count: 1 },
+        { kind: 'access', cpu: reader, mm, vpn: hot, write: false },
+        { kind: 'preempt', cpu, at: 1 },
+        { kind: 'reclaim', mm, vpn: hot, count: 2 },
+        inWindow,
+        { kind: 'access', cpu: reader, mm, vpn: hot, write: false },
+      ];
+    });
+}
+
+/**
  * A migration that runs as a preempted task: `preempt` right before a migration of the hot page
  * (one folio: 'migrate: folio unmapped' is its first point, 'migrate: folio copied, before
  * remove_migration_ptes()' its second). Its races — a fault on the entry, a store through a

@@ -77,6 +77,7 @@ export const CHUNKS = [
   'preempted COW',
   'preempted GUP',
   'grab window',
+  'preempted reclaim',
 ] as const;
 
 export type ChunkName = (typeof CHUNKS)[number];
@@ -99,6 +100,7 @@ export const CHUNK_KINDS: Readonly<Record<Exclude<ChunkName, 'single op'>, reado
   'preempted COW': ['preempt', 'access', 'fork', 'zap', 'exit'],
   'preempted GUP': ['preempt', 'gup', 'zap', 'migrate'],
   'grab window': ['walkBegin', 'walkEnd', 'access', 'zap', 'migrate'],
+  'preempted reclaim': ['preempt', 'reclaim', 'access', 'zap'],
 };
 
 /**
@@ -139,6 +141,7 @@ export const DEFAULT_CHUNK_WEIGHTS: Readonly<Record<ChunkName, number>> = {
   'preempted COW': 1,
   'preempted GUP': 1,
   'grab window': 1,
+  'preempted reclaim': 1,
 };
 
 /** The same mix for every sequence: the default weights, every CPU and mm, every address shape and order. */

@@ -3,6 +3,8 @@ import { handleId as asHandle, mmId as asMm, vpn as asVpn } from '../../models/m
 import type { Machine } from '../../models/machine/state';
 import { ModelViolationError } from '../../models/machine/violation';
 import type { Applied } from '../ops/apply';
+import type { Op } from '../ops/op';
+import { staleHit } from './windowOutcome';
 
 /** The content of a page no mm maps any more; every pin of that page shares it. */
 interface DetachedPage {
@@ -69,6 +71,24 @@ export class UserMemory {
    * whether fork had already shared that page or copied it.
    */
   private readonly forks = new Map<number, { readonly parent: MmId; readonly child: MmId }>();
+  /** The CPUs with a reclaim task in flight (docs/concurrency.md "The reclaim window"). */
+  private readonly reclaims = new Set<number>();
+  /**
+   * While a reclaim task is in flight: per page stored to since the first one started, every
+   * value the page held meanwhile. A load through a translation the reclaim still owes the flush
+   * of reads the old page, which holds one of them; the page tables' page holds the last.
+   */
+  private readonly heldInReclaimWindow = new Map<MmId, Map<number, Set<number>>>();
+
+  /** A store of `value` to (mm, vpn) is about to land: inside a reclaim window, remember what the page held. */
+  private noteHeldInReclaimWindow(mm: MmId, vpn: number, value: number): void {
+    if (this.reclaims.size === 0) return;
+    let pages = this.heldInReclaimWindow.get(mm);
+    if (pages === undefined) this.heldInReclaimWindow.set(mm, (pages = new Map()));
+    const held = pages.get(vpn) ?? new Set(this.acceptable(mm, vpn));
+    held.add(value);
+    pages.set(vpn, held);
+  }
 
   /** A store of `value` to the parent's (mm, vpn) inside a fork window: the child may see it. */
   private forkRacyStore(mm: MmId, vpn: number, value: number): void {
@@ -180,11 +200,33 @@ export class UserMemory {
 
   /** A store landed at (mm, vpn): inside a zap's window it may yet be lost, elsewhere it is what the page holds. */
   private storeLanded(mm: MmId, vpn: number, value: number): void {
+    this.noteHeldInReclaimWindow(mm, vpn, value);
     if (this.covered(mm, vpn)) this.racyStore(mm, vpn, value);
     else {
       this.setDefinite(mm, vpn, value);
       this.stored(mm, vpn);
     }
+  }
+
+  /**
+   * A load that went through a translation a reclaim task in flight still owes the flush of
+   * (`staleHit()`): it reads the old page, so any value the page held since the window opened is
+   * right, and what the page holds now stays as it was. False when that is not this load.
+   */
+  private readThroughReclaimWindow(m: Machine, op: Op, value: number): boolean {
+    if (this.reclaims.size === 0 || op.kind !== 'access' || staleHit(m, op) === null) return false;
+    const mm = asMm(op.mm);
+    const held = this.heldInReclaimWindow.get(mm)?.get(op.vpn) ?? this.acceptable(mm, op.vpn);
+    return held.has(value);
+  }
+
+  /**
+   * zap and mremap of [start, end) in a reclaim window: they flush what the reclaim batched first
+   * (`flush_tlb_batched_pending()` under the PTL), so no old page is read there any more.
+   */
+  private forgetHeldInReclaimWindow(mm: MmId, start: number, end: number): void {
+    const pages = this.heldInReclaimWindow.get(mm);
+    if (pages !== undefined) for (const vpn of [...pages.keys()]) if (vpn >= start && vpn < end) pages.delete(vpn);
   }
 
   /** A load of (mm, vpn) returned `value`: it must be one the page may hold now. */
@@ -223,6 +265,15 @@ export class UserMemory {
         else if (n.point === null) this.forks.delete(n.cpu);
         continue;
       }
+      if (n.op === 'reclaim') {
+        if (n.how === 'start' && n.point !== null) this.reclaims.add(n.cpu);
+        else if (n.point === null) {
+          // Its try_to_unmap_flush() is done: no CPU reads an old page any more.
+          this.reclaims.delete(n.cpu);
+          if (this.reclaims.size === 0) this.heldInReclaimWindow.clear();
+        }
+        continue;
+      }
       // Migration and mprotect change no user-visible value: their windows matter to hazards and
       // the differential only, and their pages keep their single view.
       if (n.op !== 'zap') continue;
@@ -245,6 +296,7 @@ export class UserMemory {
           if (r.kind !== 'value') break;
           const mm = asMm(op.mm);
           if (op.write) {
+            this.noteHeldInReclaimWindow(mm, op.vpn, r.value);
             if (this.covered(mm, op.vpn)) this.racyStore(mm, op.vpn, r.value);
             else {
               this.setDefinite(mm, op.vpn, r.value);
@@ -253,7 +305,7 @@ export class UserMemory {
             this.forkRacyStore(mm, op.vpn, r.value);
             break;
           }
-          this.loadReturned(mm, op.vpn, r.value, step);
+          if (!this.readThroughReclaimWindow(m, op, r.value)) this.loadReturned(mm, op.vpn, r.value, step);
           break;
         }
         case 'fork':
@@ -307,6 +359,7 @@ export class UserMemory {
     if (page === undefined) return; // a FOLL_GET handle
     if (write) {
       if (page.kind === 'attached') {
+        this.noteHeldInReclaimWindow(page.mm, page.vpn, value);
         if (this.covered(page.mm, page.vpn)) this.racyStore(page.mm, page.vpn, value);
         else {
           this.setDefinite(page.mm, page.vpn, value);
@@ -334,6 +387,7 @@ export class UserMemory {
 
   /** Zap or exit of [start, end): the values are gone; the pins of a page there share its last value. */
   private forget(mm: MmId, start: number, end: number): void {
+    this.forgetHeldInReclaimWindow(mm, start, end);
     const detached = new Map<number, DetachedPage>();
     for (const pin of this.pins.values()) {
       pin.pages.forEach((p, i) => {
@@ -367,6 +421,7 @@ export class UserMemory {
   }
 
   private move(mm: MmId, from: number, to: number, nr: number): void {
+    this.forgetHeldInReclaimWindow(mm, from, from + nr);
     const lz = this.lazyfree.get(mm);
     if (lz !== undefined) {
       const moved = [...lz].filter((v) => v >= from && v < from + nr);

@@ -5,7 +5,7 @@ import { formatOp } from '../ops/op';
 import type { TaskNote } from '../run/tasks';
 import type { RunOutcome } from '../run/outcome';
 import { withDrain } from '../run/checkedRun';
-import { formatResult, formatTrace } from './trace';
+import { formatResult, formatTrace, waitedFor } from './trace';
 
 /**
  * The litmus view of a counterexample with preempted kernel tasks (issue 11, docs/concurrency.md
@@ -105,7 +105,7 @@ export function litmusNoteText(n: TaskNote, op: Op): string {
     case 'resume':
       return n.point === null ? `✓ completes${read}` : `▶ ${where}`;
     case 'wait':
-      return `✓ completes${read}: ${op.kind} waits for its ${n.op === 'migrate' ? 'migration entries' : 'mmap_lock'}`;
+      return `✓ completes${read}: ${op.kind} waits for its ${waitedFor(n.op)}`;
     case 'drain':
       return `✓ completes${read} (drain)`;
     default:

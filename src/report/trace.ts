@@ -6,6 +6,7 @@ import { assertNever } from '../../models/assertNever';
 import type { Op } from '../ops/op';
 import { formatOp } from '../ops/op';
 import type { TaskNote } from '../run/tasks';
+import type { TaskOp } from '../../models/machine/tasks';
 import type { RunOutcome } from '../run/outcome';
 import { CheckedRun, withDrain } from '../run/checkedRun';
 import { diffViews, stateView } from './stateView';
@@ -36,13 +37,34 @@ export function formatResult(r: OpResult): string {
 }
 
 /**
+ * What an op waits for when it completes a task first: a zap, mprotect, fork, GUP or fault holds
+ * `mmap_lock` (its writers wait); a migration its migration entries and folio locks, a reclaim
+ * the folios it isolated (whoever meets them waits).
+ */
+export function waitedFor(op: TaskOp): string {
+  switch (op) {
+    case 'migrate':
+      return 'migration entries';
+    case 'reclaim':
+      return 'isolated folios';
+    case 'zap':
+    case 'mprotect':
+    case 'fork':
+    case 'gup':
+    case 'access':
+      return 'mmap_lock';
+    default:
+      return assertNever(op);
+  }
+}
+
+/**
  * One task step under the op that caused it: `cpu1 ▶ zap mm#0 vpn 20+4 ⏸ zap: table done, PTL
  * dropped` when it stopped at a preemption point, `✓ done` when it completed, with why it ran
  * (resumed, or run to completion because the op waits for its mmap_lock, or drain).
  */
 export function formatTaskNote(n: TaskNote, op: Op): string {
-  // A zap is waited for by mmap_lock writers; a migration by whoever meets its entries or folio lock.
-  const held = n.op === 'migrate' ? 'migration entries' : 'mmap_lock';
+  const held = waitedFor(n.op);
   const why = n.how === 'wait' ? ` (${op.kind} waits for its ${held})` : n.how === 'drain' ? ' (drain)' : '';
   const verb = n.how === 'resume' ? 'resume ' : '';
   const read = n.read === undefined ? '' : ` → value ${n.read}`;

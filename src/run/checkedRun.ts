@@ -192,6 +192,10 @@ export class CheckedRun {
       const note = this.tasks.startMigrate(resolved, pending.cpu, pending.at);
       if (note !== null) return { applied: withNotes({ resolved, result: { kind: 'done' }, value: storeValue(step) }, [...waited, note]), racy };
     }
+    if (pending !== null && resolved !== null && resolved.kind === 'reclaim') {
+      const note = this.tasks.startReclaim(resolved, pending.cpu, pending.at);
+      if (note !== null) return { applied: withNotes({ resolved, result: { kind: 'done' }, value: storeValue(step) }, [...waited, note]), racy };
+    }
     try {
       return { applied: withNotes(applyOp(this.kernel, this.machine, op, step), waited), racy };
     } catch (e) {
@@ -210,7 +214,7 @@ export class CheckedRun {
 
 /** Ops a pending `preempt` can make a task (the runner decides whether it does). */
 function mayBeTask(op: Op): boolean {
-  return op.kind === 'zap' || op.kind === 'mprotect' || op.kind === 'fork' || op.kind === 'gup' || op.kind === 'migrate' || (op.kind === 'access' && op.write);
+  return op.kind === 'zap' || op.kind === 'mprotect' || op.kind === 'fork' || op.kind === 'gup' || op.kind === 'migrate' || op.kind === 'reclaim' || (op.kind === 'access' && op.write);
 }
 
 function withNotes(a: Applied, notes: readonly TaskNote[]): Applied {

@@ -69,6 +69,12 @@ const STEP_TWINS: Readonly<Record<TaskOp, ReadonlyArray<readonly [string, readon
   // Migration's twins repeat the steps of plain methods that keep their bodies, so a variant that
   // overrides one below the twin — migrc-as-posted's `migrateFolioMove()` — would be bypassed by
   // a migration task: for such a kernel migration is not run as a task.
+  // Reclaim's twins run the plain shrinkFolio() per folio; a variant that rewrote the list walk
+  // (reclaim-frees-before-flush overrides shrinkFolioList()) is not run as a task.
+  reclaim: [
+    ['reclaimFoliosSteps', ['reclaimFolios', 'shrinkFolioList']],
+    ['shrinkFolioListSteps', ['shrinkFolioList']],
+  ],
   migrate: [
     ['migratePagesSteps', ['migratePages', 'migrateFolio', 'migrateFolioMove', 'migratePagesBatch']],
     ['migratePagesBatchSteps', ['migratePagesBatch', 'migrateFolioMove']],
@@ -112,6 +118,11 @@ export function faultCanBeTask(k: ReferenceKernel, path: FaultPath): boolean {
 /** May this kernel's zap run as a task without bypassing one of its overrides? */
 export function zapCanBeTask(k: ReferenceKernel): boolean {
   return canBeTask(k, 'zap');
+}
+
+/** May this kernel's reclaim run as a task without bypassing one of its overrides? */
+export function reclaimCanBeTask(k: ReferenceKernel): boolean {
+  return canBeTask(k, 'reclaim');
 }
 
 /** May this kernel's migration run as a task without bypassing one of its overrides? */
@@ -260,7 +271,7 @@ function mmapConflict(locks: readonly LockRef[], mm: MmId, mode: 'read' | 'write
  * migration is decided by its folios (`Tasks.waitFor()`).
  */
 function waitsFor(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView, locks: readonly LockRef[]): boolean {
-  if (t.op === 'migrate') return false;
+  if (t.op === 'migrate' || t.op === 'reclaim') return false;
   if (t.op === 'fork' && (op.kind === 'migrate' || op.kind === 'reclaim' || op.kind === 'madvise')) return true;
   const mm = mmOf(m, op);
   if (mm === null) return false;
@@ -397,26 +408,56 @@ export class Tasks {
    * entries, or a migration over a zap's cleared range, is not modelled).
    */
   startMigrate(op: Extract<Op, { kind: 'migrate' }>, cpu: CpuId, at: number): TaskNote | null {
-    if (this.live.size > 0 || !migrateCanBeTask(this.kernel)) return null;
-    const mm = asMm(op.mm);
-    const vpn = op.vpn as Vpn;
-    // Every page of every folio it may move: a split turns pages into heads of their own.
-    const folios = new Set<Pfn>();
-    for (const head of this.kernel.selectFoliosForMigration(this.m, mm, vpn, op.count)) {
-      const nr = folioNrPages(folioAt(this.m, head).order);
-      for (let k = 0; k < nr; k++) folios.add((head + k) as Pfn);
-    }
+    if (!migrateCanBeTask(this.kernel)) return null;
     const k = this.kernel;
     const m = this.m;
     // The count of moved folios is the task's value: the differential compares it with the
     // reference's when both have completed (src/run/differential.ts), as it compares a plain
     // migration's result.
     function* steps(): Generator<PreemptPoint, number, void> {
-      return yield* k.migratePagesSteps(m, mm, vpn, op.count);
+      return yield* k.migratePagesSteps(m, asMm(op.mm), op.vpn as Vpn, op.count);
     }
-    this.live.set(cpu, { steps: steps(), folios, clock: { step: this.m.clock.step, folios: 0 }, done: { value: undefined }, migration: true });
+    return this.startFolioListTask('migrate', op, cpu, at, steps);
+  }
+
+  /**
+   * Run `op` as a reclaim task on `cpu` (`shrink_folio_list()` stopping between folios), after
+   * `at` points; null when it cannot be a task here. As a migration: only when no other task is
+   * in flight, and the folios it isolated are its own. Reclaim takes no `mmap_lock` (its rmap
+   * walks take each PTL in turn), so only what touches those folios waits for it (`waitFor()`),
+   * and not a user access or MADV_DONTNEED: a fault finds the page mapped, or a swap entry whose
+   * page was written out, and a zap drops either — with `flush_tlb_batched_pending()` for the
+   * entries the batched kernel has not yet flushed.
+   */
+  startReclaim(op: Extract<Op, { kind: 'reclaim' }>, cpu: CpuId, at: number): TaskNote | null {
+    if (!reclaimCanBeTask(this.kernel)) return null;
+    return this.startFolioListTask('reclaim', op, cpu, at, () => this.kernel.reclaimFoliosSteps(this.m, asMm(op.mm), op.vpn as Vpn, op.count));
+  }
+
+  /**
+   * Start a task that isolates the folios mapped from `op.vpn` on (`selectFoliosForMigration()`)
+   * and walks their rmaps — a migration or a reclaim. Every page of those folios is the task's (a
+   * split on the way turns pages into heads of their own): what touches one waits for it.
+   * Simplified: only when no other task is in flight (a zap resumed over migration entries, or a
+   * migration over a zap's cleared range, is not modelled).
+   */
+  private startFolioListTask(
+    kind: 'migrate' | 'reclaim',
+    op: { readonly mm: number; readonly vpn: number; readonly count: number },
+    cpu: CpuId,
+    at: number,
+    steps: () => Generator<PreemptPoint, unknown, void>,
+  ): TaskNote | null {
+    if (this.live.size > 0) return null;
+    const mm = asMm(op.mm);
+    const folios = new Set<Pfn>();
+    for (const head of this.kernel.selectFoliosForMigration(this.m, mm, op.vpn as Vpn, op.count)) {
+      const nr = folioNrPages(folioAt(this.m, head).order);
+      for (let k = 0; k < nr; k++) folios.add((head + k) as Pfn);
+    }
+    this.live.set(cpu, { steps: steps(), folios, clock: { step: this.m.clock.step, folios: 0 }, done: { value: undefined }, ...(kind === 'migrate' ? { migration: true } : {}) });
     const top = this.m.geometry.pmdsPerMm * this.m.geometry.ptrsPerPte;
-    return this.advance(cpu, at, 'start', () => ({ op: 'migrate', mm, start: vpn, end: top as Vpn }));
+    return this.advance(cpu, at, 'start', () => ({ op: kind, mm, start: op.vpn as Vpn, end: top as Vpn }));
   }
 
   /**
@@ -475,6 +516,8 @@ export class Tasks {
       if (op.kind === 'drain') notes.push(this.advance(c.id, Infinity, 'drain'));
       else if (t.op === 'migrate') {
         if (op.kind !== 'access' && this.touches(op, t, live.folios)) notes.push(this.advance(c.id, Infinity, 'wait'));
+      } else if (t.op === 'reclaim') {
+        if (op.kind !== 'access' && op.kind !== 'zap' && this.touches(op, t, live.folios)) notes.push(this.advance(c.id, Infinity, 'wait'));
       } else if (waitsFor(this.m, this.kernel, op, t, c.locks)) notes.push(this.advance(c.id, Infinity, 'wait'));
     }
     return notes;

@@ -10,6 +10,7 @@ import { forkSkipsWriteProtectSeq } from './forkSkipsWriteProtectSeq';
 import { cowSkipsPteSame } from './cowSkipsPteSame';
 import { gupSkipsRetryLookup } from './gupSkipsRetryLookup';
 import { gupFastGrabsWithoutTry } from './gupFastGrabsWithoutTry';
+import { noFlushTlbBatchedPending } from './noFlushTlbBatchedPending';
 
 /**
  * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
@@ -29,4 +30,5 @@ export const RACE_MUTANTS: readonly MutantSpec[] = [
   cowSkipsPteSame,
   gupSkipsRetryLookup,
   gupFastGrabsWithoutTry,
+  noFlushTlbBatchedPending,
 ];
