@@ -129,6 +129,7 @@ export const TASK_TRACEPOINTS = [
   'GUP-fast grab failed: the page was freed (or split) after the read',
   'flush_tlb_batched_pending flushed for a preempted reclaim',
   'a store met an old translation a preempted reclaim owes the flush of',
+  'a store went through a dirty translation of a PTE since cleaned',
 ] as const;
 
 export type Tracepoint =

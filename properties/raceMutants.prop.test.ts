@@ -50,6 +50,8 @@ describe('correct kernels with interleaving on', () => {
     expect(r.coverage['mark:flush_tlb_batched_pending flushed for a preempted reclaim'] ?? 0).toBeGreaterThan(10);
     // ... and by a store on another CPU, whose fault read the slot into a new page: mainline's accepted window.
     expect(r.coverage['mark:a store met an old translation a preempted reclaim owes the flush of'] ?? 0).toBeGreaterThan(10);
+    // Stores through a dirty translation whose PTE a preempted MADV_FREE cleaned, its flush owed.
+    expect(r.coverage['mark:a store went through a dirty translation of a PTE since cleaned'] ?? 0).toBeGreaterThan(10);
   }, 120_000);
 });
 

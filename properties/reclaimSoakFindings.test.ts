@@ -89,4 +89,57 @@ describe('soak findings of issue 13: correct kernels hold', () => {
       ]),
     ).toBe(true);
   });
+  it("a reclaim inside a zap's window may keep a lazyfree folio the zap's gather still holds: the page may read its data or 0 (soak seed 21002, interleaved: not_serialisable)", () => {
+    // Every serial order of the window drops the clean lazyfree folio; the zap's gather held a
+    // reference, so reclaim kept it and the page kept its data. Both are MADV_FREE's outcomes.
+    expect(
+      holds([
+        { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: true },
+        { kind: 'fork', mm: 0 },
+        { kind: 'madvise', mm: 1, vpn: 21, nr: 1, advice: 'free' },
+        { kind: 'fork', mm: 1 },
+        { kind: 'exit', mm: 0 },
+        { kind: 'preempt', cpu: 0, at: 1 },
+        { kind: 'zap', mm: 0, vpn: 21, nr: 16 },
+        { kind: 'reclaim', mm: 1, vpn: 21, count: 2 },
+      ]),
+    ).toBe(true);
+  });
+
+  it('after a race the kernels agree again only if their swap-cache pages hold slots of the same name (soak seed 21003, interleaved: divergence one reclaim later)', () => {
+    // The batched kernel lost the store inside MADV_FREE's window and swapped out a new page; the
+    // reference swapped out the old one. Both read the slot back into a page of the same name,
+    // and the slot's name showed only when that page was swapped out again.
+    expect(
+      holds([
+        { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: true },
+        { kind: 'preempt', cpu: 0, at: 1 },
+        { kind: 'madvise', mm: 0, vpn: 21, nr: 1, advice: 'free' },
+        { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: true },
+        { kind: 'reclaim', mm: 0, vpn: 21, count: 1 },
+        { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: false },
+        { kind: 'reclaim', mm: 0, vpn: 21, count: 2 },
+        { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: false },
+        { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: true },
+        { kind: 'mprotect', mm: 0, vpn: 21, nr: 1, writable: false },
+        { kind: 'reclaim', mm: 0, vpn: 21, count: 2 },
+      ]),
+    ).toBe(true);
+  });
+  it("a pin taken of a page whose value a store inside MADV_FREE's window left unfixed is not compared with the serial orders (soak seed 21011, interleaved: not_serialisable)", () => {
+    // The store went through CPU 0's dirty translation (the PTE clean, its flush owed); fork then
+    // shared the page and the GUP-fast pin unshared it into a copy the window did not know of.
+    expect(
+      holds([
+        { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: true },
+        { kind: 'preempt', cpu: 0, at: 1 },
+        { kind: 'madvise', mm: 0, vpn: 21, nr: 1, advice: 'free' },
+        { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: true },
+        { kind: 'preempt', cpu: 1, at: 1 },
+        { kind: 'fork', mm: 0 },
+        { kind: 'walkBegin', cpu: 0, mm: 0, vpn: 21, walker: 'gupFast', pin: true, write: false },
+        { kind: 'walkEnd', cpu: 0 },
+      ]),
+    ).toBe(true);
+  });
 });

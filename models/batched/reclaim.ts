@@ -7,6 +7,7 @@ import { pteAt, setPte } from '../machine/pgtable';
 import { mark } from '../machine/marks';
 import type { TlbUbc } from '../machine/tlbUbc';
 import { newTlbUbc } from '../machine/tlbUbc';
+import type { MadviseWalk } from '../reference/madvise';
 import { BatchedMremap } from './mremap';
 
 /**
@@ -48,19 +49,34 @@ export abstract class BatchedReclaim extends BatchedMremap {
   }
 
   /**
-   * `clear_young_dirty_ptes()` for a batch of `nr` PTEs (MADV_COLD: young; MADV_FREE: young and
-   * dirty), then one flush of the batch's range. Simplified: the kernel records the range in the
-   * madvise call's mmu_gather (`tlb_remove_tlb_entries()`) and flushes once at `tlb_finish_mmu()`;
-   * at an op's end the TLBs are the same (a preempted madvise is not modelled).
+   * `tlb_gather_mmu()` as madvise calls it (mm/madvise.c, 6.12): the walk's cleared young and dirty
+   * bits are recorded in the gather and flushed once, at `tlb_finish_mmu()`.
    */
-  override madviseClearPtes(m: Machine, mm: MmId, v: Vpn, nr: number, clean: boolean): void {
+  override madviseWalkBegin(m: Machine, mm: MmId): MadviseWalk {
+    return { mm, tlb: this.tlbGatherMmu(m, mm, false), list: [] };
+  }
+
+  /** `tlb_finish_mmu()` at the end of the walk: the one flush (the whole mm if gathers nested). */
+  override madviseWalkEnd(m: Machine, walk: MadviseWalk): void {
+    if (walk.tlb !== null) this.tlbFinishMmu(m, walk.tlb);
+  }
+
+  /**
+   * `clear_young_dirty_ptes()` for a batch of `nr` PTEs (MADV_COLD: young; MADV_FREE: young and
+   * dirty), then `tlb_remove_tlb_entries()`: the range joins the walk's gather, whose flush comes
+   * at `tlb_finish_mmu()` — until then a CPU may keep a dirty translation and store through it
+   * without setting the PTE's dirty bit (docs/concurrency.md "The madvise window").
+   */
+  override madviseClearPtes(m: Machine, walk: MadviseWalk, v: Vpn, nr: number, clean: boolean): void {
     let cleared = false;
     for (let k = 0; k < nr; k++) {
-      const pte = pteAt(m, mm, asVpn(v + k));
+      const pte = pteAt(m, walk.mm, asVpn(v + k));
       if (pte === null || pte.kind !== 'present' || !(pte.young || (clean && pte.dirty))) continue;
-      setPte(m, mm, asVpn(v + k), { ...pte, young: false, dirty: clean ? false : pte.dirty });
+      setPte(m, walk.mm, asVpn(v + k), { ...pte, young: false, dirty: clean ? false : pte.dirty });
       cleared = true;
     }
-    if (cleared) this.flushTlbRange(m, mm, v, v + nr);
+    if (!cleared) return;
+    if (walk.tlb === null) this.flushTlbRange(m, walk.mm, v, v + nr);
+    else this.tlbRemoveTlbEntries(walk.tlb, v, nr);
   }
 }

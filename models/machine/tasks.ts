@@ -42,6 +42,13 @@ export type PreemptPoint =
    */
   | 'reclaim: folio done, before the next (cond_resched())'
   /**
+   * madvise(MADV_COLD / MADV_PAGEOUT / MADV_FREE) (mm/madvise.c, 6.12) finished one PMD slot: the
+   * PTE callback dropped its PTL (`pte_unmap_unlock()`) and the walk may `cond_resched()`; the
+   * young and dirty bits it cleared are in the caller's `mmu_gather`, whose flush the batched
+   * kernel owes until `tlb_finish_mmu()` (the reference flushed each PTE).
+   */
+  | 'madvise: table done, PTL dropped'
+  /**
    * `do_anonymous_page()` (mm/memory.c, 6.12) for a store: the fault read `vmf->orig_pte` (none)
    * without the PTL and allocated its page (`alloc_anon_folio()`); it has not yet taken the PTL
    * (`pte_offset_map_lock()`) to recheck `vmf_pte_changed()` and install it.
@@ -103,6 +110,7 @@ export const PREEMPT_POINTS: readonly PreemptPoint[] = [
   'migrate: folio unmapped',
   'migrate: folio copied, before remove_migration_ptes()',
   'reclaim: folio done, before the next (cond_resched())',
+  'madvise: table done, PTL dropped',
   'fault: page allocated, before the PTL',
   'fault: COW page copied, before the PTL',
   'gup: faulted, before the retried lookup',
@@ -149,12 +157,12 @@ export function runToEndWith<T>(steps: Generator<PreemptPoint, T, void>): T {
  * fault (`access`), mprotect(), fork() and GUP's slow path (`gup`). A closed union: the runner's per-op rules
  * (src/run/tasks.ts) switch over it exhaustively.
  */
-export type TaskOp = 'zap' | 'migrate' | 'reclaim' | 'access' | 'mprotect' | 'fork' | 'gup';
+export type TaskOp = 'zap' | 'madvise' | 'migrate' | 'reclaim' | 'access' | 'mprotect' | 'fork' | 'gup';
 
 /** What a CPU's preempted kernel task is doing, as plain data (`Cpu.task`). */
 export interface KernelTaskView {
   /**
-   * The op that runs as the task: MADV_DONTNEED or mprotect() of [start, end), a migration or a
+   * The op that runs as the task: MADV_DONTNEED, madvise(COLD/PAGEOUT/FREE) or mprotect() of [start, end), a migration or a
    * reclaim of folios mapped from `start` on (`end` is then the top of the mm), a store to page `start`
    * whose fault (anonymous or COW) is in flight (`end` = `start` + 1), fork() of the whole mm (start 0, end the
    * top of the mm), or GUP of [start, end).

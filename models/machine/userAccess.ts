@@ -5,6 +5,7 @@ import { folioAt, frameAt } from './frames';
 import { ModelViolationError } from './violation';
 import { taskCovers } from './tasks';
 import { mark } from './marks';
+import { pteAt } from './pgtable';
 
 /**
  * The MMU side of a user load or store: what the hardware does with a TLB entry. The kernel's
@@ -103,6 +104,9 @@ export function accessThroughTlb(
   const f = frameAt(m, e.pfn);
   if (!write) return { kind: 'hit', value: f.content };
   checkSingleView(m, cpu, mm, v, e.pfn);
+  // The PTE's dirty bit is not set again: a store through a cached dirty entry writes no PTE.
+  const pte = pteAt(m, mm, v);
+  if (pte !== null && pte.kind === 'present' && pte.pfn === e.pfn && !pte.dirty) mark(m, 'a store went through a dirty translation of a PTE since cleaned');
   // Only a kernel that mapped the zero page writable gets here (the ledger reports that PTE);
   // the store would corrupt every mapping of it, so it is refused as a use of a frame it must not write.
   if (f.state === 'zero') throw new ModelViolationError({ code: 'tlb_use_after_free', step: m.clock.step, cpu, mm, vpn: v, pfn: e.pfn });

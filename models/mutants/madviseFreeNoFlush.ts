@@ -1,8 +1,9 @@
-import type { MmId, Vpn } from '../machine/ids';
+import type { Vpn } from '../machine/ids';
 import { vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import { pteAt, setPte } from '../machine/pgtable';
 import { BatchedKernel } from '../batched/BatchedKernel';
+import type { MadviseWalk } from '../reference/madvise';
 import type { MutantSpec } from './mutant';
 import { defineMutant } from './mutant';
 
@@ -18,14 +19,14 @@ import { defineMutant } from './mutant';
 export class MadviseFreeNoFlush extends BatchedKernel {
   override readonly name: string = 'madvise-free-no-flush';
 
-  override madviseClearPtes(m: Machine, mm: MmId, v: Vpn, nr: number, clean: boolean): void {
+  override madviseClearPtes(m: Machine, walk: MadviseWalk, v: Vpn, nr: number, clean: boolean): void {
     if (!clean) {
-      super.madviseClearPtes(m, mm, v, nr, clean);
+      super.madviseClearPtes(m, walk, v, nr, clean);
       return;
     }
     for (let k = 0; k < nr; k++) {
-      const pte = pteAt(m, mm, asVpn(v + k));
-      if (pte !== null && pte.kind === 'present') setPte(m, mm, asVpn(v + k), { ...pte, young: false, dirty: false });
+      const pte = pteAt(m, walk.mm, asVpn(v + k));
+      if (pte !== null && pte.kind === 'present') setPte(m, walk.mm, asVpn(v + k), { ...pte, young: false, dirty: false });
     }
   }
 }

@@ -5,11 +5,25 @@ import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
 import { folioAt, folioHead } from '../machine/frames';
 import { mark } from '../machine/marks';
-import { mmapLockOf, pmdAt, pmdIndexOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
+import { mmAt, mmapLockOf, pmdAt, pmdIndexOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
 import { isZeroPfn } from '../machine/zeroPage';
 import { lockAcquire, lockRelease, ownPtls } from '../machine/locks';
 import type { OpResult } from '../result';
+import type { PreemptPoint } from '../machine/tasks';
+import { runToEndWith } from '../machine/tasks';
+import type { MmuGather } from '../batched/mmuGather';
 import { ReclaimPaths } from './reclaim';
+
+/**
+ * One madvise() walk's private state (`struct madvise_walk_private`, mm/madvise.c, 6.12): the
+ * mm, the caller's `mmu_gather` — null in the reference, which flushes each PTE as it changes it
+ * — and, for MADV_PAGEOUT, the folios it isolated for `reclaim_pages()`.
+ */
+export interface MadviseWalk {
+  readonly mm: MmId;
+  readonly tlb: MmuGather | null;
+  readonly list: Pfn[];
+}
 
 /** The madvise() advices on the reclaim side (include/uapi/asm-generic/mman-common.h). */
 export type ReclaimAdvice = 'cold' | 'pageout' | 'free';
@@ -42,17 +56,47 @@ export abstract class MadvisePaths extends ReclaimPaths {
    * walk per PMD slot; then MADV_PAGEOUT reclaims the folios it isolated (`reclaim_pages()`).
    */
   madvise(m: Machine, mm: MmId, start: Vpn, end: Vpn, advice: ReclaimAdvice): OpResult {
+    return runToEndWith(this.madviseSteps(m, mm, start, end, advice));
+  }
+
+  /**
+   * `madvise()` with its preemption point (docs/concurrency.md): after each PMD slot the walk
+   * changed ('madvise: table done, PTL dropped': the PTE callback's `pte_unmap_unlock()` and the
+   * walk's `cond_resched()`), with the batched kernel's flush of the cleared young and dirty bits
+   * still owed to `tlb_finish_mmu()`.
+   */
+  *madviseSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn, advice: ReclaimAdvice): Generator<PreemptPoint, OpResult, void> {
     lockAcquire(m, mmapLockOf(mm, 'read'));
-    const list: Pfn[] = [];
+    mmAt(m, mm).mmapReaders++;
+    const walk = this.madviseWalkBegin(m, mm);
     const ppt = m.geometry.ptrsPerPte;
     for (let i = pmdIndexOf(m, start); i < m.geometry.pmdsPerMm && pmdStart(m, i) < end; i++) {
+      if (pmdAt(m, mm, i).kind === 'none') continue;
       const s = asVpn(Math.max(start, pmdStart(m, i)));
       const e = asVpn(Math.min(end, pmdStart(m, i) + ppt));
-      ownPtls(m, () => (advice === 'free' ? this.madviseFreePmd(m, mm, i, s, e) : this.madviseColdOrPageoutPmd(m, mm, i, s, e, advice, list)));
+      ownPtls(m, () => (advice === 'free' ? this.madviseFreePmd(m, walk, i, s, e) : this.madviseColdOrPageoutPmd(m, walk, i, s, e, advice)));
+      yield 'madvise: table done, PTL dropped';
     }
+    this.madviseWalkEnd(m, walk);
+    mmAt(m, mm).mmapReaders--;
     lockRelease(m, mmapLockOf(mm, 'read'));
     if (advice !== 'pageout') return { kind: 'done' };
-    return { kind: 'reclaimed', folios: this.shrinkFolioList(m, list) };
+    return { kind: 'reclaimed', folios: this.shrinkFolioList(m, walk.list) };
+  }
+
+  /**
+   * `tlb_gather_mmu()` as madvise calls it (mm/madvise.c, 6.12): the reference keeps no gather
+   * (it flushes each PTE) but raises `mm->tlb_flush_pending` for the walk's life, as every kernel's
+   * `tlb_gather_mmu()` does.
+   */
+  madviseWalkBegin(m: Machine, mm: MmId): MadviseWalk {
+    mmAt(m, mm).tlbFlushPending++;
+    return { mm, tlb: null, list: [] };
+  }
+
+  /** `tlb_finish_mmu()` at the end of the walk: the reference has nothing left to flush. */
+  madviseWalkEnd(m: Machine, walk: MadviseWalk): void {
+    mmAt(m, walk.mm).tlbFlushPending--;
   }
 
   /**
@@ -61,7 +105,8 @@ export abstract class MadvisePaths extends ReclaimPaths {
    * is split (then handled page by page); else it is made old (MADV_COLD) or isolated
    * (MADV_PAGEOUT). A PTE table is walked with `madviseColdOrPageoutPtes()`.
    */
-  madviseColdOrPageoutPmd(m: Machine, mm: MmId, i: number, s: Vpn, e: Vpn, advice: 'cold' | 'pageout', list: Pfn[]): void {
+  madviseColdOrPageoutPmd(m: Machine, walk: MadviseWalk, i: number, s: Vpn, e: Vpn, advice: 'cold' | 'pageout'): void {
+    const mm = walk.mm;
     const pmd = pmdAt(m, mm, i);
     if (pmd.kind === 'leaf') {
       if (this.folioLikelyMappedShared(m, pmd.pfn)) return;
@@ -70,12 +115,12 @@ export abstract class MadvisePaths extends ReclaimPaths {
           setPmd(m, mm, i, { ...pmd, young: false });
           this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + m.geometry.ptrsPerPte);
         }
-        if (advice === 'pageout') this.isolateForPageout(m, pmd.pfn, list);
+        if (advice === 'pageout') this.isolateForPageout(m, pmd.pfn, walk.list);
         return;
       }
       if (!this.madviseSplitFolio(m, pmd.pfn)) return;
     }
-    if (pmdAt(m, mm, i).kind === 'table') this.madviseColdOrPageoutPtes(m, mm, s, e, advice, list);
+    if (pmdAt(m, mm, i).kind === 'table') this.madviseColdOrPageoutPtes(m, walk, s, e, advice);
   }
 
   /**
@@ -84,7 +129,8 @@ export abstract class MadvisePaths extends ReclaimPaths {
    * `madviseLargeFolio()`; a folio mapped anywhere else is left alone; otherwise MADV_COLD clears
    * the young bits (and flushes them) and MADV_PAGEOUT isolates the folio. Swap entries are skipped.
    */
-  madviseColdOrPageoutPtes(m: Machine, mm: MmId, s: Vpn, e: Vpn, advice: 'cold' | 'pageout', list: Pfn[]): void {
+  madviseColdOrPageoutPtes(m: Machine, walk: MadviseWalk, s: Vpn, e: Vpn, advice: 'cold' | 'pageout'): void {
+    const mm = walk.mm;
     this.flushTlbBatchedPending(m, mm);
     for (let v: number = s; v < e; ) {
       const pte = pteAt(m, mm, asVpn(v));
@@ -96,8 +142,8 @@ export abstract class MadvisePaths extends ReclaimPaths {
       const step = this.madviseLargeFolio(m, mm, asVpn(v), e, pte);
       if (step.kind === 'split') continue;
       if (step.kind === 'whole' && !this.madviseFolioMappedElsewhere(m, head)) {
-        if (advice === 'cold') this.madviseClearPtes(m, mm, asVpn(v), step.nr, false);
-        else this.isolateForPageout(m, head, list);
+        if (advice === 'cold') this.madviseClearPtes(m, walk, asVpn(v), step.nr, false);
+        else this.isolateForPageout(m, head, walk.list);
       }
       v += step.nr;
     }
@@ -109,7 +155,8 @@ export abstract class MadvisePaths extends ReclaimPaths {
    * range does not cover is split and its PTEs walked; else it is cleaned, made old (flushed) and
    * marked lazyfree. Then `madviseFreePtes()`.
    */
-  madviseFreePmd(m: Machine, mm: MmId, i: number, s: Vpn, e: Vpn): void {
+  madviseFreePmd(m: Machine, walk: MadviseWalk, i: number, s: Vpn, e: Vpn): void {
+    const mm = walk.mm;
     const pmd = pmdAt(m, mm, i);
     if (pmd.kind === 'leaf') {
       if (this.folioLikelyMappedShared(m, pmd.pfn)) return;
@@ -124,7 +171,7 @@ export abstract class MadvisePaths extends ReclaimPaths {
       }
       if (!this.madviseSplitFolio(m, pmd.pfn)) return;
     }
-    if (pmdAt(m, mm, i).kind === 'table') this.madviseFreePtes(m, mm, s, e);
+    if (pmdAt(m, mm, i).kind === 'table') this.madviseFreePtes(m, walk, s, e);
   }
 
   /**
@@ -137,7 +184,8 @@ export abstract class MadvisePaths extends ReclaimPaths {
    * — flushed, so no CPU keeps a dirty translation a store could use without setting the PTE's
    * dirty bit again — and the folio is marked lazyfree.
    */
-  madviseFreePtes(m: Machine, mm: MmId, s: Vpn, e: Vpn): void {
+  madviseFreePtes(m: Machine, walk: MadviseWalk, s: Vpn, e: Vpn): void {
+    const mm = walk.mm;
     this.flushTlbBatchedPending(m, mm);
     for (let v: number = s; v < e; ) {
       const pte = pteAt(m, mm, asVpn(v));
@@ -154,20 +202,20 @@ export abstract class MadvisePaths extends ReclaimPaths {
       const head = folioHead(m, pte.pfn);
       const step = this.madviseLargeFolio(m, mm, asVpn(v), e, pte);
       if (step.kind === 'split') continue;
-      if (step.kind === 'whole') this.madviseFreeFolio(m, mm, asVpn(v), step.nr, head);
+      if (step.kind === 'whole') this.madviseFreeFolio(m, walk, asVpn(v), step.nr, head);
       v += step.nr;
     }
   }
 
   /** One folio (or the whole of a large one) of `madvise_free_pte_range()`: see `madviseFreePtes()`. */
-  madviseFreeFolio(m: Machine, mm: MmId, v: Vpn, nr: number, head: Pfn): void {
+  madviseFreeFolio(m: Machine, walk: MadviseWalk, v: Vpn, nr: number, head: Pfn): void {
     const f = folioAt(m, head);
     if (f.swap !== null || f.dirty) {
       if (this.madviseFolioMappedElsewhere(m, head)) return;
       if (f.swap !== null && !this.folioFreeSwap(m, head)) return;
       f.dirty = false; // folio_clear_dirty()
     }
-    this.madviseClearPtes(m, mm, v, nr, true);
+    this.madviseClearPtes(m, walk, v, nr, true);
     this.folioMarkLazyfree(m, head);
   }
 
@@ -253,7 +301,8 @@ export abstract class MadvisePaths extends ReclaimPaths {
    * from v: CYDP_CLEAR_YOUNG (MADV_COLD), and with `clean` CYDP_CLEAR_DIRTY too (MADV_FREE). The
    * reference flushes each PTE it changes at once; the batched kernel flushes the batch's range.
    */
-  madviseClearPtes(m: Machine, mm: MmId, v: Vpn, nr: number, clean: boolean): void {
+  madviseClearPtes(m: Machine, walk: MadviseWalk, v: Vpn, nr: number, clean: boolean): void {
+    const mm = walk.mm;
     for (let k = 0; k < nr; k++) {
       const pte = pteAt(m, mm, asVpn(v + k));
       if (pte === null || pte.kind !== 'present' || !(pte.young || (clean && pte.dirty))) continue;

@@ -91,6 +91,44 @@ export function preemptedReclaimArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op
 }
 
 /**
+ * A madvise() that runs as a preempted task: `preempt` right before a madvise of the hot page (or
+ * its whole table), which stops after the slot ('madvise: table done, PTL dropped') with the
+ * batched kernel's flush still owed to `tlb_finish_mmu()`. One chunk in two sets up MADV_FREE's
+ * race: a CPU stores to the page (a dirty translation), MADV_FREE cleans the PTE and stops, the
+ * CPU stores again through its translation (the PTE stays clean), reclaim runs and the CPU loads:
+ * 0 or its value — the store raced with the call (docs/concurrency.md "The madvise window").
+ */
+export function preemptedMadviseArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
+  const hot = hotPage(g);
+  return fc
+    .record({
+      cpu: cpuArb(p),
+      at: fc.integer({ min: 1, max: 2 }),
+      mm: mmArb(p),
+      advice: fc.oneof({ weight: 2, arbitrary: fc.constant('free' as const) }, { weight: 1, arbitrary: fc.constant('cold' as const) }, { weight: 1, arbitrary: fc.constant('pageout' as const) }),
+      whole: fc.boolean(),
+      writer: fc.oneof(fc.constant(null), cpuArb(p)),
+    })
+    .map(({ cpu, at, mm, advice, whole, writer }): Op[] => {
+      const range = whole ? { vpn: hot - (hot % g.ptrsPerPte), nr: g.ptrsPerPte } : { vpn: hot, nr: 1 };
+      if (writer === null) {
+        return [
+          { kind: 'preempt', cpu, at },
+          { kind: 'madvise', mm, ...range, advice },
+        ];
+      }
+      return [
+        { kind: 'access', cpu: writer, mm, vpn: hot, write: true },
+        { kind: 'preempt', cpu, at: 1 },
+        { kind: 'madvise', mm, ...range, advice: 'free' },
+        { kind: 'access', cpu: writer, mm, vpn: hot, write: true },
+        { kind: 'reclaim', mm, vpn: hot, count: 1 },
+        { kind: 'access', cpu: writer, mm, vpn: hot, write: false },
+      ];
+    });
+}
+
+/**
  * A migration that runs as a preempted task: `preempt` right before a migration of the hot page
  * (one folio: 'migrate: folio unmapped' is its first point, 'migrate: folio copied, before
  * remove_migration_ptes()' its second). Its races — a fault on the entry, a store through a

@@ -16,7 +16,7 @@ export const FOCUS_AREAS = {
   tables: ['freeTable', 'walkBegin', 'reader on the reclaim table', 'walkEnd', 'exit', 'zap', 'zap across tables', 'zap whole table', 'tick', 'nowaitFail'],
   migration: ['migrate', 'migrate hot pages', 'access', 'access hot page', 'preempted migrate'],
   mprotect: ['mprotect', 'mprotect hot pages', 'preempted mprotect'],
-  reclaim: ['reclaim', 'reclaim hot pages', 'madvise', 'access', 'access hot page', 'fork', 'preempted reclaim'],
+  reclaim: ['reclaim', 'reclaim hot pages', 'madvise', 'access', 'access hot page', 'fork', 'preempted reclaim', 'preempted madvise'],
   mremap: ['mremap', 'mremap straddling a table', 'mremap whole PMDs'],
   physmem: ['memHole', 'allocPolicy'],
   races: ['preempt', 'resume', ...chunksOf(true).filter((c) => c !== 'single op')],

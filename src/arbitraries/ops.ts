@@ -5,7 +5,7 @@ import type { ChunkName, EntryName, GenProfile } from './profile';
 import type { SCHEDULE_ENTRIES } from './profile';
 import { ENTRY_NAMES, chunksOf, isScheduleEntry, uniformProfile } from './profile';
 import { cpuArb, hotPage, hotPagesArb, mmArb, weighted, writeArb } from './targets';
-import { grabWindowArb, pinWalkArb, preemptedCowArb, preemptedFaultArb, preemptedGupArb, preemptedMigrateArb, preemptedReclaimArb, preemptedWriterArb, preemptedZapArb } from './chunks';
+import { grabWindowArb, pinWalkArb, preemptedCowArb, preemptedFaultArb, preemptedGupArb, preemptedMigrateArb, preemptedMadviseArb, preemptedReclaimArb, preemptedWriterArb, preemptedZapArb } from './chunks';
 import type { SwarmOptions } from './swarm';
 import { swarmProfileArb } from './swarm';
 import { fullLengthChunksArb } from './fullLength';
@@ -217,6 +217,7 @@ function opsOfProfileArb(g: Geometry, maxOps: number, options: OpArbOptions): fc
     'preempted zap': preemptedZapArb(g, p),
     'preempted migrate': preemptedMigrateArb(g, p),
     'preempted reclaim': preemptedReclaimArb(g, p),
+    'preempted madvise': preemptedMadviseArb(g, p),
     'preempted fault': preemptedFaultArb(g, p),
     'preempted mprotect': preemptedWriterArb(g, p, false),
     'preempted fork': preemptedWriterArb(g, p, true),

@@ -78,6 +78,7 @@ export const CHUNKS = [
   'preempted GUP',
   'grab window',
   'preempted reclaim',
+  'preempted madvise',
 ] as const;
 
 export type ChunkName = (typeof CHUNKS)[number];
@@ -101,6 +102,7 @@ export const CHUNK_KINDS: Readonly<Record<Exclude<ChunkName, 'single op'>, reado
   'preempted GUP': ['preempt', 'gup', 'zap', 'migrate'],
   'grab window': ['walkBegin', 'walkEnd', 'access', 'zap', 'migrate'],
   'preempted reclaim': ['preempt', 'reclaim', 'access', 'zap'],
+  'preempted madvise': ['preempt', 'madvise', 'access', 'reclaim'],
 };
 
 /**
@@ -142,6 +144,7 @@ export const DEFAULT_CHUNK_WEIGHTS: Readonly<Record<ChunkName, number>> = {
   'preempted GUP': 1,
   'grab window': 1,
   'preempted reclaim': 1,
+  'preempted madvise': 1,
 };
 
 /** The same mix for every sequence: the default weights, every CPU and mm, every address shape and order. */

@@ -44,7 +44,7 @@ export interface CheckOptions {
    */
   readonly watchMethods?: readonly string[];
   /**
-   * Generate schedule ops (`preempt`, `resume`): zap, mprotect, fork, migration, reclaim, faults and GUP
+   * Generate schedule ops (`preempt`, `resume`): zap, madvise, mprotect, fork, migration, reclaim, faults and GUP
    * run as preempted kernel tasks with other ops inside their windows (issue 11,
    * docs/concurrency.md). Off by default (the same sequences as before for every seed).
    */

@@ -43,7 +43,7 @@ function program(setExit: (code: number) => void): Command {
     .option('--quiet', 'no progress output')
     .option('--step-timeout <seconds>', 'an op running longer than this is reported as a hang (step_timeout)', '10')
     .option('--no-typecheck', NO_TYPECHECK_HELP)
-    .option('--interleave', 'also generate schedule ops: zap, mprotect, fork, migration, reclaim, faults and GUP run as preempted kernel tasks with other ops in their windows (docs/concurrency.md)')
+    .option('--interleave', 'also generate schedule ops: zap, madvise, mprotect, fork, migration, reclaim, faults and GUP run as preempted kernel tasks with other ops in their windows (docs/concurrency.md)')
     .option('--mode <mode>', MODE_HELP)
     .option('--guided', 'the same as --mode guided: mutate a corpus of sequences that reached something new')
     .option('--focus <list>', FOCUS_HELP)

@@ -70,11 +70,11 @@ export function countSkipped(kernel: string, reason: SkipReason): void {
 }
 
 /**
- * The task's op as the serial runs apply it: a zap or mprotect cut at PMD slot boundaries, every
+ * The task's op as the serial runs apply it: a zap, madvise or mprotect cut at PMD slot boundaries, every
  * other op whole.
  */
 export function taskPieces(m: Machine, task: Op): Op[] {
-  if (task.kind !== 'zap' && task.kind !== 'mprotect') return [task];
+  if (task.kind !== 'zap' && task.kind !== 'mprotect' && task.kind !== 'madvise') return [task];
   const ppt = m.geometry.ptrsPerPte;
   const top = m.geometry.pmdsPerMm * ppt;
   const start = Math.max(0, Math.min(task.vpn, top));

@@ -71,6 +71,8 @@ export class UserMemory {
    * whether fork had already shared that page or copied it.
    */
   private readonly forks = new Map<number, { readonly parent: MmId; readonly child: MmId }>();
+  /** The ranges of MADV_FREE tasks in flight, by CPU (docs/concurrency.md "The madvise window"). */
+  private readonly freeWindows = new Map<number, { readonly mm: MmId; readonly start: number; readonly end: number }>();
   /** The CPUs with a reclaim task in flight (docs/concurrency.md "The reclaim window"). */
   private readonly reclaims = new Set<number>();
   /**
@@ -117,9 +119,22 @@ export class UserMemory {
     return this.lazyfree.get(mm)?.has(vpn) === true ? new Set([...ok, 0]) : ok;
   }
 
-  /** A store reached (mm, vpn): a MADV_FREE page is the process's again. */
+  /**
+   * A store reached (mm, vpn): a MADV_FREE page is the process's again — unless a MADV_FREE task
+   * in flight covers it. Then the store races with the call: it may have gone through a dirty
+   * translation the call has not flushed yet, leaving the PTE clean, or land before the call
+   * cleans the page; reclaim may then drop it (docs/concurrency.md "The madvise window").
+   */
   private stored(mm: MmId, vpn: number): void {
+    for (const w of this.freeWindows.values()) if (w.mm === mm && vpn >= w.start && vpn < w.end) return;
     this.lazyfree.get(mm)?.delete(vpn);
+  }
+
+  /** Pages of [start, end) may be dropped by reclaim until their next store (MADV_FREE). */
+  private markLazyfree(mm: MmId, start: number, end: number): void {
+    let lz = this.lazyfree.get(mm);
+    if (lz === undefined) this.lazyfree.set(mm, (lz = new Set()));
+    for (let v = start; v < end; v++) lz.add(v);
   }
 
   /** A zap task in flight covers (mm, vpn): accesses there race with it. */
@@ -236,7 +251,7 @@ export class UserMemory {
       throw new ModelViolationError({ code: 'stale_read', step, mm, vpn: asVpn(vpn), expected: [...ok][0] ?? 0, actual: value });
     }
     // A MADV_FREE page read as 0 was dropped (or held 0): it reads 0 from now on.
-    if (value === 0) this.stored(mm, vpn);
+    if (value === 0) this.lazyfree.get(mm)?.delete(vpn);
     // Outside every window the page has one view again: what was read is what it holds.
     if (ok.size > 1 && !this.covered(mm, vpn)) this.setDefinite(mm, vpn, value);
   }
@@ -263,6 +278,18 @@ export class UserMemory {
       if (n.op === 'fork') {
         if (n.how === 'start' && n.point !== null && a.result.kind === 'forked') this.forks.set(n.cpu, { parent: n.mm, child: a.result.child });
         else if (n.point === null) this.forks.delete(n.cpu);
+        continue;
+      }
+      if (n.op === 'madvise') {
+        // MADV_FREE's pages become lazyfree as the op starts (below); stores inside its window
+        // may be lost, and when it completes every page of its range may be dropped again.
+        const op = a.resolved;
+        if (n.how === 'start' && n.point !== null && op?.kind === 'madvise' && op.advice === 'free') this.freeWindows.set(n.cpu, { mm: n.mm, start: n.start, end: n.end });
+        else if (n.point === null && n.how !== 'start') {
+          const w = this.freeWindows.get(n.cpu);
+          this.freeWindows.delete(n.cpu);
+          if (w !== undefined) this.markLazyfree(w.mm, w.start, w.end);
+        }
         continue;
       }
       if (n.op === 'reclaim') {
@@ -319,12 +346,8 @@ export class UserMemory {
           }
           break;
         case 'madvise':
-          if (op.advice === 'free' && r.kind === 'done') {
-            let lz = this.lazyfree.get(asMm(op.mm));
-            if (lz === undefined) this.lazyfree.set(asMm(op.mm), (lz = new Set()));
-            const top = m.geometry.pmdsPerMm * m.geometry.ptrsPerPte;
-            for (let v = op.vpn; v < Math.min(top, op.vpn + op.nr); v++) lz.add(v);
-          }
+          // (run whole, or started as a task: its window then keeps the range lazyfree, see noteTasks())
+          if (op.advice === 'free' && r.kind === 'done') this.markLazyfree(asMm(op.mm), op.vpn, Math.min(m.geometry.pmdsPerMm * m.geometry.ptrsPerPte, op.vpn + op.nr));
           break;
         case 'zap': {
           // A zap that became a task opened its window above; one that completed forgets now.

@@ -30,17 +30,22 @@ export interface Unfixed {
 
 export const noUnfixed = (): Unfixed => ({ pages: new Set(), frames: new Set() });
 
-/** Is the PTE (or PMD leaf) of (mm, v) present and writable? */
-function pteWritable(m: Machine, mm: MmId, v: number): boolean {
+/**
+ * Is the PTE (or PMD leaf) of (mm, v) present, writable and dirty? A store through a dirty TLB
+ * entry sets nothing in the PTE: if the PTE is read-only now, or clean (MADV_FREE cleared its
+ * dirty bit and its flush is owed), the store is one the page tables do not show.
+ */
+function pteWritableDirty(m: Machine, mm: MmId, v: number): boolean {
   const pmd = pmdAt(m, mm, pmdIndexOf(m, asVpn(v)));
-  if (pmd.kind === 'leaf') return pmd.writable;
+  if (pmd.kind === 'leaf') return pmd.writable && pmd.dirty;
   const pte = pteAt(m, mm, asVpn(v));
-  return pte !== null && pte.kind === 'present' && pte.writable;
+  return pte !== null && pte.kind === 'present' && pte.writable && pte.dirty;
 }
 
 /**
  * Will this user access go through a stale TLB entry — one whose frame the page tables no longer
- * map at that address, or a writable one whose PTE is no longer writable (for a store)? Returns
+ * map at that address, or a writable, dirty one whose PTE is no longer writable or dirty (for a
+ * store: it stores without the page tables knowing)? Returns
  * the frame it would reach, or null when the access sees what the page tables say — or what a
  * migration entry there names (its data is copied after the access).
  */
@@ -53,7 +58,7 @@ export function staleHit(m: Machine, op: Op): Pfn | null {
   // after its flush, so an access through the old translation is one before the migration.
   if (migrationEntryPfn(m, asMm(op.mm), op.vpn) === e.pfn) return null;
   if (mappedPfn(m, asMm(op.mm), asVpn(op.vpn)) !== e.pfn) return e.pfn;
-  if (op.write && e.writable && e.dirty && !pteWritable(m, asMm(op.mm), op.vpn)) return e.pfn;
+  if (op.write && e.writable && e.dirty && !pteWritableDirty(m, asMm(op.mm), op.vpn)) return e.pfn;
   return null;
 }
 
@@ -192,6 +197,12 @@ export function userOutcome(m: Machine, getContents = false): UserOutcome {
 
 export const pageKey = (mm: number, v: number): string => `mm#${mm} vpn ${v}`;
 
+/** The (mm, vpn) a `pageKey()` names. */
+export function pageOfKey(key: string): { readonly mm: number; readonly vpn: number } | null {
+  const at = /^mm#(\d+) vpn (\d+)$/.exec(key);
+  return at === null ? null : { mm: Number(at[1]), vpn: Number(at[2]) };
+}
+
 /**
  * What a load of (mm, v) would read: the mapped frame's content, or, for a page swapped out, its
  * swap-cache page's or else its slot's (a swap-in brings that back); 0 where nothing is mapped.
@@ -221,7 +232,9 @@ export function unfixedKeys(m: Machine, unfixed: Unfixed): Set<string> {
       if (p !== null && unfixed.frames.has(p)) keys.add(pageKey(mm.id, v));
     }
   }
-  for (const h of m.handles) h.pages.forEach((p, k) => unfixed.frames.has(p.pfn) && keys.add(`handle#${h.id} page ${k}`));
+  // A pin reads its frame, which holds what its address held when it was taken — an unfixed
+  // value too, when it was a copy made from an unfixed page (a COW or an unshare).
+  for (const h of m.handles) h.pages.forEach((p, k) => (unfixed.frames.has(p.pfn) || unfixed.pages.has(pageKey(h.mm, h.vpn + k))) && keys.add(`handle#${h.id} page ${k}`));
   return keys;
 }
 

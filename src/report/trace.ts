@@ -48,6 +48,7 @@ export function waitedFor(op: TaskOp): string {
     case 'reclaim':
       return 'isolated folios';
     case 'zap':
+    case 'madvise':
     case 'mprotect':
     case 'fork':
     case 'gup':

@@ -176,7 +176,7 @@ export class CheckedRun {
     const waited = this.tasks.waitFor(resolved);
     this.tasks.assertNoLockConflict(resolved);
     const racy = this.tasks.conflicts(resolved);
-    if (pending !== null && resolved !== null && (resolved.kind === 'zap' || resolved.kind === 'mprotect' || resolved.kind === 'fork' || resolved.kind === 'gup')) {
+    if (pending !== null && resolved !== null && (resolved.kind === 'zap' || resolved.kind === 'madvise' || resolved.kind === 'mprotect' || resolved.kind === 'fork' || resolved.kind === 'gup')) {
       const started = this.tasks.start(resolved, pending.cpu, pending.at);
       if (started !== null) return { applied: withNotes({ resolved, result: started.result, value: storeValue(step) }, [...waited, started.note]), racy };
     }
@@ -214,7 +214,7 @@ export class CheckedRun {
 
 /** Ops a pending `preempt` can make a task (the runner decides whether it does). */
 function mayBeTask(op: Op): boolean {
-  return op.kind === 'zap' || op.kind === 'mprotect' || op.kind === 'fork' || op.kind === 'gup' || op.kind === 'migrate' || op.kind === 'reclaim' || (op.kind === 'access' && op.write);
+  return op.kind === 'zap' || op.kind === 'madvise' || op.kind === 'mprotect' || op.kind === 'fork' || op.kind === 'gup' || op.kind === 'migrate' || op.kind === 'reclaim' || (op.kind === 'access' && op.write);
 }
 
 function withNotes(a: Applied, notes: readonly TaskNote[]): Applied {

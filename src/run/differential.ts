@@ -108,7 +108,27 @@ export function runDifferential(
  * reference still holds, say).
  */
 export function statesAgree(a: Machine, b: Machine, quiescent: boolean): boolean {
-  return firstDifference(observe(a, quiescent), observe(b, quiescent), 'state') === null && firstDifference(userOutcome(a, true), userOutcome(b, true)) === null;
+  return (
+    firstDifference(observe(a, quiescent), observe(b, quiescent), 'state') === null &&
+    firstDifference(userOutcome(a, true), userOutcome(b, true)) === null &&
+    firstDifference(swapCacheNames(a), swapCacheNames(b)) === null
+  );
+}
+
+/**
+ * The slot each swap-cache page holds, by the slot's logical id (the page it was first written
+ * for). The observation shows a slot's id only in a swap PTE; after a race, one side may have
+ * swapped out a different folio to the slot its swap-cache page now holds (the other lost a store
+ * and faulted a new page), and the id would differ only once that page is unmapped again.
+ */
+function swapCacheNames(m: Machine): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of m.swap?.slots ?? []) {
+    if (s.cached === null) continue;
+    const f = m.frames[m.frames[s.cached]?.head ?? s.cached]?.folio;
+    out[s.id] = f === undefined || f === null ? `free:${s.cached}` : `${f.id}/${s.cached - (m.frames[s.cached]?.head ?? s.cached)}`;
+  }
+  return out;
 }
 
 /** The migration tasks that completed in this step: the step that started each, and the folios it moved. */

@@ -71,6 +71,7 @@ const STEP_TWINS: Readonly<Record<TaskOp, ReadonlyArray<readonly [string, readon
   // a migration task: for such a kernel migration is not run as a task.
   // Reclaim's twins run the plain shrinkFolio() per folio; a variant that rewrote the list walk
   // (reclaim-frees-before-flush overrides shrinkFolioList()) is not run as a task.
+  madvise: [['madviseSteps', ['madvise']]],
   reclaim: [
     ['reclaimFoliosSteps', ['reclaimFolios', 'shrinkFolioList']],
     ['shrinkFolioListSteps', ['shrinkFolioList']],
@@ -131,12 +132,13 @@ export function migrateCanBeTask(k: ReferenceKernel): boolean {
 }
 
 /** The ops `Tasks.start()` runs as tasks (migration and a store's fault have starts of their own). */
-export type StartOp = 'zap' | 'mprotect' | 'fork' | 'gup';
+export type StartOp = 'zap' | 'madvise' | 'mprotect' | 'fork' | 'gup';
 
 /** The task an op would be through `Tasks.start()`, if it is of a kind with preemption points. */
 export function taskOpOf(op: Op): StartOp | null {
   switch (op.kind) {
     case 'zap':
+    case 'madvise':
     case 'mprotect':
     case 'fork':
     case 'gup':
@@ -380,7 +382,7 @@ export class Tasks {
       note.point === null
         ? op.kind === 'zap' || op.kind === 'mprotect'
           ? { kind: 'done' }
-          : (done.value as OpResult) // fork's child, GUP's handle
+          : (done.value as OpResult) // fork's child, GUP's handle, madvise's result
         : op.kind === 'fork'
           ? { kind: 'forked', child: asMm(this.m.mms.length - 1) }
           : { kind: 'done' };
@@ -391,6 +393,8 @@ export class Tasks {
     switch (op.kind) {
       case 'zap':
         return this.kernel.madviseDontneedSteps(this.m, mm, start, end);
+      case 'madvise':
+        return this.kernel.madviseSteps(this.m, mm, start, end, op.advice);
       case 'mprotect':
         return this.kernel.mprotectSteps(this.m, mm, start, end, op.writable);
       case 'fork':

@@ -5,7 +5,7 @@ import { mmNrPages } from '../../models/machine/geometry';
 import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
 import type { Unfixed, UserOutcome } from '../oracles/windowOutcome';
-import { frameReached, noUnfixed, observeResult, pageKey, staleHit, unfixedKeys, userOutcome, without } from '../oracles/windowOutcome';
+import { frameReached, noUnfixed, observeResult, pageKey, pageOfKey, staleHit, unfixedKeys, userOutcome, without } from '../oracles/windowOutcome';
 
 /** One op of a window as the interleaved run saw it: resolved, with what it returned to the user (null: not compared). */
 export interface WindowOp {
@@ -126,6 +126,28 @@ export class WindowRecorder {
     if (tableSensitive && [...w.live.values()].some((t) => t.op.kind === 'access' || t.op.kind === 'gup')) {
       const pmd = pmdAt(m, asMm(resolved.mm), Math.floor(resolved.vpn / m.geometry.ptrsPerPte));
       if (pmd.kind === 'table' && tableEntries(m, pmd.table).every((e) => e.kind === 'none')) w.emptyTable = true;
+    }
+    // fork copies what its parent's unfixed pages hold to the child's same addresses.
+    if (resolved.kind === 'fork') {
+      const child = m.mms.length;
+      for (const key of [...w.unfixed.pages]) {
+        const page = pageOfKey(key);
+        if (page !== null && page.mm === resolved.mm) w.unfixed.pages.add(pageKey(child, page.vpn));
+      }
+    }
+    // A reclaim inside a window (or MADV_PAGEOUT's) may drop a clean lazyfree folio or keep it,
+    // by references a task in flight holds (a zap's gather keeps its pages until its flush): which,
+    // no serial order of whole ops fixes. Those pages may read their data or 0 (the memory oracle's
+    // MADV_FREE rule) and are not compared.
+    if (resolved.kind === 'reclaim' || (resolved.kind === 'madvise' && resolved.advice === 'pageout')) {
+      for (const mm of m.mms) {
+        if (!mm.alive) continue;
+        for (let v = 0; v < mmNrPages(m.geometry); v++) {
+          const p = mappedPfn(m, mm.id, asVpn(v));
+          const f = p === null ? null : m.frames[m.frames[p]?.head ?? p]?.folio;
+          if (f !== undefined && f !== null && !f.swapbacked) w.unfixed.pages.add(pageKey(mm.id, v));
+        }
+      }
     }
     const reached = frameReached(m, resolved);
     const stale = staleHit(m, resolved);
