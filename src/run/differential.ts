@@ -7,6 +7,9 @@ import type { Op } from '../ops/op';
 import { firstDifference, observe } from '../oracles/observe';
 import { userOutcome } from '../oracles/windowOutcome';
 import type { Machine } from '../../models/machine/state';
+import { mmNrPages } from '../../models/machine/geometry';
+import { vpn as asVpn } from '../../models/machine/ids';
+import { pteAt } from '../../models/machine/pgtable';
 import type { RunOutcome, StepRecord } from './outcome';
 import type { OracleSwitches, StepObserver } from './checkedRun';
 import { ALL_ORACLES, CheckedRun, withDrain } from './checkedRun';
@@ -111,8 +114,31 @@ export function statesAgree(a: Machine, b: Machine, quiescent: boolean): boolean
   return (
     firstDifference(observe(a, quiescent), observe(b, quiescent), 'state') === null &&
     firstDifference(userOutcome(a, true), userOutcome(b, true)) === null &&
-    firstDifference(swapCacheNames(a), swapCacheNames(b)) === null
+    firstDifference(swapCacheNames(a), swapCacheNames(b)) === null &&
+    firstDifference(lazyfreeDirtyBits(a), lazyfreeDirtyBits(b)) === null
   );
+}
+
+/**
+ * The dirty bits of the PTEs that map lazyfree (MADV_FREE) folios, and those folios' own. The
+ * observation forgets dirty bits (batched paths merge them differently), but for a lazyfree folio
+ * they decide whether reclaim may drop its data: after a race one side may hold a clean PTE where
+ * the other holds a dirty one (a store through an unflushed dirty translation inside MADV_FREE's
+ * window), and the two are not in the same state.
+ */
+function lazyfreeDirtyBits(m: Machine): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  for (const mm of m.mms) {
+    if (!mm.alive) continue;
+    for (let v = 0; v < mmNrPages(m.geometry); v++) {
+      const pte = pteAt(m, mm.id, asVpn(v));
+      if (pte === null || pte.kind !== 'present') continue;
+      const f = m.frames[m.frames[pte.pfn]?.head ?? pte.pfn]?.folio;
+      if (f === undefined || f === null || f.swapbacked) continue;
+      out[`mm#${mm.id} vpn ${v}`] = pte.dirty || f.dirty;
+    }
+  }
+  return out;
 }
 
 /**
