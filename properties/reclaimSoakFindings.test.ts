@@ -4,6 +4,7 @@ import { BatchedKernel } from '../models/batched/BatchedKernel';
 import type { Op } from '../src/ops/op';
 import { runDifferential } from '../src/run/differential';
 import { SMALL } from './__helpers__/bench';
+import { geometry } from '../models/machine/geometry';
 
 /**
  * The soak of issue 13 (reclaim, swap, madvise; docs/fidelity/reclaim.md) failed correct kernels
@@ -159,5 +160,18 @@ describe('soak findings of issue 13: correct kernels hold', () => {
         { kind: 'madvise', mm: 0, vpn: 21, nr: 1, advice: 'pageout' },
       ]),
     ).toBe(true);
+  });
+  it("MIGRC gives its deferral up in do_swap_page(): a swap-in inside a preempted reclaim's window maps the page writable while a CPU still holds a read-only entry to the migration's source (soak seed 29002, realistic, interleaved: stale_tlb_divergent_write)", () => {
+    const ops: Op[] = [
+        { kind: 'preempt', cpu: 0, at: 1 },
+        { kind: 'gup', cpu: 1, mm: 0, vpn: 517, nr: 1, pin: false, write: false, fast: false },
+        { kind: 'migrate', mm: 0, vpn: 517, count: 1 },
+        { kind: 'gup', cpu: 0, mm: 0, vpn: 515, nr: 4, pin: false, write: false, fast: false },
+        { kind: 'mremap', mm: 0, from: 0, to: 511, nr: 2 },
+        { kind: 'preempt', cpu: 0, at: 1 },
+        { kind: 'reclaim', mm: 0, vpn: 517, count: 2 },
+        { kind: 'access', cpu: 0, mm: 0, vpn: 517, write: true },
+    ];
+    expect(runDifferential(new ReferenceKernel(), new BatchedKernel(), geometry('realistic'), ops).ok).toBe(true);
   });
 });

@@ -1,10 +1,10 @@
 import type { MigrcReleasePoint } from '../tracepoints';
 import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
-import type { PresentPte } from '../machine/pte';
+import type { PresentPte, Pte } from '../machine/pte';
 import { folioAt, freeFrameCount } from '../machine/frames';
 import { mark } from '../machine/marks';
-import type { KernelSteps } from '../machine/tasks';
+import type { KernelSteps, PreemptPoint } from '../machine/tasks';
 import type { OpResult } from '../result';
 import type { FaultKind } from '../reference/faults';
 import { BatchedGup } from './gup';
@@ -26,7 +26,8 @@ export interface MigrcReq {
  * Keeps rule R3 (kernel-semantics §10): no translation becomes writable while a CPU may still
  * hold a stale entry to a source folio. The seed gives up in `do_wp_page()` when the faulting
  * folio is a pending destination; the model has no destination flag in Machine and gives up on
- * every write (or unshare) fault instead, a superset — needed: without a write-fault release a
+ * every write (or unshare) fault instead — `do_anonymous_page()` for a store and every
+ * `do_swap_page()` too (a swap-in may map the page writable) — a superset — needed: without a write-fault release a
  * check fails in three ops (load, migrate, store; docs/fidelity/migrc.md). The hole Nadav Amit
  * pointed out (mprotect() upgrading a PTE to writable without a fault) is not the seed's to
  * close: mainline's own `flush_tlb_batched_pending()` at the top of `change_pte_range()`
@@ -128,6 +129,31 @@ export abstract class BatchedMigrc extends BatchedGup {
     // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
     this.migrcGiveUp(m, 'write fault');
     yield* super.doWpPageSteps(m, cpu, mm, v, pte, unshare);
+  }
+
+  /**
+   * Mirrors `do_anonymous_page()` (mm/memory.c, 6.12) with the write-fault release: a store maps a
+   * new page writable where a CPU may still hold a read-only entry to a pending source (the PTE was
+   * cleared by a reclaim still in flight, whose flush is owed). Not in the seed, which gives up in
+   * `do_wp_page()` only: found by the interleaved soak once reclaim became a task (issue 13).
+   */
+  override *doAnonymousPageSteps(m: Machine, mm: MmId, v: Vpn, write = true): Generator<PreemptPoint, void, void> {
+    // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
+    if (write) this.migrcGiveUp(m, 'write fault');
+    yield* super.doAnonymousPageSteps(m, mm, v, write);
+  }
+
+  /**
+   * Mirrors `do_swap_page()` (mm/memory.c, 6.12) with the write-fault release: a swap-in maps the
+   * page writable when it is exclusive (for a load too, clean: the next store needs no fault), while
+   * a CPU may still hold a read-only entry to the pending source the swapped-out page was migrated
+   * from (a preempted reclaim owes its flush). Not in the seed: found by the interleaved soak
+   * (seed 29002, realistic) once reclaim became a task (issue 13).
+   */
+  override doSwapPage(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, orig: Extract<Pte, { kind: 'swap' }>, kind: FaultKind): void {
+    // Stryker disable next-line StringLiteral: tracepoint only (coverage, not behaviour)
+    this.migrcGiveUp(m, 'write fault');
+    super.doSwapPage(m, cpu, mm, v, orig, kind);
   }
 
   /** Mirrors `do_huge_pmd_wp_page()` (mm/huge_memory.c) with the same give-up point as `do_wp_page()` (not needed: see the class comment). */
