@@ -99,6 +99,26 @@ describe('GUP preempted between its fault and the retried lookup', () => {
     }
   });
 
+  it('a page grabbed before a zap inside the window stays pinned, detached, with what it held (interleaved soak, seed 31012)', () => {
+    // Two pages: the task grabs page 21, faults page 22 and stops at its second point. The zap
+    // unmaps page 21; the store faults a new page in there. The pin of index 0 is the old page.
+    const ops = [preempt(1, 2), pin(0, false, 2), zap, store(1), { kind: 'exit', mm: 0 } as Op, pinRead(0)];
+    for (const k of KERNELS()) {
+      const { bad, values, run } = runAll(k, [{ kind: 'fork', mm: 0 }, ...ops]);
+      expect(bad, k.name).toBeNull();
+      expect(run.machine.handles[0]?.pages, k.name).toHaveLength(2);
+      expect(values[6], k.name).toBe(0);
+      expect(runAll(k, ops).bad, k.name).toBeNull();
+    }
+    // A page grabbed after the zap is the new one: it reads the store.
+    const late = [preempt(1, 1), pin(0, false, 2), zap, store(1), resume(1), resume(1), { kind: 'exit', mm: 0 } as Op, pinRead(0)];
+    for (const k of KERNELS()) {
+      const { bad, values } = runAll(k, [{ kind: 'fork', mm: 0 }, ...late]);
+      expect(bad, k.name).toBeNull();
+      expect(values[8], k.name).toBe(5); // (a store stores its step number plus one)
+    }
+  });
+
   it('batched-gup-runs overrides getUserPagesRaw() below the twin: its GUP is never a task', () => {
     expect(canBeTask(new BatchedGupRuns(), 'gup')).toBe(false);
     expect(canBeTask(new BatchedKernel(), 'gup')).toBe(true);

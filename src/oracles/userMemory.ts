@@ -1,6 +1,8 @@
 import type { HandleId, MmId } from '../../models/machine/ids';
 import { handleId as asHandle, mmId as asMm, vpn as asVpn } from '../../models/machine/ids';
-import type { Machine } from '../../models/machine/state';
+import type { GupPage, Machine } from '../../models/machine/state';
+import { frameAt } from '../../models/machine/frames';
+import { mappedPfn } from '../../models/machine/pgtable';
 import { ModelViolationError } from '../../models/machine/violation';
 import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
@@ -39,6 +41,25 @@ interface PinModel {
 }
 
 /**
+ * A GUP task in flight (the slow path, preempted inside `__get_user_pages()`): the pages it has
+ * grabbed so far are pinned already, but its handle (and so its pins) appears only when it
+ * completes. A page it grabbed and a zap then unmapped stays pinned, detached, with what it held
+ * then; `__get_user_pages()` does not recheck a page it has grabbed. Which frame it grabbed for an
+ * address is not the oracle's to choose, so `seen` records, per address, every frame the address
+ * mapped at a step boundary of the window (`frameKey()`), and what became of it: null while the
+ * address still maps it, the detached page once a zap unmapped it. At completion each page of the
+ * handle attaches, or takes the detached page of the frame it holds.
+ */
+interface GupWindow {
+  readonly mm: MmId;
+  readonly start: number;
+  readonly end: number;
+  readonly seen: Map<number, Map<string, DetachedPage | null>>;
+}
+
+const frameKey = (page: GupPage): string => `${page.pfn}@${page.gen}`;
+
+/**
  * The user-visible memory oracle (design §5.3): what each mm's private memory must contain and
  * what each pin must see, independent of any kernel. A store sets a value; fork copies an mm's
  * values to the child; zap and exit forget them (unpopulated memory reads 0, and so does a new
@@ -73,6 +94,8 @@ export class UserMemory {
   private readonly forks = new Map<number, { readonly parent: MmId; readonly child: MmId }>();
   /** The ranges of MADV_FREE tasks in flight, by CPU (docs/concurrency.md "The madvise window"). */
   private readonly freeWindows = new Map<number, { readonly mm: MmId; readonly start: number; readonly end: number }>();
+  /** The GUP tasks in flight, by CPU. */
+  private readonly gups = new Map<number, GupWindow>();
   /** The CPUs with a reclaim task in flight (docs/concurrency.md "The reclaim window"). */
   private readonly reclaims = new Set<number>();
   /**
@@ -179,18 +202,22 @@ export class UserMemory {
     // Every pin of one page detaches to the same page: a device write through one is what a
     // device read through another returns (as forget() does for a zap that is not a task).
     const byVpn = new Map<number, DetachedPage>();
+    const detach = (vpn: number): DetachedPage => {
+      let page = byVpn.get(vpn);
+      if (page === undefined) {
+        page = { value: this.read(mm, vpn), also: new Set(this.acceptable(mm, vpn)), racyWith: { mm, vpn } };
+        byVpn.set(vpn, page);
+        w.detached.push(page);
+      }
+      return page;
+    };
     for (const pin of this.pins.values()) {
       pin.pages.forEach((p, i) => {
         if (p.kind !== 'attached' || p.mm !== mm || p.vpn < start || p.vpn >= end) return;
-        let page = byVpn.get(p.vpn);
-        if (page === undefined) {
-          page = { value: this.read(mm, p.vpn), also: new Set(this.acceptable(mm, p.vpn)), racyWith: { mm, vpn: p.vpn } };
-          byVpn.set(p.vpn, page);
-          w.detached.push(page);
-        }
-        pin.pages[i] = { kind: 'detached', page };
+        pin.pages[i] = { kind: 'detached', page: detach(p.vpn) };
       });
     }
+    this.detachGrabbed(mm, start, end, detach);
     for (let v = start; v < end; v++) this.setMaybe(mm, v, new Set([...this.acceptable(mm, v), 0]));
     this.windows.set(cpu, w);
   }
@@ -264,7 +291,11 @@ export class UserMemory {
       // at that point, before what the step's later tasks and its op do to them (a store
       // completing after it lands in the pinned page; an exit detaches it).
       if (n.op === 'gup') {
-        if (n.point === null) this.syncHandles(m);
+        if (n.how === 'start' && n.point !== null) this.gups.set(n.cpu, { mm: n.mm, start: n.start, end: n.end, seen: new Map() });
+        else if (n.point === null) {
+          this.syncHandles(m, this.gups.get(n.cpu));
+          this.gups.delete(n.cpu);
+        }
         continue;
       }
       // A store whose fault was a task lands when the task completes (after a back-off, by its retry);
@@ -317,6 +348,8 @@ export class UserMemory {
     const op = a.resolved;
     const r = a.result;
     const startedTask = this.noteTasks(m, a, step);
+    // (a GUP task resumed in this step may have faulted a page in and grabbed it before the op)
+    this.noteGrabbable(m);
     if (op !== null) {
       switch (op.kind) {
         case 'access': {
@@ -375,6 +408,7 @@ export class UserMemory {
       }
     }
     this.syncHandles(m);
+    this.noteGrabbable(m);
   }
 
   private checkPinAccess(h: HandleId, index: number, write: boolean, value: number, step: number): void {
@@ -408,24 +442,54 @@ export class UserMemory {
     }
   }
 
+  /**
+   * A zap of [start, end) in `mm`: the frames GUP tasks in flight may have grabbed there, and the
+   * address still maps, are detached now (`detach(vpn)` gives the page, shared with the pins).
+   */
+  private detachGrabbed(mm: MmId, start: number, end: number, detach: (vpn: number) => DetachedPage): void {
+    for (const g of this.gups.values()) {
+      if (g.mm !== mm) continue;
+      for (const [vpn, frames] of g.seen) {
+        if (vpn < start || vpn >= end) continue;
+        for (const [key, page] of frames) if (page === null) frames.set(key, detach(vpn));
+      }
+    }
+  }
+
+  /** Record, for each GUP task in flight, the frame each address of its range maps now. */
+  private noteGrabbable(m: Machine): void {
+    for (const g of this.gups.values()) {
+      for (let v = g.start; v < g.end; v++) {
+        const pfn = mappedPfn(m, g.mm, asVpn(v));
+        if (pfn === null) continue;
+        let frames = g.seen.get(v);
+        if (frames === undefined) g.seen.set(v, (frames = new Map()));
+        const key = frameKey({ pfn, gen: frameAt(m, pfn).gen });
+        if (!frames.has(key)) frames.set(key, null);
+      }
+    }
+  }
+
   /** Zap or exit of [start, end): the values are gone; the pins of a page there share its last value. */
   private forget(mm: MmId, start: number, end: number): void {
     this.forgetHeldInReclaimWindow(mm, start, end);
     const detached = new Map<number, DetachedPage>();
+    const detach = (vpn: number): DetachedPage => {
+      let page = detached.get(vpn);
+      if (page === undefined) {
+        // Several values after a race, or a MADV_FREE page that may have been dropped before
+        // the pin took it: the page keeps them all.
+        const ok = this.acceptable(mm, vpn);
+        detached.set(vpn, (page = { value: [...ok][0] ?? 0, ...(ok.size > 1 ? { also: new Set(ok) } : {}) }));
+      }
+      return page;
+    };
     for (const pin of this.pins.values()) {
       pin.pages.forEach((p, i) => {
-        if (p.kind === 'attached' && p.mm === mm && p.vpn >= start && p.vpn < end) {
-          let page = detached.get(p.vpn);
-          if (page === undefined) {
-            // Several values after a race, or a MADV_FREE page that may have been dropped before
-            // the pin took it: the page keeps them all.
-            const ok = this.acceptable(mm, p.vpn);
-            detached.set(p.vpn, (page = { value: [...ok][0] ?? 0, ...(ok.size > 1 ? { also: new Set(ok) } : {}) }));
-          }
-          pin.pages[i] = { kind: 'detached', page };
-        }
+        if (p.kind === 'attached' && p.mm === mm && p.vpn >= start && p.vpn < end) pin.pages[i] = { kind: 'detached', page: detach(p.vpn) };
       });
     }
+    this.detachGrabbed(mm, start, end, detach);
     // Inside a window a completed zap leaves 0 behind, and stores may race with the task again.
     const mp = this.maybe.get(mm);
     if (mp !== undefined) {
@@ -474,13 +538,22 @@ export class UserMemory {
     }
   }
 
-  /** Pins appear when GUP (or a GUP-fast walk finishing) creates a handle, and go with unpin. */
-  private syncHandles(m: Machine): void {
+  /**
+   * Pins appear when GUP (or a GUP-fast walk finishing) creates a handle, and go with unpin. A
+   * handle `task` (a GUP task completing now) made holds, for a page a zap unmapped inside the
+   * task's window, the detached page; every other page is still the one its address maps.
+   */
+  private syncHandles(m: Machine, task?: GupWindow): void {
     const live = new Set<HandleId>();
     for (const h of m.handles) {
       live.add(h.id);
       if (!h.pin || this.pins.has(h.id)) continue;
-      this.pins.set(h.id, { pages: h.pages.map((_, k) => ({ kind: 'attached', mm: h.mm, vpn: h.vpn + k })) });
+      this.pins.set(h.id, {
+        pages: h.pages.map((p, k): PinnedPage => {
+          const page = task?.mm === h.mm ? task.seen.get(h.vpn + k)?.get(frameKey(p)) : undefined;
+          return page === undefined || page === null ? { kind: 'attached', mm: h.mm, vpn: h.vpn + k } : { kind: 'detached', page };
+        }),
+      });
     }
     for (const id of [...this.pins.keys()]) if (!live.has(id)) this.pins.delete(id);
   }
