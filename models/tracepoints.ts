@@ -42,6 +42,19 @@ export const RECLAIM_TRACEPOINTS = [
 ] as const;
 
 /**
+ * Fired by the reference's file paths (issue 14), and so by every kernel: the page cache, shared
+ * file faults with dirty tracking, and writeback.
+ */
+export const FILE_TRACEPOINTS = [
+  'a file folio was read into the page cache',
+  'a large file folio was read into the page cache',
+  'a file folio was dirtied',
+  'page_mkwrite on a clean shared file page',
+  'writeback wrote a dirty file folio',
+  'writeback write-protected a mapped file page',
+] as const;
+
+/**
  * A reclaim path that needs a swap device whose free slots are so fragmented that no run fits a
  * large folio, which no sequence of the default check builds: listed in the docs, not in a check's
  * summary (properties/reclaim.test.ts reaches it).
@@ -80,6 +93,7 @@ export const BATCHED_TRACEPOINTS = [
   'mremap flushed a PTE table once',
   'zap freed a run of swap entries once',
   'reclaim deferred its flush (TTU_BATCH_FLUSH)',
+  'zap delayed the rmap of a dirty file page',
 ] as const satisfies readonly (string | `migrc released by ${MigrcReleasePoint}`)[];
 
 /** Fired by the 6.15 COW-reuse policy (reference-6.15, batched-6.15): how a write fault on a large folio was decided. */
@@ -137,6 +151,7 @@ export type Tracepoint =
   | (typeof MACHINE_TRACEPOINTS)[number]
   | (typeof REFERENCE_TRACEPOINTS)[number]
   | (typeof RECLAIM_TRACEPOINTS)[number]
+  | (typeof FILE_TRACEPOINTS)[number]
   | (typeof RARE_RECLAIM_TRACEPOINTS)[number]
   | (typeof BATCHED_TRACEPOINTS)[number]
   | (typeof COW615_TRACEPOINTS)[number]

@@ -7,6 +7,7 @@ import { BatchedNoMigrc } from '../models/batched/BatchedNoMigrc';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { MigrcAsPosted } from '../models/migrcAsPosted/MigrcAsPosted';
 import type { Op } from '../src/ops/op';
+import { runAll } from './__helpers__/taskOps';
 import { CheckedRun } from '../src/run/checkedRun';
 import { runDifferential } from '../src/run/differential';
 import { faultCanBeTask } from '../src/run/tasks';
@@ -29,18 +30,6 @@ const fork: Op = { kind: 'fork', mm: 0 };
 const zap: Op = { kind: 'zap', mm: 0, vpn: HOT, nr: 1 };
 /** A page of mm 0 shared with its child (mm 1): the parent's next store copies it. */
 const SHARED: readonly Op[] = [store(0), fork];
-
-/** The first violation of a run of `ops` on `kernel` ('step:code'), or null; and the run. */
-export function runAll(kernel: ReferenceKernel, ops: readonly Op[]): { bad: string | null; run: CheckedRun; values: Array<number | null> } {
-  const run = new CheckedRun(kernel, G);
-  const values: Array<number | null> = [];
-  for (let i = 0; i < ops.length; i++) {
-    const r = run.step(ops[i]!, i);
-    if ('violation' in r) return { bad: `${i}:${r.violation.code}`, run, values };
-    values.push(r.applied.result.kind === 'value' ? r.applied.result.value : null);
-  }
-  return { bad: null, run, values };
-}
 
 const KERNELS = (): ReferenceKernel[] => [new ReferenceKernel(), new BatchedKernel(), new BatchedNoMigrc()];
 

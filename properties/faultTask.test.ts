@@ -9,6 +9,7 @@ import { BatchedKernel } from '../models/batched/BatchedKernel';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { FaultSkipsPteSame } from '../models/mutants/race/faultSkipsPteSame';
 import type { Op } from '../src/ops/op';
+import { runAll } from './__helpers__/taskOps';
 import { ALL_ORACLES, CheckedRun } from '../src/run/checkedRun';
 import { runDifferential } from '../src/run/differential';
 
@@ -24,18 +25,6 @@ const store = (c: number, vpn = HOT): Op => ({ kind: 'access', cpu: c, mm: 0, vp
 const load = (c: number, vpn = HOT): Op => ({ kind: 'access', cpu: c, mm: 0, vpn, write: false });
 const preempt = (c: number, at: number): Op => ({ kind: 'preempt', cpu: c, at });
 const resume = (c: number, points = 1): Op => ({ kind: 'resume', cpu: c, points });
-
-/** The first violation of a run of `ops` on `kernel` ('step:code'), or null; and the run. */
-function runAll(kernel: ReferenceKernel, ops: readonly Op[]): { bad: string | null; run: CheckedRun; values: Array<number | null> } {
-  const run = new CheckedRun(kernel, G);
-  const values: Array<number | null> = [];
-  for (let i = 0; i < ops.length; i++) {
-    const r = run.step(ops[i]!, i);
-    if ('violation' in r) return { bad: `${i}:${r.violation.code}`, run, values };
-    values.push(r.applied.result.kind === 'value' ? r.applied.result.value : null);
-  }
-  return { bad: null, run, values };
-}
 
 describe('a store whose fault is preempted before the PTL', () => {
   it('both kernels: the page is allocated, the PTE still empty; resume installs it and the store lands', () => {

@@ -95,8 +95,8 @@ describe('swarm generation', () => {
     expect(uniform.length).toBeGreaterThan(50);
     expect(swarm.length).toBeGreaterThan(50);
     for (const kind of ['fork', 'migrate', 'zap', 'tick'] as const) {
-      // (the rarest, tick, weighs 2 of 65 entries: about a fifth of uniform sequences have none)
-      expect(share(uniform, (s) => !has(s, kind))).toBeLessThan(0.25);
+      // (the rarest, tick, weighs 2 of 72 entries: about a quarter of uniform sequences have none)
+      expect(share(uniform, (s) => !has(s, kind))).toBeLessThan(0.3);
       expect(share(swarm, (s) => !has(s, kind))).toBeGreaterThan(0.35);
     }
   });

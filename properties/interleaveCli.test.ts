@@ -38,7 +38,7 @@ describe('mmcheck check --interleave', () => {
     const table = out.split('\n').filter((l) => /^ {2}( *(✗ )?\d+|step| +) \|/.test(l));
     expect(table[0]).toMatch(/^ {2}step \| CPU0 +\| no CPU$/);
     for (const l of table) expect(l.length).toBeLessThanOrEqual(100); // indented by two, it still fits
-    expect(out).toMatch(/\| zap mm#0 vpn 21\+1 +\|/);
+    expect(out).toMatch(/\| zap mm#0 vpn 21\+16 +\|/);
     expect(out).toMatch(/▶ stopped at 'zap: table done,\s/);
     // CPU0's zap is in flight from the row after it started to the failing load.
     expect(table.filter((l) => /^ {2} +\d+ \| ┃/.test(l)).length).toBeGreaterThan(0);
@@ -59,8 +59,8 @@ describe('mmcheck check --interleave', () => {
     const ex = io.out;
     expect(ex.indexOf('step | CPU0')).toBeGreaterThan(-1);
     expect(ex.indexOf('step | CPU0')).toBeLessThan(ex.indexOf('step 0:'));
-    expect(ex).toMatch(/task CPU0 zap mm#0 vpn 21\+1: ▶ stopped at 'zap: table done, PTL dropped' \(1\)/);
-    expect(ex).toMatch(/task CPU0 in flight: zap mm#0 vpn 21\+1 ⏸ 'zap: table done, PTL dropped' \(1\)/);
+    expect(ex).toMatch(/task CPU0 zap mm#0 vpn 21\+16: ▶ stopped at 'zap: table done, PTL dropped' \(1\)/);
+    expect(ex).toMatch(/task CPU0 in flight: zap mm#0 vpn 21\+16 ⏸ 'zap: table done, PTL dropped' \(1\)/);
   }, 120_000);
 
   it('without the switch the same mutant holds on the same seed (no schedule ops are generated)', async () => {

@@ -59,7 +59,7 @@ export abstract class BatchedFork extends BatchedZap {
       const v = asVpn(base + k);
       const pte = pteAt(m, parent, v);
       if (pte !== null && pte.kind === 'swap') this.copyNonpresentPte(m, parent, child, v, pte);
-      if (pte === null || pte.kind !== 'present') {
+      if (pte === null || pte.kind !== 'present' || !this.vmaNeedsCopy(m, parent, v)) {
         k++;
         continue;
       }

@@ -77,7 +77,7 @@ export abstract class BatchedGather extends ReferenceKernel {
    */
   // Stryker disable next-line BlockStatement: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
   tlbNextBatch(m: Machine, tlb: MmuGather): boolean {
-    // Stryker disable next-line BooleanLiteral,ConditionalExpression,EqualityOperator,LogicalOperator: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour; the other side is unreachable in the model
+    // Stryker disable next-line BooleanLiteral,ConditionalExpression,EqualityOperator,LogicalOperator: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     if (tlb.delayedRmap && tlb.active !== 0) return false;
     // Stryker disable next-line BlockStatement: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     if (tlb.active + 1 < tlb.batches.length) {
@@ -132,7 +132,6 @@ export abstract class BatchedGather extends ReferenceKernel {
     if (nr > 1) storeSlot(m, batch, encodeNrPages(nr));
     // Stryker disable next-line AssignmentOperator: cost counter, measured not checked
     m.stats.gatherSlots += encodedSlots(nr);
-    // Stryker disable next-line BooleanLiteral: the other side is unreachable in the model
     if (delayRmap) tlb.delayedRmap = true;
     // Stryker disable next-line LogicalOperator: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     if (batchNeedsNext(batch) && !this.tlbNextBatch(m, tlb)) {
@@ -198,31 +197,21 @@ export abstract class BatchedGather extends ReferenceKernel {
    * Mirrors `tlb_flush_rmaps()` → `tlb_flush_rmap_batch()` (mm/mmu_gather.c, 6.12): after the TLB
    * flush and before the PTL is dropped, remove the rmaps that were delayed (so `folio_mkclean()`,
    * which takes the PTL, cannot miss a dirty TLB entry). Only `local` and `active` can hold them
-   * (see tlbNextBatch). Anonymous pages never delay, so in this model it only runs if a variant
-   * sets the bit.
+   * (see tlbNextBatch). Only dirty pages of shared file mappings delay (zapPresentFolioPtes).
    */
-  // Stryker disable next-line BlockStatement: the other side is unreachable in the model
   tlbFlushRmaps(m: Machine, tlb: MmuGather): void {
-    // Stryker disable next-line BooleanLiteral,ConditionalExpression: the other side is unreachable in the model
     if (!tlb.delayedRmap) return;
-    // Stryker disable next-line ArrayDeclaration,ConditionalExpression,EqualityOperator: the other side is unreachable in the model
     const scan = tlb.active === 0 ? [0] : [0, tlb.active];
-    // Stryker disable next-line BlockStatement: the other side is unreachable in the model
     for (const b of scan) {
       const batch = tlb.batches[b];
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: the other side is unreachable in the model
       if (batch === undefined) continue;
-      // Stryker disable next-line BlockStatement,ConditionalExpression,EqualityOperator,UpdateOperator: the other side is unreachable in the model
       for (let i = 0; i < batch.nr; i++) {
         const slot = loadSlot(m, batch, i);
-        // Stryker disable next-line BooleanLiteral,ConditionalExpression: the other side is unreachable in the model
         if (!hasDelayRmap(slot)) continue;
-        // Stryker disable next-line UpdateOperator: the other side is unreachable in the model
         const nrPages = hasNrPagesNext(slot) ? encodedNrPages(m, loadSlot(m, batch, ++i)) : 1;
         this.folioRemoveRmapPtes(m, encodedPagePtr(m, slot), nrPages, tlb.mm);
       }
     }
-    // Stryker disable next-line BooleanLiteral: the other side is unreachable in the model
     tlb.delayedRmap = false;
   }
 

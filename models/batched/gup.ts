@@ -40,7 +40,8 @@ export abstract class BatchedGup extends BatchedFork {
     if (m.handles.length >= m.geometry.maxHandles) return noop('too many GUP handles');
     switchMm(m, cpu, mm); // switch_mm_irqs_off(): the access runs in a task of this mm
     if (flags.pin) mmAt(m, mm).hasPinned = true; // mm_set_has_pinned_flag(), before any pin
-    const { start: s, end } = this.clipRange(m, start, nr);
+    const { start: s, end: top } = this.clipRange(m, start, nr);
+    const end = this.gupEndBeforeFileVma(m, mm, s, top);
     const pages: GupPage[] = [];
     const v = flags.fast ? this.gupFast(m, mm, s, end, flags, pages) : s;
     if (v < end) {

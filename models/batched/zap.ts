@@ -6,6 +6,7 @@ import type { PresentPte, SwapPte } from '../machine/pte';
 import { folioAt, folioHead } from '../machine/frames';
 import { mmAt, pmdAt, pmdStart, pteAt, setPmd, setPte, tableEntries } from '../machine/pgtable';
 import { mark } from '../machine/marks';
+import { folioTestAnon } from '../machine/files';
 import { isZeroPfn } from '../machine/zeroPage';
 import type { OpResult } from '../result';
 import { noop } from '../result';
@@ -143,7 +144,7 @@ export abstract class BatchedZap extends BatchedTableFree {
       forceFlush ||= r.forceFlush;
       if (r.forceBreak) break;
     }
-    // Stryker disable next-line BlockStatement,ConditionalExpression: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour; the other side is unreachable in the model
+    // Stryker disable next-line BlockStatement,ConditionalExpression: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     if (forceFlush) {
       // Do the actual TLB flush before dropping the PTL, then the delayed rmaps.
       this.tlbFlushMmuTlbonly(m, tlb);
@@ -200,13 +201,22 @@ export abstract class BatchedZap extends BatchedTableFree {
   }
 
   /**
-   * Mirrors `zap_present_folio_ptes()` (mm/memory.c, 6.12) for an anonymous folio: clear nr PTEs,
-   * record them for the flush, remove the rmap now unless `zapDelayRmap()` says to delay it, and
-   * queue the nr references.
+   * Mirrors `zap_present_folio_ptes()` (mm/memory.c, 6.12): clear nr PTEs — for a file folio
+   * `get_and_clear_full_ptes()`, which ORs their dirty bits, and a dirty one dirties the folio
+   * (`folio_mark_dirty()`) — record them for the flush, remove the rmap now unless
+   * `zapDelayRmap()` says to delay it, and queue the nr references.
    */
   zapPresentFolioPtes(m: Machine, tlb: MmuGather, v: Vpn, pte: PresentPte, nr: number): Omit<ZapStep, 'nr'> {
-    const delayRmap = this.zapDelayRmap(m, tlb, pte);
+    const head = folioHead(m, pte.pfn);
+    const file = !folioTestAnon(folioAt(m, head));
+    let dirty = pte.dirty;
+    for (let k = 1; file && k < nr; k++) {
+      const p = pteAt(m, tlb.mm, asVpn(v + k));
+      dirty ||= p !== null && p.kind === 'present' && p.dirty;
+    }
+    const delayRmap = this.zapDelayRmap(m, tlb, { ...pte, dirty });
     this.clearFullPtes(m, tlb.mm, v, nr);
+    if (file && dirty) this.folioMarkDirty(m, head);
     this.tlbRemoveTlbEntries(tlb, v, nr);
     if (!delayRmap) this.folioRemoveRmapPtes(m, pte.pfn, nr, tlb.mm);
     const full = this.tlbRemoveFolioPagesRaw(m, tlb, pte.pfn, nr, delayRmap);
@@ -215,20 +225,16 @@ export abstract class BatchedZap extends BatchedTableFree {
 
   /**
    * Mirrors the `delay_rmap` decision of `zap_present_folio_ptes()` (mm/memory.c, 6.12): only a
-   * file folio (`!folio_test_anon()`) whose cleared PTEs were dirty delays its rmap removal, and
-   * only where `tlb_delay_rmap()` holds (SMP, not s390), so that `folio_mkclean()` cannot miss a
-   * dirty TLB entry; that also forces the flush at the end of the table.
-   *
-   * Simplified: the model maps anonymous memory only, so this is always false and the delayed-rmap
-   * machinery of the gather (`tlb_flush_rmaps()`, `tlb_next_batch()`'s refusal to go past one
-   * batch page while rmaps are delayed) never runs on a registered kernel: a bug there passes
-   * unless a variant delays. properties/gupFidelity.test.ts shows both sides with a variant that
-   * delays dirty pages as if they were file pages.
+   * file folio (`!folio_test_anon()`) whose cleared PTEs were dirty (`pte` carries the OR of their
+   * dirty bits) delays its rmap removal, and only where `tlb_delay_rmap()` holds (SMP, not s390),
+   * so that `folio_mkclean()` cannot find the folio unmapped — and skip it — while a CPU may still
+   * store through a dirty TLB entry; that also forces the flush, under the PTL, at the end of the
+   * table (5df397dec7c4, "mm: delay page_remove_rmap() until after the TLB has been flushed").
    */
-  // Stryker disable next-line BlockStatement: visits nothing more that matters
-  zapDelayRmap(_m: Machine, _tlb: MmuGather, _pte: PresentPte): boolean {
-    // Stryker disable next-line BooleanLiteral: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
-    return false;
+  zapDelayRmap(m: Machine, _tlb: MmuGather, pte: PresentPte): boolean {
+    if (!pte.dirty || folioTestAnon(folioAt(m, folioHead(m, pte.pfn)))) return false;
+    mark(m, 'zap delayed the rmap of a dirty file page');
+    return true;
   }
 
   /** Mirrors `clear_full_ptes()` (include/linux/pgtable.h): clear nr consecutive PTEs. */

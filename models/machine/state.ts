@@ -5,6 +5,7 @@ import type { KernelTaskView } from './tasks';
 import type { LockRef, LockState } from './locks';
 import type { AllocPolicy } from './physMem';
 import type { SwapDevice } from './swap';
+import type { FileState, VmaFile } from './files';
 
 /**
  * The whole machine as plain data: frames with their struct-page fields, mms with page tables,
@@ -64,6 +65,11 @@ export interface Machine {
    * never swaps is byte-identical to one from before swap existed.
    */
   swap?: SwapDevice;
+  /**
+   * The files (files.ts), made by the first op that needs one; absent until then, so a machine
+   * that never touches a file is byte-identical to one from before files existed.
+   */
+  files?: FileState[];
 }
 
 /**
@@ -167,6 +173,12 @@ export interface Folio {
    * and reclaim may then discard the folio without writing it out, if it is still clean.
    */
   swapbacked: boolean;
+  /**
+   * `folio->mapping` and `folio->index` of a page-cache folio (files.ts): the file and the page
+   * index of its head. Absent on an anonymous folio (`folio_test_anon()`). The page cache holds
+   * one reference per page of the folio.
+   */
+  mapping?: { readonly file: number; readonly index: number };
 }
 
 export interface Mm {
@@ -176,6 +188,11 @@ export interface Mm {
   readonly pmds: PmdEntry[];
   /** VMA write permission per virtual page (mprotect); one private anonymous VMA otherwise. */
   readonly vmaWritable: boolean[];
+  /**
+   * Per virtual page, the file VMA it belongs to (files.ts), null for the private anonymous VMA;
+   * absent until the mm's first file mapping.
+   */
+  vmaFile?: Array<VmaFile | null>;
   /** MMF_HAS_PINNED: set by the first FOLL_PIN on this mm, never cleared. */
   hasPinned: boolean;
   /** mm_cpumask: CPUs that have run this mm (and may hold TLB entries for it). Never trimmed. */

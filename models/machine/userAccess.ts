@@ -6,6 +6,8 @@ import { ModelViolationError } from './violation';
 import { taskCovers } from './tasks';
 import { mark } from './marks';
 import { pteAt } from './pgtable';
+import { folioTestAnon } from './files';
+import { rmapWalk } from './rmapWalk';
 
 /**
  * The MMU side of a user load or store: what the hardware does with a TLB entry. The kernel's
@@ -85,6 +87,24 @@ function reclaimOwesFlushOf(m: Machine, e: TlbEntry): boolean {
 }
 
 /**
+ * A store through a TLB entry to a page-cache page must be one writeback will write: its folio
+ * is dirty, or a PTE mapping the page is dirty (`folio_mkclean()` and zap transfer that bit to the
+ * folio). Otherwise the store is lost at eviction (`lost_dirty_data`, rule R2).
+ */
+function checkDirtyTracked(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, p: Pfn): void {
+  const head = frameAt(m, p).head;
+  const folio = folioAt(m, head);
+  if (folioTestAnon(folio) || folio.dirty) return;
+  const dirtyPte = rmapWalk(m, head).some((at) => {
+    if (at.kind !== 'pte' || at.pfn !== p) return false;
+    const pte = pteAt(m, at.mm, at.vpn);
+    return pte !== null && pte.kind === 'present' && pte.dirty;
+  });
+  if (dirtyPte) return;
+  throw new ModelViolationError({ code: 'lost_dirty_data', step: m.clock.step, cpu, mm, vpn: v, pfn: p });
+}
+
+/**
  * Try the access through the TLB. A store needs a writable entry whose cached dirty bit is set;
  * a store through a writable-clean entry is a miss too, because x86 then re-walks the page
  * tables to set the PTE's dirty bit (Intel SDM vol. 3 §4.8, AMD APM vol. 2 §5.4.2): the walk
@@ -110,6 +130,7 @@ export function accessThroughTlb(
   // Only a kernel that mapped the zero page writable gets here (the ledger reports that PTE);
   // the store would corrupt every mapping of it, so it is refused as a use of a frame it must not write.
   if (f.state === 'zero') throw new ModelViolationError({ code: 'tlb_use_after_free', step: m.clock.step, cpu, mm, vpn: v, pfn: e.pfn });
+  checkDirtyTracked(m, cpu, mm, v, e.pfn);
   f.content = value;
   return { kind: 'hit', value };
 }

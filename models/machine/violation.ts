@@ -7,10 +7,10 @@ import type { WalkerKind } from './state';
  *
  * Hazards (the machine reports them, like hardware reporting misuse): free_with_stale_tlb,
  * table_freed_under_walker, table_freed_while_linked, table_freed_with_cached_pointer, stale_tlb_divergent_write,
- * tlb_use_after_free, handle_use_after_free, touched_non_ram, writeback_with_writable_tlb. Kernel self-checks (VM_WARN_ON): kernel_warn,
+ * tlb_use_after_free, handle_use_after_free, touched_non_ram, writeback_with_writable_tlb, lost_dirty_data. Kernel self-checks (VM_WARN_ON): kernel_warn,
  * model_crash for any other exception a kernel raised, step_timeout for an op that never ended.
  * Ledger audit: refcount_mismatch … deferred_split_missing. User-visible memory: stale_read,
- * pin_unreliable. Differential: divergence. Serialisability of windows: not_serialisable. Locks
+ * stale_file_read, pin_unreliable. Differential: divergence. Serialisability of windows: not_serialisable. Locks
  * (model bugs): pte_without_ptl, pmd_without_lock, lock_order, lock_conflict, lock_imbalance,
  * preempt_under_spinlock.
  */
@@ -85,6 +85,21 @@ export type Violation =
       readonly vpn: Vpn;
     }
   /**
+   * A store through a TLB entry reached a page-cache page whose folio is clean while no PTE
+   * mapping the page is dirty (rule R2, no lost dirty data): nothing will make writeback write
+   * that store, and it is lost when the page is evicted. The kernel prevents it by write-protecting
+   * and flushing every mapping before it cleans a folio (`folio_mkclean()`), and by keeping a
+   * zapped dirty page's rmap until the flush (delayed rmap), so that `folio_mkclean()` finds it.
+   */
+  | {
+      readonly code: 'lost_dirty_data';
+      readonly step: number;
+      readonly cpu: CpuId;
+      readonly mm: MmId;
+      readonly vpn: Vpn;
+      readonly pfn: Pfn;
+    }
+  /**
    * Kernel code read the struct page of a PFN that is not RAM (a hole, or past the end of
    * memory): what `pfn_valid()` says no to. With SPARSEMEM_VMEMMAP the memmap of an offlined or
    * absent section is unmapped or poisoned, so `pfn_to_page()` arithmetic past a folio's end there
@@ -101,6 +116,8 @@ export type Violation =
   | { readonly code: 'step_timeout'; readonly step: number; readonly seconds: number }
   | LedgerViolation
   | { readonly code: 'stale_read'; readonly step: number; readonly mm: MmId; readonly vpn: Vpn; readonly expected: number; readonly actual: number }
+  /** pread() of a file page returned something other than what was last written to it (through a shared mapping or pwrite()). */
+  | { readonly code: 'stale_file_read'; readonly step: number; readonly file: number; readonly index: number; readonly expected: number; readonly actual: number }
   | { readonly code: 'pin_unreliable'; readonly step: number; readonly handle: HandleId; readonly index: number; readonly expected: number; readonly actual: number }
   | { readonly code: 'divergence'; readonly step: number; readonly path: string; readonly reference: string; readonly other: string }
   /**
@@ -150,7 +167,8 @@ export type LedgerViolation = {
     | 'pinned_not_exclusive'
     | 'deferred_split_missing'
     | 'freed_frame_in_use'
-    | 'swap_count_mismatch';
+    | 'swap_count_mismatch'
+    | 'writable_file_page_clean';
   readonly step: number;
   /** The folio's logical id, or the PFN for frames that have none. */
   readonly folio: string;

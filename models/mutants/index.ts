@@ -37,6 +37,11 @@ import { madvisePageoutSkipsLargeFolios } from './madvisePageoutSkipsLargeFolios
 import { madviseFreeNoFlush } from './madviseFreeNoFlush';
 import { madviseFreeIgnoresOtherMappings } from './madviseFreeIgnoresOtherMappings';
 import { lazyfreeDiscardsDirty } from './lazyfreeDiscardsDirty';
+import { mkcleanNoFlush } from './mkcleanNoFlush';
+import { writebackSkipsMkclean } from './writebackSkipsMkclean';
+import { sharedWpSkipsMkwrite } from './sharedWpSkipsMkwrite';
+import { readFaultMapsSharedWritable } from './readFaultMapsSharedWritable';
+import { forkCopiesSharedFilePtes } from './forkCopiesSharedFilePtes';
 
 /** Every registered mutant, one file each, grouped by seed discussion. */
 export const MUTANTS: readonly MutantSpec[] = [
@@ -87,4 +92,10 @@ export const MUTANTS: readonly MutantSpec[] = [
   madviseFreeNoFlush,
   madviseFreeIgnoresOtherMappings,
   lazyfreeDiscardsDirty,
+  // shared file mappings, dirty tracking and writeback (issue 14; rule R2)
+  mkcleanNoFlush,
+  writebackSkipsMkclean,
+  sharedWpSkipsMkwrite,
+  readFaultMapsSharedWritable,
+  forkCopiesSharedFilePtes,
 ];

@@ -16,7 +16,9 @@ import { defineMutant } from './mutant';
  * `tlb_flush_mmu_tlbonly()` before the PTL is dropped and only then `tlb_flush_mmu()` frees the
  * pages (kernel-semantics §2, §3); rule R1, unhook → flush → free.
  * Caught by: the free_with_stale_tlb hazard — only once a zap fills the gather (small geometry:
- * 7 to 13 gather entries in one zap or exit) while a CPU still caches one of the pages.
+ * 7 to 13 gather entries in one zap or exit) while a CPU still caches one of the pages; or the
+ * ledger's mapcount_mismatch when the gather held a dirty shared file page: its delayed rmap is
+ * freed with the batch, never removed (`tlb_flush_rmaps()` runs only on the forced flush).
  */
 export class NoFlushWhenGatherFull extends BatchedKernel {
   override readonly name: string = 'no-flush-when-gather-full';
@@ -32,5 +34,5 @@ export class NoFlushWhenGatherFull extends BatchedKernel {
 export const noFlushWhenGatherFull: MutantSpec = defineMutant(NoFlushWhenGatherFull, {
   breaks: 'a full mmu_gather is emptied by freeing its pages without the forced TLB flush',
   violates: 'seed 000: a full gather (MAX_GATHER_BATCH_COUNT) forces the TLB flush before the free (rule R1)',
-  caughtBy: ['free_with_stale_tlb', 'tlb_use_after_free'],
+  caughtBy: ['free_with_stale_tlb', 'tlb_use_after_free', 'mapcount_mismatch'],
 });

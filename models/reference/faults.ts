@@ -13,10 +13,11 @@ import { mark } from '../machine/marks';
 import { isZeroPfn, myZeroPfn } from '../machine/zeroPage';
 import type { OpResult } from '../result';
 import { noop } from '../result';
-import { SwapPaths } from './swap';
+import { FilemapPaths } from './filemap';
 import { migrationInFlight, overriddenBelow, runToEnd, WaitForMigration } from '../machine/tasks';
 import type { KernelSteps, PreemptPoint } from '../machine/tasks';
 import { pteSame } from '../machine/pte';
+import { rangeHasFileVma } from '../machine/files';
 
 /** How many attempts of a store task may pass a point (and so may have been raced) before it gives up. */
 const RACED_ATTEMPTS = 64;
@@ -39,7 +40,7 @@ export type FaultKind = 'read' | 'write' | 'unshare';
  * Populating memory and handling faults: anonymous faults, COW (reuse or copy), unsharing for
  * R/O pins, and the PMD-level write fault.
  */
-export abstract class FaultPaths extends SwapPaths {
+export abstract class FaultPaths extends FilemapPaths {
   /**
    * A user load or store by `cpu` to (mm, v): the TLB first, then a hardware walk, then a fault,
    * then the access again. A store the VMA does not permit gets SIGSEGV. Stands for the MMU plus
@@ -89,7 +90,7 @@ export abstract class FaultPaths extends SwapPaths {
       let passed = 0;
       // lock_mm_and_find_vma(): mmap_lock for read around the fault (the per-VMA lock is not modelled).
       lockAcquire(m, mmapLockOf(mm, 'read'));
-      if (this.faultFindsPteNone(m, mm, v) && !overriddenBelow(this, 'doAnonymousPageSteps', 'doAnonymousPage')) {
+      if (this.faultFindsPteNone(m, mm, v) && this.fileVmaOf(m, mm, v) === null && !overriddenBelow(this, 'doAnonymousPageSteps', 'doAnonymousPage')) {
         passed = yield* countPoints(this.doAnonymousPageSteps(m, mm, v, write));
       } else if (ro !== null && !overriddenBelow(this, 'doWpPageSteps', 'doWpPage')) {
         // handle_pte_fault(): FAULT_FLAG_WRITE on a present, read-only PTE → do_wp_page().
@@ -193,8 +194,8 @@ export abstract class FaultPaths extends SwapPaths {
   }
 
   /**
-   * Mirrors `handle_mm_fault()` → `handle_pte_fault()` (mm/memory.c), anonymous private memory
-   * only: on a PMD migration entry `__handle_mm_fault()` calls `pmd_migration_entry_wait()` and
+   * Mirrors `handle_mm_fault()` → `handle_pte_fault()` (mm/memory.c), private anonymous memory
+   * and MAP_SHARED file mappings (files.ts): on a PMD migration entry `__handle_mm_fault()` calls `pmd_migration_entry_wait()` and
    * returns 0, so the access is retried once the migration has ended (GUP's slow path gets there
    * too: `follow_pmd_mask()` finds the PMD not present and faults); a PTE migration entry goes the
    * same way through `do_swap_page()` → `migration_entry_wait()` (`migrationEntryWait()`).
@@ -213,7 +214,13 @@ export abstract class FaultPaths extends SwapPaths {
     }
     const pte = pteAt(m, mm, v);
     if (pte === null || pte.kind === 'none') {
-      if (kind !== 'unshare') this.doAnonymousPage(m, mm, v, kind === 'write');
+      // do_pte_missing(): a file VMA's fault is do_fault() (do_read_fault() or, for a store to a
+      // MAP_SHARED mapping, do_shared_fault()); the anonymous one's do_anonymous_page().
+      const vf = this.fileVmaOf(m, mm, v);
+      if (vf !== null) {
+        if (kind === 'read') this.doReadFault(m, mm, v, vf);
+        else if (kind === 'write') this.doSharedFault(m, mm, v, vf);
+      } else if (kind !== 'unshare') this.doAnonymousPage(m, mm, v, kind === 'write');
       return;
     }
     if (pte.kind === 'migration') {
@@ -290,6 +297,12 @@ export abstract class FaultPaths extends SwapPaths {
    * point. `pte` is `vmf->orig_pte`.
    */
   *doWpPageSteps(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte, unshare: boolean): KernelSteps {
+    // `if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE)) return wp_page_shared(vmf, folio);` — an
+    // unshare fault never gets here for a file page (`gup_must_unshare()` is false for it).
+    if (this.fileVmaOf(m, mm, v) !== null) {
+      if (!unshare) this.wpPageShared(m, cpu, mm, v, pte);
+      return;
+    }
     if (isZeroPfn(m, pte.pfn)) {
       yield* this.wpPageCopyVia(m, mm, v, pte, unshare);
       return;
@@ -506,6 +519,7 @@ export abstract class FaultPaths extends SwapPaths {
     const i = pmdIndexOf(m, asVpn(base));
     const writable = mmAt(m, mm).vmaWritable;
     for (let k = base; k < base + nr; k++) if (writable[k] !== true) return noop('folio range not writable (its store fault would fail)');
+    if (rangeHasFileVma(m, mm, base, base + nr)) return noop('folio range is in a file mapping (an anonymous THP fault cannot happen there)');
     if (pmdMapped) {
       if (order !== m.geometry.maxFolioOrder) return noop('PMD mapping needs a PMD-order folio');
       if (pmdAt(m, mm, i).kind !== 'none') return noop('PMD slot in use');

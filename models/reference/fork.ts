@@ -9,14 +9,14 @@ import { isZeroPfn } from '../machine/zeroPage';
 import { mark } from '../machine/marks';
 import type { OpResult } from '../result';
 import { noop } from '../result';
-import { ZapPaths } from './zap';
+import { MmapPaths } from './mmap';
 import type { KernelSteps } from '../machine/tasks';
 import { overriddenBelow, runToEnd } from '../machine/tasks';
 import { lockAcquire, lockRelease } from '../machine/locks';
 import { lockForkPtls, underPmdLock, unlockForkPtls, withLock } from '../machine/lockedCall';
 
 /** fork(): duplicating an mm with copy-on-write semantics, one PTE at a time. */
-export abstract class ForkPaths extends ZapPaths {
+export abstract class ForkPaths extends MmapPaths {
   /**
    * Mirrors `dup_mmap()` (kernel/fork.c) → `copy_page_range()` (mm/memory.c): a new mm with the
    * parent's page tables copied COW, then `flush_tlb_mm(oldmm)` — there is no per-PTE flush in
@@ -47,6 +47,8 @@ export abstract class ForkPaths extends ZapPaths {
     lockAcquire(m, mmapLockOf(child, 'write'), { nested: true }); // mmap_write_lock_nested(mm, SINGLE_DEPTH_NESTING)
     const src = mmAt(m, parent);
     mmAt(m, child).vmaWritable.splice(0, src.vmaWritable.length, ...src.vmaWritable);
+    // dup_mmap() copies every VMA: the child maps the same file ranges (vm_area_dup()).
+    if (src.vmaFile !== undefined) mmAt(m, child).vmaFile = [...src.vmaFile];
     this.writeProtectSeqBegin(m, parent);
     for (let i = 0; i < m.geometry.pmdsPerMm; i++) {
       const pmd = pmdAt(m, parent, i);
@@ -82,6 +84,15 @@ export abstract class ForkPaths extends ZapPaths {
   }
 
   /**
+   * Mirrors `vma_needs_copy()` (mm/memory.c, 6.12) for the VMA of (parent, v): a MAP_SHARED file
+   * VMA has no anon_vma (nor VM_PFNMAP, nor uffd-wp), so `copy_page_range()` copies nothing there
+   * and the child faults its pages in from the page cache; the anonymous VMA is copied.
+   */
+  vmaNeedsCopy(m: Machine, parent: MmId, v: Vpn): boolean {
+    return this.fileVmaOf(m, parent, v)?.shared !== true;
+  }
+
+  /**
    * Mirrors `copy_huge_pmd()` (mm/huge_memory.c): one reference and one entire mapping for the
    * child's PMD, both PMDs write-protected. If the folio may be pinned and is exclusive, split
    * the parent's PMD and return false so the caller copies per PTE (-EAGAIN fallback).
@@ -112,6 +123,7 @@ export abstract class ForkPaths extends ZapPaths {
     const base = pmdStart(m, i);
     for (let k = 0; k < m.geometry.ptrsPerPte; k++) {
       const v = asVpn(base + k);
+      if (!this.vmaNeedsCopy(m, parent, v)) continue;
       const pte = pteAt(m, parent, v);
       if (pte !== null && pte.kind === 'swap') this.copyNonpresentPte(m, parent, child, v, pte);
       if (pte === null || pte.kind !== 'present') continue;

@@ -50,7 +50,8 @@ export abstract class GupPaths extends MadvisePaths {
     if (m.handles.length >= m.geometry.maxHandles) return noop('too many GUP handles');
     switchMm(m, cpu, mm); // switch_mm_irqs_off(): the access runs in a task of this mm
     if (flags.pin) mmAt(m, mm).hasPinned = true; // mm_set_has_pinned_flag(), before any pin
-    const { start: s, end } = this.clipRange(m, start, nr);
+    const { start: s, end: top } = this.clipRange(m, start, nr);
+    const end = this.gupEndBeforeFileVma(m, mm, s, top);
     const pages: GupPage[] = [];
     let fast = flags.fast;
     for (let v = s; v < end; v++) {
@@ -64,6 +65,16 @@ export abstract class GupPaths extends MadvisePaths {
       pages.push({ pfn: page, gen: frameAt(m, page).gen });
     }
     return this.newHandle(m, mm, s, flags, pages);
+  }
+
+  /**
+   * Simplified (issue 14): GUP of a file mapping is not modelled yet, so GUP stops at the first
+   * page of [start, end) in a file VMA, as at a VMA it may not take pages from
+   * (`check_vma_flags()` → -EFAULT); returns where it stops.
+   */
+  gupEndBeforeFileVma(m: Machine, mm: MmId, start: Vpn, end: Vpn): Vpn {
+    for (let v: number = start; v < end; v++) if (this.fileVmaOf(m, mm, v) !== null) return asVpn(v);
+    return end;
   }
 
   /** Record a handle for the pages taken (or report that none were). */

@@ -5,6 +5,7 @@ import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
 import { folioAt, folioHead } from '../machine/frames';
 import { mark } from '../machine/marks';
+import { folioTestAnon } from '../machine/files';
 import { mmAt, mmapLockOf, pmdAt, pmdIndexOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
 import { isZeroPfn } from '../machine/zeroPage';
 import { lockAcquire, lockRelease, ownPtls } from '../machine/locks';
@@ -134,7 +135,9 @@ export abstract class MadvisePaths extends ReclaimPaths {
     this.flushTlbBatchedPending(m, mm);
     for (let v: number = s; v < e; ) {
       const pte = pteAt(m, mm, asVpn(v));
-      if (pte === null || pte.kind !== 'present' || isZeroPfn(m, pte.pfn)) {
+      // Simplified (issue 14): file folios are left alone — MADV_FREE fails on a file VMA
+      // (-EINVAL), and MADV_COLD/PAGEOUT of file pages is not modelled yet.
+      if (pte === null || pte.kind !== 'present' || isZeroPfn(m, pte.pfn) || !folioTestAnon(folioAt(m, folioHead(m, pte.pfn)))) {
         v++;
         continue;
       }
@@ -195,7 +198,9 @@ export abstract class MadvisePaths extends ReclaimPaths {
         v += nr;
         continue;
       }
-      if (pte === null || pte.kind !== 'present' || isZeroPfn(m, pte.pfn)) {
+      // Simplified (issue 14): file folios are left alone — MADV_FREE fails on a file VMA
+      // (-EINVAL), and MADV_COLD/PAGEOUT of file pages is not modelled yet.
+      if (pte === null || pte.kind !== 'present' || isZeroPfn(m, pte.pfn) || !folioTestAnon(folioAt(m, folioHead(m, pte.pfn)))) {
         v++;
         continue;
       }

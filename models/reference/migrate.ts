@@ -4,6 +4,7 @@ import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import type { MigrationAccess } from '../machine/pte';
 import { folioAt, folioHead, frameAt, splitFolioFrames } from '../machine/frames';
+import { folioTestAnon } from '../machine/files';
 import { mark } from '../machine/marks';
 import { pmdAt, pmdIndexOf, pteAt, setPmd, setPte } from '../machine/pgtable';
 import { PTE_NONE } from '../machine/pte';
@@ -122,7 +123,8 @@ export abstract class MigratePaths extends ProtectPaths {
   /**
    * Distinct folios mapped in mm from `start` on, in address order (isolate_migratepages /
    * `queue_pages_range()`, mm/mempolicy.c, 6.12). The shared zero page is skipped
-   * (`queue_folios_pte_range()`: `vm_normal_folio()` NULL → `continue`).
+   * (`queue_folios_pte_range()`: `vm_normal_folio()` NULL → `continue`). Simplified (issue 14):
+   * so are file folios — their migration and reclaim are not modelled yet.
    */
   selectFoliosForMigration(m: Machine, mm: MmId, start: Vpn, count: number): Pfn[] {
     const out: Pfn[] = [];
@@ -135,7 +137,7 @@ export abstract class MigratePaths extends ProtectPaths {
         const pte = pteAt(m, mm, asVpn(v));
         if (pte !== null && pte.kind === 'present' && !isZeroPfn(m, pte.pfn)) head = folioHead(m, pte.pfn);
       }
-      if (head !== null && !out.includes(head)) out.push(head);
+      if (head !== null && folioTestAnon(folioAt(m, head)) && !out.includes(head)) out.push(head);
     }
     return out;
   }

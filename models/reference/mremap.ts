@@ -1,6 +1,7 @@
 import type { MmId, Vpn } from '../machine/ids';
 import { vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
+import { setVmaFile, vmaFileAt } from '../machine/files';
 import { PMD_NONE } from '../machine/pte';
 import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
 import { mark } from '../machine/marks';
@@ -79,6 +80,11 @@ export abstract class MremapPaths extends ForkPaths {
     if (this.rangePopulated(m, mm, to, nr)) this.unmapDestination(m, mm, to, asVpn(to + nr));
     const vma = mmAt(m, mm).vmaWritable;
     for (let k = 0; k < nr; k++) vma[to + k] = vma[from + k] ?? true;
+    // A file VMA moves with its pages (same file offsets); the old range stays in the model's
+    // anonymous VMA, as an anonymous area does.
+    const files = [...Array(nr).keys()].map((k) => vmaFileAt(m, mm, from + k));
+    files.forEach((vf, k) => setVmaFile(m, mm, to + k, vf));
+    files.forEach((_, k) => setVmaFile(m, mm, from + k, null));
     const end = from + nr;
     for (let old: number = from, nu: number = to; old < end; ) {
       const extent = Math.min(ppt - (old % ppt), ppt - (nu % ppt), end - old);

@@ -4,6 +4,7 @@ import { pfn as asPfn } from '../machine/ids';
 import type { Folio, Machine } from '../machine/state';
 import { allocFolioFrames, folioAt, folioHead, frameAt, freeFolioFrames } from '../machine/frames';
 import { mmAt } from '../machine/pgtable';
+import { folioTestAnon } from '../machine/files';
 import { ModelViolationError } from '../machine/violation';
 
 /** GUP_PIN_COUNTING_BIAS: a pin on a small folio counts this many references. */
@@ -168,7 +169,8 @@ export abstract class RmapPaths {
       fr.mapcount--;
       if (fr.mapcount === 0) last++;
     }
-    if (f.order > 0 && last > 0 && f.entireMapcount === 0 && this.pagesMapped(m, head, f) > 0) {
+    // (`partially_mapped && folio_test_anon(folio)`: only an anonymous folio is queued)
+    if (f.order > 0 && last > 0 && f.entireMapcount === 0 && folioTestAnon(f) && this.pagesMapped(m, head, f) > 0) {
       this.deferredSplitFolio(m, head);
     }
   }
@@ -182,7 +184,7 @@ export abstract class RmapPaths {
     this.folioSubLargeMapcount(m, head, 1, mm);
     if (f.entireMapcount === 0) {
       const mapped = this.pagesMapped(m, head, f);
-      if (mapped > 0 && mapped < folioNrPages(f.order)) this.deferredSplitFolio(m, head);
+      if (mapped > 0 && mapped < folioNrPages(f.order) && folioTestAnon(f)) this.deferredSplitFolio(m, head);
     }
   }
 

@@ -36,6 +36,8 @@ export abstract class WalkerPaths extends GupPaths {
    */
   gupFastWalk(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pin: boolean, write: boolean, stop: GupFastStop = 'recheck'): OpResult {
     if (this.cpuBusyWalking(m, cpu)) return noop('cpu already walking');
+    // Simplified (issue 14): GUP of a file mapping is not modelled yet (see getUserPagesSteps()).
+    if (this.fileVmaOf(m, mm, v) !== null) return noop('GUP of a file mapping is not modelled');
     const mmState = mmAt(m, mm);
     switchMm(m, cpu, mm);
     if (pin) mmState.hasPinned = true;

@@ -1,7 +1,8 @@
 import type { MmId, Vpn } from '../machine/ids';
 import { vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
-import { folioHead } from '../machine/frames';
+import { folioAt, folioHead } from '../machine/frames';
+import { folioTestAnon } from '../machine/files';
 import { mmAt, mmapLockOf, pmdAt, pmdStart, pteAt, setPmd, setPte, tableEntries } from '../machine/pgtable';
 import { underPmdLock, underPtl } from '../machine/lockedCall';
 import { lockAcquire, lockRelease } from '../machine/locks';
@@ -101,7 +102,10 @@ export abstract class ZapPaths extends FaultPaths {
 
   /**
    * Unmap one page, the per-page `zap_present_ptes()` (mm/memory.c, 6.12): clear the PTE, flush
-   * it from every TLB, drop the rmap, drop the reference. The shared zero page
+   * it from every TLB, drop the rmap, drop the reference. A file page whose PTE was dirty dirties
+   * its folio (`folio_mark_dirty()`); its rmap goes only after the flush, as the batched kernel's
+   * delayed rmap ensures (rule R2: `folio_mkclean()` must not find it unmapped while a TLB entry
+   * may still write to it). The shared zero page
    * (`vm_normal_page()` NULL) is only cleared and flushed: it has no rmap or reference to drop.
    */
   zapOnePte(m: Machine, mm: MmId, v: Vpn): void {
@@ -117,6 +121,7 @@ export abstract class ZapPaths extends FaultPaths {
       mark(m, 'zap cleared a zero-page PTE');
       return;
     }
+    if (pte.dirty && !folioTestAnon(folioAt(m, folioHead(m, pte.pfn)))) this.folioMarkDirty(m, folioHead(m, pte.pfn));
     this.folioRemoveRmapPtes(m, pte.pfn, 1, mm);
     this.freeSwapCache(m, folioHead(m, pte.pfn)); // free_pages_and_swap_cache()
     this.folioPut(m, folioHead(m, pte.pfn));

@@ -1,6 +1,8 @@
 import { geometry } from '../../models/machine/geometry';
 import type { CpuId, MmId, Vpn } from '../../models/machine/ids';
 import type { Op } from '../../src/ops/op';
+import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
+import { CheckedRun } from '../../src/run/checkedRun';
 
 /**
  * Shared vocabulary of the preemptible-task tests (issue 11): the small geometry (16 PTEs per
@@ -19,3 +21,18 @@ export const zap = (vpn = HOT, nr = 1): Op => ({ kind: 'zap', mm: 0, vpn, nr });
 export const migrate = (vpn = HOT, count = 1): Op => ({ kind: 'migrate', mm: 0, vpn, count });
 export const preempt = (c: number, at: number): Op => ({ kind: 'preempt', cpu: c, at });
 export const resume = (c: number, points = 1): Op => ({ kind: 'resume', cpu: c, points });
+
+/**
+ * Run `ops` on `kernel` with every oracle on (small geometry): the first violation as
+ * 'step:code' (null if none), the run, and what each op returned (a value, or null).
+ */
+export function runAll(kernel: ReferenceKernel, ops: readonly Op[]): { bad: string | null; run: CheckedRun; values: Array<number | null> } {
+  const run = new CheckedRun(kernel, G);
+  const values: Array<number | null> = [];
+  for (let i = 0; i < ops.length; i++) {
+    const r = run.step(ops[i]!, i);
+    if ('violation' in r) return { bad: `${i}:${r.violation.code}`, run, values };
+    values.push(r.applied.result.kind === 'value' ? r.applied.result.value : null);
+  }
+  return { bad: null, run, values };
+}

@@ -4,6 +4,7 @@ import type { Op } from '../ops/op';
 import { assertNever } from '../../models/assertNever';
 import type { GenProfile } from './profile';
 import { cpuArb, hotPage, mmArb } from './targets';
+import { NR_FILES } from '../../models/machine/files';
 
 /**
  * Where a GUP-fast walk drawn inside a chunk stops: mostly after its grab (as walks always did),
@@ -30,21 +31,35 @@ export function preemptedZapArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> 
       nr: fc.oneof(fc.integer({ min: 1, max: 2 }), fc.constant(g.ptrsPerPte)),
       // One zap chunk in four: the CPU that stores first and loads inside the window.
       nested: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: cpuArb(p) }),
+      // One in four of those: the hot page is a shared file page, and writeback runs inside the
+      // window before the CPU stores again (rule R2: the zap's delayed rmap, issue 14).
+      file: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: NR_FILES - 1 }) }),
     })
-    .map(({ cpu, at, mm, nr, nested }): Op[] =>
-      nested === null
-        ? [
-            { kind: 'preempt', cpu, at },
-            { kind: 'zap', mm, vpn: hot, nr },
-          ]
-        : [
-            { kind: 'access', cpu: nested, mm, vpn: hot, write: true },
-            { kind: 'preempt', cpu, at },
-            { kind: 'zap', mm, vpn: hot, nr },
-            { kind: 'zap', mm, vpn: hot, nr: 1 },
-            { kind: 'access', cpu: nested, mm, vpn: hot, write: false },
-          ],
-    );
+    .map(({ cpu, at, mm, nr, nested, file }): Op[] => {
+      if (nested === null) {
+        return [
+          { kind: 'preempt', cpu, at },
+          { kind: 'zap', mm, vpn: hot, nr },
+        ];
+      }
+      if (file !== null) {
+        return [
+          { kind: 'mmapFile', mm, vpn: hot, nr: 2, file, pgoff: 0 },
+          { kind: 'access', cpu: nested, mm, vpn: hot, write: true },
+          { kind: 'preempt', cpu, at: 1 },
+          { kind: 'zap', mm, vpn: hot - (hot % g.ptrsPerPte), nr: 2 * g.ptrsPerPte },
+          { kind: 'writeback', file },
+          { kind: 'access', cpu: nested, mm, vpn: hot, write: true },
+        ];
+      }
+      return [
+        { kind: 'access', cpu: nested, mm, vpn: hot, write: true },
+        { kind: 'preempt', cpu, at },
+        { kind: 'zap', mm, vpn: hot, nr },
+        { kind: 'zap', mm, vpn: hot, nr: 1 },
+        { kind: 'access', cpu: nested, mm, vpn: hot, write: false },
+      ];
+    });
 }
 
 /**

@@ -11,6 +11,7 @@ import { swarmProfileArb } from './swarm';
 import { fullLengthChunksArb } from './fullLength';
 import { allocPolicyArb, memHoleArb } from './physMem';
 import { changeBetweenAccessesArb, onHotPages } from './changeBetweenAccesses';
+import { fileNrPages, NR_FILES } from '../../models/machine/files';
 
 /** The table the reclaim entries aim at: the third (the hot pages, hotPage(), are in the second). */
 const RECLAIM_PMD = 2;
@@ -79,6 +80,8 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
   // sequences (docs/reach.md).
   const reclaimPmd = fc.oneof(fc.constant(RECLAIM_PMD), fc.integer({ min: 0, max: g.pmdsPerMm - 1 }));
   const write = writeArb(p);
+  const file = fc.integer({ min: 0, max: NR_FILES - 1 });
+  const fileIndex = fc.integer({ min: 0, max: fileNrPages(g) - 1 });
   return {
     map: fc.record({ kind: fc.constant('map'), mm, vpn, order, pmd: fc.boolean(), first: fc.integer({ min: 0, max: ppt - 1 }), count: fc.oneof(fc.constant(ppt), fc.integer({ min: 1, max: ppt })) }),
     // MAP_POPULATE of a range: many folios in one op, so gathers fill and batches repeat in few ops
@@ -157,6 +160,14 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
     // allocation that is not first-fit
     memHole: memHoleArb(g),
     allocPolicy: allocPolicyArb(g),
+    mmapFile: fc.record({ kind: fc.constant('mmapFile'), mm, vpn, nr, file, pgoff: fileIndex }),
+    // the hot pages (and a few around them) as a shared file mapping, from a folio-aligned offset
+    'mmapFile hot pages': fc
+      .record({ mm, file, before: fc.integer({ min: 0, max: 3 }), after: fc.integer({ min: 2, max: 6 }), pgoff: fc.integer({ min: 0, max: fileNrPages(g) / 4 - 1 }) })
+      .map(({ mm: m, file: f, before, after, pgoff }): Op => ({ kind: 'mmapFile', mm: m, vpn: hot - before, nr: before + after, file: f, pgoff: 4 * pgoff })),
+    writeback: fc.record({ kind: fc.constant('writeback'), file }),
+    fileRead: fc.record({ kind: fc.constant('fileRead'), file, index: fileIndex }),
+    fileWrite: fc.record({ kind: fc.constant('fileWrite'), file, index: fileIndex }),
     ...scheduleEntryArbs(g, mm, cpu, write),
   };
 }

@@ -79,6 +79,11 @@ export function planOp(m: Machine, layout: VmaLayout, op: Op, on: UserLevelMachi
     case 'preempt':
     case 'resume':
       return skip('a schedule op: a program cannot choose where the kernel is preempted');
+    case 'mmapFile':
+    case 'writeback':
+    case 'fileRead':
+    case 'fileWrite':
+      return skip('file mappings are not exported to C programs yet (issue 14)');
     case 'memHole':
     case 'allocPolicy':
       return skip('physical memory layout: no system call makes a hole in RAM or chooses which frame the allocator returns');

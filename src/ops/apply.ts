@@ -95,6 +95,14 @@ function dispatch(k: ReferenceKernel, m: Machine, op: Op, value: number): OpResu
     }
     case 'freeTable':
       return k.reclaimPteTable(m, mm(op.mm), op.pmd);
+    case 'mmapFile':
+      return k.mmapFile(m, mm(op.mm), v(op.vpn), v(op.vpn + op.nr), op.file, op.pgoff);
+    case 'writeback':
+      return k.writebackFile(m, op.file);
+    case 'fileRead':
+      return k.fileRead(m, op.file, op.index);
+    case 'fileWrite':
+      return k.fileWrite(m, op.file, op.index, value);
     case 'gup':
       return k.getUserPages(m, cpu(op.cpu), mm(op.mm), v(op.vpn), op.nr, { pin: op.pin, write: op.write, fast: op.fast });
     case 'unpin':

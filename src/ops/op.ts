@@ -45,6 +45,14 @@ export function formatOp(op: Op): string {
       return `reclaim mm#${op.mm} vpn ${op.vpn} folios ${op.count}`;
     case 'madvise':
       return `madvise mm#${op.mm} vpn ${op.vpn}+${op.nr} MADV_${op.advice.toUpperCase()}`;
+    case 'mmapFile':
+      return `mmapFile mm#${op.mm} vpn ${op.vpn}+${op.nr} file#${op.file} pgoff ${op.pgoff} MAP_SHARED`;
+    case 'writeback':
+      return `writeback file#${op.file}`;
+    case 'fileRead':
+      return `fileRead file#${op.file} page ${op.index}`;
+    case 'fileWrite':
+      return `fileWrite file#${op.file} page ${op.index}`;
     case 'freeTable':
       return `freeTable mm#${op.mm} pmd ${op.pmd}`;
     case 'gup':

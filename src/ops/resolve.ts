@@ -1,6 +1,7 @@
 import type { Machine } from '../../models/machine/state';
 import { liveMms, mmVpnCount } from '../../models/machine/pgtable';
 import { assertNever } from '../../models/assertNever';
+import { fileNrPages, NR_FILES } from '../../models/machine/files';
 import type { Op } from './op';
 
 /**
@@ -20,6 +21,11 @@ export function resolveOp(m: Machine, op: Op): Op | { readonly skip: string } {
     case 'tick':
     case 'drain':
       return op;
+    case 'writeback':
+      return { ...op, file: mod(op.file, NR_FILES) };
+    case 'fileRead':
+    case 'fileWrite':
+      return { ...op, file: mod(op.file, NR_FILES), index: mod(op.index, fileNrPages(g)) };
     case 'nowaitFail':
       return { ...op, nr: Math.max(0, op.nr) };
     case 'memHole': {
@@ -71,6 +77,13 @@ export function resolveOp(m: Machine, op: Op): Op | { readonly skip: string } {
       return { ...op, mm, vpn: vpn(op.vpn), nr: Math.max(1, op.nr) };
     case 'freeTable':
       return { ...op, mm, pmd: mod(op.pmd, g.pmdsPerMm) };
+    case 'mmapFile': {
+      // Within the mm and within the file: nr shrinks to what fits both.
+      const at = vpn(op.vpn);
+      const pgoff = mod(op.pgoff, fileNrPages(g));
+      const nr = Math.max(1, Math.min(op.nr, mmVpnCount(m) - at, fileNrPages(g) - pgoff));
+      return { ...op, mm, vpn: at, nr, file: mod(op.file, NR_FILES), pgoff };
+    }
     case 'gup':
       return { ...op, mm, cpu: cpu(op.cpu), vpn: vpn(op.vpn), nr: Math.max(1, op.nr) };
     case 'walkBegin':

@@ -8,6 +8,7 @@ import { ModelViolationError } from '../../models/machine/violation';
 import { tableEntries } from '../../models/machine/pgtable';
 import { gupHold, walkerHeldRefs } from './walkerRefs';
 import { auditMmIds } from './mmIds';
+import { folioTestAnon } from '../../models/machine/files';
 
 /** What the page tables and the holders imply for every frame. */
 interface Implied {
@@ -137,7 +138,22 @@ export function auditLedger(m: Machine, step: number): void {
   }
   if (free !== m.freeFrames) throw new ModelViolationError({ code: 'kernel_warn', step, message: `allocator counts ${m.freeFrames} free frames, ${free} are free` });
   auditSwap(m, t, fail);
+  auditPageCache(m, fail);
   auditMmIds(m, step);
+}
+
+/** Every page-cache entry is a page of a live folio of that file at that index (the folio side is checked in auditFolio). */
+function auditPageCache(m: Machine, fail: Fail): void {
+  for (const file of m.files ?? []) {
+    file.cache.forEach((p, index) => {
+      if (p === null) return;
+      const fr = m.frames[p];
+      const f = fr === undefined || fr.state !== 'data' ? null : (m.frames[fr.head]?.folio ?? null);
+      if (f === null || fr === undefined || f.mapping?.file !== file.id || f.mapping.index + (p - fr.head) !== index) {
+        fail('freed_frame_in_use', p, f, `the page cache of file ${file.id} holds page ${p} at index ${index}, which is not that page of the file`);
+      }
+    });
+  }
 }
 
 type Fail = (code: LedgerViolation['code'], p: Pfn, folio: Folio | null, detail: string) => never;
@@ -161,6 +177,7 @@ function auditZeroPage(m: Machine, p: Pfn, t: Implied, fail: Fail): void {
 
 function auditFolio(m: Machine, head: Pfn, f: Folio, t: Implied, fail: Fail): void {
   const nr = folioNrPages(f.order);
+  const anon = folioTestAnon(f);
   let ptes = 0;
   let mappedPages = 0;
   const pmds = t.pmd[head]!;
@@ -173,7 +190,9 @@ function auditFolio(m: Machine, head: Pfn, f: Folio, t: Implied, fail: Fail): vo
     if (fr.mapcount !== implied) fail('mapcount_mismatch', p, f, `page ${k}: _mapcount ${fr.mapcount}, PTEs mapping it ${implied}`);
     // A PMD mapping keeps PageAnonExclusive on the head only.
     const exclusive = pmds > 0 ? m.frames[head]!.anonExclusive : fr.anonExclusive;
-    if (t.writablePte.has(p) && !fr.anonExclusive) fail('writable_not_exclusive', p, f, `page ${k} is mapped writable but not PageAnonExclusive`);
+    if (t.writablePte.has(p) && anon && !fr.anonExclusive) fail('writable_not_exclusive', p, f, `page ${k} is mapped writable but not PageAnonExclusive`);
+    // Dirty tracking (page_mkwrite): a page-cache page is mapped writable only while its folio is dirty.
+    if (t.writablePte.has(p) && !anon && !f.dirty) fail('writable_file_page_clean', p, f, `page ${k} of file ${f.mapping?.file} is mapped writable but its folio is clean`);
     if (fr.anonExclusive && implied + pmds > 1) fail('exclusive_mapped_twice', p, f, `page ${k} is PageAnonExclusive but mapped ${implied + pmds} times`);
     if (t.pinned.has(p) && implied + pmds > 0 && !exclusive) {
       fail('pinned_not_exclusive', p, f, `page ${k} is pinned and mapped but not exclusive`);
@@ -184,14 +203,21 @@ function auditFolio(m: Machine, head: Pfn, f: Folio, t: Implied, fail: Fail): vo
     if (f.largeMapcount !== ptes + pmds) fail('mapcount_mismatch', head, f, `_large_mapcount ${f.largeMapcount}, mappings ${ptes + pmds}`);
     if (f.pincount !== t.pins[head]) fail('pincount_mismatch', head, f, `_pincount ${f.pincount}, pins held ${t.pins[head]}`);
     if (t.writablePmd.has(head) && !m.frames[head]!.anonExclusive) fail('writable_not_exclusive', head, f, 'PMD-mapped writable but the head is not PageAnonExclusive');
-    if (f.order > 1 && pmds === 0 && mappedPages > 0 && mappedPages < nr && !f.deferredSplit) {
+    if (anon && f.order > 1 && pmds === 0 && mappedPages > 0 && mappedPages < nr && !f.deferredSplit) {
       fail('deferred_split_missing', head, f, `${mappedPages} of ${nr} pages mapped, not on the deferred split queue`);
     }
   }
   const cache = f.swap !== null ? nr : 0;
-  const expected = ptes + pmds + t.held[head]! + cache;
+  const pageCache = anon ? 0 : nr;
+  const expected = ptes + pmds + t.held[head]! + cache + pageCache;
   if (f.refcount !== expected) {
-    fail('refcount_mismatch', head, f, `_refcount ${f.refcount}, expected ${expected} (${ptes} PTE + ${pmds} PMD mappings, ${t.held[head]} held by GUP, GUP-fast walks or a deferred flush, ${cache} by the swap cache)`);
+    fail('refcount_mismatch', head, f, `_refcount ${f.refcount}, expected ${expected} (${ptes} PTE + ${pmds} PMD mappings, ${t.held[head]} held by GUP, GUP-fast walks or a deferred flush, ${cache} by the swap cache, ${pageCache} by the page cache)`);
+  }
+  if (f.mapping !== undefined) {
+    const file = m.files?.[f.mapping.file];
+    for (let k = 0; k < nr; k++) {
+      if (file?.cache[f.mapping.index + k] !== head + k) fail('refcount_mismatch', head, f, `folio ${f.id} of file ${f.mapping.file} at index ${f.mapping.index} is not in the page cache at index ${f.mapping.index + k}`);
+    }
   }
   const base = f.swap;
   for (let k = 0; base !== null && k < nr; k++) {

@@ -42,6 +42,11 @@ export interface Observation {
    * (createMachine's `zeroPage` option). Its PTEs and handle entries read `zero`.
    */
   readonly zeroPageGupRefs?: number;
+  /**
+   * Per file (once the machine has files, issue 14): the page cache, per cached index its page
+   * ("folio/page", with " dirty" on the head of a dirty folio), and what the disk holds.
+   */
+  readonly files?: ReadonlyArray<{ readonly cache: Readonly<Record<number, string>>; readonly store: string }>;
 }
 
 /**
@@ -50,7 +55,8 @@ export interface Observation {
  *
  * It deliberately forgets: TLB contents (a batched kernel flushes later, on purpose), gather and
  * RCU state (in flight only), cost counters (the point of batching is to change them), dirty and
- * young bits (anonymous memory never writes back, and batched paths merge them differently), the
+ * young bits of PTEs (batched paths merge them differently; a file folio's own dirty bit, which
+ * decides what writeback writes, is compared with its page cache), the
  * deferred-split flag (batching legitimately queues fewer folios; the ledger checks the rule
  * itself), and PFNs: folios are named by the op that allocated them, because deferred frees
  * change which frames get reused. Free frames are compared only after drain.
@@ -91,12 +97,22 @@ export function observe(m: Machine, quiescent: boolean): Observation {
   }));
   const handles: Record<number, string[]> = {};
   for (const h of m.handles) handles[h.id] = h.pages.map((p) => ref(p.pfn));
+  const files = m.files?.map((file) => {
+    const cache: Record<number, string> = {};
+    file.cache.forEach((p, index) => {
+      if (p === null) return;
+      const head = m.frames[p]?.head ?? p;
+      cache[index] = `${ref(p)}${head === p && m.frames[head]?.folio?.dirty === true ? ' dirty' : ''}`;
+    });
+    return { cache, store: file.store.join(' ') };
+  });
   return {
     mms,
     folios,
     handles,
     freeFrames: quiescent ? freeFrameCount(m) + holeFrames(m).length : null,
     ...(m.zeroPage !== undefined ? { zeroPageGupRefs: m.zeroPage.gupRefs } : {}),
+    ...(files !== undefined ? { files } : {}),
   };
 }
 

@@ -94,6 +94,17 @@ export class UserMemory {
   private readonly forks = new Map<number, { readonly parent: MmId; readonly child: MmId }>();
   /** The ranges of MADV_FREE tasks in flight, by CPU (docs/concurrency.md "The madvise window"). */
   private readonly freeWindows = new Map<number, { readonly mm: MmId; readonly start: number; readonly end: number }>();
+  /**
+   * What each file holds, per page index (issue 14): every MAP_SHARED mapping of a page, pread()
+   * and pwrite() see one value, which no zap, exit or writeback changes (absent: 0).
+   */
+  private readonly fileValues = new Map<number, Map<number, number>>();
+  /**
+   * The file layout as the ops made it (mmapFile, fork, mremap): per mm, the virtual pages that
+   * map a file page. Kept from the ops rather than read from a kernel's machine, so that the
+   * oracle stays independent of the kernel under test.
+   */
+  private readonly layout = new Map<MmId, Map<number, { readonly file: number; readonly pgoff: number }>>();
   /** The GUP tasks in flight, by CPU. */
   private readonly gups = new Map<number, GupWindow>();
   /** The CPUs with a reclaim task in flight (docs/concurrency.md "The reclaim window"). */
@@ -117,6 +128,7 @@ export class UserMemory {
 
   /** A store of `value` to the parent's (mm, vpn) inside a fork window: the child may see it. */
   private forkRacyStore(mm: MmId, vpn: number, value: number): void {
+    if (this.fileOf(mm, vpn) !== null) return; // the child maps the same file page
     for (const f of this.forks.values()) {
       if (f.parent !== mm) continue;
       this.setMaybe(f.child, vpn, new Set([...this.acceptable(f.child, vpn), value]));
@@ -133,11 +145,25 @@ export class UserMemory {
   }
 
   private read(mm: MmId, vpn: number): number {
+    const at = this.fileOf(mm, vpn);
+    if (at !== null) return this.fileValues.get(at.file)?.get(at.pgoff) ?? 0;
     return this.mem.get(mm)?.get(vpn) ?? 0;
+  }
+
+  /** The file page (mm, vpn) maps through a MAP_SHARED mapping, or null for anonymous memory. */
+  private fileOf(mm: MmId, vpn: number): { readonly file: number; readonly pgoff: number } | null {
+    return this.layout.get(mm)?.get(vpn) ?? null;
+  }
+
+  private setFileValue(file: number, index: number, value: number): void {
+    let f = this.fileValues.get(file);
+    if (f === undefined) this.fileValues.set(file, (f = new Map()));
+    f.set(index, value);
   }
 
   /** The values a read of (mm, vpn) may return now: one, or several after a race or MADV_FREE. */
   private acceptable(mm: MmId, vpn: number): ReadonlySet<number> {
+    if (this.fileOf(mm, vpn) !== null) return new Set([this.read(mm, vpn)]);
     const ok = this.maybe.get(mm)?.get(vpn) ?? new Set([this.read(mm, vpn)]);
     return this.lazyfree.get(mm)?.has(vpn) === true ? new Set([...ok, 0]) : ok;
   }
@@ -157,17 +183,24 @@ export class UserMemory {
   private markLazyfree(mm: MmId, start: number, end: number): void {
     let lz = this.lazyfree.get(mm);
     if (lz === undefined) this.lazyfree.set(mm, (lz = new Set()));
-    for (let v = start; v < end; v++) lz.add(v);
+    for (let v = start; v < end; v++) if (this.fileOf(mm, v) === null) lz.add(v);
   }
 
   /** A zap task in flight covers (mm, vpn): accesses there race with it. */
   private covered(mm: MmId, vpn: number): boolean {
+    // A store to a file page lands in the page cache whatever a zap does: never lost.
+    if (this.fileOf(mm, vpn) !== null) return false;
     for (const w of this.windows.values()) if (w.mm === mm && vpn >= w.start && vpn < w.end) return true;
     return false;
   }
 
   /** A known value for (mm, vpn): no race left to account for. */
   private setDefinite(mm: MmId, vpn: number, value: number): void {
+    const at = this.fileOf(mm, vpn);
+    if (at !== null) {
+      this.setFileValue(at.file, at.pgoff, value);
+      return;
+    }
     this.maybe.get(mm)?.delete(vpn);
     if (value === 0) this.mem.get(mm)?.delete(vpn);
     else this.values(mm).set(vpn, value);
@@ -218,7 +251,7 @@ export class UserMemory {
       });
     }
     this.detachGrabbed(mm, start, end, detach);
-    for (let v = start; v < end; v++) this.setMaybe(mm, v, new Set([...this.acceptable(mm, v), 0]));
+    for (let v = start; v < end; v++) if (this.fileOf(mm, v) === null) this.setMaybe(mm, v, new Set([...this.acceptable(mm, v), 0]));
     this.windows.set(cpu, w);
   }
 
@@ -233,7 +266,7 @@ export class UserMemory {
     this.windows.delete(cpu);
     for (const d of w.detached) delete d.racyWith;
     for (let v = w.start; v < w.end; v++) {
-      if (this.covered(w.mm, v) || this.maybe.get(w.mm)?.get(v) === undefined) continue;
+      if (this.fileOf(w.mm, v) !== null || this.covered(w.mm, v) || this.maybe.get(w.mm)?.get(v) === undefined) continue;
       const st = w.stored.get(v);
       if (st === undefined || st.size === 0) this.setDefinite(w.mm, v, 0);
       else this.setMaybe(w.mm, v, new Set([0, ...st]));
@@ -376,7 +409,29 @@ export class UserMemory {
             // The child maps the same lazyfree folios: reclaim may drop them for both.
             const lz = this.lazyfree.get(asMm(op.mm));
             if (lz !== undefined) this.lazyfree.set(r.child, new Set(lz));
+            // The child has the parent's file mappings (MAP_SHARED: the same file pages).
+            const lay = this.layout.get(asMm(op.mm));
+            if (lay !== undefined) this.layout.set(r.child, new Map(lay));
           }
+          break;
+        case 'mmapFile':
+          // MAP_FIXED unmaps the range first (its anonymous values are gone, its pins detach),
+          // then it maps the file: each page reads what the file holds.
+          if (r.kind === 'done') {
+            this.forget(asMm(op.mm), op.vpn, op.vpn + op.nr);
+            let lay = this.layout.get(asMm(op.mm));
+            if (lay === undefined) this.layout.set(asMm(op.mm), (lay = new Map()));
+            for (let k = 0; k < op.nr; k++) lay.set(op.vpn + k, { file: op.file, pgoff: op.pgoff + k });
+          }
+          break;
+        case 'fileRead':
+          if (r.kind === 'value') {
+            const expected = this.fileValues.get(op.file)?.get(op.index) ?? 0;
+            if (r.value !== expected) throw new ModelViolationError({ code: 'stale_file_read', step, file: op.file, index: op.index, expected, actual: r.value });
+          }
+          break;
+        case 'fileWrite':
+          if (r.kind === 'value') this.setFileValue(op.file, op.index, r.value);
           break;
         case 'madvise':
           // (run whole, or started as a task: its window then keeps the range lazyfree, see noteTasks())
@@ -390,13 +445,17 @@ export class UserMemory {
           break;
         }
         case 'exit':
-          if (r.kind === 'done') this.forget(asMm(op.mm), 0, Number.MAX_SAFE_INTEGER);
+          if (r.kind === 'done') {
+            this.forget(asMm(op.mm), 0, Number.MAX_SAFE_INTEGER);
+            this.layout.delete(asMm(op.mm));
+          }
           break;
         case 'mremap':
           // MREMAP_FIXED unmaps what the destination held (its pins detach), then the pages move
           if (r.kind === 'done') {
             this.forget(asMm(op.mm), op.to, op.to + op.nr);
             this.move(asMm(op.mm), op.from, op.to, op.nr);
+            this.moveLayout(asMm(op.mm), op.from, op.to, op.nr);
           }
           break;
         case 'gupRead':
@@ -505,6 +564,18 @@ export class UserMemory {
     const vals = this.mem.get(mm);
     if (vals === undefined) return;
     for (const vpn of [...vals.keys()]) if (vpn >= start && vpn < end) vals.delete(vpn);
+  }
+
+  /** mremap moves a file mapping with its pages; the old range is anonymous again (the model keeps it mapped). */
+  private moveLayout(mm: MmId, from: number, to: number, nr: number): void {
+    const lay = this.layout.get(mm);
+    if (lay === undefined) return;
+    const moved = [...Array(nr).keys()].map((k) => lay.get(from + k));
+    moved.forEach((at, k) => {
+      lay.delete(from + k);
+      if (at === undefined) lay.delete(to + k);
+      else lay.set(to + k, at);
+    });
   }
 
   private move(mm: MmId, from: number, to: number, nr: number): void {

@@ -113,6 +113,8 @@ export function observeResult(op: Op, r: OpResult, pinRead: boolean): string | n
       return r.kind === 'value' ? `value ${r.value}` : r.kind;
     case 'gupRead':
       return pinRead ? resultText(r) : null;
+    case 'fileRead':
+      return resultText(r);
     case 'fork':
     case 'gup':
     case 'mremap':
@@ -124,6 +126,9 @@ export function observeResult(op: Op, r: OpResult, pinRead: boolean): string | n
       return resultText(r);
     case 'map':
     case 'populate':
+    case 'mmapFile':
+    case 'writeback':
+    case 'fileWrite':
     case 'migrate':
     case 'reclaim':
     case 'madvise':

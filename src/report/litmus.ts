@@ -59,6 +59,10 @@ export function opCpu(op: Op): number | null {
       return op.cpu;
     case 'map':
     case 'populate':
+    case 'mmapFile':
+    case 'writeback':
+    case 'fileRead':
+    case 'fileWrite':
     case 'fork':
     case 'zap':
     case 'exit':

@@ -13,6 +13,7 @@ import { pteAt } from '../../models/machine/pgtable';
 import type { RunOutcome, StepRecord } from './outcome';
 import type { OracleSwitches, StepObserver } from './checkedRun';
 import { ALL_ORACLES, CheckedRun, withDrain } from './checkedRun';
+import { folioIsLazyfree } from '../../models/machine/files';
 
 /**
  * The differential oracle (design §5.4): the reference and another kernel step through the same
@@ -134,7 +135,7 @@ function lazyfreeDirtyBits(m: Machine): Record<string, boolean> {
       const pte = pteAt(m, mm.id, asVpn(v));
       if (pte === null || pte.kind !== 'present') continue;
       const f = m.frames[m.frames[pte.pfn]?.head ?? pte.pfn]?.folio;
-      if (f === undefined || f === null || f.swapbacked) continue;
+      if (f === undefined || f === null || !folioIsLazyfree(f)) continue;
       out[`mm#${mm.id} vpn ${v}`] = pte.dirty || f.dirty;
     }
   }

@@ -155,7 +155,7 @@ export function canBeTask(k: ReferenceKernel, op: TaskOp): boolean {
 }
 
 /** Ops that take `mmap_lock` for write on their mm and so wait for its preempted readers. */
-const TAKES_MMAP_WRITE: ReadonlySet<Op['kind']> = new Set(['fork', 'mremap', 'mprotect', 'exit']);
+const TAKES_MMAP_WRITE: ReadonlySet<Op['kind']> = new Set(['fork', 'mremap', 'mprotect', 'exit', 'mmapFile']);
 
 /**
  * The frame `v` of `mm` maps, or null. A migration entry (of an in-flight migration task) counts
@@ -196,7 +196,8 @@ function readOf(live: LiveTask): { read?: number } {
  * of a present PTE needs no lock either), GUP-fast beginning its walk (IRQs off, no lock; one
  * that falls back at once takes `mmap_lock`), a GUP-fast walk ending when it keeps its page (its
  * grab, if it stopped before it, and its recheck pass; ending with the slow-path fallback takes
- * `mmap_lock`), a `pte_offset_map()` reader leaving, and device accesses and unpins through handles.
+ * `mmap_lock`), a `pte_offset_map()` reader leaving, device accesses and unpins through handles,
+ * and the file ops (writeback, pread, pwrite), which work on a file, not an mm.
  */
 function lockless(m: Machine, k: ReferenceKernel, op: Op): boolean {
   switch (op.kind) {
@@ -221,6 +222,9 @@ function lockless(m: Machine, k: ReferenceKernel, op: Op): boolean {
     case 'gupRead':
     case 'gupWrite':
     case 'unpin':
+    case 'writeback':
+    case 'fileRead':
+    case 'fileWrite':
     case 'tick':
     case 'nowaitFail':
     case 'memHole':
@@ -622,6 +626,11 @@ export class Tasks {
       case 'gupRead':
       case 'gupWrite':
         return handleTouches(op.handle);
+      case 'writeback':
+      case 'fileRead':
+      case 'fileWrite':
+        // The file's folios: writeback write-protects their mappings in every mm.
+        return [...folios].some((head) => this.m.frames[head]?.folio?.mapping?.file === op.file);
       case 'walkEnd': {
         const c = this.m.cpus[op.cpu];
         const w = c?.finishedWalk?.walk ?? c?.walker ?? null;

@@ -6,6 +6,7 @@ import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
 import type { Unfixed, UserOutcome } from '../oracles/windowOutcome';
 import { frameReached, noUnfixed, observeResult, pageKey, pageOfKey, staleHit, unfixedKeys, userOutcome, without } from '../oracles/windowOutcome';
+import { folioIsLazyfree } from '../../models/machine/files';
 
 /** One op of a window as the interleaved run saw it: resolved, with what it returned to the user (null: not compared). */
 export interface WindowOp {
@@ -145,7 +146,7 @@ export class WindowRecorder {
         for (let v = 0; v < mmNrPages(m.geometry); v++) {
           const p = mappedPfn(m, mm.id, asVpn(v));
           const f = p === null ? null : m.frames[m.frames[p]?.head ?? p]?.folio;
-          if (f !== undefined && f !== null && !f.swapbacked) w.unfixed.pages.add(pageKey(mm.id, v));
+          if (f !== undefined && f !== null && folioIsLazyfree(f)) w.unfixed.pages.add(pageKey(mm.id, v));
         }
       }
     }

@@ -11,6 +11,7 @@ import { cowSkipsPteSame } from './cowSkipsPteSame';
 import { gupSkipsRetryLookup } from './gupSkipsRetryLookup';
 import { gupFastGrabsWithoutTry } from './gupFastGrabsWithoutTry';
 import { noFlushTlbBatchedPending } from './noFlushTlbBatchedPending';
+import { zapFileRmapBeforeFlush } from './zapFileRmapBeforeFlush';
 
 /**
  * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
@@ -31,4 +32,5 @@ export const RACE_MUTANTS: readonly MutantSpec[] = [
   gupSkipsRetryLookup,
   gupFastGrabsWithoutTry,
   noFlushTlbBatchedPending,
+  zapFileRmapBeforeFlush,
 ];

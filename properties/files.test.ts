@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { geometry } from '../models/machine/geometry';
+import type { MmId, Pfn, Vpn } from '../models/machine/ids';
+import { folioAt, folioHead, frameAt } from '../models/machine/frames';
+import { fileAt } from '../models/machine/files';
+import { pteAt } from '../models/machine/pgtable';
+import { BatchedKernel } from '../models/batched/BatchedKernel';
+import { BatchedNoMigrc } from '../models/batched/BatchedNoMigrc';
+import { ReferenceKernel } from '../models/reference/ReferenceKernel';
+import { ZapFileRmapBeforeFlush } from '../models/mutants/race/zapFileRmapBeforeFlush';
+import type { Op } from '../src/ops/op';
+import { runAll } from './__helpers__/taskOps';
+import { CheckedRun } from '../src/run/checkedRun';
+import { runDifferential } from '../src/run/differential';
+
+/**
+ * MAP_SHARED file mappings, dirty tracking, writeback and zap's delayed rmap (issue 14,
+ * docs/fidelity/files.md). Small geometry: file 0 has order-0 folios, file 1 order-2 ones; page
+ * 21 is in the second table. A store stores its step number plus one.
+ */
+const G = geometry('small');
+const HOT = 21;
+const mmap = (file: number, vpn = HOT, nr = 2, pgoff = 0): Op => ({ kind: 'mmapFile', mm: 0, vpn, nr, file, pgoff });
+const store = (c: number, vpn = HOT, mm = 0): Op => ({ kind: 'access', cpu: c, mm, vpn, write: true });
+const load = (c: number, vpn = HOT, mm = 0): Op => ({ kind: 'access', cpu: c, mm, vpn, write: false });
+const writeback = (file: number): Op => ({ kind: 'writeback', file });
+const fileRead = (file: number, index: number): Op => ({ kind: 'fileRead', file, index });
+
+const KERNELS = (): ReferenceKernel[] => [new ReferenceKernel(), new BatchedKernel(), new BatchedNoMigrc()];
+
+const present = (run: CheckedRun, mm: number, vpn: number) => {
+  const pte = pteAt(run.machine, mm as MmId, vpn as Vpn);
+  return pte !== null && pte.kind === 'present' ? pte : null;
+};
+
+describe('MAP_SHARED file mappings', () => {
+  it('every mapping, the child of a fork and pread() see one value; fork copies no PTE of the mapping', () => {
+    const ops = [mmap(1), store(0), { kind: 'fork', mm: 0 } as Op, load(1, HOT, 1), store(2, HOT, 1), load(0), fileRead(1, 0)];
+    for (const k of KERNELS()) {
+      const { bad, values, run } = runAll(k, ops.slice(0, 3));
+      expect(bad, k.name).toBeNull();
+      expect(present(run, 1, HOT), k.name).toBeNull(); // vma_needs_copy(): nothing copied
+      const all = runAll(k, ops);
+      expect(all.bad, k.name).toBeNull();
+      expect(all.values.slice(3), k.name).toEqual([2, 5, 5, 5]);
+      expect(values[1], k.name).toBe(2);
+    }
+    expect(runDifferential(new ReferenceKernel(), new BatchedKernel(), G, ops).ok).toBe(true);
+  });
+
+  it('a read fault maps the page read-only and clean; the first store faults (page_mkwrite) and dirties the folio', () => {
+    for (const k of KERNELS()) {
+      const { bad, run } = runAll(k, [mmap(0), load(0)]);
+      expect(bad, k.name).toBeNull();
+      const pte = present(run, 0, HOT)!;
+      expect([pte.writable, pte.dirty], k.name).toEqual([false, false]);
+      expect(folioAt(run.machine, folioHead(run.machine, pte.pfn)).dirty, k.name).toBe(false);
+      const after = runAll(k, [mmap(0), load(0), store(0)]);
+      const w = present(after.run, 0, HOT)!;
+      expect([w.writable, w.dirty], k.name).toEqual([true, true]);
+      expect(folioAt(after.run.machine, folioHead(after.run.machine, w.pfn)).dirty, k.name).toBe(true);
+      expect(after.run.machine.marks['page_mkwrite on a clean shared file page'], k.name).toBe(1);
+    }
+  });
+
+  it('writeback writes the data to the disk, write-protects and cleans every mapping, and cleans the folio', () => {
+    for (const k of KERNELS()) {
+      const { bad, run } = runAll(k, [mmap(1, HOT, 2, 4), store(0), store(1, HOT + 1), writeback(1)]);
+      expect(bad, k.name).toBeNull();
+      const m = run.machine;
+      expect(fileAt(m, 1).store.slice(4, 6), k.name).toEqual([2, 3]);
+      for (const v of [HOT, HOT + 1]) {
+        const pte = present(run, 0, v)!;
+        expect([pte.writable, pte.dirty], k.name).toEqual([false, false]);
+      }
+      expect(folioAt(m, folioHead(m, present(run, 0, HOT)!.pfn)).dirty, k.name).toBe(false);
+      expect(m.marks['writeback write-protected a mapped file page'], k.name).toBe(1);
+      // No CPU keeps the writable translation: a store after writeback faults again.
+      const again = runAll(k, [mmap(1, HOT, 2, 4), store(0), writeback(1), store(0), writeback(1), fileRead(1, 4)]);
+      expect(again.bad, k.name).toBeNull();
+      expect(fileAt(again.run.machine, 1).store[4], k.name).toBe(4);
+      expect(again.values[5], k.name).toBe(4);
+    }
+  });
+
+  it('zap keeps the page cache: the folio stays cached and dirty with only the page cache referencing it', () => {
+    for (const k of KERNELS()) {
+      const { bad, run } = runAll(k, [mmap(0), store(0), { kind: 'zap', mm: 0, vpn: HOT, nr: 1 }, fileRead(0, 0), load(1)]);
+      expect(bad, k.name).toBeNull();
+      const m = run.machine;
+      const page = fileAt(m, 0).cache[0] as Pfn;
+      const f = folioAt(m, folioHead(m, page));
+      expect(f.dirty, k.name).toBe(true);
+      expect(frameAt(m, page).content, k.name).toBe(2);
+    }
+  });
+});
+
+describe("zap's delayed rmap (rule R2)", () => {
+  it('batched: a dirty file page delays its rmap removal and forces the flush under the PTL; the reference removes it after a per-page flush', () => {
+    const ops = [mmap(0, HOT, 3), store(0), store(0, HOT + 1), load(0, HOT + 2), { kind: 'zap', mm: 0, vpn: HOT, nr: 3 } as Op];
+    const batched = runAll(new BatchedKernel(), ops);
+    const reference = runAll(new ReferenceKernel(), ops);
+    expect(batched.bad).toBeNull();
+    expect(reference.bad).toBeNull();
+    // The two dirty pages delay, the clean one does not.
+    expect(batched.run.machine.marks['zap delayed the rmap of a dirty file page']).toBe(2);
+    expect(reference.run.machine.marks['zap delayed the rmap of a dirty file page']).toBeUndefined();
+    // Cost: the reference flushes each of the three pages; the batched kernel once for the table.
+    const flushes = (r: CheckedRun): number => r.machine.stats.tlbFlushCalls;
+    expect(flushes(batched.run)).toBeLessThan(flushes(reference.run));
+    expect(runDifferential(new ReferenceKernel(), new BatchedKernel(), G, ops).ok).toBe(true);
+  });
+
+  it('without it (zap-file-rmap-before-flush), writeback inside a preempted zap misses a dirty TLB entry: the store through it is lost', () => {
+    // The 'preempted zap' chunk's file shape: CPU 2 holds a dirty writable entry for the page;
+    // the zap, preempted after the first table, has cleared the PTE but owes the flush.
+    const ops: Op[] = [
+      mmap(1),
+      store(2),
+      { kind: 'preempt', cpu: 0, at: 1 },
+      { kind: 'zap', mm: 0, vpn: 16, nr: 32 },
+      writeback(1),
+      store(2),
+    ];
+    expect(runAll(new ZapFileRmapBeforeFlush(), ops).bad).toBe('5:lost_dirty_data');
+    for (const k of KERNELS()) expect(runAll(k, ops).bad, k.name).toBeNull();
+    // Run whole (no schedule op), the mutant is the batched kernel: the zap flushed before writeback.
+    expect(runAll(new ZapFileRmapBeforeFlush(), ops.filter((o) => o.kind !== 'preempt')).bad).toBeNull();
+  });
+});
+
+describe('file mappings: deliberate simplifications (docs/fidelity/files.md)', () => {
+  it('GUP of a file mapping is not modelled: GUP stops at the first page of a file VMA', () => {
+    for (const k of KERNELS()) {
+      const { bad, run, values } = runAll(k, [mmap(0), store(0), { kind: 'gup', cpu: 0, mm: 0, vpn: HOT, nr: 1, pin: true, write: false, fast: false }]);
+      expect(bad, k.name).toBeNull();
+      expect(values[2], k.name).toBeNull();
+      expect(run.machine.handles, k.name).toHaveLength(0);
+    }
+  });
+
+  it('migration, reclaim and MADV_PAGEOUT leave file folios alone', () => {
+    for (const k of KERNELS()) {
+      for (const op of [{ kind: 'migrate', mm: 0, vpn: HOT, count: 1 }, { kind: 'reclaim', mm: 0, vpn: HOT, count: 1 }, { kind: 'madvise', mm: 0, vpn: HOT, nr: 1, advice: 'pageout' }] as Op[]) {
+        const { bad, run } = runAll(k, [mmap(0), store(0), op]);
+        expect(bad, `${k.name} ${op.kind}`).toBeNull();
+        const page = fileAt(run.machine, 0).cache[0];
+        expect(present(run, 0, HOT)?.pfn, `${k.name} ${op.kind}`).toBe(page);
+      }
+    }
+  });
+
+  it('no fault-around: a read fault maps only the faulting page of a large folio', () => {
+    for (const k of KERNELS()) {
+      const { run } = runAll(k, [mmap(1, HOT, 4, 0), load(0)]);
+      expect(present(run, 0, HOT), k.name).not.toBeNull();
+      expect([1, 2, 3].map((d) => present(run, 0, HOT + d)), k.name).toEqual([null, null, null]);
+    }
+  });
+});
+
