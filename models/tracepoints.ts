@@ -43,15 +43,19 @@ export const RECLAIM_TRACEPOINTS = [
 
 /**
  * Fired by the reference's file paths (issue 14), and so by every kernel: the page cache, shared
- * file faults with dirty tracking, and writeback.
+ * file faults with dirty tracking, private file COW, writeback and truncate.
  */
 export const FILE_TRACEPOINTS = [
   'a file folio was read into the page cache',
   'a large file folio was read into the page cache',
   'a file folio was dirtied',
   'page_mkwrite on a clean shared file page',
+  'do_cow_fault copied a page-cache page',
+  'fork shared a page-cache page of a private mapping',
   'writeback wrote a dirty file folio',
   'writeback write-protected a mapped file page',
+  'truncate removed a folio from the page cache',
+  'truncate zeroed the tail of a straddling folio',
 ] as const;
 
 /**

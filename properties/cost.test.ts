@@ -91,6 +91,19 @@ describe('cost workloads on the realistic geometry', () => {
     expect(b.tlbFlushIpis).toBe(4);
   });
 
+  it('seed 000 / delayed rmap: a table of dirty shared file pages is zapped with one forced flush, the rmaps removed once per folio after it; the reference flushes per page', () => {
+    const r = ref('zap-dirty-shared-file');
+    const b = measure('zap-dirty-shared-file');
+    expect(r.violation).toBeNull();
+    expect(b.violation).toBeNull();
+    expect(b.stats.tlbFlushCalls).toBe(1);
+    expect(r.stats.tlbFlushCalls).toBe(512);
+    expect(b.stats.rmapCalls).toBe(128); // one per order-2 folio
+    expect(r.stats.rmapCalls).toBe(512);
+    expect(b.verdict.ok && r.verdict.ok).toBe(true); // every folio still cached and dirty
+    expect(b.stats.gatherSlots).toBe(256); // a "page + nr_pages" entry per folio
+  });
+
   it('seed 002: read-mostly migration with MIGRC sends at most a third of the reference remote TLB flushes', () => {
     const r = ref('migrate-read-mostly');
     const b = measure('migrate-read-mostly');
@@ -178,6 +191,6 @@ describe('mmcheck cost', () => {
 
   it('an unknown workload exits 2 naming the valid ones', async () => {
     expect(await main(['cost', '--workload', 'gup-pmd-thp', 'nope'])).toBe(2);
-    expect(io.err).toContain("unknown workload 'nope'; valid workloads: gup-pmd-thp, gup-pin-pmd-thp, zap-pte-mapped-thp, migrate-read-mostly");
+    expect(io.err).toContain("unknown workload 'nope'; valid workloads: gup-pmd-thp, gup-pin-pmd-thp, zap-pte-mapped-thp, zap-dirty-shared-file, migrate-read-mostly");
   });
 });

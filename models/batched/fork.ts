@@ -6,6 +6,7 @@ import { folioAt, folioHead, frameAt } from '../machine/frames';
 import { mmAt, pmdStart, pteAt, setPte } from '../machine/pgtable';
 import { mark } from '../machine/marks';
 import { isZeroPfn } from '../machine/zeroPage';
+import { folioTestAnon, vmaRunLength } from '../machine/files';
 import { BatchedZap } from './zap';
 import type { KernelSteps } from '../machine/tasks';
 import { overriddenBelow, runToEnd } from '../machine/tasks';
@@ -63,11 +64,12 @@ export abstract class BatchedFork extends BatchedZap {
         k++;
         continue;
       }
+      // copy_pte_range() runs per VMA: a batch never reaches into the next one.
+      const maxNr = vmaRunLength(m, parent, v, ppt - k);
       // Stryker disable next-line StringLiteral: the registered kernels run the *Steps twin
       const r = overriddenBelow(this, 'copyPresentPtesSteps', 'copyPresentPtes')
-        // Stryker disable next-line ArithmeticOperator: the registered kernels run the *Steps twin
-        ? this.copyPresentPtes(m, parent, child, v, pte, ppt - k, prealloc)
-        : yield* this.copyPresentPtesSteps(m, parent, child, v, pte, ppt - k, prealloc);
+        ? this.copyPresentPtes(m, parent, child, v, pte, maxNr, prealloc)
+        : yield* this.copyPresentPtesSteps(m, parent, child, v, pte, maxNr, prealloc);
       if (r.kind === 'again') {
         // Stryker disable next-line StringLiteral: message text
         this.warnOn(m, prealloc !== null, `copy_present_ptes asked for a page while one is preallocated (vpn ${v})`);
@@ -125,6 +127,17 @@ export abstract class BatchedFork extends BatchedZap {
       // Stryker disable next-line BooleanLiteral,ObjectLiteral: a smaller batch or the per-PTE path: any batch size >= 1 is correct; a bit no oracle reads (young, cleared_pmds, private dirty)
       const batch = this.folioPteBatch(m, parent, v, pte, maxNr, { ignoreDirty: false });
       this.folioRefAdd(m, head, batch.nr);
+      if (!folioTestAnon(folioAt(m, head))) {
+        // A large page-cache folio of a MAP_PRIVATE mapping: `folio_dup_file_rmap_ptes()`, no
+        // write-protect (a store copies it, so its PTEs are read-only).
+        this.folioDupFileRmapPtes(m, pte.pfn, batch.nr, child);
+        this.copyPresentPtesRaw(m, parent, child, v, pte, batch.nr);
+        mark(m, 'fork shared a page-cache page of a private mapping');
+        // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: tracepoint only (coverage, not behaviour)
+        if (batch.nr > 1) mark(m, 'fork copied a PTE batch');
+        // Stryker disable next-line BooleanLiteral,StringLiteral: message text
+        return { kind: 'copied', nr: batch.nr, usedPrealloc: false };
+      }
       if (!this.folioTryDupAnonRmapPtes(m, parent, pte.pfn, batch.nr, child)) {
         // folio_ref_sub(): the mappings still hold references, so this never frees.
         this.folioPutRefs(m, head, batch.nr);
@@ -142,6 +155,13 @@ export abstract class BatchedFork extends BatchedZap {
       return { kind: 'copied', nr: batch.nr, usedPrealloc: false };
     }
     this.folioGet(m, head);
+    if (!folioTestAnon(folioAt(m, head))) {
+      this.folioDupFileRmapPtes(m, pte.pfn, 1, child); // folio_dup_file_rmap_pte()
+      this.copyPresentPtesRaw(m, parent, child, v, pte, 1);
+      mark(m, 'fork shared a page-cache page of a private mapping');
+      // Stryker disable next-line StringLiteral: message text
+      return { kind: 'copied', nr: 1, usedPrealloc: false };
+    }
     if (!this.folioTryDupAnonRmapPtes(m, parent, pte.pfn, 1, child)) {
       this.folioPut(m, head);
       // Stryker disable next-line EqualityOperator: a smaller batch or the per-PTE path: any batch size >= 1 is correct

@@ -8,7 +8,7 @@ import type { Folio, Machine } from './state';
  * disk holds, per page) and a page cache (`struct address_space`'s xarray: per page index, the
  * page that caches it). File 0's page cache holds order-0 folios, file 1's large ones
  * (`fileFolioOrder()`), as a filesystem with large folios (`mapping_set_large_folios()`) reads them
- * in. Only MAP_SHARED mappings exist so far: a VMA maps a file range linearly (`VmaFile`).
+ * in. A VMA maps a file range linearly (`VmaFile`), MAP_SHARED or MAP_PRIVATE.
  */
 export interface FileState {
   readonly id: number;
@@ -25,8 +25,8 @@ export interface VmaFile {
   readonly file: number;
   /** `linear_page_index()`: the file page this virtual page maps. */
   readonly pgoff: number;
-  /** VM_SHARED (MAP_SHARED); every file VMA of the model is shared so far. */
-  readonly shared: true;
+  /** VM_SHARED (MAP_SHARED): stores reach the page cache. Otherwise MAP_PRIVATE: a store copies the page into an anonymous one (COW). */
+  readonly shared: boolean;
 }
 
 /** How many files a machine has. */
@@ -54,6 +54,24 @@ export function fileAt(m: Machine, file: number): FileState {
   return f;
 }
 
+/**
+ * The heads of the folios `file`'s page cache holds from page `from` on, once each, in index
+ * order: what `filemap_get_folios()` (or `find_lock_entries()`) batches walk. A folio straddling
+ * `from` is included. A snapshot, so the caller may drop them from the cache as it goes.
+ */
+export function cachedFolios(m: Machine, file: number, from = 0): Pfn[] {
+  const out: Pfn[] = [];
+  for (const page of fileAt(m, file).cache.slice(from)) {
+    if (page === null) continue;
+    const head = m.frames[page]?.head ?? page;
+    if (out[out.length - 1] !== head) out.push(head);
+  }
+  return out;
+}
+
+/** Is (mm, v) in a MAP_SHARED file VMA? */
+export const inSharedFileVma = (m: Machine, mm: MmId, v: Vpn | number): boolean => vmaFileAt(m, mm, v)?.shared === true;
+
 /** The file VMA (mm, v) belongs to, or null for the private anonymous VMA. */
 export function vmaFileAt(m: Machine, mm: MmId, v: Vpn | number): VmaFile | null {
   return m.mms[mm]?.vmaFile?.[v] ?? null;
@@ -68,6 +86,28 @@ export function setVmaFile(m: Machine, mm: MmId, v: number, vf: VmaFile | null):
     state.vmaFile = new Array<VmaFile | null>(mmNrPages(m.geometry)).fill(null);
   }
   state.vmaFile[v] = vf;
+}
+
+/**
+ * How many pages from v (at most `max`) lie in the VMA of v: the model keeps no VMA boundaries,
+ * so a file VMA is a run of pages mapping consecutive pages of one file the same way (shared or
+ * private; adjacent mmaps that continue each other are one VMA, as `vma_merge()` makes them),
+ * and the anonymous VMA the run of pages outside any. Batches stop there, as the kernel's
+ * per-VMA walks do.
+ */
+export function vmaRunLength(m: Machine, mm: MmId, v: Vpn | number, max: number): number {
+  const first = vmaFileAt(m, mm, v);
+  for (let k = 1; k < max; k++) {
+    const next = vmaFileAt(m, mm, v + k);
+    if (first === null ? next !== null : next === null || next.file !== first.file || next.shared !== first.shared || next.pgoff !== first.pgoff + k) return k;
+  }
+  return max;
+}
+
+/** The first page of [start, end) of mm in a file VMA, or `end`. */
+export function firstFileVmaPage(m: Machine, mm: MmId, start: Vpn, end: Vpn): Vpn {
+  for (let v = start; v < end; v++) if (vmaFileAt(m, mm, v) !== null) return v as Vpn;
+  return end;
 }
 
 /** Does [start, end) of mm hold any page of a file VMA? */

@@ -168,7 +168,8 @@ export type LedgerViolation = {
     | 'deferred_split_missing'
     | 'freed_frame_in_use'
     | 'swap_count_mismatch'
-    | 'writable_file_page_clean';
+    | 'writable_file_page_clean'
+    | 'private_file_page_writable';
   readonly step: number;
   /** The folio's logical id, or the PFN for frames that have none. */
   readonly folio: string;

@@ -42,6 +42,11 @@ import { writebackSkipsMkclean } from './writebackSkipsMkclean';
 import { sharedWpSkipsMkwrite } from './sharedWpSkipsMkwrite';
 import { readFaultMapsSharedWritable } from './readFaultMapsSharedWritable';
 import { forkCopiesSharedFilePtes } from './forkCopiesSharedFilePtes';
+import { cowFaultMapsPageCache } from './cowFaultMapsPageCache';
+import { privateWpReusesPageCache } from './privateWpReusesPageCache';
+import { truncateSkipsCows } from './truncateSkipsCows';
+import { mprotectUpgradesCleanShared } from './mprotectUpgradesCleanShared';
+import { forkSkipsPrivateFileVma } from './forkSkipsPrivateFileVma';
 
 /** Every registered mutant, one file each, grouped by seed discussion. */
 export const MUTANTS: readonly MutantSpec[] = [
@@ -98,4 +103,9 @@ export const MUTANTS: readonly MutantSpec[] = [
   sharedWpSkipsMkwrite,
   readFaultMapsSharedWritable,
   forkCopiesSharedFilePtes,
+  cowFaultMapsPageCache,
+  privateWpReusesPageCache,
+  truncateSkipsCows,
+  mprotectUpgradesCleanShared,
+  forkSkipsPrivateFileVma,
 ];

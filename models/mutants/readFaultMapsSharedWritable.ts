@@ -19,6 +19,7 @@ export class ReadFaultMapsSharedWritable extends BatchedKernel {
 
   override doReadFault(m: Machine, mm: MmId, v: Vpn, vf: VmaFile): void {
     super.doReadFault(m, mm, v, vf);
+    if (!vf.shared) return;
     const pte = pteAt(m, mm, v);
     if (pte !== null && pte.kind === 'present') setPte(m, mm, v, { ...pte, writable: true });
   }

@@ -23,6 +23,7 @@ export class ZapDropsOneRefPerBatch extends BatchedKernel {
     for (let i = 0; i < nr; i++) {
       const slot = loadSlot(m, batch, i);
       if (hasNrPagesNext(slot)) i++;
+      this.freeSwapCache(m, folioHead(m, encodedPagePtr(m, slot))); // as the kernel: only the refs are wrong
       this.folioPut(m, folioHead(m, encodedPagePtr(m, slot)));
     }
   }

@@ -17,7 +17,7 @@ import { FilemapPaths } from './filemap';
 import { migrationInFlight, overriddenBelow, runToEnd, WaitForMigration } from '../machine/tasks';
 import type { KernelSteps, PreemptPoint } from '../machine/tasks';
 import { pteSame } from '../machine/pte';
-import { rangeHasFileVma } from '../machine/files';
+import { folioTestAnon, rangeHasFileVma } from '../machine/files';
 
 /** How many attempts of a store task may pass a point (and so may have been raced) before it gives up. */
 const RACED_ATTEMPTS = 64;
@@ -214,12 +214,14 @@ export abstract class FaultPaths extends FilemapPaths {
     }
     const pte = pteAt(m, mm, v);
     if (pte === null || pte.kind === 'none') {
-      // do_pte_missing(): a file VMA's fault is do_fault() (do_read_fault() or, for a store to a
-      // MAP_SHARED mapping, do_shared_fault()); the anonymous one's do_anonymous_page().
+      // do_pte_missing(): a file VMA's fault is do_fault() (do_read_fault(); for a store,
+      // do_shared_fault() in a MAP_SHARED mapping, do_cow_fault() in a MAP_PRIVATE one); the
+      // anonymous one's do_anonymous_page().
       const vf = this.fileVmaOf(m, mm, v);
       if (vf !== null) {
         if (kind === 'read') this.doReadFault(m, mm, v, vf);
-        else if (kind === 'write') this.doSharedFault(m, mm, v, vf);
+        else if (kind === 'write' && vf.shared) this.doSharedFault(m, mm, v, vf);
+        else if (kind === 'write') this.doCowFault(m, mm, v, vf);
       } else if (kind !== 'unshare') this.doAnonymousPage(m, mm, v, kind === 'write');
       return;
     }
@@ -299,7 +301,7 @@ export abstract class FaultPaths extends FilemapPaths {
   *doWpPageSteps(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte, unshare: boolean): KernelSteps {
     // `if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE)) return wp_page_shared(vmf, folio);` — an
     // unshare fault never gets here for a file page (`gup_must_unshare()` is false for it).
-    if (this.fileVmaOf(m, mm, v) !== null) {
+    if (this.fileVmaOf(m, mm, v)?.shared === true) {
       if (!unshare) this.wpPageShared(m, cpu, mm, v, pte);
       return;
     }
@@ -309,10 +311,13 @@ export abstract class FaultPaths extends FilemapPaths {
     }
     const head = folioHead(m, pte.pfn);
     const page = frameAt(m, pte.pfn);
+    // A page-cache page of a MAP_PRIVATE mapping is never reused (`folio_test_anon()` fails): it
+    // is copied.
+    const anon = folioTestAnon(folioAt(m, head));
     // handle_pte_fault() calls do_wp_page() under the PTE's PTL: the reuse happens under it, the
     // copy drops it first (`pte_unmap_unlock()` before `wp_page_copy()`).
     const reused = underPtl(m, mm, pmdIndexOf(m, v), () => {
-      if (!page.anonExclusive && !this.wpCanReuseAnonFolio(m, head, mm)) {
+      if (!anon || (!page.anonExclusive && !this.wpCanReuseAnonFolio(m, head, mm))) {
         this.folioGet(m, head); // held across the copy, dropped at its end
         return false;
       }

@@ -3,7 +3,7 @@ import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
 import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
-import { fileAt, vmaFileAt } from '../machine/files';
+import { cachedFolios, fileAt, vmaFileAt } from '../machine/files';
 import type { VmaFile } from '../machine/files';
 import { folioAt, folioHead, frameAt } from '../machine/frames';
 import { pmdAt, pmdIndexOf, pteAt, setPte } from '../machine/pgtable';
@@ -15,8 +15,9 @@ import type { OpResult } from '../result';
 import { SwapPaths } from './swap';
 
 /**
- * Files (issue 14): the page cache, faults on MAP_SHARED file mappings with dirty tracking, and
- * writeback, as 6.12 has them for a filesystem that tracks dirty pages through `page_mkwrite`
+ * Files (issue 14): the page cache, faults on MAP_SHARED file mappings with dirty tracking and on
+ * MAP_PRIVATE ones (a store copies the page-cache page: COW), writeback and truncate, as 6.12 has
+ * them for a filesystem that tracks dirty pages through `page_mkwrite`
  * (`vma_wants_writenotify()`: a shared writable mapping's PTEs start read-only, and the first
  * store to a clean page faults and dirties the folio before its PTE becomes writable).
  * Simplified: no fault-around (`do_fault_around()` maps only the faulting page here), no
@@ -80,6 +81,15 @@ export abstract class FilemapPaths extends SwapPaths {
   }
 
   /**
+   * Mirrors `folio_dup_file_rmap_ptes()` (include/linux/rmap.h, 6.12), as fork's
+   * `copy_present_ptes()` calls it for a page-cache folio of a MAP_PRIVATE mapping: the child's
+   * PTEs add `nr` mappings, like `folio_add_file_rmap_ptes()`.
+   */
+  folioDupFileRmapPtes(m: Machine, page: Pfn, nr: number, mm?: MmId): void {
+    this.folioAddFileRmapPtes(m, page, nr, mm);
+  }
+
+  /**
    * Mirrors `folio_mark_dirty()` → `filemap_dirty_folio()` (mm/page-writeback.c, 6.12) for a
    * page-cache folio: PG_dirty, so that writeback writes it.
    */
@@ -107,6 +117,34 @@ export abstract class FilemapPaths extends SwapPaths {
    */
   doSharedFault(m: Machine, mm: MmId, v: Vpn, vf: VmaFile): void {
     this.mapFilePage(m, mm, v, vf, true);
+  }
+
+  /**
+   * Mirrors `do_cow_fault()` (mm/memory.c, 6.12) for a store to a MAP_PRIVATE file VMA with no
+   * PTE: a new anonymous page (`vma_alloc_folio()`), then `__do_fault()` (the page-cache page,
+   * read in on a miss), `copy_mc_user_highpage()` into the new page, and `finish_fault()` maps the
+   * copy — never the page-cache page — writable, dirty and exclusive
+   * (`folio_add_new_anon_rmap()`); the page-cache page's reference is dropped (`put_page()`). If
+   * the PTE was filled meanwhile (VM_FAULT_NOPAGE), the copy is freed.
+   */
+  doCowFault(m: Machine, mm: MmId, v: Vpn, vf: VmaFile): void {
+    const i = pmdIndexOf(m, v);
+    underPmdLock(m, mm, i, () => this.pteAlloc(m, mm, i));
+    const copy = this.allocFolio(m, 0);
+    const page = this.filemapFault(m, vf.file, vf.pgoff);
+    frameAt(m, copy).content = frameAt(m, page).content;
+    m.stats.pagesCopied++;
+    underPtl(m, mm, i, () => {
+      const pte = pteAt(m, mm, v);
+      if (pmdAt(m, mm, i).kind !== 'table' || pte === null || pte.kind !== 'none') {
+        this.folioPut(m, copy);
+        return;
+      }
+      this.folioAddAnonRmapPtes(m, copy, 1, true, mm);
+      setPte(m, mm, v, { kind: 'present', pfn: copy, writable: true, dirty: true, young: true });
+    });
+    this.folioPut(m, folioHead(m, page));
+    mark(m, 'do_cow_fault copied a page-cache page');
   }
 
   /** The common part of `doReadFault()` and `doSharedFault()`: look the page up, then `finish_fault()` under the PTL. */
@@ -188,21 +226,13 @@ export abstract class FilemapPaths extends SwapPaths {
   writebackFile(m: Machine, file: number): OpResult {
     const fs = fileAt(m, file);
     let written = 0;
-    for (let index = 0; index < fs.cache.length; ) {
-      const page = fs.cache[index] ?? null;
-      if (page === null) {
-        index++;
-        continue;
-      }
-      const head = folioHead(m, page);
+    for (const head of cachedFolios(m, file)) {
       const f = folioAt(m, head);
-      const nr = folioNrPages(f.order);
       if (f.dirty && this.folioClearDirtyForIo(m, head)) {
-        for (let k = 0; k < nr; k++) fs.store[f.mapping!.index + k] = frameAt(m, asPfn(head + k)).content;
+        for (let k = 0; k < folioNrPages(f.order); k++) fs.store[f.mapping!.index + k] = frameAt(m, asPfn(head + k)).content;
         written++;
         mark(m, 'writeback wrote a dirty file folio');
       }
-      index = f.mapping!.index + nr;
     }
     return written > 0 ? { kind: 'done' } : { kind: 'noop', reason: 'no dirty folio' };
   }

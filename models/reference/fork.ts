@@ -3,20 +3,21 @@ import { vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import type { PresentPte, Pte } from '../machine/pte';
 import { addMm } from '../machine/create';
-import { folioHead, frameAt } from '../machine/frames';
+import { folioAt, folioHead, frameAt } from '../machine/frames';
+import { folioTestAnon } from '../machine/files';
 import { liveMms, mmAt, mmapLockOf, pmdAt, pmdLockOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
 import { isZeroPfn } from '../machine/zeroPage';
 import { mark } from '../machine/marks';
 import type { OpResult } from '../result';
 import { noop } from '../result';
-import { MmapPaths } from './mmap';
+import { TruncatePaths } from './truncate';
 import type { KernelSteps } from '../machine/tasks';
 import { overriddenBelow, runToEnd } from '../machine/tasks';
 import { lockAcquire, lockRelease } from '../machine/locks';
 import { lockForkPtls, underPmdLock, unlockForkPtls, withLock } from '../machine/lockedCall';
 
 /** fork(): duplicating an mm with copy-on-write semantics, one PTE at a time. */
-export abstract class ForkPaths extends MmapPaths {
+export abstract class ForkPaths extends TruncatePaths {
   /**
    * Mirrors `dup_mmap()` (kernel/fork.c) → `copy_page_range()` (mm/memory.c): a new mm with the
    * parent's page tables copied COW, then `flush_tlb_mm(oldmm)` — there is no per-PTE flush in
@@ -87,6 +88,9 @@ export abstract class ForkPaths extends MmapPaths {
    * Mirrors `vma_needs_copy()` (mm/memory.c, 6.12) for the VMA of (parent, v): a MAP_SHARED file
    * VMA has no anon_vma (nor VM_PFNMAP, nor uffd-wp), so `copy_page_range()` copies nothing there
    * and the child faults its pages in from the page cache; the anonymous VMA is copied.
+   * Simplified: a MAP_PRIVATE file VMA is always copied, as if it had an anon_vma (the kernel
+   * skips one that never had a COW fault, whose pages the child then faults in from the page
+   * cache — the same pages, read-only).
    */
   vmaNeedsCopy(m: Machine, parent: MmId, v: Vpn): boolean {
     return this.fileVmaOf(m, parent, v)?.shared !== true;
@@ -157,6 +161,14 @@ export abstract class ForkPaths extends MmapPaths {
     }
     const head = folioHead(m, pte.pfn);
     this.folioGet(m, head);
+    if (!folioTestAnon(folioAt(m, head))) {
+      // A page-cache page of a MAP_PRIVATE mapping: `folio_dup_file_rmap_pte()`; its PTE is
+      // read-only already (a store copies it), so nothing is write-protected.
+      this.folioDupFileRmapPtes(m, pte.pfn, 1, child);
+      setPte(m, child, v, { ...pte, writable: false, young: false });
+      mark(m, 'fork shared a page-cache page of a private mapping');
+      return;
+    }
     if (!this.folioTryDupAnonRmapPtes(m, parent, pte.pfn, 1, child)) {
       this.folioPut(m, head);
       this.copyPresentPage(m, child, v, pte);

@@ -5,11 +5,12 @@ import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
 import { folioAt, folioHead } from '../machine/frames';
 import { mark } from '../machine/marks';
-import { folioTestAnon } from '../machine/files';
+import { firstFileVmaPage, folioTestAnon } from '../machine/files';
 import { mmAt, mmapLockOf, pmdAt, pmdIndexOf, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
 import { isZeroPfn } from '../machine/zeroPage';
 import { lockAcquire, lockRelease, ownPtls } from '../machine/locks';
 import type { OpResult } from '../result';
+import { noop } from '../result';
 import type { PreemptPoint } from '../machine/tasks';
 import { runToEndWith } from '../machine/tasks';
 import type { MmuGather } from '../batched/mmuGather';
@@ -67,6 +68,10 @@ export abstract class MadvisePaths extends ReclaimPaths {
    * still owed to `tlb_finish_mmu()`.
    */
   *madviseSteps(m: Machine, mm: MmId, start: Vpn, end: Vpn, advice: ReclaimAdvice): Generator<PreemptPoint, OpResult, void> {
+    // madvise_walk_vmas(): MADV_FREE of a file VMA fails with -EINVAL (`madvise_dontneed_free_valid_vma()`
+    // wants an anonymous VMA), after the VMAs before it were handled.
+    if (advice === 'free') end = firstFileVmaPage(m, mm, start, end);
+    if (end <= start) return noop('MADV_FREE of a file mapping: -EINVAL');
     lockAcquire(m, mmapLockOf(mm, 'read'));
     mmAt(m, mm).mmapReaders++;
     const walk = this.madviseWalkBegin(m, mm);

@@ -11,18 +11,19 @@ import { ZapPaths } from './zap';
 export abstract class MmapPaths extends ZapPaths {
   /**
    * Mirrors `do_mmap()` → `mmap_region()` (mm/mmap.c, 6.12) for `mmap(MAP_SHARED | MAP_FIXED,
-   * PROT_READ | PROT_WRITE)` of `file` pages [pgoff, pgoff + (end - start)) at [start, end):
+   * PROT_READ | PROT_WRITE)` (or MAP_PRIVATE, `shared` false) of `file` pages [pgoff, pgoff +
+   * (end - start)) at [start, end):
    * MAP_FIXED first unmaps what the range mapped (`do_vmi_munmap()`: its pages are zapped; the
    * emptied tables stay, as after MADV_DONTNEED), then the new VMA maps the file linearly. Nothing
    * is faulted in. Holds `mmap_lock` for write.
    */
-  mmapFile(m: Machine, mm: MmId, start: Vpn, end: Vpn, file: number, pgoff: number): OpResult {
+  mmapFile(m: Machine, mm: MmId, start: Vpn, end: Vpn, file: number, pgoff: number, shared: boolean): OpResult {
     if (start >= end || pgoff + (end - start) > fileNrPages(m.geometry)) return noop('range outside the file');
     lockAcquire(m, mmapLockOf(mm, 'write'));
     this.zapPageRange(m, mm, start, end);
     const state = mmAt(m, mm);
     for (let v: number = start; v < end; v++) {
-      setVmaFile(m, mm, v, { file, pgoff: pgoff + (v - start), shared: true });
+      setVmaFile(m, mm, v, { file, pgoff: pgoff + (v - start), shared });
       state.vmaWritable[v] = true;
     }
     lockRelease(m, mmapLockOf(mm, 'write'));

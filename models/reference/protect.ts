@@ -4,6 +4,7 @@ import type { Machine } from '../machine/state';
 import type { PmdEntry, Pte } from '../machine/pte';
 import { frameAt } from '../machine/frames';
 import { mmAt, mmapLockOf, pmdAt, pmdStart, pteAt, setPmd, setPte } from '../machine/pgtable';
+import { inSharedFileVma } from '../machine/files';
 import { isZeroPfn } from '../machine/zeroPage';
 import { x86HugePmdNeedsFlush, x86PteNeedsFlush } from './pteNeedsFlush';
 import { MremapPaths } from './mremap';
@@ -134,14 +135,17 @@ export abstract class ProtectPaths extends MremapPaths {
    * (the caller decides with `pteNeedsFlush()`): `pte_modify()` to the VMA's new protection — in
    * a private mapping `vm_page_prot` never has RW, so this write-protects — then, when making the
    * range writable (MM_CP_TRY_CHANGE_WRITABLE), `pte_mkwrite()` if `can_change_pte_writable()`:
-   * an exclusive anonymous page (`page && PageAnon(page) && PageAnonExclusive(page)`), which the
-   * shared zero page never is (`vm_normal_page()` NULL). Dirty and accessed bits are kept
-   * (`_PAGE_CHG_MASK`).
+   * in a private mapping, an exclusive anonymous page (`page && PageAnon(page) &&
+   * PageAnonExclusive(page)`), which the shared zero page and a page-cache page never are
+   * (`vm_normal_page()` NULL, `PageAnon()` false); in a MAP_SHARED file mapping, a dirty PTE (the
+   * filesystem was notified by the write fault that dirtied it; a clean one must fault again for
+   * `page_mkwrite`). Dirty and accessed bits are kept (`_PAGE_CHG_MASK`).
    */
   changePte(m: Machine, mm: MmId, v: Vpn, writable: boolean): void {
     const pte = pteAt(m, mm, v);
     if (pte === null || pte.kind !== 'present') return;
-    const upgrade = writable && !isZeroPfn(m, pte.pfn) && frameAt(m, pte.pfn).anonExclusive;
+    const allowed = inSharedFileVma(m, mm, v) ? pte.dirty : !isZeroPfn(m, pte.pfn) && frameAt(m, pte.pfn).anonExclusive;
+    const upgrade = writable && allowed;
     if (pte.writable !== upgrade) setPte(m, mm, v, { ...pte, writable: upgrade });
   }
 

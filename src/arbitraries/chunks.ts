@@ -44,7 +44,7 @@ export function preemptedZapArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> 
       }
       if (file !== null) {
         return [
-          { kind: 'mmapFile', mm, vpn: hot, nr: 2, file, pgoff: 0 },
+          { kind: 'mmapFile', mm, vpn: hot, nr: 2, file, pgoff: 0, shared: true },
           { kind: 'access', cpu: nested, mm, vpn: hot, write: true },
           { kind: 'preempt', cpu, at: 1 },
           { kind: 'zap', mm, vpn: hot - (hot % g.ptrsPerPte), nr: 2 * g.ptrsPerPte },

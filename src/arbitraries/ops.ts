@@ -160,12 +160,14 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
     // allocation that is not first-fit
     memHole: memHoleArb(g),
     allocPolicy: allocPolicyArb(g),
-    mmapFile: fc.record({ kind: fc.constant('mmapFile'), mm, vpn, nr, file, pgoff: fileIndex }),
-    // the hot pages (and a few around them) as a shared file mapping, from a folio-aligned offset
+    mmapFile: fc.record({ kind: fc.constant('mmapFile'), mm, vpn, nr, file, pgoff: fileIndex, shared: fc.boolean() }),
+    // the hot pages (and a few around them) as a file mapping, MAP_SHARED or MAP_PRIVATE, from a
+    // folio-aligned offset
     'mmapFile hot pages': fc
-      .record({ mm, file, before: fc.integer({ min: 0, max: 3 }), after: fc.integer({ min: 2, max: 6 }), pgoff: fc.integer({ min: 0, max: fileNrPages(g) / 4 - 1 }) })
-      .map(({ mm: m, file: f, before, after, pgoff }): Op => ({ kind: 'mmapFile', mm: m, vpn: hot - before, nr: before + after, file: f, pgoff: 4 * pgoff })),
+      .record({ mm, file, before: fc.integer({ min: 0, max: 3 }), after: fc.integer({ min: 2, max: 6 }), pgoff: fc.integer({ min: 0, max: fileNrPages(g) / 4 - 1 }), shared: fc.boolean() })
+      .map(({ mm: m, file: f, before, after, pgoff, shared }): Op => ({ kind: 'mmapFile', mm: m, vpn: hot - before, nr: before + after, file: f, pgoff: 4 * pgoff, shared })),
     writeback: fc.record({ kind: fc.constant('writeback'), file }),
+    truncate: fc.record({ kind: fc.constant('truncate'), file, from: fileIndex }),
     fileRead: fc.record({ kind: fc.constant('fileRead'), file, index: fileIndex }),
     fileWrite: fc.record({ kind: fc.constant('fileWrite'), file, index: fileIndex }),
     ...scheduleEntryArbs(g, mm, cpu, write),

@@ -41,11 +41,13 @@ export const ENTRIES = {
   // Physical memory (docs/fidelity/physical-memory.md): rare enough not to crowd the other ops
   memHole: { kind: 'memHole', weight: 1 },
   allocPolicy: { kind: 'allocPolicy', weight: 1 },
-  // Files (issue 14): MAP_SHARED mappings, often over the hot pages so that the hot-page shapes
-  // (and the preempted chunks) meet page-cache pages; writeback between stores; pread/pwrite
+  // Files (issue 14): MAP_SHARED and MAP_PRIVATE mappings, often over the hot pages so that the
+  // hot-page shapes (and the preempted chunks) meet page-cache pages; writeback between stores;
+  // truncate; pread/pwrite
   mmapFile: { kind: 'mmapFile', weight: 1 },
   'mmapFile hot pages': { kind: 'mmapFile', weight: 2 },
   writeback: { kind: 'writeback', weight: 2 },
+  truncate: { kind: 'truncate', weight: 1 },
   fileRead: { kind: 'fileRead', weight: 1 },
   fileWrite: { kind: 'fileWrite', weight: 1 },
   // With --interleave only (the schedule ops, and hot-page ops for the windows):

@@ -67,6 +67,7 @@ export function toCalls(m: Machine, op: Op, result: OpResult, before: BeforeOp, 
       return [{ fn: 'devwrite', handle: op.handle, index: op.index, value }];
     case 'mmapFile':
     case 'writeback':
+    case 'truncate':
     case 'fileRead':
     case 'fileWrite':
       // planOp() leaves them out of every program for now (issue 14: files are not exported yet).

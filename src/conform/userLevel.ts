@@ -81,6 +81,7 @@ export function planOp(m: Machine, layout: VmaLayout, op: Op, on: UserLevelMachi
       return skip('a schedule op: a program cannot choose where the kernel is preempted');
     case 'mmapFile':
     case 'writeback':
+    case 'truncate':
     case 'fileRead':
     case 'fileWrite':
       return skip('file mappings are not exported to C programs yet (issue 14)');

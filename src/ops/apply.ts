@@ -96,9 +96,11 @@ function dispatch(k: ReferenceKernel, m: Machine, op: Op, value: number): OpResu
     case 'freeTable':
       return k.reclaimPteTable(m, mm(op.mm), op.pmd);
     case 'mmapFile':
-      return k.mmapFile(m, mm(op.mm), v(op.vpn), v(op.vpn + op.nr), op.file, op.pgoff);
+      return k.mmapFile(m, mm(op.mm), v(op.vpn), v(op.vpn + op.nr), op.file, op.pgoff, op.shared);
     case 'writeback':
       return k.writebackFile(m, op.file);
+    case 'truncate':
+      return k.truncateFile(m, op.file, op.from);
     case 'fileRead':
       return k.fileRead(m, op.file, op.index);
     case 'fileWrite':

@@ -46,7 +46,9 @@ export function formatOp(op: Op): string {
     case 'madvise':
       return `madvise mm#${op.mm} vpn ${op.vpn}+${op.nr} MADV_${op.advice.toUpperCase()}`;
     case 'mmapFile':
-      return `mmapFile mm#${op.mm} vpn ${op.vpn}+${op.nr} file#${op.file} pgoff ${op.pgoff} MAP_SHARED`;
+      return `mmapFile mm#${op.mm} vpn ${op.vpn}+${op.nr} file#${op.file} pgoff ${op.pgoff} ${op.shared ? 'MAP_SHARED' : 'MAP_PRIVATE'}`;
+    case 'truncate':
+      return `truncate file#${op.file} from page ${op.from}`;
     case 'writeback':
       return `writeback file#${op.file}`;
     case 'fileRead':

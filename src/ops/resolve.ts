@@ -23,6 +23,8 @@ export function resolveOp(m: Machine, op: Op): Op | { readonly skip: string } {
       return op;
     case 'writeback':
       return { ...op, file: mod(op.file, NR_FILES) };
+    case 'truncate':
+      return { ...op, file: mod(op.file, NR_FILES), from: mod(op.from, fileNrPages(g)) };
     case 'fileRead':
     case 'fileWrite':
       return { ...op, file: mod(op.file, NR_FILES), index: mod(op.index, fileNrPages(g)) };

@@ -8,7 +8,7 @@ import { ModelViolationError } from '../../models/machine/violation';
 import { tableEntries } from '../../models/machine/pgtable';
 import { gupHold, walkerHeldRefs } from './walkerRefs';
 import { auditMmIds } from './mmIds';
-import { folioTestAnon } from '../../models/machine/files';
+import { folioTestAnon, inSharedFileVma } from '../../models/machine/files';
 
 /** What the page tables and the holders imply for every frame. */
 interface Implied {
@@ -24,6 +24,8 @@ interface Implied {
   readonly pinned: Set<Pfn>;
   /** Writable PTE mappings per PFN; writable PMD mappings per head PFN. */
   readonly writablePte: Set<Pfn>;
+  /** Pages mapped writable by a PTE outside every MAP_SHARED file VMA. */
+  readonly writableUnshared: Set<Pfn>;
   readonly writablePmd: Set<Pfn>;
   /** Swap PTEs per swap slot (absent: none), and the slots some swap PTE marks exclusive. */
   readonly swapPtes: Map<number, number>;
@@ -47,6 +49,7 @@ function tally(m: Machine, step: number): Implied {
     pins: new Int32Array(n),
     pinned: new Set(),
     writablePte: new Set(),
+    writableUnshared: new Set(),
     writablePmd: new Set(),
     swapPtes: new Map(),
     exclusiveSwap: new Set(),
@@ -74,6 +77,7 @@ function tally(m: Machine, step: number): Implied {
             }
             t.pte[pte.pfn]!++;
             if (pte.writable) t.writablePte.add(pte.pfn);
+            if (pte.writable && !inSharedFileVma(m, mm.id, i * m.geometry.ptrsPerPte + k)) t.writableUnshared.add(pte.pfn);
           });
           return;
         default:
@@ -192,6 +196,8 @@ function auditFolio(m: Machine, head: Pfn, f: Folio, t: Implied, fail: Fail): vo
     const exclusive = pmds > 0 ? m.frames[head]!.anonExclusive : fr.anonExclusive;
     if (t.writablePte.has(p) && anon && !fr.anonExclusive) fail('writable_not_exclusive', p, f, `page ${k} is mapped writable but not PageAnonExclusive`);
     // Dirty tracking (page_mkwrite): a page-cache page is mapped writable only while its folio is dirty.
+    // A store to a MAP_PRIVATE mapping copies the page: the page cache's page is never writable there.
+    if (t.writableUnshared.has(p) && !anon) fail('private_file_page_writable', p, f, `page ${k} of file ${f.mapping?.file} is mapped writable outside a MAP_SHARED mapping`);
     if (t.writablePte.has(p) && !anon && !f.dirty) fail('writable_file_page_clean', p, f, `page ${k} of file ${f.mapping?.file} is mapped writable but its folio is clean`);
     if (fr.anonExclusive && implied + pmds > 1) fail('exclusive_mapped_twice', p, f, `page ${k} is PageAnonExclusive but mapped ${implied + pmds} times`);
     if (t.pinned.has(p) && implied + pmds > 0 && !exclusive) {

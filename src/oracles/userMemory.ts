@@ -57,6 +57,13 @@ interface GupWindow {
   readonly seen: Map<number, Map<string, DetachedPage | null>>;
 }
 
+/** A virtual page of a file mapping: the file page it maps, and whether the mapping is MAP_SHARED. */
+interface FilePage {
+  readonly file: number;
+  readonly pgoff: number;
+  readonly shared: boolean;
+}
+
 const frameKey = (page: GupPage): string => `${page.pfn}@${page.gen}`;
 
 /**
@@ -96,7 +103,9 @@ export class UserMemory {
   private readonly freeWindows = new Map<number, { readonly mm: MmId; readonly start: number; readonly end: number }>();
   /**
    * What each file holds, per page index (issue 14): every MAP_SHARED mapping of a page, pread()
-   * and pwrite() see one value, which no zap, exit or writeback changes (absent: 0).
+   * and pwrite() see one value, which no zap, exit or writeback changes (absent: 0); truncate
+   * zeroes it. A MAP_PRIVATE mapping's page reads it too until a store gives the page its own
+   * copy (`mem`, where a private page's value is kept even when 0); a zap drops the copy.
    */
   private readonly fileValues = new Map<number, Map<number, number>>();
   /**
@@ -104,7 +113,7 @@ export class UserMemory {
    * map a file page. Kept from the ops rather than read from a kernel's machine, so that the
    * oracle stays independent of the kernel under test.
    */
-  private readonly layout = new Map<MmId, Map<number, { readonly file: number; readonly pgoff: number }>>();
+  private readonly layout = new Map<MmId, Map<number, FilePage>>();
   /** The GUP tasks in flight, by CPU. */
   private readonly gups = new Map<number, GupWindow>();
   /** The CPUs with a reclaim task in flight (docs/concurrency.md "The reclaim window"). */
@@ -128,7 +137,7 @@ export class UserMemory {
 
   /** A store of `value` to the parent's (mm, vpn) inside a fork window: the child may see it. */
   private forkRacyStore(mm: MmId, vpn: number, value: number): void {
-    if (this.fileOf(mm, vpn) !== null) return; // the child maps the same file page
+    if (this.sharedFileOf(mm, vpn) !== null) return; // the child maps the same file page
     for (const f of this.forks.values()) {
       if (f.parent !== mm) continue;
       this.setMaybe(f.child, vpn, new Set([...this.acceptable(f.child, vpn), value]));
@@ -146,13 +155,31 @@ export class UserMemory {
 
   private read(mm: MmId, vpn: number): number {
     const at = this.fileOf(mm, vpn);
-    if (at !== null) return this.fileValues.get(at.file)?.get(at.pgoff) ?? 0;
-    return this.mem.get(mm)?.get(vpn) ?? 0;
+    const own = at?.shared === true ? undefined : this.mem.get(mm)?.get(vpn);
+    if (own !== undefined) return own;
+    return at === null ? 0 : this.fileValue(at);
   }
 
-  /** The file page (mm, vpn) maps through a MAP_SHARED mapping, or null for anonymous memory. */
-  private fileOf(mm: MmId, vpn: number): { readonly file: number; readonly pgoff: number } | null {
+  /** What the file holds at the page `at` maps. */
+  private fileValue(at: FilePage): number {
+    return this.fileValues.get(at.file)?.get(at.pgoff) ?? 0;
+  }
+
+  /** The file page (mm, vpn) maps, MAP_SHARED or MAP_PRIVATE, or null for anonymous memory. */
+  private fileOf(mm: MmId, vpn: number): FilePage | null {
     return this.layout.get(mm)?.get(vpn) ?? null;
+  }
+
+  /** The file page (mm, vpn) maps through a MAP_SHARED mapping (stores reach the file; no window can lose one), or null. */
+  private sharedFileOf(mm: MmId, vpn: number): FilePage | null {
+    const at = this.fileOf(mm, vpn);
+    return at?.shared === true ? at : null;
+  }
+
+  /** What (mm, vpn) reads once a zap dropped its page: 0, or what the file holds for a MAP_PRIVATE page (it faults the page-cache page in again). */
+  private zappedValue(mm: MmId, vpn: number): number {
+    const at = this.fileOf(mm, vpn);
+    return at === null ? 0 : this.fileValue(at);
   }
 
   private setFileValue(file: number, index: number, value: number): void {
@@ -163,8 +190,10 @@ export class UserMemory {
 
   /** The values a read of (mm, vpn) may return now: one, or several after a race or MADV_FREE. */
   private acceptable(mm: MmId, vpn: number): ReadonlySet<number> {
-    if (this.fileOf(mm, vpn) !== null) return new Set([this.read(mm, vpn)]);
-    const ok = this.maybe.get(mm)?.get(vpn) ?? new Set([this.read(mm, vpn)]);
+    if (this.sharedFileOf(mm, vpn) !== null) return new Set([this.read(mm, vpn)]);
+    const racy = this.maybe.get(mm)?.get(vpn);
+    // A MAP_PRIVATE page a zap may have dropped reads the file as it is now once faulted in again.
+    const ok = racy === undefined ? new Set([this.read(mm, vpn)]) : this.fileOf(mm, vpn) === null ? racy : new Set([...racy, this.zappedValue(mm, vpn)]);
     return this.lazyfree.get(mm)?.has(vpn) === true ? new Set([...ok, 0]) : ok;
   }
 
@@ -183,13 +212,14 @@ export class UserMemory {
   private markLazyfree(mm: MmId, start: number, end: number): void {
     let lz = this.lazyfree.get(mm);
     if (lz === undefined) this.lazyfree.set(mm, (lz = new Set()));
-    for (let v = start; v < end; v++) if (this.fileOf(mm, v) === null) lz.add(v);
+    // MADV_FREE stops at the first file VMA (-EINVAL there).
+    for (let v = start; v < end && this.fileOf(mm, v) === null; v++) lz.add(v);
   }
 
   /** A zap task in flight covers (mm, vpn): accesses there race with it. */
   private covered(mm: MmId, vpn: number): boolean {
-    // A store to a file page lands in the page cache whatever a zap does: never lost.
-    if (this.fileOf(mm, vpn) !== null) return false;
+    // A store to a MAP_SHARED file page lands in the page cache whatever a zap does: never lost.
+    if (this.sharedFileOf(mm, vpn) !== null) return false;
     for (const w of this.windows.values()) if (w.mm === mm && vpn >= w.start && vpn < w.end) return true;
     return false;
   }
@@ -197,13 +227,20 @@ export class UserMemory {
   /** A known value for (mm, vpn): no race left to account for. */
   private setDefinite(mm: MmId, vpn: number, value: number): void {
     const at = this.fileOf(mm, vpn);
-    if (at !== null) {
+    if (at?.shared === true) {
       this.setFileValue(at.file, at.pgoff, value);
       return;
     }
     this.maybe.get(mm)?.delete(vpn);
-    if (value === 0) this.mem.get(mm)?.delete(vpn);
+    // A MAP_PRIVATE page's own copy is kept even when it holds 0 (absent, it reads the file).
+    if (value === 0 && at === null) this.mem.get(mm)?.delete(vpn);
     else this.values(mm).set(vpn, value);
+  }
+
+  /** A zap dropped (mm, vpn)'s page, no race left: it reads 0, or the file for a MAP_PRIVATE page. */
+  private setZapped(mm: MmId, vpn: number): void {
+    this.maybe.get(mm)?.delete(vpn);
+    this.mem.get(mm)?.delete(vpn);
   }
 
   private setMaybe(mm: MmId, vpn: number, values: Set<number>): void {
@@ -251,7 +288,7 @@ export class UserMemory {
       });
     }
     this.detachGrabbed(mm, start, end, detach);
-    for (let v = start; v < end; v++) if (this.fileOf(mm, v) === null) this.setMaybe(mm, v, new Set([...this.acceptable(mm, v), 0]));
+    for (let v = start; v < end; v++) if (this.sharedFileOf(mm, v) === null) this.setMaybe(mm, v, new Set([...this.acceptable(mm, v), this.zappedValue(mm, v)]));
     this.windows.set(cpu, w);
   }
 
@@ -266,10 +303,10 @@ export class UserMemory {
     this.windows.delete(cpu);
     for (const d of w.detached) delete d.racyWith;
     for (let v = w.start; v < w.end; v++) {
-      if (this.fileOf(w.mm, v) !== null || this.covered(w.mm, v) || this.maybe.get(w.mm)?.get(v) === undefined) continue;
+      if (this.sharedFileOf(w.mm, v) !== null || this.covered(w.mm, v) || this.maybe.get(w.mm)?.get(v) === undefined) continue;
       const st = w.stored.get(v);
-      if (st === undefined || st.size === 0) this.setDefinite(w.mm, v, 0);
-      else this.setMaybe(w.mm, v, new Set([0, ...st]));
+      if (st === undefined || st.size === 0) this.setZapped(w.mm, v);
+      else this.setMaybe(w.mm, v, new Set([this.zappedValue(w.mm, v), ...st]));
     }
   }
 
@@ -421,7 +458,7 @@ export class UserMemory {
             this.forget(asMm(op.mm), op.vpn, op.vpn + op.nr);
             let lay = this.layout.get(asMm(op.mm));
             if (lay === undefined) this.layout.set(asMm(op.mm), (lay = new Map()));
-            for (let k = 0; k < op.nr; k++) lay.set(op.vpn + k, { file: op.file, pgoff: op.pgoff + k });
+            for (let k = 0; k < op.nr; k++) lay.set(op.vpn + k, { file: op.file, pgoff: op.pgoff + k, shared: op.shared });
           }
           break;
         case 'fileRead':
@@ -433,9 +470,18 @@ export class UserMemory {
         case 'fileWrite':
           if (r.kind === 'value') this.setFileValue(op.file, op.index, r.value);
           break;
+        case 'truncate':
+          // Every mapping of the truncated pages is zapped, MAP_PRIVATE copies too; the file reads 0 there.
+          if (r.kind === 'done') {
+            for (const [mm, lay] of this.layout) for (const [v, at] of lay) if (at.file === op.file && at.pgoff >= op.from) this.forget(mm, v, v + 1);
+            const values = this.fileValues.get(op.file);
+            if (values !== undefined) for (const index of [...values.keys()]) if (index >= op.from) values.delete(index);
+          }
+          break;
         case 'madvise':
           // (run whole, or started as a task: its window then keeps the range lazyfree, see noteTasks())
           if (op.advice === 'free' && r.kind === 'done') this.markLazyfree(asMm(op.mm), op.vpn, Math.min(m.geometry.pmdsPerMm * m.geometry.ptrsPerPte, op.vpn + op.nr));
+          break;
           break;
         case 'zap': {
           // A zap that became a task opened its window above; one that completed forgets now.

@@ -5,6 +5,7 @@ import { mmNrPages } from '../../models/machine/geometry';
 import { mappedPfn, pmdAt, pmdIndexOf, pteAt } from '../../models/machine/pgtable';
 import { tlbLookupOnAccess } from '../../models/machine/tlb';
 import { swapSlot } from '../../models/machine/swap';
+import { vmaFileAt } from '../../models/machine/files';
 import { assertNever } from '../../models/assertNever';
 import type { OpResult } from '../../models/result';
 import type { Op } from '../ops/op';
@@ -128,6 +129,7 @@ export function observeResult(op: Op, r: OpResult, pinRead: boolean): string | n
     case 'populate':
     case 'mmapFile':
     case 'writeback':
+    case 'truncate':
     case 'fileWrite':
     case 'migrate':
     case 'reclaim':
@@ -175,9 +177,10 @@ export type UserOutcome = Readonly<Record<string, string>>;
 
 /**
  * The user-visible state of a quiescent machine: which mms are alive, each live mm's VMA write
- * permissions and the value every page reads (0 where nothing is mapped: a fault would map a new
- * zeroed page; only non-zero values are listed), the live GUP handles (kind, range, page count) and
- * what a device reads through each pinned page. Values are read from the frames the page tables
+ * permissions and the value every page reads (where nothing is mapped, what a fault would map: a
+ * new zeroed page, or in a file VMA the file's page; only non-zero values are listed), what pread()
+ * reads from every page of every file, the live GUP handles (kind, range, page count) and what a
+ * device reads through each pinned page. Values are read from the frames the page tables
  * map, as a load that faults would: no task is in flight, so in a correct kernel no CPU may still
  * use another translation of a page. With `getContents`, what a device reads through FOLL_GET
  * references too (no serial order fixes it, but two runs that agree hold the same).
@@ -193,6 +196,12 @@ export function userOutcome(m: Machine, getContents = false): UserOutcome {
       if (value !== 0) out[pageKey(mm.id, v)] = String(value);
     }
   }
+  m.files?.forEach((f, file) => {
+    for (let index = 0; index < f.cache.length; index++) {
+      const value = fileValue(m, file, index);
+      if (value !== 0) out[fileKey(file, index)] = String(value);
+    }
+  });
   for (const h of m.handles) {
     out[`handle#${h.id}`] = `${h.pin ? 'pin' : 'get'}${h.write ? ' write' : ''} mm#${h.mm} vpn ${h.vpn}+${h.pages.length}`;
     if (h.pin || getContents) h.pages.forEach((p, k) => (out[`handle#${h.id} page ${k}`] = String(m.frames[p.pfn]?.content ?? 0)));
@@ -202,20 +211,33 @@ export function userOutcome(m: Machine, getContents = false): UserOutcome {
 
 export const pageKey = (mm: number, v: number): string => `mm#${mm} vpn ${v}`;
 
+/** The `userOutcome()` key of what pread() reads from page `index` of `file`. */
+const fileKey = (file: number, index: number): string => `file#${file} page ${index}`;
+
 /** The (mm, vpn) a `pageKey()` names. */
 export function pageOfKey(key: string): { readonly mm: number; readonly vpn: number } | null {
   const at = /^mm#(\d+) vpn (\d+)$/.exec(key);
   return at === null ? null : { mm: Number(at[1]), vpn: Number(at[2]) };
 }
 
+/** What pread() of page `index` of `file` reads: its page-cache page's content, or the disk's. */
+function fileValue(m: Machine, file: number, index: number): number {
+  const f = m.files?.[file];
+  const page = f?.cache[index] ?? null;
+  return page !== null ? (m.frames[page]?.content ?? 0) : (f?.store[index] ?? 0);
+}
+
 /**
  * What a load of (mm, v) would read: the mapped frame's content, or, for a page swapped out, its
- * swap-cache page's or else its slot's (a swap-in brings that back); 0 where nothing is mapped.
+ * swap-cache page's or else its slot's (a swap-in brings that back); where nothing is mapped, the
+ * file's page in a file VMA, else 0.
  */
 function pageValue(m: Machine, mm: MmId, v: number): number {
   const p = mappedPfn(m, mm, asVpn(v));
   if (p !== null) return m.frames[p]?.content ?? 0;
   const pte = pteAt(m, mm, asVpn(v));
+  const vf = vmaFileAt(m, mm, v);
+  if ((pte === null || pte.kind === 'none') && vf !== null) return fileValue(m, vf.file, vf.pgoff);
   if (pte === null || pte.kind !== 'swap') return 0;
   const slot = swapSlot(m, pte.slot);
   return slot.cached !== null ? (m.frames[slot.cached]?.content ?? 0) : slot.content;
@@ -228,19 +250,44 @@ function pageValue(m: Machine, mm: MmId, v: number): number {
  */
 export function unfixedKeys(m: Machine, unfixed: Unfixed): Set<string> {
   const keys = new Set(unfixed.pages);
-  if (unfixed.frames.size === 0) return keys;
+  const files = unfixedFilePages(m, unfixed);
+  if (unfixed.frames.size === 0 && files.size === 0) return keys;
+  for (const key of files) keys.add(key);
   const n = mmNrPages(m.geometry);
   for (const mm of m.mms) {
     if (!mm.alive) continue;
     for (let v = 0; v < n; v++) {
       const p = mappedPfn(m, mm.id, asVpn(v));
       if (p !== null && unfixed.frames.has(p)) keys.add(pageKey(mm.id, v));
+      // Every address that reads an unfixed file page (mapped or not yet faulted in).
+      const vf = vmaFileAt(m, mm.id, v);
+      if (vf !== null && (vf.shared || p === null) && files.has(fileKey(vf.file, vf.pgoff))) keys.add(pageKey(mm.id, v));
     }
   }
   // A pin reads its frame, which holds what its address held when it was taken — an unfixed
   // value too, when it was a copy made from an unfixed page (a COW or an unshare).
   for (const h of m.handles) h.pages.forEach((p, k) => (unfixed.frames.has(p.pfn) || unfixed.pages.has(pageKey(h.mm, h.vpn + k))) && keys.add(`handle#${h.id} page ${k}`));
   return keys;
+}
+
+/**
+ * The file pages (`fileKey()`) whose value is unfixed: a page-cache page among the unfixed
+ * frames, or the file page an unfixed address maps through a MAP_SHARED mapping (a store there
+ * lands in the file).
+ */
+function unfixedFilePages(m: Machine, unfixed: Unfixed): Set<string> {
+  const out = new Set<string>();
+  for (const p of unfixed.frames) {
+    const head = m.frames[p]?.head ?? p;
+    const mapping = m.frames[head]?.folio?.mapping;
+    if (mapping !== undefined) out.add(fileKey(mapping.file, mapping.index + (p - head)));
+  }
+  for (const key of unfixed.pages) {
+    const at = pageOfKey(key);
+    const vf = at === null ? null : vmaFileAt(m, asMm(at.mm), at.vpn);
+    if (vf !== null && vf.shared) out.add(fileKey(vf.file, vf.pgoff));
+  }
+  return out;
 }
 
 /** `o` without the keys in `drop`. */

@@ -61,6 +61,7 @@ export function opCpu(op: Op): number | null {
     case 'populate':
     case 'mmapFile':
     case 'writeback':
+    case 'truncate':
     case 'fileRead':
     case 'fileWrite':
     case 'fork':

@@ -274,9 +274,12 @@ function mmapConflict(locks: readonly LockRef[], mm: MmId, mode: 'read' | 'write
  * any mm (simplified: their rmap walks — a reclaim's unmap, a madvise's split of a large folio —
  * may meet the folios fork is sharing, where `page_vma_mapped_walk()` would spin on the PTL fork
  * holds; the model does not let them interleave). Who waits for a
- * migration is decided by its folios (`Tasks.waitFor()`).
+ * migration is decided by its folios (`Tasks.waitFor()`). truncate waits for every task
+ * (simplified: it holds only i_mmap_rwsem, folio locks and PTLs, so in the kernel it races with
+ * a preempted zap, fork or migration; the model runs it between them).
  */
 function waitsFor(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView, locks: readonly LockRef[]): boolean {
+  if (op.kind === 'truncate') return true;
   if (t.op === 'migrate' || t.op === 'reclaim') return false;
   if (t.op === 'fork' && (op.kind === 'migrate' || op.kind === 'reclaim' || op.kind === 'madvise')) return true;
   const mm = mmOf(m, op);
@@ -626,6 +629,8 @@ export class Tasks {
       case 'gupRead':
       case 'gupWrite':
         return handleTouches(op.handle);
+      case 'truncate':
+        return true; // it waits for every task (waitsFor())
       case 'writeback':
       case 'fileRead':
       case 'fileWrite':

@@ -31,13 +31,15 @@ export const opSchema = z
       nr: int,
       advice: z.enum(['cold', 'pageout', 'free']),
     }),
-    op('mmapFile', 'mmap(MAP_SHARED | MAP_FIXED) of file `file`, pages [pgoff, pgoff+nr), read-write at [vpn, vpn+nr): what the range mapped is unmapped first; nothing is faulted in.', {
+    op('mmapFile', 'mmap(MAP_FIXED) of file `file`, pages [pgoff, pgoff+nr), read-write at [vpn, vpn+nr): MAP_SHARED (shared true: stores reach the file) or MAP_PRIVATE (a store copies the page-cache page into an anonymous one); what the range mapped is unmapped first; nothing is faulted in.', {
       mm: int,
       vpn: int,
       nr: int,
       file: int,
       pgoff: int,
+      shared: bool,
     }),
+    op('truncate', 'ftruncate() of file `file` to `from` pages and back to its full size: every mapping of pages [from, end) is unmapped, private copies too (unmap_mapping_range(), even_cows), the page cache drops them and the disk holds zeros there.', { file: int, from: int }),
     op('writeback', 'fsync() (or msync(MS_SYNC) of every mapping) of file `file`: every dirty page-cache folio is write-protected in every mapping (folio_mkclean()) and written to the disk.', { file: int }),
     op('fileRead', 'pread() of page `index` of file `file` (from the page cache, read in from the disk on a miss).', { file: int, index: int }),
     op('fileWrite', 'pwrite() of page `index` of file `file`: the page-cache page gets the value and its folio is dirtied.', { file: int, index: int }),

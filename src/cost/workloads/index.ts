@@ -5,12 +5,14 @@ import { gupPinPmdThp, gupPinPteThp, gupPmdThp, gupPteThp } from './gup';
 import { migrateReadMostly } from './migrate';
 import { reclaimTouchedPages } from './reclaim';
 import { zapPteMappedThp } from './zap';
+import { zapDirtySharedFile } from './files';
 
 /** Every named cost workload, in the order `mmcheck cost` prints them. */
 export const WORKLOADS: readonly CostWorkload[] = [
   gupPmdThp,
   gupPinPmdThp,
   zapPteMappedThp,
+  zapDirtySharedFile,
   migrateReadMostly,
   reclaimTouchedPages,
   freePageTables,
