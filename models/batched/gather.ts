@@ -77,7 +77,7 @@ export abstract class BatchedGather extends ReferenceKernel {
    */
   // Stryker disable next-line BlockStatement: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
   tlbNextBatch(m: Machine, tlb: MmuGather): boolean {
-    // Stryker disable next-line BooleanLiteral,ConditionalExpression,EqualityOperator,LogicalOperator: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
+    // (next-batch-ignores-delayed-rmap shows why: tlb_flush_rmaps() would miss the batches between)
     if (tlb.delayedRmap && tlb.active !== 0) return false;
     // Stryker disable next-line BlockStatement: an extra flush or write-protect, or a gather full sooner: more cost, same behaviour
     if (tlb.active + 1 < tlb.batches.length) {

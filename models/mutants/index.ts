@@ -47,6 +47,7 @@ import { privateWpReusesPageCache } from './privateWpReusesPageCache';
 import { truncateSkipsCows } from './truncateSkipsCows';
 import { mprotectUpgradesCleanShared } from './mprotectUpgradesCleanShared';
 import { forkSkipsPrivateFileVma } from './forkSkipsPrivateFileVma';
+import { nextBatchIgnoresDelayedRmap } from './nextBatchIgnoresDelayedRmap';
 
 /** Every registered mutant, one file each, grouped by seed discussion. */
 export const MUTANTS: readonly MutantSpec[] = [
@@ -108,4 +109,5 @@ export const MUTANTS: readonly MutantSpec[] = [
   truncateSkipsCows,
   mprotectUpgradesCleanShared,
   forkSkipsPrivateFileVma,
+  nextBatchIgnoresDelayedRmap,
 ];
