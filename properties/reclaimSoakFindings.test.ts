@@ -161,6 +161,25 @@ describe('soak findings of issue 13: correct kernels hold', () => {
       ]),
     ).toBe(true);
   });
+  it("after a store inside MADV_FREE's window the kernels are in step again only when their anonymous folios agree on PG_dirty too (interleaved soak seed 37030: divergence at a later MADV_FREE)", () => {
+    // The reference's store refaulted and dirtied the PTE, so the reclaim that found the folio
+    // redirtied marked it PG_dirty; the batched kernel's store went through the unflushed entry and
+    // left both clean. After fork shares the folio, MADV_FREE skips a dirty folio mapped twice and
+    // makes a clean one lazyfree: one side swaps it out at the next reclaim, the other keeps it.
+    expect(
+      holds([
+        { kind: 'walkBegin', cpu: 0, mm: 0, vpn: 21, walker: 'gupFast', pin: false, write: false, stop: 'grab' },
+        { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: true },
+        { kind: 'preempt', cpu: 0, at: 1 },
+        { kind: 'madvise', mm: 0, vpn: 21, nr: 1, advice: 'free' },
+        { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: true },
+        { kind: 'reclaim', mm: 0, vpn: 21, count: 1 },
+        { kind: 'fork', mm: 0 },
+        { kind: 'madvise', mm: 0, vpn: 21, nr: 1, advice: 'free' },
+        { kind: 'reclaim', mm: 0, vpn: 21, count: 1 },
+      ]),
+    ).toBe(true);
+  });
   it("MIGRC gives its deferral up in do_swap_page(): a swap-in inside a preempted reclaim's window maps the page writable while a CPU still holds a read-only entry to the migration's source (soak seed 29002, realistic, interleaved: stale_tlb_divergent_write)", () => {
     const ops: Op[] = [
         { kind: 'preempt', cpu: 0, at: 1 },

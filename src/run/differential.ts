@@ -13,7 +13,7 @@ import { pteAt } from '../../models/machine/pgtable';
 import type { RunOutcome, StepRecord } from './outcome';
 import type { OracleSwitches, StepObserver } from './checkedRun';
 import { ALL_ORACLES, CheckedRun, withDrain } from './checkedRun';
-import { folioIsLazyfree } from '../../models/machine/files';
+import { folioIsLazyfree, folioTestAnon } from '../../models/machine/files';
 
 /**
  * The differential oracle (design §5.4): the reference and another kernel step through the same
@@ -116,27 +116,32 @@ export function statesAgree(a: Machine, b: Machine, quiescent: boolean): boolean
     firstDifference(observe(a, quiescent), observe(b, quiescent), 'state') === null &&
     firstDifference(userOutcome(a, true), userOutcome(b, true)) === null &&
     firstDifference(swapCacheNames(a), swapCacheNames(b)) === null &&
-    firstDifference(lazyfreeDirtyBits(a), lazyfreeDirtyBits(b)) === null
+    firstDifference(anonDirtyState(a), anonDirtyState(b)) === null
   );
 }
 
 /**
- * The dirty bits of the PTEs that map lazyfree (MADV_FREE) folios, and those folios' own. The
- * observation forgets dirty bits (batched paths merge them differently), but for a lazyfree folio
- * they decide whether reclaim may drop its data: after a race one side may hold a clean PTE where
- * the other holds a dirty one (a store through an unflushed dirty translation inside MADV_FREE's
- * window), and the two are not in the same state.
+ * The dirty state of anonymous memory: each PTE's dirty bit and each folio's PG_dirty and
+ * PG_swapbacked (lazyfree when clear). The observation forgets them (batched paths merge dirty bits
+ * differently), but they decide what later ops do: whether reclaim may drop a lazyfree folio's
+ * data, whether MADV_FREE skips a dirty folio mapped twice (`folio_mapcount()` is checked only for
+ * a dirty one). After a race one side may hold a clean PTE where the other holds a dirty one (a
+ * store through an unflushed dirty translation inside a window), and then dirty the folio or make
+ * it lazyfree where the other does not: the two are not in the same state (a141365 compared the
+ * dirty bits of lazyfree folios only; interleaved soak seed 37030 then resynced two kernels whose
+ * folio was dirty on one side only, and a MADV_FREE after it diverged).
  */
-function lazyfreeDirtyBits(m: Machine): Record<string, boolean> {
-  const out: Record<string, boolean> = {};
+function anonDirtyState(m: Machine): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const mm of m.mms) {
     if (!mm.alive) continue;
     for (let v = 0; v < mmNrPages(m.geometry); v++) {
       const pte = pteAt(m, mm.id, asVpn(v));
       if (pte === null || pte.kind !== 'present') continue;
       const f = m.frames[m.frames[pte.pfn]?.head ?? pte.pfn]?.folio;
-      if (f === undefined || f === null || !folioIsLazyfree(f)) continue;
-      out[`mm#${mm.id} vpn ${v}`] = pte.dirty || f.dirty;
+      if (f === undefined || f === null || !folioTestAnon(f)) continue;
+      out[`mm#${mm.id} vpn ${v}`] = pte.dirty ? 'dirty' : 'clean';
+      out[`folio ${f.id}`] = `${f.dirty ? 'dirty' : 'clean'}${folioIsLazyfree(f) ? ' lazyfree' : ''}`;
     }
   }
   return out;
