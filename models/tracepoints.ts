@@ -50,6 +50,7 @@ export const FILE_TRACEPOINTS = [
   'a large file folio was read into the page cache',
   'a file folio was dirtied',
   'page_mkwrite on a clean shared file page',
+  'fault-around mapped a cached page',
   'do_cow_fault copied a page-cache page',
   'fork shared a page-cache page of a private mapping',
   'writeback wrote a dirty file folio',

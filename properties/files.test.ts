@@ -277,11 +277,22 @@ describe('file mappings: deliberate simplifications (docs/fidelity/files.md)', (
     }
   });
 
-  it('no fault-around: a read fault maps only the faulting page of a large folio', () => {
+  it("fault-around: a read fault maps the page-cache pages around it, read-only and clean, within its table and its VMA; it reads nothing in", () => {
+    // File 1's first folio (pages 0-3): pages 0-1 mapped MAP_SHARED at 21-22, pages 2-3 MAP_PRIVATE at 23-24.
+    const ops = [mmap(1, HOT, 2, 0), priv(1, HOT + 2, 2, 2), load(0, HOT), load(0, HOT + 1), load(0, HOT + 3)];
     for (const k of KERNELS()) {
-      const { run } = runAll(k, [mmap(1, HOT, 4, 0), load(0)]);
-      expect(present(run, 0, HOT), k.name).not.toBeNull();
-      expect([1, 2, 3].map((d) => present(run, 0, HOT + d)), k.name).toEqual([null, null, null]);
+      const first = runAll(k, ops.slice(0, 3));
+      // Nothing was cached: __do_fault() read the folio in and finish_fault() mapped one page.
+      expect([0, 1, 2, 3].map((d) => present(first.run, 0, HOT + d) !== null), k.name).toEqual([true, false, false, false]);
+      const { bad, run } = runAll(k, ops);
+      expect(bad, k.name).toBeNull();
+      expect([0, 1, 2, 3].map((d) => present(run, 0, HOT + d) !== null), k.name).toEqual([true, true, true, true]);
+      const pte = present(run, 0, HOT + 2)!;
+      expect([pte.writable, pte.dirty, pte.young], k.name).toEqual([false, false, false]); // mapped around HOT + 3, old
+      expect(run.machine.marks['fault-around mapped a cached page'], k.name).toBe(1); // HOT + 2 only: HOT + 1 was the faulting page
+      // The VMA bounds it: the load at HOT + 1 mapped nothing of the private VMA after it.
+      const second = runAll(k, ops.slice(0, 4));
+      expect([2, 3].map((d) => present(second.run, 0, HOT + d) !== null), k.name).toEqual([false, false]);
     }
   });
 });

@@ -104,6 +104,13 @@ export function vmaRunLength(m: Machine, mm: MmId, v: Vpn | number, max: number)
   return max;
 }
 
+/** The first page of the VMA of v (see `vmaRunLength()`), no lower than `lowest`. */
+export function vmaStartFrom(m: Machine, mm: MmId, v: Vpn | number, lowest: number): number {
+  let start = v;
+  while (start > lowest && vmaRunLength(m, mm, start - 1, 2) === 2) start--;
+  return start;
+}
+
 /** The first page of [start, end) of mm in a file VMA, or `end`. */
 export function firstFileVmaPage(m: Machine, mm: MmId, start: Vpn, end: Vpn): Vpn {
   for (let v = start; v < end; v++) if (vmaFileAt(m, mm, v) !== null) return v as Vpn;

@@ -3,10 +3,10 @@ import type { CpuId, MmId, Pfn, Vpn } from '../machine/ids';
 import { pfn as asPfn, vpn as asVpn } from '../machine/ids';
 import type { Machine } from '../machine/state';
 import type { PresentPte } from '../machine/pte';
-import { cachedFolios, fileAt, vmaFileAt } from '../machine/files';
+import { cachedFolios, fileAt, vmaFileAt, vmaRunLength, vmaStartFrom } from '../machine/files';
 import type { VmaFile } from '../machine/files';
 import { folioAt, folioHead, frameAt } from '../machine/frames';
-import { pmdAt, pmdIndexOf, pteAt, setPte } from '../machine/pgtable';
+import { pmdAt, pmdIndexOf, pmdStart, pteAt, setPte } from '../machine/pgtable';
 import { underPmdLock, underPtl } from '../machine/lockedCall';
 import { tlbInvalidateLocal } from '../machine/tlb';
 import { rmapWalk } from '../machine/rmapWalk';
@@ -100,13 +100,58 @@ export abstract class FilemapPaths extends SwapPaths {
   }
 
   /**
-   * Mirrors `do_read_fault()` → `__do_fault()` + `finish_fault()` (mm/memory.c, 6.12) for a load
-   * from a file VMA with no PTE: the page cache's page, mapped read-only — a shared writable
-   * mapping with dirty tracking has no write bit in `vm_page_prot` — and clean; the fault's
-   * reference becomes the mapping's. If the PTE was filled meanwhile, the reference is dropped.
+   * Mirrors `do_read_fault()` (mm/memory.c, 6.12) for a load from a file VMA with no PTE: first
+   * `do_fault_around()`, which maps the pages around it that the page cache already holds; if
+   * that mapped the faulting page, done (VM_FAULT_NOPAGE). Otherwise `__do_fault()` +
+   * `finish_fault()`: the page cache's page (read in on a miss), mapped read-only — a shared
+   * writable mapping with dirty tracking has no write bit in `vm_page_prot` — and clean; the
+   * fault's reference becomes the mapping's. If the PTE was filled meanwhile, the reference is
+   * dropped. `finish_fault()` maps that one page, not the rest of a large folio (6.12 maps a
+   * whole folio only for anonymous shmem).
    */
   doReadFault(m: Machine, mm: MmId, v: Vpn, vf: VmaFile): void {
+    if (this.doFaultAround(m, mm, v, vf)) return;
     this.mapFilePage(m, mm, v, vf, false);
+  }
+
+  /**
+   * Mirrors `do_fault_around()` → `filemap_map_pages()` (mm/memory.c, mm/filemap.c, 6.12): the
+   * window of `fault_around_bytes` (64K: `faultAroundPages()`) aligned around v, clamped to the
+   * PTE table and the VMA; under the PTL, every page of it the page cache holds whose PTE is none
+   * is mapped read-only and clean (`set_pte_range()`, old except at v), with a reference and a
+   * mapcount each (`folio_ref_add()`, `folio_add_file_rmap_ptes()`). Nothing is read in. True
+   * when the faulting page was among them. Simplified: no folio is skipped as locked or not
+   * uptodate (the model has neither state), and `mmap_miss` does not turn fault-around off.
+   */
+  doFaultAround(m: Machine, mm: MmId, v: Vpn, vf: VmaFile): boolean {
+    const i = pmdIndexOf(m, v);
+    const base = pmdStart(m, i);
+    const window = this.faultAroundPages(m);
+    const first = Math.max(base + Math.floor((v - base) / window) * window, vmaStartFrom(m, mm, v, base));
+    const last = Math.min(first + window, base + m.geometry.ptrsPerPte, v + vmaRunLength(m, mm, v, base + m.geometry.ptrsPerPte - v)) - 1;
+    underPmdLock(m, mm, i, () => this.pteAlloc(m, mm, i)); // the preallocated table, installed
+    const cache = fileAt(m, vf.file).cache;
+    let mapped = 0;
+    let hit = false;
+    underPtl(m, mm, i, () => {
+      for (let u = first; u <= last; u++) {
+        const page = cache[vf.pgoff + (u - v)] ?? null;
+        const pte = pteAt(m, mm, asVpn(u));
+        if (page === null || pte === null || pte.kind !== 'none') continue;
+        this.folioGet(m, folioHead(m, page));
+        this.folioAddFileRmapPtes(m, page, 1, mm);
+        setPte(m, mm, asVpn(u), { kind: 'present', pfn: page, writable: false, dirty: false, young: u === v });
+        if (u === v) hit = true;
+        else mapped++;
+      }
+    });
+    if (mapped > 0) mark(m, 'fault-around mapped a cached page');
+    return hit;
+  }
+
+  /** `fault_around_pages` (mm/memory.c, 6.12): `fault_around_bytes` (64K) in pages, at most a table's. */
+  faultAroundPages(m: Machine): number {
+    return Math.min(16, m.geometry.ptrsPerPte);
   }
 
   /**
