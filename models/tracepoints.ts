@@ -60,6 +60,14 @@ export const FILE_TRACEPOINTS = [
 ] as const;
 
 /**
+ * Fired by the reference's khugepaged path (issue 14), and so by every kernel: a PMD range of
+ * small anonymous pages collapsed into a THP. (Its put-back, when the isolation finds a page
+ * changed since the scan, is a task tracepoint: only a GUP-fast walk stopped before its grab,
+ * which `--interleave` draws, grabs between the two.)
+ */
+export const COLLAPSE_TRACEPOINTS = ['khugepaged collapsed a PMD range into a THP'] as const;
+
+/**
  * A reclaim path that needs a swap device whose free slots are so fragmented that no run fits a
  * large folio, which no sequence of the default check builds: listed in the docs, not in a check's
  * summary (properties/reclaim.test.ts reaches it).
@@ -140,6 +148,7 @@ export const GUP_RUNS_TRACEPOINTS = ['gup grabbed a folio run once'] as const;
  * `--interleave` lists them (a default check never reaches them and keeps its summary).
  */
 export const TASK_TRACEPOINTS = [
+  'collapse put the table back (a page changed after the scan)',
   'tlb_finish_mmu flushed the whole mm (nested gathers)',
   'fault waited for a migration entry',
   'fault backed off: another CPU changed the PTE (pte_same)',
@@ -157,6 +166,7 @@ export type Tracepoint =
   | (typeof REFERENCE_TRACEPOINTS)[number]
   | (typeof RECLAIM_TRACEPOINTS)[number]
   | (typeof FILE_TRACEPOINTS)[number]
+  | (typeof COLLAPSE_TRACEPOINTS)[number]
   | (typeof RARE_RECLAIM_TRACEPOINTS)[number]
   | (typeof BATCHED_TRACEPOINTS)[number]
   | (typeof COW615_TRACEPOINTS)[number]

@@ -101,7 +101,17 @@ export type PreemptPoint =
    */
   | 'fork: table copied, PTLs dropped'
   /** Every slot is copied and `dup_mmap()`'s `flush_tlb_mm(oldmm)` has not run yet. */
-  | 'fork: before flush_tlb_mm()';
+  | 'fork: before flush_tlb_mm()'
+  /**
+   * `collapse_huge_page()` (mm/khugepaged.c, 6.12): the PMD is cleared and flushed
+   * (`pmdp_collapse_flush()`), `tlb_remove_table_sync_one()` has waited for GUP-fast, and
+   * `__collapse_huge_page_isolate()` found every page fit and dropped the PTL; the copy has not
+   * begun. khugepaged holds `mmap_lock` for write and no spinlock: not a point where it lets
+   * anything in on the mm, but one where what no lock excludes runs on other CPUs — a GUP-fast
+   * walk that read the PMD before it was cleared (its recheck must see the PMD change) and the
+   * hardware. The old PTEs are still in the detached table until the copy clears them.
+   */
+  | 'collapse: pages isolated, before the copy';
 
 /** Every preemption point, in the order a zap passes them (for listings and docs). */
 export const PREEMPT_POINTS: readonly PreemptPoint[] = [
@@ -119,6 +129,7 @@ export const PREEMPT_POINTS: readonly PreemptPoint[] = [
   'fork: page shared, parent PTE not yet write-protected',
   'fork: table copied, PTLs dropped',
   'fork: before flush_tlb_mm()',
+  'collapse: pages isolated, before the copy',
 ];
 
 /**
@@ -157,7 +168,7 @@ export function runToEndWith<T>(steps: Generator<PreemptPoint, T, void>): T {
  * fault (`access`), mprotect(), fork() and GUP's slow path (`gup`). A closed union: the runner's per-op rules
  * (src/run/tasks.ts) switch over it exhaustively.
  */
-export type TaskOp = 'zap' | 'madvise' | 'migrate' | 'reclaim' | 'access' | 'mprotect' | 'fork' | 'gup';
+export type TaskOp = 'zap' | 'madvise' | 'migrate' | 'reclaim' | 'access' | 'mprotect' | 'fork' | 'gup' | 'collapse';
 
 /** What a CPU's preempted kernel task is doing, as plain data (`Cpu.task`). */
 export interface KernelTaskView {

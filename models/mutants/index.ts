@@ -48,6 +48,10 @@ import { truncateSkipsCows } from './truncateSkipsCows';
 import { mprotectUpgradesCleanShared } from './mprotectUpgradesCleanShared';
 import { forkSkipsPrivateFileVma } from './forkSkipsPrivateFileVma';
 import { nextBatchIgnoresDelayedRmap } from './nextBatchIgnoresDelayedRmap';
+import { collapseNoFlush } from './collapseNoFlush';
+import { collapseIgnoresRefcount } from './collapseIgnoresRefcount';
+import { collapseKeepsOldRmap } from './collapseKeepsOldRmap';
+import { collapseTreatsSwapAsNone } from './collapseTreatsSwapAsNone';
 
 /** Every registered mutant, one file each, grouped by seed discussion. */
 export const MUTANTS: readonly MutantSpec[] = [
@@ -110,4 +114,9 @@ export const MUTANTS: readonly MutantSpec[] = [
   mprotectUpgradesCleanShared,
   forkSkipsPrivateFileVma,
   nextBatchIgnoresDelayedRmap,
+  // khugepaged collapse (issue 14; seed 003's page-table history)
+  collapseNoFlush,
+  collapseIgnoresRefcount,
+  collapseKeepsOldRmap,
+  collapseTreatsSwapAsNone,
 ];

@@ -5,7 +5,7 @@ import { rcuRunReadyCallbacks } from '../machine/rcu';
 import { enterLazyTlb } from '../machine/tlb';
 import type { OpResult } from '../result';
 import { noop } from '../result';
-import { WalkerPaths } from './walkers';
+import { CollapsePaths } from './collapse';
 
 /**
  * The specification by construction: per page, unbatched, synchronous. Every unmap flushes the
@@ -24,7 +24,7 @@ import { WalkerPaths } from './walkers';
  * migrate → gup → walkers → this file); a variant overrides the kernel functions a patch touches
  * and inherits the rest, since every internal call goes through `this`.
  */
-export class ReferenceKernel extends WalkerPaths {
+export class ReferenceKernel extends CollapsePaths {
   readonly name: string = 'reference';
 
   /** exit(): tear the mm down. A no-op for the last live mm, so a sequence always has one. */

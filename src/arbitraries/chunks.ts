@@ -345,3 +345,35 @@ export function grabWindowArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
     ]);
 }
 
+
+/**
+ * khugepaged collapsing the hot page's PMD range as a preempted task, stopped between the
+ * isolation and the copy ('collapse: pages isolated, before the copy'), with what no lock keeps
+ * out of that window around it: a CPU stores to the hot page first (a writable, young entry, so
+ * the range is worth collapsing, and a translation `pmdp_collapse_flush()` must remove), a GUP-fast
+ * walk reads the page before the collapse begins and ends inside the window (only
+ * `tlb_remove_table_sync_one()` or GUP-fast's PMD recheck keep its pin off a page about to be
+ * copied and freed), the CPU stores again inside the window, and after the collapse a device
+ * writes through the newest pin and the CPU loads the page: the pin and the process must agree.
+ */
+export function preemptedCollapseArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
+  const hot = hotPage(g);
+  return fc
+    .record({
+      cpu: cpuArb(p),
+      user: cpuArb(p),
+      walker: cpuArb(p),
+      mm: mmArb(p),
+      stop: walkStopArb,
+    })
+    .map(({ cpu, user, walker, mm, stop }): Op[] => [
+      { kind: 'access', cpu: user, mm, vpn: hot, write: true },
+      { kind: 'walkBegin', cpu: walker, mm, vpn: hot, walker: 'gupFast', pin: true, write: true, ...stop },
+      { kind: 'preempt', cpu, at: 1 },
+      { kind: 'collapse', mm, pmd: Math.floor(hot / g.ptrsPerPte) },
+      { kind: 'walkEnd', cpu: walker },
+      { kind: 'access', cpu: user, mm, vpn: hot, write: true },
+      { kind: 'gupWrite', handle: -1, index: 0 },
+      { kind: 'access', cpu: user, mm, vpn: hot, write: false },
+    ]);
+}

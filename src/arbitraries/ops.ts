@@ -5,7 +5,7 @@ import type { ChunkName, EntryName, GenProfile } from './profile';
 import type { SCHEDULE_ENTRIES } from './profile';
 import { ENTRY_NAMES, chunksOf, isScheduleEntry, uniformProfile } from './profile';
 import { cpuArb, hotPage, hotPagesArb, mmArb, weighted, writeArb } from './targets';
-import { grabWindowArb, pinWalkArb, preemptedCowArb, preemptedFaultArb, preemptedGupArb, preemptedMigrateArb, preemptedMadviseArb, preemptedReclaimArb, preemptedWriterArb, preemptedZapArb } from './chunks';
+import { grabWindowArb, pinWalkArb, preemptedCollapseArb, preemptedCowArb, preemptedFaultArb, preemptedGupArb, preemptedMigrateArb, preemptedMadviseArb, preemptedReclaimArb, preemptedWriterArb, preemptedZapArb } from './chunks';
 import type { SwarmOptions } from './swarm';
 import { swarmProfileArb } from './swarm';
 import { fullLengthChunksArb } from './fullLength';
@@ -170,6 +170,8 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
     truncate: fc.record({ kind: fc.constant('truncate'), file, from: fileIndex }),
     fileRead: fc.record({ kind: fc.constant('fileRead'), file, index: fileIndex }),
     fileWrite: fc.record({ kind: fc.constant('fileWrite'), file, index: fileIndex }),
+    // khugepaged: mostly the hot pages' table, which the other ops keep populated and young
+    collapse: fc.record({ kind: fc.constant('collapse'), mm, pmd: fc.oneof(fc.constant(Math.floor(hot / ppt)), fc.integer({ min: 0, max: g.pmdsPerMm - 1 })) }),
     ...scheduleEntryArbs(g, mm, cpu, write),
   };
 }
@@ -238,6 +240,7 @@ function opsOfProfileArb(g: Geometry, maxOps: number, options: OpArbOptions): fc
     'preempted COW': preemptedCowArb(g, p),
     'preempted GUP': preemptedGupArb(g, p),
     'grab window': grabWindowArb(g, p),
+    'preempted collapse': preemptedCollapseArb(g, p),
   };
   const chunk = weighted(chunksOf(options.interleave === true).map((c) => ({ weight: p.chunks[c], arbitrary: chunkArbs[c] })));
   return fullLengthChunksArb(chunk, maxOps);

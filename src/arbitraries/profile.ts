@@ -50,6 +50,8 @@ export const ENTRIES = {
   truncate: { kind: 'truncate', weight: 1 },
   fileRead: { kind: 'fileRead', weight: 1 },
   fileWrite: { kind: 'fileWrite', weight: 1 },
+  // khugepaged (issue 14): collapse a PMD range of small anonymous pages into a THP
+  collapse: { kind: 'collapse', weight: 1 },
   // With --interleave only (the schedule ops, and hot-page ops for the windows):
   preempt: { kind: 'preempt', weight: 4 },
   resume: { kind: 'resume', weight: 3 },
@@ -88,6 +90,7 @@ export const CHUNKS = [
   'grab window',
   'preempted reclaim',
   'preempted madvise',
+  'preempted collapse',
 ] as const;
 
 export type ChunkName = (typeof CHUNKS)[number];
@@ -112,6 +115,7 @@ export const CHUNK_KINDS: Readonly<Record<Exclude<ChunkName, 'single op'>, reado
   'grab window': ['walkBegin', 'walkEnd', 'access', 'zap', 'migrate'],
   'preempted reclaim': ['preempt', 'reclaim', 'access', 'zap'],
   'preempted madvise': ['preempt', 'madvise', 'access', 'reclaim'],
+  'preempted collapse': ['preempt', 'collapse', 'access', 'walkBegin', 'walkEnd', 'gupWrite'],
 };
 
 /**
@@ -154,6 +158,7 @@ export const DEFAULT_CHUNK_WEIGHTS: Readonly<Record<ChunkName, number>> = {
   'grab window': 1,
   'preempted reclaim': 1,
   'preempted madvise': 1,
+  'preempted collapse': 1,
 };
 
 /** The same mix for every sequence: the default weights, every CPU and mm, every address shape and order. */

@@ -76,6 +76,7 @@ export function toCalls(m: Machine, op: Op, result: OpResult, before: BeforeOp, 
     case 'reclaim':
     case 'madvise':
     case 'freeTable':
+    case 'collapse':
     case 'walkBegin':
     case 'walkEnd':
     case 'tick':

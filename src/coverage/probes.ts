@@ -8,7 +8,7 @@ import type { Op } from '../ops/op';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { BatchedKernel } from '../../models/batched/BatchedKernel';
 import { BatchedGupRuns } from '../../models/batched/gupRuns';
-import { BATCHED_TRACEPOINTS, COW615_TRACEPOINTS, GUP_RUNS_TRACEPOINTS, MACHINE_TRACEPOINTS, FILE_TRACEPOINTS, MIGRC_AS_POSTED_TRACEPOINTS, RECLAIM_TRACEPOINTS, REFERENCE_TRACEPOINTS, TASK_TRACEPOINTS, ZERO_PAGE_TRACEPOINTS } from '../../models/tracepoints';
+import { BATCHED_TRACEPOINTS, COLLAPSE_TRACEPOINTS, COW615_TRACEPOINTS, GUP_RUNS_TRACEPOINTS, MACHINE_TRACEPOINTS, FILE_TRACEPOINTS, MIGRC_AS_POSTED_TRACEPOINTS, RECLAIM_TRACEPOINTS, REFERENCE_TRACEPOINTS, TASK_TRACEPOINTS, ZERO_PAGE_TRACEPOINTS } from '../../models/tracepoints';
 import { hasCowReuse615 } from '../../models/specFor';
 import { MigrcAsPosted } from '../../models/migrcAsPosted/MigrcAsPosted';
 
@@ -54,6 +54,7 @@ export function reportedProbes(kernel: ReferenceKernel, zeroPage = false, interl
     ...REFERENCE_TRACEPOINTS,
     ...RECLAIM_TRACEPOINTS,
     ...FILE_TRACEPOINTS,
+    ...COLLAPSE_TRACEPOINTS,
     ...(kernel instanceof BatchedKernel ? BATCHED_TRACEPOINTS : []),
     ...(hasCowReuse615(kernel) ? COW615_TRACEPOINTS : []),
     ...(kernel instanceof MigrcAsPosted ? MIGRC_AS_POSTED_TRACEPOINTS : []),

@@ -95,6 +95,8 @@ function dispatch(k: ReferenceKernel, m: Machine, op: Op, value: number): OpResu
     }
     case 'freeTable':
       return k.reclaimPteTable(m, mm(op.mm), op.pmd);
+    case 'collapse':
+      return k.collapseHugePage(m, mm(op.mm), op.pmd);
     case 'mmapFile':
       return k.mmapFile(m, mm(op.mm), v(op.vpn), v(op.vpn + op.nr), op.file, op.pgoff, op.shared);
     case 'writeback':

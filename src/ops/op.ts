@@ -57,6 +57,8 @@ export function formatOp(op: Op): string {
       return `fileWrite file#${op.file} page ${op.index}`;
     case 'freeTable':
       return `freeTable mm#${op.mm} pmd ${op.pmd}`;
+    case 'collapse':
+      return `collapse mm#${op.mm} pmd ${op.pmd}`;
     case 'gup':
       return `${op.pin ? 'pin' : 'get'}${op.fast ? '_fast' : ''} cpu${op.cpu} mm#${op.mm} vpn ${op.vpn}+${op.nr}${flag(op.write, 'write')}`;
     case 'unpin':

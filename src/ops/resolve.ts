@@ -78,6 +78,7 @@ export function resolveOp(m: Machine, op: Op): Op | { readonly skip: string } {
     case 'madvise':
       return { ...op, mm, vpn: vpn(op.vpn), nr: Math.max(1, op.nr) };
     case 'freeTable':
+    case 'collapse':
       return { ...op, mm, pmd: mod(op.pmd, g.pmdsPerMm) };
     case 'mmapFile': {
       // Within the mm and within the file: nr shrinks to what fits both.

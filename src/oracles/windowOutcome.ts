@@ -135,6 +135,7 @@ export function observeResult(op: Op, r: OpResult, pinRead: boolean): string | n
     case 'reclaim':
     case 'madvise':
     case 'freeTable':
+    case 'collapse':
     case 'walkBegin':
     case 'walkEnd':
     case 'tick':

@@ -73,6 +73,7 @@ export function opCpu(op: Op): number | null {
     case 'reclaim':
     case 'madvise':
     case 'freeTable':
+    case 'collapse':
     case 'unpin':
     case 'gupRead':
     case 'gupWrite':

@@ -53,6 +53,7 @@ export function waitedFor(op: TaskOp): string {
     case 'fork':
     case 'gup':
     case 'access':
+    case 'collapse':
       return 'mmap_lock';
     default:
       return assertNever(op);

@@ -11,7 +11,7 @@ import { UserMemory } from '../oracles/userMemory';
 import type { Applied } from '../ops/apply';
 import { applyOp, storeValue } from '../ops/apply';
 import type { TaskNote } from './tasks';
-import { Tasks } from './tasks';
+import { isStartOp, Tasks } from './tasks';
 import { WaitForMigration } from '../../models/machine/tasks';
 import type { Op } from '../ops/op';
 import { resolveOp } from '../ops/resolve';
@@ -176,7 +176,7 @@ export class CheckedRun {
     const waited = this.tasks.waitFor(resolved);
     this.tasks.assertNoLockConflict(resolved);
     const racy = this.tasks.conflicts(resolved);
-    if (pending !== null && resolved !== null && (resolved.kind === 'zap' || resolved.kind === 'madvise' || resolved.kind === 'mprotect' || resolved.kind === 'fork' || resolved.kind === 'gup')) {
+    if (pending !== null && resolved !== null && isStartOp(resolved)) {
       const started = this.tasks.start(resolved, pending.cpu, pending.at);
       if (started !== null) return { applied: withNotes({ resolved, result: started.result, value: storeValue(step) }, [...waited, started.note]), racy };
     }

@@ -90,6 +90,7 @@ const STEP_TWINS: Readonly<Record<TaskOp, ReadonlyArray<readonly [string, readon
   // The store's path: `userAccessSteps()` replaces the plain access loop and `handleMmFault()`.
   // Which fault below it is a task depends on the PTE (FAULT_TWINS).
   access: [['userAccessSteps', ['userAccess', 'handleMmFault']]],
+  collapse: [['collapseHugePageSteps', ['collapseHugePage']]],
 };
 
 /** The two faults a store task may be in: `do_anonymous_page()` (empty PTE) or `do_wp_page()` (present, read-only). */
@@ -132,7 +133,7 @@ export function migrateCanBeTask(k: ReferenceKernel): boolean {
 }
 
 /** The ops `Tasks.start()` runs as tasks (migration and a store's fault have starts of their own). */
-export type StartOp = 'zap' | 'madvise' | 'mprotect' | 'fork' | 'gup';
+export type StartOp = 'zap' | 'madvise' | 'mprotect' | 'fork' | 'gup' | 'collapse';
 
 /** The task an op would be through `Tasks.start()`, if it is of a kind with preemption points. */
 export function taskOpOf(op: Op): StartOp | null {
@@ -142,10 +143,16 @@ export function taskOpOf(op: Op): StartOp | null {
     case 'mprotect':
     case 'fork':
     case 'gup':
+    case 'collapse':
       return op.kind;
     default:
       return null;
   }
+}
+
+/** Is `op` one that `Tasks.start()` can run as a task? */
+export function isStartOp(op: Op): op is Extract<Op, { kind: StartOp }> {
+  return taskOpOf(op) !== null;
 }
 
 /** May this kernel's `op` run as a task without bypassing one of its overrides? */
@@ -155,7 +162,7 @@ export function canBeTask(k: ReferenceKernel, op: TaskOp): boolean {
 }
 
 /** Ops that take `mmap_lock` for write on their mm and so wait for its preempted readers. */
-const TAKES_MMAP_WRITE: ReadonlySet<Op['kind']> = new Set(['fork', 'mremap', 'mprotect', 'exit', 'mmapFile']);
+const TAKES_MMAP_WRITE: ReadonlySet<Op['kind']> = new Set(['fork', 'mremap', 'mprotect', 'exit', 'mmapFile', 'collapse']);
 
 /**
  * The frame `v` of `mm` maps, or null. A migration entry (of an in-flight migration task) counts
@@ -369,7 +376,13 @@ export class Tasks {
     if (this.live.has(cpu) || !canBeTask(this.kernel, op.kind)) return null;
     const mm = asMm(op.mm);
     const top = this.m.geometry.pmdsPerMm * this.m.geometry.ptrsPerPte;
-    const r = op.kind === 'fork' ? { start: 0 as Vpn, end: top as Vpn } : this.kernel.clipRange(this.m, op.vpn, op.nr);
+    const ppt = this.m.geometry.ptrsPerPte;
+    const r =
+      op.kind === 'fork'
+        ? { start: 0 as Vpn, end: top as Vpn }
+        : op.kind === 'collapse'
+          ? { start: (op.pmd * ppt) as Vpn, end: ((op.pmd + 1) * ppt) as Vpn }
+          : this.kernel.clipRange(this.m, op.vpn, op.nr);
     const folios = new Set<Pfn>();
     for (let v = r.start; v < r.end; v++) {
       const p = entryPfn(this.m, mm, v);
@@ -408,6 +421,8 @@ export class Tasks {
         return this.kernel.dupMmapSteps(this.m, mm);
       case 'gup':
         return this.kernel.getUserPagesSteps(this.m, asCpu(op.cpu), mm, op.vpn as Vpn, op.nr, { pin: op.pin, write: op.write, fast: op.fast });
+      case 'collapse':
+        return this.kernel.collapseHugePageSteps(this.m, mm, op.pmd);
       default:
         return assertNever(op);
     }
@@ -598,6 +613,7 @@ export class Tasks {
           // A whole folio-aligned slot is allocated; a generous bound is enough here.
           return [o.vpn - (o.vpn % ppt), o.vpn - (o.vpn % ppt) + ppt];
         case 'freeTable':
+        case 'collapse':
           return [o.pmd * ppt, (o.pmd + 1) * ppt];
         default:
           return null;

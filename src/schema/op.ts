@@ -43,6 +43,7 @@ export const opSchema = z
     op('writeback', 'fsync() (or msync(MS_SYNC) of every mapping) of file `file`: every dirty page-cache folio is write-protected in every mapping (folio_mkclean()) and written to the disk.', { file: int }),
     op('fileRead', 'pread() of page `index` of file `file` (from the page cache, read in from the disk on a miss).', { file: int, index: int }),
     op('fileWrite', 'pwrite() of page `index` of file `file`: the page-cache page gets the value and its folio is dirtied.', { file: int, index: int }),
+    op('collapse', 'khugepaged collapses PMD slot `pmd` of an mm: if its PTE table maps anonymous pages worth a THP (at least one writable and one young entry, no swap entry, no page with a reference beyond its mappings), the pages are copied into a new PMD-mapped THP and the table goes (collapse_huge_page()).', { mm: int, pmd: int }),
     op('freeTable', 'Reclaim the PTE table of PMD slot `pmd` if it is empty.', { mm: int, pmd: int }),
     op('gup', 'get_user_pages (pin false) or pin_user_pages of [vpn, vpn+nr), GUP-fast or not.', { cpu: int, mm: int, vpn: int, nr: int, pin: bool, write: bool, fast: bool }),
     op('unpin', 'Release a GUP handle.', { handle: int }),

@@ -12,6 +12,8 @@ import { gupSkipsRetryLookup } from './gupSkipsRetryLookup';
 import { gupFastGrabsWithoutTry } from './gupFastGrabsWithoutTry';
 import { noFlushTlbBatchedPending } from './noFlushTlbBatchedPending';
 import { zapFileRmapBeforeFlush } from './zapFileRmapBeforeFlush';
+import { collapseNoRestore } from './collapseNoRestore';
+import { collapseGupFastV60 } from './collapseGupFastV60';
 
 /**
  * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
@@ -33,4 +35,6 @@ export const RACE_MUTANTS: readonly MutantSpec[] = [
   gupFastGrabsWithoutTry,
   noFlushTlbBatchedPending,
   zapFileRmapBeforeFlush,
+  collapseNoRestore,
+  collapseGupFastV60,
 ];
