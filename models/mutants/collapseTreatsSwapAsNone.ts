@@ -13,8 +13,8 @@ import { defineMutant } from './mutant';
  * (`is_swap_pte()`, up to `max_ptes_swap`) and `__collapse_huge_page_swapin()` reads them in
  * before the copy; taken as none, the swapped-out page becomes a zero page of the THP (and its
  * swap slot is never released).
- * Caught by: the user-memory oracle (stale_read: the page reads 0, not what was stored) or the
- * differential.
+ * Caught by: the user-memory oracle (stale_read: the page reads 0, not what was stored), the
+ * differential, or the swap ledger (swap_count_mismatch: the cleared entry's slot is never freed).
  */
 export class CollapseTreatsSwapAsNone extends BatchedKernel {
   override readonly name: string = 'collapse-treats-swap-as-none';
@@ -27,5 +27,5 @@ export class CollapseTreatsSwapAsNone extends BatchedKernel {
 export const collapseTreatsSwapAsNone: MutantSpec = defineMutant(CollapseTreatsSwapAsNone, {
   breaks: 'the collapse scan takes a swap entry for an empty one',
   violates: 'rule R2: mm/khugepaged.c hpage_collapse_scan_pmd() counts is_swap_pte() entries apart and __collapse_huge_page_swapin() reads them in before the copy',
-  caughtBy: ['stale_read', 'divergence', 'kernel_warn', 'model_crash'],
+  caughtBy: ['stale_read', 'divergence', 'swap_count_mismatch', 'kernel_warn', 'model_crash'],
 });
