@@ -127,3 +127,10 @@ export function holeFrames(m: Machine): Pfn[] {
   for (let p = 0; p < m.frames.length; p++) if (m.frames[p]!.state === 'hole') out.push(p as Pfn);
   return out;
 }
+
+/** How many frames are holes: holeFrames(m).length without the list (the differential oracle asks after drain). */
+export function holeCount(m: Machine): number {
+  let n = 0;
+  for (let p = 0; p < m.frames.length; p++) if (m.frames[p]!.state === 'hole') n++;
+  return n;
+}

@@ -12,6 +12,8 @@ import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { runOne } from './runOne';
 import { MINIMISE_RUNS, minimise } from './minimise';
 import type { RunOutcome } from '../run/outcome';
+import type { JobShare } from './jobShare';
+import { mayRun, publishFailure } from './jobShare';
 
 export { runOne } from './runOne';
 
@@ -51,6 +53,11 @@ export interface CheckOptions {
   readonly interleave?: boolean;
   /** How sequences are drawn (mode, focus, weights); DEFAULT_GENERATION when absent. */
   readonly generation?: Generation;
+  /**
+   * This check is one job of a check split over worker threads (`--jobs`, jobShare.ts): it skips
+   * the sequences that can no longer change the verdict, and publishes its first failure.
+   */
+  readonly share?: JobShare;
 }
 
 export interface CheckFailure {
@@ -123,8 +130,12 @@ export function runCheck(opts: CheckOptions): CheckReport {
   const generation = opts.generation ?? DEFAULT_GENERATION;
   const interleave = opts.interleave === true;
   let lastFeatures: readonly string[] = [];
+  // Generated sequences so far, skipped ones included: their index orders the jobs' failures (jobShare.ts).
+  let generated = 0;
   const check = (ops: readonly Op[]): boolean => {
     if (unreproducible) return true;
+    if (!failing && opts.share !== undefined && !mayRun(opts.share, generated)) return true;
+    const index = failing ? -1 : generated++;
     opts.onSequence?.(ops, failing ? 'shrinking' : 'generated');
     const tracker = failing ? null : new CoverageTracker();
     const kernel = failing ? opts.kernel : () => calls.watch(opts.kernel());
@@ -141,6 +152,7 @@ export function runCheck(opts: CheckOptions): CheckReport {
     }
     if (!outcome.ok) {
       if (!failing) firstLength = ops.length;
+      if (!failing && opts.share !== undefined) publishFailure(opts.share, index);
       if (smallestSeen === null || ops.length <= smallestSeen.ops.length) smallestSeen = { seed: opts.seed, ops, outcome };
       opts.onFailure?.(ops, outcome, failing ? 'shrinking' : 'found');
       if (!failing && runOne(opts, ops).ok) unreproducible = true;

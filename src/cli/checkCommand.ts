@@ -5,7 +5,7 @@ import type { Violation } from '../../models/machine/violation';
 import type { Geometry } from '../../models/machine/geometry';
 import type { CheckReport } from '../check/runCheck';
 import type { Supervised } from '../check/supervise';
-import { superviseCheck } from '../check/supervise';
+import { superviseJobs } from '../check/superviseJobs';
 import { againstWhom, runsAlone } from '../check/runsAlone';
 import type { Exercise, Verdict } from '../check/verdict';
 import { verdictOf } from '../check/verdict';
@@ -26,6 +26,8 @@ export interface CheckCommandOptions {
   readonly kernel: LoadedKernel;
   readonly geometry: Geometry;
   readonly runs: number;
+  /** Worker threads sharing the sequences (`--jobs`, src/check/jobShare.ts); 1 is the single-thread check. */
+  readonly jobs: number;
   readonly seed: number;
   readonly maxOps: number;
   readonly timeBudgetMs: number | undefined;
@@ -58,10 +60,11 @@ export async function checkCommand(o: CheckCommandOptions, print: (s: string) =>
   const probe = o.kernel.make();
   const alone = runsAlone(probe);
   const spec = specFor(probe);
-  print(pc.bold(`mmcheck check: kernel ${o.kernel.name} ${alone ? 'alone (per-kernel oracles)' : `against the ${againstWhom(spec)}`}, geometry ${o.geometry.name}, seed ${o.seed}${o.interleave === true ? ', interleaved' : ''}`));
+  const jobs = Math.max(1, Math.min(o.jobs, o.runs));
+  print(pc.bold(`mmcheck check: kernel ${o.kernel.name} ${alone ? 'alone (per-kernel oracles)' : `against the ${againstWhom(spec)}`}, geometry ${o.geometry.name}, seed ${o.seed}${jobs > 1 ? `, ${jobs} jobs` : ''}${o.interleave === true ? ', interleaved' : ''}`));
   print(`  generation ${describeGeneration(o.generation)}${o.declaredFocus.length > 0 ? ` (the variant declares focus ${o.declaredFocus.join(',')})` : ''}`);
   o.progress.start(o.runs);
-  const result = await superviseCheck(
+  const result = await superviseJobs(
     { kind: 'check', kernelSpec: o.kernel.spec, variantFile: o.variantFile, geometry: o.geometry.name, runs: o.runs, seed: o.seed, maxOps: o.maxOps, timeBudgetMs: o.timeBudgetMs ?? null, failureFile: file, watchMethods: o.watchMethods, generation: o.generation, ...(o.interleave === true ? { interleave: true } : {}) },
     {
       stepTimeoutMs: o.stepTimeoutMs,
@@ -72,6 +75,7 @@ export async function checkCommand(o: CheckCommandOptions, print: (s: string) =>
       },
       ...(o.signal !== undefined ? { signal: o.signal } : {}),
     },
+    jobs,
   );
   o.progress.stop();
   const probes = reportedProbes(probe, false, o.interleave === true);
@@ -142,7 +146,9 @@ function printFailure(o: CheckCommandOptions, file: string, report: CheckReport,
     if (diff.length > 40) print(`    … ${diff.length - 40} more`);
   }
   printReplayHints(file, print);
-  print(`seed ${f.seed}, fast-check path "${f.path}"`);
+  const jobs = Math.max(1, Math.min(o.jobs, o.runs));
+  // Another job's stream is run by its own fast-check seed: the path replays in that one.
+  print(jobs > 1 ? `seed ${o.seed} with --jobs ${jobs} (the failing job's fast-check seed ${f.seed}, path "${f.path}")` : `seed ${f.seed}, fast-check path "${f.path}"`);
 }
 
 function reportHang(o: CheckCommandOptions, file: string, h: Extract<Supervised, { kind: 'hang' }>, probes: readonly string[], print: (s: string) => void): Verdict {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { KERNELS, roleDescription } from '../../models/registry';
 import { checkCommand } from './checkCommand';
@@ -48,9 +49,11 @@ function program(setExit: (code: number) => void): Command {
     .option('--guided', 'the same as --mode guided: mutate a corpus of sequences that reached something new')
     .option('--focus <list>', FOCUS_HELP)
     .option('--weights <list>', WEIGHTS_HELP)
-    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean; stepTimeout: string; typecheck: boolean; interleave?: boolean; mode?: string; guided?: boolean; focus?: string; weights?: string }) => {
+    .option('--jobs <n>', `worker threads running sequences side by side (${availableParallelism()} cores here); the same seed and --jobs give the same verdict and counterexample on any machine`, '1')
+    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean; stepTimeout: string; typecheck: boolean; interleave?: boolean; mode?: string; guided?: boolean; focus?: string; weights?: string; jobs: string }) => {
       const geometry = parseGeometry(o.geometry);
       const runs = parsePositiveInt('--runs', o.runs);
+      const jobs = parsePositiveInt('--jobs', o.jobs);
       const maxOps = parsePositiveInt('--max-ops', o.maxOps);
       const seed = o.seed === undefined ? Date.now() % 2 ** 31 : parseSeed(o.seed);
       const timeBudgetMs = o.time === undefined ? undefined : parsePositiveInt('--time', o.time) * 1000;
@@ -67,7 +70,7 @@ function program(setExit: (code: number) => void): Command {
       process.on('SIGINT', onSigint);
       try {
         const progress = makeProgress(process.stderr, o.quiet === true);
-        const verdict = await checkCommand({ kernel, geometry, runs, seed, maxOps, timeBudgetMs, stepTimeoutMs, failureDir: o.failures, progress, watchMethods: kernel.watchMethods, variantFile: kernel.variant?.file ?? null, signal: interrupt.signal, interleave: o.interleave === true, generation, declaredFocus: kernel.focus }, print);
+        const verdict = await checkCommand({ kernel, geometry, runs, jobs, seed, maxOps, timeBudgetMs, stepTimeoutMs, failureDir: o.failures, progress, watchMethods: kernel.watchMethods, variantFile: kernel.variant?.file ?? null, signal: interrupt.signal, interleave: o.interleave === true, generation, declaredFocus: kernel.focus }, print);
         setExit(EXIT_CODES[verdict]);
       } finally {
         process.off('SIGINT', onSigint);

@@ -1,3 +1,4 @@
+import { threadId } from 'node:worker_threads';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { z } from 'zod';
@@ -25,7 +26,8 @@ export class CounterexampleFileError extends Error {}
 /** Write atomically (temp file + rename), so an interrupted write never leaves a truncated file. */
 export function writeCounterexample(file: string, c: Counterexample): void {
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
+  // Per thread: the jobs of a parallel check (--jobs) are threads of one process.
+  const tmp = `${file}.tmp-${process.pid}-${threadId}`;
   writeFileSync(tmp, `${JSON.stringify(c, null, 1)}\n`);
   renameSync(tmp, file);
 }

@@ -108,13 +108,24 @@ export class CoverageTracker {
     if (op !== null && op.kind === 'walkEnd' && a.result.kind === 'handle') this.reached.add('GUP-fast walk finished with a handle');
     if (a.result.kind === 'migrated' && a.result.folios > 0) this.reached.add('migration moved a folio');
     this.scanState(m);
-    for (const [name, n] of Object.entries(m.marks)) {
+    // Only the tracepoints whose count moved: this runs after every step.
+    for (const name in m.marks) {
+      const n = m.marks[name];
+      if (n === undefined || this.markCounts.get(name) === n) continue;
       this.reached.add(`mark:${name}`);
       this.markCounts.set(name, n);
     }
   }
 
   private scanState(m: Machine): void {
+    // Probes are reached once per sequence: the walk of every table is skipped once it can add nothing.
+    if (!(this.reached.has('PMD-mapped folio') && this.reached.has('large folio PTE-mapped by two mms') && this.reached.has('partially mapped large folio'))) this.scanTables(m);
+    if (!this.reached.has('freed frame reused') && m.frames.some((f) => f.gen >= 2 && f.state !== 'free')) this.reached.add('freed frame reused');
+    if (this.physMem) this.scanPhysMem(m);
+  }
+
+  /** Large folios mapped by PTEs of two mms, or only partly; PMD-mapped folios. */
+  private scanTables(m: Machine): void {
     const owners = new Map<Pfn, Set<MmId>>();
     for (const mm of m.mms) {
       if (!mm.alive) continue;
@@ -140,8 +151,6 @@ export class CoverageTracker {
         if (mapped < folioNrPages(f.order)) this.reached.add('partially mapped large folio');
       }
     }
-    if (!this.reached.has('freed frame reused') && m.frames.some((f) => f.gen >= 2 && f.state !== 'free')) this.reached.add('freed frame reused');
-    if (this.physMem) this.scanPhysMem(m);
   }
 
   /** Data folios whose frame after the last page is a hole, or that end at the last frame of RAM. */

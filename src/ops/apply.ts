@@ -30,8 +30,12 @@ export interface Applied {
  */
 export const storeValue = (step: number): number => step + 1;
 
-/** Apply one op to a kernel: resolve it, set the logical allocation clock, call the entry point. */
-export function applyOp(k: ReferenceKernel, m: Machine, op: Op, step: number, retry = false): Applied {
+/**
+ * Apply one op to a kernel: resolve it, set the logical allocation clock, call the entry point.
+ * `resolved`: what resolveOp(m, op) returned on this very state, when the caller has it already
+ * (the checked runner resolves each op once, before it runs; resolution reads the state only).
+ */
+export function applyOp(k: ReferenceKernel, m: Machine, op: Op, step: number, retry = false, resolved: ReturnType<typeof resolveOp> | null = null): Applied {
   m.clock.step = step;
   // The op's own atomic context starts holding nothing (a lock left by an op that threw is gone).
   m.locks.atomic.length = 0;
@@ -39,7 +43,7 @@ export function applyOp(k: ReferenceKernel, m: Machine, op: Op, step: number, re
   // what the step has allocated so far, so logical ids stay unique.
   if (!retry) m.clock.folios = 0;
   const value = storeValue(step);
-  const r = resolveOp(m, op);
+  const r = resolved ?? resolveOp(m, op);
   if ('skip' in r) return { resolved: null, result: noop(r.skip), value };
   return { resolved: r, result: dispatch(k, m, r, value), value };
 }

@@ -7,7 +7,7 @@ import type { LedgerViolation } from '../../models/machine/violation';
 import { ModelViolationError } from '../../models/machine/violation';
 import { tableEntries } from '../../models/machine/pgtable';
 import { gupHold, walkerHeldRefs } from './walkerRefs';
-import { auditMmIds } from './mmIds';
+import { auditMmIds, tracksMmId } from './mmIds';
 import { folioTestAnon, inSharedFileVma } from '../../models/machine/files';
 
 /** What the page tables and the holders imply for every frame. */
@@ -20,16 +20,44 @@ interface Implied {
   readonly held: Int32Array;
   /** FOLL_PIN pins per head PFN. */
   readonly pins: Int32Array;
-  /** Pages of pin handles (they must be exclusive while mapped). */
-  readonly pinned: Set<Pfn>;
-  /** Writable PTE mappings per PFN; writable PMD mappings per head PFN. */
-  readonly writablePte: Set<Pfn>;
-  /** Pages mapped writable by a PTE outside every MAP_SHARED file VMA. */
-  readonly writableUnshared: Set<Pfn>;
-  readonly writablePmd: Set<Pfn>;
+  /** Per PFN, the FLAG_* bits below. */
+  readonly flags: Uint8Array;
   /** Swap PTEs per swap slot (absent: none), and the slots some swap PTE marks exclusive. */
   readonly swapPtes: Map<number, number>;
   readonly exclusiveSwap: Set<number>;
+}
+
+/** A page of a pin handle (it must be exclusive while mapped). */
+const PINNED = 1;
+/** Mapped writable by a PTE. */
+const WRITABLE_PTE = 2;
+/** Mapped writable by a PTE outside every MAP_SHARED file VMA. */
+const WRITABLE_UNSHARED = 4;
+/** A head mapped writable by a PMD. */
+const WRITABLE_PMD = 8;
+
+/**
+ * The per-frame tallies, kept per machine and zeroed at each audit: the audit runs after every
+ * step, and four arrays of nrFrames made each time were most of its cost.
+ */
+const scratch = new WeakMap<Machine, Implied>();
+
+function emptyImplied(m: Machine): Implied {
+  const n = m.frames.length;
+  let t = scratch.get(m);
+  if (t === undefined || t.pte.length !== n) {
+    t = { pte: new Int32Array(n), pmd: new Int32Array(n), held: new Int32Array(n), pins: new Int32Array(n), flags: new Uint8Array(n), swapPtes: new Map(), exclusiveSwap: new Set() };
+    scratch.set(m, t);
+    return t;
+  }
+  t.pte.fill(0);
+  t.pmd.fill(0);
+  t.held.fill(0);
+  t.pins.fill(0);
+  t.flags.fill(0);
+  t.swapPtes.clear();
+  t.exclusiveSwap.clear();
+  return t;
 }
 
 /**
@@ -41,49 +69,43 @@ function migrationEntryViolation(step: number, mm: number, where: string): Model
 }
 
 function tally(m: Machine, step: number): Implied {
-  const n = m.frames.length;
-  const t: Implied = {
-    pte: new Int32Array(n),
-    pmd: new Int32Array(n),
-    held: new Int32Array(n),
-    pins: new Int32Array(n),
-    pinned: new Set(),
-    writablePte: new Set(),
-    writableUnshared: new Set(),
-    writablePmd: new Set(),
-    swapPtes: new Map(),
-    exclusiveSwap: new Set(),
-  };
+  const t = emptyImplied(m);
+  const perTable = m.geometry.ptrsPerPte;
   for (const mm of m.mms) {
     if (!mm.alive) continue;
-    mm.pmds.forEach((pmd, i) => {
+    for (let i = 0; i < mm.pmds.length; i++) {
+      const pmd = mm.pmds[i]!;
       switch (pmd.kind) {
         case 'none':
-          return;
+          break;
         case 'migration':
           throw migrationEntryViolation(step, mm.id, `pmd ${i}`);
         case 'leaf':
           t.pmd[pmd.pfn]!++;
-          if (pmd.writable) t.writablePmd.add(pmd.pfn);
-          return;
-        case 'table':
-          tableEntries(m, pmd.table).forEach((pte, k) => {
-            if (pte.kind === 'none') return;
+          if (pmd.writable) t.flags[pmd.pfn]! |= WRITABLE_PMD;
+          break;
+        case 'table': {
+          const ptes = tableEntries(m, pmd.table);
+          for (let k = 0; k < ptes.length; k++) {
+            const pte = ptes[k]!;
+            if (pte.kind === 'none') continue;
             if (pte.kind === 'migration') throw migrationEntryViolation(step, mm.id, `pmd ${i} pte ${k}`);
             if (pte.kind === 'swap') {
               t.swapPtes.set(pte.slot, (t.swapPtes.get(pte.slot) ?? 0) + 1);
               if (pte.exclusive) t.exclusiveSwap.add(pte.slot);
-              return;
+              continue;
             }
             t.pte[pte.pfn]!++;
-            if (pte.writable) t.writablePte.add(pte.pfn);
-            if (pte.writable && !inSharedFileVma(m, mm.id, i * m.geometry.ptrsPerPte + k)) t.writableUnshared.add(pte.pfn);
-          });
-          return;
+            if (!pte.writable) continue;
+            t.flags[pte.pfn]! |= WRITABLE_PTE;
+            if (!inSharedFileVma(m, mm.id, i * perTable + k)) t.flags[pte.pfn]! |= WRITABLE_UNSHARED;
+          }
+          break;
+        }
         default:
           assertNever(pmd);
       }
-    });
+    }
   }
   for (const h of m.handles) {
     for (const p of h.pages) {
@@ -91,7 +113,7 @@ function tally(m: Machine, step: number): Implied {
       const cost = gupHold(m, head, h.pin, 1);
       t.held[head]! += cost.refs;
       t.pins[head]! += cost.pins;
-      if (h.pin) t.pinned.add(p.pfn);
+      if (h.pin) t.flags[p.pfn]! |= PINNED;
     }
   }
   for (const head of m.migrc.pending) t.held[head]!++;
@@ -125,10 +147,12 @@ export function auditLedger(m: Machine, step: number): void {
     }
   }
   let free = 0;
+  const mmIdTracked: Pfn[] = [];
   for (let i = 0; i < m.frames.length; i++) {
     const fr = m.frames[i]!;
     const p = asPfn(i);
     if (fr.state === 'free') free++;
+    if (tracksMmId(fr)) mmIdTracked.push(p);
     if (fr.state === 'zero') {
       auditZeroPage(m, p, t, fail);
       continue;
@@ -143,7 +167,7 @@ export function auditLedger(m: Machine, step: number): void {
   if (free !== m.freeFrames) throw new ModelViolationError({ code: 'kernel_warn', step, message: `allocator counts ${m.freeFrames} free frames, ${free} are free` });
   auditSwap(m, t, fail);
   auditPageCache(m, fail);
-  auditMmIds(m, step);
+  auditMmIds(m, step, mmIdTracked);
 }
 
 /** Every page-cache entry is a page of a live folio of that file at that index (the folio side is checked in auditFolio). */
@@ -173,7 +197,7 @@ type Fail = (code: LedgerViolation['code'], p: Pfn, folio: Folio | null, detail:
 function auditZeroPage(m: Machine, p: Pfn, t: Implied, fail: Fail): void {
   const fr = m.frames[p]!;
   const gupRefs = m.zeroPage?.gupRefs ?? 0;
-  if (t.writablePte.has(p)) fail('writable_not_exclusive', p, null, 'the shared zero page is mapped writable');
+  if ((t.flags[p]! & WRITABLE_PTE) !== 0) fail('writable_not_exclusive', p, null, 'the shared zero page is mapped writable');
   if (t.pmd[p]! > 0) fail('mapcount_mismatch', p, null, `the shared zero page is PMD-mapped ${t.pmd[p]} times (there is no huge zero page)`);
   if (fr.mapcount !== 0 || fr.anonExclusive) fail('mapcount_mismatch', p, null, `the shared zero page has _mapcount ${fr.mapcount}${fr.anonExclusive ? ' and PageAnonExclusive' : ''}; its PTEs are special`);
   if (gupRefs !== t.held[p]) fail('refcount_mismatch', p, null, `GUP references on the shared zero page ${gupRefs}, FOLL_GET holds ${t.held[p]}`);
@@ -194,13 +218,13 @@ function auditFolio(m: Machine, head: Pfn, f: Folio, t: Implied, fail: Fail): vo
     if (fr.mapcount !== implied) fail('mapcount_mismatch', p, f, `page ${k}: _mapcount ${fr.mapcount}, PTEs mapping it ${implied}`);
     // A PMD mapping keeps PageAnonExclusive on the head only.
     const exclusive = pmds > 0 ? m.frames[head]!.anonExclusive : fr.anonExclusive;
-    if (t.writablePte.has(p) && anon && !fr.anonExclusive) fail('writable_not_exclusive', p, f, `page ${k} is mapped writable but not PageAnonExclusive`);
+    if ((t.flags[p]! & WRITABLE_PTE) !== 0 && anon && !fr.anonExclusive) fail('writable_not_exclusive', p, f, `page ${k} is mapped writable but not PageAnonExclusive`);
     // Dirty tracking (page_mkwrite): a page-cache page is mapped writable only while its folio is dirty.
     // A store to a MAP_PRIVATE mapping copies the page: the page cache's page is never writable there.
-    if (t.writableUnshared.has(p) && !anon) fail('private_file_page_writable', p, f, `page ${k} of file ${f.mapping?.file} is mapped writable outside a MAP_SHARED mapping`);
-    if (t.writablePte.has(p) && !anon && !f.dirty) fail('writable_file_page_clean', p, f, `page ${k} of file ${f.mapping?.file} is mapped writable but its folio is clean`);
+    if ((t.flags[p]! & WRITABLE_UNSHARED) !== 0 && !anon) fail('private_file_page_writable', p, f, `page ${k} of file ${f.mapping?.file} is mapped writable outside a MAP_SHARED mapping`);
+    if ((t.flags[p]! & WRITABLE_PTE) !== 0 && !anon && !f.dirty) fail('writable_file_page_clean', p, f, `page ${k} of file ${f.mapping?.file} is mapped writable but its folio is clean`);
     if (fr.anonExclusive && implied + pmds > 1) fail('exclusive_mapped_twice', p, f, `page ${k} is PageAnonExclusive but mapped ${implied + pmds} times`);
-    if (t.pinned.has(p) && implied + pmds > 0 && !exclusive) {
+    if ((t.flags[p]! & PINNED) !== 0 && implied + pmds > 0 && !exclusive) {
       fail('pinned_not_exclusive', p, f, `page ${k} is pinned and mapped but not exclusive`);
     }
   }
@@ -208,7 +232,7 @@ function auditFolio(m: Machine, head: Pfn, f: Folio, t: Implied, fail: Fail): vo
     if (f.entireMapcount !== pmds) fail('mapcount_mismatch', head, f, `_entire_mapcount ${f.entireMapcount}, PMDs mapping it ${pmds}`);
     if (f.largeMapcount !== ptes + pmds) fail('mapcount_mismatch', head, f, `_large_mapcount ${f.largeMapcount}, mappings ${ptes + pmds}`);
     if (f.pincount !== t.pins[head]) fail('pincount_mismatch', head, f, `_pincount ${f.pincount}, pins held ${t.pins[head]}`);
-    if (t.writablePmd.has(head) && !m.frames[head]!.anonExclusive) fail('writable_not_exclusive', head, f, 'PMD-mapped writable but the head is not PageAnonExclusive');
+    if ((t.flags[head]! & WRITABLE_PMD) !== 0 && !m.frames[head]!.anonExclusive) fail('writable_not_exclusive', head, f, 'PMD-mapped writable but the head is not PageAnonExclusive');
     if (anon && f.order > 1 && pmds === 0 && mappedPages > 0 && mappedPages < nr && !f.deferredSplit) {
       fail('deferred_split_missing', head, f, `${mappedPages} of ${nr} pages mapped, not on the deferred split queue`);
     }
@@ -245,15 +269,17 @@ function auditSwap(m: Machine, t: Implied, fail: Fail): void {
     const s = slots[slot];
     if (s === undefined || s.count !== n) fail('swap_count_mismatch', asPfn(slot), null, `swap slot ${slot}: count ${s?.count ?? 'none'}, swap PTEs referring to it ${n}`);
   }
-  slots.forEach((s, slot) => {
-    const n = t.swapPtes.get(slot) ?? 0;
-    if (s.count !== n) fail('swap_count_mismatch', asPfn(slot), null, `swap slot ${slot}: count ${s.count}, swap PTEs referring to it ${n}`);
-    if (t.exclusiveSwap.has(slot) && n > 1) fail('swap_count_mismatch', asPfn(slot), null, `swap slot ${slot} is referred to by ${n} swap PTEs, one of them exclusive`);
-    if (s.cached === null) return;
+  // The slots swap PTEs refer to have their counts right by now: the rest must count none. (A
+  // plain loop with the map consulted only where a slot is in use: it runs over every slot, every step.)
+  for (let slot = 0; slot < slots.length; slot++) {
+    const s = slots[slot]!;
+    if (s.count !== 0 && !t.swapPtes.has(slot)) fail('swap_count_mismatch', asPfn(slot), null, `swap slot ${slot}: count ${s.count}, swap PTEs referring to it 0`);
+    if (s.count > 1 && t.exclusiveSwap.has(slot)) fail('swap_count_mismatch', asPfn(slot), null, `swap slot ${slot} is referred to by ${s.count} swap PTEs, one of them exclusive`);
+    if (s.cached === null) continue;
     const head = m.frames[s.cached]?.head;
     const f = head === undefined ? null : m.frames[head]?.folio ?? null;
     if (f === null || head === undefined || f.swap === null || f.swap + (s.cached - head) !== slot) {
       fail('swap_count_mismatch', asPfn(slot), f, `swap slot ${slot} has page ${s.cached} in the swap cache, which is not in the swap cache at that slot`);
     }
-  });
+  }
 }

@@ -1,6 +1,5 @@
 import type { MmId, Pfn } from '../../models/machine/ids';
-import { pfn as asPfn } from '../../models/machine/ids';
-import type { Folio, Machine } from '../../models/machine/state';
+import type { Folio, Frame, Machine } from '../../models/machine/state';
 import { tableEntries } from '../../models/machine/pgtable';
 import { ModelViolationError } from '../../models/machine/violation';
 
@@ -14,12 +13,8 @@ import { ModelViolationError } from '../../models/machine/violation';
  * Both kernels of a 6.15 comparison share the slot code, so the differential check cannot see a
  * bug in it; this check can. Findings are `mapcount_mismatch` (the slots are mapcounts).
  */
-export function auditMmIds(m: Machine, step: number): void {
-  const tracked: Pfn[] = [];
-  m.frames.forEach((fr, i) => {
-    const f = fr.folio;
-    if (fr.state === 'data' && f !== null && f.order > 0 && (f.mmId[0] !== null || f.mmId[1] !== null || f.maybeMappedShared)) tracked.push(asPfn(i));
-  });
+/** `tracked`: the heads for which tracksMmId() holds, collected by the ledger's scan of the frames. */
+export function auditMmIds(m: Machine, step: number, tracked: readonly Pfn[]): void {
   if (tracked.length === 0) return;
   const perMm = mappingsPerMm(m);
   for (const head of tracked) {
@@ -27,6 +22,12 @@ export function auditMmIds(m: Machine, step: number): void {
     const problem = slotProblem(f, perMm.get(head) ?? new Map());
     if (problem !== null) throw new ModelViolationError({ code: 'mapcount_mismatch', step, folio: f.id, pfn: head, detail: `MM_ID slots: ${problem}` });
   }
+}
+
+/** A data frame heading a large folio with an MM_ID slot in use (or maybe mapped shared). */
+export function tracksMmId(fr: Frame): boolean {
+  const f = fr.folio;
+  return fr.state === 'data' && f !== null && f.order > 0 && (f.mmId[0] !== null || f.mmId[1] !== null || f.maybeMappedShared);
 }
 
 /** What is wrong with the folio's slots given its mappings per mm, or null. */

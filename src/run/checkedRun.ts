@@ -112,7 +112,7 @@ export class CheckedRun {
     try {
       this.observer?.before(this.machine, resolved);
       this.beforeSerial(resolved, step);
-      const done = this.apply(op, resolved, step);
+      const done = this.apply(op, r, step);
       applied = done.applied;
       this.observer?.after(this.machine, applied);
       if (this.oracles.ledger && !this.tasks.inFlight()) auditLedger(this.machine, step);
@@ -159,7 +159,8 @@ export class CheckedRun {
    * the tasks they wait for. Without schedule ops this is
    * `applyOp()` and nothing else.
    */
-  private apply(op: Op, resolved: Op | null, step: number): StepDone {
+  private apply(op: Op, r: ReturnType<typeof resolveOp>, step: number): StepDone {
+    const resolved = 'skip' in r ? null : r;
     const pending = this.tasks.takePending();
     if (resolved !== null && resolved.kind === 'preempt') {
       return { applied: { resolved, result: this.tasks.preempt(resolved), value: storeValue(step) }, racy: false };
@@ -170,7 +171,8 @@ export class CheckedRun {
       const { result, notes } = this.tasks.resume(resolved);
       return { applied: withNotes({ resolved, result, value: storeValue(step) }, notes), racy: false };
     }
-    if (!this.tasks.inFlight() && pending === null) return { applied: applyOp(this.kernel, this.machine, op, step), racy: false };
+    // Nothing ran since the op was resolved (the observer and the snapshot only read the state): its resolution stands.
+    if (!this.tasks.inFlight() && pending === null) return { applied: applyOp(this.kernel, this.machine, op, step, false, r), racy: false };
     this.machine.clock.step = step;
     this.machine.clock.folios = 0;
     const waited = this.tasks.waitFor(resolved);

@@ -6,6 +6,7 @@ import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
 import { firstDifference, observe } from '../oracles/observe';
 import { userOutcome } from '../oracles/windowOutcome';
+import { sameObservation } from '../oracles/sameObservation';
 import type { Machine } from '../../models/machine/state';
 import { mmNrPages } from '../../models/machine/geometry';
 import { vpn as asVpn } from '../../models/machine/ids';
@@ -88,9 +89,10 @@ export function runDifferential(
       if (!inFlight && oracles.serial === true && statesAgree(ref.machine, oth.machine, quiescent)) racy = false;
       continue;
     }
+    // The observations are built only to name a difference sameObservation() found.
     const d =
       firstDifference(a.applied.result, b.applied.result, 'result') ??
-      (inFlight ? null : firstDifference(observe(ref.machine, quiescent), observe(oth.machine, quiescent), 'state'));
+      (inFlight || sameObservation(ref.machine, oth.machine, quiescent) ? null : firstDifference(observe(ref.machine, quiescent), observe(oth.machine, quiescent), 'state'));
     if (d !== null) {
       return {
         ok: false,
@@ -113,7 +115,7 @@ export function runDifferential(
  */
 export function statesAgree(a: Machine, b: Machine, quiescent: boolean): boolean {
   return (
-    firstDifference(observe(a, quiescent), observe(b, quiescent), 'state') === null &&
+    sameObservation(a, b, quiescent) &&
     firstDifference(userOutcome(a, true), userOutcome(b, true)) === null &&
     firstDifference(swapCacheNames(a), swapCacheNames(b)) === null &&
     firstDifference(anonDirtyState(a), anonDirtyState(b)) === null

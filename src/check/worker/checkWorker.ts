@@ -7,6 +7,8 @@ import { useHeartbeat } from '../../run/heartbeat';
 import type { RunOutcome } from '../../run/outcome';
 import { runCheck, runOne } from '../runCheck';
 import { startLineCoverage } from '../../variants/lineCoverage';
+import type { JobShare } from '../jobShare';
+import { failureKey } from '../jobShare';
 import type { CheckTask, ProgressSnapshot, ReplayTask, WorkerMessage, WorkerTask } from './protocol';
 
 /**
@@ -24,8 +26,13 @@ async function check(task: CheckTask, send: (msg: WorkerMessage) => void): Promi
   const started = Date.now();
   let savedLength = Number.POSITIVE_INFINITY;
   let lastProgress = 0;
+  const share: JobShare | undefined = task.share !== undefined ? { job: task.share.job, jobs: task.share.jobs, first: new Int32Array(task.share.first) } : undefined;
+  // Generated sequences run so far: the last one is the failing one when a failure is found.
+  let done = 0;
+  // With several jobs only the one holding the smallest failure (jobShare.ts) writes the shared file.
+  const holdsFirst = (): boolean => share === undefined || Atomics.load(share.first, 0) === failureKey(share, done - 1);
   const save = (ops: readonly Op[], outcome: RunOutcome): void => {
-    if (outcome.ok || ops.length >= savedLength) return;
+    if (outcome.ok || ops.length >= savedLength || !holdsFirst()) return;
     writeCounterexample(task.failureFile, { format: 'mmcheck-counterexample/1', kernel: kernel.name, kernelSpec: kernel.spec, geometry: g.name, seed: task.seed, path: '', status: 'found', ops, violation: outcome.violation });
     savedLength = ops.length;
   };
@@ -39,8 +46,10 @@ async function check(task: CheckTask, send: (msg: WorkerMessage) => void): Promi
     watchMethods: task.watchMethods,
     ...(task.interleave === true ? { interleave: true } : {}),
     generation: task.generation,
+    ...(share !== undefined ? { share } : {}),
     onSequence: (ops, phase) => send({ type: 'sequence', ops, phase }),
-    onProgress: (done, soFar) => {
+    onProgress: (sequences, soFar) => {
+      done = sequences;
       // At most every 100 ms (and at the last sequence): the totals are cloned at each message.
       const now = Date.now();
       if (now - lastProgress < 100 && done < task.runs) return;
@@ -51,7 +60,7 @@ async function check(task: CheckTask, send: (msg: WorkerMessage) => void): Promi
     onFailure: (ops, outcome, phase) => {
       // Saved before it is announced: an interrupt right after the message must find the file.
       save(ops, outcome);
-      if (phase === 'found') send({ type: 'found', length: ops.length });
+      if (phase === 'found' && holdsFirst()) send({ type: 'found', length: ops.length });
     },
   });
   const lines = coverage !== null && task.variantFile !== null ? await coverage.take(task.variantFile) : null;

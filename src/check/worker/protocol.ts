@@ -38,6 +38,8 @@ export interface CheckTask {
   readonly generation: Generation;
   /** Shared with the supervisor: the worker's heartbeat (src/run/heartbeat.ts). */
   readonly heartbeat: SharedArrayBuffer;
+  /** One job of a check split over threads (`--jobs`, src/check/jobShare.ts); absent for a single job. */
+  readonly share?: { readonly job: number; readonly jobs: number; readonly first: SharedArrayBuffer };
 }
 
 /** How far a check has got: enough for the summary printed when it is interrupted. */
