@@ -25,6 +25,11 @@ export function newFailureCell(): SharedArrayBuffer {
   return buf;
 }
 
+/** The jobs a check of `runs` sequences uses when asked for `jobs`: at least one, never more than the sequences. */
+export function jobsFor(jobs: number, runs: number): number {
+  return Math.max(1, Math.min(jobs, runs));
+}
+
 /** The fast-check seed of job `job`: the check's own for job 0, a 32-bit mix of both for the others. */
 export function jobSeed(seed: number, job: number): number {
   if (job === 0) return seed;

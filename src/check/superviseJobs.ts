@@ -1,10 +1,11 @@
 import mergeWith from 'lodash/mergeWith';
+import minBy from 'lodash/minBy';
 import type { CheckReport } from './runCheck';
 import type { Supervised, SuperviseOptions } from './supervise';
 import { superviseCheck } from './supervise';
 import type { CheckTask, ProgressSnapshot } from './worker/protocol';
 import type { VariantLines } from '../variants/lineCoverage';
-import { failureKey, jobRuns, jobSeed, newFailureCell } from './jobShare';
+import { failureKey, jobRuns, jobSeed, jobsFor, newFailureCell } from './jobShare';
 
 /**
  * A check split over `jobs` watched worker threads (`--jobs`, jobShare.ts): one job is
@@ -15,7 +16,7 @@ import { failureKey, jobRuns, jobSeed, newFailureCell } from './jobShare';
  * them all and reports the sum of what ran.
  */
 export async function superviseJobs(task: Omit<CheckTask, 'heartbeat' | 'share'>, o: SuperviseOptions, jobs: number): Promise<Supervised> {
-  const n = Math.max(1, Math.min(jobs, task.runs));
+  const n = jobsFor(jobs, task.runs);
   if (n === 1) return superviseCheck(task, o);
   const first = newFailureCell();
   const stop = new AbortController();
@@ -59,16 +60,11 @@ export async function superviseJobs(task: Omit<CheckTask, 'heartbeat' | 'share'>
 /** The jobs' reports as one: the failure with the smallest key (jobShare.ts), the totals summed. */
 export function mergeReports(seed: number, reports: readonly CheckReport[]): CheckReport {
   const jobs = reports.length;
-  let winner: { key: number; report: CheckReport } | null = null;
-  reports.forEach((r, job) => {
-    if (r.failure === null && r.flaky === null) return;
-    // A job stops generating at its first failure: it was its last generated sequence.
-    const key = failureKey({ job, jobs }, r.sequences - 1);
-    if (winner === null || key < winner.key) winner = { key, report: r };
-  });
+  // A job stops generating at its first failure: it was its last generated sequence.
+  const failed = reports.flatMap((r, job) => (r.failure !== null || r.flaky !== null ? [{ key: failureKey({ job, jobs }, r.sequences - 1), report: r }] : []));
+  const w = minBy(failed, (f) => f.key) ?? null;
   const sum = (f: (r: CheckReport) => Readonly<Record<string, number>>): Record<string, number> => addCounts(reports.map(f));
   const base = reports[0]!;
-  const w = winner as { key: number; report: CheckReport } | null;
   const guided = reports.every((r) => r.guided === null) ? null : { corpus: reports.reduce((a, r) => a + (r.guided?.corpus ?? 0), 0), mutated: reports.reduce((a, r) => a + (r.guided?.mutated ?? 0), 0) };
   return {
     ...base,

@@ -6,6 +6,7 @@ import type { Geometry } from '../../models/machine/geometry';
 import type { CheckReport } from '../check/runCheck';
 import type { Supervised } from '../check/supervise';
 import { superviseJobs } from '../check/superviseJobs';
+import { jobsFor } from '../check/jobShare';
 import { againstWhom, runsAlone } from '../check/runsAlone';
 import type { Exercise, Verdict } from '../check/verdict';
 import { verdictOf } from '../check/verdict';
@@ -60,7 +61,7 @@ export async function checkCommand(o: CheckCommandOptions, print: (s: string) =>
   const probe = o.kernel.make();
   const alone = runsAlone(probe);
   const spec = specFor(probe);
-  const jobs = Math.max(1, Math.min(o.jobs, o.runs));
+  const jobs = jobsFor(o.jobs, o.runs);
   print(pc.bold(`mmcheck check: kernel ${o.kernel.name} ${alone ? 'alone (per-kernel oracles)' : `against the ${againstWhom(spec)}`}, geometry ${o.geometry.name}, seed ${o.seed}${jobs > 1 ? `, ${jobs} jobs` : ''}${o.interleave === true ? ', interleaved' : ''}`));
   print(`  generation ${describeGeneration(o.generation)}${o.declaredFocus.length > 0 ? ` (the variant declares focus ${o.declaredFocus.join(',')})` : ''}`);
   o.progress.start(o.runs);
@@ -146,7 +147,7 @@ function printFailure(o: CheckCommandOptions, file: string, report: CheckReport,
     if (diff.length > 40) print(`    … ${diff.length - 40} more`);
   }
   printReplayHints(file, print);
-  const jobs = Math.max(1, Math.min(o.jobs, o.runs));
+  const jobs = jobsFor(o.jobs, o.runs);
   // Another job's stream is run by its own fast-check seed: the path replays in that one.
   print(jobs > 1 ? `seed ${o.seed} with --jobs ${jobs} (the failing job's fast-check seed ${f.seed}, path "${f.path}")` : `seed ${f.seed}, fast-check path "${f.path}"`);
 }

@@ -8,6 +8,7 @@ import type { OpResult } from '../../models/result';
 import { noop } from '../../models/result';
 import { assertNever } from '../../models/assertNever';
 import type { Op } from './op';
+import type { Resolution } from './resolve';
 import { resolveOp } from './resolve';
 import type { TaskNote } from '../run/tasks';
 
@@ -35,7 +36,7 @@ export const storeValue = (step: number): number => step + 1;
  * `resolved`: what resolveOp(m, op) returned on this very state, when the caller has it already
  * (the checked runner resolves each op once, before it runs; resolution reads the state only).
  */
-export function applyOp(k: ReferenceKernel, m: Machine, op: Op, step: number, retry = false, resolved: ReturnType<typeof resolveOp> | null = null): Applied {
+export function applyOp(k: ReferenceKernel, m: Machine, op: Op, step: number, retry = false, resolved: Resolution | null = null): Applied {
   m.clock.step = step;
   // The op's own atomic context starts holding nothing (a lock left by an op that threw is gone).
   m.locks.atomic.length = 0;

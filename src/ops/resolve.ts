@@ -4,13 +4,16 @@ import { assertNever } from '../../models/assertNever';
 import { fileNrPages, NR_FILES } from '../../models/machine/files';
 import type { Op } from './op';
 
+/** An op with concrete targets, or why it cannot apply. */
+export type Resolution = Op | { readonly skip: string };
+
 /**
  * Resolve an op's small-integer targets against the current state: `mm` indexes the live mms,
  * `handle` the live handles, cpu/vpn/pmd wrap into range. Returns the op with concrete ids, or a
  * reason it cannot apply (no live handle, say). Resolution reads only what every kernel agrees
  * on (live mms and handles, in creation order), so both sides of a differential run resolve alike.
  */
-export function resolveOp(m: Machine, op: Op): Op | { readonly skip: string } {
+export function resolveOp(m: Machine, op: Op): Resolution {
   const g = m.geometry;
   const live = liveMms(m);
   const mmOf = (i: number): number | null => live[mod(i, live.length)]?.id ?? null;

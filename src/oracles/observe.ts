@@ -1,4 +1,4 @@
-import { holeFrames } from '../../models/machine/physMem';
+import { holeCount } from '../../models/machine/physMem';
 import { folioNrPages } from '../../models/machine/geometry';
 import type { Pfn } from '../../models/machine/ids';
 import { pfn as asPfn } from '../../models/machine/ids';
@@ -110,7 +110,7 @@ export function observe(m: Machine, quiescent: boolean): Observation {
     mms,
     folios,
     handles,
-    freeFrames: quiescent ? freeFrameCount(m) + holeFrames(m).length : null,
+    freeFrames: quiescent ? freeFrameCount(m) + holeCount(m) : null,
     ...(m.zeroPage !== undefined ? { zeroPageGupRefs: m.zeroPage.gupRefs } : {}),
     ...(files !== undefined ? { files } : {}),
   };

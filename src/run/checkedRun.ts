@@ -14,6 +14,7 @@ import type { TaskNote } from './tasks';
 import { isStartOp, Tasks } from './tasks';
 import { WaitForMigration } from '../../models/machine/tasks';
 import type { Op } from '../ops/op';
+import type { Resolution } from '../ops/resolve';
 import { resolveOp } from '../ops/resolve';
 import { beat, beatEnd } from './heartbeat';
 import { WindowRecorder } from './windowRecorder';
@@ -159,7 +160,7 @@ export class CheckedRun {
    * the tasks they wait for. Without schedule ops this is
    * `applyOp()` and nothing else.
    */
-  private apply(op: Op, r: ReturnType<typeof resolveOp>, step: number): StepDone {
+  private apply(op: Op, r: Resolution, step: number): StepDone {
     const resolved = 'skip' in r ? null : r;
     const pending = this.tasks.takePending();
     if (resolved !== null && resolved.kind === 'preempt') {
