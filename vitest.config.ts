@@ -9,5 +9,14 @@ export default defineConfig({
     maxWorkers: availableParallelism(),
     testTimeout: 300_000,
     hookTimeout: 60_000,
+    // `npm run coverage`: V8 coverage of the model and the harness, with per-folder floors at the
+    // measured level, so a change that leaves code untested fails.
+    coverage: {
+      provider: 'v8',
+      include: ['models/**/*.ts', 'src/**/*.ts'],
+      exclude: ['**/*.test.ts'],
+      reporter: ['text-summary', 'json-summary'],
+      reportsDirectory: 'coverage',
+    },
   },
 });

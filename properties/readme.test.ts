@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeNewVariant } from '../src/variants/newVariant';
+import { typecheckVariant } from '../src/variants/typecheckVariant';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureOutput } from './__helpers__/captureOutput';
@@ -51,5 +53,39 @@ describe('README.md: Reading a counterexample', () => {
     const printed = new Set(io.out.split(dir).join('.mmcheck/failures').split('\n'));
     expect(quoted.length).toBeGreaterThan(5);
     for (const line of quoted) expect(printed, `quoted line not printed: ${line}`).toContain(line);
+  });
+});
+
+describe('README.md: Checking a patch: variants', () => {
+  /** The ```ts block that follows the new-variant command. */
+  const snippet = (): string => {
+    const m = /```ts\n(\/\/ variants\/my-patch\.ts, as new-variant writes it[^\n]*\n)([\s\S]*?)```/.exec(readme);
+    if (m === null) throw new Error('README.md no longer shows variants/my-patch.ts');
+    return m[2]!;
+  };
+
+  it('shows what `new-variant my-patch --override tlbRemoveFolioPagesRaw` writes, less its header comment', () => {
+    const dir = join(root, 'variants', `.readme-${process.pid}`);
+    const file = writeNewVariant({ name: 'my-patch', overrides: ['tlbRemoveFolioPagesRaw'], base: 'batched', dir });
+    try {
+      // Written one level deeper than variants/, so its imports climb one more level.
+      const written = readFileSync(file, 'utf8').replace(/'\.\.\/\.\.\/models\//g, "'../models/").replace(/\n\/\*\*\n( \*[^\n]*\n)+ \*\/\n/, '\n');
+      expect(written).toBe(snippet());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('its `name` idiom type-checks in a variant that extends another variant', () => {
+    mkdirSync(join(root, 'variants'), { recursive: true });
+    const dir = mkdtempSync(join(root, 'variants', '.readme-'));
+    try {
+      writeFileSync(join(dir, 'my-patch.ts'), snippet().replace(/'\.\.\/models\//g, "'../../models/"));
+      const v2 = join(dir, 'my-patch-v2.ts');
+      writeFileSync(v2, "import MyPatch from './my-patch';\n\nexport default class MyPatchV2 extends MyPatch {\n  override readonly name: string = 'my-patch-v2';\n}\n");
+      expect(() => typecheckVariant(v2)).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

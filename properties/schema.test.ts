@@ -37,7 +37,7 @@ const problem = (data: unknown): string => {
 describe('the file formats, from their zod definitions', () => {
   it('schema/*.schema.json are what `npm run schema` generates (rerun it after changing src/schema/)', () => {
     const generated = renderJsonSchemas();
-    expect([...generated.keys()].sort()).toEqual(['schema/counterexample.schema.json', 'schema/op.schema.json', 'schema/scenario.schema.json']);
+    expect([...generated.keys()].sort()).toEqual(['schema/counterexample.schema.json', 'schema/op.schema.json', 'schema/report.schema.json', 'schema/scenario.schema.json']);
     for (const [path, text] of generated) expect(readFileSync(join(root, path), 'utf8'), path).toBe(text);
   });
 

@@ -9,7 +9,7 @@ import type { MmuGather } from '../../models/batched/mmuGather';
  * the batch, and keep going.
  */
 export default class GatherFlushThenFree extends BatchedKernel {
-  override readonly name = 'gather-flush-then-free';
+  override readonly name: string = 'gather-flush-then-free';
 
   override tlbRemoveFolioPagesRaw(m: Machine, tlb: MmuGather, page: Pfn, nr: number, delayRmap: boolean): boolean {
     const full = super.tlbRemoveFolioPagesRaw(m, tlb, page, nr, delayRmap);

@@ -9,7 +9,7 @@ import type { MmuGather } from '../../models/batched/mmuGather';
  * the flush: the batch is freed with them still pending, and they are never removed.
  */
 export default class GatherFlushThenFreeNoRmaps extends BatchedKernel {
-  override readonly name = 'gather-flush-then-free-no-rmaps';
+  override readonly name: string = 'gather-flush-then-free-no-rmaps';
 
   override tlbRemoveFolioPagesRaw(m: Machine, tlb: MmuGather, page: Pfn, nr: number, delayRmap: boolean): boolean {
     const full = super.tlbRemoveFolioPagesRaw(m, tlb, page, nr, delayRmap);

@@ -9,7 +9,7 @@ import type { MmuGather } from '../../models/batched/mmuGather';
  * flushes the whole range at the end anyway". It overrides `__tlb_remove_folio_pages()`.
  */
 export default class GatherFreeEarly extends BatchedKernel {
-  override readonly name = 'gather-free-early';
+  override readonly name: string = 'gather-free-early';
 
   override tlbRemoveFolioPagesRaw(m: Machine, tlb: MmuGather, page: Pfn, nr: number, delayRmap: boolean): boolean {
     const full = super.tlbRemoveFolioPagesRaw(m, tlb, page, nr, delayRmap);

@@ -51,7 +51,7 @@ export interface UnmappedFolio {
  *
  * The flush is x86's `arch_tlbbatch_flush()`: a full flush of the CPU mask gathered from the mms
  * unmapped, not per-mm range flushes — one call whatever the number of mms and folios, which is
- * what the batching is for. Keeps: no source is freed before that flush (rule R1), and the
+ * what the batching is for. Keeps: no source is freed before that flush (rule R1 (docs/kernel-semantics.md §10)), and the
  * destination folios are allocated in the reference's order, one per folio, so logical ids match.
  * Simplified: TTU_BATCH_FLUSH is used even when only this CPU ran the mm (`should_defer_flush()`
  * has no "current CPU" to compare with).

@@ -23,7 +23,7 @@ export interface MigrcReq {
  * the pending list and every point that must give the deferral up; migrate.ts decides which folios
  * are deferred.
  *
- * Keeps rule R3 (kernel-semantics §10): no translation becomes writable while a CPU may still
+ * Keeps rule R3 (docs/kernel-semantics.md §10): no translation becomes writable while a CPU may still
  * hold a stale entry to a source folio. The seed gives up in `do_wp_page()` when the faulting
  * folio is a pending destination; the model has no destination flag in Machine and gives up on
  * every write (or unshare) fault instead — `do_anonymous_page()` for a store and every

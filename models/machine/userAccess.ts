@@ -39,7 +39,7 @@ function checkEntryLive(m: Machine, cpu: CpuId, e: TlbEntry): void {
 
 /**
  * A store to (mm, vpn) through `pfn` while another CPU holds an entry for the same address to a
- * different frame: that CPU's next load there returns old data (rule R3, one view per address).
+ * different frame: that CPU's next load there returns old data (rule R3 (docs/kernel-semantics.md §10), one view per address).
  * Not a finding while a preempted zap task covers the address, nor for a translation a preempted
  * reclaim owes the flush of (docs/concurrency.md).
  */

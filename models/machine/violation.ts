@@ -86,7 +86,7 @@ export type Violation =
     }
   /**
    * A store through a TLB entry reached a page-cache page whose folio is clean while no PTE
-   * mapping the page is dirty (rule R2, no lost dirty data): nothing will make writeback write
+   * mapping the page is dirty (rule R2 (docs/kernel-semantics.md §10), no lost dirty data): nothing will make writeback write
    * that store, and it is lost when the page is evicted. The kernel prevents it by write-protecting
    * and flushing every mapping before it cleans a folio (`folio_mkclean()`), and by keeping a
    * zapped dirty page's rmap until the flush (delayed rmap), so that `folio_mkclean()` finds it.

@@ -15,7 +15,7 @@ import { defineMutant } from './mutant';
  * `pte_advance_pfn(pte, nr)`: any present PTE continues the batch (still clamped at the folio
  * end), so a PTE that a COW fault, an mremap or a second folio put in the middle of a large
  * folio's range is zapped or copied as if it mapped the next page of the folio.
- * Violates: kernel-semantics §1: a batch ends at a PFN gap; with the folio-end clamp, PFN
+ * Violates: docs/kernel-semantics.md §1: a batch ends at a PFN gap; with the folio-end clamp, PFN
  * contiguity is what makes the batch one folio (no per-entry `page_folio()` check). Seed 000.
  * Caught by: the rmap self-check (kernel_warn: removing the rmap of an unmapped page, or a batch
  * crossing a folio), the ledger (mapcount_mismatch / refcount_mismatch), or the differential check.
@@ -40,6 +40,6 @@ export class BatchIgnoresPfnGap extends BatchedKernel {
 
 export const batchIgnoresPfnGap: MutantSpec = defineMutant(BatchIgnoresPfnGap, {
   breaks: 'folio_pte_batch() does not check that the PTEs map consecutive PFNs',
-  violates: 'kernel-semantics §1: a batch ends at a PFN gap (no per-entry page_folio() check); seed 000',
+  violates: 'docs/kernel-semantics.md §1: a batch ends at a PFN gap (no per-entry page_folio() check); seed 000',
   caughtBy: ['kernel_warn', 'mapcount_mismatch', 'refcount_mismatch', 'divergence'],
 });

@@ -12,7 +12,7 @@ import { defineMutant } from './mutant';
  * Breaks: `folio_pte_batch()` does not clamp `max_nr` at the folio's last page
  * (`min(max_nr, folio_pfn + folio_nr_pages - pte_pfn(pte))`), so a batch runs on into the next
  * folio whenever that folio's pages follow in both PFN and virtual address.
- * Violates: kernel-semantics §1: "same folio" is enforced only by the PFN clamp plus PFN
+ * Violates: docs/kernel-semantics.md §1: "same folio" is enforced only by the PFN clamp plus PFN
  * contiguity — there is no per-entry `page_folio()` check. Seed 000: one refcount, one rmap call
  * and one gather entry per batch assume the batch is inside one folio.
  * Caught by: the rmap self-check (kernel_warn: an rmap batch crossing a folio), or the ledger
@@ -39,6 +39,6 @@ export class BatchPastFolioEnd extends BatchedKernel {
 
 export const batchPastFolioEnd: MutantSpec = defineMutant(BatchPastFolioEnd, {
   breaks: 'folio_pte_batch() does not clamp the batch at the end of the folio',
-  violates: 'kernel-semantics §1: the PFN clamp at the folio end is the only same-folio check; seed 000',
+  violates: 'docs/kernel-semantics.md §1: the PFN clamp at the folio end is the only same-folio check; seed 000',
   caughtBy: ['kernel_warn', 'refcount_mismatch', 'mapcount_mismatch', 'divergence'],
 });

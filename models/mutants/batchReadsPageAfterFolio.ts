@@ -17,7 +17,7 @@ import { defineMutant } from './mutant';
  * counts. Where it is not RAM — a hole after the folio, or the folio at the top of memory — the
  * batch reads the struct page of a PFN `pfn_valid()` says no to (an unmapped or poisoned memmap
  * with SPARSEMEM_VMEMMAP).
- * Violates: kernel-semantics §1: the batch's same-folio guarantee is arithmetic on the folio's
+ * Violates: docs/kernel-semantics.md §1: the batch's same-folio guarantee is arithmetic on the folio's
  * own range (`folio_pfn() + folio_nr_pages()`), never a read of a page outside it; mm/internal.h
  * clamps before it looks. Not batch-past-folio-end (which runs into the next folio) nor
  * batch-ignores-pfn-gap (which skips the PFN check): both batches are correct here.
@@ -46,6 +46,6 @@ export class BatchReadsPageAfterFolio extends BatchedKernel {
 
 export const batchReadsPageAfterFolio: MutantSpec = defineMutant(BatchReadsPageAfterFolio, {
   breaks: 'folio_pte_batch() tests page_folio() of the page after the batch instead of clamping at the folio end',
-  violates: 'kernel-semantics §1: the same-folio guarantee is arithmetic on the folio range, never a read past it (pfn_valid)',
+  violates: 'docs/kernel-semantics.md §1: the same-folio guarantee is arithmetic on the folio range, never a read past it (pfn_valid)',
   caughtBy: ['touched_non_ram'],
 });

@@ -7,7 +7,7 @@ import { defineMutant } from './mutant';
 /**
  * Breaks: khugepaged takes every page as collapsible whatever its references:
  * `is_refcount_suitable()` always true, as before it looked at GUP pins.
- * Violates: rule R7 (a pinned page stays the page the process maps): the page a device pinned
+ * Violates: rule R7 (docs/kernel-semantics.md §10; a pinned page stays the page the process maps): the page a device pinned
  * is copied into the THP and dropped from the mm; the device's writes go to the old page and
  * the process never sees them (and a page gathered by a zap in flight is collapsed under it).
  * Caught by: the user-memory oracle (pin_unreliable, stale_read) or the differential.

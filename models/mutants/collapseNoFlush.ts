@@ -9,7 +9,7 @@ import { defineMutant } from './mutant';
 /**
  * Breaks: khugepaged clears the PMD with `pmdp_huge_get_and_clear()` and never flushes the range:
  * `pmdp_collapse_flush()` without its `flush_tlb_range()`.
- * Violates: rule R1 (a page is freed only once no TLB can reach it): CPUs keep translations of
+ * Violates: rule R1 (docs/kernel-semantics.md §10; a page is freed only once no TLB can reach it): CPUs keep translations of
  * the small pages, which the copy frees; a store through one lands in a freed (or reused) page,
  * not in the new THP.
  * Caught by: the free_with_stale_tlb hazard when the copy frees a page a CPU still translates.

@@ -9,7 +9,7 @@ import { defineMutant } from './mutant';
 /**
  * Breaks: khugepaged's scan counts a swap entry as an empty one (`pte_none()`), so a range whose
  * pages are partly swapped out is collapsed without swapping them in.
- * Violates: rule R2 (no data is lost): `hpage_collapse_scan_pmd()` counts swap entries apart
+ * Violates: rule R2 (docs/kernel-semantics.md §10; no data is lost): `hpage_collapse_scan_pmd()` counts swap entries apart
  * (`is_swap_pte()`, up to `max_ptes_swap`) and `__collapse_huge_page_swapin()` reads them in
  * before the copy; taken as none, the swapped-out page becomes a zero page of the THP (and its
  * swap slot is never released).

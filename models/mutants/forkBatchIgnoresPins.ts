@@ -11,7 +11,7 @@ import { defineMutant } from './mutant';
  * batch) never fails: it skips the `folio_needs_cow_for_dma()` test, so a pinned exclusive page
  * inside a batch is shared with the child (R/O in both) instead of the -EAGAIN fallback that
  * copies it for the child. The single-PTE path still checks.
- * Violates: kernel-semantics §4 (`__folio_try_dup_anon_rmap`: maybe pinned and any page of the
+ * Violates: docs/kernel-semantics.md §4 (`__folio_try_dup_anon_rmap`: maybe pinned and any page of the
  * batch exclusive → -EBUSY); seed 001's cow.c "vmsplice() before fork(), unmap in parent after
  * fork()" and "Longterm R/W pin is reliable": a pinned page must stay the parent's.
  * Caught by: the ledger (pinned_not_exclusive: a pinned page mapped shared), or the memory oracle
@@ -30,6 +30,6 @@ export class ForkBatchIgnoresPins extends BatchedKernel {
 
 export const forkBatchIgnoresPins: MutantSpec = defineMutant(ForkBatchIgnoresPins, {
   breaks: 'batched fork dups the rmap of a PTE batch without the maybe-pinned check',
-  violates: 'kernel-semantics §4: folio_try_dup_anon_rmap_ptes() fails for a maybe-pinned exclusive page; seed 001 (cow.c pins)',
+  violates: 'docs/kernel-semantics.md §4: folio_try_dup_anon_rmap_ptes() fails for a maybe-pinned exclusive page; seed 001 (cow.c pins)',
   caughtBy: ['pinned_not_exclusive', 'pin_unreliable', 'divergence'],
 });

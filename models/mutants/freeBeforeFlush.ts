@@ -8,7 +8,7 @@ import { defineMutant } from './mutant';
  * Breaks: `tlb_flush_mmu()` frees the gathered pages (and hands the table batch on) before it
  * flushes the TLB, instead of `tlb_flush_mmu_tlbonly()` first and `tlb_flush_mmu_free()` second.
  * Violates: tlb.h's contract "1) unhook page 2) TLB invalidate page 3) free page" and rule R1
- * (kernel-semantics §3, §10): a CPU may keep using a stale translation until the flush, so the
+ * (docs/kernel-semantics.md §3, §10): a CPU may keep using a stale translation until the flush, so the
  * page must not go back to the allocator before it. Seed 000: the batched zap drops the
  * references only at free time, after the flush.
  * Caught by: the free_with_stale_tlb hazard (a zapped page is freed while a TLB still maps it).

@@ -13,7 +13,7 @@ import { defineMutant } from './mutant';
  * Violates: seed 000 (PTE-batched zap, "page + nr_pages" entries) with its follow-up in 6.12's
  * mm/mmu_gather.c ("improve cond_resched() handling with large folios and expensive page freeing"):
  * "make sure we cover page + nr_pages, and don't leave nr_pages behind when capping the number
- * of entries"; kernel-semantics §3 `__tlb_batch_free_encoded_pages()`.
+ * of entries"; docs/kernel-semantics.md §3 `__tlb_batch_free_encoded_pages()`.
  * Caught by: kernel_warn from the gather's memory checks (an nr_pages slot decoded as a page) at
  * the zap or exit that frees a large-folio entry straddling the cap (small geometry: cap 1 slot,
  * so any zapped run of two or more pages of one folio).

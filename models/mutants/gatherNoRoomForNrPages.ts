@@ -14,7 +14,7 @@ import { defineMutant } from './mutant';
  * writes its nr_pages past the end of the batch page.
  * Violates: seed 000 (PTE-batched zap, "page + nr_pages" entries): "make sure that we can always
  * add another page + nr_pages, requiring two entries instead of only a single one"
- * (`batch->nr >= batch->max - 1`); kernel-semantics §3 `__tlb_remove_folio_pages_size()`.
+ * (`batch->nr >= batch->max - 1`); docs/kernel-semantics.md §3 `__tlb_remove_folio_pages_size()`.
  * Caught by: kernel_warn from the gather's memory checks (a slot stored past the batch's max) at
  * the zap that appends a large-folio run to a batch with one free slot (small geometry: a single
  * page then a run in the 2-slot local batch, or two singles then a run in a 3-slot batch page).

@@ -12,7 +12,7 @@ import { defineMutant } from './mutant';
  * `gup_fast_pmd_leaf()` (n recorded subpages) and `__get_user_pages()` (`page_increm - 1`); the
  * `batched-gup-runs` proposal adds PTE-mapped runs, so the bug exists on both kernels.
  * Violates: seed 004 ("Grab head page refcount once for group of subpages"): the head is grabbed
- * once with `refs = n`, and N subpages pinned ⇒ N refs/pins (kernel-semantics §6).
+ * once with `refs = n`, and N subpages pinned ⇒ N refs/pins (docs/kernel-semantics.md §6).
  * Caught by: the ledger audit (refcount_mismatch / pincount_mismatch) right after the GUP.
  */
 export class GupOneRefForN extends BatchedKernel {

@@ -102,7 +102,7 @@ export const MUTANTS: readonly MutantSpec[] = [
   madviseFreeNoFlush,
   madviseFreeIgnoresOtherMappings,
   lazyfreeDiscardsDirty,
-  // shared file mappings, dirty tracking and writeback (issue 14; rule R2)
+  // shared file mappings, dirty tracking and writeback (issue 14; rule R2 (docs/kernel-semantics.md §10))
   mkcleanNoFlush,
   writebackSkipsMkclean,
   sharedWpSkipsMkwrite,

@@ -14,7 +14,7 @@ import { defineMutant } from './mutant';
  * Violates: seed 002 (MIGRC): the deferral is only for folios whose mappings were *all*
  * read-only — "migrc cannot work with the folio once it found a writable or dirty mapping of
  * it"; stale read-only entries are harmless because src == dst, a stale writable one is not.
- * Rule R3 (kernel-semantics §10).
+ * Rule R3 (docs/kernel-semantics.md §10).
  * Caught by: the stale_tlb_divergent_write hazard (a store to dst while a CPU caches a writable
  * src for the same address), the memory oracle (stale_read: a store through the stale entry is
  * lost to dst), or the differential check when that lost store is read back through a FOLL_GET

@@ -10,7 +10,7 @@ import { defineMutant } from './mutant';
  * reference, no pending flag (`migrc_mark_pending()`), not on the request's list
  * (`migrc_expand_req()`), so `migrate_folio_done()` frees it while CPUs may still cache it.
  * Violates: seed 002 (MIGRC): "skip the TLB flush … keeping the source folio alive until a later
- * flush"; rule R1 (kernel-semantics §8 "src is freed only after all TLB entries to it are gone").
+ * flush"; rule R1 (docs/kernel-semantics.md §8 "src is freed only after all TLB entries to it are gone").
  * Caught by: the free_with_stale_tlb hazard (the source is freed while a TLB maps it).
  */
 export class MigrcFreesSource extends BatchedKernel {

@@ -10,7 +10,7 @@ import { defineMutant } from './mutant';
  * CPU may still hold the read-only TLB entry to the source that the skipped flush left behind.
  * The other release points (mprotect, memory pressure, tick) stay.
  * Violates: seed 002 (MIGRC): "give up and flush when a pending folio is write-faulted"; rule R3
- * (kernel-semantics §10): never a writable translation to dst while a CPU may still use src.
+ * (docs/kernel-semantics.md §10): never a writable translation to dst while a CPU may still use src.
  * Caught by: the stale_tlb_divergent_write hazard (a store to dst while a CPU caches src for the
  * same address), or the memory oracle (stale_read through the stale entry).
  */

@@ -9,7 +9,7 @@ import { defineMutant } from './mutant';
 /**
  * Breaks: `page_mkclean_one()` write-protects and cleans the PTE in place (`set_pte_at()` of
  * `pte_wrprotect(pte_mkclean())`) instead of `ptep_clear_flush()` first.
- * Violates: rule R2 (no lost dirty data): a CPU that still caches the writable, dirty
+ * Violates: rule R2 (docs/kernel-semantics.md §10; no lost dirty data): a CPU that still caches the writable, dirty
  * translation stores without a page walk after writeback has cleaned the folio; nothing makes
  * writeback write that store again, and it is lost when the page is evicted.
  * Caught by: the lost_dirty_data hazard at that store.

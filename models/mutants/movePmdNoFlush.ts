@@ -11,7 +11,7 @@ import { defineMutant } from './mutant';
  * `flush_tlb_range(vma, old_addr, old_addr + PMD_SIZE)`, reasoning that no PTE changed — but the
  * translations cached for the old addresses still lead to the same pages.
  * Violates: `move_normal_pmd()` (mm/mremap.c, 6.12): the old PMD's range is flushed under the
- * PMD locks; rule R1 (kernel-semantics §10).
+ * PMD locks; rule R1 (docs/kernel-semantics.md §10).
  * Caught by: the hazards of the stale old-address entries (the page freed or written through
  * the new address while one is cached), or a divergence in a load through the old address.
  */

@@ -8,7 +8,7 @@ import { defineMutant } from './mutant';
  * PTE that only lost its write bit is not recorded in mprotect()'s gather, so `tlb_finish_mmu()`
  * does not flush it (the mistake a patch makes when it moves RW out of flush_on_change to save
  * the upgrade flush, and takes the downgrade with it).
- * Violates: rule R4 (kernel-semantics §10): a downgrade needs a flush before anyone relies on it;
+ * Violates: rule R4 (docs/kernel-semantics.md §10): a downgrade needs a flush before anyone relies on it;
  * x86 `pte_flags_need_flush()` (arch/x86/include/asm/tlbflush.h, 6.12) has _PAGE_RW in
  * flush_on_change.
  * Caught by: a divergence (a store through the stale writable entry succeeds where the reference

@@ -11,7 +11,7 @@ import { defineMutant } from './mutant';
  * writable, clean ones too (`can_change_pte_writable()` without its `pte_dirty()` test for
  * VM_SHARED).
  * Violates: dirty tracking (mm/mprotect.c `can_change_pte_writable()`: a clean shared PTE stays
- * read-only so that the next store faults and `page_mkwrite` dirties the folio; rule R2).
+ * read-only so that the next store faults and `page_mkwrite` dirties the folio; rule R2 (docs/kernel-semantics.md §10)).
  * Caught by: the ledger (writable_file_page_clean): a clean folio mapped writable; a store then
  * dirties a page writeback never writes (lost_dirty_data).
  */

@@ -11,7 +11,7 @@ import { defineMutant } from './mutant';
  * new_addr - len, new_addr)`): the new addresses had no translations, and the old ones stay
  * cached, so a CPU keeps reaching the moved page through its old address.
  * Violates: `move_ptes()` (mm/mremap.c, 6.12) — the old translations are flushed before the PTL
- * is dropped (the CVE-2018-18281 fix); rule R1 (kernel-semantics §10).
+ * is dropped (the CVE-2018-18281 fix); rule R1 (docs/kernel-semantics.md §10).
  * Caught by: the hazards of the stale old-address entry — the page freed while it is cached
  * (free_with_stale_tlb, tlb_use_after_free), a store through it racing the new mapping — or a
  * divergence in what a load through the old address returns.

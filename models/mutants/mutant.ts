@@ -9,7 +9,7 @@ export interface MutantSpec {
   /** kebab-case, saying the bug. */
   readonly name: string;
   readonly breaks: string;
-  /** The seed thread (seeds.md) or kernel rule (kernel-semantics.md) it violates. */
+  /** The seed thread (docs/seeds.md) or kernel rule (docs/kernel-semantics.md) it violates. */
   readonly violates: string;
   /** Violation codes any of which counts as the expected catch. */
   readonly caughtBy: readonly ViolationCode[];

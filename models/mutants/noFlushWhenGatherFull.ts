@@ -14,7 +14,7 @@ import { defineMutant } from './mutant';
  * `tlb_finish_mmu()` at the end.
  * Violates: seed 000 (PTE-batched zap): a full gather (MAX_GATHER_BATCH_COUNT) forces
  * `tlb_flush_mmu_tlbonly()` before the PTL is dropped and only then `tlb_flush_mmu()` frees the
- * pages (kernel-semantics §2, §3); rule R1, unhook → flush → free.
+ * pages (docs/kernel-semantics.md §2, §3); rule R1, unhook → flush → free.
  * Caught by: the free_with_stale_tlb hazard — only once a zap fills the gather (small geometry:
  * 7 to 13 gather entries in one zap or exit) while a CPU still caches one of the pages; or the
  * ledger's mapcount_mismatch when the gather held a dirty shared file page: its delayed rmap is

@@ -11,7 +11,7 @@ import { defineMutant } from './mutant';
  * VMA did not want write notifications (`vma_wants_writenotify()` ignored: `vm_page_prot` with
  * the write bit).
  * Violates: dirty tracking: the first store to a clean page must fault (page_mkwrite dirties the
- * folio); mapped writable at once, it stores into a clean folio that writeback skips (rule R2).
+ * folio); mapped writable at once, it stores into a clean folio that writeback skips (rule R2 (docs/kernel-semantics.md §10)).
  * Caught by: the ledger (writable_file_page_clean) right after the read fault.
  */
 export class ReadFaultMapsSharedWritable extends BatchedKernel {

@@ -7,7 +7,7 @@ import { defineMutant } from './mutant';
 /**
  * Breaks: `shrink_folio_list()` frees its reclaimed folios (`free_unref_folios()`) before the
  * `try_to_unmap_flush()` that owes the TLB flush of the PTEs it unmapped with TTU_BATCH_FLUSH.
- * Violates: rule R1 (kernel-semantics §3): unhook, TLB invalidate, then free. In 6.12 the freed
+ * Violates: rule R1 (docs/kernel-semantics.md §3): unhook, TLB invalidate, then free. In 6.12 the freed
  * folios wait on `free_folios`, and a full batch flushes first.
  * Caught by: the free_with_stale_tlb hazard (a clean folio needs no writeback, so no
  * `try_to_unmap_flush_dirty()` flushed it earlier).

@@ -13,7 +13,7 @@ import { defineMutant } from './mutant';
  * `fault_dirty_shared_page()`): the folio of a clean shared page is not dirtied by the store
  * that made it writable.
  * Violates: dirty tracking: a page-cache page is mapped writable only while its folio is dirty;
- * otherwise writeback skips the clean folio and the store is lost at eviction (rule R2).
+ * otherwise writeback skips the clean folio and the store is lost at eviction (rule R2 (docs/kernel-semantics.md §10)).
  * Caught by: the ledger (writable_file_page_clean).
  */
 export class SharedWpSkipsMkwrite extends BatchedKernel {

@@ -9,7 +9,7 @@ import { defineMutant } from './mutant';
  * Breaks: `folio_clear_dirty_for_io()` clears PG_dirty without `folio_mkclean()`.
  * Violates: dirty tracking (page_mkwrite): the folio is written and marked clean while its
  * mappings stay writable, so the next store through them does not fault, the folio stays clean
- * and writeback never writes that store (rule R2).
+ * and writeback never writes that store (rule R2 (docs/kernel-semantics.md §10)).
  * Caught by: the ledger (writable_file_page_clean) right after the writeback, or lost_dirty_data.
  */
 export class WritebackSkipsMkclean extends BatchedKernel {

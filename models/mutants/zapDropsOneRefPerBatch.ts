@@ -12,7 +12,7 @@ import { defineMutant } from './mutant';
  * instead of the entry's nr_pages (`folios_put_refs(refs = nr)`), so a zapped batch of n PTEs
  * of one folio leaves n - 1 references behind and the folio is never freed.
  * Violates: seed 000 (PTE-batched zap): a "page + nr_pages" entry stands for nr mappings, each
- * holding one reference (kernel-semantics §3 `__tlb_batch_free_encoded_pages()`, §6 "each
+ * holding one reference (docs/kernel-semantics.md §3 `__tlb_batch_free_encoded_pages()`, §6 "each
  * page-table mapping holds one ref").
  * Caught by: the ledger audit (refcount_mismatch) right after the zap.
  */

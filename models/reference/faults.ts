@@ -401,7 +401,7 @@ export abstract class FaultPaths extends FilemapPaths {
 
   /**
    * Mirrors `wp_page_reuse()` (mm/memory.c): make the PTE writable in place. An upgrade needs no
-   * flush (rule R4); only the faulting CPU's read-only entry is replaced.
+   * flush (rule R4 (docs/kernel-semantics.md §10)); only the faulting CPU's read-only entry is replaced.
    */
   wpPageReuse(m: Machine, cpu: CpuId, mm: MmId, v: Vpn, pte: PresentPte): void {
     setPte(m, mm, v, { ...pte, writable: true, dirty: true, young: true });

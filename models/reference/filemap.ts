@@ -235,7 +235,7 @@ export abstract class FilemapPaths extends SwapPaths {
    * others) is cleared and flushed (`ptep_clear_flush()`), then set again write-protected and
    * clean, under its PTL. Returns how many were dirty or writable. It begins with `if
    * (!folio_mapped(folio)) return 0;` — which is why zap must not let the mapcount drop before its
-   * TLB flush (delayed rmap, rule R2): an unmapped folio is cleaned without looking at any TLB.
+   * TLB flush (delayed rmap, rule R2 (docs/kernel-semantics.md §10)): an unmapped folio is cleaned without looking at any TLB.
    */
   folioMkclean(m: Machine, head: Pfn): number {
     if (this.folioMapcount(m, head) === 0) return 0;

@@ -57,7 +57,7 @@ export abstract class ReclaimPaths extends MigratePaths {
    * the isolation reference): every folio is swapped out and freed or kept (`keep:` puts it back
    * on the LRU, dropping the isolation reference); the pieces of a folio split on the way join
    * the list. The freed folios wait on `free_folios` until `try_to_unmap_flush()` — no page is
-   * freed while a TLB may still translate to it (rule R1) — and are freed together
+   * freed while a TLB may still translate to it (rule R1 (docs/kernel-semantics.md §10)) — and are freed together
    * (`free_unref_folios()`). Returns how many folios were freed. Runs `shrinkFolioListSteps()` to
    * its end. Simplified: 6.12 collects the freed folios in a `folio_batch` and, when it fills
    * (PAGEVEC_SIZE, 31), flushes and frees them inside the loop; the model's lists are shorter

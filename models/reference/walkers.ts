@@ -14,7 +14,7 @@ import type { OpResult } from '../result';
 import { noop } from '../result';
 import { GupPaths } from './gup';
 
-type GupFastWalker = Extract<Walker, { kind: 'gupFast' }>;
+export type GupFastWalker = Extract<Walker, { kind: 'gupFast' }>;
 
 /**
  * Lockless page-table walkers that stay in flight across other operations: GUP-fast (IRQs off,

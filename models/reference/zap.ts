@@ -104,7 +104,7 @@ export abstract class ZapPaths extends FaultPaths {
    * Unmap one page, the per-page `zap_present_ptes()` (mm/memory.c, 6.12): clear the PTE, flush
    * it from every TLB, drop the rmap, drop the reference. A file page whose PTE was dirty dirties
    * its folio (`folio_mark_dirty()`); its rmap goes only after the flush, as the batched kernel's
-   * delayed rmap ensures (rule R2: `folio_mkclean()` must not find it unmapped while a TLB entry
+   * delayed rmap ensures (rule R2 (docs/kernel-semantics.md §10): `folio_mkclean()` must not find it unmapped while a TLB entry
    * may still write to it). The shared zero page
    * (`vm_normal_page()` NULL) is only cleared and flushed: it has no rmap or reference to drop.
    */

@@ -32,7 +32,7 @@ export function preemptedZapArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> 
       // One zap chunk in four: the CPU that stores first and loads inside the window.
       nested: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: cpuArb(p) }),
       // One in four of those: the hot page is a shared file page, and writeback runs inside the
-      // window before the CPU stores again (rule R2: the zap's delayed rmap, issue 14).
+      // window before the CPU stores again (rule R2 (docs/kernel-semantics.md §10): the zap's delayed rmap, issue 14).
       file: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: NR_FILES - 1 }) }),
     })
     .map(({ cpu, at, mm, nr, nested, file }): Op[] => {

@@ -28,7 +28,7 @@ export interface OpArbOptions {
 }
 
 /**
- * Op generators weighted toward the states where batching bugs live (design §6): large folios,
+ * Op generators weighted toward the states where batching bugs live (docs/design.md, "Generation, shrinking, verdicts"): large folios,
  * PTE-mapped and partially mapped; forks of populated mms; pins; zaps that fill a gather;
  * read-only mappings under migration; walkers in flight while tables go away. Addresses cluster
  * on folio and table boundaries. fast-check gives commands no bias of its own, so all of it is

@@ -1,5 +1,5 @@
 import type { Geometry } from '../../models/machine/geometry';
-import mapValues from 'lodash/mapValues';
+import mapValues from 'lodash/mapValues.js';
 import type { OpKind } from '../ops/op';
 
 /**

@@ -1,9 +1,6 @@
-/** Median of a non-empty list. */
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
+import { median as medianOrNull } from '../stats/median';
+/** Median of a non-empty list (0 for an empty one). */
+export const median = (xs: readonly number[]): number => medianOrNull(xs) ?? 0;
 
 /** Wall time of fn in ms. */
 export function timeMs(fn: () => void): number {

@@ -1,5 +1,6 @@
-import mergeWith from 'lodash/mergeWith';
-import minBy from 'lodash/minBy';
+import sumBy from 'lodash/sumBy.js';
+import mergeWith from 'lodash/mergeWith.js';
+import minBy from 'lodash/minBy.js';
 import type { CheckReport } from './runCheck';
 import type { Supervised, SuperviseOptions } from './supervise';
 import { superviseCheck } from './supervise';
@@ -65,13 +66,13 @@ export function mergeReports(seed: number, reports: readonly CheckReport[]): Che
   const w = minBy(failed, (f) => f.key) ?? null;
   const sum = (f: (r: CheckReport) => Readonly<Record<string, number>>): Record<string, number> => addCounts(reports.map(f));
   const base = reports[0]!;
-  const guided = reports.every((r) => r.guided === null) ? null : { corpus: reports.reduce((a, r) => a + (r.guided?.corpus ?? 0), 0), mutated: reports.reduce((a, r) => a + (r.guided?.mutated ?? 0), 0) };
+  const guided = reports.every((r) => r.guided === null) ? null : { corpus: sumBy(reports, (r) => r.guided?.corpus ?? 0), mutated: sumBy(reports, (r) => r.guided?.mutated ?? 0) };
   return {
     ...base,
     seed,
     // With a failure: the sequences up to it in key order (the same for every run of the check).
-    sequences: w !== null ? w.key + 1 : reports.reduce((a, r) => a + r.sequences, 0),
-    steps: reports.reduce((a, r) => a + r.steps, 0),
+    sequences: w !== null ? w.key + 1 : sumBy(reports, (r) => r.sequences),
+    steps: sumBy(reports, (r) => r.steps),
     elapsedMs: Math.max(...reports.map((r) => r.elapsedMs)),
     coverage: sum((r) => r.coverage),
     lengths: sum((r) => r.lengths),

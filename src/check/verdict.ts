@@ -5,7 +5,8 @@ import type { CheckReport } from './runCheck';
  * ran with every oracle on and held, and (for a variant) every method the variant defines was
  * called and every line of it ran. Anything less says what it is.
  */
-export type Verdict = 'HOLDS' | 'FAILED' | 'FLAKY' | 'NOT EXERCISED' | 'INTERRUPTED';
+export const VERDICTS = ['HOLDS', 'FAILED', 'FLAKY', 'NOT EXERCISED', 'INTERRUPTED'] as const;
+export type Verdict = (typeof VERDICTS)[number];
 
 export const EXIT_CODES: Readonly<Record<Verdict, number>> = {
   HOLDS: 0,

@@ -17,10 +17,13 @@ import { describeGeneration } from '../check/generation';
 import type { Counterexample } from '../counterexample/file';
 import { writeCounterexample } from '../counterexample/file';
 import type { Op } from '../ops/op';
-import { failingStepDiff } from '../report/trace';
 import { formatCounterexample } from '../report/litmus';
+import { failureLines } from '../report/failureLines';
 import type { LoadedKernel } from './loadKernel';
-import type { VariantLines } from '../variants/lineCoverage';
+import { stripAnsi } from '../variants/errorLocation';
+import type { CommandData, Report } from '../schema/report';
+import { REPORT_FORMAT } from '../schema/report';
+import { EXIT_CODES } from '../check/verdict';
 import type { Progress } from './progress';
 
 export interface CheckCommandOptions {
@@ -56,7 +59,13 @@ export interface CheckCommandOptions {
  * and rewritten as shrinking shortens them, so an interrupted run loses nothing. Returns the
  * verdict (its exit code is EXIT_CODES[verdict]).
  */
-export async function checkCommand(o: CheckCommandOptions, print: (s: string) => void): Promise<Verdict> {
+export async function checkCommand(o: CheckCommandOptions, printHuman: (s: string) => void): Promise<CheckOutcome> {
+  const started = Date.now();
+  const lines: string[] = [];
+  const print = (s: string): void => {
+    lines.push(stripAnsi(s));
+    printHuman(s);
+  };
   const file = `${o.failureDir}/${o.kernel.name.replace(/[^\w.+-]/g, '_')}-${o.geometry.name}-seed${o.seed}.json`;
   const probe = o.kernel.make();
   const alone = runsAlone(probe);
@@ -85,14 +94,25 @@ export async function checkCommand(o: CheckCommandOptions, print: (s: string) =>
       throw new Error('the check worker answered a check with a replay');
     case 'error':
       throw new Error(`the check's worker failed: ${result.message}${result.stack !== '' ? `\n${result.stack}` : ''}`);
-    case 'interrupted':
+    case 'interrupted': {
       printSummary(result.snapshot, probes, print, '(interrupted)');
       print(pc.yellow(pc.bold('INTERRUPTED')) + ` — the summary covers what ran; ${savedNote(file)}`);
-      return 'INTERRUPTED';
-    case 'hang':
-      return reportHang(o, file, result, probes, print);
-    case 'done':
-      return reportDone(o, file, result.report, result.lines, probes, alone, print);
+      return checkOutcome(o, { verdict: 'INTERRUPTED', totals: result.snapshot, probes, exercise: null, failure: null, lines, started });
+    }
+    case 'hang': {
+      const verdict = reportHang(o, file, result, probes, print);
+      const failure: CheckFailureData = { kernel: o.kernel.name, violation: { code: 'step_timeout', step: result.step, seconds: o.stepTimeoutMs / 1000 }, ops: result.ops.slice(0, result.step + 1), seed: o.seed, path: '', shrunk: false, file };
+      return checkOutcome(o, { verdict, totals: result.snapshot, probes, exercise: null, failure, lines, started });
+    }
+    case 'done': {
+      const r = result.report;
+      const exercise: Exercise | null = o.variantFile !== null ? { methodCalls: r.methodCalls, unexecutedLines: result.lines?.unexecuted ?? [] } : null;
+      const verdict = reportDone(o, file, r, exercise, probes, alone, print);
+      const f = r.failure ?? r.flaky;
+      const failure: CheckFailureData | null =
+        f === null ? null : { kernel: f.outcome.kernel, violation: f.outcome.violation, ops: [...f.ops], seed: f.seed, path: r.failure?.path ?? '', shrunk: r.failure?.fullyShrunk ?? false, file };
+      return checkOutcome(o, { verdict, totals: r, probes, exercise, failure, lines, started });
+    }
   }
 }
 
@@ -100,10 +120,9 @@ function savedNote(file: string): string {
   return `a failing case found so far is in ${file} (if any)`;
 }
 
-function reportDone(o: CheckCommandOptions, file: string, report: CheckReport, lines: VariantLines | null, probes: readonly string[], alone: boolean, print: (s: string) => void): Verdict {
+function reportDone(o: CheckCommandOptions, file: string, report: CheckReport, exercise: Exercise | null, probes: readonly string[], alone: boolean, print: (s: string) => void): Verdict {
   printSummary({ ...report }, probes, print, report.interrupted ? '(time budget reached)' : '');
   if (report.guided !== null) print(`  guided     corpus of ${report.guided.corpus} sequences that reached something new; ${report.guided.mutated} of the ${report.sequences} sequences were mutations of it`);
-  const exercise: Exercise | null = o.variantFile !== null ? { methodCalls: report.methodCalls, unexecutedLines: lines?.unexecuted ?? [] } : null;
   if (exercise !== null) printExercise(exercise, o.variantFile ?? '', print);
   const verdict = verdictOf(report, exercise);
   switch (verdict) {
@@ -137,15 +156,7 @@ function printFailure(o: CheckCommandOptions, file: string, report: CheckReport,
   saveCase(o, file, { seed: f.seed, path: f.path, status: f.fullyShrunk ? 'shrunk' : 'found', ops: f.ops, violation: f.outcome.violation });
   print('');
   print(pc.red(pc.bold(`FAILED: ${describeViolation(f.outcome.violation)}`)) + ` (in kernel ${f.outcome.kernel})`);
-  print(`counterexample: ${f.ops.length} ops, shrunk from ${f.originalLength} in ${f.numShrinks} steps${f.fullyShrunk ? '' : pc.yellow(' (not fully shrunk: the time budget ran out while shrinking)')}`);
-  for (const line of formatCounterexample(f.ops, f.outcome)) print(`  ${line}`);
-  const spec = specFor(o.kernel.make());
-  const diff = failingStepDiff(f.outcome.kernel === spec().name && !alone ? spec : o.kernel.make, o.geometry, f.ops, f.outcome.violation.step);
-  if (diff.length > 0) {
-    print(`what step ${f.outcome.violation.step} changed in ${f.outcome.kernel}:`);
-    for (const line of diff.slice(0, 40)) print(`    ${line}`);
-    if (diff.length > 40) print(`    … ${diff.length - 40} more`);
-  }
+  for (const line of failureLines(f, o.kernel.make, specFor(o.kernel.make()), o.geometry, alone, pc.yellow)) print(line);
   printReplayHints(file, print);
   const jobs = jobsFor(o.jobs, o.runs);
   // Another job's stream is run by its own fast-check seed: the path replays in that one.
@@ -212,3 +223,67 @@ function printExercise(e: Exercise, file: string, print: (s: string) => void): v
   }
 }
 
+
+/** What a check ends with: the verdict (its exit code is EXIT_CODES[verdict]) and the machine-readable report of it. */
+export interface CheckOutcome {
+  readonly verdict: Verdict;
+  readonly report: Extract<Report, { command: 'check' }>;
+}
+
+type CheckFailureData = NonNullable<CommandData<'check'>['failure']>;
+
+interface CheckEnd {
+  readonly verdict: Verdict;
+  readonly totals: Pick<ProgressSnapshot, 'sequences' | 'steps' | 'elapsedMs' | 'coverage'> | null;
+  readonly probes: readonly string[];
+  readonly exercise: Exercise | null;
+  readonly failure: CheckFailureData | null;
+  /** Every line the human report printed, without colours: a failing case's details. */
+  readonly lines: readonly string[];
+  readonly started: number;
+}
+
+/** The check as one test case of a `--reporter json|junit|tap` report (src/results/). */
+function checkOutcome(o: CheckCommandOptions, e: CheckEnd): CheckOutcome {
+  const elapsedMs = Date.now() - e.started;
+  const ok = e.verdict === 'HOLDS';
+  const message = e.failure !== null ? `${e.verdict}: ${describeViolation(e.failure.violation as Violation)} (in kernel ${e.failure.kernel})` : ok ? null : e.verdict;
+  const coverage: Record<string, number> = Object.fromEntries(e.probes.map((p) => [p, 0]));
+  Object.assign(coverage, e.totals?.coverage ?? {});
+  return {
+    verdict: e.verdict,
+    report: {
+      format: REPORT_FORMAT,
+      command: 'check',
+      exitCode: EXIT_CODES[e.verdict],
+      elapsedMs,
+      tests: [{ name: `check ${o.kernel.name} ${o.geometry.name} seed ${o.seed}`, status: ok ? 'pass' : 'fail', message, details: ok ? [] : withoutCoverageRows(e.lines), elapsedMs }],
+      data: {
+        kernel: o.kernel.name,
+        kernelSpec: o.kernel.spec,
+        geometry: o.geometry.name,
+        seed: o.seed,
+        runs: o.runs,
+        jobs: jobsFor(o.jobs, o.runs),
+        maxOps: o.maxOps,
+        interleave: o.interleave === true,
+        generation: describeGeneration(o.generation),
+        verdict: e.verdict,
+        sequences: e.totals?.sequences ?? 0,
+        steps: e.totals?.steps ?? 0,
+        elapsedMs: e.totals?.elapsedMs ?? 0,
+        coverage,
+        methodCalls: { ...(e.exercise?.methodCalls ?? {}) },
+        unexecutedLines: e.exercise?.unexecutedLines.map((l) => ({ line: l.line, text: l.text })) ?? [],
+        failure: e.failure,
+      },
+    },
+  };
+}
+
+/** A failing case's details without the per-probe coverage rows (they are in the report's data); the reach line stays. */
+function withoutCoverageRows(lines: readonly string[]): string[] {
+  const from = lines.findIndex((l) => l.startsWith('  coverage '));
+  const to = lines.findIndex((l) => l.startsWith('  reach '));
+  return from < 0 || to < from ? [...lines] : [...lines.slice(0, from), ...lines.slice(to)];
+}

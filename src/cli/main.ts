@@ -1,3 +1,4 @@
+import range from 'lodash/range.js';
 import { availableParallelism } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { KERNELS, roleDescription } from '../../models/registry';
@@ -7,7 +8,10 @@ import { EXIT_CODES } from '../check/verdict';
 import { costCommand } from './costCommand';
 import { loadKernel } from './loadKernel';
 import { reportInternalError } from './internalError';
-import { GEOMETRY_HELP, parseGeometry, parsePositiveInt, parseSeed } from './options';
+import { GEOMETRY_HELP, REPORTER_HELP, parseGeometry, parsePositiveInt, parseReporter, parseSeed } from './options';
+import type { ReporterName } from '../results/reporters';
+import { renderReport } from '../results/reporters';
+import type { Report } from '../schema/report';
 import { makeProgress } from './progress';
 import { mutantsCommand } from './mutantsCommand';
 import { explainCommand, HTML_MAX_STEPS, replayCommand } from './replayCommands';
@@ -18,10 +22,23 @@ import { DEFAULT_MODE, GENERATION_MODES } from '../check/generation';
 import { checkWritableDir } from './writableDir';
 import { NO_TYPECHECK_HELP } from '../variants/noTypecheck';
 import { WORKLOADS } from '../cost/workloads/index';
+import { SEEDS } from '../cost/workload';
+import { writeNewVariant } from '../variants/newVariant';
+import { resolveWorkloads } from '../cost/loadWorkload';
+import { relative } from 'node:path';
 
 const print = (s: string): void => {
   process.stdout.write(`${s}\n`);
 };
+
+/** The human report's lines go to stdout only for the human reporter: a machine format is alone there. */
+const humanPrint = (reporter: ReporterName): ((s: string) => void) => (reporter === 'human' ? print : () => {});
+
+/** Print a machine reporter's document (nothing for the human one, which printed as it ran). */
+function emit(reporter: ReporterName, report: Report): void {
+  const doc = renderReport(reporter, report);
+  if (doc !== null) process.stdout.write(doc);
+}
 
 /** The kernel `check` runs by default: the batched one once registered, else the reference. */
 const defaultKernel = (): string => (KERNELS.some((k) => k.name === 'batched') ? 'batched' : 'reference');
@@ -50,7 +67,9 @@ function program(setExit: (code: number) => void): Command {
     .option('--focus <list>', FOCUS_HELP)
     .option('--weights <list>', WEIGHTS_HELP)
     .option('--jobs <n>', `worker threads running sequences side by side (${availableParallelism()} cores here); the same seed and --jobs give the same verdict and counterexample on any machine`, '1')
-    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean; stepTimeout: string; typecheck: boolean; interleave?: boolean; mode?: string; guided?: boolean; focus?: string; weights?: string; jobs: string }) => {
+    .option('--reporter <name>', REPORTER_HELP, 'human')
+    .action(async (o: { kernel: string; runs: string; seed?: string; geometry: string; time?: string; maxOps: string; failures: string; quiet?: boolean; stepTimeout: string; typecheck: boolean; interleave?: boolean; mode?: string; guided?: boolean; focus?: string; weights?: string; jobs: string; reporter: string }) => {
+      const reporter = parseReporter(o.reporter);
       const geometry = parseGeometry(o.geometry);
       const runs = parsePositiveInt('--runs', o.runs);
       const jobs = parsePositiveInt('--jobs', o.jobs);
@@ -70,7 +89,8 @@ function program(setExit: (code: number) => void): Command {
       process.on('SIGINT', onSigint);
       try {
         const progress = makeProgress(process.stderr, o.quiet === true);
-        const verdict = await checkCommand({ kernel, geometry, runs, jobs, seed, maxOps, timeBudgetMs, stepTimeoutMs, failureDir: o.failures, progress, watchMethods: kernel.watchMethods, variantFile: kernel.variant?.file ?? null, signal: interrupt.signal, interleave: o.interleave === true, generation, declaredFocus: kernel.focus }, print);
+        const { verdict, report } = await checkCommand({ kernel, geometry, runs, jobs, seed, maxOps, timeBudgetMs, stepTimeoutMs, failureDir: o.failures, progress, watchMethods: kernel.watchMethods, variantFile: kernel.variant?.file ?? null, signal: interrupt.signal, interleave: o.interleave === true, generation, declaredFocus: kernel.focus }, humanPrint(reporter));
+        emit(reporter, report);
         setExit(EXIT_CODES[verdict]);
       } finally {
         process.off('SIGINT', onSigint);
@@ -100,7 +120,13 @@ function program(setExit: (code: number) => void): Command {
     .option('--geometry <name>', `${GEOMETRY_HELP} (default: the file's, else small)`)
     .option('--step-timeout <seconds>', 'an op running longer than this is reported as a hang (step_timeout)', '10')
     .option('--no-typecheck', NO_TYPECHECK_HELP)
-    .action(async (file: string, o: { kernel?: string; geometry?: string; stepTimeout: string; typecheck: boolean }) => setExit(await runCommand(file, { ...o, stepTimeoutMs: parsePositiveInt('--step-timeout', o.stepTimeout) * 1000 }, print)));
+    .option('--reporter <name>', REPORTER_HELP, 'human')
+    .action(async (file: string, o: { kernel?: string; geometry?: string; stepTimeout: string; typecheck: boolean; reporter: string }) => {
+      const reporter = parseReporter(o.reporter);
+      const report = await runCommand(file, { ...o, stepTimeoutMs: parsePositiveInt('--step-timeout', o.stepTimeout) * 1000 }, humanPrint(reporter));
+      emit(reporter, report);
+      setExit(report.exitCode);
+    });
 
   p.command('mutants')
     .description('kill matrix: run the standard properties on every registered mutant; exit 1 if one survives')
@@ -111,35 +137,42 @@ function program(setExit: (code: number) => void): Command {
     .option('--only <names...>', 'only these mutants')
     .option('--write-fixtures <dir>', "save each mutant's shortest counterexample there (properties/fixtures/mutants)")
     .option('--modes <list>', `generation modes to compare, comma-separated (${GENERATION_MODES.join(', ')}); the first decides the exit code`, DEFAULT_MODE)
-    .action((o: { runs: string; seeds: string; geometry: string; maxOps: string; only?: string[]; writeFixtures?: string; modes: string }) => {
+    .option('--reporter <name>', REPORTER_HELP, 'human')
+    .action((o: { runs: string; seeds: string; geometry: string; maxOps: string; only?: string[]; writeFixtures?: string; modes: string; reporter: string }) => {
+      const reporter = parseReporter(o.reporter);
       const nSeeds = parsePositiveInt('--seeds', o.seeds);
       if (o.writeFixtures !== undefined) checkWritableDir('--write-fixtures', o.writeFixtures);
-      setExit(
-        mutantsCommand(
+      const report = mutantsCommand(
           {
             geometry: parseGeometry(o.geometry),
             runs: parsePositiveInt('--runs', o.runs),
             maxOps: parsePositiveInt('--max-ops', o.maxOps),
-            seeds: Array.from({ length: nSeeds }, (_, i) => i + 1),
+            seeds: range(1, nSeeds + 1),
             only: o.only ?? [],
             fixturesDir: o.writeFixtures ?? null,
             modes: parseModes(o.modes),
           },
-          print,
-        ),
-      );
+          humanPrint(reporter),
+        );
+      emit(reporter, report);
+      setExit(report.exitCode);
     });
 
   p.command('cost')
     .description('kernel work (atomic ref updates, rmap calls, gather slots, TLB flushes, IPIs, RCU callbacks) on named workloads, kernel vs reference')
     .option('--kernel <name|file.ts>', `registered kernel (${KERNELS.map((k) => k.name).join(', ')}) or a variant file`, defaultKernel())
-    .option('--workload <names...>', `workloads to run (default all): ${WORKLOADS.map((w) => w.name).join(', ')}`)
+    .option('--workload <names...>', `workloads to run (default all): ${WORKLOADS.map((w) => w.name).join(', ')}, or a file exporting your own (a CostWorkload, e.g. variants/my-workload.ts)`)
     .option('--geometry <name>', GEOMETRY_HELP, 'realistic')
     .option('--no-typecheck', NO_TYPECHECK_HELP)
-    .action(async (o: { kernel: string; workload?: string[]; geometry: string; typecheck: boolean }) => {
+    .option('--reporter <name>', REPORTER_HELP, 'human')
+    .action(async (o: { kernel: string; workload?: string[]; geometry: string; typecheck: boolean; reporter: string }) => {
+      const reporter = parseReporter(o.reporter);
       const geometry = parseGeometry(o.geometry);
+      const workloads = await resolveWorkloads(o.workload ?? [], o.typecheck);
       const kernel = await loadKernel(o.kernel, { typecheck: o.typecheck });
-      setExit(costCommand({ kernel, geometry, workloads: o.workload ?? [] }, print));
+      const report = costCommand({ kernel, geometry, workloads }, humanPrint(reporter));
+      emit(reporter, report);
+      setExit(report.exitCode);
     });
 
   p.command('export-c')
@@ -165,10 +198,26 @@ function program(setExit: (code: number) => void): Command {
       setExit(await conformCommand({ runs, seed, maxOps, out: o.out, quiet: o.quiet === true }, print));
     });
 
+  p.command('new-variant')
+    .description('write a typed variant stub into variants/: a class extending a registered kernel that overrides the methods a patch changes')
+    .argument('<name>', 'kebab-case name, e.g. my-patch: the file is <dir>/<name>.ts and the kernel runs as <name>')
+    .option('--override <methods...>', 'the kernel methods the patch changes (docs/extension-points.md lists them)')
+    .option('--base <kernel>', `the registered kernel it patches (${KERNELS.filter((k) => k.role !== 'mutant').map((k) => k.name).join(', ')})`, 'batched')
+    .option('--dir <dir>', 'where to write it', 'variants')
+    .action((name: string, o: { override?: string[]; base: string; dir: string }) => {
+      if (o.override === undefined || o.override.length === 0) throw new UsageError('give the kernel methods the patch changes: --override <method>… (docs/extension-points.md lists them)');
+      const file = relative(process.cwd(), writeNewVariant({ name, overrides: o.override, base: o.base, dir: o.dir }));
+      print(`wrote ${file}: ${o.override.length} override${o.override.length > 1 ? 's' : ''} of ${o.base} that call the kernel's own; edit them into the patch`);
+      print(`check it: npx mmcheck check --kernel ${file}`);
+    });
+
   p.command('models')
     .description('list the registered kernels and mutants')
     .action(() => {
       for (const k of KERNELS) print(`${k.name.padEnd(32)} ${roleDescription(k.role).padEnd(33)} ${k.summary}`);
+      print('');
+      print('seeds: the patch discussions the summaries cite (docs/seeds.md):');
+      for (const [id, title] of Object.entries(SEEDS)) print(`  seed ${id}  ${title}`);
     });
 
   p.addOption(new Option('--no-color', 'plain output'));

@@ -1,3 +1,7 @@
+import max from 'lodash/max.js';
+import sum from 'lodash/sum.js';
+import sumBy from 'lodash/sumBy.js';
+import uniq from 'lodash/uniq.js';
 import pc from 'picocolors';
 import { MUTANTS } from '../../models/mutants/index';
 import { RACE_MUTANTS } from '../../models/mutants/race/index';
@@ -10,6 +14,8 @@ import { killMutant, median } from '../mutants/killMutant';
 import { runOne } from '../check/runCheck';
 import type { GenerationMode } from '../check/generation';
 import { UsageError } from './usageError';
+import type { CommandData, Report, ResultCase } from '../schema/report';
+import { REPORT_FORMAT } from '../schema/report';
 
 export interface MutantsCommandOptions {
   readonly geometry: Geometry;
@@ -32,7 +38,10 @@ export const ALL_MUTANTS: readonly MutantSpec[] = [...MUTANTS, ...RACE_MUTANTS, 
  * oracle that fired, the median sequences to the first failure, the median shrunk length and the
  * median seconds (find and shrink). Exit 1 if any mutant survives a seed in the first mode.
  */
-export function mutantsCommand(o: MutantsCommandOptions, print: (s: string) => void): number {
+export function mutantsCommand(o: MutantsCommandOptions, print: (s: string) => void): MutantsReport {
+  const started = Date.now();
+  const tests: ResultCase[] = [];
+  const rows: CommandData<'mutants'>['mutants'] = [];
   const unknown = o.only.filter((n) => !ALL_MUTANTS.some((mu) => mu.name === n));
   if (unknown.length > 0) throw new UsageError(`unknown mutant(s) ${unknown.join(', ')}; registered: ${ALL_MUTANTS.map((mu) => mu.name).join(', ')}`);
   const chosen = ALL_MUTANTS.filter((mu) => o.only.length === 0 || o.only.includes(mu.name));
@@ -47,7 +56,7 @@ export function mutantsCommand(o: MutantsCommandOptions, print: (s: string) => v
       const t = totals.get(mode)!;
       const killed = results.filter((r) => r.killed);
       if (killed.length < results.length) t.survivors++;
-      const oracles = [...new Set(killed.map((r) => `${r.oracle}${r.expectedOracle ? '' : '(!)'}`))].join(',');
+      const oracles = uniq(killed.map((r) => `${r.oracle}${r.expectedOracle ? '' : '(!)'}`)).join(',');
       // A seed that survived counts as the whole budget: the median says how hard it was to kill.
       const runs = median(results.map((r) => r.runsToKill ?? o.runs));
       const lens = median(killed.map((r) => r.shrunkLength ?? 0));
@@ -56,17 +65,38 @@ export function mutantsCommand(o: MutantsCommandOptions, print: (s: string) => v
       t.lens.push(...killed.map((r) => r.shrunkLength ?? 0));
       t.secs.push(secs);
       if (runs !== null && (t.slowest === null || runs > t.slowest.runs)) t.slowest = { name: mu.name, runs };
-      const name = mi > 0 ? '' : mu.needsInterleave === true ? `${mu.name} (race)` : RARE_MUTANTS.includes(mu) ? `${mu.name} (rare)` : mu.name;
+      const kind = mu.needsInterleave === true ? 'race' : RARE_MUTANTS.includes(mu) ? 'rare' : 'plain';
+      const name = mi > 0 ? '' : kind === 'plain' ? mu.name : `${mu.name} (${kind})`;
       const line = `${name.padEnd(38)} ${mode.padEnd(8)} ${`${killed.length}/${results.length}`.padEnd(7)} ${oracles.padEnd(26)} ${String(runs ?? '-').padEnd(14)} ${String(lens ?? '-').padEnd(13)} ${secs.toFixed(2)}`;
       print(killed.length === results.length ? line : pc.red(line));
       if (mi === 0) writeFixture(o, mu, killed);
+      const all = killed.length === results.length;
+      const survived = results.filter((r) => !r.killed).map((r) => r.seed);
+      tests.push({ name: `mutant ${mu.name} (${mode})`, status: all ? 'pass' : 'fail', message: all ? null : `survived seed${survived.length > 1 ? 's' : ''} ${survived.join(', ')} within ${o.runs} sequences`, details: all ? [] : [line], elapsedMs: Math.round(sumBy(results, (r) => r.ms)) });
+      rows.push({
+        name: mu.name,
+        kind,
+        mode,
+        killed: killed.length,
+        seeds: results.length,
+        oracles: uniq(killed.map((r) => r.oracle ?? '')),
+        unexpectedOracle: killed.some((r) => !r.expectedOracle),
+        medianSequences: runs ?? o.runs,
+        medianShrunkOps: lens,
+        medianSeconds: secs,
+        results: results.map((r) => ({ seed: r.seed, killed: r.killed, oracle: r.oracle, sequences: r.runsToKill, shrunkOps: r.shrunkLength })),
+      });
     });
   }
   for (const [mode, t] of totals) {
-    print(`${mode}: killed ${chosen.length - t.survivors}/${chosen.length} on every seed; median sequences to kill ${median(t.runs)} (slowest mutant ${t.slowest?.name ?? '-'}, median ${t.slowest?.runs ?? '-'}), median shrunk length ${median(t.lens)} ops, longest ${Math.max(0, ...t.lens)} ops; median seconds per mutant ${(median(t.secs) ?? 0).toFixed(2)}, total ${t.secs.reduce((a, b) => a + b, 0).toFixed(0)}`);
+    print(`${mode}: killed ${chosen.length - t.survivors}/${chosen.length} on every seed; median sequences to kill ${median(t.runs)} (slowest mutant ${t.slowest?.name ?? '-'}, median ${t.slowest?.runs ?? '-'}), median shrunk length ${median(t.lens)} ops, longest ${max(t.lens) ?? 0} ops; median seconds per mutant ${(median(t.secs) ?? 0).toFixed(2)}, total ${sum(t.secs).toFixed(0)}`);
   }
-  return totals.get(o.modes[0]!)!.survivors === 0 ? 0 : 1;
+  const exitCode = totals.get(o.modes[0]!)!.survivors === 0 ? 0 : 1;
+  return { format: REPORT_FORMAT, command: 'mutants', exitCode, elapsedMs: Date.now() - started, tests, data: { geometry: o.geometry.name, runs: o.runs, maxOps: o.maxOps, seeds: [...o.seeds], modes: [...o.modes], mutants: rows } };
 }
+
+/** The kill matrix's result: exit 1 if a mutant survived a seed in the first mode. */
+export type MutantsReport = Extract<Report, { command: 'mutants' }>;
 
 /** The fixture: the shortest kill by an oracle the mutant's header expects (any kill if none did). */
 function writeFixture(o: MutantsCommandOptions, mu: MutantSpec, killed: readonly KillResult[]): void {

@@ -1,3 +1,5 @@
+import type { ReporterName } from '../results/reporters';
+import { REPORTERS, isReporterName } from '../results/reporters';
 import { GEOMETRY_NAMES, geometry, UnknownGeometryError } from '../../models/machine/geometry';
 import type { Geometry } from '../../models/machine/geometry';
 import { UsageError } from './usageError';
@@ -32,3 +34,11 @@ export function parseSeed(v: string, flag = '--seed'): number {
 }
 
 export const GEOMETRY_HELP = `machine geometry: ${GEOMETRY_NAMES.join(' | ')}`;
+
+export const REPORTER_HELP = `how results are printed: ${REPORTERS.join(', ')} (json: schema/report.schema.json; junit: JUnit XML for CI; tap: TAP 13 as kselftest prints it); a machine format is the only thing on stdout`;
+
+/** `--reporter`: one of REPORTERS, else a usage error naming them. */
+export function parseReporter(v: string): ReporterName {
+  if (!isReporterName(v)) throw new UsageError(`--reporter takes one of ${REPORTERS.join(', ')}, got '${v}'`);
+  return v;
+}

@@ -84,7 +84,7 @@ export function planOp(m: Machine, layout: VmaLayout, op: Op, on: UserLevelMachi
     case 'truncate':
     case 'fileRead':
     case 'fileWrite':
-      return skip('file mappings are not exported to C programs yet (issue 14)');
+      return skip('file mappings are not exported to C programs yet (docs/fidelity/files.md)');
     case 'collapse':
       return skip('khugepaged runs on its own schedule, and MADV_COLLAPSE (which a program can call) is a different collapse: no max_ptes limits, no referenced test, swap-in; not exported yet');
     case 'memHole':

@@ -1,3 +1,4 @@
+import isEqual from 'lodash/isEqual.js';
 import pc from 'picocolors';
 import type { Stats } from '../../models/machine/state';
 import type { OpResult } from '../../models/result';
@@ -21,7 +22,7 @@ export function formatRatio(kernel: number, reference: number): string {
 /** First measured op whose result differs between the two runs, or null. */
 export function firstResultDifference(a: readonly OpResult[], b: readonly OpResult[]): number | null {
   const n = Math.max(a.length, b.length);
-  for (let i = 0; i < n; i++) if (JSON.stringify(a[i]) !== JSON.stringify(b[i])) return i;
+  for (let i = 0; i < n; i++) if (!isEqual(a[i], b[i])) return i;
   return null;
 }
 
@@ -43,8 +44,8 @@ export function counterRows(reference: Stats, kernel: Stats): CounterRow[] {
  * counter (reference, the kernel, kernel/reference), whether each run did its job, and notes.
  */
 export function formatCostTable(w: CostWorkload, reference: Measurement, kernel: Measurement): string[] {
-  const head = pc.bold(`${w.name}`) + `  seed ${w.seed}: ${SEEDS[w.seed]}`;
-  const lines = [head, `  ${w.description}`, pc.dim(`  seed headline: ${w.headline}`)];
+  const head = pc.bold(`${w.name}`) + (w.seed !== null ? `  seed ${w.seed}: ${SEEDS[w.seed]}` : '  (a workload of your own)');
+  const lines = [head, `  ${w.description}`, pc.dim(`  ${w.seed !== null ? 'seed headline' : 'headline'}: ${w.headline}`)];
   const kw = Math.max(12, kernel.kernel.length);
   lines.push(`  ${'counter'.padEnd(28)} ${'reference'.padStart(10)} ${kernel.kernel.padStart(kw)}   ${kernel.kernel}/reference`);
   for (const row of counterRows(reference.stats, kernel.stats)) {

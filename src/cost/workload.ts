@@ -3,7 +3,7 @@ import type { Machine, Stats } from '../../models/machine/state';
 import type { OpResult } from '../../models/result';
 import type { Op } from '../ops/op';
 
-/** The seed discussions a workload can reproduce (reference/seeds.md). */
+/** The seed discussions a workload can reproduce (docs/seeds.md). */
 export const SEEDS = {
   '000': 'mm/memory: optimize unmap/zap with PTE-mapped THP',
   '001': 'madvise: make madvise_cold_or_pageout_pte_range() support large folio',
@@ -40,10 +40,11 @@ export type Verdict = { readonly ok: true; readonly summary: string } | { readon
  */
 export interface CostWorkload {
   readonly name: string;
-  readonly seed: SeedId;
+  /** The seed discussion it reproduces; null for a workload of your own (a file given to `mmcheck cost --workload`). */
+  readonly seed: SeedId | null;
   /** One line: what the measured phase does. */
   readonly description: string;
-  /** The seed's own number this stands for. */
+  /** The seed's own number this stands for; for your own workload, what its numbers should show. */
   readonly headline: string;
   /** Printed under the table: how to read the counters (e.g. where the reference's per-page work shows). */
   readonly notes: readonly string[];

@@ -75,6 +75,7 @@ export function renderExtensionPoints(points: readonly ExtensionPoint[]): string
   return `# Extension points
 
 Generated from the doc comments by \`npm run docs\`; a test keeps it in sync with the code.
+Seed, issue and rule numbers in the summaries: [history.md](history.md).
 
 A variant is a class that extends \`ReferenceKernel\` (models/reference/ReferenceKernel.ts) or
 \`BatchedKernel\` (models/batched/BatchedKernel.ts) and overrides the methods a patch changes.
@@ -91,7 +92,7 @@ ${rows.join('\n')}
 
 ## Preemption points
 
-A method marked \`*\` is the generator twin of a path with preemption points (issue 11,
+A method marked \`*\` is the generator twin of a path with preemption points (
 docs/concurrency.md): it yields a \`PreemptPoint\` (models/machine/tasks.ts) where the kernel lets
 other CPUs in, and its plain method (\`zapPageRange()\`, \`doMprotectPkey()\`, \`dupMmap()\`, …) runs it to the end,
 so a variant keeps overriding plain methods as before. Migration's twins

@@ -51,9 +51,4 @@ export function killMutant(spec: MutantSpec, budget: KillBudget, seed: number): 
   };
 }
 
-export function median(xs: readonly number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
+export { median } from '../stats/median';

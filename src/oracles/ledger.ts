@@ -126,7 +126,7 @@ function tally(m: Machine, step: number): Implied {
 }
 
 /**
- * The ledger audit (design §5.2), after every op: recompute from the page tables, the GUP
+ * The ledger audit (docs/design.md, "Oracles"), after every op: recompute from the page tables, the GUP
  * handles and the deferred-flush list what every folio's refcount, pincount and mapcounts must
  * be, and compare with the stored struct-page fields; then the exclusivity rules (a writable
  * anonymous mapping maps an exclusive page, an exclusive page is mapped at most once, a pinned

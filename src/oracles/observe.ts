@@ -50,7 +50,7 @@ export interface Observation {
 }
 
 /**
- * The refinement mapping of the differential oracle (design §5.4): what a batched kernel must
+ * The refinement mapping of the differential oracle (docs/design.md, "Oracles"): what a batched kernel must
  * agree with the reference on after every op.
  *
  * It deliberately forgets: TLB contents (a batched kernel flushes later, on purpose), gather and

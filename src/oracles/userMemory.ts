@@ -67,7 +67,7 @@ interface FilePage {
 const frameKey = (page: GupPage): string => `${page.pfn}@${page.gen}`;
 
 /**
- * The user-visible memory oracle (design §5.3): what each mm's private memory must contain and
+ * The user-visible memory oracle (docs/design.md, "Oracles"): what each mm's private memory must contain and
  * what each pin must see, independent of any kernel. A store sets a value; fork copies an mm's
  * values to the child; zap and exit forget them (unpopulated memory reads 0, and so does a new
  * page); mremap moves them. A FOLL_PIN page stays coherent with its (mm, address) while that

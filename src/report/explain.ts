@@ -12,6 +12,8 @@ import { formatResult } from './trace';
 import type { TaskNote } from '../run/tasks';
 import type { Machine } from '../../models/machine/state';
 import { litmusNoteText } from './litmus';
+import isEqual from 'lodash/isEqual.js';
+import { observationKey, observedValue, violationRows, violationText } from './kernelKeys';
 
 /** What one kernel did at one step. */
 export interface KernelStep {
@@ -107,7 +109,7 @@ export function* explainSteps(make: () => ReferenceKernel, reference: () => Refe
       const inFlight = a.tasksInFlight() || b.tasksInFlight();
       const d = inFlight ? null : firstDifference(observe(a.machine, op.kind === 'drain'), observe(b.machine, op.kind === 'drain'), 'state');
       const rd = kernels[0]!.result === kernels[1]!.result ? null : `result: ${kernels[0]!.result} vs ${kernels[1]!.result}`;
-      divergence = rd ?? (d === null ? null : `${d.path}: reference ${JSON.stringify(d.a)} vs ${b.kernel.name} ${JSON.stringify(d.b)}`);
+      divergence = rd ?? (d === null ? null : `${observationKey(d.path)}: reference ${observedValue(d.a)} vs ${b.kernel.name} ${observedValue(d.b)}`);
     }
     const stops = runs.length === 2 && racy && !wasRacy;
     const step: StepExplanation = {
@@ -141,14 +143,33 @@ export function isBadStep(s: StepExplanation): boolean {
   return s.divergence !== null || s.kernels.some((k) => k.violation !== null);
 }
 
-/** The text form of one step of `mmcheck explain`. */
+/**
+ * Whether the two kernels did the same at a step (result, violation, tasks and changes): the text
+ * then prints it once, as "same in both".
+ */
+export function sameInBoth(s: StepExplanation): boolean {
+  const [a, b] = s.kernels;
+  return a !== undefined && b !== undefined && a.result === b.result && a.violation === null && b.violation === null && isEqual(a.tasks, b.tasks) && isEqual(a.changes, b.changes);
+}
+
+/**
+ * The text form of one step of `mmcheck explain`. A step both kernels did alike prints once
+ * (`[same in both: reference, batched]`); a step where they differ is marked `≠` in the margin, and
+ * each change only one kernel made is marked `≠` too, so the first `≠` is the first difference
+ * between them. A violation reads in the state view's keys, with the rows that name it.
+ */
 export function formatExplanationStep(s: StepExplanation): string[] {
-  const lines = [`${isBadStep(s) ? '✗' : ' '} step ${s.step}: ${s.op}`];
-  for (const k of s.kernels) {
-    lines.push(`    [${k.kernel}] → ${k.violation !== null ? `VIOLATION ${k.violation.code}: ${JSON.stringify(k.violation)}` : k.result}`);
+  const same = sameInBoth(s);
+  const differs = !same && s.kernels.length === 2;
+  const lines = [`${isBadStep(s) ? '✗' : differs ? '≠' : ' '} step ${s.step}: ${s.op}`];
+  const shown = same ? [{ ...s.kernels[0]!, kernel: `same in both: ${s.kernels.map((k) => k.kernel).join(', ')}` }] : s.kernels;
+  shown.forEach((k, i) => {
+    lines.push(`    [${k.kernel}] → ${k.violation !== null ? `VIOLATION ${violationText(k.violation)}` : k.result}`);
+    if (k.violation !== null) for (const [key, value] of violationRows(k.violation, k.after)) lines.push(`        ↳ after the step: ${key}: ${value}`);
     for (const t of k.tasks) lines.push(`        task ${t}`);
-    for (const c of k.changes) lines.push(`        ${c}`);
-  }
+    const other = differs ? new Set(s.kernels[1 - i]!.changes) : null;
+    for (const c of k.changes) lines.push(`      ${other !== null && !other.has(c) ? '≠' : ' '} ${c}`);
+  });
   if (s.divergence !== null) lines.push(`    FIRST DIVERGENCE  ${s.divergence}`);
   if (s.comparisonStops === true) lines.push('    (this op races with a preempted kernel task: the kernels are not compared until they agree again)');
   if (s.comparisonResumes === true) lines.push('    (no task in flight and the kernels agree again: compared from here on)');

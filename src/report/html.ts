@@ -1,6 +1,8 @@
 import type { StepExplanation } from './explain';
 import { isBadStep } from './explain';
 import type { LitmusTable } from './litmus';
+import type { Violation } from '../../models/machine/violation';
+import { violationRows, violationText } from './kernelKeys';
 
 /**
  * `mmcheck explain --html`: a self-contained page showing a counterexample step by step — for
@@ -45,17 +47,19 @@ function renderStep(s: StepExplanation): string {
     .map((k) => {
       const changed = new Set(k.changes.map((c) => c.slice(2).split(': ')[0]));
       const removed = k.changes.filter((c) => c.startsWith('- '));
+      const culprits = k.violation === null ? [] : violationRows(k.violation, k.after);
+      const culpritKeys = new Set(culprits.map(([key]) => key));
       const groups = groupView(k.after);
       const tables = [...groups.entries()]
         .map(
           ([group, rows]) =>
-            `<table><caption>${esc(group)}</caption>${rows
-              .map(([key, value]) => `<tr class="${changed.has(key) ? 'changed' : ''}"><th>${esc(key.startsWith(`${group}.`) ? key.slice(group.length + 1) : key)}</th><td>${esc(value)}</td></tr>`)
+            `<table class="${group === 'folios' ? 'folios' : ''}"><caption>${esc(group)}</caption>${rows
+              .map(([key, value]) => `<tr class="${[changed.has(key) ? 'changed' : '', culpritKeys.has(key) ? 'culprit' : ''].join(' ').trim()}"><th>${esc(key.startsWith(`${group}.`) ? key.slice(group.length + 1) : key)}</th><td>${esc(value)}</td></tr>`)
               .join('')}</table>`,
         )
         .join('');
       const gone = removed.length === 0 ? '' : `<div class="removed"><b>removed by this step</b><ul>${removed.map((r) => `<li>${esc(r.slice(2))}</li>`).join('')}</ul></div>`;
-      const v = k.violation === null ? '' : `<div class="violation">✗ ${esc(k.violation.code)}: ${esc(JSON.stringify(k.violation))}</div>`;
+      const v = k.violation === null ? '' : renderViolation(k.violation, culprits, removed.map((r) => r.slice(2)));
       const tasks = k.tasks.length === 0 ? '' : `<ul class="tasks">${k.tasks.map((t) => `<li>${esc(t)}</li>`).join('')}</ul>`;
       return `<section class="kernel"><h3>${esc(k.kernel)} → ${esc(k.result)}</h3>${v}${tasks}${gone}<div class="tables">${tables}</div></section>`;
     })
@@ -68,6 +72,17 @@ function renderStep(s: StepExplanation): string {
         ? '<div class="note">no task in flight and the kernels agree again: compared from here on</div>'
         : '';
   return `<article id="step-${s.step}" class="step ${isBadStep(s) ? 'bad' : ''}"><h2>step ${s.step}: ${esc(s.op)}</h2>${div}${stops}<div class="kernels">${kernels}</div></article>`;
+}
+
+/**
+ * A violation as the reader needs it: in the state view's keys, next to the rows that still name
+ * its frame after the step (the stale TLB entry that maps a freed page) and what the step removed
+ * (the folio that was freed).
+ */
+function renderViolation(v: Violation, culprits: ReadonlyArray<[string, string]>, removed: readonly string[]): string {
+  const still = culprits.length === 0 ? '' : `<div class="culprits"><b>still there after the step</b><ul>${culprits.map(([key, value]) => `<li>${esc(`${key}: ${value}`)}</li>`).join('')}</ul></div>`;
+  const gone = removed.length === 0 ? '' : `<div class="culprits"><b>removed by the step</b><ul>${removed.map((r) => `<li>${esc(r)}</li>`).join('')}</ul></div>`;
+  return `<div class="violation">✗ ${esc(violationText(v))}${still}${gone}</div>`;
 }
 
 /** Group "a.b.c → v" lines by what they describe: one mm's page tables, folios, one CPU, handles, the rest. */
@@ -98,7 +113,9 @@ h2{font-size:14px;margin:6px 0}h3{font-size:13px;margin:4px 0;color:#335}
 .tables{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start}
 table{border-collapse:collapse;background:#fff;border:1px solid #ddd}caption{text-align:left;font-weight:bold;padding:2px 4px;background:#eef}
 th,td{padding:1px 6px;text-align:left;font-weight:normal;border-bottom:1px solid #f0f0f0;white-space:nowrap}th{color:#555}
-tr.changed{background:#fff3b0}tr.changed th{color:#000;font-weight:bold}
+tr.changed{background:#fff3b0}tr.changed th{color:#000;font-weight:bold}tr.culprit{background:#fcc;outline:2px solid #c33}
+table.folios td{white-space:normal;overflow-wrap:anywhere;max-width:36em}
+.culprits{font-weight:normal;color:#600;margin-top:4px}.culprits ul{margin:2px 0;padding-left:18px}
 .violation{background:#fdd;border:1px solid #c66;padding:4px 8px;margin:4px 0;color:#900;font-weight:bold;white-space:pre-wrap}
 table.litmus td,table.litmus th{white-space:normal;vertical-align:top;border:1px solid #ddd;max-width:28em}
 table.litmus thead th{font-weight:bold;background:#eef}table.litmus td.inflight{background:#e3ecff;border-left:3px solid #36c}
@@ -118,6 +135,9 @@ const SCRIPT = `
   document.addEventListener('keydown',function(e){ if(e.key==='j') go(i+1); if(e.key==='k') go(i-1); });
   links.forEach(function(a,k){a.addEventListener('click',function(){i=k;});});
   document.body.setAttribute('data-steps', String(steps.length));
+  // Folio rows wrap (a 512-page folio's page list is long): count the folio tables wider than the window anyway.
+  var wide=[].slice.call(document.querySelectorAll('table.folios')).filter(function(t){return t.getBoundingClientRect().right>window.innerWidth+1;});
+  document.body.setAttribute('data-wide-folio-tables', String(wide.length));
   document.body.setAttribute('data-ready','1');
 })();
 `;

@@ -17,7 +17,7 @@ import { ALL_ORACLES, CheckedRun, withDrain } from './checkedRun';
 import { folioIsLazyfree, folioTestAnon } from '../../models/machine/files';
 
 /**
- * The differential oracle (design §5.4): the reference and another kernel step through the same
+ * The differential oracle (docs/design.md, "Oracles"): the reference and another kernel step through the same
  * ops side by side, each with its own per-kernel oracles; after every op their results and
  * observations must be equal — except while a preempted kernel task is in flight on either side,
  * and, once an op raced with one, until no task is in flight and both states agree again

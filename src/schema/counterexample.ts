@@ -10,7 +10,7 @@ export const COUNTEREXAMPLE_FORMAT = 'mmcheck-counterexample/1';
  * required; its other fields (pfn, cpu, detail, …) are whatever the violation's code carries,
  * always plain scalars.
  */
-const violationSchema = z
+export const violationSchema = z
   .object({ code: z.string(), step: z.int() })
   .catchall(z.union([z.string(), z.number(), z.boolean(), z.null()]))
   .meta({

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { counterexampleSchema } from './counterexample';
 import { opSchema } from './op';
 import { scenarioSchema } from './scenario';
+import { reportSchema } from './report';
 
 /**
  * The JSON Schema files committed under schema/, generated from the zod definitions (so editors
@@ -13,5 +14,6 @@ export function renderJsonSchemas(): ReadonlyMap<string, string> {
     ['schema/op.schema.json', render(opSchema)],
     ['schema/counterexample.schema.json', render(counterexampleSchema)],
     ['schema/scenario.schema.json', render(scenarioSchema)],
+    ['schema/report.schema.json', render(reportSchema)],
   ]);
 }

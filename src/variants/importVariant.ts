@@ -16,24 +16,24 @@ function syntaxReason(message: string): string {
 }
 
 /** One line saying why importing the variant failed, with its file and line where the loader gave one. */
-export function describeImportError(file: string, err: unknown): string {
+export function describeImportError(file: string, err: unknown, what = 'variant'): string {
   const message = err instanceof Error ? err.message : String(err);
   if (/^Transform failed/.test(stripAnsi(message))) {
     const loc = messageLocation(message, process.cwd());
     const where = loc === null ? file : `${loc.file}:${loc.line}:${loc.column}`;
-    return `variant ${where}: syntax error: ${syntaxReason(message)}`;
+    return `${what} ${where}: syntax error: ${syntaxReason(message)}`;
   }
   // Thrown while the module body ran (a top-level statement): the stack says where.
   const at = stackLocationIn(err, file);
-  if (at !== null) return `variant ${file}:${at.line}: threw while loading: ${firstLineOf(err)}`;
-  return `cannot load variant ${file}: ${firstLineOf(err)}`;
+  if (at !== null) return `${what} ${file}:${at.line}: threw while loading: ${firstLineOf(err)}`;
+  return `cannot load ${what} ${file}: ${firstLineOf(err)}`;
 }
 
 /** Import the variant module; a failure becomes a UsageError naming the file and, if known, the line. */
-export async function importVariant(file: string): Promise<Record<string, unknown>> {
+export async function importVariant(file: string, what = 'variant'): Promise<Record<string, unknown>> {
   try {
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (e) {
-    throw new UsageError(describeImportError(file, e));
+    throw new UsageError(describeImportError(file, e, what));
   }
 }

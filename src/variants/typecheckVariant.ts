@@ -14,7 +14,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOWN = 5;
 
 /** The tsc script of the typescript package mmcheck depends on (TypeScript 7 has no compiler API to call). */
-function tscScript(): string {
+export function tscScript(): string {
   const req = createRequire(join(ROOT, 'package.json'));
   const pkgFile = req.resolve('typescript/package.json');
   const pkg: unknown = JSON.parse(readFileSync(pkgFile, 'utf8'));
@@ -50,9 +50,9 @@ function variantTsconfig(file: string): string {
 /**
  * Type-check a variant file against mmcheck's types with mmcheck's tsc before it runs: a wrong
  * signature or a misspelled `override` would otherwise run, or silently not run, unnoticed.
- * Throws a UsageError listing the first errors as `file:line:col: message`.
+ * `what` names the file in messages (a variant, a cost workload). Throws a UsageError listing the first errors as `file:line:col: message`.
  */
-export function typecheckVariant(file: string): void {
+export function typecheckVariant(file: string, what = 'variant'): void {
   const dir = mkdtempSync(join(tmpdir(), 'mmcheck-typecheck-'));
   try {
     const config = join(dir, 'tsconfig.json');
@@ -63,12 +63,12 @@ export function typecheckVariant(file: string): void {
     const errors = parseTscDiagnostics(output, dir);
     if (errors.length === 0) {
       const why = r.error?.message ?? output.split('\n').find((l) => l.trim() !== '') ?? `tsc exited with ${String(r.status ?? r.signal)}`;
-      throw new UsageError(`cannot type-check variant ${file}: ${why.trim()}; pass --no-typecheck to run it unchecked`);
+      throw new UsageError(`cannot type-check ${what} ${file}: ${why.trim()}; pass --no-typecheck to run it unchecked`);
     }
     const n = errors.length;
     const more = n > SHOWN ? [`… and ${n - SHOWN} more`] : [];
     throw new UsageError(
-      [`variant ${file} does not type-check (${n} error${n === 1 ? '' : 's'}; --no-typecheck runs it anyway):`, ...errors.slice(0, SHOWN).map(formatDiagnostic), ...more].join('\n'),
+      [`${what} ${file} does not type-check (${n} error${n === 1 ? '' : 's'}; --no-typecheck runs it anyway):`, ...errors.slice(0, SHOWN).map(formatDiagnostic), ...more].join('\n'),
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -20,7 +20,7 @@ type GupFastWalker = Extract<Walker, { kind: 'gupFast' }>;
  * walk's PMD cleared and its table linked from no PMD — so that the mutant differs from 6.12 in
  * the collapse race alone: a v6.0 walk across mremap's `move_normal_pmd()` also keeps its pin,
  * harmlessly (the page stays mapped at its new address), which the differential would flag.
- * Violates: rule R7 (a pin stays the page the process maps; seed 003's "fix the fast GUP race
+ * Violates: rule R7 (docs/kernel-semantics.md §10; a pin stays the page the process maps; seed 003's "fix the fast GUP race
  * against THP collapse", 70cbc3cc78a9, and 2ba99c5e0881): a walk that read the PTE before the
  * collapse grabs the page after the isolation counted its references, its PTE recheck passes in
  * the detached table, and it keeps a pin on a page the copy then drops from the mm.

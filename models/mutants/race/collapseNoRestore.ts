@@ -8,7 +8,7 @@ import { defineMutant } from '../mutant';
  * Breaks: when `__collapse_huge_page_isolate()` fails after the PMD was cleared, khugepaged gives
  * up without `pmd_populate()`: the PMD stays none and the old table, with its pages, is lost to
  * the mm.
- * Violates: rule R2 (no data is lost): mm/khugepaged.c `collapse_huge_page()` puts the table back
+ * Violates: rule R2 (docs/kernel-semantics.md §10; no data is lost): mm/khugepaged.c `collapse_huge_page()` puts the table back
  * ("We can only use set_pmd_at when establishing hugepmds and never for establishing regular pmds
  * that points to regular pagetables. Use pmd_populate for that").
  * Caught by: the differential and the user-memory oracle (the pages read 0), with `--interleave`:

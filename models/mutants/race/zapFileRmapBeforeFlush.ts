@@ -9,7 +9,7 @@ import { defineMutant } from '../mutant';
  * Breaks: zap never delays the rmap of a dirty file page (`tlb_delay_rmap()` false, as on UP), so
  * its mapcount drops when the PTE is cleared and nothing forces the flush before the PTL is
  * dropped: the flush comes at `tlb_finish_mmu()`.
- * Violates: rule R2 (5df397dec7c4, "mm: delay page_remove_rmap() until after the TLB has been
+ * Violates: rule R2 (docs/kernel-semantics.md §10; 5df397dec7c4, "mm: delay page_remove_rmap() until after the TLB has been
  * flushed"): `folio_mkclean()` starts with `if (!folio_mapped(folio)) return 0;`, so writeback
  * inside the zap's window cleans and writes the folio without looking at any TLB, while another
  * CPU still stores through its dirty translation: the store is lost at eviction.

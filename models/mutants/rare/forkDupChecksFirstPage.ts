@@ -14,7 +14,7 @@ import { defineMutant } from '../mutant';
  * COW reuse, a fork and the child's exit leave every page shared, then a store to a later page
  * reuses it (exclusive again) and a pin of that page — then a fork whose batch starts at an
  * earlier page of the folio.
- * Violates: rule R4 (a pinned anonymous page is exclusive and never shared by fork); the kernel
+ * Violates: rule R4 (docs/kernel-semantics.md §10; a pinned anonymous page is exclusive and never shared by fork); the kernel
  * checks every page of the batch (`for (i = 0; i < nr_pages; i++) if (PageAnonExclusive(page + i))
  * return -EBUSY`).
  * Caught by: the ledger (pinned_not_exclusive) or the differential check against reference-6.15.

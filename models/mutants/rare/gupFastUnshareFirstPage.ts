@@ -13,7 +13,7 @@ import { defineMutant } from '../mutant';
  * (mapped by another mm after fork) instead of stopping there and letting the slow path unshare.
  * Needs: an R/O GUP-fast pin of two or more pages where the first is exclusive and a later one
  * is shared: a fork, then a store that COW-copies the first page in the pinning mm only.
- * Violates: rule R4 and the R/O pin reliability rule (an R/O FOLL_PIN of an anonymous page
+ * Violates: rule R4 (docs/kernel-semantics.md §10) and the R/O pin reliability rule (an R/O FOLL_PIN of an anonymous page
  * unshares a shared page first, so the pin and the page tables keep seeing the same page).
  * Caught by: the ledger (pinned_not_exclusive) or the memory oracle (pin_unreliable).
  */

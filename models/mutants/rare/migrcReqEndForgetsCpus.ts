@@ -14,7 +14,7 @@ import { defineMutant } from '../mutant';
  * (no tick, no write fault, no memory pressure) — in a fixed mix a tick or a store almost always
  * lands between them.
  * Violates: seed 002 (MIGRC): the deferred flush covers every CPU that may hold a stale entry to
- * any pending source; rule R1 (a frame is freed only after every TLB entry to it is gone).
+ * any pending source; rule R1 (docs/kernel-semantics.md §10; a frame is freed only after every TLB entry to it is gone).
  * Caught by: the free_with_stale_tlb hazard (a source is freed while a forgotten CPU maps it).
  */
 export class MigrcReqEndForgetsCpus extends BatchedKernel {

@@ -1,3 +1,4 @@
+import range from 'lodash/range.js';
 import type { Geometry } from '../../../models/machine/geometry';
 import { fileFolioOrder, fileNrPages } from '../../../models/machine/files';
 import { folioNrPages } from '../../../models/machine/geometry';
@@ -29,7 +30,7 @@ export const zapDirtySharedFile: CostWorkload = {
   build(g: Geometry): WorkloadOps {
     const nr = g.ptrsPerPte;
     const stores = spread(0, nr, nr).map((v, i) => costOp.write(i % g.nrCpus, 0, v));
-    const fromEveryCpu = Array.from({ length: g.nrCpus }, (_, cpu) => costOp.read(cpu, 0, 0));
+    const fromEveryCpu = range(g.nrCpus).map((cpu) => costOp.read(cpu, 0, 0));
     return {
       setup: [{ kind: 'mmapFile', mm: 0, vpn: 0, nr: Math.min(nr, fileNrPages(g)), file: FILE, pgoff: 0, shared: true }, ...stores, ...fromEveryCpu],
       measured: [costOp.zap(0, 0, nr), costOp.drain()],

@@ -1,3 +1,4 @@
+import range from 'lodash/range.js';
 import type { Geometry } from '../../../models/machine/geometry';
 import { mmId as asMm, vpn as asVpn } from '../../../models/machine/ids';
 import { pteAt } from '../../../models/machine/pgtable';
@@ -38,7 +39,7 @@ export const reclaimTouchedPages: CostWorkload = {
     const n = pagesOf(g);
     const setup: Op[] = [];
     for (let v = 0; v < n; v++) setup.push(costOp.read(v % g.nrCpus, 0, v));
-    setup.push(...touchFromEveryCpu(g.nrCpus, 0, Array.from({ length: n }, (_, v) => v)));
+    setup.push(...touchFromEveryCpu(g.nrCpus, 0, range(n)));
     return { setup, measured: [costOp.reclaim(0, 0, n), costOp.drain()] };
   },
   verify(run: MeasuredRun): Verdict {

@@ -1,3 +1,4 @@
+import range from 'lodash/range.js';
 import type { Geometry } from '../../../models/machine/geometry';
 import type { Op } from '../../ops/op';
 import { costOp, spread, touchFromEveryCpu } from '../ops';
@@ -32,7 +33,7 @@ export const freePageTables: CostWorkload = {
     const setup: Op[] = [];
     for (let i = 0; i < g.pmdsPerMm; i++) for (const v of spread(i * g.ptrsPerPte, g.ptrsPerPte, 3)) setup.push(costOp.read(0, 0, v));
     for (let k = 1; k < nrMms(g); k++) setup.push(costOp.fork(0));
-    const touched = Array.from({ length: g.pmdsPerMm }, (_, i) => i * g.ptrsPerPte);
+    const touched = range(g.pmdsPerMm).map((i) => i * g.ptrsPerPte);
     for (let mm = 0; mm < nrMms(g); mm++) setup.push(...touchFromEveryCpu(g.nrCpus, mm, touched));
     const measured: Op[] = [];
     for (let mm = 0; mm < nrReclaimed(g); mm++) {
