@@ -17,6 +17,14 @@ export default defineConfig({
       exclude: ['**/*.test.ts'],
       reporter: ['text-summary', 'json-summary'],
       reportsDirectory: 'coverage',
+      // Measured on 2026-12-06 (a13b429): models/ lines 98.0%, statements 96.1%, functions 99.0%,
+      // branches 92.6%; src/ 86.1%, 84.0%, 84.9%, 79.6%. The floors sit half a point under, for
+      // the few properties whose sequences depend on timing (time budgets). Code run in the
+      // CLI's child processes and worker threads is not counted, so src/cli/ reads lower than it is.
+      thresholds: {
+        'models/**': { lines: 97.5, statements: 95.5, functions: 98.5, branches: 92 },
+        'src/**': { lines: 85.5, statements: 83.5, functions: 84.3, branches: 79 },
+      },
     },
   },
 });

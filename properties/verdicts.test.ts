@@ -61,7 +61,9 @@ describe('a time budget that cuts shrinking short marks the counterexample as no
     // candidates) outlasts the budget by far; finding the failure takes a few sequences (ms), so
     // the budget only has to outlast that — no assertion depends on how fast the machine is.
     const r = runCheck({ kernel: () => new ZapWithoutFlushSlowToShrink(), geometry: small, runs: 500, seed: 3, maxOps: 60, timeBudgetMs: 4000 });
-    expect(r.failure?.outcome.violation.code).toBe('free_with_stale_tlb');
+    // Either hazard of a zap that skips its flush: which one the interrupted shrink ends on depends
+    // on where the budget ran out (a candidate cut by it counts as not failing).
+    expect(['free_with_stale_tlb', 'stale_tlb_divergent_write']).toContain(r.failure?.outcome.violation.code);
     expect(r.failure?.fullyShrunk).toBe(false);
   });
 });

@@ -3,6 +3,8 @@ import { BatchedKernel } from '../../models/batched/BatchedKernel';
 import { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { runCheck } from '../check/runCheck';
 import { median, ratio, row } from './timing';
+import type { UncheckedSpeed } from './uncheckedSpeed';
+import { uncheckedRun } from './uncheckedSpeed';
 
 /** One configuration of the random check: which kernel runs against what, on which geometry. */
 export interface CheckConfig {
@@ -36,14 +38,18 @@ function once(kernel: () => ReferenceKernel, c: CheckConfig, interleave = false)
 export function benchCheck(configs: readonly CheckConfig[], reps: number): string[] {
   const lines = [row('geometry   check', 34, ['sequences', 'steps', 'median s', 'steps/s', 'ratio'])];
   const slowdowns: string[] = [];
+  const checking: string[] = [];
+  const perStep = new Map<string, { checked: number; unchecked: number }>();
   for (const c of configs) {
     once(() => new BatchedKernel(), { ...c, runs: Math.max(1, Math.floor(c.runs / 10)) }); // warm-up: JIT, caches
     const alone: Speed[] = [];
     const diff: Speed[] = [];
     const interleaved: Speed[] = [];
+    const unchecked: UncheckedSpeed[] = [];
     for (let i = 0; i < reps; i++) {
       alone.push(once(() => new ReferenceKernel(), c));
       diff.push(once(() => new BatchedKernel(), c));
+      unchecked.push(uncheckedRun(c.geometry, c.runs, SEED, MAX_OPS));
       interleaved.push(once(() => new BatchedKernel(), c, true));
     }
     const a = alone[0];
@@ -55,6 +61,13 @@ export function benchCheck(configs: readonly CheckConfig[], reps: number): strin
     const dRate = (d.steps / dMs) * 1000;
     lines.push(row(`${c.geometry.name.padEnd(10)} reference alone`, 34, [String(a.sequences), String(a.steps), (aMs / 1000).toFixed(2), aRate.toFixed(0), '1.00']));
     lines.push(row(`${c.geometry.name.padEnd(10)} batched vs reference`, 34, [String(d.sequences), String(d.steps), (dMs / 1000).toFixed(2), dRate.toFixed(0), ratio(dRate, aRate)]));
+    // The same sequences with no oracle: what checking costs on top of the two kernels' own work.
+    const uMs = median(unchecked.map((u) => u.ms));
+    const u = unchecked[0]!;
+    const uRate = (u.steps / uMs) * 1000;
+    lines.push(row(`${c.geometry.name.padEnd(10)} same, unchecked`, 34, [String(u.sequences), String(u.steps), (uMs / 1000).toFixed(2), uRate.toFixed(0), ratio(uRate, aRate)]));
+    checking.push(`${c.geometry.name}: a checked step (batched vs reference) costs ${ratio(uRate, dRate)}× an unchecked one (the target: ≤ 3×); ${((1000 * dMs) / d.steps).toFixed(1)} µs checked, ${((1000 * uMs) / u.steps).toFixed(1)} µs unchecked`);
+    perStep.set(c.geometry.name, { checked: dMs / d.steps, unchecked: uMs / u.steps });
     // Other sequences (schedule ops among them), so the time per sequence is the fairer figure:
     // the ratio is over the batched-vs-reference row's steps/s.
     const il = interleaved[0];
@@ -66,5 +79,11 @@ export function benchCheck(configs: readonly CheckConfig[], reps: number): strin
     // chunks are longer and their ops cheaper, so steps/s alone flatters the interleaved check).
     slowdowns.push(`${c.geometry.name}: --interleave takes ${(iMs / dMs).toFixed(2)}× the time of the plain batched check for ${il.sequences} sequences (the target: ≤ 2×, docs/concurrency.md)`);
   }
-  return [...lines, ...slowdowns];
+  const small = perStep.get('small');
+  const realistic = perStep.get('realistic');
+  const scale =
+    small !== undefined && realistic !== undefined
+      ? [`realistic / small per step: ${(realistic.checked / small.checked).toFixed(1)}× checked, ${(realistic.unchecked / small.unchecked).toFixed(1)}× unchecked (the target: ≤ 5× checked)`]
+      : [];
+  return [...lines, ...checking, ...scale, ...slowdowns];
 }

@@ -40,6 +40,11 @@ export class MethodCalls {
     this.current.clear();
   }
 
+  /** The sequence was cut short (`--time`): what it called is not counted, as it is not checked. */
+  discardSequence(): void {
+    this.current.clear();
+  }
+
   counts(): Record<string, number> {
     return Object.fromEntries(this.sequences);
   }

@@ -57,7 +57,8 @@ export function minimise(setup: Setup, start: { readonly ops: readonly Op[]; rea
     }
     runs++;
     setup.onSequence?.(ops, 'shrinking');
-    const o = runOne(setup, ops);
+    const o = runOne(setup, ops, null, limits.deadline ?? Number.POSITIVE_INFINITY);
+    if (o.ok && o.cut === true) cutShort = true;
     return !o.ok && o.violation.code === code ? o : null;
   };
 

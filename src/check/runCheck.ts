@@ -132,6 +132,9 @@ export function runCheck(opts: CheckOptions): CheckReport {
   let lastFeatures: readonly string[] = [];
   // Generated sequences so far, skipped ones included: their index orders the jobs' failures (jobShare.ts).
   let generated = 0;
+  // `--time` is honoured inside a sequence too: past it, a run stops between steps (runOne's `cut`).
+  const deadline = opts.timeBudgetMs !== undefined ? started + opts.timeBudgetMs : Number.POSITIVE_INFINITY;
+  let cut = false;
   const check = (ops: readonly Op[]): boolean => {
     if (unreproducible) return true;
     if (!failing && opts.share !== undefined && !mayRun(opts.share, generated)) return true;
@@ -139,7 +142,12 @@ export function runCheck(opts: CheckOptions): CheckReport {
     opts.onSequence?.(ops, failing ? 'shrinking' : 'generated');
     const tracker = failing ? null : new CoverageTracker();
     const kernel = failing ? opts.kernel : () => calls.watch(opts.kernel());
-    const outcome = runOne({ ...opts, kernel }, ops, tracker);
+    const outcome = runOne({ ...opts, kernel }, ops, tracker, deadline);
+    if (outcome.ok && outcome.cut === true) {
+      cut = true;
+      if (!failing) calls.discardSequence();
+      return true;
+    }
     if (!failing) {
       if (generation.mode === 'guided' && tracker !== null) lastFeatures = featuresOf(tracker, calls.calledThisSequence());
       calls.endSequence();
@@ -204,7 +212,7 @@ export function runCheck(opts: CheckOptions): CheckReport {
         numShrinks: details.numShrinks,
         originalLength: firstLength,
         // fast-check stops shrinking when the time budget runs out and says so with `interrupted`.
-        fullyShrunk: !details.interrupted && !min.cutShort,
+        fullyShrunk: !details.interrupted && !cut && !min.cutShort,
       };
     } else {
       flaky = smallestSeen;
@@ -222,7 +230,7 @@ export function runCheck(opts: CheckOptions): CheckReport {
     elapsedMs: Date.now() - started,
     coverage,
     lengths,
-    interrupted: details.interrupted,
+    interrupted: details.interrupted || cut,
     failure,
     flaky,
     methodCalls: calls.counts(),

@@ -10,13 +10,14 @@ import type { CheckOptions } from './runCheck';
 /**
  * Run one sequence of the check: differential against the reference, or — when the kernel under
  * test is of exactly the reference's class — the reference alone with its per-kernel oracles. A
- * subclass is always compared, whatever `name` it claims.
+ * subclass is always compared, whatever `name` it claims. Past `deadline` the run stops between
+ * steps and says so (`cut`).
  */
-export function runOne(opts: Pick<CheckOptions, 'kernel' | 'reference' | 'geometry' | 'machine'>, ops: readonly Op[], tracker: CoverageTracker | null = null): RunOutcome {
+export function runOne(opts: Pick<CheckOptions, 'kernel' | 'reference' | 'geometry' | 'machine'>, ops: readonly Op[], tracker: CoverageTracker | null = null, deadline = Number.POSITIVE_INFINITY): RunOutcome {
   const kernel = opts.kernel();
   const reference = (opts.reference ?? specFor(kernel))();
   if (runsAlone(kernel, reference)) {
-    return runOps(kernel, opts.geometry, ops, undefined, tracker, opts.machine);
+    return runOps(kernel, opts.geometry, ops, undefined, tracker, opts.machine, deadline);
   }
-  return runDifferential(reference, kernel, opts.geometry, ops, undefined, tracker, opts.machine);
+  return runDifferential(reference, kernel, opts.geometry, ops, undefined, tracker, opts.machine, deadline);
 }

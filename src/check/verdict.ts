@@ -32,6 +32,8 @@ export interface Exercise {
 export function verdictOf(r: CheckReport, exercise: Exercise | null): Verdict {
   if (r.failure !== null) return 'FAILED';
   if (r.flaky !== null) return 'FLAKY';
+  // A time budget that ran out inside the first sequence leaves nothing checked: never a HOLDS.
+  if (r.sequences === 0) return 'NOT EXERCISED';
   if (exercise !== null && (Object.values(exercise.methodCalls).some((n) => n === 0) || exercise.unexecutedLines.length > 0)) return 'NOT EXERCISED';
   return 'HOLDS';
 }

@@ -130,6 +130,11 @@ function reportDone(o: CheckCommandOptions, file: string, report: CheckReport, e
       print(pc.green(pc.bold('  HOLDS: no hazard, no ledger or memory violation, no divergence')));
       return verdict;
     case 'NOT EXERCISED':
+      if (report.sequences === 0) {
+        print(pc.yellow(pc.bold('  NOT EXERCISED: no sequence ran to its end within the time budget, so nothing was checked')));
+        print('  (a longer --time, or a smaller --max-ops, lets sequences finish)');
+        return verdict;
+      }
       print(pc.yellow(pc.bold('  NOT EXERCISED: nothing failed, but part of the variant never ran (above); the check says nothing about it')));
       print('  (more --runs, or ops that reach the patched path, may exercise it)');
       return verdict;

@@ -6,6 +6,7 @@ import type { VariantLoadOptions } from '../variants/loadVariant';
 import { loadVariant } from '../variants/loadVariant';
 import { variantMethods } from '../variants/kernelMethods';
 import { UsageError } from './usageError';
+import { requireSources } from './sourceMode';
 import { FocusError, parseFocus } from '../arbitraries/focus';
 
 /** A kernel the CLI can run: its name and a factory (a fresh instance per sequence). */
@@ -46,6 +47,7 @@ export async function loadKernel(spec: string, options: VariantLoadOptions = { t
     }
   }
   const file = resolve(spec);
+  requireSources('a variant file');
   if (!existsSync(file)) throw new UsageError(`variant file '${spec}' does not exist; give a registered kernel (${KERNELS.map((k) => k.name).join(', ')}) or a path to a .ts file`);
   const v = await loadVariant(file, options);
   const Ctor = v.Ctor;

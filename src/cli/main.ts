@@ -25,6 +25,7 @@ import { WORKLOADS } from '../cost/workloads/index';
 import { SEEDS } from '../cost/workload';
 import { writeNewVariant } from '../variants/newVariant';
 import { resolveWorkloads } from '../cost/loadWorkload';
+import { NeedsSourcesError, requireSources, runningFromBuild } from './sourceMode';
 import { relative } from 'node:path';
 
 const print = (s: string): void => {
@@ -205,6 +206,7 @@ function program(setExit: (code: number) => void): Command {
     .option('--base <kernel>', `the registered kernel it patches (${KERNELS.filter((k) => k.role !== 'mutant').map((k) => k.name).join(', ')})`, 'batched')
     .option('--dir <dir>', 'where to write it', 'variants')
     .action((name: string, o: { override?: string[]; base: string; dir: string }) => {
+      requireSources('new-variant');
       if (o.override === undefined || o.override.length === 0) throw new UsageError('give the kernel methods the patch changes: --override <method>… (docs/extension-points.md lists them)');
       const file = relative(process.cwd(), writeNewVariant({ name, overrides: o.override, base: o.base, dir: o.dir }));
       print(`wrote ${file}: ${o.override.length} override${o.override.length > 1 ? 's' : ''} of ${o.base} that call the kernel's own; edit them into the patch`);
@@ -221,7 +223,7 @@ function program(setExit: (code: number) => void): Command {
     });
 
   p.addOption(new Option('--no-color', 'plain output'));
-  p.option('--debug', 'on an internal error, print its stack trace too');
+  p.option('--debug', 'on an internal error, print its stack trace too; at the end, say whether the CLI ran from its build or from the sources');
   return p;
 }
 
@@ -233,13 +235,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
   try {
     await p.parseAsync([...argv], { from: 'user' });
-    return code;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof UsageError) {
+    // The built CLI met a user's TypeScript file: bin/mmcheck.js runs the command again from the sources.
+    if (e instanceof NeedsSourcesError) throw e;
+    if (e instanceof CommanderError) code = e.exitCode === 0 ? 0 : 2;
+    else if (e instanceof UsageError) {
       process.stderr.write(`mmcheck: ${e.message}\n`);
-      return 2;
-    }
-    return reportInternalError(e, p.opts<{ debug?: boolean }>().debug === true);
+      code = 2;
+    } else code = reportInternalError(e, p.opts<{ debug?: boolean }>().debug === true);
   }
+  if (p.opts<{ debug?: boolean }>().debug === true) process.stderr.write(`mmcheck: ran from ${runningFromBuild() ? 'the build (dist/cli/cli.mjs)' : 'the sources (tsx)'}\n`);
+  return code;
 }

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../packageRoot';
 import type { ProgramStep } from './modelRun';
 import { commandLine, cStatement } from './cCall';
 
 /** The C runtime and its stdin interpreter (src/conform/c/). */
-export const RUNTIME_C = fileURLToPath(new URL('./c/runtime.c', import.meta.url));
-export const INTERPRETER_C = fileURLToPath(new URL('./c/interpreter.c', import.meta.url));
+export const RUNTIME_C = join(PACKAGE_ROOT, 'src', 'conform', 'c', 'runtime.c');
+export const INTERPRETER_C = join(PACKAGE_ROOT, 'src', 'conform', 'c', 'interpreter.c');
 
 /** A C comment holding text that cannot close it. */
 const comment = (s: string): string => `/* ${s.replaceAll('*/', '* /')} */`;

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../cli/usageError';
+import { requireSources } from '../cli/sourceMode';
 import { importVariant } from '../variants/importVariant';
 import { typecheckVariant } from '../variants/typecheckVariant';
 import type { CostWorkload } from './workload';
@@ -22,6 +23,7 @@ function isWorkload(v: unknown): v is CostWorkload {
  */
 export async function loadWorkloadFile(spec: string, typecheck: boolean): Promise<CostWorkload[]> {
   const file = resolve(spec);
+  requireSources('a workload file');
   if (!existsSync(file)) throw new UsageError(`workload file '${spec}' does not exist; give a registered workload (${WORKLOADS.map((w) => w.name).join(', ')}) or a path to a .ts file`);
   if (typecheck && /\.[cm]?ts$/.test(file)) typecheckVariant(file, 'workload');
   const mod = await importVariant(file, 'workload');

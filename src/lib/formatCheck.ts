@@ -38,7 +38,7 @@ export function formatCheck(c: CheckToFormat): string[] {
       out.push('HOLDS: no hazard, no ledger or memory violation, no divergence');
       break;
     case 'NOT EXERCISED':
-      out.push('NOT EXERCISED: nothing failed, but a method of the variant was never called (✗ above); the check says nothing about it');
+      out.push(r.sequences === 0 ? 'NOT EXERCISED: no sequence ran to its end within the time budget, so nothing was checked' : 'NOT EXERCISED: nothing failed, but a method of the variant was never called (✗ above); the check says nothing about it');
       break;
     case 'INTERRUPTED':
       out.push('INTERRUPTED');

@@ -15,6 +15,7 @@ import type { RunOutcome, StepRecord } from './outcome';
 import type { OracleSwitches, StepObserver } from './checkedRun';
 import { ALL_ORACLES, CheckedRun, withDrain } from './checkedRun';
 import { folioIsLazyfree, folioTestAnon } from '../../models/machine/files';
+import { pastDeadline } from './deadline';
 
 /**
  * The differential oracle (docs/design.md, "Oracles"): the reference and another kernel step through the same
@@ -33,6 +34,7 @@ export function runDifferential(
   oracles: OracleSwitches = ALL_ORACLES,
   observer: StepObserver | null = null,
   machineOptions: MachineOptions = {},
+  deadline = Number.POSITIVE_INFINITY,
 ): RunOutcome {
   const ref = new CheckedRun(reference, geometry, oracles, null, machineOptions, { spec: reference, start: 'own' });
   // Set once an op raced with a preempted task, until both sides agree again (docs/concurrency.md).
@@ -53,6 +55,7 @@ export function runDifferential(
   const migrated = { ref: new Map<number, number>(), oth: new Map<number, number>(), done: new Set<number>() };
   const all = withDrain(ops);
   for (let i = 0; i < all.length; i++) {
+    if (pastDeadline(deadline, i)) return { ok: true, steps, cut: true };
     const op = all[i]!;
     syncedAt.step = i;
     syncedAt.synced = !racy;

@@ -10,7 +10,17 @@ export interface StepRecord {
 
 /** How a run ended: every oracle held, or the first violation and where. */
 export type RunOutcome =
-  | { readonly ok: true; readonly steps: readonly StepRecord[] }
+  | {
+      readonly ok: true;
+      readonly steps: readonly StepRecord[];
+      /**
+       * Set when the run stopped before its last op because a check's time budget ran out
+       * (`--time`): nothing failed in the steps that ran, but the sequence was not checked to its
+       * end. A check does not count it; a shrink candidate cut short is taken as not failing, so
+       * shrinking keeps the last sequence that did fail.
+       */
+      readonly cut?: true;
+    }
   | {
       readonly ok: false;
       readonly steps: readonly StepRecord[];

@@ -7,6 +7,7 @@ import type { OracleSwitches, StepObserver } from './checkedRun';
 import { ALL_ORACLES, CheckedRun, withDrain } from './checkedRun';
 import { specFor } from '../../models/specFor';
 import { runsAlone } from '../check/runsAlone';
+import { pastDeadline } from './deadline';
 
 /** Run ops (plus the final drain) on one kernel with every per-kernel oracle, on a machine made with `machineOptions` (default: none). */
 export function runOps(
@@ -16,6 +17,7 @@ export function runOps(
   oracles: OracleSwitches = ALL_ORACLES,
   observer: StepObserver | null = null,
   machineOptions: MachineOptions = {},
+  deadline = Number.POSITIVE_INFINITY,
 ): RunOutcome {
   // Windows are checked for serialisability only on the reference itself: its own states are the
   // specification's (another kernel run alone has no reference states to replay from).
@@ -25,6 +27,7 @@ export function runOps(
   const steps: StepRecord[] = [];
   const all = withDrain(ops);
   for (let i = 0; i < all.length; i++) {
+    if (pastDeadline(deadline, i)) return { ok: true, steps, cut: true };
     const r = run.step(all[i]!, i);
     if ('violation' in r) {
       if (r.applied !== null) steps.push({ step: i, applied: r.applied });

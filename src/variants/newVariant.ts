@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../packageRoot';
 import { KERNELS, kernelEntry, UnknownKernelError } from '../../models/registry';
 import { UsageError } from '../cli/usageError';
 import type { KernelClass } from './kernelMethods';
@@ -10,7 +10,7 @@ import type { MethodSource } from './methodSource';
 import { methodSource, modelClassFiles } from './methodSource';
 
 /** mmcheck's root, whose models/ the stub imports from. */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = PACKAGE_ROOT;
 
 export interface NewVariantOptions {
   /** The variant's name, kebab-case (`my-patch`): the file name and the name it runs under. */

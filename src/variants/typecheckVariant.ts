@@ -3,12 +3,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../packageRoot';
 import { UsageError } from '../cli/usageError';
 import { formatDiagnostic, parseTscDiagnostics } from './tscDiagnostics';
 
 /** The mmcheck package root: its tsconfig and its typescript, wherever the user runs the CLI from. */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = PACKAGE_ROOT;
 
 /** How many errors the message lists; the rest are counted. */
 const SHOWN = 5;
