@@ -14,16 +14,19 @@ export default defineConfig({
     coverage: {
       provider: 'v8',
       include: ['models/**/*.ts', 'src/**/*.ts'],
-      exclude: ['**/*.test.ts'],
+      // The scripts (bench, build, soak) run only as child processes of their tests, which V8
+      // coverage in the test workers does not see: counting them would only lower the floor.
+      exclude: ['**/*.test.ts', 'src/bench/**', 'src/build/**', 'src/soak/**'],
       reporter: ['text-summary', 'json-summary'],
       reportsDirectory: 'coverage',
-      // Measured on 2026-12-06 (a13b429): models/ lines 98.0%, statements 96.1%, functions 99.0%,
-      // branches 92.6%; src/ 86.1%, 84.0%, 84.9%, 79.6%. The floors sit half a point under, for
-      // the few properties whose sequences depend on timing (time budgets). Code run in the
-      // CLI's child processes and worker threads is not counted, so src/cli/ reads lower than it is.
+      // Measured on 2026-12-06 (after 3083e1e, scripts excluded): models/ lines 98.0%, statements
+      // 96.1%, functions 99.0%, branches 92.6%; src/ 89.8%, 87.5%, 88.5%, 81.5%. The floors sit
+      // about half a point under, for the few properties whose sequences depend on timing (time
+      // budgets). Code run in the CLI's child processes and worker threads is not counted, so
+      // src/cli/ and src/variants/ read lower than they are.
       thresholds: {
         'models/**': { lines: 97.5, statements: 95.5, functions: 98.5, branches: 92 },
-        'src/**': { lines: 85.5, statements: 83.5, functions: 84.3, branches: 79 },
+        'src/**': { lines: 89.2, statements: 87, functions: 88, branches: 81 },
       },
     },
   },

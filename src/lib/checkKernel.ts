@@ -10,8 +10,9 @@ import type { Verdict } from '../check/verdict';
 import { verdictOf } from '../check/verdict';
 import { runsAlone } from '../check/runsAlone';
 import type { KernelClass } from '../variants/kernelMethods';
-import { variantMethods } from '../variants/kernelMethods';
+import { registeredBase, variantMethods } from '../variants/kernelMethods';
 import { refuseMisspelledOverrides } from '../variants/misspelledOverrides';
+import { variantName } from '../variants/loadVariant';
 import { formatCheck } from './formatCheck';
 
 /** What `checkKernel()` checks: a kernel class (a variant) or a factory of fresh instances. */
@@ -57,7 +58,7 @@ const isClass = (k: KernelUnderTest): k is KernelClass => typeof k === 'function
  * test, whose own timeout then reports it) and no line coverage of the variant.
  */
 export function checkKernel(kernel: KernelUnderTest, options: KernelCheckOptions = {}): KernelCheck {
-  const make: () => ReferenceKernel = isClass(kernel) ? () => new kernel() : kernel;
+  const make: () => ReferenceKernel = isClass(kernel) ? namedAsVariant(kernel) : kernel;
   const watchMethods = watchedMethods(kernel);
   const g = typeof options.geometry === 'object' ? options.geometry : geometryNamed(options.geometry ?? 'small');
   const probe = make();
@@ -78,6 +79,21 @@ export function checkKernel(kernel: KernelUnderTest, options: KernelCheckOptions
   const verdict = verdictOf(report, exercise);
   const alone = runsAlone(probe, reference());
   return { verdict, report, methodCalls: report.methodCalls, text: formatCheck({ verdict, report, make, reference, geometry: g, alone }).join('\n') };
+}
+
+/**
+ * A class's factory whose instances answer to the name the CLI gives the variant: one that keeps
+ * or claims a registered name (`batched`) runs as `batched+FreeFirst`, so no report mistakes it
+ * for the registered kernel. A registered class itself keeps its name.
+ */
+function namedAsVariant(Ctor: KernelClass): () => ReferenceKernel {
+  if (registeredBase(Ctor) === Ctor) return () => new Ctor();
+  const name = variantName(new Ctor().name, Ctor.name === '' ? 'Variant' : Ctor.name);
+  return () => {
+    const k = new Ctor();
+    if (k.name !== name) Object.defineProperty(k, 'name', { value: name });
+    return k;
+  };
 }
 
 /** A class's own methods (overrides and helpers), after refusing misspelled overrides; none for a factory. */
