@@ -296,9 +296,11 @@ export interface Cpu {
   walker: Walker | null;
   /**
    * A GUP-fast walk that an IPI forced to finish its reads (the IPI waits for the IRQs-off
-   * section): the walk as it was, and whether its recheck passed. It holds no table any more but
-   * keeps its reference until the next walkEnd on this CPU turns it into a handle or puts it, so
-   * the handle appears at the same op as when no IPI came. Until then the CPU starts no other walk.
+   * section): the walk as it was, and whether its recheck passed. It holds no table any more. If
+   * the recheck passed it keeps its reference until the next walkEnd on this CPU turns it into a
+   * handle, so the handle appears at the same op as when no IPI came; if it failed, the reference
+   * was put back when the walk finished (`grabbed` is null) and walkEnd takes the page the slow
+   * way. Until walkEnd the CPU starts no other walk.
    */
   finishedWalk: FinishedWalk | null;
   /**

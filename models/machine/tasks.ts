@@ -235,7 +235,20 @@ function ownerOf(obj: object, name: string): object | null {
  * not start such a path as a task at all (src/run/tasks.ts).
  */
 export function overriddenBelow(kernel: object, twin: string, plain: string): boolean {
-  const so = ownerOf(kernel, twin);
-  const po = ownerOf(kernel, plain);
-  return so !== null && po !== null && po !== so && Object.prototype.isPrototypeOf.call(so, po);
+  // A fact of the kernel's class, asked at many steps: answered once per class and pair.
+  const proto = Object.getPrototypeOf(kernel) as object;
+  let answers = overridden.get(proto);
+  if (answers === undefined) overridden.set(proto, (answers = new Map()));
+  const key = `${twin} ${plain}`;
+  let answer = answers.get(key);
+  if (answer === undefined) {
+    const so = ownerOf(kernel, twin);
+    const po = ownerOf(kernel, plain);
+    answer = so !== null && po !== null && po !== so && Object.prototype.isPrototypeOf.call(so, po);
+    answers.set(key, answer);
+  }
+  return answer;
 }
+
+/** overriddenBelow()'s answers per kernel class (its prototype). */
+const overridden = new WeakMap<object, Map<string, boolean>>();

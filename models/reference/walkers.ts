@@ -341,8 +341,9 @@ export abstract class WalkerPaths extends GupPaths {
    * Cpu.finishedWalk): the IPI is taken only at `local_irq_restore()`, so the rest of the
    * IRQs-off section runs first. A walk stopped at 'grab' does its `try_grab_folio_fast()` now
    * (`gupFastGrabNow()`: it fails on a freed page, takes nothing when its read allowed nothing),
-   * then its recheck, as one stopped at 'recheck' does; a walk that grabbed nothing is finished
-   * with nothing to put back.
+   * then its recheck, as one stopped at 'recheck' does; a failed recheck puts the reference back
+   * here, as the kernel does before the IPI is taken; a walk that grabbed nothing is finished with
+   * nothing to put back.
    */
   ipiWaitsForIrqsOff(m: Machine, cpus: readonly CpuId[], mustFinish: (w: GupFastWalker) => boolean): void {
     for (const id of cpus) {
@@ -351,7 +352,14 @@ export abstract class WalkerPaths extends GupPaths {
       if (c === undefined || !c.irqsDisabled || read === undefined || read === null || read.kind !== 'gupFast' || !mustFinish(read)) continue;
       mark(m, 'flush IPI waited for a GUP-fast walk');
       const w = this.gupFastGrabNow(m, read);
-      c.finishedWalk = { walk: w, recheckPassed: this.gupFastRecheckAll(m, w) };
+      const passed = this.gupFastRecheckAll(m, w);
+      // A failed recheck puts the reference back at once, inside the IRQs-off section
+      // (gup_fast_pte_range(): gup_put_folio() before local_irq_restore()), so before the IPI is
+      // taken: nothing is held across ops. Only a walk whose recheck passed keeps its page for
+      // walkEnd's handle. (Holding it on would let a stale walk's grab of a reused frame — which
+      // folio sits there depends on when each kernel frees — block a later migration on one side.)
+      if (!passed && w.grabbed !== null) this.gupPutFolio(m, folioHead(m, w.grabbed.pfn), 1, w.pin);
+      c.finishedWalk = { walk: passed ? w : { ...w, grabbed: null }, recheckPassed: passed };
       walkerExit(m, c.id);
     }
   }

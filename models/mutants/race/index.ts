@@ -12,7 +12,6 @@ import { gupSkipsRetryLookup } from './gupSkipsRetryLookup';
 import { gupFastGrabsWithoutTry } from './gupFastGrabsWithoutTry';
 import { noFlushTlbBatchedPending } from './noFlushTlbBatchedPending';
 import { zapFileRmapBeforeFlush } from './zapFileRmapBeforeFlush';
-import { collapseNoRestore } from './collapseNoRestore';
 import { collapseGupFastV60 } from './collapseGupFastV60';
 
 /**
@@ -35,6 +34,5 @@ export const RACE_MUTANTS: readonly MutantSpec[] = [
   gupFastGrabsWithoutTry,
   noFlushTlbBatchedPending,
   zapFileRmapBeforeFlush,
-  collapseNoRestore,
   collapseGupFastV60,
 ];
