@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { KERNELS, kernelEntry, UnknownKernelError } from '../../models/registry';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import type { VariantLoadOptions } from '../variants/loadVariant';
-import { loadVariant } from '../variants/loadVariant';
+import { loadVariant, looksLikePath, named } from '../variants/loadVariant';
 import { variantMethods } from '../variants/kernelMethods';
 import { UsageError } from './usageError';
 import { requireSources } from './sourceMode';
@@ -28,8 +28,6 @@ export interface LoadedKernel {
    */
   readonly focus: readonly string[];
 }
-
-const looksLikePath = (s: string): boolean => s.endsWith('.ts') || s.endsWith('.js') || s.includes('/');
 
 /**
  * Resolve `--kernel`: a registered name, or a path to a variant file exporting a class that
@@ -67,14 +65,4 @@ function declaredFocus(Ctor: object, spec: string): readonly string[] {
     throw e;
   }
   return focus;
-}
-
-/**
- * The instance answers to the name it was loaded under: a variant that inherits or claims a
- * registered name (`batched`) runs as `batched+MyPatch`, so no trace or report can mistake it for
- * the registered kernel.
- */
-function named(k: ReferenceKernel, name: string): ReferenceKernel {
-  if (k.name !== name) Object.defineProperty(k, 'name', { value: name });
-  return k;
 }

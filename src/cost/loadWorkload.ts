@@ -4,11 +4,10 @@ import { UsageError } from '../cli/usageError';
 import { requireSources } from '../cli/sourceMode';
 import { importVariant } from '../variants/importVariant';
 import { typecheckVariant } from '../variants/typecheckVariant';
+import { looksLikePath } from '../variants/loadVariant';
 import type { CostWorkload } from './workload';
 import { selectWorkloads, UnknownWorkloadError, WORKLOADS } from './workloads/index';
 
-/** A `--workload` value that names a file rather than a registered workload. */
-export const isWorkloadFile = (s: string): boolean => s.endsWith('.ts') || s.endsWith('.js') || s.includes('/');
 
 function isWorkload(v: unknown): v is CostWorkload {
   if (typeof v !== 'object' || v === null) return false;
@@ -38,7 +37,7 @@ export async function loadWorkloadFile(spec: string, typecheck: boolean): Promis
 /** `--workload`: registered names and workload files, in the order given; all registered ones when empty. */
 export async function resolveWorkloads(specs: readonly string[], typecheck: boolean): Promise<CostWorkload[]> {
   const out: CostWorkload[] = [];
-  const named = specs.filter((s) => !isWorkloadFile(s));
+  const named = specs.filter((s) => !looksLikePath(s));
   try {
     selectWorkloads(named);
   } catch (e) {
@@ -46,6 +45,6 @@ export async function resolveWorkloads(specs: readonly string[], typecheck: bool
     throw e;
   }
   if (specs.length === 0) return [...WORKLOADS];
-  for (const s of specs) out.push(...(isWorkloadFile(s) ? await loadWorkloadFile(s, typecheck) : selectWorkloads([s])));
+  for (const s of specs) out.push(...(looksLikePath(s) ? await loadWorkloadFile(s, typecheck) : selectWorkloads([s])));
   return out;
 }

@@ -12,7 +12,7 @@ import { runsAlone } from '../check/runsAlone';
 import type { KernelClass } from '../variants/kernelMethods';
 import { registeredBase, variantMethods } from '../variants/kernelMethods';
 import { refuseMisspelledOverrides } from '../variants/misspelledOverrides';
-import { variantName } from '../variants/loadVariant';
+import { named, variantName } from '../variants/loadVariant';
 import { formatCheck } from './formatCheck';
 
 /** What `checkKernel()` checks: a kernel class (a variant) or a factory of fresh instances. */
@@ -89,11 +89,7 @@ export function checkKernel(kernel: KernelUnderTest, options: KernelCheckOptions
 function namedAsVariant(Ctor: KernelClass): () => ReferenceKernel {
   if (registeredBase(Ctor) === Ctor) return () => new Ctor();
   const name = variantName(new Ctor().name, Ctor.name === '' ? 'Variant' : Ctor.name);
-  return () => {
-    const k = new Ctor();
-    if (k.name !== name) Object.defineProperty(k, 'name', { value: name });
-    return k;
-  };
+  return () => named(new Ctor(), name);
 }
 
 /** A class's own methods (overrides and helpers), after refusing misspelled overrides; none for a factory. */

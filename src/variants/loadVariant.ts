@@ -39,6 +39,19 @@ function chooseClass(file: string, mod: Record<string, unknown>): KernelClass {
   );
 }
 
+/** A `--kernel` or `--workload` value that names a file (a variant, a workload) rather than a registered name. */
+export const looksLikePath = (s: string): boolean => s.endsWith('.ts') || s.endsWith('.js') || s.includes('/');
+
+/**
+ * The instance answers to the name it was loaded under: a variant that inherits or claims a
+ * registered name (`batched`) runs as `batched+MyPatch`, so no trace or report can mistake it for
+ * the registered kernel.
+ */
+export function named(k: ReferenceKernel, name: string): ReferenceKernel {
+  if (k.name !== name) Object.defineProperty(k, 'name', { value: name });
+  return k;
+}
+
 /**
  * The name a variant runs under. Registered names are reserved — a variant that keeps the
  * inherited `batched` (or sets a registered name) would pass for that kernel in reports and
