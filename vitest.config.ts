@@ -9,6 +9,8 @@ export default defineConfig({
     maxWorkers: availableParallelism(),
     testTimeout: 300_000,
     hookTimeout: 60_000,
+    // Colour off in the workers and every child process they start, whatever the caller's terminal.
+    setupFiles: ['properties/__helpers__/plainOutput.ts'],
     // `npm run coverage`: V8 coverage of the model and the harness, with per-folder floors at the
     // measured level, so a change that leaves code untested fails.
     coverage: {
