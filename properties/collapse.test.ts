@@ -77,14 +77,40 @@ describe('collapse_huge_page()', () => {
     }
   });
 
-  it("the limit of the one-op collapse: the isolation never fails, so a kernel that skips pmd_populate() on failure holds (collapse-no-restore is not registered)", () => {
-    // In the kernel a page can change in the gap between the scan and mmap_write_lock(), where
-    // khugepaged holds no lock; the model has no such gap, so this broken kernel is never caught.
-    const ops = [store(0), walkBegin(1, 'grab'), collapse(), walkEnd(1), { kind: 'gupWrite', handle: -1, index: 0 } as Op, load(0)];
-    const r = runAll(new CollapseNoRestore(), ops);
-    expect(r.bad).toBeNull();
-    expect(pmdAt(r.run.machine, mm0, 1).kind).toBe('leaf');
-    expect(RACE_MUTANTS.some((mu) => mu.name === 'collapse-no-restore')).toBe(false);
+  it('a pin taken in the gap between the scan and mmap_write_lock() fails the isolation: the table is put back, and a kernel that skips pmd_populate() loses it', () => {
+    // khugepaged stops after the scan with no lock held; CPU 1 pins the hot page through slow GUP;
+    // khugepaged resumes, revalidates and clears the PMD, then the isolation sees the extra reference.
+    const pin: Op = { kind: 'gup', cpu: 1, mm: 0, vpn: HOT, nr: 1, pin: true, write: true, fast: false };
+    const ops = [store(0, HOT), preempt(2, 1), collapse(), pin, { kind: 'resume', cpu: 2, points: 2 } as Op, { kind: 'gupWrite', handle: -1, index: 0 } as Op, load(0)];
+    for (const k of KERNELS()) {
+      const { bad, run, values } = runAll(k, ops);
+      expect(bad, k.name).toBeNull();
+      expect(pmdAt(run.machine, mm0, 1).kind, k.name).toBe('table');
+      expect(run.machine.marks['collapse put the table back (a page changed after the scan)'], k.name).toBe(1);
+      expect(values[6], k.name).toBe(6); // what the device wrote through the pin
+    }
+    const broken = runAll(new CollapseNoRestore(), ops);
+    expect(broken.bad).toMatch(/mapcount_mismatch/);
+    expect(RACE_MUTANTS.some((mu) => mu.name === 'collapse-no-restore')).toBe(true);
+  });
+
+  it('a resumed collapse waits for the tasks holding mmap_lock (a zap preempted in the gap completes first), and a collapse in the gap finds the VMA gone after exit', () => {
+    const zap: Op = { kind: 'zap', mm: 0, vpn: 16, nr: 2 };
+    for (const k of KERNELS()) {
+      const waited = runAll(k, [store(0, 16), store(0, HOT), preempt(2, 1), collapse(), preempt(3, 1), zap, { kind: 'resume', cpu: 2, points: 2 } as Op, load(0)]);
+      expect(waited.bad, k.name).toBeNull();
+      const notes = waited.notes[6] ?? [];
+      expect(notes.map((n) => [n.op, n.how, n.point]), k.name).toEqual([['zap', 'wait', null], ['collapse', 'resume', null]]);
+      expect(pmdAt(waited.run.machine, mm0, 1).kind, k.name).toBe('leaf');
+      // A fork first (the last live mm does not exit), and a store that copies the page (a writable
+      // entry: the range is worth collapsing). The THP khugepaged allocated goes back.
+      const exited = runAll(k, [store(0, HOT), { kind: 'fork', mm: 0 }, store(0, HOT), preempt(2, 1), collapse(), { kind: 'exit', mm: 0 }, { kind: 'resume', cpu: 2, points: 2 } as Op]);
+      expect(exited.bad, k.name).toBeNull();
+      expect(exited.run.machine.mms[0]?.alive, k.name).toBe(false);
+      expect(exited.notes[4]?.map((n) => n.point), k.name).toEqual(['collapse: THP allocated, no lock held']);
+      expect(exited.notes[6]?.map((n) => [n.op, n.point]), k.name).toEqual([['collapse', null]]);
+      expect(exited.run.machine.frames.some((f) => f.state === 'data' && f.folio !== null && f.folio.order === 4), k.name).toBe(false);
+    }
   });
 
   /** 6.12 with neither the flush IPI (a paravirt or broadcast flush) nor `tlb_remove_table_sync_one()`: GUP-fast's PMD recheck alone. */
@@ -97,7 +123,7 @@ describe('collapse_huge_page()', () => {
   it("a walk that grabs inside the collapse window keeps its pin only without both of 6.1's fixes: the IPI and the PMD recheck each suffice", () => {
     // The collapse is preempted between the isolation and the copy; the walk ends inside that
     // window; after the collapse a device writes through the pin and the CPU loads the page.
-    const ops = [store(0), walkBegin(1, 'grab'), preempt(2, 1), collapse(), walkEnd(1), store(0), { kind: 'gupWrite', handle: -1, index: 0 } as Op, load(0)];
+    const ops = [store(0), walkBegin(1, 'grab'), preempt(2, 2), collapse(), walkEnd(1), store(0), { kind: 'gupWrite', handle: -1, index: 0 } as Op, load(0)];
     expect(runAll(new CollapseGupFastV60(), ops).bad).toBe('7:stale_read');
     const alone = runAll(new PmdRecheckOnly(), ops);
     expect(alone.bad).toBeNull();

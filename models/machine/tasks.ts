@@ -103,6 +103,17 @@ export type PreemptPoint =
   /** Every slot is copied and `dup_mmap()`'s `flush_tlb_mm(oldmm)` has not run yet. */
   | 'fork: before flush_tlb_mm()'
   /**
+   * khugepaged between its scan and `mmap_write_lock()` (mm/khugepaged.c, 6.12):
+   * `hpage_collapse_scan_pmd()` found the range worth collapsing under `mmap_read_lock()`,
+   * `collapse_huge_page()` dropped that lock (`mmap_read_unlock()`, "before allocating the
+   * hugepage, release the mmap_lock read lock") and allocated the THP (`alloc_charge_folio()`).
+   * khugepaged holds no lock at all here: faults, GUP, munmap, mprotect, fork and exit may change
+   * the range, which is why the collapse revalidates the VMA and the PMD under the write lock and
+   * `__collapse_huge_page_isolate()` checks every page again. Resuming takes `mmap_lock` for write,
+   * so the runner first completes the tasks that hold it (`RETAKES_MMAP_WRITE`).
+   */
+  | 'collapse: THP allocated, no lock held'
+  /**
    * `collapse_huge_page()` (mm/khugepaged.c, 6.12): the PMD is cleared and flushed
    * (`pmdp_collapse_flush()`), `tlb_remove_table_sync_one()` has waited for GUP-fast, and
    * `__collapse_huge_page_isolate()` found every page fit and dropped the PTL; the copy has not
@@ -129,8 +140,16 @@ export const PREEMPT_POINTS: readonly PreemptPoint[] = [
   'fork: page shared, parent PTE not yet write-protected',
   'fork: table copied, PTLs dropped',
   'fork: before flush_tlb_mm()',
+  'collapse: THP allocated, no lock held',
   'collapse: pages isolated, before the copy',
 ];
+
+/**
+ * The points a task leaves holding no `mmap_lock` and whose next step takes it for write: the
+ * kernel sleeps in `mmap_write_lock()` until every holder is gone, so before resuming such a task
+ * the runner completes the other tasks holding that mm's `mmap_lock` (src/run/tasks.ts).
+ */
+export const RETAKES_MMAP_WRITE: ReadonlySet<PreemptPoint> = new Set<PreemptPoint>(['collapse: THP allocated, no lock held']);
 
 /**
  * The points a task may stop at while holding a spinlock (a PTL or PMD lock): none where the

@@ -49,9 +49,11 @@ export abstract class CollapsePaths extends WalkerPaths {
   }
 
   /**
-   * `collapseHugePage()` with its one preemption point. Mirrors `hpage_collapse_scan_pmd()` (under
+   * `collapseHugePage()` with its two preemption points. Mirrors `hpage_collapse_scan_pmd()` (under
    * the mmap read lock and the PTL: is the range worth collapsing?) and `collapse_huge_page()`
-   * (mm/khugepaged.c, 6.12): allocate the THP with no lock held, take `mmap_lock` for write
+   * (mm/khugepaged.c, 6.12): drop `mmap_lock` and allocate the THP, then stop at 'collapse: THP
+   * allocated, no lock held' — anything may change the range there, so what the scan saw is only
+   * a hint — then take `mmap_lock` for write
    * (faults, slow GUP and `pte_offset_map()` readers of the mm are out — the model's readers hold
    * the read lock and leave first, `mmapWriteLockWaitsForReaders()`), revalidate, then under
    * `pmd_lock()` `pmdp_collapse_flush()`: the PMD is cleared and the range flushed, so no CPU's
@@ -78,14 +80,17 @@ export abstract class CollapsePaths extends WalkerPaths {
     if (scan !== 'succeed') return noop(`khugepaged: ${scan}`);
     const head = this.allocCollapseFolio(m);
     if (head === null) return noop('khugepaged: alloc_huge_page_fail');
+    yield 'collapse: THP allocated, no lock held';
     this.mmapWriteLockWaitsForReaders(m, mm);
     lockAcquire(m, mmapLockOf(mm, 'write'));
     try {
-      const again = this.hugepageVmaRevalidate(m, mm, i);
+      // What the gap may have changed: the VMA (munmap, mprotect, exit) and the PMD (a fault, a zap, another collapse).
+      const vma = this.hugepageVmaRevalidate(m, mm, i);
+      const again = vma === 'succeed' ? this.findPmdOrThpOrNone(m, mm, i) : vma;
       const pmd = pmdAt(m, mm, i);
       if (again !== 'succeed' || pmd.kind !== 'table') {
         this.folioPut(m, head);
-        return noop(`khugepaged: ${again === 'succeed' ? 'pmd_null' : again}`);
+        return noop(`khugepaged: ${again}`);
       }
       const table = pmd.table;
       withLock(m, pmdLockOf(mm, i), () => this.pmdpCollapseFlush(m, mm, i));
@@ -120,6 +125,16 @@ export abstract class CollapsePaths extends WalkerPaths {
     const vma = this.hugepageVmaRevalidate(m, mm, i);
     if (vma !== 'succeed') return vma;
     const pmd = pmdAt(m, mm, i);
+    const found = this.findPmdOrThpOrNone(m, mm, i);
+    return found === 'succeed' && pmd.kind === 'table' ? this.collapseScanEntries(m, tableEntries(m, pmd.table)) : found;
+  }
+
+  /**
+   * Mirrors `find_pmd_or_thp_or_none()` (mm/khugepaged.c, 6.12): 'succeed' when the PMD points to
+   * a PTE table; otherwise why not (none, a THP already, a migration entry).
+   */
+  findPmdOrThpOrNone(m: Machine, mm: MmId, i: number): CollapseScan {
+    const pmd = pmdAt(m, mm, i);
     switch (pmd.kind) {
       case 'none':
         return 'pmd_none';
@@ -128,7 +143,7 @@ export abstract class CollapsePaths extends WalkerPaths {
       case 'migration':
         return 'pmd_null';
       case 'table':
-        return this.collapseScanEntries(m, tableEntries(m, pmd.table));
+        return 'succeed';
     }
   }
 

@@ -3,6 +3,7 @@ import type { CpuId, MmId, Vpn } from '../../models/machine/ids';
 import type { Op } from '../../src/ops/op';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import { CheckedRun } from '../../src/run/checkedRun';
+import type { TaskNote } from '../../src/run/tasks';
 
 /**
  * Shared vocabulary of the preemptible-task tests (issue 11): the small geometry (16 PTEs per
@@ -24,15 +25,18 @@ export const resume = (c: number, points = 1): Op => ({ kind: 'resume', cpu: c, 
 
 /**
  * Run `ops` on `kernel` with every oracle on (small geometry): the first violation as
- * 'step:code' (null if none), the run, and what each op returned (a value, or null).
+ * 'step:code' (null if none), the run, what each op returned (a value, or null), and what the
+ * tasks did at each step (their notes; empty when none ran).
  */
-export function runAll(kernel: ReferenceKernel, ops: readonly Op[]): { bad: string | null; run: CheckedRun; values: Array<number | null> } {
+export function runAll(kernel: ReferenceKernel, ops: readonly Op[]): { bad: string | null; run: CheckedRun; values: Array<number | null>; notes: Array<readonly TaskNote[]> } {
   const run = new CheckedRun(kernel, G);
   const values: Array<number | null> = [];
+  const notes: Array<readonly TaskNote[]> = [];
   for (let i = 0; i < ops.length; i++) {
     const r = run.step(ops[i]!, i);
-    if ('violation' in r) return { bad: `${i}:${r.violation.code}`, run, values };
+    if ('violation' in r) return { bad: `${i}:${r.violation.code}`, run, values, notes };
     values.push(r.applied.result.kind === 'value' ? r.applied.result.value : null);
+    notes.push(r.applied.tasks ?? []);
   }
-  return { bad: null, run, values };
+  return { bad: null, run, values, notes };
 }

@@ -347,16 +347,22 @@ export function grabWindowArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
 
 
 /**
- * khugepaged collapsing the hot page's PMD range as a preempted task, stopped between the
- * isolation and the copy ('collapse: pages isolated, before the copy'), with what no lock keeps
- * out of that window around it: a CPU stores to the hot page first (a writable, young entry, so
- * the range is worth collapsing, and a translation `pmdp_collapse_flush()` must remove), a GUP-fast
- * walk reads the page before the collapse begins and ends inside the window (only
- * `tlb_remove_table_sync_one()` or GUP-fast's PMD recheck keep its pin off a page about to be
- * copied and freed), the CPU stores again inside the window, and after the collapse a device
- * writes through the newest pin and the CPU loads the page: the pin and the process must agree.
+ * khugepaged collapsing the hot page's PMD range as a preempted task, in one of its two windows.
+ * A CPU stores to the hot page first (a writable, young entry, so the range is worth collapsing,
+ * and a translation `pmdp_collapse_flush()` must remove). After the collapse a device writes
+ * through the newest pin and the CPU loads the page: the pin and the process must agree.
  */
 export function preemptedCollapseArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
+  return fc.oneof({ weight: 1, arbitrary: collapseIsolatedWindowArb(g, p) }, { weight: 1, arbitrary: collapseGapArb(g, p) });
+}
+
+/**
+ * Stopped between the isolation and the copy ('collapse: pages isolated, before the copy'), with
+ * what no lock keeps out of that window: a GUP-fast walk reads the page before the collapse
+ * begins and ends inside the window (only `tlb_remove_table_sync_one()` or GUP-fast's PMD recheck
+ * keep its pin off a page about to be copied and freed), and the CPU stores again inside it.
+ */
+function collapseIsolatedWindowArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
   const hot = hotPage(g);
   return fc
     .record({
@@ -369,11 +375,57 @@ export function preemptedCollapseArb(g: Geometry, p: GenProfile): fc.Arbitrary<O
     .map(({ cpu, user, walker, mm, stop }): Op[] => [
       { kind: 'access', cpu: user, mm, vpn: hot, write: true },
       { kind: 'walkBegin', cpu: walker, mm, vpn: hot, walker: 'gupFast', pin: true, write: true, ...stop },
-      { kind: 'preempt', cpu, at: 1 },
+      { kind: 'preempt', cpu, at: 2 },
       { kind: 'collapse', mm, pmd: Math.floor(hot / g.ptrsPerPte) },
       { kind: 'walkEnd', cpu: walker },
       { kind: 'access', cpu: user, mm, vpn: hot, write: true },
       { kind: 'gupWrite', handle: -1, index: 0 },
       { kind: 'access', cpu: user, mm, vpn: hot, write: false },
     ]);
+}
+
+/** What changes the range while khugepaged holds no lock (`collapseGapArb()`). */
+const GAP_RIVALS = ['pin', 'fault', 'zap', 'mprotect', 'fork', 'exit', 'collapse'] as const;
+
+/**
+ * Stopped in the gap between the scan and `mmap_write_lock()` ('collapse: THP allocated, no lock
+ * held'), where another CPU changes the range — pins the hot page (the isolation must then fail
+ * and `pmd_populate()` put the table back), faults in a neighbour, zaps the hot page, splits the
+ * VMA, forks, exits or collapses the range itself — before khugepaged resumes, revalidates and
+ * finishes.
+ */
+function collapseGapArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
+  const hot = hotPage(g);
+  const pmd = Math.floor(hot / g.ptrsPerPte);
+  const rivalArb = fc.oneof({ weight: 4, arbitrary: fc.constant('pin' as const) }, { weight: 3, arbitrary: fc.constantFrom(...GAP_RIVALS) });
+  return fc.record({ cpu: cpuArb(p), user: cpuArb(p), rival: cpuArb(p), mm: mmArb(p), what: rivalArb }).map(({ cpu, user, rival, mm, what }): Op[] => [
+    { kind: 'access', cpu: user, mm, vpn: hot, write: true },
+    { kind: 'preempt', cpu, at: 1 },
+    { kind: 'collapse', mm, pmd },
+    gapRival(what, rival, mm, hot, pmd),
+    { kind: 'resume', cpu, points: 2 },
+    { kind: 'gupWrite', handle: -1, index: 0 },
+    { kind: 'access', cpu: user, mm, vpn: hot, write: false },
+  ]);
+}
+
+function gapRival(what: (typeof GAP_RIVALS)[number], cpu: number, mm: number, hot: number, pmd: number): Op {
+  switch (what) {
+    case 'pin':
+      return { kind: 'gup', cpu, mm, vpn: hot, nr: 1, pin: true, write: true, fast: false };
+    case 'fault':
+      return { kind: 'access', cpu, mm, vpn: hot + 1, write: true };
+    case 'zap':
+      return { kind: 'zap', mm, vpn: hot, nr: 1 };
+    case 'mprotect':
+      return { kind: 'mprotect', mm, vpn: hot, nr: 1, writable: false };
+    case 'fork':
+      return { kind: 'fork', mm };
+    case 'exit':
+      return { kind: 'exit', mm };
+    case 'collapse':
+      return { kind: 'collapse', mm, pmd };
+    default:
+      return assertNever(what);
+  }
 }

@@ -114,7 +114,7 @@ export class CheckedRun {
       this.observer?.before(this.machine, resolved);
       this.beforeSerial(resolved, step);
       const walking = resolved !== null && REFCOUNT_CHECKED_AFTER_FLUSH.has(resolved.kind) && gupFastWalkInFlight(this.machine);
-      const applied0 = this.apply(op, r, step);
+      const applied0 = this.withWaitedOnLock(this.apply(op, r, step));
       // Migration and reclaim unmap, flush, then check each folio's reference count; a GUP-fast
       // walk in flight holds the reference it grabbed unless the flush's IPI reached its CPU and
       // made it finish (and put the reference back) first. Which CPUs a flush IPIs differs between
@@ -132,6 +132,12 @@ export class CheckedRun {
     } finally {
       beatEnd();
     }
+  }
+
+  /** The step's record with the tasks a resumed task waited for (its `mmap_lock`) before its own note. */
+  private withWaitedOnLock(done: StepDone): StepDone {
+    const waited = this.tasks.takeWaitedOnLock();
+    return waited.length === 0 ? done : { ...done, applied: { ...done.applied, tasks: [...waited, ...(done.applied.tasks ?? [])] } };
   }
 
   /** Before a step: keep the start state a window opened by this step would need, note what the op will see. */

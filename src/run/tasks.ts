@@ -3,7 +3,7 @@ import type { CpuId, MmId, Pfn, Vpn } from '../../models/machine/ids';
 import { cpuId as asCpu, mmId as asMm } from '../../models/machine/ids';
 import type { Machine } from '../../models/machine/state';
 import type { KernelSteps, KernelTaskView, PreemptPoint, TaskOp } from '../../models/machine/tasks';
-import { overriddenBelow, POINTS_UNDER_PTL } from '../../models/machine/tasks';
+import { overriddenBelow, POINTS_UNDER_PTL, RETAKES_MMAP_WRITE } from '../../models/machine/tasks';
 import { folioNrPages } from '../../models/machine/geometry';
 import { folioAt } from '../../models/machine/frames';
 import { tlbLookupOnAccess } from '../../models/machine/tlb';
@@ -326,6 +326,7 @@ interface LiveTask {
 export class Tasks {
   private readonly live = new Map<number, LiveTask>();
   private pending: { readonly cpu: CpuId; readonly at: number } | null = null;
+  private readonly waitedOnLock: TaskNote[] = [];
 
   constructor(
     private readonly kernel: ReferenceKernel,
@@ -710,6 +711,23 @@ export class Tasks {
     if (spin !== undefined) throw new ModelViolationError({ code: 'preempt_under_spinlock', step: this.m.clock.step, cpu: c.id, point, lock: describeLock(spin) });
   }
 
+  /**
+   * The task on `cpu` is about to take `mmap_lock` of `mm` for write, holding none: in the kernel
+   * it sleeps until the holders are gone, so every other task holding that lock completes first.
+   * Their notes wait in `waitedOnLock` for the step's record (`takeWaitedOnLock()`).
+   */
+  private completeMmapHolders(cpu: CpuId, mm: MmId): void {
+    for (const d of this.m.cpus) {
+      if (d.id === cpu || d.task === null || !this.live.has(d.id) || mmapConflict(d.locks, mm, 'write') === null) continue;
+      this.waitedOnLock.push(this.advance(d.id, Infinity, 'wait'));
+    }
+  }
+
+  /** The notes of tasks completed because a resumed task waited for their `mmap_lock` (once each). */
+  takeWaitedOnLock(): TaskNote[] {
+    return this.waitedOnLock.splice(0);
+  }
+
   /** Pass up to `n` more points of the task on `cpu`; it completes when its path ends. */
   private advance(cpu: CpuId, n: number, how: TaskNote['how'], fresh?: () => Omit<KernelTaskView, 'point' | 'pointsPassed'>): TaskNote {
     const live = this.live.get(cpu);
@@ -723,6 +741,7 @@ export class Tasks {
       return { op: d.op, cpu, how, mm: d.mm, start: d.start, end: d.end, point, pointsPassed: passed, ...valueOf(live), ...(point === null ? { ...readOf(live), ...migratedOf(live) } : {}) };
     };
     for (let k = 0; k < n; k++) {
+      if (c.task !== null && RETAKES_MMAP_WRITE.has(c.task.point)) this.completeMmapHolders(cpu, c.task.mm);
       const r = this.stepOnOwnClock(live, cpu);
       if (r.done === true) {
         live.done.value = r.value;

@@ -11,14 +11,11 @@ import { defineMutant } from '../mutant';
  * Violates: rule R2 (docs/kernel-semantics.md §10; no data is lost): mm/khugepaged.c `collapse_huge_page()` puts the table back
  * ("We can only use set_pmd_at when establishing hugepmds and never for establishing regular pmds
  * that points to regular pagetables. Use pmd_populate for that").
- * Caught by: nothing the model can reach, so it is NOT registered (not in RACE_MUTANTS, not in the
- * kill matrix). A failed isolation needs a page to change between the scan and the isolation; in
- * the kernel that happens in the gap where khugepaged holds no lock (between
- * `hpage_collapse_scan_pmd()` and `mmap_write_lock()`), which the model does not have (the scan
- * and the collapse are one op). It used to be reached only through a GUP-fast walk stopped before
- * its grab that kept the reference an IPI made it take; since a failed recheck puts that reference
- * back at once (as `gup_fast_pte_range()` does before `local_irq_restore()`), nothing reaches it.
- * properties/collapse.test.ts shows the limit: this kernel holds where 6.12 would lose the table.
+ * Reached in the gap where khugepaged holds no lock (between `hpage_collapse_scan_pmd()` and
+ * `mmap_write_lock()`, 'collapse: THP allocated, no lock held'): a slow GUP pin taken there gives
+ * the page a reference the scan did not see, the isolation fails, and without `pmd_populate()`
+ * the mapcounts of the table's pages no longer match any page table (the ledger), and the next
+ * access faults in a new page where the process had data.
  */
 export class CollapseNoRestore extends BatchedKernel {
   override readonly name: string = 'collapse-no-restore';

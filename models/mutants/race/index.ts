@@ -13,6 +13,7 @@ import { gupFastGrabsWithoutTry } from './gupFastGrabsWithoutTry';
 import { noFlushTlbBatchedPending } from './noFlushTlbBatchedPending';
 import { zapFileRmapBeforeFlush } from './zapFileRmapBeforeFlush';
 import { collapseGupFastV60 } from './collapseGupFastV60';
+import { collapseNoRestore } from './collapseNoRestore';
 
 /**
  * Mutants of races inside a kernel operation (issue 11): each is equivalent to its correct
@@ -35,4 +36,5 @@ export const RACE_MUTANTS: readonly MutantSpec[] = [
   noFlushTlbBatchedPending,
   zapFileRmapBeforeFlush,
   collapseGupFastV60,
+  collapseNoRestore,
 ];
