@@ -60,12 +60,20 @@ export const FILE_TRACEPOINTS = [
 ] as const;
 
 /**
- * Fired by the reference's khugepaged path (issue 14), and so by every kernel: a PMD range of
- * small anonymous pages collapsed into a THP. (Its put-back, when the isolation finds a page
- * changed since the scan, is a task tracepoint: only a GUP-fast walk stopped before its grab,
- * which `--interleave` draws, grabs between the two.)
+ * Fired by the reference's khugepaged paths (issue 14), and so by every kernel: a PMD range of
+ * small anonymous pages collapsed into a THP; a file range collapsed into a page-cache THP, a
+ * page table that mapped it retracted, and the page cache dropped when such a file is opened for
+ * write. (The anonymous put-back, when the isolation finds a page changed since the scan, is a
+ * task tracepoint: the page changes in the gap where khugepaged holds no lock, which
+ * `--interleave` draws.)
  */
-export const COLLAPSE_TRACEPOINTS = ['khugepaged collapsed a PMD range into a THP'] as const;
+export const COLLAPSE_TRACEPOINTS = [
+  'khugepaged collapsed a PMD range into a THP',
+  // the file path (models/reference/collapseFile.ts)
+  'khugepaged collapsed a file range into a THP',
+  'khugepaged retracted a page table of a file THP',
+  'open for write dropped the page cache of a file with a THP',
+] as const;
 
 /**
  * A reclaim path that needs a swap device whose free slots are so fragmented that no run fits a

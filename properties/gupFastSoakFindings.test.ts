@@ -8,7 +8,7 @@ import { runOps } from '../src/run/runOps';
 import { CheckedRun } from '../src/run/checkedRun';
 import type { Op } from '../src/ops/op';
 
-// Two soak findings of 2026-12-06 (seeds 71012 interleaved and 72021 plain, small): the correct
+// Soak findings of 2026-12-06 (seeds 71012 interleaved and 72021 plain, small): the correct
 // kernels were reported divergent because of a GUP-fast walk in flight, not because of a bug.
 
 const small = geometry('small');
@@ -43,6 +43,21 @@ const seed72021: Op[] = [
   { kind: 'mremap', mm: 0, from: 16, to: 32, nr: 16 },
   { kind: 'access', cpu: 2, mm: 0, vpn: 21, write: false },
   { kind: 'migrate', mm: 0, vpn: 21, count: 2 },
+];
+
+/**
+ * raceMutants seed 11 (after the file collapse changed the draws): R/O pin, fork (the child gets a
+ * copy of the pinned page), a GUP-fast pin walk on the child's page stopped before its grab,
+ * MAP_FIXED of a shared file over it (the page is freed), a store (the file page lands on the same
+ * frame, writable and dirty as the copy was), then the grab.
+ */
+const seed11: Op[] = [
+  { kind: 'gup', cpu: 0, mm: 0, vpn: 21, nr: 1, pin: true, write: false, fast: false },
+  { kind: 'fork', mm: 0 },
+  { kind: 'walkBegin', cpu: 0, mm: 1, vpn: 21, walker: 'gupFast', pin: true, write: false, stop: 'grab' },
+  { kind: 'mmapFile', mm: 1, vpn: 21, nr: 2, file: 0, pgoff: 0, shared: true },
+  { kind: 'access', cpu: 0, mm: 1, vpn: 21, write: true },
+  { kind: 'walkEnd', cpu: 0 },
 ];
 
 describe('soak findings: GUP-fast walks in flight and the differential', () => {
@@ -80,5 +95,28 @@ describe('soak findings: GUP-fast walks in flight and the differential', () => {
     };
     expect(migrated(new ReferenceKernel())).toEqual({ kind: 'migrated', folios: 2 });
     expect(migrated(make())).toEqual({ kind: 'migrated', folios: 1 });
+  });
+
+  it("raceMutants seed 11: a walk whose page was reused as a page-cache page under an identical PTE gives it up (the model's limit: 6.12 would keep a pin on the file page)", () => {
+    for (const k of [new ReferenceKernel(), new BatchedKernel(), new BatchedNoMigrc()]) {
+      const run = new CheckedRun(k, small);
+      const results = seed11.map((op, i) => run.step(op, i));
+      for (const r of results) expect('violation' in r ? r.violation : null, k.name).toBeNull();
+      // the grab found the reused frame under a PTE equal to the one read: only the file-page rule refused it
+      const end = results[5]!;
+      expect('applied' in end ? end.applied?.result.kind : null, k.name).not.toBe('handle');
+      expect(run.machine.handles.filter((h) => h.fast).length, k.name).toBe(0);
+    }
+  });
+
+  it('without the file-page rule the same grab keeps a pin the ledger reads as a pinned shared anonymous page (what seed 11 reported)', () => {
+    class KeepsFilePin extends BatchedKernel {
+      override gupFastGrabbedFilePage(): boolean {
+        return false;
+      }
+    }
+    const run = new CheckedRun(new KeepsFilePin(), small);
+    const codes = seed11.map((op, i) => run.step(op, i)).map((r) => ('violation' in r ? r.violation.code : null));
+    expect(codes[5]).toBe('pinned_not_exclusive');
   });
 });

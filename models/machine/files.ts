@@ -130,3 +130,13 @@ export const folioTestAnon = (f: Folio): boolean => f.mapping === undefined;
 
 /** An anonymous folio MADV_FREE made lazyfree (PG_swapbacked clear); a file folio is never swap-backed and never lazyfree. */
 export const folioIsLazyfree = (f: Folio): boolean => folioTestAnon(f) && !f.swapbacked;
+
+/**
+ * Does `file`'s page cache hold a PMD-order folio — a THP khugepaged made (`filemap_nr_thps()`;
+ * only a file without large folios counts it, as only such a file's THPs come from khugepaged)?
+ */
+export function fileHasThp(m: Machine, file: number): boolean {
+  const fs = m.files?.[file];
+  if (fs === undefined || fs.order > 0) return false;
+  return fs.cache.some((p) => p !== null && (m.frames[m.frames[p]?.head ?? p]?.folio?.order ?? 0) === m.geometry.maxFolioOrder);
+}

@@ -49,6 +49,9 @@ import { mprotectUpgradesCleanShared } from './mprotectUpgradesCleanShared';
 import { forkSkipsPrivateFileVma } from './forkSkipsPrivateFileVma';
 import { nextBatchIgnoresDelayedRmap } from './nextBatchIgnoresDelayedRmap';
 import { collapseNoFlush } from './collapseNoFlush';
+import { retractFreesTableNow } from './retractFreesTableNow';
+import { retractIgnoresAnonVma } from './retractIgnoresAnonVma';
+import { collapseFileUnmapUnbatched } from './collapseFileUnmapUnbatched';
 import { collapseIgnoresRefcount } from './collapseIgnoresRefcount';
 import { collapseKeepsOldRmap } from './collapseKeepsOldRmap';
 import { collapseTreatsSwapAsNone } from './collapseTreatsSwapAsNone';
@@ -116,6 +119,9 @@ export const MUTANTS: readonly MutantSpec[] = [
   nextBatchIgnoresDelayedRmap,
   // khugepaged collapse (issue 14; seed 003's page-table history)
   collapseNoFlush,
+  retractFreesTableNow,
+  retractIgnoresAnonVma,
+  collapseFileUnmapUnbatched,
   collapseIgnoresRefcount,
   collapseKeepsOldRmap,
   collapseTreatsSwapAsNone,

@@ -2,11 +2,11 @@ import { folioNrPages } from '../machine/geometry';
 import type { MmId, Pfn } from '../machine/ids';
 import { pfn as asPfn } from '../machine/ids';
 import type { Machine } from '../machine/state';
-import { folioAt, folioHead, frameAt, OutOfFramesError } from '../machine/frames';
+import { folioAt, folioHead, frameAt } from '../machine/frames';
 import { mmAt, mmapLockOf, pmdAt, pmdLockOf, pmdStart, setPmd, tableEntries } from '../machine/pgtable';
 import type { Pte } from '../machine/pte';
-import { PMD_NONE, PTE_NONE } from '../machine/pte';
-import { rangeHasFileVma } from '../machine/files';
+import { PTE_NONE } from '../machine/pte';
+import { rangeHasFileVma, vmaFileAt } from '../machine/files';
 import { lockAcquire, lockRelease } from '../machine/locks';
 import { withLock } from '../machine/lockedCall';
 import { mark } from '../machine/marks';
@@ -15,26 +15,10 @@ import type { KernelSteps } from '../machine/tasks';
 import { runToEnd } from '../machine/tasks';
 import type { OpResult } from '../result';
 import { noop } from '../result';
-import { WalkerPaths } from './walkers';
+import type { CollapseScan } from './collapseFile';
+import { CollapseFilePaths } from './collapseFile';
 
-/**
- * Why khugepaged did not collapse a PMD range: the kernel's `enum scan_result` (mm/khugepaged.c,
- * 6.12) for the outcomes the model can reach, 'succeed' when it may go on.
- */
-export type CollapseScan =
-  | 'succeed'
-  | 'pmd_none'
-  | 'pmd_mapped'
-  | 'pmd_null'
-  | 'address_range'
-  | 'page_anon'
-  | 'exceed_none_pte'
-  | 'exceed_swap_pte'
-  | 'exceed_shared_pte'
-  | 'page_count'
-  | 'page_ro'
-  | 'lack_referenced_page'
-  | 'alloc_huge_page_fail';
+export type { CollapseScan } from './collapseFile';
 
 /**
  * khugepaged (issue 14): collapsing the small pages of a PMD range of anonymous memory into one
@@ -42,7 +26,7 @@ export type CollapseScan =
  * `collapse_huge_page()` do it. The path unlinks a live PTE table while GUP-fast may walk it,
  * which is what `tlb_remove_table_sync_one()` and GUP-fast's PMD recheck are for.
  */
-export abstract class CollapsePaths extends WalkerPaths {
+export abstract class CollapsePaths extends CollapseFilePaths {
   /** Mirrors khugepaged's scan of one PMD range and `collapse_huge_page()` (mm/khugepaged.c, 6.12), run whole. */
   collapseHugePage(m: Machine, mm: MmId, i: number): OpResult {
     return runToEnd(this.collapseHugePageSteps(m, mm, i));
@@ -76,6 +60,8 @@ export abstract class CollapsePaths extends WalkerPaths {
    * (`max_ptes_none` = PTRS_PER_PTE - 1, `max_ptes_shared` = PTRS_PER_PTE / 2).
    */
   *collapseHugePageSteps(m: Machine, mm: MmId, i: number): KernelSteps<OpResult> {
+    // khugepaged_scan_mm_slot(): a file VMA goes to hpage_collapse_scan_file() (collapseFile.ts).
+    if (vmaFileAt(m, mm, pmdStart(m, i)) !== null) return this.khugepagedScanFile(m, mm, i);
     const scan = this.hpageCollapseScanPmd(m, mm, i);
     if (scan !== 'succeed') return noop(`khugepaged: ${scan}`);
     const head = this.allocCollapseFolio(m);
@@ -200,30 +186,6 @@ export abstract class CollapsePaths extends WalkerPaths {
     const f = folioAt(m, head);
     const expected = this.folioMapcount(m, head) + (f.swap !== null ? folioNrPages(f.order) : 0);
     return f.refcount === expected;
-  }
-
-  /**
-   * Mirrors `alloc_charge_folio()` (mm/khugepaged.c, 6.12): a PMD-order folio, or null when
-   * there is no free run for one (`SCAN_ALLOC_HUGE_PAGE_FAIL`).
-   */
-  allocCollapseFolio(m: Machine): Pfn | null {
-    try {
-      return this.allocFolio(m, m.geometry.maxFolioOrder);
-    } catch (e) {
-      if (e instanceof OutOfFramesError) return null;
-      throw e;
-    }
-  }
-
-  /**
-   * Mirrors `pmdp_collapse_flush()` (mm/pgtable-generic.c, 6.12; x86 has no override): clear the
-   * PMD (`pmdp_huge_get_and_clear()`) and `flush_tlb_range()` the PMD range, so no CPU keeps a
-   * translation through the table. Simplified: the flush carries freed_tables, since the model
-   * frees the table the kernel deposits (see collapseHugePageSteps).
-   */
-  pmdpCollapseFlush(m: Machine, mm: MmId, i: number): void {
-    setPmd(m, mm, i, PMD_NONE);
-    this.flushTlbRange(m, mm, pmdStart(m, i), pmdStart(m, i) + m.geometry.ptrsPerPte, true);
   }
 
   /**

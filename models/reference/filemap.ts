@@ -307,17 +307,22 @@ export abstract class FilemapPaths extends SwapPaths {
   }
 
   /**
-   * Mirrors `generic_perform_write()` (mm/filemap.c, 6.12) of one page (pwrite()):
+   * Mirrors `generic_perform_write()` (mm/filemap.c, 6.12) of one page (pwrite()) on a file just
+   * opened for write (`releaseFileThps()`: `do_dentry_open()`):
    * `write_begin` (the page cache's page, read in on a miss), the copy, `write_end` →
    * `folio_mark_dirty()`; the lookup's reference is dropped after.
    */
   fileWrite(m: Machine, file: number, index: number, value: number): OpResult {
+    this.releaseFileThps(m, file);
     const page = this.filemapFault(m, file, index);
     frameAt(m, page).content = value;
     this.folioMarkDirty(m, folioHead(m, page));
     this.folioPut(m, folioHead(m, page));
     return { kind: 'value', value };
   }
+
+  /** `do_dentry_open()`'s release of a file's page-cache THPs when it is opened for write (models/reference/collapseFile.ts). */
+  abstract releaseFileThps(m: Machine, file: number): void;
 
   /** Which file VMA, if any, a fault at (mm, v) is in. */
   fileVmaOf(m: Machine, mm: MmId, v: Vpn | number): VmaFile | null {

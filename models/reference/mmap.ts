@@ -15,10 +15,12 @@ export abstract class MmapPaths extends ZapPaths {
    * (end - start)) at [start, end):
    * MAP_FIXED first unmaps what the range mapped (`do_vmi_munmap()`: its pages are zapped; the
    * emptied tables stay, as after MADV_DONTNEED), then the new VMA maps the file linearly. Nothing
-   * is faulted in. Holds `mmap_lock` for write.
+   * is faulted in. Holds `mmap_lock` for write. A MAP_SHARED mapping is of a file opened
+   * read-write, so the open's `do_dentry_open()` comes first (`releaseFileThps()`).
    */
   mmapFile(m: Machine, mm: MmId, start: Vpn, end: Vpn, file: number, pgoff: number, shared: boolean): OpResult {
     if (start >= end || pgoff + (end - start) > fileNrPages(m.geometry)) return noop('range outside the file');
+    if (shared) this.releaseFileThps(m, file);
     lockAcquire(m, mmapLockOf(mm, 'write'));
     this.zapPageRange(m, mm, start, end);
     const state = mmAt(m, mm);

@@ -210,8 +210,24 @@ export abstract class WalkerPaths extends GupPaths {
     return (
       this.gupFastRecheck(m, w) &&
       !(!writable && this.gupMustUnshare(m, { pin: w.pin, write: w.write, fast: true }, exclusivityPage)) &&
-      this.gupFastSeqRetryOk(m, w)
+      this.gupFastSeqRetryOk(m, w) &&
+      !this.gupFastGrabbedFilePage(m, w)
     );
+  }
+
+  /**
+   * Simplified (issue 14): GUP of a file mapping is not modelled (`gupFastWalk()` refuses to begin
+   * on one), but a walk that read an anonymous PTE may grab after the page was freed and reused
+   * as a page-cache page that an identical-looking PTE now maps (a MAP_FIXED mmap of a file over
+   * the page, then a fault) — its recheck then passes in 6.12, which keeps a pin on a file page
+   * (`gup_fast_folio_allowed()` allows it without FOLL_LONGTERM). The model treats that grab as a
+   * failed recheck: the reference goes back and the slow path, which takes no file page, runs.
+   * properties/gupFastSoakFindings.test.ts shows the limit.
+   */
+  gupFastGrabbedFilePage(m: Machine, w: GupFastWalker): boolean {
+    if (w.grabbed === null) return false;
+    const fr = m.frames[w.grabbed.pfn];
+    return fr !== undefined && fr.state === 'data' && m.frames[fr.head]?.folio?.mapping !== undefined;
   }
 
   /**

@@ -166,6 +166,9 @@ function entryArbs(g: Geometry, p: GenProfile): Record<EntryName, fc.Arbitrary<O
     'mmapFile hot pages': fc
       .record({ mm, file, before: fc.integer({ min: 0, max: 3 }), after: fc.integer({ min: 2, max: 6 }), pgoff: fc.integer({ min: 0, max: fileNrPages(g) / 4 - 1 }), shared: fc.boolean() })
       .map(({ mm: m, file: f, before, after, pgoff, shared }): Op => ({ kind: 'mmapFile', mm: m, vpn: hot - before, nr: before + after, file: f, pgoff: 4 * pgoff, shared })),
+    'mmapFile whole PMD': fc
+      .record({ mm, file: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: file }), half: fc.integer({ min: 0, max: 1 }), shared: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) })
+      .map(({ mm: m, file: f, half, shared }): Op => ({ kind: 'mmapFile', mm: m, vpn: hot - (hot % ppt), nr: ppt, file: f, pgoff: half * ppt, shared })),
     writeback: fc.record({ kind: fc.constant('writeback'), file }),
     truncate: fc.record({ kind: fc.constant('truncate'), file, from: fileIndex }),
     fileRead: fc.record({ kind: fc.constant('fileRead'), file, index: fileIndex }),

@@ -46,6 +46,9 @@ export const ENTRIES = {
   // truncate; pread/pwrite
   mmapFile: { kind: 'mmapFile', weight: 1 },
   'mmapFile hot pages': { kind: 'mmapFile', weight: 2 },
+  // the hot pages' whole PMD range from a PMD-aligned file offset, mostly MAP_PRIVATE: what
+  // khugepaged's file collapse needs (collapseFile.ts)
+  'mmapFile whole PMD': { kind: 'mmapFile', weight: 2 },
   writeback: { kind: 'writeback', weight: 2 },
   truncate: { kind: 'truncate', weight: 1 },
   fileRead: { kind: 'fileRead', weight: 1 },

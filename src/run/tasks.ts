@@ -11,6 +11,7 @@ import { isZeroPfn } from '../../models/machine/zeroPage';
 import { assertNever } from '../../models/assertNever';
 import { mmAt, pmdAt, pmdIndexOf, tableEntries } from '../../models/machine/pgtable';
 import { noop } from '../../models/result';
+import { fileHasThp, vmaFileAt } from '../../models/machine/files';
 import { ModelViolationError } from '../../models/machine/violation';
 import type { LockRef } from '../../models/machine/locks';
 import { describeLock, isSpinlock } from '../../models/machine/locks';
@@ -286,7 +287,7 @@ function mmapConflict(locks: readonly LockRef[], mm: MmId, mode: 'read' | 'write
  * a preempted zap, fork or migration; the model runs it between them).
  */
 function waitsFor(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView, locks: readonly LockRef[]): boolean {
-  if (op.kind === 'truncate') return true;
+  if (op.kind === 'truncate' || touchesEveryMm(m, op)) return true;
   if (t.op === 'migrate' || t.op === 'reclaim') return false;
   if (t.op === 'fork' && (op.kind === 'migrate' || op.kind === 'reclaim' || op.kind === 'madvise')) return true;
   const mm = mmOf(m, op);
@@ -294,6 +295,25 @@ function waitsFor(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView, loc
   if (t.op === 'fork' && mm === t.child) return true;
   const mode = mmapModeOf(m, k, op);
   return mode !== null && mmapConflict(locks, mm, mode) !== null;
+}
+
+/**
+ * Ops that unmap a file's pages from every mm that maps them, as truncate does, and so wait for
+ * every task (simplified as for truncate): khugepaged's collapse of a file range
+ * (`collapse_file()`, `retract_page_tables()`), and an open for write of a file whose page cache
+ * holds a THP (pwrite, a MAP_SHARED mmap: `do_dentry_open()` drops the page cache).
+ */
+function touchesEveryMm(m: Machine, op: Op): boolean {
+  switch (op.kind) {
+    case 'collapse':
+      return vmaFileAt(m, asMm(op.mm), op.pmd * m.geometry.ptrsPerPte) !== null;
+    case 'fileWrite':
+      return fileHasThp(m, op.file);
+    case 'mmapFile':
+      return op.shared && fileHasThp(m, op.file);
+    default:
+      return false;
+  }
 }
 
 interface LiveTask {
@@ -633,6 +653,7 @@ export class Tasks {
       const h = this.m.handles.find((x) => x.id === id);
       return h !== undefined && (h.mm === t.mm || h.pages.some((p) => folios.has(this.m.frames[p.pfn]?.head ?? p.pfn)));
     };
+    if (touchesEveryMm(this.m, op)) return true; // it waits for every task (waitsFor())
     switch (op.kind) {
       case 'tick':
       case 'nowaitFail':
