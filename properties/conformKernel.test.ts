@@ -42,7 +42,31 @@ async function onKernel(name: string, ops: Op[], kernel?: Kernel) {
   return firstDifference(program.expected, await runBinary(join(dir, name), ''));
 }
 
+const mmapFile = (vpn: number, nr: number, pgoff: number, shared: boolean, mm = 0): Op => ({ kind: 'mmapFile', mm, vpn, nr, file: 0, pgoff, shared });
+const pwrite = (index: number): Op => ({ kind: 'fileWrite', file: 0, index });
+
 const PROGRAMS: Record<string, Op[]> = {
+  // Files (issue 14): file 0 is a memfd in the program. A shared store and a pwrite fill the page
+  // cache; a private mapping of the same pages faults around onto them and copies on a store;
+  // truncate unmaps both mappings from page 4 on, the private copy of page 3 stays.
+  'file-shared-private-truncate': [
+    mmapFile(0, 16, 0, true),
+    store(3),
+    pwrite(5),
+    { kind: 'fileRead', file: 0, index: 3 },
+    mmapFile(32, 16, 0, false),
+    load(37),
+    store(35),
+    { kind: 'writeback', file: 0 },
+    store(3),
+    { kind: 'truncate', file: 0, from: 4 },
+    load(37),
+    load(35),
+  ],
+  // fault-around stays in the VMA: mprotect() of page 2 splits the mapping there
+  'file-fault-around-mprotect': [mmapFile(0, 16, 0, true), pwrite(0), pwrite(1), pwrite(2), pwrite(3), { kind: 'mprotect', mm: 0, vpn: 2, nr: 1, writable: false }, load(0), load(3)],
+  // fork does not copy a shared file VMA's page tables: the child faults the same page in
+  'file-fork-shared': [mmapFile(0, 8, 8, true), store(1), fork(), load(1, 1), store(2, 1), load(2, 0)],
   'store-load-fork-cow': [store(3), fork(), load(3, 1), store(3, 1), load(3, 0), store(9, 1, 2)],
   'map-orders': [map(0, 0, false), map(16, 2, false), map(32, 4, false, 3, 5), map(512, 9, true), map(1024, 9, false, 100, 20)],
   'thp-fork-exit-reuse': [map(0, 4, false), fork(), { kind: 'exit', mm: 1 }, store(3), load(3)],
@@ -64,6 +88,19 @@ describe.skipIf(why !== null)('conform: exported programs on this kernel show wh
   it('can fail: the 6.12 reference (no large-folio COW reuse) differs from this kernel where 6.15 changed it', async () => {
     const d = await onKernel('reuse-6.12', PROGRAMS['thp-fork-exit-reuse']!, new ReferenceKernel());
     expect(d).toMatchObject({ step: 3, model: expect.stringMatching(/^mm0 vpn 3: f\d+ small/), kernel: expect.stringMatching(/^mm0 vpn 3: f\d+ folio F0 order 4/) });
+  }, 30_000);
+
+  it("can fail on files: a model without fault-around maps fewer of a file's cached pages than this kernel", async () => {
+    const t = await conformTarget(runningRelease());
+    const base = t.makeKernel();
+    // The target's kernel class with fault_around_bytes = 4096 (one page: no fault-around).
+    const NoFaultAround = class extends (base.constructor as new () => Kernel) {
+      override faultAroundPages(): number {
+        return 1;
+      }
+    };
+    const d = await onKernel('no-fault-around', PROGRAMS['file-shared-private-truncate']!, new NoFaultAround());
+    expect(d).toMatchObject({ step: 5 });
   }, 30_000);
 
   it('random programs through the interpreter agree with the model, and the THP settings are as before', async () => {

@@ -73,6 +73,41 @@ describe('conform: which ops a user program reproduces', () => {
     expect(p.expected[6]!.results).toEqual(['value 6']);
   });
 
+  it('exports file 0 as a memfd (mmapfile, pwrite, pread, fsync, truncate) and leaves out what tmpfs or the model does differently', () => {
+    const mmapFile = (vpn: number, file: number, shared: boolean): Op => ({ kind: 'mmapFile', mm: 0, vpn, nr: 8, file, pgoff: 0, shared });
+    const p = run([
+      mmapFile(0, 0, true),
+      { kind: 'fileWrite', file: 0, index: 2 },
+      { kind: 'fileRead', file: 0, index: 2 },
+      { kind: 'fileRead', file: 0, index: 5 },
+      { kind: 'writeback', file: 0 },
+      { kind: 'truncate', file: 0, from: 4 },
+      mmapFile(32, 1, false),
+      map(0, 2, false),
+      { kind: 'gup', cpu: 0, mm: 0, vpn: 0, nr: 2, pin: true, write: true, fast: true },
+      mmapFile(64, 0, false),
+      load(66),
+      { kind: 'fork', mm: 0 },
+    ]);
+    expect(p.steps.map((s) => s.calls.map((c) => c.fn).join(',') || s.left?.split(':')[0] || s.left)).toEqual([
+      'mmapfile',
+      'pwrite',
+      'pread',
+      expect.stringMatching(/^pread\(\) of a page tmpfs does not hold/),
+      'fsync',
+      'truncate',
+      expect.stringMatching(/^file 1's page cache holds 16K folios/),
+      'the folio range meets a file mapping',
+      expect.stringMatching(/^GUP of a file mapping is not modelled/),
+      'mmapfile',
+      'load',
+      expect.stringMatching(/^fork of an mm mapping a page-cache page MAP_PRIVATE/),
+    ]);
+    expect(p.steps[0]!.calls).toEqual([{ fn: 'mmapfile', mm: 0, vpn: 0, nr: 8, file: 0, pgoff: 0, shared: 1 }]);
+    expect(p.expected[2]!.results).toEqual(['value 2']);
+    expect(interpreterInput(p.steps)).toContain('pwrite 1 0 2 2');
+  });
+
   it('leaves out kernel-internal events and a model no-op runs nothing', () => {
     const p = run([{ kind: 'tick' }, { kind: 'freeTable', mm: 0, pmd: 0 }, { kind: 'mremap', mm: 0, from: 0, to: 4, nr: 8 }]);
     expect(p.steps[0]!.left).toMatch(/kernel-internal/);

@@ -105,7 +105,7 @@ describe('soak findings: GUP-fast walks in flight and the differential', () => {
       // the grab found the reused frame under a PTE equal to the one read: only the file-page rule refused it
       const end = results[5]!;
       expect('applied' in end ? end.applied?.result.kind : null, k.name).not.toBe('handle');
-      expect(run.machine.handles.filter((h) => h.fast).length, k.name).toBe(0);
+      expect(run.machine.handles.filter((h) => h.mm === 1).length, k.name).toBe(0);
     }
   });
 

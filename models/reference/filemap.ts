@@ -6,7 +6,7 @@ import type { PresentPte } from '../machine/pte';
 import { cachedFolios, fileAt, vmaFileAt, vmaRunLength, vmaStartFrom } from '../machine/files';
 import type { VmaFile } from '../machine/files';
 import { folioAt, folioHead, frameAt } from '../machine/frames';
-import { pmdAt, pmdIndexOf, pmdStart, pteAt, setPte } from '../machine/pgtable';
+import { mmAt, pmdAt, pmdIndexOf, pmdStart, pteAt, setPte } from '../machine/pgtable';
 import { underPmdLock, underPtl } from '../machine/lockedCall';
 import { tlbInvalidateLocal } from '../machine/tlb';
 import { rmapWalk } from '../machine/rmapWalk';
@@ -117,7 +117,8 @@ export abstract class FilemapPaths extends SwapPaths {
   /**
    * Mirrors `do_fault_around()` → `filemap_map_pages()` (mm/memory.c, mm/filemap.c, 6.12): the
    * window of `fault_around_bytes` (64K: `faultAroundPages()`) aligned around v, clamped to the
-   * PTE table and the VMA; under the PTL, every page of it the page cache holds whose PTE is none
+   * PTE table and the VMA (a run of one file mapping with one protection: mprotect() splits
+   * VMAs); under the PTL, every page of it the page cache holds whose PTE is none
    * is mapped read-only and clean (`set_pte_range()`, old except at v), with a reference and a
    * mapcount each (`folio_ref_add()`, `folio_add_file_rmap_ptes()`). Nothing is read in. True
    * when the faulting page was among them. Simplified: no folio is skipped as locked or not
@@ -127,8 +128,19 @@ export abstract class FilemapPaths extends SwapPaths {
     const i = pmdIndexOf(m, v);
     const base = pmdStart(m, i);
     const window = this.faultAroundPages(m);
-    const first = Math.max(base + Math.floor((v - base) / window) * window, vmaStartFrom(m, mm, v, base));
-    const last = Math.min(first + window, base + m.geometry.ptrsPerPte, v + vmaRunLength(m, mm, v, base + m.geometry.ptrsPerPte - v)) - 1;
+    // The VMA of v: a run of the same file mapping, which mprotect() also splits (the same protection).
+    const prot = mmAt(m, mm).vmaWritable;
+    const start = vmaStartFrom(m, mm, v, base);
+    let lo: number = v;
+    while (lo > start && prot[lo - 1] === prot[v]) lo--;
+    const first = Math.max(base + Math.floor((v - base) / window) * window, lo);
+    let last = Math.min(first + window, base + m.geometry.ptrsPerPte, v + vmaRunLength(m, mm, v, base + m.geometry.ptrsPerPte - v)) - 1;
+    for (let u = v + 1; u <= last; u++) {
+      if (prot[u] !== prot[v]) {
+        last = u - 1;
+        break;
+      }
+    }
     underPmdLock(m, mm, i, () => this.pteAlloc(m, mm, i)); // the preallocated table, installed
     const cache = fileAt(m, vf.file).cache;
     let mapped = 0;

@@ -20,7 +20,12 @@ export type CCall =
   | { readonly fn: 'get'; readonly mm: number; readonly handle: number; readonly vpn: number; readonly nr: number }
   | { readonly fn: 'unpin'; readonly handle: number }
   | { readonly fn: 'devread'; readonly handle: number; readonly index: number }
-  | { readonly fn: 'devwrite'; readonly handle: number; readonly index: number; readonly value: number };
+  | { readonly fn: 'devwrite'; readonly handle: number; readonly index: number; readonly value: number }
+  | { readonly fn: 'mmapfile'; readonly mm: number; readonly vpn: number; readonly nr: number; readonly file: number; readonly pgoff: number; readonly shared: number }
+  | { readonly fn: 'pwrite'; readonly file: number; readonly index: number; readonly value: number }
+  | { readonly fn: 'pread'; readonly file: number; readonly index: number }
+  | { readonly fn: 'fsync'; readonly file: number }
+  | { readonly fn: 'truncate'; readonly file: number; readonly from: number };
 
 /** The call's arguments after the step, in the order of the C function's parameters. */
 export function cArgs(c: CCall): readonly number[] {
@@ -51,6 +56,16 @@ export function cArgs(c: CCall): readonly number[] {
       return [c.handle, c.index];
     case 'devwrite':
       return [c.handle, c.index, c.value];
+    case 'mmapfile':
+      return [c.mm, c.vpn, c.nr, c.file, c.pgoff, c.shared];
+    case 'pwrite':
+      return [c.file, c.index, c.value];
+    case 'pread':
+      return [c.file, c.index];
+    case 'fsync':
+      return [c.file];
+    case 'truncate':
+      return [c.file, c.from];
     default:
       return assertNever(c);
   }

@@ -78,8 +78,8 @@ function follow(layout: VmaLayout, op: Op, r: OpResult): void {
 export function resultLines(op: Op, r: OpResult): string[] {
   switch (r.kind) {
     case 'value':
-      // a load, or a device read through a handle; stores and device writes print nothing
-      return (op.kind === 'access' && !op.write) || op.kind === 'gupRead' ? [`value ${r.value}`] : [];
+      // a load, a device read through a handle or a pread; stores, device writes and pwrites print nothing
+      return (op.kind === 'access' && !op.write) || op.kind === 'gupRead' || op.kind === 'fileRead' ? [`value ${r.value}`] : [];
     case 'segv':
       return ['segv'];
     case 'handle':

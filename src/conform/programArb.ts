@@ -33,6 +33,8 @@ export function userOpArb(g: Geometry): fc.Arbitrary<Op> {
     { weight: 2, arbitrary: fc.constant(g.maxFolioOrder) },
   );
   const handle = fc.integer({ min: 0, max: g.maxHandles - 1 });
+  // the file pages the mappings below reach: from offsets 0, 8, 16 and the second PMD's worth
+  const fileIndex = fc.oneof(fc.integer({ min: 0, max: 47 }), fc.integer({ min: ppt, max: ppt + 23 }));
   const ops: Array<{ weight: number; arbitrary: fc.Arbitrary<Op> }> = [
     {
       weight: 5,
@@ -61,6 +63,25 @@ export function userOpArb(g: Geometry): fc.Arbitrary<Op> {
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('migrate'), mm, vpn, count: fc.integer({ min: 1, max: 4 }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('gupRead'), handle, index: fc.integer({ min: 0, max: 7 }) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('gupWrite'), handle, index: fc.integer({ min: 0, max: 7 }) }) },
+    // Files (issue 14): file 0 as a memfd, mapped MAP_SHARED or MAP_PRIVATE over the address
+    // windows from a few offsets, so that mappings, pwrite, pread, fsync and truncate meet on the
+    // same pages; file 1 (16K folios) is drawn too and left out, counted
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        kind: fc.constant('mmapFile'),
+        mm,
+        vpn,
+        nr: fc.oneof(fc.integer({ min: 1, max: 24 }), fc.constant(16)),
+        file: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constant(1) }),
+        pgoff: fc.constantFrom(0, 8, 16, ppt),
+        shared: fc.boolean(),
+      }),
+    },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('fileWrite'), file: fc.constant(0), index: fileIndex }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('fileRead'), file: fc.constant(0), index: fileIndex }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('writeback'), file: fc.constant(0) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate'), file: fc.constant(0), from: fileIndex }) },
   ];
   return fc.oneof(...ops);
 }

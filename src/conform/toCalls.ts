@@ -66,12 +66,15 @@ export function toCalls(m: Machine, op: Op, result: OpResult, before: BeforeOp, 
     case 'gupWrite':
       return [{ fn: 'devwrite', handle: op.handle, index: op.index, value }];
     case 'mmapFile':
+      return [{ fn: 'mmapfile', mm: op.mm, vpn: op.vpn, nr: op.nr, file: op.file, pgoff: op.pgoff, shared: op.shared ? 1 : 0 }];
     case 'writeback':
+      return [{ fn: 'fsync', file: op.file }];
     case 'truncate':
+      return [{ fn: 'truncate', file: op.file, from: op.from }];
     case 'fileRead':
+      return [{ fn: 'pread', file: op.file, index: op.index }];
     case 'fileWrite':
-      // planOp() leaves them out of every program for now (issue 14: files are not exported yet).
-      throw new Error(`${op.kind} is not exported to C yet: planOp() leaves it out`);
+      return [{ fn: 'pwrite', file: op.file, index: op.index, value }];
     case 'migrate':
     case 'reclaim':
     case 'madvise':

@@ -7,6 +7,8 @@ import { isZeroPfn } from '../../models/machine/zeroPage';
 import { assertNever } from '../../models/assertNever';
 import type { Op } from '../ops/op';
 import { unpopulated } from './pageAt';
+import { fileAt, folioTestAnon, rangeHasFileVma, vmaFileAt } from '../../models/machine/files';
+import { folioAt, folioHead } from '../../models/machine/frames';
 import type { VmaLayout } from './vmaLayout';
 
 /** Facts about the real machine that decide what a user program can reproduce. */
@@ -42,26 +44,36 @@ const skip = (reason: string): UserLevelPlan => ({ run: false, reason });
  */
 export function planOp(m: Machine, layout: VmaLayout, op: Op, on: UserLevelMachine): UserLevelPlan {
   switch (op.kind) {
-    case 'map':
-      return planMap(m, layout, op.mm as MmId, op.vpn, op.order, op.pmd, op.first, op.count);
+    case 'map': {
+      const nr = folioNrPages(Math.min(Math.max(0, op.order), m.geometry.maxFolioOrder));
+      const base = op.vpn - (op.vpn % nr);
+      return touchesFileVma(m, op.mm as MmId, base, base + nr) ? skip(ANON_OVER_FILE) : planMap(m, layout, op.mm as MmId, op.vpn, op.order, op.pmd, op.first, op.count);
+    }
     case 'populate':
-      return planPopulate(m, layout, op.mm as MmId, op.vpn, op.nr, op.order);
+      return touchesFileVma(m, op.mm as MmId, op.vpn, op.vpn + op.nr + folioNrPages(op.order)) ? skip(ANON_OVER_FILE) : planPopulate(m, layout, op.mm as MmId, op.vpn, op.nr, op.order);
     case 'access':
-      if (!op.write && on.kernelZeroPage !== on.modelZeroPage && unpopulated(m, op.mm as MmId, asVpn(op.vpn))) {
+      // (a file page's read fault maps the page-cache page on both sides, never the zero page)
+      if (!op.write && on.kernelZeroPage !== on.modelZeroPage && unpopulated(m, op.mm as MmId, asVpn(op.vpn)) && vmaFileAt(m, op.mm as MmId, op.vpn) === null) {
         return skip(zeroPageMismatch(on));
       }
       return RUN;
     case 'fork':
       if (m.mms.length >= MAX_PROGRAM_MMS) return skip(`a program makes at most ${MAX_PROGRAM_MMS} mms`);
+      if (mapsPrivateFilePage(m, op.mm as MmId)) return skip(FORK_OF_PRIVATE_FILE);
       return mapsZeroPage(m, op.mm as MmId) ? skip(FORK_OF_ZERO_PAGE) : RUN;
     case 'gup':
+      if (touchesFileVma(m, op.mm as MmId, op.vpn, op.vpn + op.nr)) return skip('GUP of a file mapping is not modelled: the model stops at the file VMA, the kernel would take its pages');
       return planGup(m, op.mm as MmId, op.vpn, op.nr, op.pin, op.write, on);
     case 'migrate':
       return skip(`migration is move_pages() between NUMA nodes; this machine has ${on.numaNodes} node${on.numaNodes === 1 ? '' : 's'}, and the runtime does not migrate`);
+    case 'mremap':
+      if (touchesFileVma(m, op.mm as MmId, op.from, op.from + op.nr) || touchesFileVma(m, op.mm as MmId, op.to, op.to + op.nr)) {
+        return skip('mremap() of or onto a file mapping: the runtime refills the source with anonymous memory, and the VMA layout is not followed for files');
+      }
+      return RUN;
     case 'exit':
     case 'zap':
     case 'mprotect':
-    case 'mremap':
     case 'unpin':
     case 'gupRead':
     case 'gupWrite':
@@ -82,9 +94,11 @@ export function planOp(m: Machine, layout: VmaLayout, op: Op, on: UserLevelMachi
     case 'mmapFile':
     case 'writeback':
     case 'truncate':
-    case 'fileRead':
     case 'fileWrite':
-      return skip('file mappings are not exported to C programs yet (docs/fidelity/files.md)');
+      return op.file === 0 ? RUN : skip(LARGE_FOLIO_FILE);
+    case 'fileRead':
+      if (op.file !== 0) return skip(LARGE_FOLIO_FILE);
+      return fileAt(m, op.file).cache[op.index] === null ? skip('pread() of a page tmpfs does not hold reads zeros without caching one; the model reads the page into its page cache') : RUN;
     case 'collapse':
       return skip('khugepaged runs on its own schedule, and MADV_COLLAPSE (which a program can call) is a different collapse: no max_ptes limits, no referenced test, swap-in; not exported yet');
     case 'memHole':
@@ -162,6 +176,40 @@ function planGup(m: Machine, mm: MmId, vpn: number, nr: number, pin: boolean, wr
   return RUN;
 }
 
+
+/**
+ * The model's files are memfds in a program (tmpfs, src/conform/c/runtime.c), whose page cache
+ * holds order-0 folios while shmem THP is off: file 0's, not file 1's 16K folios.
+ */
+const LARGE_FOLIO_FILE = "file 1's page cache holds 16K folios; a memfd's holds order-0 folios (shmem THP off), so only file 0 is exported";
+
+/** An anonymous THP fault needs the folio range in an anonymous VMA. */
+const ANON_OVER_FILE = 'the folio range meets a file mapping: the fault there is a file fault, not an anonymous THP';
+
+/** Does [start, end) of `mm` meet a file VMA? */
+function touchesFileVma(m: Machine, mm: MmId, start: number, end: number): boolean {
+  return rangeHasFileVma(m, mm, Math.max(0, start), Math.min(end, mmNrPages(m.geometry)));
+}
+
+/**
+ * Why a fork of an mm that maps a page-cache page through a MAP_PRIVATE file mapping is left
+ * out: `vma_needs_copy()` (mm/memory.c, 6.18) copies a private file VMA's page tables only when it
+ * has an `anon_vma` (a COW copy was made in it); the model has no `anon_vma` and always copies
+ * them (models/reference/fork.ts), so the child's pagemap would differ.
+ */
+const FORK_OF_PRIVATE_FILE = "fork of an mm mapping a page-cache page MAP_PRIVATE: vma_needs_copy() copies such a VMA's page tables only with an anon_vma, the model always does";
+
+/** Does `mm` map a page-cache page through a MAP_PRIVATE file VMA? */
+function mapsPrivateFilePage(m: Machine, mm: MmId): boolean {
+  if (!mmAt(m, mm).alive) return false;
+  for (let v = 0; v < mmNrPages(m.geometry); v++) {
+    const vf = vmaFileAt(m, mm, v);
+    if (vf === null || vf.shared) continue;
+    const p = mappedPfn(m, mm, asVpn(v));
+    if (p !== null && !folioTestAnon(folioAt(m, folioHead(m, p)))) return true;
+  }
+  return false;
+}
 
 /**
  * Why a fork of an mm that maps the shared zero page is left out. Simplified (found by conform on

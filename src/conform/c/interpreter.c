@@ -33,6 +33,11 @@ static void run_unpin(int s, const long *a) { op_unpin(s, (int)a[0]); }
 static void run_devread(int s, const long *a) { op_devread(s, (int)a[0], (int)a[1]); }
 static void run_devwrite(int s, const long *a) { op_devwrite(s, (int)a[0], (int)a[1], a[2]); }
 static void run_observe(int s, const long *a) { (void)a; observe(s); }
+static void run_mmapfile(int s, const long *a) { op_mmapfile(s, (int)a[0], a[1], a[2], (int)a[3], a[4], (int)a[5]); }
+static void run_pwrite(int s, const long *a) { op_pwrite(s, (int)a[0], a[1], a[2]); }
+static void run_pread(int s, const long *a) { op_pread(s, (int)a[0], a[1]); }
+static void run_fsync(int s, const long *a) { op_fsync(s, (int)a[0]); }
+static void run_truncate(int s, const long *a) { op_truncate(s, (int)a[0], a[1]); }
 
 static const struct rt_command rt_commands[] = {
 	{ "map", "iliiii", run_map },	       { "store", "iill", run_store },	     { "load", "iil", run_load },
@@ -40,6 +45,8 @@ static const struct rt_command rt_commands[] = {
 	{ "mprotect", "illi", run_mprotect }, { "mremap", "illl", run_mremap },   { "refill", "illi", run_refill },
 	{ "pin", "iill", run_pin },	       { "get", "iill", run_get },	     { "unpin", "i", run_unpin },
 	{ "devread", "ii", run_devread },     { "devwrite", "iil", run_devwrite }, { "observe", "", run_observe },
+	{ "mmapfile", "illili", run_mmapfile }, { "pwrite", "ill", run_pwrite },   { "pread", "il", run_pread },
+	{ "fsync", "i", run_fsync },	       { "truncate", "il", run_truncate },
 };
 
 /* Print the error line, tear down as mm_finish() does, exit 2. */

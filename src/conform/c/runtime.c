@@ -51,6 +51,8 @@
 #define RT_CPUS 4
 #define RT_MAX_HANDLES (1 << 20)
 #define RT_MAX_FDS 64 /* pipes of one get handle */
+#define RT_NR_FILES 2
+#define RT_FILE_PAGES 1024L /* two PMDs' worth, as the model's files (fileNrPages()) */
 #define RT_LOCK_PATH "/run/lock/mmcheck-conform.lock"
 #define RT_THP_DIR "/sys/kernel/mm/transparent_hugepage"
 
@@ -78,6 +80,10 @@ static int rt_lock_fd = -1;
 static int rt_host_cpu[CPU_SETSIZE];
 static int rt_nr_host_cpus;
 static int rt_scratch_fd = -1; /* memfd the io_uring device reads from and writes to */
+/* The model's files, as memfds (tmpfs: order-0 folios while shmem THP is off). Made before mm 0
+ * is forked, so every mm process has them; pread, pwrite, fsync and ftruncate are the
+ * coordinator's, as the model's file ops belong to no mm. */
+static int rt_file_fd[RT_NR_FILES] = { -1, -1 };
 /*
  * Pages per pipe of a get handle: the largest power of two within fs.pipe-max-size. Going past
  * it needs CAP_SYS_RESOURCE, which root lacks in some containers, so a handle of more pages is
@@ -130,6 +136,7 @@ enum rt_op {
 	RT_OP_PIN,
 	RT_OP_GET,
 	RT_OP_CLOSE, /* the coordinator has its copies of the fds of the last reply */
+	RT_OP_MMAPFILE,
 };
 
 struct rt_cmd {
@@ -497,6 +504,18 @@ static void rt_mm_refill(long vpn, long nr, int writable, struct rt_reply *r)
 	r->result = RT_DONE;
 }
 
+/* mmap(MAP_FIXED) of file pages [pgoff, pgoff+nr) over [vpn, vpn+nr), read-write, shared or private. */
+static void rt_mm_mmapfile(long vpn, long nr, int file, long pgoff, int shared, struct rt_reply *r)
+{
+	void *got = mmap((void *)rt_addr(vpn), (size_t)(nr * RT_PAGE), PROT_READ | PROT_WRITE,
+			 (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, rt_file_fd[file], pgoff * RT_PAGE);
+	if (got == MAP_FAILED) {
+		rt_reply_failed(r, errno, "mmap of file %d pages %ld+%ld at mm %d vpn %ld", file, pgoff, nr, rt_self, vpn);
+		return;
+	}
+	r->result = RT_DONE;
+}
+
 /*
  * Register [vpn, vpn+nr) as one io_uring fixed buffer: io_sqe_buffer_register() pins it with
  * FOLL_WRITE|FOLL_LONGTERM. Only the setup and the registration happen here; the rings are
@@ -674,6 +693,9 @@ static void rt_mm_command(const struct rt_cmd *c)
 	case RT_OP_CLOSE:
 		rt_close_fds(&rt_handed_over);
 		r.result = RT_DONE;
+		break;
+	case RT_OP_MMAPFILE:
+		rt_mm_mmapfile(a[0], a[1], (int)a[2], a[3], (int)a[4], &r);
 		break;
 	default:
 		rt_reply_failed(&r, EINVAL, "mm %d got unknown command %d", rt_self, c->op);
@@ -932,6 +954,61 @@ void op_mremap(int step, int mm, long from, long to, long nr)
 	rt_check_range(step, to, nr);
 	rt_check(step, from + nr <= to || to + nr <= from, "mremap ranges overlap");
 	rt_call(step, mm, RT_OP_MREMAP, from, to, nr, 0, 0, &r);
+	fflush(stdout);
+}
+
+static void rt_check_file(int step, int file, long index, long nr)
+{
+	rt_check(step, file >= 0 && file < RT_NR_FILES, "file id out of 0..1");
+	rt_check(step, index >= 0 && nr >= 0 && index + nr <= RT_FILE_PAGES, "page range outside the file");
+}
+
+/** mmap() file pages [pgoff, pgoff+nr) over [vpn, vpn+nr) of `mm` (MAP_FIXED, read-write; MAP_SHARED or MAP_PRIVATE). */
+void op_mmapfile(int step, int mm, long vpn, long nr, int file, long pgoff, int shared)
+{
+	struct rt_reply r;
+	rt_check_mm(step, mm);
+	rt_check_range(step, vpn, nr);
+	rt_check_file(step, file, pgoff, nr);
+	rt_call(step, mm, RT_OP_MMAPFILE, vpn, nr, file, pgoff, shared != 0, &r);
+	fflush(stdout);
+}
+
+/** pwrite() of `value` (one word) at the start of page `index` of `file`. */
+void op_pwrite(int step, int file, long index, long value)
+{
+	rt_check_file(step, file, index, 1);
+	if (pwrite(rt_file_fd[file], &value, sizeof value, index * RT_PAGE) != (ssize_t)sizeof value)
+		rt_fail(step, errno, "pwrite of file %d page %ld", file, index);
+	fflush(stdout);
+}
+
+/** pread() of the word at the start of page `index` of `file`; prints it as a load's value. */
+void op_pread(int step, int file, long index)
+{
+	long value = 0;
+	rt_check_file(step, file, index, 1);
+	if (pread(rt_file_fd[file], &value, sizeof value, index * RT_PAGE) != (ssize_t)sizeof value)
+		rt_fail(step, errno, "pread of file %d page %ld", file, index);
+	printf("step %d value %ld\n", step, value);
+	fflush(stdout);
+}
+
+/** fsync() of `file` (the model's writeback; tmpfs has nothing to write). */
+void op_fsync(int step, int file)
+{
+	rt_check_file(step, file, 0, 0);
+	if (fsync(rt_file_fd[file]) != 0)
+		rt_fail(step, errno, "fsync of file %d", file);
+	fflush(stdout);
+}
+
+/** ftruncate() of `file` to `from` pages and back to its full size: the pages from `from` on read zeros. */
+void op_truncate(int step, int file, long from)
+{
+	rt_check_file(step, file, from, 0);
+	if (ftruncate(rt_file_fd[file], from * RT_PAGE) != 0 || ftruncate(rt_file_fd[file], RT_FILE_PAGES * RT_PAGE) != 0)
+		rt_fail(step, errno, "ftruncate of file %d to page %ld", file, from);
 	fflush(stdout);
 }
 
@@ -1412,6 +1489,14 @@ void mm_start(void)
 			rt_host_cpu[rt_nr_host_cpus++] = c;
 	if (rt_nr_host_cpus == 0)
 		rt_fail(-1, EINVAL, "no CPU to run on");
+
+	for (int f = 0; f < RT_NR_FILES; f++) {
+		char name[32];
+		snprintf(name, sizeof name, "mmcheck-conform-file%d", f);
+		rt_file_fd[f] = memfd_create(name, MFD_CLOEXEC);
+		if (rt_file_fd[f] < 0 || ftruncate(rt_file_fd[f], RT_FILE_PAGES * RT_PAGE) != 0)
+			rt_fail(-1, errno, "memfd for file %d", f);
+	}
 
 	rt_pipe_pages = rt_read_pipe_pages();
 	for (int m = 0; m < RT_MAX_MMS; m++)
