@@ -157,6 +157,7 @@ export const GUP_RUNS_TRACEPOINTS = ['gup grabbed a folio run once'] as const;
  */
 export const TASK_TRACEPOINTS = [
   'collapse put the table back (a page changed after the scan)',
+  'collapse_file found the range changed since its scan',
   'tlb_finish_mmu flushed the whole mm (nested gathers)',
   'fault waited for a migration entry',
   'fault backed off: another CPU changed the PTE (pte_same)',

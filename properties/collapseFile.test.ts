@@ -8,7 +8,7 @@ import { BatchedKernel } from '../models/batched/BatchedKernel';
 import { BatchedNoMigrc } from '../models/batched/BatchedNoMigrc';
 import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import type { Op } from '../src/ops/op';
-import { load, mm0, runAll, store } from './__helpers__/taskOps';
+import { load, mm0, preempt, runAll, store } from './__helpers__/taskOps';
 
 /**
  * khugepaged on a file mapping (issue 14, models/reference/collapseFile.ts): `collapse_file()`,
@@ -112,5 +112,31 @@ describe('collapse_file() and retract_page_tables()', () => {
       expect(run.machine.frames.filter((f) => f.state === 'table').length, k.name).toBe(0);
     }
     expect(runAll(new RetractFreesNow(), ops).bad).not.toBeNull();
+  });
+
+  it("stops between the scan and collapse_file() with no lock held: a pwrite or a MAP_SHARED mmap there makes collapse_file() give up, a store's COW copy keeps its table; a resume completes the other tasks first", () => {
+    const gap = [pwrite(20), writeback, mapFile(), load(0, 17), preempt(2, 1), collapse()];
+    const resumeAll: Op = { kind: 'resume', cpu: 2, points: 1 };
+    for (const k of KERNELS()) {
+      const dirty = runAll(k, [...gap, pwrite(21), resumeAll]);
+      expect(dirty.bad, k.name).toBeNull();
+      expect(dirty.notes[5]?.map((n) => n.point), k.name).toEqual(['collapse_file: range scanned, no lock held']);
+      expect(cachedOrder(dirty.run.machine, 17), `${k.name} dirty`).toBe(0);
+      const opened = runAll(k, [...gap, mapFile(true, 1), resumeAll]);
+      expect(opened.bad, k.name).toBeNull();
+      expect(cachedOrder(opened.run.machine, 17), `${k.name} opened`).toBe(0);
+      const cow = runAll(k, [...gap, store(1, 18), resumeAll, load(1, 18), load(0, 20)]);
+      expect(cow.bad, k.name).toBeNull();
+      expect(cachedOrder(cow.run.machine, 17), `${k.name} cow`).toBe(4);
+      expect(cow.run.machine.marks['khugepaged retracted a page table of a file THP'] ?? 0, k.name).toBe(0);
+      expect([cow.values[8], cow.values[9]], k.name).toEqual([7, 1]);
+      // a zap preempted in the gap (it holds mmap_lock, no PTL) completes before collapse_file() resumes
+      const zapTask = runAll(k, [store(0, 40, 1), ...gap, preempt(3, 1), { kind: 'zap', mm: 1, vpn: 40, nr: 1 }, resumeAll]);
+      expect(zapTask.bad, k.name).toBeNull();
+      expect(zapTask.notes[9]?.map((n) => [n.op, n.how, n.point]), k.name).toEqual([
+        ['zap', 'wait', null],
+        ['collapse', 'resume', null],
+      ]);
+    }
   });
 });

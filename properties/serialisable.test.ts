@@ -14,7 +14,7 @@ import { resetSerialStats, serialStats, taskPieces } from '../src/oracles/serial
 import { createMachine } from '../models/machine/create';
 import { explainSteps, formatExplanationStep } from '../src/report/explain';
 import { MigrateUndoLosesExclusive } from '../models/mutants/migrateUndoLosesExclusive';
-import { G, HOT, load, map, preempt, resume, store, zap } from './__helpers__/taskOps';
+import { cpu, G, HOT, load, map, preempt, resume, store, zap } from './__helpers__/taskOps';
 
 /**
  * The serialisability oracle (issue 11 item 3; docs/concurrency.md "What is compared, when"): a
@@ -198,5 +198,30 @@ describe('task pieces', () => {
     ]);
     expect(taskPieces(m, { kind: 'mprotect', mm: 0, vpn: 60, nr: 16, writable: false })).toEqual([{ kind: 'mprotect', mm: 0, vpn: 60, nr: 4, writable: false }]);
     expect(taskPieces(m, { kind: 'fork', mm: 0 })).toEqual([{ kind: 'fork', mm: 0 }]);
+  });
+
+  it('a reclaim is cut into one reclaim per folio it selects, named by the first page mapping it', () => {
+    const m = createMachine(G);
+    const k = new ReferenceKernel();
+    k.userAccess(m, cpu(0), 0 as MmId, HOT as Vpn, true, 1);
+    k.userAccess(m, cpu(0), 0 as MmId, (HOT + 1) as Vpn, true, 2);
+    expect(taskPieces(m, { kind: 'reclaim', mm: 0, vpn: HOT, count: 2 }, k)).toEqual([
+      { kind: 'reclaim', mm: 0, vpn: HOT, count: 1 },
+      { kind: 'reclaim', mm: 0, vpn: HOT + 1, count: 1 },
+    ]);
+    expect(taskPieces(m, { kind: 'reclaim', mm: 0, vpn: HOT, count: 1 }, k)).toEqual([{ kind: 'reclaim', mm: 0, vpn: HOT, count: 1 }]);
+  });
+
+  it('soak seed 83009: a load swaps the reclaimed first folio back in and MADV_FREE drops the second, reclaimed between them: serialisable folio by folio', () => {
+    const ops: Op[] = [
+      store(0, HOT),
+      store(0, HOT + 1),
+      preempt(0, 1),
+      { kind: 'reclaim', mm: 0, vpn: HOT, count: 2 },
+      load(0, HOT),
+      load(0, HOT + 1),
+      { kind: 'madvise', mm: 0, vpn: 16, nr: 16, advice: 'free' },
+    ];
+    for (const k of [new ReferenceKernel(), new BatchedKernel()]) expect(runOps(k, G, ops, ALL_ORACLES).ok, k.name).toBe(true);
   });
 });

@@ -114,6 +114,15 @@ export type PreemptPoint =
    */
   | 'collapse: THP allocated, no lock held'
   /**
+   * khugepaged's file path (mm/khugepaged.c, 6.12): `hpage_collapse_scan_file()` found the file
+   * range worth collapsing (under `rcu_read_lock()` only) and `collapse_file()` has not begun: no
+   * lock is held, no folio is locked. Faults, GUP, zaps, pwrite, truncate and MAP_SHARED mmaps of
+   * the file may change the range; `collapse_file()` checks each page again when it resumes.
+   * Resuming unmaps the file's pages from every mm, so the runner first completes every other
+   * task (`RESUMES_ACROSS_MMS`), as it does before a truncate.
+   */
+  | 'collapse_file: range scanned, no lock held'
+  /**
    * `collapse_huge_page()` (mm/khugepaged.c, 6.12): the PMD is cleared and flushed
    * (`pmdp_collapse_flush()`), `tlb_remove_table_sync_one()` has waited for GUP-fast, and
    * `__collapse_huge_page_isolate()` found every page fit and dropped the PTL; the copy has not
@@ -142,6 +151,7 @@ export const PREEMPT_POINTS: readonly PreemptPoint[] = [
   'fork: before flush_tlb_mm()',
   'collapse: THP allocated, no lock held',
   'collapse: pages isolated, before the copy',
+  'collapse_file: range scanned, no lock held',
 ];
 
 /**
@@ -150,6 +160,13 @@ export const PREEMPT_POINTS: readonly PreemptPoint[] = [
  * the runner completes the other tasks holding that mm's `mmap_lock` (src/run/tasks.ts).
  */
 export const RETAKES_MMAP_WRITE: ReadonlySet<PreemptPoint> = new Set<PreemptPoint>(['collapse: THP allocated, no lock held']);
+
+/**
+ * The points after which a task goes on to unmap a file's pages from every mm that maps it (and
+ * to take their PMD locks and PTLs): before resuming it the runner completes every other task,
+ * as it does before a truncate (src/run/tasks.ts).
+ */
+export const RESUMES_ACROSS_MMS: ReadonlySet<PreemptPoint> = new Set<PreemptPoint>(['collapse_file: range scanned, no lock held']);
 
 /**
  * The points a task may stop at while holding a spinlock (a PTL or PMD lock): none where the

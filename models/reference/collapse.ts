@@ -61,7 +61,7 @@ export abstract class CollapsePaths extends CollapseFilePaths {
    */
   *collapseHugePageSteps(m: Machine, mm: MmId, i: number): KernelSteps<OpResult> {
     // khugepaged_scan_mm_slot(): a file VMA goes to hpage_collapse_scan_file() (collapseFile.ts).
-    if (vmaFileAt(m, mm, pmdStart(m, i)) !== null) return this.khugepagedScanFile(m, mm, i);
+    if (vmaFileAt(m, mm, pmdStart(m, i)) !== null) return yield* this.khugepagedScanFileSteps(m, mm, i);
     const scan = this.hpageCollapseScanPmd(m, mm, i);
     if (scan !== 'succeed') return noop(`khugepaged: ${scan}`);
     const head = this.allocCollapseFolio(m);

@@ -12,6 +12,8 @@ import { rmapWalk } from '../machine/rmapWalk';
 import { mark } from '../machine/marks';
 import type { TlbUbc } from '../machine/tlbUbc';
 import type { OpResult } from '../result';
+import type { KernelSteps } from '../machine/tasks';
+import { runToEnd } from '../machine/tasks';
 import { noop } from '../result';
 import { WalkerPaths } from './walkers';
 
@@ -49,8 +51,9 @@ export type CollapseScan =
  * later fault could map the THP with a PMD. No `mmap_lock` is held: only the i_mmap lock, PMD
  * locks and PTLs, and the folio locks that keep faults off the range — which is why a table may be
  * freed only after every lockless walker (GUP-fast, `pte_offset_map()` readers) has left it.
- * Simplified: run as one atomic op (the model has no folio locks for faults to wait on; the
- * runner lets no task be in flight, as for truncate); a file is "open for write" exactly when a
+ * Simplified: one preemption point, between the scan and `collapse_file()` (where no lock is
+ * held); `collapse_file()` itself runs whole (the model has no folio locks for faults to wait on),
+ * and the runner lets no other task be in flight when it starts or resumes, as for truncate); a file is "open for write" exactly when a
  * live mm maps it MAP_SHARED (the model has no file descriptors; pwrite opens, writes and closes);
  * `filemap_flush()` of a dirty range is not started; the THP is always PTE-mapped (no `do_set_pmd()`).
  */
@@ -63,13 +66,42 @@ export abstract class CollapseFilePaths extends WalkerPaths {
    * with `install_pmd` false, as khugepaged calls it.
    */
   khugepagedScanFile(m: Machine, mm: MmId, i: number): OpResult {
+    return runToEnd(this.khugepagedScanFileSteps(m, mm, i));
+  }
+
+  /**
+   * `khugepagedScanFile()` with its preemption point: after `hpage_collapse_scan_file()`, which
+   * holds only `rcu_read_lock()`, and before `collapse_file()` locks the folios, khugepaged holds
+   * no lock ('collapse_file: range scanned, no lock held'): faults, pins, zaps, pwrite, truncate
+   * and MAP_SHARED mmaps of the file may all run there, and `collapse_file()` checks each page
+   * again (and the file's writers) when it resumes. `collapse_pte_mapped_thp()` runs at once (the
+   * kernel retakes `mmap_read_lock()` for it; the model does not stop there).
+   */
+  *khugepagedScanFileSteps(m: Machine, mm: MmId, i: number): KernelSteps<OpResult> {
     const vf = vmaFileAt(m, mm, pmdStart(m, i));
     if (vf === null || !mmAt(m, mm).alive) return noop('khugepaged: vma_check');
     if (!this.fileThpVmaSuitable(m, mm, i)) return noop('khugepaged: vma_check');
     let r = this.hpageCollapseScanFile(m, vf.file, vf.pgoff);
-    if (r === 'succeed') r = this.collapseFile(m, vf.file, vf.pgoff);
-    else if (r === 'pte_mapped_hugepage') r = this.collapsePteMappedThp(m, mm, i);
+    if (r === 'succeed') {
+      const scanned = this.fileRangeView(m, vf.file, vf.pgoff);
+      yield 'collapse_file: range scanned, no lock held';
+      // Stryker disable next-line all: tracepoint only (coverage, not behaviour)
+      if (this.fileRangeView(m, vf.file, vf.pgoff) !== scanned) mark(m, 'collapse_file found the range changed since its scan');
+      r = this.collapseFile(m, vf.file, vf.pgoff);
+    } else if (r === 'pte_mapped_hugepage') r = this.collapsePteMappedThp(m, mm, i);
     return r === 'succeed' ? { kind: 'done' } : noop(`khugepaged: ${r}`);
+  }
+
+  /** What `hpage_collapse_scan_file()` looked at, as text: each page of the range and its folio's references and dirty bit (for a tracepoint). */
+  protected fileRangeView(m: Machine, file: number, start: number): string {
+    const cache = fileAt(m, file).cache;
+    const view: string[] = [];
+    for (let index = start; index < start + m.geometry.ptrsPerPte; index++) {
+      const page = cache[index] ?? null;
+      const f = page === null ? null : folioAt(m, folioHead(m, page));
+      view.push(page === null || f === null ? '-' : `${page}:${f.refcount}:${f.dirty ? 'd' : 'c'}`);
+    }
+    return view.join(',');
   }
 
   /**
@@ -136,6 +168,9 @@ export abstract class CollapseFilePaths extends WalkerPaths {
     const fs = fileAt(m, file);
     const nr = m.geometry.ptrsPerPte;
     if (fs.cache.some((p) => p !== null && folioAt(m, folioHead(m, p)).dirty)) return 'fail';
+    // After the loop in the kernel (`inode_is_open_for_write()`, paired with do_dentry_open()'s
+    // smp_mb()); in the model nothing runs inside the loop, so checking first is the same.
+    if (this.inodeIsOpenForWrite(m, file)) return 'fail';
     const head = this.allocCollapseFolio(m);
     if (head === null) return 'alloc_huge_page_fail';
     const ubc = this.reclaimUnmapBatch(m);

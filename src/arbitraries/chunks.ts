@@ -389,7 +389,7 @@ const GAP_RIVALS = ['pin', 'fault', 'zap', 'mprotect', 'fork', 'exit', 'collapse
 
 /**
  * Stopped in the gap between the scan and `mmap_write_lock()` ('collapse: THP allocated, no lock
- * held'), where another CPU changes the range — pins the hot page (the isolation must then fail
+ * held'; for a file range, between the scan and `collapse_file()`), where another CPU changes the range — pins the hot page (the isolation must then fail
  * and `pmd_populate()` put the table back), faults in a neighbour, zaps the hot page, splits the
  * VMA, forks, exits or collapses the range itself — before khugepaged resumes, revalidates and
  * finishes.
@@ -398,8 +398,13 @@ function collapseGapArb(g: Geometry, p: GenProfile): fc.Arbitrary<Op[]> {
   const hot = hotPage(g);
   const pmd = Math.floor(hot / g.ptrsPerPte);
   const rivalArb = fc.oneof({ weight: 4, arbitrary: fc.constant('pin' as const) }, { weight: 3, arbitrary: fc.constantFrom(...GAP_RIVALS) });
-  return fc.record({ cpu: cpuArb(p), user: cpuArb(p), rival: cpuArb(p), mm: mmArb(p), what: rivalArb }).map(({ cpu, user, rival, mm, what }): Op[] => [
-    { kind: 'access', cpu: user, mm, vpn: hot, write: true },
+  // One time in three the range is a MAP_PRIVATE mapping of file 0 first, read rather than written:
+  // khugepaged's file path then stops between its scan and collapse_file() ('collapse_file: range
+  // scanned, no lock held').
+  const fileArb = fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
+  return fc.record({ cpu: cpuArb(p), user: cpuArb(p), rival: cpuArb(p), mm: mmArb(p), what: rivalArb, file: fileArb }).map(({ cpu, user, rival, mm, what, file }): Op[] => [
+    ...(file ? [{ kind: 'mmapFile', mm, vpn: pmd * g.ptrsPerPte, nr: g.ptrsPerPte, file: 0, pgoff: 0, shared: false } as const] : []),
+    { kind: 'access', cpu: user, mm, vpn: hot, write: !file },
     { kind: 'preempt', cpu, at: 1 },
     { kind: 'collapse', mm, pmd },
     gapRival(what, rival, mm, hot, pmd),

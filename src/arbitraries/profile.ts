@@ -118,7 +118,7 @@ export const CHUNK_KINDS: Readonly<Record<Exclude<ChunkName, 'single op'>, reado
   'grab window': ['walkBegin', 'walkEnd', 'access', 'zap', 'migrate'],
   'preempted reclaim': ['preempt', 'reclaim', 'access', 'zap'],
   'preempted madvise': ['preempt', 'madvise', 'access', 'reclaim'],
-  'preempted collapse': ['preempt', 'collapse', 'access', 'walkBegin', 'walkEnd', 'gupWrite', 'resume', 'gup', 'zap', 'mprotect', 'fork', 'exit'],
+  'preempted collapse': ['preempt', 'collapse', 'access', 'walkBegin', 'walkEnd', 'gupWrite', 'resume', 'gup', 'zap', 'mprotect', 'fork', 'exit', 'mmapFile'],
 };
 
 /**

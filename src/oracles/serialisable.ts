@@ -1,5 +1,7 @@
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
 import type { Machine } from '../../models/machine/state';
+import type { MmId, Pfn, Vpn } from '../../models/machine/ids';
+import { mappedPfn } from '../../models/machine/pgtable';
 import type { Violation } from '../../models/machine/violation';
 import { ModelViolationError } from '../../models/machine/violation';
 import { applyResolved } from '../ops/apply';
@@ -17,10 +19,11 @@ import { cloneMachine } from './cloneMachine';
  * task is in flight — must be one that the **reference** gives running the same ops one at a time,
  * the task's op among them, from the reference's state at the window's start.
  *
- * The task's op runs whole at some position among the window's ops — except a zap or an mprotect,
- * which run as one op per PMD slot of their range, each at its own position (in order): the kernel
- * works a table at a time under its PTL and lets other CPUs in between (its preemption points), so
- * a load may legitimately see one table zapped and the next one not yet. Ops of the closing step
+ * The task's op runs whole at some position among the window's ops — except a zap, madvise or an
+ * mprotect, which run as one op per PMD slot of their range, and a reclaim, as one per folio, each
+ * at its own position (in order): the kernel works a table (a folio) at a time and lets other CPUs
+ * in between (its preemption points), so a load may legitimately see one table zapped and the next
+ * one not yet. Ops of the closing step
  * that waited for the task run after it. Orders are tried one at a time from a copy of the start
  * state, each given up as soon as an op returns something else than it did in the interleaved run.
  */
@@ -70,10 +73,14 @@ export function countSkipped(kernel: string, reason: SkipReason): void {
 }
 
 /**
- * The task's op as the serial runs apply it: a zap, madvise or mprotect cut at PMD slot boundaries, every
- * other op whole.
+ * The task's op as the serial runs apply it: a zap, madvise or mprotect cut at PMD slot boundaries;
+ * a reclaim cut into one reclaim per folio it isolated (`shrink_folio_list()` finishes a folio
+ * before its `cond_resched()`, so the ops in its window may run between two folios — a load that
+ * swaps the first back in, a MADV_FREE that then drops the second's swap entry: soak seed 83009),
+ * each named by the first page that maps it at the window's start; every other op whole.
  */
-export function taskPieces(m: Machine, task: Op): Op[] {
+export function taskPieces(m: Machine, task: Op, spec?: ReferenceKernel): Op[] {
+  if (task.kind === 'reclaim' && spec !== undefined) return reclaimPieces(m, task, spec);
   if (task.kind !== 'zap' && task.kind !== 'mprotect' && task.kind !== 'madvise') return [task];
   const ppt = m.geometry.ptrsPerPte;
   const top = m.geometry.pmdsPerMm * ppt;
@@ -85,6 +92,22 @@ export function taskPieces(m: Machine, task: Op): Op[] {
     pieces.push({ ...task, vpn: s, nr: e - s });
   }
   return pieces.length > 0 ? pieces : [task];
+}
+
+/** A reclaim as one `reclaim vpn 1` per folio it selects from `m` (the whole op when it selects at most one). */
+function reclaimPieces(m: Machine, task: Extract<Op, { kind: 'reclaim' }>, spec: ReferenceKernel): Op[] {
+  const mm = task.mm as MmId;
+  const heads = spec.selectFoliosForMigration(m, mm, task.vpn as Vpn, task.count);
+  if (heads.length <= 1) return [task];
+  const top = m.geometry.pmdsPerMm * m.geometry.ptrsPerPte;
+  const firstVpn = (head: Pfn): number => {
+    for (let v = task.vpn; v < top; v++) {
+      const p = mappedPfn(m, mm, v as Vpn);
+      if (p !== null && (m.frames[p]?.head ?? p) === head) return v;
+    }
+    return task.vpn;
+  };
+  return heads.map((head) => ({ ...task, vpn: firstVpn(head), count: 1 }));
 }
 
 interface Closest {
@@ -110,7 +133,7 @@ type Item = { readonly op: number } | { readonly task: number; readonly piece: n
 
 function search(spec: ReferenceKernel, start: Machine, w: RecordedWindow, budget: number): SerialVerdict {
   if (w.skip !== null) return { kind: 'skipped', reason: w.skip };
-  const pieces = w.tasks.map((t) => taskPieces(start, t.op));
+  const pieces = w.tasks.map((t) => taskPieces(start, t.op, spec));
   const ops = w.ops;
   let spent = 0;
   let orders = 0;

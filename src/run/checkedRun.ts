@@ -114,7 +114,7 @@ export class CheckedRun {
       this.observer?.before(this.machine, resolved);
       this.beforeSerial(resolved, step);
       const walking = resolved !== null && REFCOUNT_CHECKED_AFTER_FLUSH.has(resolved.kind) && gupFastWalkInFlight(this.machine);
-      const applied0 = this.withWaitedOnLock(this.apply(op, r, step));
+      const applied0 = this.withWaitedOnResume(this.apply(op, r, step));
       // Migration and reclaim unmap, flush, then check each folio's reference count; a GUP-fast
       // walk in flight holds the reference it grabbed unless the flush's IPI reached its CPU and
       // made it finish (and put the reference back) first. Which CPUs a flush IPIs differs between
@@ -135,8 +135,8 @@ export class CheckedRun {
   }
 
   /** The step's record with the tasks a resumed task waited for (its `mmap_lock`) before its own note. */
-  private withWaitedOnLock(done: StepDone): StepDone {
-    const waited = this.tasks.takeWaitedOnLock();
+  private withWaitedOnResume(done: StepDone): StepDone {
+    const waited = this.tasks.takeWaitedOnResume();
     return waited.length === 0 ? done : { ...done, applied: { ...done.applied, tasks: [...waited, ...(done.applied.tasks ?? [])] } };
   }
 

@@ -3,7 +3,7 @@ import type { CpuId, MmId, Pfn, Vpn } from '../../models/machine/ids';
 import { cpuId as asCpu, mmId as asMm } from '../../models/machine/ids';
 import type { Machine } from '../../models/machine/state';
 import type { KernelSteps, KernelTaskView, PreemptPoint, TaskOp } from '../../models/machine/tasks';
-import { overriddenBelow, POINTS_UNDER_PTL, RETAKES_MMAP_WRITE } from '../../models/machine/tasks';
+import { overriddenBelow, POINTS_UNDER_PTL, RESUMES_ACROSS_MMS, RETAKES_MMAP_WRITE } from '../../models/machine/tasks';
 import { folioNrPages } from '../../models/machine/geometry';
 import { folioAt } from '../../models/machine/frames';
 import { tlbLookupOnAccess } from '../../models/machine/tlb';
@@ -91,7 +91,10 @@ const STEP_TWINS: Readonly<Record<TaskOp, ReadonlyArray<readonly [string, readon
   // The store's path: `userAccessSteps()` replaces the plain access loop and `handleMmFault()`.
   // Which fault below it is a task depends on the PTE (FAULT_TWINS).
   access: [['userAccessSteps', ['userAccess', 'handleMmFault']]],
-  collapse: [['collapseHugePageSteps', ['collapseHugePage']]],
+  collapse: [
+    ['collapseHugePageSteps', ['collapseHugePage']],
+    ['khugepagedScanFileSteps', ['khugepagedScanFile']],
+  ],
 };
 
 /** The two faults a store task may be in: `do_anonymous_page()` (empty PTE) or `do_wp_page()` (present, read-only). */
@@ -346,7 +349,7 @@ interface LiveTask {
 export class Tasks {
   private readonly live = new Map<number, LiveTask>();
   private pending: { readonly cpu: CpuId; readonly at: number } | null = null;
-  private readonly waitedOnLock: TaskNote[] = [];
+  private readonly waitedOnResume: TaskNote[] = [];
 
   constructor(
     private readonly kernel: ReferenceKernel,
@@ -735,18 +738,26 @@ export class Tasks {
   /**
    * The task on `cpu` is about to take `mmap_lock` of `mm` for write, holding none: in the kernel
    * it sleeps until the holders are gone, so every other task holding that lock completes first.
-   * Their notes wait in `waitedOnLock` for the step's record (`takeWaitedOnLock()`).
+   * Their notes wait in `waitedOnResume` for the step's record (`takeWaitedOnResume()`).
    */
   private completeMmapHolders(cpu: CpuId, mm: MmId): void {
     for (const d of this.m.cpus) {
       if (d.id === cpu || d.task === null || !this.live.has(d.id) || mmapConflict(d.locks, mm, 'write') === null) continue;
-      this.waitedOnLock.push(this.advance(d.id, Infinity, 'wait'));
+      this.waitedOnResume.push(this.advance(d.id, Infinity, 'wait'));
     }
   }
 
-  /** The notes of tasks completed because a resumed task waited for their `mmap_lock` (once each). */
-  takeWaitedOnLock(): TaskNote[] {
-    return this.waitedOnLock.splice(0);
+  /** The task on `cpu` is about to work on every mm (`RESUMES_ACROSS_MMS`): every other task completes first. */
+  private completeOthers(cpu: CpuId): void {
+    for (const d of this.m.cpus) {
+      if (d.id === cpu || d.task === null || !this.live.has(d.id)) continue;
+      this.waitedOnResume.push(this.advance(d.id, Infinity, 'wait'));
+    }
+  }
+
+  /** The notes of tasks completed because a resumed task waited for them (once each). */
+  takeWaitedOnResume(): TaskNote[] {
+    return this.waitedOnResume.splice(0);
   }
 
   /** Pass up to `n` more points of the task on `cpu`; it completes when its path ends. */
@@ -763,6 +774,7 @@ export class Tasks {
     };
     for (let k = 0; k < n; k++) {
       if (c.task !== null && RETAKES_MMAP_WRITE.has(c.task.point)) this.completeMmapHolders(cpu, c.task.mm);
+      if (c.task !== null && RESUMES_ACROSS_MMS.has(c.task.point)) this.completeOthers(cpu);
       const r = this.stepOnOwnClock(live, cpu);
       if (r.done === true) {
         live.done.value = r.value;
