@@ -97,6 +97,7 @@ export function taskPieces(m: Machine, task: Op, spec?: ReferenceKernel): Op[] {
 /** A reclaim as one `reclaim vpn 1` per folio it selects from `m` (the whole op when it selects at most one). */
 function reclaimPieces(m: Machine, task: Extract<Op, { kind: 'reclaim' }>, spec: ReferenceKernel): Op[] {
   const mm = task.mm as MmId;
+  if (m.mms[mm]?.alive !== true) return [task];
   const heads = spec.selectFoliosForMigration(m, mm, task.vpn as Vpn, task.count);
   if (heads.length <= 1) return [task];
   const top = m.geometry.pmdsPerMm * m.geometry.ptrsPerPte;
@@ -133,7 +134,9 @@ type Item = { readonly op: number } | { readonly task: number; readonly piece: n
 
 function search(spec: ReferenceKernel, start: Machine, w: RecordedWindow, budget: number): SerialVerdict {
   if (w.skip !== null) return { kind: 'skipped', reason: w.skip };
-  const pieces = w.tasks.map((t) => taskPieces(start, t.op, spec));
+  // A reclaim is cut by the folios it isolated, read from the start state: only the window's first
+  // task starts on it (a later one may work on an mm a fork in the window made).
+  const pieces = w.tasks.map((t, i) => taskPieces(start, t.op, i === 0 && t.from === 0 ? spec : undefined));
   const ops = w.ops;
   let spent = 0;
   let orders = 0;

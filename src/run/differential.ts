@@ -121,8 +121,27 @@ export function statesAgree(a: Machine, b: Machine, quiescent: boolean): boolean
     sameObservation(a, b, quiescent) &&
     firstDifference(userOutcome(a, true), userOutcome(b, true)) === null &&
     firstDifference(swapCacheNames(a), swapCacheNames(b)) === null &&
-    firstDifference(anonDirtyState(a), anonDirtyState(b)) === null
+    firstDifference(anonDirtyState(a), anonDirtyState(b)) === null &&
+    firstDifference(walkersInFlight(a), walkersInFlight(b)) === null
   );
+}
+
+/**
+ * The lockless walkers in flight on each CPU, and a GUP-fast walk an IPI finished: what they read
+ * and hold, without frame numbers. The observation leaves them out (a walk holds no mapping), but
+ * they decide what later ops do — a walkBegin on a CPU already walking is a no-op. After a race
+ * one side may have a walk in flight where the other's found no table to walk (interleaved soak
+ * seed 84015: a collapse went through on one side only, so only the other still had a PTE table
+ * under the mmapFile that followed).
+ */
+function walkersInFlight(m: Machine): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const c of m.cpus) {
+    const w = c.walker;
+    if (w !== null) out[`cpu${c.id} walker`] = w.kind === 'gupFast' ? `gupFast mm${w.mm} vpn ${w.vpn} ${w.stop}${w.grabbed === null ? '' : ' grabbed'}${w.table === null ? ' leaf' : ''}` : `pteOffsetMap mm${w.mm} vpn ${w.vpn}`;
+    if (c.finishedWalk !== null) out[`cpu${c.id} finished walk`] = `mm${c.finishedWalk.walk.mm} vpn ${c.finishedWalk.walk.vpn} ${c.finishedWalk.recheckPassed ? 'passed' : 'failed'}`;
+  }
+  return out;
 }
 
 /**
