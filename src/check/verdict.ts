@@ -37,3 +37,17 @@ export function verdictOf(r: CheckReport, exercise: Exercise | null): Verdict {
   if (exercise !== null && (Object.values(exercise.methodCalls).some((n) => n === 0) || exercise.unexecutedLines.length > 0)) return 'NOT EXERCISED';
   return 'HOLDS';
 }
+
+/**
+ * The verdict lines every front end prints (the CLI's `check` and `run`, the library's
+ * `formatCheck()`), in one place so they say the same thing; the CLI colours them.
+ */
+export const HOLDS_LINE = 'HOLDS: no hazard, no ledger or memory violation, no divergence';
+
+/** Why a check that found nothing is NOT EXERCISED: no sequence finished, or part of the variant never ran (`what` says where that is shown). */
+export function notExercisedLine(sequences: number, what: string): string {
+  return sequences === 0 ? 'NOT EXERCISED: no sequence ran to its end within the time budget, so nothing was checked' : `NOT EXERCISED: nothing failed, but ${what}; the check says nothing about it`;
+}
+
+/** The tail of a FLAKY line, after the violation: whose it was and why it is not a failure. */
+export const flakyTail = (kernel: string): string => ` (in kernel ${kernel}) — it did not happen again when the sequence was re-run`;

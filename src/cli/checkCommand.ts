@@ -9,7 +9,6 @@ import { superviseJobs } from '../check/superviseJobs';
 import { jobsFor } from '../check/jobShare';
 import { againstWhom, runsAlone } from '../check/runsAlone';
 import type { Exercise, Verdict } from '../check/verdict';
-import { verdictOf } from '../check/verdict';
 import type { ProgressSnapshot } from '../check/worker/protocol';
 import { RARE_PERCENT, reportedProbes } from '../coverage/probes';
 import type { Generation } from '../check/generation';
@@ -23,7 +22,7 @@ import type { LoadedKernel } from './loadKernel';
 import { stripAnsi } from '../variants/errorLocation';
 import type { CommandData, Report } from '../schema/report';
 import { REPORT_FORMAT } from '../schema/report';
-import { EXIT_CODES } from '../check/verdict';
+import { EXIT_CODES, flakyTail, HOLDS_LINE, notExercisedLine, verdictOf } from '../check/verdict';
 import type { Progress } from './progress';
 
 export interface CheckCommandOptions {
@@ -127,22 +126,22 @@ function reportDone(o: CheckCommandOptions, file: string, report: CheckReport, e
   const verdict = verdictOf(report, exercise);
   switch (verdict) {
     case 'HOLDS':
-      print(pc.green(pc.bold('  HOLDS: no hazard, no ledger or memory violation, no divergence')));
+      print(pc.green(pc.bold(`  ${HOLDS_LINE}`)));
       return verdict;
     case 'NOT EXERCISED':
       if (report.sequences === 0) {
-        print(pc.yellow(pc.bold('  NOT EXERCISED: no sequence ran to its end within the time budget, so nothing was checked')));
+        print(pc.yellow(pc.bold(`  ${notExercisedLine(0, '')}`)));
         print('  (a longer --time, or a smaller --max-ops, lets sequences finish)');
         return verdict;
       }
-      print(pc.yellow(pc.bold('  NOT EXERCISED: nothing failed, but part of the variant never ran (above); the check says nothing about it')));
+      print(pc.yellow(pc.bold(`  ${notExercisedLine(report.sequences, 'part of the variant never ran (above)')}`)));
       print('  (more --runs, or ops that reach the patched path, may exercise it)');
       return verdict;
     case 'FLAKY': {
       const f = report.flaky!;
       saveCase(o, file, { seed: f.seed, path: '', status: 'found', ops: f.ops, violation: f.outcome.violation });
       print('');
-      print(pc.red(pc.bold(`FLAKY: ${describeViolation(f.outcome.violation)}`)) + ` (in kernel ${f.outcome.kernel}) — it did not happen again when the sequence was re-run`);
+      print(pc.red(pc.bold(`FLAKY: ${describeViolation(f.outcome.violation)}`)) + flakyTail(f.outcome.kernel));
       print('  a kernel with state outside the machine (e.g. a static field), or a harness bug: either way the check is not trustworthy');
       for (const line of formatCounterexample(f.ops, f.outcome)) print(`  ${line}`);
       print(`saved:  ${file}`);

@@ -12,6 +12,7 @@ import { readAsUsage } from './usageError';
 import { stripAnsi } from '../variants/errorLocation';
 import type { Report } from '../schema/report';
 import { REPORT_FORMAT } from '../schema/report';
+import { HOLDS_LINE } from '../check/verdict';
 
 export interface RunCommandOptions {
   readonly kernel?: string;
@@ -44,7 +45,7 @@ export async function runCommand(file: string, o: RunCommandOptions, printHuman:
   // In the watched worker, so an op that never returns is reported (step_timeout), not waited on.
   const outcome = await replayBounded(kernel.spec, kernel.name, geometry, s.ops, o.stepTimeoutMs);
   for (const line of formatCounterexample(s.ops, outcome)) print(`  ${line}`);
-  if (outcome.ok) print(pc.green(pc.bold('HOLDS: no hazard, no ledger or memory violation, no divergence')));
+  if (outcome.ok) print(pc.green(pc.bold(HOLDS_LINE)));
   else print(pc.red(pc.bold(`FAILED: ${describeViolation(outcome.violation)}`)) + ` (in kernel ${outcome.kernel})`);
   const elapsedMs = Date.now() - started;
   const failure = outcome.ok ? null : { kernel: outcome.kernel, violation: outcome.violation };

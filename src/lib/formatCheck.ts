@@ -3,6 +3,7 @@ import type { Geometry } from '../../models/machine/geometry';
 import { describeViolation } from '../../models/machine/violation';
 import type { CheckReport } from '../check/runCheck';
 import type { Verdict } from '../check/verdict';
+import { flakyTail, HOLDS_LINE, notExercisedLine } from '../check/verdict';
 import { againstWhom } from '../check/runsAlone';
 import { describeGeneration } from '../check/generation';
 import { formatCounterexample } from '../report/litmus';
@@ -35,17 +36,17 @@ export function formatCheck(c: CheckToFormat): string[] {
   }
   switch (c.verdict) {
     case 'HOLDS':
-      out.push('HOLDS: no hazard, no ledger or memory violation, no divergence');
+      out.push(HOLDS_LINE);
       break;
     case 'NOT EXERCISED':
-      out.push(r.sequences === 0 ? 'NOT EXERCISED: no sequence ran to its end within the time budget, so nothing was checked' : 'NOT EXERCISED: nothing failed, but a method of the variant was never called (✗ above); the check says nothing about it');
+      out.push(notExercisedLine(r.sequences, 'a method of the variant was never called (✗ above)'));
       break;
     case 'INTERRUPTED':
       out.push('INTERRUPTED');
       break;
     case 'FLAKY': {
       const f = r.flaky!;
-      out.push(`FLAKY: ${describeViolation(f.outcome.violation)} (in kernel ${f.outcome.kernel}) — it did not happen again when the sequence was re-run`);
+      out.push(`FLAKY: ${describeViolation(f.outcome.violation)}${flakyTail(f.outcome.kernel)}`);
       for (const line of formatCounterexample(f.ops, f.outcome)) out.push(`  ${line}`);
       break;
     }
