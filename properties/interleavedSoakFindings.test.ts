@@ -6,7 +6,7 @@ import { ReferenceKernel } from '../models/reference/ReferenceKernel';
 import { runDifferential } from '../src/run/differential';
 import type { Op } from '../src/ops/op';
 
-// Two findings of the interleaved soak of 2026-12-06 (seeds from 84001, small), each a FAILED on
+// Findings of the interleaved soaks of 2026-12-06 (seeds from 84001 and 85001, small), each a FAILED on
 // the correct kernels that came from the harness, not from a kernel: each sequence now holds.
 
 const small = geometry('small');
@@ -46,10 +46,27 @@ const seed84015: Op[] = [
   { kind: 'walkBegin', cpu: 0, mm: 0, vpn: 21, walker: 'gupFast', pin: true, write: false, stop: 'grab' },
 ];
 
+/**
+ * Seed 85009: a GUP-fast walk stopped before its grab read the hot PTE inside a MADV_FREE window,
+ * dirty in the reference (whose store had faulted) and clean in batched (whose store went through
+ * the stale TLB entry). The differential resumed when the states agreed but for that read value;
+ * at drain the walk's recheck met a PTE equal to the one it read on one side only.
+ */
+const seed85009: Op[] = [
+  { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: true },
+  { kind: 'preempt', cpu: 0, at: 1 },
+  { kind: 'madvise', mm: 0, vpn: 21, nr: 1, advice: 'free' },
+  { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: true },
+  { kind: 'walkBegin', cpu: 0, mm: 0, vpn: 21, walker: 'gupFast', pin: false, write: false, stop: 'grab' },
+  { kind: 'mmapFile', mm: 0, vpn: 16, nr: 16, file: 0, pgoff: 0, shared: false },
+  { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: true },
+];
+
 describe('interleaved soak findings of 2026-12-06', () => {
   it.each([
     ['84006', seed84006],
     ['84015', seed84015],
+    ['85009', seed85009],
   ])('seed %s holds for batched and batched-no-migrc against the reference', (_seed, ops) => {
     for (const k of [new BatchedKernel(), new BatchedNoMigrc()]) {
       const r = runDifferential(new ReferenceKernel(), k, small, [...ops, { kind: 'drain' }]);

@@ -128,17 +128,19 @@ export function statesAgree(a: Machine, b: Machine, quiescent: boolean): boolean
 
 /**
  * The lockless walkers in flight on each CPU, and a GUP-fast walk an IPI finished: what they read
- * and hold, without frame numbers. The observation leaves them out (a walk holds no mapping), but
+ * and hold. The observation leaves them out (a walk holds no mapping), but
  * they decide what later ops do — a walkBegin on a CPU already walking is a no-op. After a race
  * one side may have a walk in flight where the other's found no table to walk (interleaved soak
  * seed 84015: a collapse went through on one side only, so only the other still had a PTE table
- * under the mmapFile that followed).
+ * under the mmapFile that followed; seed 85009: a walk read a dirty PTE on one side and a clean one
+ * on the other inside a MADV_FREE window, and its recheck then passed on one side only).
  */
 function walkersInFlight(m: Machine): Record<string, string> {
   const out: Record<string, string> = {};
   for (const c of m.cpus) {
     const w = c.walker;
-    if (w !== null) out[`cpu${c.id} walker`] = w.kind === 'gupFast' ? `gupFast mm${w.mm} vpn ${w.vpn} ${w.stop}${w.grabbed === null ? '' : ' grabbed'}${w.table === null ? ' leaf' : ''}` : `pteOffsetMap mm${w.mm} vpn ${w.vpn}`;
+    // A GUP-fast walk's recheck compares what it read with what is there then: the values read count.
+    if (w !== null) out[`cpu${c.id} walker`] = w.kind === 'gupFast' ? `gupFast mm${w.mm} vpn ${w.vpn} ${w.stop} pin=${w.pin} write=${w.write} seq=${w.seq} grabbed=${w.grabbed?.pfn ?? '-'} pmd=${JSON.stringify(w.pmd)} pte=${JSON.stringify(w.pte)}` : `pteOffsetMap mm${w.mm} vpn ${w.vpn}`;
     if (c.finishedWalk !== null) out[`cpu${c.id} finished walk`] = `mm${c.finishedWalk.walk.mm} vpn ${c.finishedWalk.walk.vpn} ${c.finishedWalk.recheckPassed ? 'passed' : 'failed'}`;
   }
   return out;
