@@ -10,7 +10,7 @@ import type { SwarmOptions } from './swarm';
 import { swarmProfileArb } from './swarm';
 import { fullLengthChunksArb } from './fullLength';
 import { allocPolicyArb, memHoleArb } from './physMem';
-import { changeBetweenAccessesArb, onHotPages } from './changeBetweenAccesses';
+import { changeBetweenAccessesArb, onHotPages, storeAfterCleanArb } from './changeBetweenAccesses';
 import { fileNrPages, NR_FILES } from '../../models/machine/files';
 
 /** The table the reclaim entries aim at: the third (the hot pages, hotPage(), are in the second). */
@@ -232,6 +232,7 @@ function opsOfProfileArb(g: Geometry, maxOps: number, options: OpArbOptions): fc
   const chunkArbs: Record<ChunkName, fc.Arbitrary<Op[]>> = {
     'single op': opArb(g, options).map((op) => [op]),
     'change between two accesses': changeBetweenAccessesArb(g, p, opArb(g, { ...options, profile: onHotPages(p) })),
+    'store after a clean': storeAfterCleanArb(g, p),
     'preempted zap': preemptedZapArb(g, p),
     'preempted migrate': preemptedMigrateArb(g, p),
     'preempted reclaim': preemptedReclaimArb(g, p),

@@ -75,13 +75,14 @@ export const isScheduleEntry = (n: EntryName): boolean => (SCHEDULE_ENTRIES as r
 
 /**
  * The multi-op chunks: several ops drawn as one, because they rarely line up by chance. 'single
- * op' is one op from the entries. 'change between two accesses' (changeBetweenAccesses.ts) is
- * drawn without --interleave; the others open a window in an interleaved check
+ * op' is one op from the entries. 'change between two accesses' and 'store after a clean'
+ * (changeBetweenAccesses.ts) are drawn without --interleave; the others open a window in an interleaved check
  * (src/arbitraries/chunks.ts), where they already put hot-page accesses around the change.
  */
 export const CHUNKS = [
   'single op',
   'change between two accesses',
+  'store after a clean',
   'preempted zap',
   'preempted migrate',
   'preempted fault',
@@ -100,13 +101,14 @@ export type ChunkName = (typeof CHUNKS)[number];
 
 /** The chunks a sequence is drawn from, in the order fc.oneof draws them. */
 export function chunksOf(interleave: boolean): readonly ChunkName[] {
-  return interleave ? CHUNKS.filter((c) => c !== 'change between two accesses') : ['single op', 'change between two accesses'];
+  return interleave ? CHUNKS.filter((c) => c !== 'change between two accesses' && c !== 'store after a clean') : ['single op', 'change between two accesses', 'store after a clean'];
 }
 
 /** The op kinds each chunk emits (besides 'preempt'): a kind weighted 0 takes the chunks that need it out too. */
 export const CHUNK_KINDS: Readonly<Record<Exclude<ChunkName, 'single op'>, readonly OpKind[]>> = {
   // its middle op is drawn from the profile's entries, which the weights already set
   'change between two accesses': ['access'],
+  'store after a clean': ['access', 'madvise', 'writeback', 'reclaim'],
   'preempted zap': ['preempt', 'zap', 'access'],
   'preempted migrate': ['preempt', 'migrate', 'access'],
   'preempted fault': ['preempt', 'access'],
@@ -150,6 +152,7 @@ export const DEFAULT_ENTRY_WEIGHTS: Readonly<Record<EntryName, number>> = mapVal
 export const DEFAULT_CHUNK_WEIGHTS: Readonly<Record<ChunkName, number>> = {
   'single op': 12,
   'change between two accesses': 1,
+  'store after a clean': 1,
   'preempted zap': 3,
   'preempted migrate': 1,
   'preempted fault': 1,
