@@ -34,7 +34,8 @@ export function onHotPages(p: GenProfile): GenProfile {
  * entry), the page is cleaned — MADV_FREE clears its PTE's dirty bit (an anonymous page), or
  * writeback write-protects and cleans it (a MAP_SHARED file page) —, the CPU stores again, reclaim
  * takes the page, and another CPU loads it. A kernel that cleans without flushing lets the second
- * store go through the stale entry and leave the PTE clean, so reclaim drops the data (rule R2).
+ * store go through the stale entry and leave the PTE clean, so reclaim drops the data (rule R2,
+ * docs/kernel-semantics.md §10).
  * Five ops that rarely line up by chance: madvise-free-no-flush needed a median of 1,844 random
  * sequences before this chunk.
  */
