@@ -33,14 +33,14 @@ describe('README.md: Reading a counterexample', () => {
   it('names the command it quotes: zap-without-flush, seed 1', () => {
     expect(readme).toContain('`npx mmcheck check --kernel properties/fixtures/variants/zapWithoutFlush.ts --seed 1`');
     expect(quoted[0]).toBe('FAILED: free_with_stale_tlb at step 1: pfn=1 cpu=0 mm=0 vpn=21 (in kernel zap-without-flush)');
-    expect(quoted[1]).toBe('counterexample: 2 ops, shrunk from 60 in 23 steps');
+    expect(quoted[1]).toBe('counterexample: 2 ops, shrunk from 60 in 14 steps');
   });
 
   it('seed 1 gives free_with_stale_tlb on the 2-op load-then-zap the README reads', () => {
     const r = runCheck({ kernel: () => new ZapWithoutFlush(), reference: () => new ReferenceKernel(), geometry: geometry('small'), runs: 2000, seed: 1, maxOps: 60 });
     expect(r.failure?.outcome.violation).toEqual({ code: 'free_with_stale_tlb', step: 1, pfn: 1, cpu: 0, mm: 0, vpn: 21 });
     expect(r.failure?.originalLength).toBe(60);
-    expect(r.failure?.numShrinks).toBe(23);
+    expect(r.failure?.numShrinks).toBe(14);
     expect(r.failure?.ops).toEqual([
       { kind: 'access', cpu: 0, mm: 0, vpn: 21, write: false },
       { kind: 'zap', mm: 0, vpn: 21, nr: 1 },
