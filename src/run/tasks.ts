@@ -284,7 +284,9 @@ function mmapConflict(locks: readonly LockRef[], mm: MmId, mode: 'read' | 'write
  * before fork returns), and migration, reclaim and madvise(COLD/PAGEOUT/FREE) wait for a fork of
  * any mm (simplified: their rmap walks — a reclaim's unmap, a madvise's split of a large folio —
  * may meet the folios fork is sharing, where `page_vma_mapped_walk()` would spin on the PTL fork
- * holds; the model does not let them interleave). Who waits for a
+ * holds; the model does not let them interleave); so does writeback, whose `folio_mkclean()` walks
+ * the rmap of the file's folios (interleaved soak seed 90015: a fork preempted under the PTLs of a
+ * table that also maps a MAP_SHARED page). Who waits for a
  * migration is decided by its folios (`Tasks.waitFor()`). truncate waits for every task
  * (simplified: it holds only i_mmap_rwsem, folio locks and PTLs, so in the kernel it races with
  * a preempted zap, fork or migration; the model runs it between them).
@@ -292,7 +294,7 @@ function mmapConflict(locks: readonly LockRef[], mm: MmId, mode: 'read' | 'write
 function waitsFor(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView, locks: readonly LockRef[]): boolean {
   if (op.kind === 'truncate' || touchesEveryMm(m, op)) return true;
   if (t.op === 'migrate' || t.op === 'reclaim') return false;
-  if (t.op === 'fork' && (op.kind === 'migrate' || op.kind === 'reclaim' || op.kind === 'madvise')) return true;
+  if (t.op === 'fork' && (op.kind === 'migrate' || op.kind === 'reclaim' || op.kind === 'madvise' || op.kind === 'writeback')) return true;
   const mm = mmOf(m, op);
   if (mm === null) return false;
   if (t.op === 'fork' && mm === t.child) return true;
