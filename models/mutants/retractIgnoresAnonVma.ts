@@ -1,6 +1,5 @@
+import type { Pfn } from '../machine/ids';
 import type { Machine } from '../machine/state';
-import { pmdAt, pmdStart } from '../machine/pgtable';
-import { vmaFileAt, vmaRunLength } from '../machine/files';
 import { BatchedKernel } from '../batched/BatchedKernel';
 import type { MutantSpec } from './mutant';
 import { defineMutant } from './mutant';
@@ -16,17 +15,8 @@ import { defineMutant } from './mutant';
 export class RetractIgnoresAnonVma extends BatchedKernel {
   override readonly name: string = 'retract-ignores-anon-vma';
 
-  override retractPageTables(m: Machine, file: number, start: number): void {
-    const ppt = m.geometry.ptrsPerPte;
-    for (const state of m.mms) {
-      if (!state.alive) continue;
-      for (let i = 0; i < m.geometry.pmdsPerMm; i++) {
-        const vf = vmaFileAt(m, state.id, pmdStart(m, i));
-        const pmd = pmdAt(m, state.id, i);
-        if (vf === null || vf.file !== file || vf.pgoff !== start || vmaRunLength(m, state.id, pmdStart(m, i), ppt) !== ppt || pmd.kind !== 'table') continue;
-        this.retractTable(m, state.id, i, pmd.table);
-      }
-    }
+  override retractSkipsVma(_m: Machine, _table: Pfn): boolean {
+    return false;
   }
 }
 

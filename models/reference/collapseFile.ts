@@ -279,10 +279,19 @@ export abstract class CollapseFilePaths extends WalkerPaths {
         const vf = vmaFileAt(m, state.id, v);
         if (vf === null || vf.file !== file || vf.pgoff !== start || vmaRunLength(m, state.id, v, ppt) !== ppt) continue;
         const pmd = pmdAt(m, state.id, i);
-        if (pmd.kind !== 'table' || tableEntries(m, pmd.table).some((e) => e.kind !== 'none')) continue;
+        if (pmd.kind !== 'table' || this.retractSkipsVma(m, pmd.table)) continue;
         this.retractTable(m, state.id, i, pmd.table);
       }
     }
+  }
+
+  /**
+   * `retract_page_tables()`'s `if (READ_ONCE(vma->anon_vma)) continue;` (mm/khugepaged.c, 6.12):
+   * skip a MAP_PRIVATE VMA written to. Simplified (see `retractPageTables()`): read as "the table
+   * still holds an entry".
+   */
+  retractSkipsVma(m: Machine, table: Pfn): boolean {
+    return tableEntries(m, table).some((e) => e.kind !== 'none');
   }
 
   /**

@@ -292,7 +292,7 @@ function mmapConflict(locks: readonly LockRef[], mm: MmId, mode: 'read' | 'write
  * a preempted zap, fork or migration; the model runs it between them).
  */
 function waitsFor(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView, locks: readonly LockRef[]): boolean {
-  if (op.kind === 'truncate' || touchesEveryMm(m, op)) return true;
+  if (touchesEveryMm(m, op)) return true;
   if (t.op === 'migrate' || t.op === 'reclaim') return false;
   if (t.op === 'fork' && (op.kind === 'migrate' || op.kind === 'reclaim' || op.kind === 'madvise' || op.kind === 'writeback')) return true;
   const mm = mmOf(m, op);
@@ -303,13 +303,15 @@ function waitsFor(m: Machine, k: ReferenceKernel, op: Op, t: KernelTaskView, loc
 }
 
 /**
- * Ops that unmap a file's pages from every mm that maps them, as truncate does, and so wait for
- * every task (simplified as for truncate): khugepaged's collapse of a file range
+ * Ops that unmap a file's pages from every mm that maps them, and so wait for every task: truncate
+ * (simplified, see `waitsFor()`), khugepaged's collapse of a file range
  * (`collapse_file()`, `retract_page_tables()`), and an open for write of a file whose page cache
  * holds a THP (pwrite, a MAP_SHARED mmap: `do_dentry_open()` drops the page cache).
  */
 function touchesEveryMm(m: Machine, op: Op): boolean {
   switch (op.kind) {
+    case 'truncate':
+      return true;
     case 'collapse':
       return vmaFileAt(m, asMm(op.mm), op.pmd * m.geometry.ptrsPerPte) !== null;
     case 'fileWrite':
@@ -673,7 +675,7 @@ export class Tasks {
       case 'gupWrite':
         return handleTouches(op.handle);
       case 'truncate':
-        return true; // it waits for every task (waitsFor())
+        return true; // touchesEveryMm() above (listed for the union's narrowing)
       case 'writeback':
       case 'fileRead':
       case 'fileWrite':
