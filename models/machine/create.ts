@@ -3,6 +3,7 @@ import type { Geometry } from './geometry';
 import { mmNrPages } from './geometry';
 import { cpuId, pfn } from './ids';
 import type { Machine, Stats } from './state';
+import { FRAME_CHUNK } from './frameChunks';
 
 export function emptyStats(): Stats {
   return {
@@ -71,6 +72,8 @@ export function createMachine(g: Geometry, options: MachineOptions = {}): Machin
     clock: { step: -1, folios: 0 },
     allocHint: 0,
     freeFrames: g.nrFrames,
+    // The zero page's frame (after RAM) is the one in use at the start.
+    usedPerChunk: Array.from({ length: Math.ceil((g.nrFrames + (zero ? 1 : 0)) / FRAME_CHUNK) }, (_, c) => (zero && c === Math.floor(g.nrFrames / FRAME_CHUNK) ? 1 : 0)),
     nowaitFailures: 0,
     stats: emptyStats(),
     marks: {},

@@ -2,6 +2,7 @@ import type { Geometry } from './geometry';
 import { folioNrPages } from './geometry';
 import type { Pfn } from './ids';
 import type { Machine } from './state';
+import { nextChunkInUse, setFrameState } from './frameChunks';
 
 /**
  * Physical memory as the kernel sees it (issue 12 item 4; docs/fidelity/physical-memory.md):
@@ -65,7 +66,7 @@ export function holeBlockBudget(g: Geometry): number {
 function blocksWithHoles(m: Machine): Set<number> {
   const size = blockSize(m.geometry);
   const out = new Set<number>();
-  for (let p = 0; p < m.geometry.nrFrames; p++) if (m.frames[p]!.state === 'hole') out.add(Math.floor(p / size));
+  for (let p = nextChunkInUse(m, 0); p < m.geometry.nrFrames; p = nextChunkInUse(m, p + 1)) if (m.frames[p]!.state === 'hole') out.add(Math.floor(p / size));
   return out;
 }
 
@@ -94,7 +95,7 @@ export function offlineFreeFrames(m: Machine, pfn: number, nr: number): number {
       if (touched.size >= budget) continue;
       touched.add(block);
     }
-    f.state = 'hole';
+    setFrameState(m, p, 'hole');
     m.freeFrames--;
     n++;
   }
@@ -124,13 +125,14 @@ function framesReadByWalks(m: Machine): Set<number> {
 /** The frames that are holes (for reports and tests). */
 export function holeFrames(m: Machine): Pfn[] {
   const out: Pfn[] = [];
-  for (let p = 0; p < m.frames.length; p++) if (m.frames[p]!.state === 'hole') out.push(p as Pfn);
+  for (let p = nextChunkInUse(m, 0); p < m.frames.length; p = nextChunkInUse(m, p + 1)) if (m.frames[p]!.state === 'hole') out.push(p as Pfn);
   return out;
 }
 
 /** How many frames are holes: holeFrames(m).length without the list (the differential oracle asks after drain). */
 export function holeCount(m: Machine): number {
   let n = 0;
-  for (let p = 0; p < m.frames.length; p++) if (m.frames[p]!.state === 'hole') n++;
+  // A hole is a frame in use to the chunk counts: the chunks where every frame is free are skipped.
+  for (let p = nextChunkInUse(m, 0); p < m.frames.length; p = nextChunkInUse(m, p + 1)) if (m.frames[p]!.state === 'hole') n++;
   return n;
 }

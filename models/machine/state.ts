@@ -41,6 +41,12 @@ export interface Machine {
   /** Frames in state 'free', kept by the allocator (the ledger audit recounts it). */
   freeFrames: number;
   /**
+   * Frames not in state 'free', per run of FRAME_CHUNK frames (frameChunks.ts `setFrameState()`):
+   * the ledger audit skips a chunk with none in use and none mapped, so its cost follows what is
+   * allocated, not the size of memory (16,384 frames on `realistic`, most of them free).
+   */
+  readonly usedPerChunk: number[];
+  /**
    * How many of the next GFP_NOWAIT allocations fail (a `nowaitFail` op sets it; each failed
    * allocation uses one up): the generator, not the model, decides when the mmu_gather's batch
    * pages cannot be had, so the forced-flush paths are explored and shrink like any other op.

@@ -18,7 +18,13 @@ import { ModelViolationError } from './violation';
  */
 export interface SwapDevice {
   /** Indexed by swap offset (`swp_offset()`). */
+  /**
+   * Indexed by swap offset, made as `swapSlot()` first hands each out: the slots past the end are
+   * free and were never used (the ledger audit and the differential check look at none of them).
+   */
   readonly slots: SwapSlot[];
+  /** Slots the device has (the geometry's nrFrames). */
+  readonly size: number;
 }
 
 /** One slot: its `swap_map` byte (count and SWAP_HAS_CACHE) and what was written to it. */
@@ -42,16 +48,17 @@ export interface SwapSlot {
 /** The machine's swap device, made on first use. */
 export function swapDevice(m: Machine): SwapDevice {
   if (m.swap === undefined) {
-    m.swap = { slots: Array.from({ length: m.geometry.nrFrames }, () => ({ count: 0, cached: null, content: 0, id: '' })) };
+    m.swap = { slots: [], size: m.geometry.nrFrames };
   }
   return m.swap;
 }
 
 /** Slot `offset`; a model bug if the offset is not a slot of the device. */
 export function swapSlot(m: Machine, offset: number): SwapSlot {
-  const s = swapDevice(m).slots[offset];
-  if (s === undefined) throw new Error(`no swap slot ${offset}`);
-  return s;
+  const d = swapDevice(m);
+  if (!Number.isInteger(offset) || offset < 0 || offset >= d.size) throw new Error(`no swap slot ${offset}`);
+  while (d.slots.length <= offset) d.slots.push({ count: 0, cached: null, content: 0, id: '' });
+  return d.slots[offset]!;
 }
 
 /** Is the slot free (no swap PTE refers to it and it has no swap-cache page)? */
@@ -64,10 +71,13 @@ export function swapSlotFree(s: SwapSlot): boolean {
  * pages); null when there is none.
  */
 export function findFreeSwapRun(m: Machine, nr: number): number | null {
-  const slots = swapDevice(m).slots;
-  for (let base = 0; base + nr <= slots.length; base += nr) {
+  const { slots, size } = swapDevice(m);
+  for (let base = 0; base + nr <= size; base += nr) {
     let free = true;
-    for (let k = 0; k < nr && free; k++) free = swapSlotFree(slots[base + k]!);
+    for (let k = 0; k < nr && free; k++) {
+      const s = slots[base + k];
+      free = s === undefined || swapSlotFree(s);
+    }
     if (free) return base;
   }
   return null;

@@ -3,6 +3,7 @@ import type { MmId, Pfn } from '../../models/machine/ids';
 import { mmId, pfn as asPfn, vpn as asVpn } from '../../models/machine/ids';
 import type { Machine } from '../../models/machine/state';
 import { pteAt, tableEntries } from '../../models/machine/pgtable';
+import { nextChunkInUse } from '../../models/machine/frameChunks';
 import type { Applied } from '../ops/apply';
 import type { Op } from '../ops/op';
 import type { ReferenceKernel } from '../../models/reference/ReferenceKernel';
@@ -120,7 +121,7 @@ export class CoverageTracker {
   private scanState(m: Machine): void {
     // Probes are reached once per sequence: the walk of every table is skipped once it can add nothing.
     if (!(this.reached.has('PMD-mapped folio') && this.reached.has('large folio PTE-mapped by two mms') && this.reached.has('partially mapped large folio'))) this.scanTables(m);
-    if (!this.reached.has('freed frame reused') && m.frames.some((f) => f.gen >= 2 && f.state !== 'free')) this.reached.add('freed frame reused');
+    if (!this.reached.has('freed frame reused') && someFrameReused(m)) this.reached.add('freed frame reused');
     if (this.physMem) this.scanPhysMem(m);
   }
 
@@ -156,8 +157,8 @@ export class CoverageTracker {
   /** Data folios whose frame after the last page is a hole, or that end at the last frame of RAM. */
   private scanPhysMem(m: Machine): void {
     const n = m.geometry.nrFrames;
-    for (let p = 0; p < n; p++) {
-      if (this.reached.has('folio allocated next to a hole') && this.reached.has('folio at the top of memory')) return;
+    if (this.reached.has('folio allocated next to a hole') && this.reached.has('folio at the top of memory')) return;
+    for (let p = nextChunkInUse(m, 0); p < n; p = nextChunkInUse(m, p + 1)) {
       const f = m.frames[p]!.folio;
       if (m.frames[p]!.state !== 'data' || f === null) continue;
       const after = p + folioNrPages(f.order);
@@ -165,4 +166,13 @@ export class CoverageTracker {
       else if (m.frames[after]!.state === 'hole') this.reached.add('folio allocated next to a hole');
     }
   }
+}
+
+/** A frame in use that was allocated before (its generation counts two allocations or more). */
+function someFrameReused(m: Machine): boolean {
+  for (let p = nextChunkInUse(m, 0); p < m.frames.length; p = nextChunkInUse(m, p + 1)) {
+    const f = m.frames[p]!;
+    if (f.gen >= 2 && f.state !== 'free') return true;
+  }
+  return false;
 }

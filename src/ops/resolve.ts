@@ -100,5 +100,7 @@ export function resolveOp(m: Machine, op: Op): Resolution {
 }
 
 function mod(a: number, n: number): number {
-  return n <= 0 ? 0 : ((a % n) + n) % n;
+  // `| 0`: the same value as a small integer. Left as a double (a `%` V8 computes in floating
+  // point), every PTE, TLB entry and frame the op's targets flow into would hold a boxed double.
+  return n <= 0 ? 0 : (((a % n) + n) % n) | 0;
 }

@@ -9,6 +9,7 @@ import { tableEntries } from '../../models/machine/pgtable';
 import { gupHold, walkerHeldRefs } from './walkerRefs';
 import { auditMmIds, tracksMmId } from './mmIds';
 import { folioTestAnon, inSharedFileVma } from '../../models/machine/files';
+import { countUsedInChunk, FRAME_CHUNK } from '../../models/machine/frameChunks';
 
 /** What the page tables and the holders imply for every frame. */
 interface Implied {
@@ -25,6 +26,19 @@ interface Implied {
   /** Swap PTEs per swap slot (absent: none), and the slots some swap PTE marks exclusive. */
   readonly swapPtes: Map<number, number>;
   readonly exclusiveSwap: Set<number>;
+  /** The PFNs written above (each once; `marked` says which), so the next audit zeroes only those. */
+  readonly touched: number[];
+  readonly marked: Uint8Array;
+  /** Per FRAME_CHUNK chunk: some PFN in it was written above (a free frame there may be mapped). */
+  readonly chunkTouched: Uint8Array;
+}
+
+/** Note that the tallies at `p` are written (before writing them). */
+function touch(t: Implied, p: number): void {
+  if (t.marked[p] !== 0) return;
+  t.marked[p] = 1;
+  t.touched.push(p);
+  t.chunkTouched[Math.floor(p / FRAME_CHUNK)] = 1;
 }
 
 /** A page of a pin handle (it must be exclusive while mapped). */
@@ -38,7 +52,8 @@ const WRITABLE_PMD = 8;
 
 /**
  * The per-frame tallies, kept per machine and zeroed at each audit: the audit runs after every
- * step, and four arrays of nrFrames made each time were most of its cost.
+ * step, and arrays of nrFrames made (or zeroed whole) each time were most of its cost; only the
+ * entries the last audit wrote are zeroed.
  */
 const scratch = new WeakMap<Machine, Implied>();
 
@@ -46,15 +61,31 @@ function emptyImplied(m: Machine): Implied {
   const n = m.frames.length;
   let t = scratch.get(m);
   if (t === undefined || t.pte.length !== n) {
-    t = { pte: new Int32Array(n), pmd: new Int32Array(n), held: new Int32Array(n), pins: new Int32Array(n), flags: new Uint8Array(n), swapPtes: new Map(), exclusiveSwap: new Set() };
+    t = {
+      pte: new Int32Array(n),
+      pmd: new Int32Array(n),
+      held: new Int32Array(n),
+      pins: new Int32Array(n),
+      flags: new Uint8Array(n),
+      swapPtes: new Map(),
+      exclusiveSwap: new Set(),
+      touched: [],
+      marked: new Uint8Array(n),
+      chunkTouched: new Uint8Array(Math.ceil(n / FRAME_CHUNK)),
+    };
     scratch.set(m, t);
     return t;
   }
-  t.pte.fill(0);
-  t.pmd.fill(0);
-  t.held.fill(0);
-  t.pins.fill(0);
-  t.flags.fill(0);
+  for (const p of t.touched) {
+    t.pte[p] = 0;
+    t.pmd[p] = 0;
+    t.held[p] = 0;
+    t.pins[p] = 0;
+    t.flags[p] = 0;
+    t.marked[p] = 0;
+    t.chunkTouched[Math.floor(p / FRAME_CHUNK)] = 0;
+  }
+  t.touched.length = 0;
   t.swapPtes.clear();
   t.exclusiveSwap.clear();
   return t;
@@ -81,6 +112,7 @@ function tally(m: Machine, step: number): Implied {
         case 'migration':
           throw migrationEntryViolation(step, mm.id, `pmd ${i}`);
         case 'leaf':
+          touch(t, pmd.pfn);
           t.pmd[pmd.pfn]!++;
           if (pmd.writable) t.flags[pmd.pfn]! |= WRITABLE_PMD;
           break;
@@ -95,6 +127,7 @@ function tally(m: Machine, step: number): Implied {
               if (pte.exclusive) t.exclusiveSwap.add(pte.slot);
               continue;
             }
+            touch(t, pte.pfn);
             t.pte[pte.pfn]!++;
             if (!pte.writable) continue;
             t.flags[pte.pfn]! |= WRITABLE_PTE;
@@ -111,14 +144,20 @@ function tally(m: Machine, step: number): Implied {
     for (const p of h.pages) {
       const head = m.frames[p.pfn]?.head ?? p.pfn;
       const cost = gupHold(m, head, h.pin, 1);
+      touch(t, head);
+      touch(t, p.pfn);
       t.held[head]! += cost.refs;
       t.pins[head]! += cost.pins;
       if (h.pin) t.flags[p.pfn]! |= PINNED;
     }
   }
-  for (const head of m.migrc.pending) t.held[head]!++;
+  for (const head of m.migrc.pending) {
+    touch(t, head);
+    t.held[head]!++;
+  }
   // A GUP-fast walk in flight holds the reference (or pin) it grabbed until it rechecks.
   for (const [head, h] of walkerHeldRefs(m)) {
+    touch(t, head);
     t.held[head]! += h.refs;
     t.pins[head]! += h.pins;
   }
@@ -133,7 +172,8 @@ function tally(m: Machine, step: number): Implied {
  * mapped page is exclusive), the deferred split rule, and 6.15's MM_ID slots (mmIds.ts). Throws
  * the first finding.
  */
-export function auditLedger(m: Machine, step: number): void {
+export function auditLedger(m: Machine, step: number, scope: LedgerScope = 'in use'): void {
+  const full = scope === 'full';
   const t = tally(m, step);
   const fail = (code: LedgerViolation['code'], p: Pfn, folio: Folio | null, detail: string): never => {
     throw new ModelViolationError({ code, step, folio: folio?.id ?? `pfn ${p}`, pfn: p, detail });
@@ -149,6 +189,19 @@ export function auditLedger(m: Machine, step: number): void {
   let free = 0;
   const mmIdTracked: Pfn[] = [];
   for (let i = 0; i < m.frames.length; i++) {
+    // A chunk with no frame in use and none of its PFNs mapped or held has nothing to find: its
+    // frames are free and counted so. The full audit looks at them all, and first recounts the
+    // chunk (while its frames are in cache: a cold pass over 16,384 frames costs milliseconds).
+    if (i % FRAME_CHUNK === 0) {
+      const c = i / FRAME_CHUNK;
+      if (full) auditChunkCount(m, c, step);
+      else if (m.usedPerChunk[c] === 0 && t.chunkTouched[c] === 0) {
+        const end = Math.min(i + FRAME_CHUNK, m.frames.length);
+        free += end - i;
+        i = end - 1;
+        continue;
+      }
+    }
     const fr = m.frames[i]!;
     // Most frames are free (16,384 of them on realistic): the one check that applies to them first.
     if (fr.state === 'free') {
@@ -173,6 +226,20 @@ export function auditLedger(m: Machine, step: number): void {
   auditSwap(m, t, fail);
   auditPageCache(m, fail);
   auditMmIds(m, step, mmIdTracked);
+}
+
+/**
+ * How much of memory an audit looks at: 'in use' skips the chunks of frames the allocator counts
+ * as all free and that nothing maps or holds; 'full' looks at every frame and recounts the
+ * allocator's chunk counts (at the drain that ends every sequence, and at every step with
+ * MMCHECK_FULL_AUDIT=1: src/run/checkedRun.ts).
+ */
+export type LedgerScope = 'in use' | 'full';
+
+/** The allocator's count of frames in use in chunk `c` equals a recount (the 'in use' audit relies on them). */
+function auditChunkCount(m: Machine, c: number, step: number): void {
+  if (countUsedInChunk(m, c) === m.usedPerChunk[c]) return;
+  throw new ModelViolationError({ code: 'kernel_warn', step, message: `frames ${c * FRAME_CHUNK}-${(c + 1) * FRAME_CHUNK - 1}: the allocator counts ${m.usedPerChunk[c]} in use, not what their states say (a frame's state was changed outside frameChunks.ts setFrameState())` });
 }
 
 /** Every page-cache entry is a page of a live folio of that file at that index (the folio side is checked in auditFolio). */

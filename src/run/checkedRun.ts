@@ -32,6 +32,13 @@ export interface OracleSwitches {
   readonly serial?: boolean;
 }
 
+/**
+ * The ledger audit looks at the frames in use after each op and at all of memory at the drain
+ * that ends every sequence (ledger.ts `LedgerScope`); MMCHECK_FULL_AUDIT=1 makes every audit a
+ * full one (a debug mode: slower on `realistic`, the same verdicts).
+ */
+const FULL_AUDIT_EVERY_STEP = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['MMCHECK_FULL_AUDIT'] === '1';
+
 export const ALL_ORACLES: OracleSwitches = { ledger: true, memory: true, serial: true };
 
 /**
@@ -123,7 +130,7 @@ export class CheckedRun {
       const done = walking ? { ...applied0, racy: true } : applied0;
       applied = done.applied;
       this.observer?.after(this.machine, applied);
-      if (this.oracles.ledger && !this.tasks.inFlight()) auditLedger(this.machine, step);
+      if (this.oracles.ledger && !this.tasks.inFlight()) auditLedger(this.machine, step, FULL_AUDIT_EVERY_STEP || op.kind === 'drain' ? 'full' : 'in use');
       if (this.oracles.memory) this.memory.check(this.machine, applied, step);
       this.afterSerial(applied, step);
       return done;
@@ -254,5 +261,18 @@ export function toViolation(e: unknown, step: number): Violation {
 
 /** The op list as run: the generated ops, then a drain unless the list already ends with one. */
 export function withDrain(ops: readonly Op[]): readonly Op[] {
-  return ops.length > 0 && ops[ops.length - 1]?.kind === 'drain' ? ops : [...ops, { kind: 'drain' }];
+  const all = ops.length > 0 && ops[ops.length - 1]?.kind === 'drain' ? ops : [...ops, { kind: 'drain' as const }];
+  return all.map(withSmallInts);
+}
+
+/**
+ * The op with every integer field held as a small integer (the same values). A generator can
+ * hand out integers V8 holds as doubles (2.0); flowing from the op into the machine, one such
+ * value turns a field of every PTE, TLB entry or frame made afterwards into a boxed double, and
+ * each machine's frames then pay a map migration when first touched.
+ */
+function withSmallInts(op: Op): Op {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(op)) out[k] = typeof v === 'number' && (v | 0) === v ? v | 0 : v;
+  return out as unknown as Op;
 }
