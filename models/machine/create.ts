@@ -2,7 +2,7 @@ import { newLockState } from './locks';
 import type { Geometry } from './geometry';
 import { mmNrPages } from './geometry';
 import { cpuId, pfn } from './ids';
-import type { Machine, Stats } from './state';
+import type { Frame, Machine, Stats } from './state';
 import { FRAME_CHUNK } from './frameChunks';
 
 export function emptyStats(): Stats {
@@ -31,6 +31,20 @@ export interface MachineOptions {
 }
 
 /**
+ * The frames of a fresh machine: RAM all free, then the zero page if asked for. A plain loop
+ * (not Array.from with a callback): a machine is made per sequence, and `realistic` has 16,384
+ * frames.
+ */
+function newFrames(nrFrames: number, zeroPage: boolean): Frame[] {
+  const n = nrFrames + (zeroPage ? 1 : 0);
+  const frames: Frame[] = [];
+  for (let i = 0; i < n; i++) {
+    frames.push({ state: i < nrFrames ? 'free' : 'zero', gen: 0, content: 0, mapcount: 0, anonExclusive: false, head: pfn(i), folio: null, ptes: null, tlbRefs: 0 });
+  }
+  return frames;
+}
+
+/**
  * A fresh machine: all frames free, one empty mm (mm 0) alive, every CPU idle; with
  * `{ zeroPage: true }` one more frame, the shared zero page, after the last frame of RAM.
  */
@@ -38,17 +52,7 @@ export function createMachine(g: Geometry, options: MachineOptions = {}): Machin
   const zero = options.zeroPage === true;
   const m: Machine = {
     geometry: g,
-    frames: Array.from({ length: g.nrFrames + (zero ? 1 : 0) }, (_, i) => ({
-      state: i < g.nrFrames ? ('free' as const) : ('zero' as const),
-      gen: 0,
-      content: 0,
-      mapcount: 0,
-      anonExclusive: false,
-      head: pfn(i),
-      folio: null,
-      ptes: null,
-      tlbRefs: 0,
-    })),
+    frames: newFrames(g.nrFrames, zero),
     mms: [],
     cpus: Array.from({ length: g.nrCpus }, (_, i) => ({
       id: cpuId(i),

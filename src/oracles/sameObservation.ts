@@ -135,7 +135,7 @@ class ObservationPair {
     if (fa.pincount - (wa?.pins ?? 0) !== fb.pincount - (wb?.pins ?? 0)) return false;
     if (fa.mmId.length !== fb.mmId.length) return false;
     for (let i = 0; i < fa.mmId.length; i++) {
-      if ((fa.mmId[i] ?? null) !== (fb.mmId[i] ?? null) || String(fa.mmIdMapcount[i]) !== String(fb.mmIdMapcount[i])) return false;
+      if ((fa.mmId[i] ?? null) !== (fb.mmId[i] ?? null) || !samePrinted(fa.mmIdMapcount[i], fb.mmIdMapcount[i])) return false;
     }
     for (let k = 0; k < folioNrPages(fa.order); k++) {
       const ra = a.frames[headA + k]!;
@@ -180,7 +180,7 @@ class ObservationPair {
         if (!this.sameRef(pa, pb) || this.dirtyHead(this.a, pa) !== this.dirtyHead(this.b, pb)) return false;
       }
       if (x.store.length !== y.store.length) return false;
-      for (let k = 0; k < x.store.length; k++) if (String(x.store[k]) !== String(y.store[k])) return false;
+      for (let k = 0; k < x.store.length; k++) if (!samePrinted(x.store[k], y.store[k])) return false;
     }
     return true;
   }
@@ -197,4 +197,9 @@ class ObservationPair {
     if (quiescent && freeFrameCount(a) + holeCount(a) !== freeFrameCount(b) + holeCount(b)) return false;
     return a.zeroPage?.gupRefs === b.zeroPage?.gupRefs;
   }
+}
+
+/** observe() prints these values with String(): equal values print alike, and only then is a string made. */
+function samePrinted(x: unknown, y: unknown): boolean {
+  return x === y || String(x) === String(y);
 }

@@ -272,7 +272,11 @@ export function withDrain(ops: readonly Op[]): readonly Op[] {
  * each machine's frames then pay a map migration when first touched.
  */
 function withSmallInts(op: Op): Op {
+  const src = op as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(op)) out[k] = typeof v === 'number' && (v | 0) === v ? v | 0 : v;
+  for (const k in src) {
+    const v = src[k];
+    out[k] = typeof v === 'number' && (v | 0) === v ? v | 0 : v;
+  }
   return out as unknown as Op;
 }
