@@ -2,6 +2,8 @@ import { folioNrPages } from './geometry';
 import type { Pfn } from './ids';
 import { pfn as asPfn } from './ids';
 import type { Folio, Frame, Machine } from './state';
+import type { Pte } from './pte';
+import { PTE_NONE } from './pte';
 import { ModelViolationError } from './violation';
 import { findPwcEntryFor, findTlbEntryFor } from './tlb';
 import { LOWEST_FIRST } from './physMem';
@@ -160,7 +162,8 @@ export function allocTableFrame(m: Machine): Pfn {
   if (p === null) throw new OutOfFramesError(0);
   const f = claimFrame(m, p, p);
   setFrameState(m, p, 'table');
-  f.ptes = Array.from({ length: m.geometry.ptrsPerPte }, () => ({ kind: 'none' as const }));
+  // The shared, frozen none entry (pte.ts): entries are replaced, never changed in place.
+  f.ptes = new Array<Pte>(m.geometry.ptrsPerPte).fill(PTE_NONE);
   if (m.allocHint === p) m.allocHint = p + 1;
   return p;
 }
